@@ -1,0 +1,11 @@
+"""The coordinator: the `softnet` command. Never in the data path.
+
+`config` reads, validates and resolves an experiment (TOML, the kernel's and tools' own
+key names); `topology` decides which LPs exist, which CPU serves which queue and which
+links connect them; `launch` starts, pins and watches the LP processes (or runs them
+inline); `results` sums the per-process counters as the kernel does when a /proc file is
+read, checks the books and writes the run directory; `procfs` holds the exact /proc and
+ethtool formats; `cli` is the command line.
+
+May import: everything (`engine`, `nic`, `cpus`); nothing imports it.
+"""

@@ -1,0 +1,462 @@
+"""Experiment files: reading, `--set` overrides, validation and defaults.
+
+Keys are the kernel's and the tools' own words (sysctl names, ethtool settings, sysfs
+files) so a user can paste them. Everything is checked before any process starts; a bad
+value is refused with the key, the value and what is allowed (exit code 2).
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import tomllib
+from importlib import resources
+
+from cpus.costs import DEFAULT_PROFILE, ProfileError, available_profiles, load_profile
+from cpus.sock import SOCK_MIN_RCVBUF, effective_rcvbuf
+from engine.units import UnitError, parse_duration, parse_rate
+from nic.device import available_models, load_model, parse_indir, vector_layout
+from nic.toeplitz import parse_hkey
+
+KERNELS = ("6.6",)
+HZ_VALUES = (100, 250, 300, 1000)
+ARRIVALS = ("constant", "poisson", "onoff")
+MAX_CPUS = 64
+INT_MAX = 2**31 - 1
+
+# sysctl name -> (default, minimum or None, description of what is allowed)
+SYSCTLS = {
+    "net.core.netdev_budget": (300, 0, "an integer ≥ 0 (packets per net_rx_action run)"),
+    "net.core.netdev_budget_usecs": (None, None, "µs per net_rx_action run; 6.6 refuses "
+                                     "less than 2 jiffies"),
+    "net.core.netdev_max_backlog": (1000, 0, "an integer ≥ 0"),
+    "net.core.dev_weight": (64, 1, "an integer ≥ 1"),
+    "net.core.gro_normal_batch": (8, 1, "an integer ≥ 1"),
+    "net.core.rmem_default": (212992, SOCK_MIN_RCVBUF, f"an integer ≥ {SOCK_MIN_RCVBUF}"),
+    "net.core.rmem_max": (212992, SOCK_MIN_RCVBUF, f"an integer ≥ {SOCK_MIN_RCVBUF}"),
+}
+TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq", "sysctl",
+            "flows", "apps", "host"}
+NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_hash",
+            "rx_usecs", "rx_pause", "rx_packet_buffer"}
+FLOW_KEYS = {"name", "proto", "src", "dst", "rate", "size", "arrival", "on", "off", "count",
+             "start", "stop"}
+APP_KEYS = {"name", "cpu", "socket", "cost_per_read"}
+SOCKET_KEYS = {"proto", "bind", "rcvbuf"}
+
+
+class ConfigError(ValueError):
+    """A refused experiment; the message names the key, the value and what is allowed."""
+
+
+def _fail(key: str, value, allowed: str):
+    raise ConfigError(f"{key} = {value!r}: {allowed}")
+
+
+def default_experiment_text() -> str:
+    return (resources.files("coordinator") / "default.toml").read_text()
+
+
+def load_file(path: str | None) -> dict:
+    if path is None:
+        return tomllib.loads(default_experiment_text())
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such experiment file")
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}")
+
+
+def apply_sets(raw: dict, sets: list[str]) -> dict:
+    """--set KEY=VALUE. KEY is a dotted path (nic.rx_ring, flows.0.rate, apps.0.socket.rcvbuf);
+    a sysctl name (net.core.…) goes under [sysctl]; an IRQ action name (eth0-…) under
+    [irq.smp_affinity]. VALUE is read as TOML, else taken as a string."""
+    raw = copy.deepcopy(raw)
+    for item in sets:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+        key, text = item.split("=", 1)
+        key = key.strip()
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        if key.startswith("net."):
+            raw.setdefault("sysctl", {})[key] = value
+            continue
+        parts = key.split(".")
+        node = raw
+        for i, p in enumerate(parts[:-1]):
+            nxt = int(p) if p.isdigit() else p
+            if isinstance(node, list):
+                if not isinstance(nxt, int) or nxt >= len(node):
+                    raise ConfigError(f"--set {key}: no element {p} in {'.'.join(parts[:i])}")
+                node = node[nxt]
+            else:
+                node = node.setdefault(nxt, {})
+        last = parts[-1]
+        if isinstance(node, list):
+            if not last.isdigit() or int(last) >= len(node):
+                raise ConfigError(f"--set {key}: no element {last}")
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return raw
+
+
+def _unknown(section: str, given: dict, allowed: set) -> None:
+    for k in given:
+        if k not in allowed:
+            where = f"{section}.{k}" if section else k
+            raise ConfigError(f"{where}: unknown key; allowed here: {', '.join(sorted(allowed))}")
+
+
+def _int(key, v, lo=None, hi=None, what=None) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        _fail(key, v, what or "must be an integer")
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        rng = f"from {lo} to {hi}" if hi is not None else f"≥ {lo}"
+        _fail(key, v, what or f"must be an integer {rng}")
+    return v
+
+
+def _dur(key, v) -> int:
+    try:
+        return parse_duration(v, key)
+    except UnitError as e:
+        raise ConfigError(str(e))
+
+
+def _endpoint(key, text, allow_any=False) -> tuple[str, int]:
+    if not isinstance(text, str):
+        _fail(key, text, "must be 'ADDRESS:PORT' (IPv6 as '[ADDR]:PORT')")
+    if text.startswith("["):
+        host, _, port = text[1:].partition("]:")
+    else:
+        host, _, port = text.rpartition(":")
+    try:
+        addr = ipaddress.ip_address(host)
+        p = int(port)
+    except ValueError:
+        _fail(key, text, "must be 'ADDRESS:PORT' with an IP address and a port 1-65535")
+    if not 0 < p < 65536:
+        _fail(key, text, "port must be 1-65535")
+    if addr.is_unspecified and not allow_any:
+        _fail(key, text, "the address must not be unspecified here")
+    return str(addr), p
+
+
+def _mask(key, text, ncpus) -> list[int]:
+    if not isinstance(text, str):
+        _fail(key, text, "must be a hex CPU mask string such as \"1\", \"f\" or \"ff,ffffffff\"")
+    try:
+        m = int(text.replace(",", ""), 16)
+    except ValueError:
+        _fail(key, text, "must be a hex CPU mask such as \"1\", \"f\" or \"ff,ffffffff\"")
+    cpus = [c for c in range(m.bit_length()) if m >> c & 1]
+    if not cpus:
+        _fail(key, text, "names no CPU")
+    if cpus[-1] >= ncpus:
+        _fail(key, text, f"names CPU {cpus[-1]}, but the host has CPUs 0-{ncpus - 1}")
+    return cpus
+
+
+def validate(raw: dict) -> dict:
+    """Check everything; return the resolved experiment with every default filled in."""
+    _unknown("", raw, TOP_KEYS)
+    r: dict = {}
+    r["seed"] = _int("seed", raw.get("seed", 1), 0, 2**63 - 1)
+    r["duration"] = raw.get("duration", "50ms")
+    r["duration_ns"] = _dur("duration", r["duration"])
+    if r["duration_ns"] <= 0:
+        _fail("duration", r["duration"], "must be longer than 0")
+    ncpus = r["cpus"] = _int("cpus", raw.get("cpus", 4), 1, MAX_CPUS)
+    kernel = str(raw.get("kernel", "6.6"))
+    if kernel not in KERNELS:
+        _fail("kernel", raw.get("kernel"), f"supported kernels: {', '.join(KERNELS)}")
+    r["kernel"] = kernel
+    hz = r["hz"] = raw.get("hz", 1000)
+    if hz not in HZ_VALUES:
+        _fail("hz", hz, f"CONFIG_HZ must be one of {', '.join(map(str, HZ_VALUES))}")
+    r["profile"] = raw.get("profile", DEFAULT_PROFILE)
+    try:
+        load_profile(r["profile"])
+    except ProfileError as e:
+        _fail("profile", r["profile"], str(e))
+
+    r["nic"] = nic = _validate_nic(raw.get("nic", {}), ncpus)
+    r["irq"] = {"smp_affinity": _validate_affinity(raw.get("irq", {}), nic, ncpus)}
+    r["sysctl"] = _validate_sysctl(raw.get("sysctl", {}), hz)
+    r["host"] = host = _validate_host(raw.get("host", {}))
+    r["flows"] = _validate_flows(raw.get("flows", []), r["duration_ns"])
+    r["apps"] = _validate_apps(raw.get("apps", []), ncpus, host, r["sysctl"])
+    return r
+
+
+def _validate_nic(n: dict, ncpus: int) -> dict:
+    if not isinstance(n, dict):
+        _fail("nic", n, "must be a table")
+    _unknown("nic", n, NIC_KEYS)
+    out: dict = {}
+    name = n.get("model", "i350")
+    if name not in available_models():
+        _fail("nic.model", name, f"available device models: {', '.join(available_models())}")
+    model = load_model(name)
+    out["model"] = name
+    out["ifname"] = n.get("ifname", "eth0")
+    if not isinstance(out["ifname"], str) or not out["ifname"] or len(out["ifname"]) > 15:
+        _fail("nic.ifname", out["ifname"], "an interface name of 1-15 characters")
+    maxq = model["max_rss_queues"]
+    # igb: rss_queues = min(max_rss_queues, num_online_cpus)
+    out["combined"] = _int("nic.combined", n.get("combined", min(maxq, ncpus)), 1, maxq,
+                           f"must be 1-{maxq} ({name} supports {maxq} RSS queues)")
+    ring = model["rx_ring"]
+    rx_ring = _int("nic.rx_ring", n.get("rx_ring", ring["default"]), ring["min"], ring["max"],
+                   f"must be an integer from {ring['min']} to {ring['max']} ({name})")
+    out["rx_ring"] = -(-rx_ring // 8) * 8      # igb: ALIGN(count, REQ_RX_DESCRIPTOR_MULTIPLE)
+    indir = n.get("indir", "default")
+    try:
+        table = parse_indir(indir, model["reta_size"], out["combined"]) if isinstance(indir, str) \
+            else _fail("nic.indir", indir, "a string")
+    except ValueError as e:
+        _fail("nic.indir", indir, str(e))
+    out["indir"] = indir
+    out["reta"] = table or None
+    hkey = n.get("hkey")
+    if hkey is not None:
+        try:
+            key = parse_hkey(hkey) if isinstance(hkey, str) else _fail("nic.hkey", hkey, "a string")
+        except ValueError as e:
+            _fail("nic.hkey", hkey, str(e))
+        if len(key) != model["rss_key_bytes"]:
+            _fail("nic.hkey", hkey, f"{name} takes a {model['rss_key_bytes']}-byte key "
+                  f"(got {len(key)} bytes)")
+    out["hkey"] = hkey
+    fh = dict(model["rx_flow_hash_default"])
+    given = n.get("rx_flow_hash", {})
+    if not isinstance(given, dict):
+        _fail("nic.rx_flow_hash", given, "a table such as { udp4 = \"sdfn\" }")
+    for ft, fields in given.items():
+        allowed = model["rx_flow_hash_allowed"].get(ft)
+        if allowed is None:
+            _fail(f"nic.rx_flow_hash.{ft}", fields,
+                  f"flow types: {', '.join(model['rx_flow_hash_allowed'])}")
+        if fields not in allowed:
+            _fail(f"nic.rx_flow_hash.{ft}", fields, f"{name} accepts {' or '.join(allowed)}")
+        fh[ft] = fields
+    out["rx_flow_hash"] = fh
+    usecs = _int("nic.rx_usecs", n.get("rx_usecs", model["itr_setting_default"]), 0, 10000)
+    if usecs == 2 or 3 < usecs < 10:
+        _fail("nic.rx_usecs", usecs, "igb accepts 0 (off), 1 (dynamic), 3 (dynamic "
+              "conservative) or 10-10000 µs")
+    out["rx_usecs"] = usecs
+    pause = n.get("rx_pause", False)
+    if not isinstance(pause, bool):
+        _fail("nic.rx_pause", pause, "true or false (ethtool -A eth0 rx on|off)")
+    out["rx_pause"] = pause
+    out["rx_packet_buffer"] = _int("nic.rx_packet_buffer",
+                                   n.get("rx_packet_buffer", model["rx_packet_buffer"]),
+                                   2048, 1 << 20)
+    out["_model"] = model
+    return out
+
+
+def _validate_affinity(irq: dict, nic: dict, ncpus: int) -> dict:
+    if not isinstance(irq, dict):
+        _fail("irq", irq, "a table with an smp_affinity table")
+    _unknown("irq", irq, {"smp_affinity"})
+    given = irq.get("smp_affinity", {})
+    vecs = vector_layout(nic["_model"], nic["ifname"], nic["combined"])
+    names = [v.name for v in vecs]
+    out: dict[str, str] = {}
+    notes = []
+    for name, mask in given.items():
+        key = f"irq.smp_affinity.{name}"
+        _mask(key, mask, ncpus)
+        if name in names:
+            out[name] = mask
+            continue
+        # igb pairs queues only above half its maximum: "TxRx" then means both vectors
+        pre = f"{nic['ifname']}-TxRx-"
+        if name.startswith(pre) and name[len(pre):].isdigit():
+            q = name[len(pre):]
+            rx, tx = f"{nic['ifname']}-rx-{q}", f"{nic['ifname']}-tx-{q}"
+            if rx in names and tx in names:
+                out.setdefault(rx, mask)
+                out.setdefault(tx, mask)
+                notes.append(f"{name}: {nic['model']} with {nic['combined']} queues does not "
+                             f"pair queues (igb pairs only above "
+                             f"{nic['_model']['max_rss_queues'] // 2}); applied to {rx} and {tx}")
+                continue
+        _fail(key, mask, f"no such IRQ; {nic['ifname']} has: {', '.join(names)}")
+    nic["_notes"] = notes
+    return out
+
+
+def _validate_sysctl(s: dict, hz: int) -> dict:
+    if not isinstance(s, dict):
+        _fail("sysctl", s, "a table of sysctl names")
+    out = {}
+    min_usecs = 2 * 1_000_000 // hz
+    for k, v in s.items():
+        if k not in SYSCTLS:
+            raise ConfigError(f"sysctl.{k}: unknown sysctl; supported: {', '.join(SYSCTLS)}")
+    for k, (default, lo, what) in SYSCTLS.items():
+        v = s.get(k, default)
+        if k == "net.core.netdev_budget_usecs":
+            v = s.get(k, min_usecs)
+            _int(f'sysctl."{k}"', v, min_usecs, INT_MAX,
+                 f"must be an integer from {min_usecs} (2 jiffies at HZ={hz}; 6.6's minimum)")
+        else:
+            _int(f'sysctl."{k}"', v, lo, INT_MAX, f"must be {what}")
+        out[k] = v
+    return out
+
+
+def _validate_host(h: dict) -> dict:
+    if not isinstance(h, dict):
+        _fail("host", h, "a table")
+    _unknown("host", h, {"addresses"})
+    addrs = h.get("addresses", ["10.0.0.1"])
+    if not isinstance(addrs, list) or not addrs:
+        _fail("host.addresses", addrs, "a non-empty list of the host's IP addresses")
+    out = []
+    for a in addrs:
+        try:
+            out.append(str(ipaddress.ip_address(a)))
+        except ValueError:
+            _fail("host.addresses", a, "must be IP addresses")
+    return {"addresses": out}
+
+
+def _validate_flows(flows, duration_ns: int) -> list[dict]:
+    if not isinstance(flows, list):
+        _fail("flows", flows, "an array of tables ([[flows]])")
+    out = []
+    for i, f in enumerate(flows):
+        key = f"flows[{i}]"
+        if not isinstance(f, dict):
+            _fail(key, f, "a table")
+        _unknown(key, f, FLOW_KEYS)
+        r = {"name": f.get("name", f"flow{i}")}
+        proto = f.get("proto", "udp")
+        if proto != "udp":
+            _fail(f"{key}.proto", proto, "supported: udp")
+        r["proto"] = proto
+        for side in ("src", "dst"):
+            if side not in f:
+                raise ConfigError(f"{key}.{side}: missing; give 'ADDRESS:PORT'")
+        r["src"], r["dst"] = f["src"], f["dst"]
+        r["src_ip"], r["sport"] = _endpoint(f"{key}.src", f["src"])
+        r["dst_ip"], r["dport"] = _endpoint(f"{key}.dst", f["dst"])
+        if ipaddress.ip_address(r["src_ip"]).version != ipaddress.ip_address(r["dst_ip"]).version:
+            _fail(f"{key}.dst", f["dst"], "must be the same IP version as src")
+        r["size"] = _int(f"{key}.size", f.get("size", 64), 64, 1518,
+                         "Ethernet frame size incl. FCS: 64-1518 bytes (MTU 1500)")
+        if "rate" not in f:
+            raise ConfigError(f"{key}.rate: missing; e.g. '200kpps' or '100Mbit'")
+        r["rate"] = f["rate"]
+        try:
+            kind, num = parse_rate(f["rate"], f"{key}.rate")
+        except UnitError as e:
+            raise ConfigError(str(e))
+        # a bit rate is of Ethernet frames (L2, FCS included)
+        r["pps"] = num if kind == "pps" else num / (r["size"] * 8)
+        if r["pps"] <= 0:
+            _fail(f"{key}.rate", f["rate"], "must be greater than 0")
+        arr = f.get("arrival", "constant")
+        if arr not in ARRIVALS:
+            _fail(f"{key}.arrival", arr, f"one of {', '.join(ARRIVALS)}")
+        r["arrival"] = arr
+        if arr == "onoff":
+            for k in ("on", "off"):
+                if k not in f:
+                    raise ConfigError(f"{key}.{k}: arrival 'onoff' needs on and off durations")
+            r["on"], r["off"] = f["on"], f["off"]
+            r["on_ns"], r["off_ns"] = _dur(f"{key}.on", f["on"]), _dur(f"{key}.off", f["off"])
+            if r["on_ns"] <= 0:
+                _fail(f"{key}.on", f["on"], "must be longer than 0")
+        r["count"] = _int(f"{key}.count", f["count"], 1) if "count" in f else None
+        r["start"] = f.get("start", "0ns")
+        r["start_ns"] = _dur(f"{key}.start", r["start"])
+        if r["start_ns"] >= duration_ns:
+            _fail(f"{key}.start", r["start"], "must be before the end of the run")
+        r["stop"] = f.get("stop")
+        r["stop_ns"] = _dur(f"{key}.stop", r["stop"]) if r["stop"] is not None else None
+        if r["stop_ns"] is not None and r["stop_ns"] <= r["start_ns"]:
+            _fail(f"{key}.stop", r["stop"], "must be after start")
+        out.append(r)
+    return out
+
+
+def _validate_apps(apps, ncpus: int, host: dict, sysctl: dict) -> list[dict]:
+    if not isinstance(apps, list):
+        _fail("apps", apps, "an array of tables ([[apps]])")
+    out = []
+    bound: dict[int, str] = {}
+    names = set()
+    for i, a in enumerate(apps):
+        key = f"apps[{i}]"
+        if not isinstance(a, dict):
+            _fail(key, a, "a table")
+        _unknown(key, a, APP_KEYS)
+        r = {"name": a.get("name", f"app{i}")}
+        if r["name"] in names:
+            _fail(f"{key}.name", r["name"], "app names must be unique")
+        names.add(r["name"])
+        r["cpu"] = _int(f"{key}.cpu", a.get("cpu", 0), 0, ncpus - 1,
+                        f"must be a CPU from 0 to {ncpus - 1}")
+        s = a.get("socket")
+        if not isinstance(s, dict):
+            raise ConfigError(f"{key}.socket: missing; e.g. "
+                              "{ proto = \"udp\", bind = \"0.0.0.0:9000\" }")
+        _unknown(f"{key}.socket", s, SOCKET_KEYS)
+        if s.get("proto", "udp") != "udp":
+            _fail(f"{key}.socket.proto", s.get("proto"), "supported: udp")
+        if "bind" not in s:
+            raise ConfigError(f"{key}.socket.bind: missing; e.g. \"0.0.0.0:9000\"")
+        ip, port = _endpoint(f"{key}.socket.bind", s["bind"], allow_any=True)
+        if not ipaddress.ip_address(ip).is_unspecified and ip not in host["addresses"]:
+            _fail(f"{key}.socket.bind", s["bind"], f"not a local address (EADDRNOTAVAIL); "
+                  f"host.addresses = {host['addresses']}")
+        if port in bound:
+            _fail(f"{key}.socket.bind", s["bind"], f"port {port} is already bound by "
+                  f"{bound[port]} (EADDRINUSE)")
+        bound[port] = r["name"]
+        so = s.get("rcvbuf")
+        if so is not None:
+            _int(f"{key}.socket.rcvbuf", so, 0, INT_MAX, "SO_RCVBUF value, an integer ≥ 0")
+        r["socket"] = {"proto": "udp", "bind": s["bind"], "rcvbuf": so}
+        r["bind_ip"], r["port"] = ip, port
+        r["sk_rcvbuf"] = effective_rcvbuf(so, sysctl["net.core.rmem_default"],
+                                          sysctl["net.core.rmem_max"])
+        r["cost_per_read"] = a.get("cost_per_read", "0ns")
+        r["cost_per_read_ns"] = _dur(f"{key}.cost_per_read", r["cost_per_read"])
+        out.append(r)
+    return out
+
+
+def user_view(r: dict) -> dict:
+    """The resolved experiment in the file's own terms (for config.toml in the run dir)."""
+    nic = {k: v for k, v in r["nic"].items() if not k.startswith("_") and k != "reta"}
+    if nic.get("hkey") is None:
+        nic.pop("hkey", None)
+    flows = []
+    for f in r["flows"]:
+        g = {k: f[k] for k in ("name", "proto", "src", "dst", "rate", "size", "arrival",
+                               "start")}
+        for k in ("on", "off", "count", "stop"):
+            if f.get(k) is not None:
+                g[k] = f[k]
+        flows.append(g)
+    apps = []
+    for a in r["apps"]:
+        sock = {k: v for k, v in a["socket"].items() if v is not None}
+        apps.append({"name": a["name"], "cpu": a["cpu"], "socket": sock,
+                     "cost_per_read": a["cost_per_read"]})
+    return {"seed": r["seed"], "duration": r["duration"], "cpus": r["cpus"],
+            "kernel": r["kernel"], "hz": r["hz"], "profile": r["profile"], "nic": nic,
+            "irq": r["irq"], "sysctl": r["sysctl"], "host": r["host"], "flows": flows,
+            "apps": apps}

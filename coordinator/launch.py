@@ -1,0 +1,159 @@
+"""Starting, pinning and watching the LP processes (process mode), or running the same
+LPs in this process (inline mode).
+
+Liveness: the coordinator polls its control socket and the children's exit codes; a child
+that dies or reports an error ends the run with `LPFailed` naming it, and every other
+child is stopped. Children exit on their own if the coordinator goes away.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import tempfile
+import time
+from typing import Callable
+
+import psutil
+import zmq
+
+from engine.codec import pack_msg, unpack_msg
+from engine.inline import run_inline
+from engine.process import build_lp, lp_main
+
+START_TIMEOUT = 60.0     # seconds for every process to come up and say ready
+
+
+class LPFailed(RuntimeError):
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"{name} process {why}")
+        self.name = name
+        self.why = why
+
+
+def plan_placement(names: list[str]) -> dict[str, int | None]:
+    """One core per process when the host has enough; otherwise leave placement to the
+    OS scheduler, which balances better than a fixed oversubscribed pinning."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) >= len(names):
+        return {n: cores[i] for i, n in enumerate(names)}
+    return {n: None for n in names}
+
+
+def run_process_mode(specs: list[dict], end: int,
+                     on_progress: Callable[[dict], None] | None = None,
+                     on_started: Callable[[dict], None] | None = None,
+                     fault: dict[str, int] | None = None) -> tuple[dict, dict]:
+    """Run every LP in its own process. Returns (results by LP, engine info)."""
+    tmp = tempfile.mkdtemp(prefix="softnet-")
+    ctx = zmq.Context()
+    ctl = ctx.socket(zmq.ROUTER)
+    ctl.setsockopt(zmq.LINGER, 0)
+    ctl_addr = f"ipc://{tmp}/ctl"
+    ctl.bind(ctl_addr)
+    endpoints = {s["name"]: f"ipc://{tmp}/{s['name']}" for s in specs}
+    mpctx = mp.get_context("spawn")
+    procs: dict[str, mp.Process] = {}
+    placement = plan_placement([s["name"] for s in specs])
+    try:
+        for s in specs:
+            spec = {**s, "end": end, "endpoints": endpoints, "control": ctl_addr,
+                    "fault": (fault or {}).get(s["name"])}
+            p = mpctx.Process(target=lp_main, args=(spec,), name=s["name"], daemon=True)
+            p.start()
+            procs[s["name"]] = p
+        pids = {n: p.pid for n, p in procs.items()}
+        for n, core in placement.items():
+            if core is not None:
+                try:
+                    psutil.Process(pids[n]).cpu_affinity([core])
+                except psutil.Error:
+                    placement[n] = None
+        info = {"pids": pids, "placement": placement}
+        ready: set[str] = set()
+        deadline = time.monotonic() + START_TIMEOUT
+        while len(ready) < len(procs):
+            _check_alive(procs, ready=set())
+            if time.monotonic() > deadline:
+                missing = sorted(set(procs) - ready)
+                raise LPFailed(missing[0], f"did not start within {START_TIMEOUT:.0f} s")
+            if ctl.poll(200):
+                who, raw = ctl.recv_multipart()
+                kind, body = unpack_msg(raw)
+                name = who.decode()
+                if kind == "error":
+                    raise LPFailed(name, f"failed while starting:\n{body}")
+                if kind == "ready":
+                    ready.add(name)
+        if on_started is not None:
+            on_started(info)
+        for n in procs:
+            ctl.send_multipart([n.encode(), pack_msg("go")])
+        results: dict[str, dict] = {}
+        progress: dict[str, dict] = {}
+        while len(results) < len(procs):
+            if ctl.poll(200):
+                who, raw = ctl.recv_multipart()
+                kind, body = unpack_msg(raw)
+                name = who.decode()
+                if kind == "result":
+                    results[name] = body
+                elif kind == "error":
+                    raise LPFailed(name, f"failed:\n{body}")
+                elif kind == "progress":
+                    progress[name] = body
+                    if on_progress is not None:
+                        on_progress(progress)
+            _check_alive(procs, ready=set(results))
+        # Every LP has heard the last frame of each of its inputs: nothing is left in a
+        # pipe, so they may close with linger 0.
+        for n in procs:
+            ctl.send_multipart([n.encode(), pack_msg("bye")])
+        for p in procs.values():
+            p.join(timeout=10)
+        return results, info
+    finally:
+        _stop_all(procs, ctl)
+        ctx.destroy(linger=0)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_alive(procs: dict[str, mp.Process], ready: set[str]) -> None:
+    for name, p in procs.items():
+        if name in ready:
+            continue
+        code = p.exitcode
+        if code is not None:
+            if code < 0:
+                try:
+                    sig = signal.Signals(-code).name
+                except ValueError:
+                    sig = str(-code)
+                raise LPFailed(name, f"was killed by {sig}")
+            raise LPFailed(name, f"exited with code {code} before finishing")
+
+
+def _stop_all(procs: dict[str, mp.Process], ctl: zmq.Socket) -> None:
+    for name, p in procs.items():
+        if p.is_alive():
+            try:
+                ctl.send_multipart([name.encode(), pack_msg("abort")], zmq.NOBLOCK)
+            except zmq.ZMQError:
+                pass
+    deadline = time.monotonic() + 3
+    for p in procs.values():
+        p.join(timeout=max(0.0, deadline - time.monotonic()))
+    for p in procs.values():
+        if p.is_alive():
+            p.kill()
+            p.join(timeout=5)
+
+
+def run_inline_mode(specs: list[dict], end: int,
+                    on_progress: Callable[[dict], None] | None = None) -> tuple[dict, dict]:
+    lps = [build_lp(s) for s in specs]
+    results = run_inline(lps, end, on_progress)
+    return results, {"pids": {s["name"]: os.getpid() for s in specs}, "placement": {}}
+

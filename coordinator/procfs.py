@@ -1,0 +1,143 @@
+"""The kernel's own text formats (kernel-spec §13, L6.6), byte for byte.
+
+Every function takes counters already summed the way the kernel sums them when the file
+is read (per-CPU values, or totals) and returns the file's text.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+SOFTIRQ_ROWS = ("HI", "TIMER", "NET_TX", "NET_RX", "BLOCK", "IRQ_POLL", "TASKLET", "SCHED",
+                "HRTIMER", "RCU")
+
+# arch_show_interrupts (x86, a distro config with KVM and AMD MCE support compiled in)
+X86_ROWS = (("NMI", "Non-maskable interrupts"), ("LOC", "Local timer interrupts"),
+            ("SPU", "Spurious interrupts"), ("PMI", "Performance monitoring interrupts"),
+            ("IWI", "IRQ work interrupts"), ("RTR", "APIC ICR read retries"),
+            ("RES", "Rescheduling interrupts"), ("CAL", "Function call interrupts"),
+            ("TLB", "TLB shootdowns"), ("TRM", "Thermal event interrupts"),
+            ("THR", "Threshold APIC interrupts"), ("DFR", "Deferred Error APIC interrupts"),
+            ("MCE", "Machine check exceptions"), ("MCP", "Machine check polls"),
+            ("PIN", "Posted-interrupt notification event"),
+            ("NPI", "Nested posted-interrupt event"), ("PIW", "Posted-interrupt wakeup event"))
+
+
+def softnet_stat(per_cpu: list[dict]) -> str:
+    """/proc/net/softnet_stat, 15 columns (6.6): one line per online CPU, %08x."""
+    lines = []
+    for idx, s in enumerate(per_cpu):
+        cols = (s["processed"], s["dropped"], s["time_squeeze"], 0, 0, 0, 0, 0, 0,
+                s["received_rps"], s["flow_limit_count"], s["input_qlen"] + s["process_qlen"],
+                idx, s["input_qlen"], s["process_qlen"])
+        lines.append(" ".join(f"{c & 0xFFFFFFFF:08x}" for c in cols) + "\n")
+    return "".join(lines)
+
+
+def softirqs(per_cpu: list[dict]) -> str:
+    out = " " * 20 + "".join(f"CPU{i:<8d}" for i in range(len(per_cpu))) + "\n"
+    for name in SOFTIRQ_ROWS:
+        out += f"{name:>12s}:" + "".join(f" {c.get(name, 0):10d}" for c in per_cpu) + "\n"
+    return out
+
+
+def nr_irqs(ncpus: int) -> int:
+    """x86 arch_probe_nr_irqs with one 24-pin IO-APIC: (24 + 16) + 8n + 24*16."""
+    return (24 + 16) + 8 * ncpus + 24 * 16
+
+
+def interrupts(ncpus: int, vectors: list[dict], counts: list[dict]) -> str:
+    """/proc/interrupts: the NIC's MSI-X lines, then x86's per-CPU rows.
+    `vectors`: {irq, name, hwirq}; `counts[cpu]`: counter name -> count."""
+    prec = 3
+    n = nr_irqs(ncpus)
+    while prec < 10 and 10 ** prec <= n:
+        prec += 1
+    out = " " * (prec + 8) + "".join(f"CPU{i:<8d}" for i in range(ncpus)) + "\n"
+    for v in vectors:
+        out += f"{v['irq']:>{prec}d}: "
+        out += "".join(f"{counts[c].get(v['name'], 0):10d} " for c in range(ncpus))
+        out += f" {'IR-PCI-MSI':>8s} {v['hwirq']:>{prec}d}-{'edge':<8s}  {v['name']}\n"
+    for key, desc in X86_ROWS:
+        out += f"{key:>{prec}s}: " + "".join(f"{counts[c].get(key, 0):10d} "
+                                           for c in range(ncpus)) + f"  {desc}\n"
+    out += f"{'ERR':>{prec}s}: {0:10d}\n"
+    out += f"{'MIS':>{prec}s}: {0:10d}\n"
+    return out
+
+
+def net_dev(devs: list[tuple[str, dict]]) -> str:
+    out = ("Inter-|   Receive                                                |  Transmit\n"
+           " face |bytes    packets errs drop fifo frame compressed multicast|bytes    "
+           "packets errs drop fifo colls carrier compressed\n")
+    for name, s in devs:
+        g = lambda k: s.get(k, 0)  # noqa: E731
+        out += ("%6s: %7d %7d %4d %4d %4d %5d %10d %9d %8d %7d %4d %4d %4d %5d %7d %10d\n" % (
+            name, g("rx_bytes"), g("rx_packets"), g("rx_errors"),
+            g("rx_dropped") + g("rx_missed_errors"), g("rx_fifo_errors"),
+            g("rx_length_errors") + g("rx_over_errors") + g("rx_crc_errors")
+            + g("rx_frame_errors"),
+            g("rx_compressed"), g("multicast"), g("tx_bytes"), g("tx_packets"),
+            g("tx_errors"), g("tx_dropped"), g("tx_fifo_errors"), g("collisions"),
+            g("tx_carrier_errors") + g("tx_aborted_errors") + g("tx_window_errors")
+            + g("tx_heartbeat_errors"),
+            g("tx_compressed")))
+    return out
+
+
+# net/ipv4/proc.c (6.6). OutTransmits (IPSTATS_MIB_OUTPKTS) and the ICMP
+# OutRateLimitGlobal/Host counters are in 6.6's lists [version boundary unverified].
+IP_HEADER = ("Forwarding DefaultTTL InReceives InHdrErrors InAddrErrors ForwDatagrams "
+             "InUnknownProtos InDiscards InDelivers OutRequests OutDiscards OutNoRoutes "
+             "ReasmTimeout ReasmReqds ReasmOKs ReasmFails FragOKs FragFails FragCreates "
+             "OutTransmits").split()
+ICMP_HEADER = ("InMsgs InErrors InCsumErrors InDestUnreachs InTimeExcds InParmProbs "
+               "InSrcQuenchs InRedirects InEchos InEchoReps InTimestamps InTimestampReps "
+               "InAddrMasks InAddrMaskReps OutMsgs OutErrors OutRateLimitGlobal "
+               "OutRateLimitHost OutDestUnreachs OutTimeExcds OutParmProbs OutSrcQuenchs "
+               "OutRedirects OutEchos OutEchoReps OutTimestamps OutTimestampReps "
+               "OutAddrMasks OutAddrMaskReps").split()
+TCP_HEADER = ("RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails "
+              "EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts "
+              "InCsumErrors").split()
+UDP_HEADER = ("InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors "
+              "InCsumErrors IgnoredMulti MemErrors").split()
+
+
+def snmp(ip: dict, udp: dict, forwarding: bool = False) -> str:
+    def pair(name, header, values):
+        return (f"{name}: " + " ".join(header) + "\n"
+                + f"{name}: " + " ".join(str(v) for v in values) + "\n")
+    ipv = dict(ip)
+    ipv["Forwarding"] = 1 if forwarding else 2
+    ipv["DefaultTTL"] = 64
+    tcp = {"RtoAlgorithm": 1, "RtoMin": 200, "RtoMax": 120000, "MaxConn": -1}
+    return (pair("Ip", IP_HEADER, [ipv.get(k, 0) for k in IP_HEADER])
+            + pair("Icmp", ICMP_HEADER, [0] * len(ICMP_HEADER))
+            + pair("Tcp", TCP_HEADER, [tcp.get(k, 0) for k in TCP_HEADER])
+            + pair("Udp", UDP_HEADER, [udp.get(k, 0) for k in UDP_HEADER])
+            + pair("UdpLite", UDP_HEADER, [0] * len(UDP_HEADER)))
+
+
+def _hex_addr(ip: str) -> str:
+    """A __be32 printed with %08X on a little-endian host."""
+    return f"{int.from_bytes(ipaddress.IPv4Address(ip).packed, 'little'):08X}"
+
+
+def net_udp(socks: list[dict]) -> str:
+    """/proc/net/udp (udp4_format_sock), lines padded to 127 characters."""
+    out = ("   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt"
+           "   uid  timeout inode ref pointer drops").ljust(127) + "\n"
+    for s in socks:
+        rem_ip, rem_port = s.get("rem_ip") or "0.0.0.0", s.get("rem_port") or 0
+        state = 0x01 if s.get("rem_ip") else 0x07     # TCP_ESTABLISHED / TCP_CLOSE
+        line = ("%5d: %s:%04X %s:%04X %02X %08X:%08X %02X:%08X %08X %5u %8d %u %d %s %u" % (
+            s["port"] & 0xFFFF, _hex_addr(s["bind_ip"]), s["port"], _hex_addr(rem_ip),
+            rem_port, state, s.get("tx_queue", 0), s["rx_queue"], 0, 0, 0, 0, 0,
+            s["inode"], 2, "0000000000000000", s["drops"]))
+        out += line.ljust(127) + "\n"
+    return out
+
+
+def ethtool_s(stats: list[tuple[str, int]]) -> str:
+    return "NIC statistics:\n" + "".join(f"     {k}: {v}\n" for k, v in stats)

@@ -1,0 +1,219 @@
+"""Gathering the LPs' counters into what the kernel would report, checking the books, and
+writing the run directory.
+
+Summing follows the kernel: per-CPU files (softnet_stat, softirqs, interrupts) keep one
+column or line per CPU; MIB counters (/proc/net/snmp) and netdev stats are sums over CPUs;
+the NIC's hardware counters combine the nic process's MAC counters with the per-queue
+counters of the queue halves that ran on the CPUs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+import tomli_w
+
+from engine.histogram import merge, percentiles
+
+from . import procfs
+from .config import user_view
+
+# drop stage -> the counter that records it
+DROP_COUNTERS = {
+    "nic_rx_queue_drop": "ethtool rx_queue_N_drops (RQDPC), /proc/net/dev fifo",
+    "nic_rx_missed": "ethtool rx_missed_errors (MPC), /proc/net/dev drop",
+    "ip_in_addr_errors": "/proc/net/snmp Ip InAddrErrors",
+    "udp_no_ports": "/proc/net/snmp Udp NoPorts",
+    "udp_rcvbuf_errors": "/proc/net/snmp Udp RcvbufErrors (and InErrors, sk_drops)",
+}
+
+
+class Unbalanced(RuntimeError):
+    pass
+
+
+def _sum_dicts(ds: list[dict]) -> dict:
+    out: dict = {}
+    for d in ds:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def assemble(r: dict, plan, results: dict) -> dict:
+    """Everything the run directory holds, as data and texts."""
+    ncpus = r["cpus"]
+    nic = results["nic"]
+    cpus = [results[f"cpu{c}"] for c in range(ncpus)]
+    books = [c["books"] for c in cpus]
+
+    offered = nic["offered"]
+    delivered = sum(b["delivered"] for b in books)
+    drops = _sum_dicts([b["drops"] for b in books])
+    in_flight = _sum_dicts([c["in_flight"] for c in cpus])
+    in_flight = {k: v for k, v in sorted(in_flight.items())}
+    total = delivered + sum(drops.values()) + sum(in_flight.values())
+    balanced = total == offered
+
+    flows = []
+    queue_cpu = {q: v["cpu"] for v in plan.vectors for q in v["rx_queues"]}
+    for i, f in enumerate(r["flows"]):
+        flows.append({
+            "name": f["name"], "offered": nic["offered_by_flow"][i],
+            "delivered": sum(b["flow_delivered"][i] for b in books),
+            "dropped": sum(b["flow_dropped"][i] for b in books),
+            "reordered": sum(b["flow_reordered"][i] for b in books),
+            "rss_hash": f"{nic['flow_hash'][i]:08x}", "rx_queue": plan.flow_queue[i],
+            "cpu": queue_cpu[plan.flow_queue[i]],
+            "socket": None if plan.flow_sock[i] is None else r["apps"][plan.flow_sock[i]]["name"],
+        })
+
+    latency = {}
+    for stage in books[0]["latency"] if books else []:
+        latency[stage] = percentiles(merge([b["latency"][stage] for b in books]))
+
+    time_by_cpu = {f"cpu{c}": cpus[c]["time"] for c in range(ncpus)}
+    duration = r["duration_ns"]
+    snmp_ip = _sum_dicts([c["snmp"]["Ip"] for c in cpus])
+    snmp_udp = _sum_dicts([c["snmp"]["Udp"] for c in cpus])
+    queues = {}
+    for c in cpus:
+        queues.update({int(q): v for q, v in c["queues"].items()})
+    ring = {}
+    for c in cpus:
+        ring.update({int(q): v for q, v in c["ring_stats"].items()})
+    sockets = {}
+    for c in cpus:
+        sockets.update({int(i): v for i, v in c["sockets"].items()})
+
+    nq = r["nic"]["combined"]
+    rqdpc = sum(queues.get(q, {}).get("rqdpc", 0) for q in range(nq))
+    mpc = sum(queues.get(q, {}).get("mpc", 0) for q in range(nq))
+    rnbc = sum(queues.get(q, {}).get("rnbc", 0) for q in range(nq))
+    core_dropped = sum(c["core_rx_dropped"] for c in cpus)
+    eth = {"rx_bytes": sum(v["bytes"] for v in ring.values()),
+           "rx_packets": sum(v["packets"] for v in ring.values()),
+           "rx_dropped": core_dropped, "rx_missed_errors": mpc, "rx_fifo_errors": rqdpc}
+
+    summary = {
+        "seed": r["seed"], "duration_ns": duration, "cpus": ncpus, "kernel": r["kernel"],
+        "profile": r["profile"], "nic": r["nic"]["model"],
+        "offered": offered, "delivered": delivered,
+        "in_flight": sum(in_flight.values()), "in_flight_by_place": in_flight,
+        "drops": dict(sorted(drops.items())),
+        "drop_counters": {k: DROP_COUNTERS[k] for k in sorted(drops)},
+        "balanced": balanced,
+        "offered_pps": round(offered * 1e9 / duration, 1),
+        "delivered_pps": round(delivered * 1e9 / duration, 1),
+        "not_offered": nic["not_offered"],
+        "wire_utilisation": round(nic["wire_busy_ns"] / duration, 4),
+        "flows": flows,
+        "cpu_time_ns": time_by_cpu,
+        "cpu_busy_share": {k: round(1 - v["idle"] / duration, 4) for k, v in time_by_cpu.items()},
+        "latency_ns": latency,
+        "softnet": {f"cpu{c}": cpus[c]["softnet"] for c in range(ncpus)},
+        "vectors": {v["name"]: {"irq": v["irq"], "cpu": v["cpu"],
+                                **_vector_detail(cpus[v["cpu"]], v["name"])}
+                    for v in plan.vectors},
+        "sockets": {a["name"]: {"cpu": a["cpu"], "bind": a["socket"]["bind"],
+                                **sockets.get(i, {})} for i, a in enumerate(r["apps"])},
+        "notes": plan.notes,
+    }
+    if not balanced:
+        raise Unbalanced(
+            f"books do not balance: offered {offered} ≠ delivered {delivered} + drops "
+            f"{sum(drops.values())} {drops} + in flight {sum(in_flight.values())} {in_flight}")
+
+    irq_counts = [dict(c["irqs"]) for c in cpus]
+    files = {
+        "proc/net/softnet_stat": procfs.softnet_stat([c["softnet"] for c in cpus]),
+        "proc/softirqs": procfs.softirqs([c["softirqs"] for c in cpus]),
+        "proc/interrupts": procfs.interrupts(ncpus, plan.vectors, irq_counts),
+        "proc/net/snmp": procfs.snmp(snmp_ip, snmp_udp),
+        "proc/net/dev": procfs.net_dev([("lo", {}), (r["nic"]["ifname"], eth)]),
+        "proc/net/udp": procfs.net_udp([
+            {"port": a["port"], "bind_ip": a["bind_ip"], "inode": 20000 + i,
+             "rx_queue": sockets.get(i, {}).get("rx_queue", 0),
+             "drops": sockets.get(i, {}).get("drops", 0)}
+            for i, a in enumerate(r["apps"])]),
+        "ethtool_S.txt": procfs.ethtool_s(igb_ethtool_stats(
+            nq, nic, queues, ring, eth, rnbc)),
+    }
+    return {"summary": summary, "files": files}
+
+
+def _vector_detail(cpu_result: dict, name: str) -> dict:
+    d = cpu_result["vectors"].get(name)
+    out = {"interrupts": cpu_result["irqs"].get(name, 0)}
+    if d:
+        out.update(d)
+    return out
+
+
+def igb_ethtool_stats(nq: int, nic: dict, queues: dict, ring: dict, eth: dict,
+                      rnbc: int) -> list[tuple[str, int]]:
+    """`ethtool -S` for igb in its own order (kernel-spec §3.8)."""
+    mac = {"rx_packets": nic["gprc"], "rx_bytes": nic["gorc"],
+           "rx_no_buffer_count": rnbc, "rx_missed_errors": eth["rx_missed_errors"]}
+    names = ("rx_packets tx_packets rx_bytes tx_bytes rx_broadcast tx_broadcast rx_multicast "
+             "tx_multicast multicast collisions rx_crc_errors rx_no_buffer_count "
+             "rx_missed_errors tx_aborted_errors tx_carrier_errors tx_window_errors "
+             "tx_abort_late_coll tx_deferred_ok tx_single_coll_ok tx_multi_coll_ok "
+             "tx_timeout_count rx_long_length_errors rx_short_length_errors rx_align_errors "
+             "tx_tcp_seg_good tx_tcp_seg_failed rx_flow_control_xon rx_flow_control_xoff "
+             "tx_flow_control_xon tx_flow_control_xoff rx_long_byte_count tx_dma_out_of_sync "
+             "tx_smbus rx_smbus dropped_smbus os2bmc_rx_by_bmc os2bmc_tx_by_bmc "
+             "os2bmc_tx_by_host os2bmc_rx_by_host tx_hwtstamp_timeouts tx_hwtstamp_skipped "
+             "rx_hwtstamp_cleared").split()
+    out = [(n, mac.get(n, 0)) for n in names]
+    out[names.index("rx_long_byte_count")] = ("rx_long_byte_count", nic["gorc"])
+    netdev = {"rx_fifo_errors": eth["rx_fifo_errors"]}
+    for n in ("rx_errors tx_errors tx_dropped rx_length_errors rx_over_errors "
+              "rx_frame_errors rx_fifo_errors tx_fifo_errors tx_heartbeat_errors").split():
+        out.append((n, netdev.get(n, 0)))
+    for q in range(nq):
+        out += [(f"tx_queue_{q}_packets", 0), (f"tx_queue_{q}_bytes", 0),
+                (f"tx_queue_{q}_restart", 0)]
+    for q in range(nq):
+        rs, hw = ring.get(q, {}), queues.get(q, {})
+        out += [(f"rx_queue_{q}_packets", rs.get("packets", 0)),
+                (f"rx_queue_{q}_bytes", rs.get("bytes", 0)),
+                (f"rx_queue_{q}_drops", hw.get("rqdpc", 0)),
+                (f"rx_queue_{q}_csum_err", 0), (f"rx_queue_{q}_alloc_failed", 0)]
+    return out
+
+
+def write_run_dir(out_dir: str, r: dict, assembled: dict, engine_info: dict,
+                  force: bool = False) -> None:
+    """Write everything into a sibling temporary directory, then rename it into place:
+    a failed or interrupted run leaves nothing half-written."""
+    out_dir = os.path.abspath(out_dir)
+    if os.path.exists(out_dir) and os.listdir(out_dir) and not force:
+        raise FileExistsError(f"{out_dir} exists and is not empty; choose another --out "
+                              "or pass --force to replace it")
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".softnet-", dir=parent)
+    try:
+        with open(os.path.join(tmp, "config.toml"), "wb") as f:
+            tomli_w.dump(user_view(r), f)
+        with open(os.path.join(tmp, "summary.json"), "w") as f:
+            json.dump(assembled["summary"], f, indent=2, sort_keys=False)
+            f.write("\n")
+        with open(os.path.join(tmp, "engine.json"), "w") as f:
+            json.dump(engine_info, f, indent=2)
+            f.write("\n")
+        for rel, text in assembled["files"].items():
+            path = os.path.join(tmp, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(text)
+        if os.path.exists(out_dir):
+            shutil.rmtree(out_dir)
+        os.rename(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

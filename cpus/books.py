@@ -1,0 +1,55 @@
+"""The books of one CPU: where each packet it touched ended, and how long each stage took.
+
+Every packet offered is read by an application, dropped at a named stage, or in flight at
+the end; the coordinator adds up the books of all processes and refuses a run that does
+not balance.
+"""
+
+from __future__ import annotations
+
+from engine.histogram import Recorder
+
+STAGES = ("wire_to_dma", "dma_to_poll", "poll_to_protocol", "protocol_to_socket",
+          "socket_to_app", "wire_to_app")
+
+
+class Books:
+    __slots__ = ("drops", "flow_dropped", "flow_delivered", "flow_reordered", "flow_last",
+                 "lat", "udp", "delivered_total")
+
+    def __init__(self, nflows: int, udp_mib: dict) -> None:
+        self.drops: dict[str, int] = {}
+        self.flow_dropped = [0] * nflows
+        self.flow_delivered = [0] * nflows
+        self.flow_reordered = [0] * nflows
+        self.flow_last = [-1] * nflows
+        self.lat = [Recorder() for _ in STAGES]
+        self.udp = udp_mib
+        self.delivered_total = 0
+
+    def drop(self, flow: int, stage: str) -> None:
+        self.drops[stage] = self.drops.get(stage, 0) + 1
+        self.flow_dropped[flow] += 1
+
+    def delivered(self, skb, now: int) -> None:
+        self.udp["InDatagrams"] += 1
+        self.delivered_total += 1
+        f = skb.flow
+        self.flow_delivered[f] += 1
+        if skb.id < self.flow_last[f]:
+            self.flow_reordered[f] += 1
+        else:
+            self.flow_last[f] = skb.id
+        lat = self.lat
+        lat[0].add(skb.t_dma - skb.t_wire)
+        lat[1].add(skb.t_poll - skb.t_dma)
+        lat[2].add(skb.t_proto - skb.t_poll)
+        lat[3].add(skb.t_sock - skb.t_proto)
+        lat[4].add(now - skb.t_sock)
+        lat[5].add(now - skb.t_wire)
+
+    def export(self) -> dict:
+        return {"drops": self.drops, "flow_dropped": self.flow_dropped,
+                "flow_delivered": self.flow_delivered, "flow_reordered": self.flow_reordered,
+                "delivered": self.delivered_total,
+                "latency": {s: r.export() for s, r in zip(STAGES, self.lat)}}

@@ -1,0 +1,61 @@
+"""Cost profiles: data files in `cpus/profiles/` giving each modelled kernel step a CPU
+cost in ns, and each link its latency, every number with its source."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+
+COST_KEYS = (
+    "irq_entry_exit", "igb_msix_ring", "tick", "ipi_call_function", "softirq_entry",
+    "net_rx_action", "napi_poll", "igb_irq_enable", "igb_clean_rx_packet",
+    "igb_alloc_rx_buffer", "napi_gro_receive", "netif_receive_skb_ip_rcv",
+    "ip_local_deliver", "udp_rcv", "udp_queue_rcv_skb", "ttwu", "udp_recvmsg",
+    "context_switch",
+)
+LINK_KEYS = ("pcie", "interconnect")
+DEFAULT_PROFILE = "xeon-e5-1650v4"
+
+
+class ProfileError(ValueError):
+    pass
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("cpus.profiles").iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def load_profile(name: str) -> dict:
+    """The profile as a plain dict {costs: {step: ns}, links: {link: ns}, ...}, checked:
+    every step present, a whole number of ns ≥ 0, and a source that the file lists."""
+    path = resources.files("cpus.profiles") / f"{name}.toml"
+    if not path.is_file():
+        raise ProfileError(f"cost profile {name!r} not found; available: "
+                           f"{', '.join(available_profiles())}")
+    raw = tomllib.loads(path.read_text())
+    sources = raw.get("sources", {})
+    out = {"name": raw.get("name", name), "costs": {}, "links": {}}
+    for section, keys in (("costs", COST_KEYS), ("links", LINK_KEYS)):
+        table = raw.get(section, {})
+        for k in keys:
+            entry = table.get(k)
+            if not isinstance(entry, dict) or not isinstance(entry.get("ns"), int) \
+                    or entry["ns"] < 0:
+                raise ProfileError(f"profile {name}: [{section}] {k} needs "
+                                   f"{{ ns = <integer ≥ 0>, source = … }}")
+            if entry.get("source") not in sources:
+                raise ProfileError(f"profile {name}: [{section}] {k} cites "
+                                   f"{entry.get('source')!r}, not listed in [sources]")
+            out[section][k] = entry["ns"]
+    return out
+
+
+class Costs:
+    """Attribute access to a profile's step costs (hot path)."""
+
+    __slots__ = COST_KEYS
+
+    def __init__(self, costs: dict) -> None:
+        for k in COST_KEYS:
+            setattr(self, k, costs[k])

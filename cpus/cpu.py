@@ -1,0 +1,216 @@
+"""The executor of one simulated CPU.
+
+Kernel work is written as generators that yield the cost (ns) of each step. The CPU runs
+the context on top — a softirq run begun on IRQ exit, else the current task — one step at
+a time, advancing its clock by the step's cost. Hard IRQs preempt at step boundaries;
+softirqs run on IRQ exit unless softirqs are already being served (kernel-spec §5.1);
+`__do_softirq` hands over to ksoftirqd after 10 restarts, 2 ms, or when a reschedule is
+due, and ksoftirqd then competes with the applications in the scheduler.
+
+A step that starts before the safe time may end after it; an event that falls inside a
+step is taken at the step's end, exactly as an interrupt waits for the instruction
+boundary. Device-side events (interrupt assertion, DMA) are applied at their own time.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+
+from engine.events import INF, PRIO_TIMER, EventQueue
+
+from .sched import BLOCK, Scheduler, Task, base_slice_ns
+
+# Accounting classes of CPU time.
+ACCT_HARDIRQ, ACCT_SOFTIRQ, ACCT_KSOFTIRQD, ACCT_TASK, ACCT_IDLE = range(5)
+ACCT_NAMES = ("hardirq", "softirq", "ksoftirqd", "task", "idle")
+
+# Softirq vectors, in /proc/softirqs row order (kernel-spec §5.1).
+SOFTIRQ_NAMES = ("HI", "TIMER", "NET_TX", "NET_RX", "BLOCK", "IRQ_POLL", "TASKLET", "SCHED",
+                 "HRTIMER", "RCU")
+NET_TX_SOFTIRQ = 2
+NET_RX_SOFTIRQ = 3
+
+MAX_SOFTIRQ_RESTART = 10
+MAX_SOFTIRQ_TIME_MS = 2
+
+
+class Cpu:
+    def __init__(self, index: int, ncpus: int, costs, hz: int, ev: EventQueue) -> None:
+        self.index = index
+        self.costs = costs
+        self.hz = hz
+        self.jiffy_ns = 1_000_000_000 // hz
+        self.ev = ev
+        self.now = 0
+        self.softirq_frames: list = []      # softirq runs begun on IRQ exit (generators)
+        self.irq_queue: deque = deque()     # asserted, not yet handled: (handler, arg, counter)
+        self.in_softirq = False             # softirqs being served (BH context)
+        self.softirq_pending = 0
+        self.softirq_handlers: dict[int, object] = {}
+        self.kstat_softirqs = [0] * len(SOFTIRQ_NAMES)
+        self.irq_counts: dict[str, int] = {}
+        self.acct = [0] * len(ACCT_NAMES)
+        self.last_kind = ACCT_IDLE
+        self.sched = Scheduler(base_slice_ns(ncpus))
+        self.ksoftirqd = Task(f"ksoftirqd/{index}", ACCT_KSOFTIRQD, self._ksoftirqd())
+        self.nohz_skipped_ticks = 0
+        ev.schedule(self.jiffy_ns, self._tick_event, None, PRIO_TIMER)
+
+    # -- time ---------------------------------------------------------------------------
+    def jiffies(self) -> int:
+        return self.now // self.jiffy_ns
+
+    def is_idle(self) -> bool:
+        return not self.softirq_frames and self.sched.current is None and not self.irq_queue
+
+    # -- softirqs -------------------------------------------------------------------------
+    def raise_softirq_irqoff(self, nr: int, in_interrupt: bool) -> None:
+        """raise_softirq_irqoff: outside interrupt context it also wakes ksoftirqd."""
+        self.softirq_pending |= 1 << nr
+        if not in_interrupt:
+            self.sched.wake(self.ksoftirqd)
+
+    def do_softirq(self, in_ksoftirqd: bool):
+        """handle_softirqs (__do_softirq), kernel-spec §5.1."""
+        costs = self.costs
+        end = self.jiffies() + MAX_SOFTIRQ_TIME_MS * self.hz // 1000
+        restart = MAX_SOFTIRQ_RESTART
+        while True:
+            pending = self.softirq_pending
+            self.softirq_pending = 0
+            yield costs.softirq_entry
+            nr = 0
+            while pending:
+                if pending & 1:
+                    self.kstat_softirqs[nr] += 1
+                    yield from self.softirq_handlers[nr]()
+                pending >>= 1
+                nr += 1
+            if self.softirq_pending:
+                restart -= 1
+                if self.jiffies() < end and not self.sched.need_resched and restart:
+                    continue
+                self.sched.wake(self.ksoftirqd)    # wakeup_softirqd
+            return
+
+    def _ksoftirqd(self):
+        """run_ksoftirqd as the smpboot thread loop runs it."""
+        while True:
+            if not self.softirq_pending:
+                yield BLOCK
+                continue
+            self.in_softirq = True
+            yield from self.do_softirq(True)
+            self.in_softirq = False
+
+    # -- hard interrupts ------------------------------------------------------------------
+    def raise_irq(self, handler, arg, counter: str) -> None:
+        """An interrupt asserted at this CPU; taken at the next step boundary."""
+        self.irq_queue.append((handler, arg, counter))
+
+    def _hardirq(self) -> None:
+        costs = self.costs
+        q = self.irq_queue
+        while q:
+            handler, arg, counter = q.popleft()
+            cost = costs.irq_entry_exit + handler(arg)
+            self.irq_counts[counter] = self.irq_counts.get(counter, 0) + 1
+            self.now += cost
+            self.acct[ACCT_HARDIRQ] += cost
+            self.last_kind = ACCT_HARDIRQ
+        # __irq_exit_rcu → invoke_softirq, unless softirqs are already being served
+        if self.softirq_pending and not self.in_softirq:
+            self.in_softirq = True
+            self.softirq_frames.append(self.do_softirq(False))
+
+    def _tick_event(self, t: int, _arg) -> None:
+        self.ev.schedule(t + self.jiffy_ns, self._tick_event, None, PRIO_TIMER)
+        if self.is_idle():
+            self.nohz_skipped_ticks += 1      # NOHZ idle: no tick on an idle CPU
+            return
+        self.raise_irq(self._tick_handler, None, "LOC")
+
+    def _tick_handler(self, _arg) -> int:
+        self.sched.tick()
+        return self.costs.tick
+
+    # -- the run loop ---------------------------------------------------------------------
+    def run(self, limit: int) -> None:
+        """Execute every step that starts, and every event that falls, before `limit`."""
+        heap = self.ev._heap
+        acct = self.acct
+        sched = self.sched
+        pop = heapq.heappop
+        while True:
+            now = self.now
+            while heap and heap[0][0] <= now and heap[0][0] < limit:
+                t, _, _, _, handler, arg = pop(heap)
+                handler(t, arg)
+            if now >= limit:
+                return
+            if self.irq_queue:
+                self._hardirq()
+                continue
+            frames = self.softirq_frames
+            if frames:
+                gen = frames[-1]
+                try:
+                    cost = next(gen)
+                except StopIteration:
+                    frames.pop()
+                    self.in_softirq = False
+                    continue
+                self.now = now + cost
+                acct[ACCT_SOFTIRQ] += cost
+                self.last_kind = ACCT_SOFTIRQ
+                continue
+            task = sched.current
+            if task is None or sched.need_resched:
+                task = self._switch()
+                if task is None:
+                    nt = heap[0][0] if heap else INF
+                    if nt >= limit:
+                        return
+                    acct[ACCT_IDLE] += nt - now
+                    self.now = nt
+                    continue
+                continue
+            try:
+                cost = next(task.gen)
+            except StopIteration:
+                sched.block(task)
+                continue
+            if cost == BLOCK:
+                sched.block(task)
+                continue
+            self.now = now + cost
+            acct[task.kind] += cost
+            self.last_kind = task.kind
+            sched.account(task, cost)
+
+    def _switch(self) -> Task | None:
+        sched = self.sched
+        prev = sched.current
+        nxt = sched.schedule()
+        if nxt is not None and nxt is not sched.prev:
+            nxt.switches += 1
+            cost = self.costs.context_switch
+            self.now += cost
+            self.acct[nxt.kind] += cost
+            self.last_kind = nxt.kind
+            sched.account(nxt, cost)
+        if nxt is not None:
+            sched.prev = nxt
+        del prev
+        return nxt
+
+    def time_by_context(self, end: int) -> dict[str, int]:
+        """CPU time per context over [0, end]; a step that straddles the end is cut there."""
+        acct = list(self.acct)
+        over = self.now - end
+        if over > 0:
+            acct[self.last_kind] -= over
+        busy = sum(acct[:ACCT_IDLE])
+        acct[ACCT_IDLE] = end - busy
+        return dict(zip(ACCT_NAMES, acct))

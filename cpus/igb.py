@@ -1,0 +1,142 @@
+"""The igb driver's receive half as it runs on a CPU (kernel-spec §3.2–§3.4, §3.6).
+
+`igb_msix_ring` is the hard-IRQ handler; `igb_poll` the NAPI poll; `igb_clean_rx_irq`
+cleans descriptors, refilling in batches of IGB_RX_BUFFER_WRITE; `igb_ring_irq_enable`
+recomputes the interrupt rate (dynamic modes) and re-arms the vector.
+"""
+
+from __future__ import annotations
+
+from nic.msix import eitr_ns
+
+from .napi import napi_complete_done, napi_schedule
+
+IGB_20K_ITR = 196
+IGB_4K_ITR = 980
+
+
+class QVector:
+    """igb_q_vector: one interrupt vector, its NAPI and the rings it serves."""
+
+    __slots__ = ("vec", "napi", "rx_ring", "itr_val", "set_itr", "itr_setting",
+                 "rx_total_bytes", "rx_total_packets", "gigabit", "ring_packets",
+                 "ring_bytes", "rx_buffer_write")
+
+    def __init__(self, vec, rx_ring, itr_setting: int, start_itr: int, gigabit: bool,
+                 rx_buffer_write: int) -> None:
+        self.vec = vec
+        self.napi = None
+        self.rx_ring = rx_ring
+        self.itr_setting = itr_setting
+        # igb_set_coalesce / igb_alloc_q_vector: 1 and 3 start at IGB_START_ITR
+        self.itr_val = start_itr if 0 < itr_setting <= 3 else itr_setting
+        self.set_itr = False
+        self.rx_total_bytes = 0
+        self.rx_total_packets = 0
+        self.gigabit = gigabit
+        self.ring_packets = 0      # rx_ring->rx_stats: what /proc/net/dev sums
+        self.ring_bytes = 0
+        self.rx_buffer_write = rx_buffer_write
+        vec.interval = eitr_ns(self.itr_val)
+
+
+class IgbDriver:
+    """The per-CPU instance of the driver's receive path."""
+
+    __slots__ = ("cpu", "sd", "stack", "costs", "rearm")
+
+    def __init__(self, cpu, sd, stack, rearm) -> None:
+        self.cpu = cpu
+        self.sd = sd
+        self.stack = stack
+        self.costs = cpu.costs
+        self.rearm = rearm           # fn(vector, now): the device re-checks its causes
+
+    def igb_msix_ring(self, qv: QVector) -> int:
+        if qv.set_itr:                              # igb_write_itr
+            qv.vec.interval = eitr_ns(qv.itr_val)
+            qv.set_itr = False
+        napi_schedule(self.cpu, self.sd, qv.napi)
+        return self.costs.igb_msix_ring
+
+    def igb_poll(self, cpu, napi, budget: int):
+        qv = napi.ctx
+        clean_complete = True
+        work_done = 0
+        if qv.rx_ring is not None:
+            cleaned = yield from self.igb_clean_rx_irq(qv, budget)
+            work_done += cleaned
+            if cleaned >= budget:
+                clean_complete = False
+        if not clean_complete:
+            return budget
+        if (yield from napi_complete_done(cpu, self.sd, napi, work_done, self.stack)):
+            yield self.igb_ring_irq_enable(qv)
+        return work_done
+
+    def igb_clean_rx_irq(self, qv: QVector, budget: int):
+        cpu = self.cpu
+        c = self.costs
+        ring = qv.rx_ring
+        napi = qv.napi
+        stack = self.stack
+        batch = stack.gro_normal_batch
+        write = qv.rx_buffer_write
+        per_packet = c.igb_clean_rx_packet + c.napi_gro_receive
+        total_packets = 0
+        total_bytes = 0
+        cleaned_count = ring.desc_unused()
+        while total_packets < budget:
+            if cleaned_count >= write:
+                ring.alloc_rx_buffers(cleaned_count, cpu.now)
+                yield c.igb_alloc_rx_buffer * cleaned_count
+                cleaned_count = 0
+            skb = ring.next_ready(cpu.now)
+            if skb is None:
+                break
+            cleaned_count += 1
+            total_bytes += skb.len
+            skb.t_poll = cpu.now
+            stack.held += 1
+            # napi_gro_receive: plain UDP is GRO_NORMAL (spec §6.3) → gro_normal_one
+            rx_list = napi.rx_list
+            rx_list.append(skb)
+            total_packets += 1
+            yield per_packet
+            if len(rx_list) >= batch:
+                yield from stack.gro_normal_list(napi)
+        qv.ring_packets += total_packets
+        qv.ring_bytes += total_bytes
+        qv.rx_total_packets += total_packets
+        qv.rx_total_bytes += total_bytes
+        if cleaned_count:
+            ring.alloc_rx_buffers(cleaned_count, cpu.now)
+            yield c.igb_alloc_rx_buffer * cleaned_count
+        return total_packets
+
+    def igb_ring_irq_enable(self, qv: QVector) -> int:
+        if qv.itr_setting & 3:
+            igb_update_ring_itr(qv)
+        qv.vec.masked = False                        # wr32(E1000_EIMS, eims_value)
+        self.rearm(qv.vec, self.cpu.now)
+        return self.costs.igb_irq_enable
+
+
+def igb_update_ring_itr(qv: QVector) -> None:
+    """Average-wire-size heuristic for multi-vector MSI-X (kernel-spec §3.6)."""
+    if not qv.gigabit:
+        new_val = IGB_4K_ITR
+    else:
+        if not qv.rx_total_packets:
+            qv.rx_total_bytes = qv.rx_total_packets = 0
+            return
+        avg = qv.rx_total_bytes // qv.rx_total_packets
+        avg += 24                       # CRC, preamble and gap
+        avg = min(avg, 3000)
+        new_val = avg // 3 if 300 < avg < 1200 else avg // 2
+        if new_val < IGB_20K_ITR and qv.itr_setting == 3:
+            new_val = IGB_20K_ITR       # conservative mode caps at ~20k irq/s
+    if new_val != qv.itr_val:
+        qv.itr_val = new_val
+        qv.set_itr = True
+    qv.rx_total_bytes = qv.rx_total_packets = 0

@@ -1,0 +1,236 @@
+"""The cpuK logical process: one simulated CPU with the device halves of the queues whose
+vectors are affine to it, its softnet_data, its sockets and its applications.
+
+Inputs: frame records from the nic (for its RX rings) and socket-enqueue records from
+CPUs that processed datagrams for a socket this CPU owns. Outputs: socket-enqueue records
+for sockets other CPUs own.
+"""
+
+from __future__ import annotations
+
+from engine.events import PRIO_DEVICE, PRIO_LINK, EventQueue
+from engine.lp import LogicalProcess
+from engine.skb import SkBuff
+from nic.msix import MsixVector
+from nic.rxring import RxRing
+
+from .app import udp_reader
+from .books import Books
+from .costs import Costs
+from .cpu import NET_RX_SOFTIRQ, SOFTIRQ_NAMES, Cpu
+from .igb import IgbDriver, QVector
+from .napi import NapiStruct, SoftnetData, net_rx_action
+from .sched import Task
+from .sock import UdpSock
+from .stack import Snmp, Stack
+
+
+class Sysctl:
+    __slots__ = ("netdev_budget", "netdev_budget_usecs", "dev_weight", "gro_normal_batch")
+
+    def __init__(self, d: dict) -> None:
+        for k in self.__slots__:
+            setattr(self, k, d[k])
+
+
+class CpuLP(LogicalProcess):
+    def __init__(self, name: str, index: int, args: dict) -> None:
+        self.name = name
+        self.index = index
+        self.cpu_id = args["cpu"]
+        self.end = args["duration_ns"]
+        self.lp_index = args["lp_index"]               # LP name -> index, for tie-breaks
+        self.ev = EventQueue(index)
+        self.costs = Costs(args["costs"])
+        self.cpu = Cpu(self.cpu_id, args["ncpus"], self.costs, args["hz"], self.ev)
+        self.sysctl = Sysctl(args["sysctl"])
+        self.sd = SoftnetData()
+        self.snmp = Snmp()
+        nflows = len(args["flows"])
+        self.books = Books(nflows, self.snmp.udp)
+        self.sockets: dict[int, UdpSock] = {}
+        self.sock_lp: dict[int, str] = {}
+        for s in args["sockets"]:
+            self.sock_lp[s["index"]] = s["owner_lp"]
+            if s["owner"] == self.cpu_id:
+                self.sockets[s["index"]] = UdpSock(s["index"], s["bind_ip"], s["port"],
+                                                   s["rcvbuf"], s["owner"], s["inode"],
+                                                   s.get("rem_ip"), s.get("rem_port"))
+        self.interconnect_ns = args["interconnect_ns"]
+        self.outbox: dict[str, list] = {}
+        self.out_seq = 0
+        self.stack = Stack(self.cpu, self.sd, self.snmp,
+                           [f["local"] for f in args["flows"]],
+                           [f["sock"] for f in args["flows"]],
+                           self.sockets, self.books, self.sysctl.gro_normal_batch,
+                           self._remote_enqueue)
+        self.driver = IgbDriver(self.cpu, self.sd, self.stack, self._rearm)
+        self.cpu.softirq_handlers[NET_RX_SOFTIRQ] = (
+            lambda: net_rx_action(self.cpu, self.sd, self.sysctl, self.stack))
+
+        dev = args["device"]
+        flow_len = [f["len"] for f in args["flows"]]
+        self.vectors: list[MsixVector] = []
+        self.qvectors: list[QVector] = []
+        self.rings: dict[int, RxRing] = {}
+        for v in args["vectors"]:
+            vec = MsixVector(v["entry"], v["name"], v["irq"], 0)
+            vec.cpu = self.cpu_id
+            ring = None
+            for q in v["rx_queues"]:
+                ring = RxRing(q, v["rx_ring"], v["drop_en"], v["packet_buffer"], flow_len,
+                              dev["truesize"])
+                ring.vector = vec
+                ring.on_drop = self.books.drop
+                ring.alloc_rx_buffers(ring.desc_unused(), 0)   # igb_configure_rx_ring
+                vec.rings.append(ring)
+                self.rings[q] = ring
+            qv = QVector(vec, ring, v["itr_setting"], dev["start_itr"], dev["gigabit"],
+                         dev["rx_buffer_write"])
+            qv.napi = NapiStruct(v["name"], dev["napi_weight"], self.driver.igb_poll, qv)
+            self.vectors.append(vec)
+            self.qvectors.append(qv)
+        self.irq_names = [v.name for v in self.vectors]
+
+        for a in args["apps"]:
+            sk = self.sockets[a["sock"]]
+            ref: list = [None]
+            task = Task(a["name"], 3, udp_reader(self.cpu, sk, a["cost_per_read_ns"],
+                                                 self.books, ref))
+            ref[0] = task
+            self.cpu.sched.wake(task)
+
+    # -- interrupts from the device half --------------------------------------------------
+    def _schedule_irq(self, vec: MsixVector, now: int) -> None:
+        t = vec.next_fire(now)
+        if t is not None and t != vec.irq_at:
+            vec.irq_at = t
+            # key fixed by (vector, time): independent of when the records arrived
+            self.ev.schedule_keyed(t, PRIO_DEVICE, self.index, -1 - vec.entry,
+                                   self._irq_assert, vec)
+
+    def _rearm(self, vec: MsixVector, now: int) -> None:
+        for r in vec.rings:
+            r.materialize(now)
+        self._schedule_irq(vec, now)
+
+    def _irq_assert(self, t: int, vec: MsixVector) -> None:
+        if vec.irq_at != t or vec.masked:
+            return
+        for r in vec.rings:
+            r.materialize(t)
+        vec.fire(t)
+        qv = self.qvectors[self.vectors.index(vec)]
+        self.cpu.raise_irq(self.driver.igb_msix_ring, qv, vec.name)
+
+    # -- sockets on other CPUs ------------------------------------------------------------
+    def _remote_enqueue(self, t: int, sidx: int, skb: SkBuff) -> None:
+        dst = self.sock_lp[sidx]
+        self.out_seq += 1
+        self.outbox.setdefault(dst, []).append(
+            (t + self.interconnect_ns, self.out_seq, sidx, skb.to_wire()))
+
+    def _sock_arrive(self, t: int, arg) -> None:
+        sidx, skb = arg
+        sk = self.sockets[sidx]
+        woke = sk.waiter is not None
+        self.stack.sock_enqueue(sk, skb)
+        if woke and sk.waiter is None and not self.cpu.is_idle():
+            # remote try_to_wake_up: the wake list is kicked by a function-call IPI;
+            # an idle CPU polling on its flags needs none
+            self.cpu.raise_irq(self._ipi_handler, None, "CAL")
+
+    def _ipi_handler(self, _arg) -> int:
+        return self.costs.ipi_call_function
+
+    # -- LP contract ----------------------------------------------------------------------
+    def receive(self, src: str, payload) -> None:
+        rx = payload.get("rx")
+        if rx is not None:
+            import numpy as np
+            stamps, ids, flows, wires, queues = (np.frombuffer(c, dtype=np.int64) for c in rx)
+            touched = set()
+            if len(self.rings) == 1:
+                (q, ring), = self.rings.items()
+                ring.add_arrivals(stamps.tolist(), ids.tolist(), flows.tolist(), wires.tolist())
+                touched.add(ring.vector)
+            else:
+                for q, ring in self.rings.items():
+                    m = queues == q
+                    if m.any():
+                        ring.add_arrivals(stamps[m].tolist(), ids[m].tolist(),
+                                          flows[m].tolist(), wires[m].tolist())
+                        touched.add(ring.vector)
+            for vec in sorted(touched, key=lambda v: v.entry):
+                if not vec.masked and vec.irq_at is None:
+                    self._schedule_irq(vec, self.cpu.now)
+        sk = payload.get("sk")
+        if sk is not None:
+            origin = self.lp_index[src]
+            for stamp, seq, sidx, fields in sk:
+                self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._sock_arrive,
+                                       (sidx, SkBuff.from_wire(fields)))
+
+    def advance(self, safe: int) -> None:
+        self.cpu.run(safe)
+
+    def take_outbox(self, dst: str):
+        recs = self.outbox.pop(dst, None)
+        return {"sk": recs} if recs else None
+
+    def progress(self) -> dict:
+        return {"delivered": self.books.delivered_total,
+                "dropped": sum(self.books.drops.values())}
+
+    def result(self) -> dict:
+        end = self.end
+        in_flight = {"cpu_stack": self.stack.held}
+        for ring in self.rings.values():
+            for k, v in ring.in_flight(end).items():
+                in_flight[k] = in_flight.get(k, 0) + v
+        link = sum(1 for e in self.ev._heap if e[4] == self._sock_arrive)
+        in_flight["interconnect_link"] = link
+        in_flight["socket_queue"] = sum(s.queued() for s in self.sockets.values())
+        sd = self.sd
+        return {
+            "kind": "cpu",
+            "cpu": self.cpu_id,
+            "books": self.books.export(),
+            "in_flight": in_flight,
+            "softnet": {"processed": sd.processed, "dropped": sd.dropped,
+                        "time_squeeze": sd.time_squeeze, "received_rps": sd.received_rps,
+                        "flow_limit_count": sd.flow_limit_count,
+                        "input_qlen": sd.input_qlen, "process_qlen": sd.process_qlen},
+            "softirqs": dict(zip(SOFTIRQ_NAMES, self.cpu.kstat_softirqs)),
+            "irqs": self.cpu.irq_counts,
+            "time": self.cpu.time_by_context(end),
+            "snmp": {"Ip": self.snmp.ip, "Udp": self.snmp.udp},
+            "core_rx_dropped": self.stack.rx_dropped_core,
+            "queues": {str(r.index): {"rqdpc": r.rqdpc, "mpc": r.mpc, "rnbc": r.rnbc,
+                                      "gprc": r.gprc, "gorc": r.gorc, "received": r.received}
+                       for r in self.rings.values()},
+            "ring_stats": {str(qv.rx_ring.index): {"packets": qv.ring_packets,
+                                                   "bytes": qv.ring_bytes}
+                           for qv in self.qvectors if qv.rx_ring is not None},
+            "vectors": {v.name: {"itr_val": qv.itr_val, "interval_ns": v.interval,
+                                 "polls": qv.napi.polls}
+                        for v, qv in zip(self.vectors, self.qvectors)},
+            "sockets": {str(s.index): {"rcvbuf": s.rcvbuf, "rmem_alloc": s.rmem_alloc,
+                                       "rx_queue": s.rx_queue_bytes(), "drops": s.drops,
+                                       "queued": s.queued(), "enqueued": s.enqueued}
+                        for s in self.sockets.values()},
+            "tasks": {t.name: t.switches for t in self._tasks()},
+        }
+
+    def _tasks(self):
+        out = [self.cpu.ksoftirqd]
+        seen = {id(self.cpu.ksoftirqd)}
+        for t in self.cpu.sched.rq:
+            if id(t) not in seen:
+                out.append(t)
+                seen.add(id(t))
+        return out
+
+
+def build(name: str, index: int, args: dict) -> CpuLP:
+    return CpuLP(name, index, args)

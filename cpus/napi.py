@@ -1,0 +1,145 @@
+"""NAPI core and the NET_RX softirq (kernel-spec §4, §5.2; L6.6 net/core/dev.c).
+
+`napi_schedule` always puts a NAPI on the *current* CPU's poll list. `net_rx_action`
+polls the list round-robin under a packet budget and a jiffy-granular time limit,
+counting `time_squeeze` whenever either trips after a poll; NAPIs that used their full
+weight go to the tail via the repoll list.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from .cpu import NET_RX_SOFTIRQ
+
+
+class NapiStruct:
+    __slots__ = ("name", "weight", "poll", "ctx", "sched", "missed", "disabled",
+                 "rx_list", "polls")
+
+    def __init__(self, name: str, weight: int, poll, ctx) -> None:
+        self.name = name
+        self.weight = weight
+        self.poll = poll          # generator function (cpu, napi, budget) -> work done
+        self.ctx = ctx            # driver data (q_vector)
+        self.sched = False        # NAPI_STATE_SCHED
+        self.missed = False       # NAPI_STATE_MISSED
+        self.disabled = False
+        self.rx_list: list = []   # GRO_NORMAL skbs waiting for delivery (napi->rx_list)
+        self.polls = 0
+
+
+class SoftnetData:
+    """Per-CPU `softnet_data`: poll list and the counters of /proc/net/softnet_stat."""
+
+    __slots__ = ("poll_list", "in_net_rx_action", "processed", "dropped", "time_squeeze",
+                 "received_rps", "flow_limit_count", "input_qlen", "process_qlen",
+                 "rps_ipi_list")
+
+    def __init__(self) -> None:
+        self.poll_list: deque[NapiStruct] = deque()
+        self.in_net_rx_action = False
+        self.processed = 0
+        self.dropped = 0
+        self.time_squeeze = 0
+        self.received_rps = 0
+        self.flow_limit_count = 0
+        self.input_qlen = 0
+        self.process_qlen = 0
+        self.rps_ipi_list: list = []
+
+
+def ____napi_schedule(cpu, sd: SoftnetData, n: NapiStruct, in_interrupt: bool) -> None:
+    sd.poll_list.append(n)
+    # 6.6: while net_rx_action runs, it picks newly scheduled NAPIs up itself.
+    if not sd.in_net_rx_action:
+        cpu.raise_softirq_irqoff(NET_RX_SOFTIRQ, in_interrupt)
+
+
+def napi_schedule(cpu, sd: SoftnetData, n: NapiStruct, in_interrupt: bool = True) -> None:
+    """napi_schedule_prep + __napi_schedule."""
+    if n.disabled:
+        return
+    if n.sched:
+        n.missed = True
+        return
+    n.sched = True
+    ____napi_schedule(cpu, sd, n, in_interrupt)
+
+
+def napi_complete_done(cpu, sd: SoftnetData, n: NapiStruct, work_done: int, stack):
+    """Returns True when the driver may re-enable its interrupt (kernel-spec §4.3).
+    gro_flush_timeout and napi_defer_hard_irqs are 0 (defaults): flush everything."""
+    if n.rx_list:
+        yield from stack.gro_normal_list(n)
+    if n.missed:
+        n.missed = False
+        ____napi_schedule(cpu, sd, n, True)   # poll again; leave the IRQ masked
+        return False
+    n.sched = False
+    return True
+
+
+def __napi_poll(cpu, n: NapiStruct, stack):
+    """Returns (work, repoll)."""
+    weight = n.weight
+    work = 0
+    if n.sched:
+        n.polls += 1
+        work = yield from n.poll(cpu, n, weight)
+    if work < weight:
+        return work, False
+    # Full weight used: the core still owns n. UDP holds nothing in GRO buckets; the
+    # batch of GRO_NORMAL packets is delivered now (napi_gro_flush + gro_normal_list).
+    if n.rx_list:
+        yield from stack.gro_normal_list(n)
+    return work, True
+
+
+def net_rx_action(cpu, sd: SoftnetData, sysctl, stack):
+    """The NET_RX softirq handler, L6.6 (kernel-spec §5.2)."""
+    costs = cpu.costs
+    time_limit = cpu.jiffies() + usecs_to_jiffies(sysctl.netdev_budget_usecs, cpu.hz)
+    budget = sysctl.netdev_budget
+    lst: deque[NapiStruct] = deque()
+    repoll: deque[NapiStruct] = deque()
+    yield costs.net_rx_action
+    while True:                                    # start:
+        sd.in_net_rx_action = True
+        lst.extend(sd.poll_list)
+        sd.poll_list.clear()
+        finish = False
+        while True:
+            if not lst:
+                if not repoll:
+                    sd.in_net_rx_action = False
+                    if sd.poll_list:
+                        break                      # goto start
+                    if not sd.rps_ipi_list:
+                        return                     # goto end
+                finish = True
+                break
+            n = lst.popleft()
+            yield costs.napi_poll
+            work, again = yield from __napi_poll(cpu, n, stack)
+            if again:
+                repoll.append(n)
+            budget -= work
+            if budget <= 0 or cpu.jiffies() >= time_limit:
+                sd.time_squeeze += 1
+                finish = True
+                break
+        if finish:
+            break
+    lst.extend(sd.poll_list)
+    lst.extend(repoll)
+    sd.poll_list = lst
+    if lst:
+        cpu.softirq_pending |= 1 << NET_RX_SOFTIRQ    # __raise_softirq_irqoff
+    else:
+        sd.in_net_rx_action = False
+
+
+def usecs_to_jiffies(usecs: int, hz: int) -> int:
+    """Rounds up, as the kernel's usecs_to_jiffies does."""
+    return -(-usecs * hz // 1_000_000)

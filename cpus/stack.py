@@ -1,0 +1,111 @@
+"""From the driver's GRO_NORMAL batch to the socket (kernel-spec §6.3, §7.1, §8, §9.1).
+
+`gro_normal_list` hands a batch to `netif_receive_skb_list_internal`; each skb then goes
+through `__netif_receive_skb_core` (softnet `processed`), `ip_rcv` (InReceives; a
+destination that is not local is dropped as InAddrErrors since forwarding is off),
+`ip_local_deliver` (InDelivers), `udp_rcv` (NoPorts when no socket) and
+`__udp_queue_rcv_skb`. The socket belongs to the CPU of its application: a local socket is
+queued here; a socket on another CPU is reached over the interconnect link, and its owner
+decides admission when the record lands.
+
+A datagram is one step: its CPU cost is the sum of the stages it went through, and its
+stage timestamps are placed inside that step at the stage boundaries.
+"""
+
+from __future__ import annotations
+
+
+class Snmp:
+    """The MIB counters this CPU has bumped; /proc/net/snmp sums them over CPUs."""
+
+    __slots__ = ("ip", "udp")
+
+    IP_FIELDS = ("InReceives", "InHdrErrors", "InAddrErrors", "ForwDatagrams",
+                 "InUnknownProtos", "InDiscards", "InDelivers", "OutRequests", "OutDiscards",
+                 "OutNoRoutes")
+    UDP_FIELDS = ("InDatagrams", "NoPorts", "InErrors", "OutDatagrams", "RcvbufErrors",
+                  "SndbufErrors", "InCsumErrors", "IgnoredMulti", "MemErrors")
+
+    def __init__(self) -> None:
+        self.ip = dict.fromkeys(self.IP_FIELDS, 0)
+        self.udp = dict.fromkeys(self.UDP_FIELDS, 0)
+
+
+class Stack:
+    __slots__ = ("cpu", "sd", "costs", "snmp", "flow_local", "flow_sock", "sockets",
+                 "books", "gro_normal_batch", "held", "remote_enqueue", "rx_dropped_core")
+
+    def __init__(self, cpu, sd, snmp: Snmp, flow_local: list[bool],
+                 flow_sock: list[int | None], sockets: dict, books, gro_normal_batch: int,
+                 remote_enqueue) -> None:
+        self.cpu = cpu
+        self.sd = sd
+        self.costs = cpu.costs
+        self.snmp = snmp
+        self.flow_local = flow_local
+        self.flow_sock = flow_sock
+        self.sockets = sockets                 # index -> UdpSock, only those this CPU owns
+        self.books = books
+        self.gro_normal_batch = gro_normal_batch
+        self.held = 0                          # skbs taken off a ring, not yet handed on
+        self.remote_enqueue = remote_enqueue   # fn(t, sock_index, skb)
+        self.rx_dropped_core = 0
+
+    def gro_normal_list(self, napi):
+        """Deliver napi->rx_list (netif_receive_skb_list_internal)."""
+        batch = napi.rx_list
+        napi.rx_list = []
+        for skb in batch:
+            yield from self.receive_skb(skb)
+
+    def receive_skb(self, skb):
+        c = self.costs
+        cpu = self.cpu
+        now = cpu.now
+        self.sd.processed += 1                 # __netif_receive_skb_core, one round
+        skb.t_proto = now
+        ip = self.snmp.ip
+        ip["InReceives"] += 1
+        cost = c.netif_receive_skb_ip_rcv
+        flow = skb.flow
+        if not self.flow_local[flow]:
+            ip["InAddrErrors"] += 1
+            self.held -= 1
+            self.books.drop(flow, "ip_in_addr_errors")
+            yield cost
+            return
+        cost += c.ip_local_deliver
+        ip["InDelivers"] += 1
+        cost += c.udp_rcv
+        sidx = self.flow_sock[flow]
+        if sidx is None:
+            self.snmp.udp["NoPorts"] += 1
+            self.held -= 1
+            self.books.drop(flow, "udp_no_ports")
+            yield cost
+            return
+        cost += c.udp_queue_rcv_skb
+        t = now + cost
+        skb.t_sock = t
+        self.held -= 1
+        sk = self.sockets.get(sidx)
+        if sk is not None:
+            cost += self.sock_enqueue(sk, skb)
+        else:
+            self.remote_enqueue(t, sidx, skb)
+        yield cost
+
+    def sock_enqueue(self, sk, skb) -> int:
+        """Queue on a socket this CPU owns; returns the extra cost (waking the reader)."""
+        if not sk.enqueue(skb):
+            udp = self.snmp.udp
+            udp["RcvbufErrors"] += 1
+            udp["InErrors"] += 1
+            self.books.drop(skb.flow, "udp_rcvbuf_errors")
+            return 0
+        w = sk.waiter
+        if w is not None:                      # sk_data_ready → wake the reader
+            sk.waiter = None
+            self.cpu.sched.wake(w)
+            return self.costs.ttwu
+        return 0

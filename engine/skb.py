@@ -1,0 +1,32 @@
+"""The packet record every process shares: a lean `sk_buff`.
+
+One object per packet in flight inside a CPU process; it carries the packet's identity and
+the stage timestamps that become the per-stage latency distributions. Across links it
+travels as a tuple of its fields (`to_wire` / `from_wire`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class SkBuff:
+    id: int          # packet id, unique per run, in wire-arrival order
+    flow: int        # index of the flow in the experiment
+    len: int         # skb->len as the driver sees it: frame without FCS
+    truesize: int    # memory charged to a socket (kernel-spec §9.4)
+    queue: int       # RX queue it came in on (skb_record_rx_queue)
+    t_wire: int      # last bit received by the NIC
+    t_dma: int       # descriptor written back (DD visible to the driver)
+    t_poll: int = 0  # cleaned by the driver's NAPI poll
+    t_proto: int = 0  # entered __netif_receive_skb_core
+    t_sock: int = 0  # queued on the socket
+
+    def to_wire(self) -> tuple:
+        return (self.id, self.flow, self.len, self.truesize, self.queue, self.t_wire,
+                self.t_dma, self.t_poll, self.t_proto, self.t_sock)
+
+    @staticmethod
+    def from_wire(f) -> "SkBuff":
+        return SkBuff(*f)
