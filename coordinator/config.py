@@ -71,8 +71,8 @@ def load_file(path: str | None) -> dict:
 
 def apply_sets(raw: dict, sets: list[str]) -> dict:
     """--set KEY=VALUE. KEY is a dotted path (nic.rx_ring, flows.0.rate, apps.0.socket.rcvbuf);
-    a sysctl name (net.core.…) goes under [sysctl]; an IRQ action name (eth0-…) under
-    [irq.smp_affinity]. VALUE is read as TOML, else taken as a string."""
+    a sysctl name (net.core.…) goes under [sysctl]; IRQs as irq.smp_affinity.eth0-rx-0.
+    VALUE is read as TOML, else taken as a string."""
     raw = copy.deepcopy(raw)
     for item in sets:
         if "=" not in item:

@@ -103,11 +103,14 @@ def net_rx_action(cpu, sd: SoftnetData, sysctl, stack):
     budget = sysctl.netdev_budget
     lst: deque[NapiStruct] = deque()
     repoll: deque[NapiStruct] = deque()
-    yield costs.net_rx_action
+    entry = costs.net_rx_action
     while True:                                    # start:
         sd.in_net_rx_action = True
         lst.extend(sd.poll_list)
         sd.poll_list.clear()
+        if entry:
+            yield entry
+            entry = 0
         finish = False
         while True:
             if not lst:
