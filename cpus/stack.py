@@ -8,8 +8,8 @@ destination that is not local is dropped as InAddrErrors since forwarding is off
 queued here; a socket on another CPU is reached over the interconnect link, and its owner
 decides admission when the record lands.
 
-A datagram is one step: its CPU cost is the sum of the stages it went through, and its
-stage timestamps are placed inside that step at the stage boundaries.
+A GRO_NORMAL batch is one step: each datagram's CPU cost is the sum of the stages it went
+through, and its stage timestamps are placed inside the step at the stage boundaries.
 """
 
 from __future__ import annotations
@@ -52,16 +52,20 @@ class Stack:
         self.rx_dropped_core = 0
 
     def gro_normal_list(self, napi):
-        """Deliver napi->rx_list (netif_receive_skb_list_internal)."""
+        """Deliver napi->rx_list (netif_receive_skb_list_internal) as one step: hard IRQs
+        wait at most one GRO_NORMAL batch (gro_normal_batch skbs) for the boundary."""
         batch = napi.rx_list
         napi.rx_list = []
+        start = t = self.cpu.now
+        receive = self.receive_skb
         for skb in batch:
-            yield from self.receive_skb(skb)
+            t += receive(skb, t)
+        yield t - start
 
-    def receive_skb(self, skb):
+    def receive_skb(self, skb, now: int) -> int:
+        """One skb from __netif_receive_skb_core to the socket, starting at `now`;
+        returns its CPU cost."""
         c = self.costs
-        cpu = self.cpu
-        now = cpu.now
         self.sd.processed += 1                 # __netif_receive_skb_core, one round
         skb.t_proto = now
         ip = self.snmp.ip
@@ -72,8 +76,7 @@ class Stack:
             ip["InAddrErrors"] += 1
             self.held -= 1
             self.books.drop(flow, "ip_in_addr_errors")
-            yield cost
-            return
+            return cost
         cost += c.ip_local_deliver
         ip["InDelivers"] += 1
         cost += c.udp_rcv
@@ -82,8 +85,7 @@ class Stack:
             self.snmp.udp["NoPorts"] += 1
             self.held -= 1
             self.books.drop(flow, "udp_no_ports")
-            yield cost
-            return
+            return cost
         cost += c.udp_queue_rcv_skb
         t = now + cost
         skb.t_sock = t
@@ -93,7 +95,7 @@ class Stack:
             cost += self.sock_enqueue(sk, skb)
         else:
             self.remote_enqueue(t, sidx, skb)
-        yield cost
+        return cost
 
     def sock_enqueue(self, sk, skb) -> int:
         """Queue on a socket this CPU owns; returns the extra cost (waking the reader)."""

@@ -60,14 +60,17 @@ class Recorder:
             self.fold()
 
     def fold(self) -> None:
-        if not self.buf:
+        if self.buf:
+            self.add_many(np.frombuffer(self.buf, dtype=np.int64))
+            self.buf = array("q")
+
+    def add_many(self, a: np.ndarray) -> None:
+        if a.size == 0:
             return
-        a = np.frombuffer(self.buf, dtype=np.int64)
         self.counts += np.bincount(bin_index(a), minlength=NBINS)
-        self.n += a.size
+        self.n += int(a.size)
         self.total += int(a.sum())
         self.max = max(self.max, int(a.max()))
-        self.buf = array("q")
 
     def export(self) -> dict:
         self.fold()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import resource
 import sys
 import time
 import traceback
@@ -115,12 +116,17 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, parent: int) -> None:
             if kind == "abort":
                 raise _Abort()
         if events.get(inbox):
+            # Take frames only until this LP can advance again: what stays in the pipe
+            # holds the sender back at the high-water mark, so memory stays bounded
+            # however far ahead a sender could run.
             while True:
                 try:
                     raw = inbox.recv(zmq.NOBLOCK)
                 except zmq.Again:
                     break
                 driver.apply(unpack_frame(raw))
+                if not driver.waiting_for_input():
+                    break
         now = time.perf_counter()
         if now - last_report >= PROGRESS_EVERY:
             last_report = now
@@ -129,7 +135,8 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, parent: int) -> None:
     result = lp.result()
     wall = time.perf_counter() - t_start
     result["engine"] = {"rounds": driver.rounds, "wait_s": wait_s, "wall_s": wall,
-                        "pid": os.getpid()}
+                        "pid": os.getpid(),
+                        "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
     ctl.send(pack_msg("result", result))
     _wait_bye(ctl, parent)
 

@@ -1,0 +1,44 @@
+"""Fixed experiments for the benchmarks, built in code so they scale with the CPU count.
+
+`rss_scaling(n)`: an I350 with n queues, one queue per CPU, and on every CPU a reader of its
+own port; each queue gets flows whose RSS hash lands on it (source ports are searched with
+the NIC's own Toeplitz and RETA), so receive work spreads evenly and stays on its CPU.
+"""
+
+from __future__ import annotations
+
+from nic.device import default_reta, load_model
+from nic.rss import flow_hash_and_queue
+from nic.toeplitz import MS_RSS_KEY
+
+HKEY = ":".join(f"{b:02x}" for b in MS_RSS_KEY)
+
+
+def rss_scaling(ncpus: int, total_pps: float, duration: str, flows_per_queue: int = 2) -> dict:
+    model = load_model("i350")
+    reta = default_reta(model, ncpus)
+    rss = {"key": MS_RSS_KEY, "rx_flow_hash": {"udp4": "sdfn"}, "reta": reta}
+    flows = []
+    per_flow = total_pps / (ncpus * flows_per_queue)
+    sport = 40000
+    for q in range(ncpus):
+        found = 0
+        while found < flows_per_queue:
+            f = {"proto": "udp", "src_ip": "10.0.0.2", "sport": sport, "dst_ip": "10.0.0.1",
+                 "dport": 9000 + q}
+            sport += 1
+            if flow_hash_and_queue(f, rss)[1] == q:
+                flows.append({"name": f"q{q}-{found}", "src": f"10.0.0.2:{f['sport']}",
+                              "dst": f"10.0.0.1:{9000 + q}", "rate": f"{per_flow:.0f}pps",
+                              "size": 64, "arrival": "poisson"})
+                found += 1
+    return {
+        "seed": 7, "duration": duration, "cpus": ncpus,
+        "nic": {"model": "i350", "combined": ncpus, "hkey": HKEY,
+                "rx_flow_hash": {"udp4": "sdfn"}, "rx_usecs": 3},
+        "irq": {"smp_affinity": {f"eth0-rx-{q}": f"{1 << q:x}" for q in range(ncpus)}},
+        "flows": flows,
+        "apps": [{"name": f"reader{q}", "cpu": q,
+                  "socket": {"proto": "udp", "bind": f"0.0.0.0:{9000 + q}"},
+                  "cost_per_read": "200ns"} for q in range(ncpus)],
+    }
