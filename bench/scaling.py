@@ -1,0 +1,99 @@
+"""Scaling benchmark: one fixed experiment (bench/experiments.py: rss_scaling) run inline
+and in process mode with 1, 2 and 4 CPUs; prints simulated packets per wall-clock second,
+the ratios (process vs inline, N CPUs vs 1), each process's share of wall time spent
+waiting on its links, and its peak memory. Then one 1,000,000-packet run in process mode
+with 2 CPUs for the throughput and memory targets.
+
+    python bench/scaling.py [--packets 300000] [--cpus 1,2,4] [--big 1000000]
+
+Speed is only ever compared within one run of this script, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import tomli_w
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from experiments import rss_scaling  # noqa: E402
+
+from coordinator.cli import main as softnet  # noqa: E402
+
+PER_CPU_PPS = 300_000       # 4 CPUs × 300 kpps stays under the 1 Gb/s line rate (1.488 Mpps)
+
+
+def run(cfg: dict, mode: str, workdir: str, tag: str) -> dict:
+    path = os.path.join(workdir, f"{tag}.toml")
+    with open(path, "wb") as f:
+        tomli_w.dump(cfg, f)
+    out = os.path.join(workdir, tag)
+    t0 = time.perf_counter()
+    code = softnet(["run", path, "--mode", mode, "--out", out, "--quiet", "--force"])
+    wall = time.perf_counter() - t0
+    if code != 0:
+        raise SystemExit(f"{tag}: softnet exited {code}")
+    with open(os.path.join(out, "summary.json")) as f:
+        s = json.load(f)
+    with open(os.path.join(out, "engine.json")) as f:
+        e = json.load(f)
+    procs = e["processes"]
+    run_wall = max((p.get("wall_s", 0) for p in procs.values()), default=0) or wall
+    return {"offered": s["offered"], "wall": wall, "run_wall": run_wall,
+            "pps_wall": s["offered"] / wall, "pps_run": s["offered"] / run_wall,
+            "wait": {n: p.get("wait_s", 0) / p["wall_s"] if p.get("wall_s") else 0.0
+                     for n, p in procs.items()},
+            "rss_mb": {n: p.get("max_rss_kb", 0) / 1024 for n, p in procs.items()}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--packets", type=int, default=300_000)
+    ap.add_argument("--cpus", default="1,2,4")
+    ap.add_argument("--big", type=int, default=1_000_000)
+    args = ap.parse_args()
+    cpus = [int(c) for c in args.cpus.split(",")]
+    work = tempfile.mkdtemp(prefix="softnet-bench-")
+    print(f"rss_scaling: {PER_CPU_PPS // 1000} kpps of 64-byte UDP per CPU, one queue and "
+          f"one reader per CPU, ~{args.packets} packets per run; host has "
+          f"{len(os.sched_getaffinity(0))} cores\n")
+    res = {}
+    for n in cpus:
+        dur_ms = max(1, round(args.packets / (PER_CPU_PPS * n) * 1000))
+        cfg = rss_scaling(n, PER_CPU_PPS * n, f"{dur_ms}ms")
+        for mode in ("inline", "process"):
+            res[(n, mode)] = r = run(cfg, mode, work, f"{mode}{n}")
+            print(f"{mode:8s} {n} CPU: {r['offered']:8d} pkts in {r['wall']:6.2f} s "
+                  f"→ {r['pps_wall']:9,.0f} pkt/s wall ({r['pps_run']:9,.0f} pkt/s excluding "
+                  f"start-up)")
+            if mode == "process":
+                print("          waiting on links: " + ", ".join(
+                    f"{k} {100 * v:.0f}%" for k, v in sorted(r["wait"].items())))
+    print("\nratios (packets per wall-second):")
+    base = res.get((cpus[0], "inline"))
+    for n in cpus:
+        i, p = res[(n, "inline")], res[(n, "process")]
+        line = f"  {n} CPU: process/inline {p['pps_wall'] / i['pps_wall']:.2f}"
+        if base and n != cpus[0]:
+            line += (f"   inline {n}/{cpus[0]} CPU {i['pps_wall'] / base['pps_wall']:.2f}"
+                     f"   process {n}/{cpus[0]} CPU "
+                     f"{p['pps_wall'] / res[(cpus[0], 'process')]['pps_wall']:.2f}")
+        print(line)
+    if args.big:
+        dur_ms = round(args.big / 1_000_000 * 1000)
+        r = run(rss_scaling(2, 1_000_000, f"{dur_ms}ms"), "process", work, "big")
+        print(f"\n{r['offered']} packets, process mode, 2 CPUs: {r['pps_wall']:,.0f} pkt/s "
+              f"wall ({r['pps_run']:,.0f} excluding start-up); peak RSS per process: "
+              + ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(r["rss_mb"].items())))
+
+
+if __name__ == "__main__":
+    main()
