@@ -100,9 +100,12 @@ class Cpu:
             if not self.softirq_pending:
                 yield BLOCK
                 continue
-            self.in_softirq = True
+            # softirq context is not preemptible: ksoftirqd yields the CPU only at
+            # cond_resched() between passes
+            self.in_softirq = self.ksoftirqd.atomic = True
             yield from self.do_softirq(True)
-            self.in_softirq = False
+            self.in_softirq = self.ksoftirqd.atomic = False
+            yield 0                                 # cond_resched()
 
     # -- hard interrupts ------------------------------------------------------------------
     def raise_irq(self, handler, arg, counter: str) -> None:
@@ -166,7 +169,7 @@ class Cpu:
                 self.last_kind = ACCT_SOFTIRQ
                 continue
             task = sched.current
-            if task is None or sched.need_resched:
+            if task is None or (sched.need_resched and not task.atomic):
                 task = self._switch()
                 if task is None:
                     nt = heap[0][0] if heap else INF
@@ -190,8 +193,9 @@ class Cpu:
             sched.account(task, cost)
 
     def _switch(self) -> Task | None:
+        """__schedule: switching in any task other than the one that ran last (the idle
+        task included) costs a context switch."""
         sched = self.sched
-        prev = sched.current
         nxt = sched.schedule()
         if nxt is not None and nxt is not sched.prev:
             nxt.switches += 1
@@ -200,9 +204,7 @@ class Cpu:
             self.acct[nxt.kind] += cost
             self.last_kind = nxt.kind
             sched.account(nxt, cost)
-        if nxt is not None:
-            sched.prev = nxt
-        del prev
+        sched.prev = nxt
         return nxt
 
     def time_by_context(self, end: int) -> dict[str, int]:

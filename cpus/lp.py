@@ -92,12 +92,14 @@ class CpuLP(LogicalProcess):
             self.qvectors.append(qv)
         self.irq_names = [v.name for v in self.vectors]
 
+        self.tasks = [self.cpu.ksoftirqd]
         for a in args["apps"]:
             sk = self.sockets[a["sock"]]
             ref: list = [None]
             task = Task(a["name"], 3, udp_reader(self.cpu, sk, a["cost_per_read_ns"],
                                                  self.books, ref))
             ref[0] = task
+            self.tasks.append(task)
             self.cpu.sched.wake(task)
 
     # -- interrupts from the device half --------------------------------------------------
@@ -132,6 +134,7 @@ class CpuLP(LogicalProcess):
 
     def _sock_arrive(self, t: int, arg) -> None:
         sidx, skb = arg
+        skb.t_sock = t
         sk = self.sockets[sidx]
         woke = sk.waiter is not None
         self.stack.sock_enqueue(sk, skb)
@@ -219,17 +222,8 @@ class CpuLP(LogicalProcess):
                                        "rx_queue": s.rx_queue_bytes(), "drops": s.drops,
                                        "queued": s.queued(), "enqueued": s.enqueued}
                         for s in self.sockets.values()},
-            "tasks": {t.name: t.switches for t in self._tasks()},
+            "context_switches": {t.name: t.switches for t in self.tasks},
         }
-
-    def _tasks(self):
-        out = [self.cpu.ksoftirqd]
-        seen = {id(self.cpu.ksoftirqd)}
-        for t in self.cpu.sched.rq:
-            if id(t) not in seen:
-                out.append(t)
-                seen.add(id(t))
-        return out
 
 
 def build(name: str, index: int, args: dict) -> CpuLP:

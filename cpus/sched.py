@@ -17,7 +17,7 @@ BLOCK = -1   # yielded by a task generator: sleep until woken
 
 
 class Task:
-    __slots__ = ("name", "kind", "gen", "vruntime", "deadline", "on_rq", "switches")
+    __slots__ = ("name", "kind", "gen", "vruntime", "deadline", "on_rq", "switches", "atomic")
 
     def __init__(self, name: str, kind: int, gen) -> None:
         self.name = name
@@ -27,6 +27,7 @@ class Task:
         self.deadline = 0
         self.on_rq = False
         self.switches = 0
+        self.atomic = False         # in a non-preemptible section (BH disabled)
 
 
 def base_slice_ns(ncpus: int) -> int:
