@@ -271,7 +271,7 @@ def _validate_affinity(irq: dict, nic: dict, ncpus: int) -> dict:
     vecs = vector_layout(nic["_model"], nic["ifname"], nic["combined"])
     names = [v.name for v in vecs]
     out: dict[str, str] = {}
-    notes = []
+    aliased: list[str] = []
     for name, mask in given.items():
         key = f"irq.smp_affinity.{name}"
         _mask(key, mask, ncpus)
@@ -286,12 +286,13 @@ def _validate_affinity(irq: dict, nic: dict, ncpus: int) -> dict:
             if rx in names and tx in names:
                 out.setdefault(rx, mask)
                 out.setdefault(tx, mask)
-                notes.append(f"{name}: {nic['model']} with {nic['combined']} queues does not "
-                             f"pair queues (igb pairs only above "
-                             f"{nic['_model']['max_rss_queues'] // 2}); applied to {rx} and {tx}")
+                aliased.append(name)
                 continue
         _fail(key, mask, f"no such IRQ; {nic['ifname']} has: {', '.join(names)}")
-    nic["_notes"] = notes
+    nic["_notes"] = [] if not aliased else [
+        f"{nic['model']} with {nic['combined']} queues does not pair queues (igb pairs only "
+        f"above {nic['_model']['max_rss_queues'] // 2}): the affinity of "
+        f"{', '.join(aliased)} was applied to the -rx- and -tx- vectors of the same queue"]
     return out
 
 
@@ -331,15 +332,21 @@ def _validate_host(h: dict) -> dict:
     return {"addresses": out}
 
 
+def _tables(name: str, value, allowed: set):
+    """The entries of an array of tables ([[name]]), each checked for unknown keys."""
+    if not isinstance(value, list):
+        _fail(name, value, f"an array of tables ([[{name}]])")
+    for i, t in enumerate(value):
+        key = f"{name}[{i}]"
+        if not isinstance(t, dict):
+            _fail(key, t, "a table")
+        _unknown(key, t, allowed)
+        yield i, key, t
+
+
 def _validate_flows(flows, duration_ns: int) -> list[dict]:
-    if not isinstance(flows, list):
-        _fail("flows", flows, "an array of tables ([[flows]])")
     out = []
-    for i, f in enumerate(flows):
-        key = f"flows[{i}]"
-        if not isinstance(f, dict):
-            _fail(key, f, "a table")
-        _unknown(key, f, FLOW_KEYS)
+    for i, key, f in _tables("flows", flows, FLOW_KEYS):
         r = {"name": f.get("name", f"flow{i}")}
         proto = f.get("proto", "udp")
         if proto != "udp":
@@ -392,16 +399,10 @@ def _validate_flows(flows, duration_ns: int) -> list[dict]:
 
 
 def _validate_apps(apps, ncpus: int, host: dict, sysctl: dict) -> list[dict]:
-    if not isinstance(apps, list):
-        _fail("apps", apps, "an array of tables ([[apps]])")
     out = []
     bound: dict[int, str] = {}
     names = set()
-    for i, a in enumerate(apps):
-        key = f"apps[{i}]"
-        if not isinstance(a, dict):
-            _fail(key, a, "a table")
-        _unknown(key, a, APP_KEYS)
+    for i, key, a in _tables("apps", apps, APP_KEYS):
         r = {"name": a.get("name", f"app{i}")}
         if r["name"] in names:
             _fail(f"{key}.name", r["name"], "app names must be unique")
