@@ -93,6 +93,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
     rqdpc = sum(queues.get(q, {}).get("rqdpc", 0) for q in range(nq))
     mpc = sum(queues.get(q, {}).get("mpc", 0) for q in range(nq))
     rnbc = sum(queues.get(q, {}).get("rnbc", 0) for q in range(nq))
+    mpc_bytes = sum(queues.get(q, {}).get("mpc_bytes", 0) for q in range(nq))
     core_dropped = sum(c["core_rx_dropped"] for c in cpus)
     eth = {"rx_bytes": sum(v["bytes"] for v in ring.values()),
            "rx_packets": sum(v["packets"] for v in ring.values()),
@@ -140,7 +141,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
              "drops": sockets.get(i, {}).get("drops", 0)}
             for i, a in enumerate(r["apps"])]),
         "ethtool_S.txt": procfs.ethtool_s(igb_ethtool_stats(
-            nq, nic, queues, ring, eth, rnbc)),
+            nq, nic, queues, ring, eth, rnbc, mpc_bytes)),
     }
     return {"summary": summary, "files": files}
 
@@ -154,9 +155,11 @@ def _vector_detail(cpu_result: dict, name: str) -> dict:
 
 
 def igb_ethtool_stats(nq: int, nic: dict, queues: dict, ring: dict, eth: dict,
-                      rnbc: int) -> list[tuple[str, int]]:
-    """`ethtool -S` for igb in its own order (kernel-spec §3.8)."""
-    mac = {"rx_packets": nic["gprc"], "rx_bytes": nic["gorc"],
+                      rnbc: int, mpc_bytes: int) -> list[tuple[str, int]]:
+    """`ethtool -S` for igb in its own order (kernel-spec §3.8). GPRC/GORC count good
+    frames received except those the MPC register counts (8254x manual's wording)."""
+    gorc = nic["gorc"] - mpc_bytes
+    mac = {"rx_packets": nic["gprc"] - eth["rx_missed_errors"], "rx_bytes": gorc,
            "rx_no_buffer_count": rnbc, "rx_missed_errors": eth["rx_missed_errors"]}
     names = ("rx_packets tx_packets rx_bytes tx_bytes rx_broadcast tx_broadcast rx_multicast "
              "tx_multicast multicast collisions rx_crc_errors rx_no_buffer_count "
@@ -169,7 +172,7 @@ def igb_ethtool_stats(nq: int, nic: dict, queues: dict, ring: dict, eth: dict,
              "os2bmc_tx_by_host os2bmc_rx_by_host tx_hwtstamp_timeouts tx_hwtstamp_skipped "
              "rx_hwtstamp_cleared").split()
     out = [(n, mac.get(n, 0)) for n in names]
-    out[names.index("rx_long_byte_count")] = ("rx_long_byte_count", nic["gorc"])
+    out[names.index("rx_long_byte_count")] = ("rx_long_byte_count", gorc)
     netdev = {"rx_fifo_errors": eth["rx_fifo_errors"]}
     for n in ("rx_errors tx_errors tx_dropped rx_length_errors rx_over_errors "
               "rx_frame_errors rx_fifo_errors tx_fifo_errors tx_heartbeat_errors").split():

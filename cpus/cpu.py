@@ -74,7 +74,7 @@ class Cpu:
     def do_softirq(self, in_ksoftirqd: bool):
         """handle_softirqs (__do_softirq), kernel-spec §5.1."""
         costs = self.costs
-        end = self.jiffies() + MAX_SOFTIRQ_TIME_MS * self.hz // 1000
+        end = self.jiffies() + -(-MAX_SOFTIRQ_TIME_MS * self.hz // 1000)  # msecs_to_jiffies rounds up
         restart = MAX_SOFTIRQ_RESTART
         while True:
             pending = self.softirq_pending

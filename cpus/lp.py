@@ -136,12 +136,13 @@ class CpuLP(LogicalProcess):
         sidx, skb = arg
         skb.t_sock = t
         sk = self.sockets[sidx]
-        woke = sk.waiter is not None
+        idle = self.cpu.is_idle()
+        before = self.cpu.sched.need_resched
         self.stack.sock_enqueue(sk, skb)
-        if woke and sk.waiter is None and not self.cpu.is_idle():
-            # remote try_to_wake_up: the wake list is kicked by a function-call IPI;
+        if not idle and not before and self.cpu.sched.need_resched:
+            # a remote wake-up that preempts a busy CPU kicks it with a reschedule IPI;
             # an idle CPU polling on its flags needs none
-            self.cpu.raise_irq(self._ipi_handler, None, "CAL")
+            self.cpu.raise_irq(self._ipi_handler, None, "RES")
 
     def _ipi_handler(self, _arg) -> int:
         return self.costs.ipi_call_function
@@ -209,7 +210,8 @@ class CpuLP(LogicalProcess):
             "time": self.cpu.time_by_context(end),
             "snmp": {"Ip": self.snmp.ip, "Udp": self.snmp.udp},
             "core_rx_dropped": self.stack.rx_dropped_core,
-            "queues": {str(r.index): {"rqdpc": r.rqdpc, "mpc": r.mpc, "rnbc": r.rnbc,
+            "queues": {str(r.index): {"rqdpc": r.rqdpc, "mpc": r.mpc,
+                                      "mpc_bytes": r.mpc_bytes, "rnbc": r.rnbc,
                                       "gprc": r.gprc, "gorc": r.gorc, "received": r.received}
                        for r in self.rings.values()},
             "ring_stats": {str(qv.rx_ring.index): {"packets": qv.ring_packets,

@@ -26,7 +26,8 @@ from engine.skb import SkBuff
 class RxRing:
     __slots__ = ("index", "count", "hw_avail", "filled", "arrivals", "drop_en",
                  "pbuf", "pbuf_bytes", "pbuf_limit", "vector", "flow_len", "truesize",
-                 "rqdpc", "mpc", "rnbc", "gprc", "gorc", "on_drop", "received")
+                 "rqdpc", "mpc", "mpc_bytes", "rnbc", "gprc", "gorc", "on_drop",
+                 "received")
 
     def __init__(self, index: int, count: int, drop_en: bool, pbuf_limit: int,
                  flow_len: list[int], truesize: int) -> None:
@@ -44,6 +45,7 @@ class RxRing:
         self.truesize = truesize
         self.rqdpc = 0              # per-queue drops (DROP_EN)
         self.mpc = 0                # missed packets: packet buffer overflow
+        self.mpc_bytes = 0
         self.rnbc = 0               # "receive no buffers" events
         self.gprc = 0               # frames DMA'd to this queue
         self.gorc = 0
@@ -108,6 +110,7 @@ class RxRing:
         size = self.flow_len[flow] + 4
         if self.pbuf_bytes + size > self.pbuf_limit:
             self.mpc += 1
+            self.mpc_bytes += size
             self.on_drop(flow, "nic_rx_missed")
             return
         self.pbuf.append(rec)

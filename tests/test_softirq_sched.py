@@ -3,7 +3,7 @@
 from conftest import zero_costs
 
 from cpus.cpu import ACCT_KSOFTIRQD, ACCT_SOFTIRQ, ACCT_TASK, NET_RX_SOFTIRQ, Cpu
-from cpus.sched import Task
+from cpus.sched import BLOCK, Task
 from engine.events import EventQueue
 
 
@@ -102,3 +102,40 @@ def test_ksoftirqd_is_not_preempted_inside_a_pass():
     cpu.run(10_000_000)
     first_app = steps.index(("app", None))
     assert steps[:first_app] == [("ksoftirqd/0", 0), ("ksoftirqd/0", 1), ("ksoftirqd/0", 2)]
+
+
+def test_restart_window_rounds_up_at_hz_250():
+    cpu = Cpu(0, 4, zero_costs(), 250, EventQueue(1))
+    runs = []
+
+    def handler():
+        runs.append(cpu.now)
+        yield 1_000
+        cpu.softirq_pending |= 1 << NET_RX_SOFTIRQ
+    cpu.softirq_handlers[NET_RX_SOFTIRQ] = handler
+    irq(cpu)
+    cpu.run(20_000)
+    # msecs_to_jiffies(2) is 1 jiffy at HZ=250, not 0: ten passes on IRQ exit
+    assert cpu.acct[ACCT_SOFTIRQ] == 10 * 1_000
+
+
+def test_a_sleeper_gets_no_credit_for_its_sleep():
+    cpu = Cpu(0, 4, zero_costs(), 1000, EventQueue(1))
+    ran = {"a": 0, "b": 0}
+
+    def spin(name):
+        while True:
+            ran[name] += 10_000 if cpu.now >= 20_000_000 else 0
+            yield 10_000
+    a = Task("a", ACCT_TASK, spin("a"))
+
+    def sleeper():
+        yield BLOCK
+        yield from spin("b")
+    b = Task("b", ACCT_TASK, sleeper())
+    cpu.sched.wake(a)
+    cpu.sched.wake(b)
+    cpu.ev.schedule(20_000_000, lambda t, _: cpu.sched.wake(b))
+    cpu.run(40_000_000)
+    # after sleeping 20 ms, b shares the CPU with a instead of running 20 ms straight
+    assert 0.4 < ran["b"] / (ran["a"] + ran["b"]) < 0.6
