@@ -34,11 +34,13 @@ SYSCTLS = {
     "net.core.gro_normal_batch": (8, 1, "an integer ≥ 1"),
     "net.core.rmem_default": (212992, SOCK_MIN_RCVBUF, f"an integer ≥ {SOCK_MIN_RCVBUF}"),
     "net.core.rmem_max": (212992, SOCK_MIN_RCVBUF, f"an integer ≥ {SOCK_MIN_RCVBUF}"),
+    "net.core.flow_limit_table_len": (4096, 1, "an integer ≥ 1 (buckets per CPU)"),
+    "net.core.flow_limit_cpu_bitmap": ("0", None, "a hex CPU mask"),
 }
 TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq", "sysctl",
             "flows", "apps", "host"}
 NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_hash",
-            "rx_usecs", "rx_pause", "rx_packet_buffer"}
+            "rx_usecs", "rx_pause", "rx_packet_buffer", "rps_cpus"}
 FLOW_KEYS = {"name", "proto", "src", "dst", "rate", "size", "arrival", "on", "off", "count",
              "start", "stop"}
 APP_KEYS = {"name", "cpu", "socket", "cost_per_read"}
@@ -259,6 +261,18 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
     out["rx_packet_buffer"] = _int("nic.rx_packet_buffer",
                                    n.get("rx_packet_buffer", model["rx_packet_buffer"]),
                                    2048, 1 << 20)
+    rps = n.get("rps_cpus", {})
+    if not isinstance(rps, dict):
+        _fail("nic.rps_cpus", rps, 'a table such as { "rx-0" = "f" }')
+    out["rps_cpus"] = {}
+    for q, mask in rps.items():
+        key = f"nic.rps_cpus.{q}"
+        if not (q.startswith("rx-") and q[3:].isdigit() and int(q[3:]) < out["combined"]):
+            _fail(key, mask, f"RX queues are rx-0 … rx-{out['combined'] - 1}")
+        if isinstance(mask, str) and set(mask) <= {"0", ","}:
+            continue                    # "0": RPS off for that queue
+        _mask(key, mask, ncpus)
+        out["rps_cpus"][q] = mask
     out["_model"] = model
     return out
 
@@ -306,7 +320,14 @@ def _validate_sysctl(s: dict, hz: int) -> dict:
             raise ConfigError(f"sysctl.{k}: unknown sysctl; supported: {', '.join(SYSCTLS)}")
     for k, (default, lo, what) in SYSCTLS.items():
         v = s.get(k, default)
-        if k == "net.core.netdev_budget_usecs":
+        if k == "net.core.flow_limit_cpu_bitmap":
+            if not isinstance(v, str):
+                _fail(f'sysctl."{k}"', v, "a hex CPU mask string such as \"f\" or \"0\"")
+            try:
+                int(v.replace(",", ""), 16)
+            except ValueError:
+                _fail(f'sysctl."{k}"', v, "a hex CPU mask string such as \"f\" or \"0\"")
+        elif k == "net.core.netdev_budget_usecs":
             v = s.get(k, min_usecs)
             _int(f'sysctl."{k}"', v, min_usecs, INT_MAX,
                  f"must be an integer from {min_usecs} (2 jiffies at HZ={hz}; 6.6's minimum)")

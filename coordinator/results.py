@@ -28,6 +28,9 @@ DROP_COUNTERS = {
     "ip_in_addr_errors": "/proc/net/snmp Ip InAddrErrors",
     "udp_no_ports": "/proc/net/snmp Udp NoPorts",
     "udp_rcvbuf_errors": "/proc/net/snmp Udp RcvbufErrors (and InErrors, sk_drops)",
+    "backlog": "softnet_stat dropped (target CPU), /proc/net/dev drop",
+    "flow_limit": "softnet_stat flow_limit_count (enqueuing CPU) and dropped (target CPU), "
+                  "/proc/net/dev drop",
 }
 
 
@@ -48,6 +51,10 @@ def assemble(r: dict, plan, results: dict) -> dict:
     ncpus = r["cpus"]
     nic = results["nic"]
     cpus = [results[f"cpu{c}"] for c in range(ncpus)]
+    softnet = [dict(c["softnet"], flow_limit_count=0) for c in cpus]
+    for c in cpus:                      # flow-limit drops count on the enqueuing CPU
+        for src, n in c["flow_limit_by_cpu"].items():
+            softnet[int(src)]["flow_limit_count"] += n
     books = [c["books"] for c in cpus]
 
     offered = nic["offered"]
@@ -67,7 +74,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
             "dropped": sum(b["flow_dropped"][i] for b in books),
             "reordered": sum(b["flow_reordered"][i] for b in books),
             "rss_hash": f"{nic['flow_hash'][i]:08x}", "rx_queue": plan.flow_queue[i],
-            "cpu": queue_cpu[plan.flow_queue[i]],
+            "irq_cpu": queue_cpu[plan.flow_queue[i]], "cpu": plan.flow_cpu[i],
             "socket": None if plan.flow_sock[i] is None else r["apps"][plan.flow_sock[i]]["name"],
         })
 
@@ -115,7 +122,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
         "cpu_time_ns": time_by_cpu,
         "cpu_busy_share": {k: round(1 - v["idle"] / duration, 4) for k, v in time_by_cpu.items()},
         "latency_ns": latency,
-        "softnet": {f"cpu{c}": cpus[c]["softnet"] for c in range(ncpus)},
+        "softnet": {f"cpu{c}": softnet[c] for c in range(ncpus)},
         "vectors": {v["name"]: {"irq": v["irq"], "cpu": v["cpu"],
                                 **_vector_detail(cpus[v["cpu"]], v["name"])}
                     for v in plan.vectors},
@@ -130,7 +137,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
 
     irq_counts = [dict(c["irqs"]) for c in cpus]
     files = {
-        "proc/net/softnet_stat": procfs.softnet_stat([c["softnet"] for c in cpus]),
+        "proc/net/softnet_stat": procfs.softnet_stat(softnet),
         "proc/softirqs": procfs.softirqs([c["softirqs"] for c in cpus]),
         "proc/interrupts": procfs.interrupts(ncpus, plan.vectors, irq_counts),
         "proc/net/snmp": procfs.snmp(snmp_ip, snmp_udp),

@@ -10,11 +10,13 @@ anything are not created, so no LP waits on them.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from cpus.backlog import get_rps_cpu
 from cpus.costs import load_profile
 from nic.device import default_reta, vector_layout
 from nic.rss import flow_hash_and_queue
@@ -30,6 +32,7 @@ class Plan:
     vectors: list[dict] = field(default_factory=list)  # every vector with its CPU and IRQ
     flow_queue: list[int] = field(default_factory=list)
     flow_sock: list[int | None] = field(default_factory=list)
+    flow_cpu: list[int] = field(default_factory=list)
     rss_key: bytes = b""
     reta: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -44,6 +47,24 @@ def rss_key_for(r: dict) -> bytes:
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([r["seed"], 0x525353])))
     key = rng.integers(0, 256, NETDEV_RSS_KEY_LEN, dtype=np.uint8).tobytes()
     return key[: model["rss_key_bytes"]]
+
+
+def sw_flow_hash(flow: dict, seed: int) -> int:
+    """skb_get_hash for a flow igb hands up with an L3 hash (kernel-spec §7.2): the flow
+    dissector's keys put in a direction-independent order, hashed with a key random per
+    boot (siphash in the kernel; keyed BLAKE2 here, from the seed); 0 becomes 1."""
+    a = (ipaddress.ip_address(flow["src_ip"]).packed, flow["sport"])
+    b = (ipaddress.ip_address(flow["dst_ip"]).packed, flow["dport"])
+    lo, hi = sorted((a, b))
+    data = lo[0] + hi[0] + lo[1].to_bytes(2, "big") + hi[1].to_bytes(2, "big") + b"\x11"
+    key = seed.to_bytes(8, "little") + b"flowhash"
+    h = int.from_bytes(hashlib.blake2b(data, digest_size=4, key=key).digest(), "little")
+    return h or 1
+
+
+def mask_cpus(mask: str) -> list[int]:
+    m = int(mask.replace(",", ""), 16)
+    return [c for c in range(m.bit_length()) if m >> c & 1]
 
 
 def assign_vectors(r: dict) -> list[dict]:
@@ -105,23 +126,31 @@ def plan(r: dict) -> Plan:
         for q in v["rx_queues"]:
             queue_cpu[q] = v["cpu"]
     sock_cpu = {i: a["cpu"] for i, a in enumerate(r["apps"])}
+    rps_maps = {int(q[3:]): mask_cpus(m) for q, m in nic["rps_cpus"].items()}
+    sw_hash = [sw_flow_hash(f, r["seed"]) for f in r["flows"]]
+    p.flow_cpu = []                     # where each flow's protocol processing runs
+    for i, q in enumerate(p.flow_queue):
+        t = get_rps_cpu(rps_maps.get(q), sw_hash[i])
+        p.flow_cpu.append(queue_cpu[q] if t < 0 else t)
 
     links: list[dict] = []
     for c in sorted(set(queue_cpu.values())):
         links.append({"src": "nic", "dst": f"cpu{c}", "latency": prof["links"]["pcie"],
                       "kind": "pcie"})
     pairs = set()
-    for f, q, s in zip(r["flows"], p.flow_queue, p.flow_sock):
-        if s is not None and f["dst_ip"] in local and queue_cpu[q] != sock_cpu[s]:
-            pairs.add((queue_cpu[q], sock_cpu[s]))
+    for q, m in rps_maps.items():                  # backlog enqueues and their IPIs
+        pairs.update((queue_cpu[q], t) for t in m if t != queue_cpu[q])
+    for f, c, s in zip(r["flows"], p.flow_cpu, p.flow_sock):
+        if s is not None and f["dst_ip"] in local and c != sock_cpu[s]:
+            pairs.add((c, sock_cpu[s]))
     for a, b in sorted(pairs):
         links.append({"src": f"cpu{a}", "dst": f"cpu{b}",
                       "latency": prof["links"]["interconnect"], "kind": "interconnect"})
 
     drop_en = (not nic["rx_pause"]) and nic["combined"] > 1    # igb_setup_srrctl
     sysctl = r["sysctl"]
-    flows_cpu = [{"len": f["size"] - 4, "local": f["dst_ip"] in local, "sock": s}
-                 for f, s in zip(r["flows"], p.flow_sock)]
+    flows_cpu = [{"len": f["size"] - 4, "local": f["dst_ip"] in local, "sock": s, "sw_hash": h}
+                 for f, s, h in zip(r["flows"], p.flow_sock, sw_hash)]
     sockets = [{"index": i, "bind_ip": a["bind_ip"], "port": a["port"],
                 "rcvbuf": a["sk_rcvbuf"], "owner": a["cpu"], "owner_lp": f"cpu{a['cpu']}",
                 "inode": 20000 + i}
@@ -151,7 +180,15 @@ def plan(r: dict) -> Plan:
                                               sysctl["net.core.netdev_budget_usecs"],
                                           "dev_weight": sysctl["net.core.dev_weight"],
                                           "gro_normal_batch":
-                                              sysctl["net.core.gro_normal_batch"]},
+                                              sysctl["net.core.gro_normal_batch"],
+                                          "netdev_max_backlog":
+                                              sysctl["net.core.netdev_max_backlog"],
+                                          "flow_limit_cpus": mask_cpus(
+                                              sysctl["net.core.flow_limit_cpu_bitmap"]),
+                                          "flow_limit_table_len":
+                                              sysctl["net.core.flow_limit_table_len"]},
+                               "rps_maps": {str(q): m for q, m in rps_maps.items()},
+                               "cpu_lp": {str(k): f"cpu{k}" for k in range(ncpus)},
                                "device": {"rx_buffer_write": model["rx_buffer_write"],
                                           "start_itr": model["start_itr"],
                                           "napi_weight": model["napi_weight"],

@@ -11,7 +11,9 @@ COST_KEYS = (
     "net_rx_action", "napi_poll", "igb_irq_enable", "igb_clean_rx_packet",
     "igb_alloc_rx_buffer", "napi_gro_receive", "netif_receive_skb_ip_rcv",
     "ip_local_deliver", "udp_rcv", "udp_queue_rcv_skb", "ttwu", "udp_recvmsg",
-    "context_switch",
+    "context_switch", "get_rps_cpu", "enqueue_to_backlog", "process_backlog_packet",
+    "process_backlog_splice",
+    "rps_ipi_send",
 )
 LINK_KEYS = ("pcie", "interconnect")
 DEFAULT_PROFILE = "xeon-e5-1650v4"

@@ -15,6 +15,7 @@ from nic.msix import MsixVector
 from nic.rxring import RxRing
 
 from .app import udp_reader
+from .backlog import Backlog
 from .books import Books
 from .costs import Costs
 from .cpu import NET_RX_SOFTIRQ, SOFTIRQ_NAMES, Cpu
@@ -26,7 +27,8 @@ from .stack import Snmp, Stack
 
 
 class Sysctl:
-    __slots__ = ("netdev_budget", "netdev_budget_usecs", "dev_weight", "gro_normal_batch")
+    __slots__ = ("netdev_budget", "netdev_budget_usecs", "dev_weight", "gro_normal_batch",
+                 "netdev_max_backlog", "flow_limit_cpus", "flow_limit_table_len")
 
     def __init__(self, d: dict) -> None:
         for k in self.__slots__:
@@ -64,6 +66,17 @@ class CpuLP(LogicalProcess):
                            [f["sock"] for f in args["flows"]],
                            self.sockets, self.books, self.sysctl.gro_normal_batch,
                            self._remote_enqueue)
+        self.stack.sw_hash = [f["sw_hash"] for f in args["flows"]]
+        self.stack.rps_maps = {int(q): m for q, m in args["rps_maps"].items()}
+        self.stack.rps_remote = self._rps_remote
+        self.stack.rps_ipi = self._rps_ipi
+        self.cpu_lp = {int(c): n for c, n in args["cpu_lp"].items()}   # CPU -> LP name
+        self.lp_cpu = {n: c for c, n in self.cpu_lp.items()}
+        self.backlog = Backlog(self.cpu, self.sd, self.stack, self.books,
+                               self.sysctl.netdev_max_backlog, self.sysctl.dev_weight,
+                               set(self.sysctl.flow_limit_cpus),
+                               self.sysctl.flow_limit_table_len, self.stack.send_rps_ipis)
+        self.stack.backlog = self.backlog
         self.driver = IgbDriver(self.cpu, self.sd, self.stack, self._rearm)
         self.cpu.softirq_handlers[NET_RX_SOFTIRQ] = (
             lambda: net_rx_action(self.cpu, self.sd, self.sysctl, self.stack))
@@ -130,7 +143,29 @@ class CpuLP(LogicalProcess):
         dst = self.sock_lp[sidx]
         self.out_seq += 1
         self.outbox.setdefault(dst, []).append(
-            (t + self.interconnect_ns, self.out_seq, sidx, skb.to_wire()))
+            ("sk", t + self.interconnect_ns, self.out_seq, (sidx, skb.to_wire())))
+
+    def _rps_remote(self, t: int, target: int, skb: SkBuff) -> None:
+        self.out_seq += 1
+        self.outbox.setdefault(self.cpu_lp[target], []).append(
+            ("bl", t + self.interconnect_ns, self.out_seq, skb.to_wire()))
+
+    def _rps_ipi(self, t: int, target: int) -> None:
+        self.out_seq += 1
+        self.outbox.setdefault(self.cpu_lp[target], []).append(
+            ("ipi", t + self.interconnect_ns, self.out_seq, None))
+
+    def _backlog_arrive(self, t: int, arg) -> None:
+        src, skb = arg
+        self.backlog.enqueue_to_backlog(skb, src)
+
+    def _ipi_arrive(self, t: int, src: int) -> None:
+        if self.backlog.ipi_from(src):
+            self.cpu.raise_irq(self._rps_trigger_softirq, None, "CAL")
+
+    def _rps_trigger_softirq(self, _arg) -> int:
+        self.backlog.rps_trigger_softirq()
+        return self.costs.ipi_call_function
 
     def _sock_arrive(self, t: int, arg) -> None:
         sidx, skb = arg
@@ -168,19 +203,32 @@ class CpuLP(LogicalProcess):
             for vec in sorted(touched, key=lambda v: v.entry):
                 if not vec.masked and vec.irq_at is None:
                     self._schedule_irq(vec, self.cpu.now)
-        sk = payload.get("sk")
-        if sk is not None:
+        recs = payload.get("cpu")
+        if recs is not None:
             origin = self.lp_index[src]
-            for stamp, seq, sidx, fields in sk:
-                self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._sock_arrive,
-                                       (sidx, SkBuff.from_wire(fields)))
+            src_cpu = self.lp_cpu[src]
+            ev = self.ev
+            for kind, stamp, seq, body in recs:
+                if kind == "sk":
+                    ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._sock_arrive,
+                                      (body[0], SkBuff.from_wire(body[1])))
+                elif kind == "bl":
+                    ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._backlog_arrive,
+                                      (src_cpu, SkBuff.from_wire(body)))
+                else:
+                    ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._ipi_arrive,
+                                      src_cpu)
 
     def advance(self, safe: int) -> None:
         self.cpu.run(safe)
 
     def take_outbox(self, dst: str):
         recs = self.outbox.pop(dst, None)
-        return {"sk": recs} if recs else None
+        return {"cpu": recs} if recs else None
+
+    def promise(self, dst: str, safe: int) -> int:
+        # records leave only from steps, and no step starts before this CPU's clock
+        return max(safe, self.cpu.now) + self.out_links[dst].latency
 
     def progress(self) -> dict:
         return {"delivered": self.books.delivered_total,
@@ -192,8 +240,9 @@ class CpuLP(LogicalProcess):
         for ring in self.rings.values():
             for k, v in ring.in_flight(end).items():
                 in_flight[k] = in_flight.get(k, 0) + v
-        link = sum(1 for e in self.ev._heap if e[4] == self._sock_arrive)
+        link = sum(1 for e in self.ev._heap if e[4] in (self._sock_arrive, self._backlog_arrive))
         in_flight["interconnect_link"] = link
+        in_flight["backlog"] = self.backlog.queued()
         in_flight["socket_queue"] = sum(s.queued() for s in self.sockets.values())
         sd = self.sd
         return {
@@ -203,8 +252,10 @@ class CpuLP(LogicalProcess):
             "in_flight": in_flight,
             "softnet": {"processed": sd.processed, "dropped": sd.dropped,
                         "time_squeeze": sd.time_squeeze, "received_rps": sd.received_rps,
-                        "flow_limit_count": sd.flow_limit_count,
-                        "input_qlen": sd.input_qlen, "process_qlen": sd.process_qlen},
+                        "input_qlen": len(self.backlog.input_pkt_queue),
+                        "process_qlen": len(self.backlog.process_queue)},
+            # flow-limit drops, by the enqueuing CPU whose softnet_stat counts them
+            "flow_limit_by_cpu": {str(c): fl.count for c, fl in self.backlog.fl.items()},
             "softirqs": dict(zip(SOFTIRQ_NAMES, self.cpu.kstat_softirqs)),
             "irqs": self.cpu.irq_counts,
             "time": self.cpu.time_by_context(end),

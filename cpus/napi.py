@@ -49,7 +49,8 @@ class SoftnetData:
         self.rps_ipi_list: list = []
 
 
-def ____napi_schedule(cpu, sd: SoftnetData, n: NapiStruct, in_interrupt: bool) -> None:
+def napi_list_schedule(cpu, sd: SoftnetData, n: NapiStruct, in_interrupt: bool) -> None:
+    """____napi_schedule (renamed: Python mangles leading "__" names inside classes)."""
     sd.poll_list.append(n)
     # 6.6: while net_rx_action runs, it picks newly scheduled NAPIs up itself.
     if not sd.in_net_rx_action:
@@ -64,7 +65,7 @@ def napi_schedule(cpu, sd: SoftnetData, n: NapiStruct, in_interrupt: bool = True
         n.missed = True
         return
     n.sched = True
-    ____napi_schedule(cpu, sd, n, in_interrupt)
+    napi_list_schedule(cpu, sd, n, in_interrupt)
 
 
 def napi_complete_done(cpu, sd: SoftnetData, n: NapiStruct, work_done: int, stack):
@@ -74,7 +75,7 @@ def napi_complete_done(cpu, sd: SoftnetData, n: NapiStruct, work_done: int, stac
         yield from stack.gro_normal_list(n)
     if n.missed:
         n.missed = False
-        ____napi_schedule(cpu, sd, n, True)   # poll again; leave the IRQ masked
+        napi_list_schedule(cpu, sd, n, True)   # poll again; leave the IRQ masked
         return False
     n.sched = False
     return True
@@ -141,6 +142,8 @@ def net_rx_action(cpu, sd: SoftnetData, sysctl, stack):
         cpu.softirq_pending |= 1 << NET_RX_SOFTIRQ    # __raise_softirq_irqoff
     else:
         sd.in_net_rx_action = False
+    if sd.rps_ipi_list:                                # net_rps_action_and_irq_enable
+        yield from stack.send_rps_ipis()
 
 
 def usecs_to_jiffies(usecs: int, hz: int) -> int:

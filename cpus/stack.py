@@ -14,6 +14,8 @@ through, and its stage timestamps are placed inside the step at the stage bounda
 
 from __future__ import annotations
 
+from .backlog import get_rps_cpu
+
 
 class Snmp:
     """The MIB counters this CPU has bumped; /proc/net/snmp sums them over CPUs."""
@@ -33,7 +35,8 @@ class Snmp:
 
 class Stack:
     __slots__ = ("cpu", "sd", "costs", "snmp", "flow_local", "flow_sock", "sockets",
-                 "books", "gro_normal_batch", "held", "remote_enqueue", "rx_dropped_core")
+                 "books", "gro_normal_batch", "held", "remote_enqueue", "rx_dropped_core",
+                 "sw_hash", "rps_maps", "backlog", "rps_remote", "rps_ipi")
 
     def __init__(self, cpu, sd, snmp: Snmp, flow_local: list[bool],
                  flow_sock: list[int | None], sockets: dict, books, gro_normal_batch: int,
@@ -50,6 +53,11 @@ class Stack:
         self.held = 0                          # skbs taken off a ring, not yet handed on
         self.remote_enqueue = remote_enqueue   # fn(t, sock_index, skb)
         self.rx_dropped_core = 0
+        self.sw_hash: list[int] = []           # skb_get_hash per flow (flow dissector)
+        self.rps_maps: dict[int, list[int]] = {}   # RX queue -> rps_cpus as a CPU list
+        self.backlog = None                    # this CPU's Backlog
+        self.rps_remote = None                 # fn(t, cpu, skb): enqueue on another CPU
+        self.rps_ipi = None                    # fn(t, cpu): the IPI marker
 
     def gro_normal_list(self, napi):
         """Deliver napi->rx_list (netif_receive_skb_list_internal) as one step: hard IRQs
@@ -57,10 +65,42 @@ class Stack:
         batch = napi.rx_list
         napi.rx_list = []
         start = t = self.cpu.now
-        receive = self.receive_skb
-        for skb in batch:
-            t += receive(skb, t)
+        if self.rps_maps:
+            steer = self.rps_steer
+            for skb in batch:
+                t += steer(skb, t)
+        else:
+            receive = self.receive_skb
+            for skb in batch:
+                t += receive(skb, t)
         yield t - start
+
+    def rps_steer(self, skb, now: int) -> int:
+        """netif_receive_skb_list_internal with RPS on: get_rps_cpu, then
+        enqueue_to_backlog — even when the target is this CPU."""
+        target = get_rps_cpu(self.rps_maps.get(skb.queue), self.sw_hash[skb.flow])
+        if target < 0:
+            return self.receive_skb(skb, now)
+        c = self.costs
+        cost = c.get_rps_cpu + c.enqueue_to_backlog
+        self.held -= 1
+        me = self.cpu.index
+        if target == me:
+            self.backlog.enqueue_to_backlog(skb, me)
+        else:
+            self.rps_remote(now + cost, target, skb)
+            if target not in self.sd.rps_ipi_list:
+                self.sd.rps_ipi_list.append(target)
+        return cost
+
+    def send_rps_ipis(self):
+        """net_rps_send_ipi: one IPI per CPU this CPU enqueued to."""
+        lst = self.sd.rps_ipi_list
+        self.sd.rps_ipi_list = []
+        cost = self.costs.rps_ipi_send
+        for target in lst:
+            self.rps_ipi(self.cpu.now, target)
+            yield cost
 
     def receive_skb(self, skb, now: int) -> int:
         """One skb from __netif_receive_skb_core to the socket, starting at `now`;
