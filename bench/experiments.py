@@ -42,3 +42,23 @@ def rss_scaling(ncpus: int, total_pps: float, duration: str, flows_per_queue: in
                   "socket": {"proto": "udp", "bind": f"0.0.0.0:{9000 + q}"},
                   "cost_per_read": "200ns"} for q in range(ncpus)],
     }
+
+
+def rps_cross(ncpus: int, total_pps: float, duration: str, nflows: int = 16) -> dict:
+    """One RX queue on CPU 0 steered by RPS to the other CPUs (to CPU 0 itself when it is
+    alone), each running a reader: every packet crosses CPUs (backlog enqueue + IPI)."""
+    targets = list(range(1, ncpus)) or [0]
+    mask = f"{sum(1 << c for c in targets):x}"
+    flows = [{"name": f"f{i}", "src": f"10.0.0.{2 + i}:{40000 + i}",
+              "dst": f"10.0.0.1:{9000 + i % len(targets)}",
+              "rate": f"{total_pps / nflows:.0f}pps", "size": 64, "arrival": "poisson"}
+             for i in range(nflows)]
+    return {
+        "seed": 7, "duration": duration, "cpus": ncpus,
+        "nic": {"model": "i350", "combined": 1, "hkey": HKEY, "rps_cpus": {"rx-0": mask}},
+        "irq": {"smp_affinity": {"eth0-rx-0": "1"}},
+        "flows": flows,
+        "apps": [{"name": f"reader{c}", "cpu": c,
+                  "socket": {"proto": "udp", "bind": f"0.0.0.0:{9000 + i}"},
+                  "cost_per_read": "200ns"} for i, c in enumerate(targets)],
+    }

@@ -1,8 +1,9 @@
 """Scaling benchmark: one fixed experiment (bench/experiments.py: rss_scaling) run inline
 and in process mode with 1, 2 and 4 CPUs; prints simulated packets per wall-clock second,
 the ratios (process vs inline, N CPUs vs 1), each process's share of wall time spent
-waiting on its links, and its peak memory. Then one 1,000,000-packet run in process mode
-with 2 CPUs for the throughput and memory targets.
+waiting on its links, and its peak memory. Then the RPS experiment (rps_cross, cross-CPU
+traffic on every packet) against the no-RPS figure, and one 1,000,000-packet run in process
+mode with 2 CPUs for the throughput and memory targets.
 
     python bench/scaling.py [--packets 300000] [--cpus 1,2,4] [--big 1000000]
 
@@ -24,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from experiments import rss_scaling  # noqa: E402
+from experiments import rps_cross, rss_scaling  # noqa: E402
 
 from coordinator.cli import main as softnet  # noqa: E402
 
@@ -86,6 +87,22 @@ def main() -> None:
             line += (f"   inline {n}/{cpus[0]} CPU {i['pps_wall'] / base['pps_wall']:.2f}"
                      f"   process {n}/{cpus[0]} CPU "
                      f"{p['pps_wall'] / res[(cpus[0], 'process')]['pps_wall']:.2f}")
+        print(line)
+    print("\nRPS (rps_cross: one RX queue on CPU 0 steered to the other CPUs; every packet "
+          "crosses CPUs):")
+    # Only 2 CPUs: with more, the RPS targets hand datagrams to each other's sockets over
+    # 42 ns links in both directions, and those cycles are still too slow (see README).
+    for n in [c for c in cpus if c == 2]:
+        dur_ms = max(1, round(args.packets / (PER_CPU_PPS * n) * 1000))
+        line = f"  {n} CPU:"
+        for mode in ("inline", "process"):
+            r = run(rps_cross(n, PER_CPU_PPS * n, f"{dur_ms}ms"), mode, work, f"rps{mode}{n}")
+            line += f"  {mode} {r['pps_wall']:9,.0f} pkt/s"
+            if mode == "process":
+                line += (f"  (process RPS / process no-RPS "
+                         f"{r['pps_wall'] / res[(n, 'process')]['pps_wall']:.2f}; waiting: "
+                         + ", ".join(f"{k} {100 * v:.0f}%" for k, v in sorted(r["wait"].items()))
+                         + ")")
         print(line)
     if args.big:
         dur_ms = round(args.big / 1_000_000 * 1000)

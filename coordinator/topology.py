@@ -136,16 +136,19 @@ def plan(r: dict) -> Plan:
     links: list[dict] = []
     for c in sorted(set(queue_cpu.values())):
         links.append({"src": "nic", "dst": f"cpu{c}", "latency": prof["links"]["pcie"],
-                      "kind": "pcie"})
-    pairs = set()
+                      "kind": "pcie", "carries": ["rx"]})
+    carries: dict[tuple[int, int], set[str]] = {}
     for q, m in rps_maps.items():                  # backlog enqueues and their IPIs
-        pairs.update((queue_cpu[q], t) for t in m if t != queue_cpu[q])
+        for t in m:
+            if t != queue_cpu[q]:
+                carries.setdefault((queue_cpu[q], t), set()).update(("bl", "ipi"))
     for f, c, s in zip(r["flows"], p.flow_cpu, p.flow_sock):
         if s is not None and f["dst_ip"] in local and c != sock_cpu[s]:
-            pairs.add((c, sock_cpu[s]))
-    for a, b in sorted(pairs):
+            carries.setdefault((c, sock_cpu[s]), set()).add("sk")
+    for (a, b), kinds in sorted(carries.items()):
         links.append({"src": f"cpu{a}", "dst": f"cpu{b}",
-                      "latency": prof["links"]["interconnect"], "kind": "interconnect"})
+                      "latency": prof["links"]["interconnect"], "kind": "interconnect",
+                      "carries": sorted(kinds)})
 
     drop_en = (not nic["rx_pause"]) and nic["combined"] > 1    # igb_setup_srrctl
     sysctl = r["sysctl"]

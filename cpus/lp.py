@@ -9,7 +9,8 @@ for sockets other CPUs own.
 from __future__ import annotations
 
 from engine.events import PRIO_DEVICE, PRIO_LINK, EventQueue
-from engine.lp import LogicalProcess
+from engine.events import INF
+from engine.lp import EOF_PROMISE, LogicalProcess
 from engine.skb import SkBuff
 from nic.msix import MsixVector
 from nic.rxring import RxRing
@@ -222,13 +223,44 @@ class CpuLP(LogicalProcess):
     def advance(self, safe: int) -> None:
         self.cpu.run(safe)
 
+    @property
+    def _causal_inputs(self) -> list[str]:
+        c = self.__dict__.get("_causal")
+        if c is None:
+            c = self.__dict__["_causal"] = [
+                src for src, l in self.in_links.items()
+                if not l.carries or set(l.carries) & {"rx", "bl", "ipi"}]
+        return c
+
+    @property
+    def _starters(self) -> tuple:
+        return (self._irq_assert, self._backlog_arrive, self._ipi_arrive)
+
     def take_outbox(self, dst: str):
         recs = self.outbox.pop(dst, None)
         return {"cpu": recs} if recs else None
 
     def promise(self, dst: str, safe: int) -> int:
-        # records leave only from steps, and no step starts before this CPU's clock
-        return max(safe, self.cpu.now) + self.out_links[dst].latency
+        """Records leave only from kernel steps of the receive path: an interrupt's softirq,
+        ksoftirqd, a backlog poll — never from an application or from a socket enqueue
+        landing here. So the earliest send is the earliest of: now, if such work is under
+        way; the next event that starts such work; the promise of an input that can bring
+        such work (frames, backlog enqueues, IPIs — not socket enqueues)."""
+        cpu = self.cpu
+        e = cpu.now if (cpu.softirq_frames or cpu.irq_queue or cpu.softirq_pending
+                        or cpu.ksoftirqd.on_rq) else INF
+        if e > safe:
+            starters = self._starters
+            for ev in self.ev._heap:
+                if ev[0] < e and ev[4] in starters:
+                    e = ev[0]
+            ins = self.sync.in_promise
+            for src in self._causal_inputs:
+                if ins[src] < e:
+                    e = ins[src]
+        if e >= INF:
+            return EOF_PROMISE
+        return max(e, safe) + self.out_links[dst].latency
 
     def progress(self) -> dict:
         return {"delivered": self.books.delivered_total,

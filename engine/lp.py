@@ -22,11 +22,17 @@ EOF_PROMISE = 1 << 62
 
 @dataclass(frozen=True, slots=True)
 class LinkSpec:
-    """A one-way link. `latency` (ns) is the lookahead: a record sent at t is stamped t+latency."""
+    """A one-way link. `latency` (ns) is the lookahead: a record sent at t is stamped t+latency.
+    `carries` names the record kinds it may carry, so a receiver knows which of its inputs
+    can make it send (and so must bound its promises) and which cannot."""
     src: str
     dst: str
     latency: int
     kind: str  # "pcie" or "interconnect": what physical path it stands for
+    carries: tuple = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "carries", tuple(self.carries))
 
 
 @dataclass(slots=True)
@@ -95,6 +101,7 @@ class SyncDriver:
         self.advanced_to = 0
         self.eof_sent = False
         self.rounds = 0
+        lp.sync = self                  # an LP may read its input promises
 
     def apply(self, frame: Frame) -> None:
         if frame.payload is not None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import resource
 import sys
 import time
 import traceback
@@ -136,9 +135,19 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, parent: int) -> None:
     wall = time.perf_counter() - t_start
     result["engine"] = {"rounds": driver.rounds, "wait_s": wait_s, "wall_s": wall,
                         "pid": os.getpid(),
-                        "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+                        "max_rss_kb": _vm_hwm_kb()}
     ctl.send(pack_msg("result", result))
     _wait_bye(ctl, parent)
+
+
+def _vm_hwm_kb() -> int:
+    """This process's peak RSS. (ru_maxrss would carry the parent's peak across
+    fork + exec, so it is not used.)"""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
 
 
 def _flush(outs, parked) -> None:
