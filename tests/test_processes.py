@@ -6,19 +6,14 @@ import signal
 
 import psutil
 
-from helpers import BASIC, FILES, softnet
+from helpers import BASIC, run_both_modes, softnet
 
 
 def test_process_and_inline_give_identical_files(tmp_path):
     sets = ["--set", 'duration="10ms"', "--set", "nic.rx_ring=64", "--set",
             'flows.0.arrival="onoff"', "--set", 'flows.0.on="100us"', "--set",
             'flows.0.off="400us"', "--set", "flows.0.rate=1Mpps"]
-    a = softnet("run", BASIC, "--mode", "process", "--out", str(tmp_path / "p"), *sets)
-    assert a.returncode == 0, a.stderr
-    b = softnet("run", BASIC, "--mode", "inline", "--out", str(tmp_path / "i"), *sets)
-    assert b.returncode == 0, b.stderr
-    for f in FILES:
-        assert (tmp_path / "p" / f).read_bytes() == (tmp_path / "i" / f).read_bytes(), f
+    run_both_modes(tmp_path, *sets)
     eng = json.loads((tmp_path / "p" / "engine.json").read_text())
     pids = eng["pids"]
     # 1 + N processes, none of them the coordinator, none left behind

@@ -10,7 +10,7 @@ from cpus.cpu import Cpu
 from cpus.napi import SoftnetData
 from engine.events import EventQueue
 from engine.skb import SkBuff
-from helpers import BASIC, FILES, balanced, run_inline, softnet
+from helpers import balanced, run_both_modes, run_inline
 
 
 def test_reciprocal_scale():
@@ -129,11 +129,6 @@ def test_rps_modes_identical(tmp_path):
     args = []
     for a in RPS + [many_flows(8)]:
         args += ["--set", a]
-    a = softnet("run", BASIC, "--mode", "process", "--out", str(tmp_path / "p"), *args)
-    assert a.returncode == 0, a.stderr
-    b = softnet("run", BASIC, "--mode", "inline", "--out", str(tmp_path / "i"), *args)
-    assert b.returncode == 0, b.stderr
-    for f in FILES:
-        assert (tmp_path / "p" / f).read_bytes() == (tmp_path / "i" / f).read_bytes(), f
+    run_both_modes(tmp_path, *args)
     s = json.loads((tmp_path / "p" / "summary.json").read_text())
     assert sum(c["received_rps"] for c in s["softnet"].values()) > 0
