@@ -54,7 +54,6 @@ class Cpu:
         self.last_kind = ACCT_IDLE
         self.sched = Scheduler(base_slice_ns(ncpus))
         self.ksoftirqd = Task(f"ksoftirqd/{index}", ACCT_KSOFTIRQD, self._ksoftirqd())
-        self.nohz_skipped_ticks = 0
         ev.schedule(self.jiffy_ns, self._tick_event, None, PRIO_TIMER)
 
     # -- time ---------------------------------------------------------------------------
@@ -130,8 +129,7 @@ class Cpu:
     def _tick_event(self, t: int, _arg) -> None:
         self.ev.schedule(t + self.jiffy_ns, self._tick_event, None, PRIO_TIMER)
         if self.is_idle():
-            self.nohz_skipped_ticks += 1      # NOHZ idle: no tick on an idle CPU
-            return
+            return                            # NOHZ idle: no tick on an idle CPU
         self.raise_irq(self._tick_handler, None, "LOC")
 
     def _tick_handler(self, _arg) -> int:

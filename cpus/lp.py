@@ -9,6 +9,8 @@ for sockets other CPUs own.
 from __future__ import annotations
 
 from engine.events import PRIO_DEVICE, PRIO_LINK, EventQueue
+import numpy as np
+
 from engine.events import INF
 from engine.lp import EOF_PROMISE, LogicalProcess
 from engine.skb import SkBuff
@@ -62,6 +64,8 @@ class CpuLP(LogicalProcess):
         self.interconnect_ns = args["interconnect_ns"]
         self.outbox: dict[str, list] = {}
         self.out_seq = 0
+        self._causal: list[str] | None = None   # inputs that can make this CPU send
+        self._starters: tuple = ()
         self.stack = Stack(self.cpu, self.sd, self.snmp,
                            [f["local"] for f in args["flows"]],
                            [f["sock"] for f in args["flows"]],
@@ -86,10 +90,10 @@ class CpuLP(LogicalProcess):
         flow_len = [f["len"] for f in args["flows"]]
         self.vectors: list[MsixVector] = []
         self.qvectors: list[QVector] = []
+        self.qv_of: dict[MsixVector, QVector] = {}
         self.rings: dict[int, RxRing] = {}
         for v in args["vectors"]:
             vec = MsixVector(v["entry"], v["name"], v["irq"], 0)
-            vec.cpu = self.cpu_id
             ring = None
             for q in v["rx_queues"]:
                 ring = RxRing(q, v["rx_ring"], v["drop_en"], v["packet_buffer"], flow_len,
@@ -104,6 +108,7 @@ class CpuLP(LogicalProcess):
             qv.napi = NapiStruct(v["name"], dev["napi_weight"], self.driver.igb_poll, qv)
             self.vectors.append(vec)
             self.qvectors.append(qv)
+            self.qv_of[vec] = qv
         self.irq_names = [v.name for v in self.vectors]
 
         self.tasks = [self.cpu.ksoftirqd]
@@ -136,8 +141,7 @@ class CpuLP(LogicalProcess):
         for r in vec.rings:
             r.materialize(t)
         vec.fire(t)
-        qv = self.qvectors[self.vectors.index(vec)]
-        self.cpu.raise_irq(self.driver.igb_msix_ring, qv, vec.name)
+        self.cpu.raise_irq(self.driver.igb_msix_ring, self.qv_of[vec], vec.name)
 
     # -- sockets on other CPUs ------------------------------------------------------------
     def _remote_enqueue(self, t: int, sidx: int, skb: SkBuff) -> None:
@@ -187,7 +191,6 @@ class CpuLP(LogicalProcess):
     def receive(self, src: str, payload) -> None:
         rx = payload.get("rx")
         if rx is not None:
-            import numpy as np
             stamps, ids, flows, wires, queues = (np.frombuffer(c, dtype=np.int64) for c in rx)
             touched = set()
             if len(self.rings) == 1:
@@ -223,19 +226,6 @@ class CpuLP(LogicalProcess):
     def advance(self, safe: int) -> None:
         self.cpu.run(safe)
 
-    @property
-    def _causal_inputs(self) -> list[str]:
-        c = self.__dict__.get("_causal")
-        if c is None:
-            c = self.__dict__["_causal"] = [
-                src for src, l in self.in_links.items()
-                if not l.carries or set(l.carries) & {"rx", "bl", "ipi"}]
-        return c
-
-    @property
-    def _starters(self) -> tuple:
-        return (self._irq_assert, self._backlog_arrive, self._ipi_arrive)
-
     def take_outbox(self, dst: str):
         recs = self.outbox.pop(dst, None)
         return {"cpu": recs} if recs else None
@@ -250,12 +240,16 @@ class CpuLP(LogicalProcess):
         e = cpu.now if (cpu.softirq_frames or cpu.irq_queue or cpu.softirq_pending
                         or cpu.ksoftirqd.on_rq) else INF
         if e > safe:
+            if self._causal is None:     # links are attached after construction
+                self._causal = [src for src, l in self.in_links.items()
+                                if not l.carries or set(l.carries) & {"rx", "bl", "ipi"}]
+                self._starters = (self._irq_assert, self._backlog_arrive, self._ipi_arrive)
             starters = self._starters
             for ev in self.ev._heap:
                 if ev[0] < e and ev[4] in starters:
                     e = ev[0]
             ins = self.sync.in_promise
-            for src in self._causal_inputs:
+            for src in self._causal:
                 if ins[src] < e:
                     e = ins[src]
         if e >= INF:

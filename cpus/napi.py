@@ -30,11 +30,11 @@ class NapiStruct:
 
 
 class SoftnetData:
-    """Per-CPU `softnet_data`: poll list and the counters of /proc/net/softnet_stat."""
+    """Per-CPU `softnet_data`: poll list and the counters of /proc/net/softnet_stat (the
+    backlog queues and flow-limit tables live in `backlog.Backlog`)."""
 
     __slots__ = ("poll_list", "in_net_rx_action", "processed", "dropped", "time_squeeze",
-                 "received_rps", "flow_limit_count", "input_qlen", "process_qlen",
-                 "rps_ipi_list")
+                 "received_rps", "rps_ipi_list")
 
     def __init__(self) -> None:
         self.poll_list: deque[NapiStruct] = deque()
@@ -43,9 +43,6 @@ class SoftnetData:
         self.dropped = 0
         self.time_squeeze = 0
         self.received_rps = 0
-        self.flow_limit_count = 0
-        self.input_qlen = 0
-        self.process_qlen = 0
         self.rps_ipi_list: list = []
 
 

@@ -25,7 +25,7 @@ def eitr_ns(itr_val: int) -> int:
 
 class MsixVector:
     __slots__ = ("entry", "name", "irq", "masked", "last_fire", "interval",
-                 "cause_pending", "irq_at", "rings", "cpu")
+                 "cause_pending", "irq_at", "rings")
 
     def __init__(self, entry: int, name: str, irq: int, interval: int) -> None:
         self.entry = entry
@@ -37,7 +37,6 @@ class MsixVector:
         self.cause_pending = False
         self.irq_at = None         # time of the scheduled assertion, if any
         self.rings = []            # RxRing objects whose write-backs raise this vector
-        self.cpu = -1
 
     def earliest(self, t: int) -> int:
         """Earliest assertion time not before t, given the throttling interval."""
