@@ -7,6 +7,8 @@ the NIC's own Toeplitz and RETA), so receive work spreads evenly and stays on it
 
 from __future__ import annotations
 
+from coordinator.topology import sw_flow_hash
+from cpus.backlog import get_rps_cpu
 from nic.device import default_reta, load_model
 from nic.rss import flow_hash_and_queue
 from nic.toeplitz import MS_RSS_KEY
@@ -44,9 +46,43 @@ def rss_scaling(ncpus: int, total_pps: float, duration: str, flows_per_queue: in
     }
 
 
-def rps_cross(ncpus: int, total_pps: float, duration: str, nflows: int = 16) -> dict:
+def rps_cross(ncpus: int, total_pps: float, duration: str, flows_per_cpu: int = 4,
+              seed: int = 7) -> dict:
     """One RX queue on CPU 0 steered by RPS to the other CPUs (to CPU 0 itself when it is
-    alone), each running a reader: every packet crosses CPUs (backlog enqueue + IPI)."""
+    alone), each running a reader of its own port. Source ports are searched so that RPS
+    lands each flow on its reader's CPU, as a tuned host would have it: every packet crosses
+    CPUs once (backlog enqueue + IPI), and no socket hand-off follows."""
+    targets = list(range(1, ncpus)) or [0]
+    mask = f"{sum(1 << c for c in targets):x}"
+    flows = []
+    per_flow = total_pps / (len(targets) * flows_per_cpu)
+    sport = 40000
+    for i, c in enumerate(targets):
+        found = 0
+        while found < flows_per_cpu:
+            f = {"src_ip": "10.0.0.2", "sport": sport, "dst_ip": "10.0.0.1", "dport": 9000 + i}
+            sport += 1
+            if get_rps_cpu(targets, sw_flow_hash(f, seed)) == c:
+                flows.append({"name": f"cpu{c}-{found}", "src": f"10.0.0.2:{f['sport']}",
+                              "dst": f"10.0.0.1:{9000 + i}", "rate": f"{per_flow:.0f}pps",
+                              "size": 64, "arrival": "poisson"})
+                found += 1
+    return {
+        "seed": seed, "duration": duration, "cpus": ncpus,
+        "nic": {"model": "i350", "combined": 1, "hkey": HKEY, "rps_cpus": {"rx-0": mask}},
+        "irq": {"smp_affinity": {"eth0-rx-0": "1"}},
+        "flows": flows,
+        "apps": [{"name": f"reader{c}", "cpu": c,
+                  "socket": {"proto": "udp", "bind": f"0.0.0.0:{9000 + i}"},
+                  "cost_per_read": "200ns"} for i, c in enumerate(targets)],
+    }
+
+
+def rps_handoff(ncpus: int, total_pps: float, duration: str, nflows: int = 16) -> dict:
+    """RPS without RFS: one RX queue on CPU 0, RPS to the other CPUs, readers there, but the
+    flows' ports ignore where RPS puts them, so most datagrams are handed to a socket on yet
+    another CPU. The CPUs then feed each other's sockets both ways: a cycle of 42 ns links,
+    the worst case for conservative synchronisation (and the case `--quantum` is for)."""
     targets = list(range(1, ncpus)) or [0]
     mask = f"{sum(1 << c for c in targets):x}"
     flows = [{"name": f"f{i}", "src": f"10.0.0.{2 + i}:{40000 + i}",

@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=("process", "inline"), default="process")
     run.add_argument("--seed", type=int)
     run.add_argument("--duration")
+    run.add_argument("--quantum", metavar="Q",
+                     help="relaxed synchronisation: cross-CPU deliveries rounded up to a "
+                          "multiple of Q (e.g. 1us); default exact")
     run.add_argument("--force", action="store_true", help="replace an existing --out DIR")
     run.add_argument("--quiet", action="store_true", help="no progress or summary on screen")
     run.add_argument("--fault", action="append", default=[], metavar="LP@TIME",
@@ -65,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             sets.append(f"seed={args.seed}")
         if getattr(args, "duration", None) is not None:
             sets.append(f'duration="{args.duration}"')
+        if getattr(args, "quantum", None) is not None:
+            sets.append(f'quantum="{args.quantum}"')
         r = validate(apply_sets(raw, sets))
         p = plan(r)
     except ConfigError as e:
@@ -86,6 +91,9 @@ def _run(args, r: dict, p) -> int:
             "(4 CPUs, I350 with 4 queues, 4 UDP flows, one server on CPU 0)")
     for n in p.notes:
         say(f"note: {n}")
+    if r["quantum_ns"]:
+        say(f"note: relaxed synchronisation: cross-CPU deliveries rounded up to multiples of "
+            f"{r['quantum_ns']} ns (timing error up to that much per hop)")
     out = args.out or os.path.join("runs", time.strftime("run-%Y%m%d-%H%M%S"))
     if os.path.exists(out) and os.listdir(out) and not args.force:
         print(f"softnet: --out {out} exists and is not empty; choose another or pass --force",
@@ -123,7 +131,7 @@ def _run(args, r: dict, p) -> int:
     except Unbalanced as e:
         print(f"softnet: {e}", file=sys.stderr)
         return EXIT_BOOKS
-    engine = {"mode": args.mode, "wall_s": round(wall, 3), **info,
+    engine = {"mode": args.mode, "quantum_ns": r["quantum_ns"], "wall_s": round(wall, 3), **info,
               "processes": {n: res.get("engine", {}) for n, res in results.items()}}
     write_run_dir(out, r, assembled, engine, force=args.force)
     if not args.quiet:

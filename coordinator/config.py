@@ -38,7 +38,7 @@ SYSCTLS = {
     "net.core.flow_limit_cpu_bitmap": ("0", None, "a hex CPU mask"),
 }
 TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq", "sysctl",
-            "flows", "apps", "host"}
+            "flows", "apps", "host", "quantum"}
 NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_hash",
             "rx_usecs", "rx_pause", "rx_packet_buffer", "rps_cpus"}
 FLOW_KEYS = {"name", "proto", "src", "dst", "rate", "size", "arrival", "on", "off", "count",
@@ -175,6 +175,12 @@ def validate(raw: dict) -> dict:
     if r["duration_ns"] <= 0:
         _fail("duration", r["duration"], "must be longer than 0")
     ncpus = r["cpus"] = _int("cpus", raw.get("cpus", 4), 1, MAX_CPUS)
+    # Relaxed synchronisation (design §3): cross-CPU deliveries rounded up to a multiple
+    # of the quantum. "0" is exact.
+    r["quantum"] = raw.get("quantum", "0")
+    r["quantum_ns"] = 0 if r["quantum"] in ("0", 0) else _dur("quantum", r["quantum"])
+    if not 0 <= r["quantum_ns"] <= 1_000_000:
+        _fail("quantum", r["quantum"], "0 (exact) or a duration up to 1ms, e.g. \"1us\"")
     kernel = str(raw.get("kernel", "6.6"))
     if kernel not in KERNELS:
         _fail("kernel", raw.get("kernel"), f"supported kernels: {', '.join(KERNELS)}")
@@ -479,6 +485,6 @@ def user_view(r: dict) -> dict:
         apps.append({"name": a["name"], "cpu": a["cpu"], "socket": sock,
                      "cost_per_read": a["cost_per_read"]})
     return {"seed": r["seed"], "duration": r["duration"], "cpus": r["cpus"],
-            "kernel": r["kernel"], "hz": r["hz"], "profile": r["profile"], "nic": nic,
+            "quantum": r["quantum"], "kernel": r["kernel"], "hz": r["hz"], "profile": r["profile"], "nic": nic,
             "irq": r["irq"], "sysctl": r["sysctl"], "host": r["host"], "flows": flows,
             "apps": apps}

@@ -109,6 +109,9 @@ def assemble(r: dict, plan, results: dict) -> dict:
     summary = {
         "seed": r["seed"], "duration_ns": duration, "cpus": ncpus, "kernel": r["kernel"],
         "profile": r["profile"], "nic": r["nic"]["model"],
+        # 0: exact conservative synchronisation; else cross-CPU deliveries were rounded
+        # up to this many ns (design §3, relaxed mode)
+        "quantum_ns": r["quantum_ns"],
         "offered": offered, "delivered": delivered,
         "in_flight": sum(in_flight.values()), "in_flight_by_place": in_flight,
         "drops": dict(sorted(drops.items())),

@@ -148,7 +148,7 @@ def plan(r: dict) -> Plan:
     for (a, b), kinds in sorted(carries.items()):
         links.append({"src": f"cpu{a}", "dst": f"cpu{b}",
                       "latency": prof["links"]["interconnect"], "kind": "interconnect",
-                      "carries": sorted(kinds)})
+                      "carries": sorted(kinds), "quantum": r["quantum_ns"]})
 
     drop_en = (not nic["rx_pause"]) and nic["combined"] > 1    # igb_setup_srrctl
     sysctl = r["sysctl"]
@@ -177,7 +177,6 @@ def plan(r: dict) -> Plan:
         p.lps.append({"name": f"cpu{c}", "index": c + 1, "factory": "cpus.lp:build",
                       "args": {**common, "cpu": c, "ncpus": ncpus, "hz": r["hz"],
                                "lp_index": lp_index, "costs": prof["costs"],
-                               "interconnect_ns": prof["links"]["interconnect"],
                                "sysctl": {"netdev_budget": sysctl["net.core.netdev_budget"],
                                           "netdev_budget_usecs":
                                               sysctl["net.core.netdev_budget_usecs"],

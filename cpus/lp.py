@@ -8,6 +8,8 @@ for sockets other CPUs own.
 
 from __future__ import annotations
 
+import heapq
+
 from engine.events import PRIO_DEVICE, PRIO_LINK, EventQueue
 import numpy as np
 
@@ -61,11 +63,11 @@ class CpuLP(LogicalProcess):
                 self.sockets[s["index"]] = UdpSock(s["index"], s["bind_ip"], s["port"],
                                                    s["rcvbuf"], s["owner"], s["inode"],
                                                    s.get("rem_ip"), s.get("rem_port"))
-        self.interconnect_ns = args["interconnect_ns"]
         self.outbox: dict[str, list] = {}
         self.out_seq = 0
         self._causal: list[str] | None = None   # inputs that can make this CPU send
-        self._starters: tuple = ()
+        self._prefix: dict[str, int] = {}       # output link -> least work before a send
+        self._starts: list[int] = []             # times of events that start kernel RX work
         self.stack = Stack(self.cpu, self.sd, self.snmp,
                            [f["local"] for f in args["flows"]],
                            [f["sock"] for f in args["flows"]],
@@ -129,6 +131,7 @@ class CpuLP(LogicalProcess):
             # key fixed by (vector, time): independent of when the records arrived
             self.ev.schedule_keyed(t, PRIO_DEVICE, self.index, -1 - vec.entry,
                                    self._irq_assert, vec)
+            heapq.heappush(self._starts, t)
 
     def _rearm(self, vec: MsixVector, now: int) -> None:
         for r in vec.rings:
@@ -148,17 +151,19 @@ class CpuLP(LogicalProcess):
         dst = self.sock_lp[sidx]
         self.out_seq += 1
         self.outbox.setdefault(dst, []).append(
-            ("sk", t + self.interconnect_ns, self.out_seq, (sidx, skb.to_wire())))
+            ("sk", self.out_links[dst].deliver(t), self.out_seq, (sidx, skb.to_wire())))
 
     def _rps_remote(self, t: int, target: int, skb: SkBuff) -> None:
+        dst = self.cpu_lp[target]
         self.out_seq += 1
-        self.outbox.setdefault(self.cpu_lp[target], []).append(
-            ("bl", t + self.interconnect_ns, self.out_seq, skb.to_wire()))
+        self.outbox.setdefault(dst, []).append(
+            ("bl", self.out_links[dst].deliver(t), self.out_seq, skb.to_wire()))
 
     def _rps_ipi(self, t: int, target: int) -> None:
+        dst = self.cpu_lp[target]
         self.out_seq += 1
-        self.outbox.setdefault(self.cpu_lp[target], []).append(
-            ("ipi", t + self.interconnect_ns, self.out_seq, None))
+        self.outbox.setdefault(dst, []).append(
+            ("ipi", self.out_links[dst].deliver(t), self.out_seq, None))
 
     def _backlog_arrive(self, t: int, arg) -> None:
         src, skb = arg
@@ -219,9 +224,11 @@ class CpuLP(LogicalProcess):
                 elif kind == "bl":
                     ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._backlog_arrive,
                                       (src_cpu, SkBuff.from_wire(body)))
+                    heapq.heappush(self._starts, stamp)
                 else:
                     ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._ipi_arrive,
                                       src_cpu)
+                    heapq.heappush(self._starts, stamp)
 
     def advance(self, safe: int) -> None:
         self.cpu.run(safe)
@@ -235,7 +242,9 @@ class CpuLP(LogicalProcess):
         ksoftirqd, a backlog poll — never from an application or from a socket enqueue
         landing here. So the earliest send is the earliest of: now, if such work is under
         way; the next event that starts such work; the promise of an input that can bring
-        such work (frames, backlog enqueues, IPIs — not socket enqueues)."""
+        such work (frames, backlog enqueues, IPIs — not socket enqueues). From there, a
+        record of each kind leaves only after a known minimum of work (`Stack.send_prefix`):
+        that stretch is lookahead too."""
         cpu = self.cpu
         e = cpu.now if (cpu.softirq_frames or cpu.irq_queue or cpu.softirq_pending
                         or cpu.ksoftirqd.on_rq) else INF
@@ -243,18 +252,26 @@ class CpuLP(LogicalProcess):
             if self._causal is None:     # links are attached after construction
                 self._causal = [src for src, l in self.in_links.items()
                                 if not l.carries or set(l.carries) & {"rx", "bl", "ipi"}]
-                self._starters = (self._irq_assert, self._backlog_arrive, self._ipi_arrive)
-            starters = self._starters
-            for ev in self.ev._heap:
-                if ev[0] < e and ev[4] in starters:
-                    e = ev[0]
+            # every event earlier than `safe` has run; a superseded IRQ time left in
+            # the heap only makes the bound more cautious
+            starts = self._starts
+            while starts and starts[0] < safe:
+                heapq.heappop(starts)
+            if starts and starts[0] < e:
+                e = starts[0]
             ins = self.sync.in_promise
             for src in self._causal:
                 if ins[src] < e:
                     e = ins[src]
         if e >= INF:
             return EOF_PROMISE
-        return max(e, safe) + self.out_links[dst].latency
+        link = self.out_links[dst]
+        prefix = self._prefix.get(dst)
+        if prefix is None:
+            prefix = self._prefix[dst] = min(self.stack.send_prefix(k) for k in link.carries)
+        if "ipi" in link.carries and self.sd.rps_ipi_list:
+            prefix = 0                   # an IPI owed already leaves at the next poll end
+        return link.deliver(max(e, safe) + prefix)
 
     def progress(self) -> dict:
         return {"delivered": self.books.delivered_total,

@@ -59,6 +59,18 @@ class Stack:
         self.rps_remote = None                 # fn(t, cpu, skb): enqueue on another CPU
         self.rps_ipi = None                    # fn(t, cpu): the IPI marker
 
+    def send_prefix(self, kind: str) -> int:
+        """The least CPU time from the start of a step to the first record of `kind` it can
+        send to another CPU: the promise a CPU gives its peers adds it to the time its next
+        step can start. Must follow the code paths below."""
+        c = self.costs
+        if kind == "sk":     # receive_skb: everything before the socket hand-off
+            return c.netif_receive_skb_ip_rcv + c.ip_local_deliver + c.udp_rcv + \
+                c.udp_queue_rcv_skb
+        if kind in ("bl", "ipi"):    # rps_steer; an IPI is owed only after an enqueue
+            return c.get_rps_cpu + c.enqueue_to_backlog
+        return 0
+
     def gro_normal_list(self, napi):
         """Deliver napi->rx_list (netif_receive_skb_list_internal) as one step: hard IRQs
         wait at most one GRO_NORMAL batch (gro_normal_batch skbs) for the boundary."""

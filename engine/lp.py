@@ -30,9 +30,18 @@ class LinkSpec:
     latency: int
     kind: str  # "pcie" or "interconnect": what physical path it stands for
     carries: tuple = ()
+    # Relaxed mode (design §3): deliveries rounded up to a multiple of `quantum` ns, so a
+    # busy cycle of links needs one round per quantum instead of one per latency.
+    quantum: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "carries", tuple(self.carries))
+
+    def deliver(self, t: int) -> int:
+        """The stamp of a record sent at `t`."""
+        t += self.latency
+        q = self.quantum
+        return -(-t // q) * q if q else t
 
 
 @dataclass(slots=True)
@@ -66,7 +75,7 @@ class LogicalProcess:
     def promise(self, dst: str, safe: int) -> int:
         """Lower bound on the stamp of anything still to be sent to `dst`, given that every
         event earlier than `safe` has been executed. Default: plain CMB lookahead."""
-        return safe + self.out_links[dst].latency
+        return self.out_links[dst].deliver(safe)
 
     def take_outbox(self, dst: str) -> Any:
         """Records produced for `dst` since the last call, or None."""

@@ -9,9 +9,11 @@ from engine.lp import LinkSpec, SyncDriver
 END = 200_000
 
 
-def specs(latency=500):
-    links = [{"src": "a", "dst": "b", "latency": latency, "kind": "interconnect"},
-             {"src": "b", "dst": "a", "latency": latency, "kind": "interconnect"}]
+def specs(latency=500, quantum=0):
+    links = [{"src": "a", "dst": "b", "latency": latency, "kind": "interconnect",
+              "quantum": quantum},
+             {"src": "b", "dst": "a", "latency": latency, "kind": "interconnect",
+              "quantum": quantum}]
     out = []
     for i, (n, peer) in enumerate((("a", "b"), ("b", "a"))):
         out.append({"name": n, "index": i, "factory": "toy_lp:build",
@@ -30,6 +32,24 @@ def test_cycle_runs_and_modes_agree():
     # a bounce every 2 × (work + latency) = 1600 ns, starting at 0
     assert [e[1] for e in bounces[:3]] == [0, 1600, 3200]
     assert len(bounces) == END // 1600 + (END % 1600 > 0)
+
+
+def test_link_delivery_with_and_without_quantum():
+    assert LinkSpec("a", "b", 42, "interconnect").deliver(1000) == 1042
+    q = LinkSpec("a", "b", 42, "interconnect", quantum=1000)
+    assert q.deliver(0) == 1000 and q.deliver(958) == 1000 and q.deliver(959) == 2000
+
+
+def test_quantum_rounds_deliveries_and_saves_rounds():
+    exact, _ = run_inline_mode(specs(), END)
+    inline, _ = run_inline_mode(specs(quantum=1000), END)
+    proc, _ = run_process_mode(specs(quantum=1000), END)
+    for n in ("a", "b"):
+        assert [tuple(x) for x in proc[n]["log"]] == inline[n]["log"]
+    # work 300 + latency 500 = 800, rounded up to the next microsecond
+    bounces = [e[1] for e in inline["a"]["log"] if e[0] == "bounce"]
+    assert bounces[:3] == [0, 2000, 4000]
+    assert inline["a"]["engine"]["rounds"] < exact["a"]["engine"]["rounds"]
 
 
 def test_never_executes_at_or_past_a_promise():

@@ -132,3 +132,16 @@ def test_rps_modes_identical(tmp_path):
     run_both_modes(tmp_path, *args)
     s = json.loads((tmp_path / "p" / "summary.json").read_text())
     assert sum(c["received_rps"] for c in s["softnet"].values()) > 0
+
+
+def test_quantum_modes_identical_and_reported(tmp_path):
+    args = ["--quantum", "1us"]
+    for a in RPS + [many_flows(8)]:
+        args += ["--set", a]
+    run_both_modes(tmp_path, *args)
+    s = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert s["quantum_ns"] == 1000 and balanced(s)
+    exact = run_inline(tmp_path / "exact", *RPS, many_flows(8))
+    assert exact["quantum_ns"] == 0
+    # same packets, same fates; only cross-CPU timing moved (to microsecond boundaries)
+    assert exact["offered"] == s["offered"] and exact["latency_ns"] != s["latency_ns"]

@@ -21,7 +21,7 @@ class Bouncer(LogicalProcess):
     def _bounce(self, t, hops):
         self.log.append(("bounce", t, hops))
         self.seq += 1
-        self.out.append((t + self.work + self.out_links[self.peer].latency, self.seq, hops + 1))
+        self.out.append((self.out_links[self.peer].deliver(t + self.work), self.seq, hops + 1))
 
     def _tick(self, t, _):
         self.log.append(("tick", t))
