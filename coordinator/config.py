@@ -36,15 +36,17 @@ SYSCTLS = {
     "net.core.rmem_max": (212992, SOCK_MIN_RCVBUF, f"an integer ≥ {SOCK_MIN_RCVBUF}"),
     "net.core.flow_limit_table_len": (4096, 1, "an integer ≥ 1 (buckets per CPU)"),
     "net.core.flow_limit_cpu_bitmap": ("0", None, "a hex CPU mask"),
+    # RFS: rps_sock_flow_sysctl rounds up to a power of two; 0 turns RFS off
+    "net.core.rps_sock_flow_entries": (0, 0, "an integer from 0 (off) to 536870912 (2^29)"),
 }
 TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq", "sysctl",
             "flows", "apps", "host", "quantum"}
 NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_hash",
-            "rx_usecs", "rx_pause", "rx_packet_buffer", "rps_cpus"}
+            "rx_usecs", "rx_pause", "rx_packet_buffer", "rps_cpus", "rps_flow_cnt"}
 FLOW_KEYS = {"name", "proto", "src", "dst", "rate", "size", "arrival", "on", "off", "count",
              "start", "stop"}
 APP_KEYS = {"name", "cpu", "socket", "cost_per_read"}
-SOCKET_KEYS = {"proto", "bind", "rcvbuf"}
+SOCKET_KEYS = {"proto", "bind", "rcvbuf", "reuseport", "connect"}
 
 
 class ConfigError(ValueError):
@@ -85,6 +87,8 @@ def apply_sets(raw: dict, sets: list[str]) -> dict:
             value = tomllib.loads(f"v = {text}")["v"]
         except tomllib.TOMLDecodeError:
             value = text
+        if key.startswith("sysctl."):       # the file's spelling: sysctl."net.core.x"
+            key = key[len("sysctl."):].strip('"')
         if key.startswith("net."):
             raw.setdefault("sysctl", {})[key] = value
             continue
@@ -279,6 +283,18 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
             continue                    # "0": RPS off for that queue
         _mask(key, mask, ncpus)
         out["rps_cpus"][q] = mask
+    cnt = n.get("rps_flow_cnt", {})
+    if not isinstance(cnt, dict):
+        _fail("nic.rps_flow_cnt", cnt, 'a table such as { "rx-0" = 2048 }')
+    out["rps_flow_cnt"] = {}
+    for q, v in cnt.items():
+        key = f"nic.rps_flow_cnt.{q}"
+        if not (q.startswith("rx-") and q[3:].isdigit() and int(q[3:]) < out["combined"]):
+            _fail(key, v, f"RX queues are rx-0 … rx-{out['combined'] - 1}")
+        # store_rps_dev_flow_table_cnt: rounded up to a power of two, 0 frees the table
+        _int(key, v, 0, 1 << 29, "an integer from 0 (off) to 536870912 (2^29)")
+        if v:
+            out["rps_flow_cnt"][q] = v
     out["_model"] = model
     return out
 
@@ -449,14 +465,28 @@ def _validate_apps(apps, ncpus: int, host: dict, sysctl: dict) -> list[dict]:
         if not ipaddress.ip_address(ip).is_unspecified and ip not in host["addresses"]:
             _fail(f"{key}.socket.bind", s["bind"], f"not a local address (EADDRNOTAVAIL); "
                   f"host.addresses = {host['addresses']}")
-        if port in bound:
+        reuse = s.get("reuseport", False)
+        if not isinstance(reuse, bool):
+            _fail(f"{key}.socket.reuseport", reuse, "true or false (SO_REUSEPORT)")
+        if port in bound and not (reuse and bound[port][1]):
             _fail(f"{key}.socket.bind", s["bind"], f"port {port} is already bound by "
-                  f"{bound[port]} (EADDRINUSE)")
-        bound[port] = r["name"]
+                  f"{bound[port][0]} (EADDRINUSE; set reuseport = true on every socket of "
+                  "the group for SO_REUSEPORT)")
+        bound[port] = (r["name"], reuse)
+        conn = s.get("connect")
+        if conn is not None:
+            cip, cport = _endpoint(f"{key}.socket.connect", conn)
+            if cport == 0 or ipaddress.ip_address(cip).is_unspecified:
+                _fail(f"{key}.socket.connect", conn, "a peer address and port, e.g. "
+                      "\"10.0.0.2:40000\"")
+            r["rem_ip"], r["rem_port"] = cip, cport
+        else:
+            r["rem_ip"] = r["rem_port"] = None
         so = s.get("rcvbuf")
         if so is not None:
             _int(f"{key}.socket.rcvbuf", so, 0, INT_MAX, "SO_RCVBUF value, an integer ≥ 0")
-        r["socket"] = {"proto": "udp", "bind": s["bind"], "rcvbuf": so}
+        r["socket"] = {"proto": "udp", "bind": s["bind"], "rcvbuf": so,
+                       "reuseport": reuse, "connect": conn}
         r["bind_ip"], r["port"] = ip, port
         r["sk_rcvbuf"] = effective_rcvbuf(so, sysctl["net.core.rmem_default"],
                                           sysctl["net.core.rmem_max"])

@@ -129,8 +129,13 @@ def assemble(r: dict, plan, results: dict) -> dict:
         "vectors": {v["name"]: {"irq": v["irq"], "cpu": v["cpu"],
                                 **_vector_detail(cpus[v["cpu"]], v["name"])}
                     for v in plan.vectors},
+        # incoming_cpu is SO_INCOMING_CPU (-1 until a connected socket receives)
         "sockets": {a["name"]: {"cpu": a["cpu"], "bind": a["socket"]["bind"],
+                                "connect": a["socket"].get("connect"),
+                                "reuseport": a["socket"].get("reuseport", False),
                                 **sockets.get(i, {})} for i, a in enumerate(r["apps"])},
+        "rfs": {f"cpu{c['cpu']}": c["rfs"] for c in cpus
+                if c["rfs"]["migrations"] or c["rfs"]["table_writes"]},
         "notes": plan.notes,
     }
     if not balanced:

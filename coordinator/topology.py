@@ -85,23 +85,52 @@ def assign_vectors(r: dict) -> list[dict]:
     return out
 
 
-def socket_for(flow: dict, apps: list[dict]) -> int | None:
-    """__udp4_lib_lookup for a flow's destination: an exact local address beats a wildcard."""
-    best, score = None, -1
-    for i, a in enumerate(apps):
-        if a["port"] != flow["dport"]:
+def reuseport_hash(flow: dict, seed: int) -> int:
+    """udp_ehashfn: jhash of the 4-tuple with a secret random per boot (keyed BLAKE2 from
+    the seed here, as for the flow hash, but a different key)."""
+    data = (ipaddress.ip_address(flow["dst_ip"]).packed + flow["dport"].to_bytes(2, "big")
+            + ipaddress.ip_address(flow["src_ip"]).packed + flow["sport"].to_bytes(2, "big"))
+    key = seed.to_bytes(8, "little") + b"udpehash"
+    return int.from_bytes(hashlib.blake2b(data, digest_size=4, key=key).digest(), "little")
+
+
+def socket_for(flow: dict, apps: list[dict], seed: int = 1) -> int | None:
+    """__udp4_lib_lookup (L6.6 udp.c): sockets bound to the exact destination address are
+    searched first, then wildcard-bound ones. compute_score: 2, +4 for a connected peer
+    address, +4 for a connected peer port (a connected socket whose peer differs does not
+    match). The best score wins; a connected (TCP_ESTABLISHED) socket is taken as is; an
+    unconnected one in an SO_REUSEPORT group hands the choice to the group: the socket at
+    reciprocal_scale(udp_ehashfn, n) among the group's unconnected sockets, in bind order.
+    (The +1 for sk_incoming_cpu == this CPU only separates sockets that tie otherwise,
+    which needs two sockets connected to the same peer: not modelled.)"""
+    dst = ipaddress.ip_address(flow["dst_ip"])
+    for exact in (True, False):
+        best, score = None, 0
+        for i, a in enumerate(apps):
+            if a["port"] != flow["dport"]:
+                continue
+            bip = ipaddress.ip_address(a["bind_ip"])
+            if exact and bip != dst:
+                continue
+            if not exact and not (bip.is_unspecified and bip.version == dst.version):
+                continue
+            sc = 2
+            if a.get("rem_ip") is not None:
+                if a["rem_ip"] != flow["src_ip"] or a["rem_port"] != flow["sport"]:
+                    continue
+                sc += 8
+            if sc > score:
+                best, score = i, sc
+        if best is None:
             continue
-        if a["bind_ip"] == flow["dst_ip"]:
-            s = 2
-        elif ipaddress.ip_address(a["bind_ip"]).is_unspecified and \
-                ipaddress.ip_address(a["bind_ip"]).version == \
-                ipaddress.ip_address(flow["dst_ip"]).version:
-            s = 1
-        else:
-            continue
-        if s > score:
-            best, score = i, s
-    return best
+        a = apps[best]
+        if a.get("rem_ip") is None and a["socket"].get("reuseport"):
+            group = [i for i, b in enumerate(apps)
+                     if b["socket"].get("reuseport") and b.get("rem_ip") is None
+                     and b["port"] == a["port"] and b["bind_ip"] == a["bind_ip"]]
+            best = group[(reuseport_hash(flow, seed) * len(group)) >> 32]
+        return best
+    return None
 
 
 def plan(r: dict) -> Plan:
@@ -115,7 +144,7 @@ def plan(r: dict) -> Plan:
     p.reta = nic["reta"] or default_reta(model, nic["combined"])
     rss = {"key": p.rss_key, "rx_flow_hash": nic["rx_flow_hash"], "reta": p.reta}
     p.flow_queue = [flow_hash_and_queue(f, rss)[1] for f in r["flows"]]
-    p.flow_sock = [socket_for(f, r["apps"]) for f in r["flows"]]
+    p.flow_sock = [socket_for(f, r["apps"], r["seed"]) for f in r["flows"]]
     local = set(r["host"]["addresses"])
 
     ncpus = r["cpus"]
@@ -137,14 +166,46 @@ def plan(r: dict) -> Plan:
     for c in sorted(set(queue_cpu.values())):
         links.append({"src": "nic", "dst": f"cpu{c}", "latency": prof["links"]["pcie"],
                       "kind": "pcie", "carries": ["rx"]})
+    # RFS (spec §7.3): queues with an rps_flow_table, once rps_sock_flow_entries > 0. A
+    # flow there may be processed where RPS puts it or on the CPU of any connected
+    # socket's reader (the CPUs that write the socket flow table).
+    entries = r["sysctl"]["net.core.rps_sock_flow_entries"]
+    rfs_queues = {int(q[3:]): n for q, n in nic["rps_flow_cnt"].items()} if entries else {}
+    sock_hash: dict[int, int] = {}          # connected socket -> its peer flow's hash
+    for i, sidx in enumerate(p.flow_sock):
+        if sidx is not None and r["apps"][sidx]["rem_ip"] is not None:
+            sock_hash[sidx] = sw_hash[i]
+    writers = sorted({sock_cpu[s] for s in sock_hash}) if rfs_queues else []
+    if not writers:
+        rfs_queues = {}
+    rfs_rx = sorted({queue_cpu[q] for q in rfs_queues})
+    slot_cpus: dict[int, set[int]] = {}
+    smask = (1 << (entries - 1).bit_length() if entries > 1 else 1) - 1
+    for sidx, h in sock_hash.items():
+        slot_cpus.setdefault(h & smask, set()).add(sock_cpu[sidx])
+    shared = sorted(sl for sl, cs in slot_cpus.items() if len(cs) > 1)
+
     carries: dict[tuple[int, int], set[str]] = {}
-    for q, m in rps_maps.items():                  # backlog enqueues and their IPIs
-        for t in m:
+    steer_to = {q: set(m) for q, m in rps_maps.items()}
+    for q in rfs_queues:
+        steer_to.setdefault(q, set()).update(writers)
+    for q, ts in steer_to.items():                 # backlog enqueues and their IPIs
+        for t in ts:
             if t != queue_cpu[q]:
                 carries.setdefault((queue_cpu[q], t), set()).update(("bl", "ipi"))
-    for f, c, s in zip(r["flows"], p.flow_cpu, p.flow_sock):
-        if s is not None and f["dst_ip"] in local and c != sock_cpu[s]:
-            carries.setdefault((c, sock_cpu[s]), set()).add("sk")
+                if q in rfs_queues:                # and the target's progress, back
+                    carries.setdefault((t, queue_cpu[q]), set()).add("qh")
+    for w in writers:                              # socket flow table writes
+        for c in rfs_rx:
+            if c != w:
+                carries.setdefault((w, c), set()).add("rfs")
+    for i, (f, c, s) in enumerate(zip(r["flows"], p.flow_cpu, p.flow_sock)):
+        if s is None or f["dst_ip"] not in local:
+            continue
+        where = {c} | (set(writers) if p.flow_queue[i] in rfs_queues else set())
+        for c in where:
+            if c != sock_cpu[s]:
+                carries.setdefault((c, sock_cpu[s]), set()).add("sk")
     for (a, b), kinds in sorted(carries.items()):
         links.append({"src": f"cpu{a}", "dst": f"cpu{b}",
                       "latency": prof["links"]["interconnect"], "kind": "interconnect",
@@ -156,7 +217,8 @@ def plan(r: dict) -> Plan:
                  for f, s, h in zip(r["flows"], p.flow_sock, sw_hash)]
     sockets = [{"index": i, "bind_ip": a["bind_ip"], "port": a["port"],
                 "rcvbuf": a["sk_rcvbuf"], "owner": a["cpu"], "owner_lp": f"cpu{a['cpu']}",
-                "inode": 20000 + i}
+                "inode": 20000 + i, "rem_ip": a["rem_ip"], "rem_port": a["rem_port"],
+                "rfs_hash": sock_hash.get(i)}
                for i, a in enumerate(r["apps"])]
     itr = nic["rx_usecs"] if nic["rx_usecs"] <= 3 else nic["rx_usecs"] << 2
 
@@ -190,6 +252,11 @@ def plan(r: dict) -> Plan:
                                           "flow_limit_table_len":
                                               sysctl["net.core.flow_limit_table_len"]},
                                "rps_maps": {str(q): m for q, m in rps_maps.items()},
+                               "rfs": {"sock_flow_entries": entries if rfs_queues else 0,
+                                       "flow_cnt": {str(q): n for q, n in rfs_queues.items()
+                                                    if queue_cpu[q] == c},
+                                       "replicas": rfs_rx, "shared_slots": shared,
+                                       "heads": c in writers},
                                "cpu_lp": {str(k): f"cpu{k}" for k in range(ncpus)},
                                "device": {"rx_buffer_write": model["rx_buffer_write"],
                                           "start_itr": model["start_itr"],

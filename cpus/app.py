@@ -10,10 +10,14 @@ from __future__ import annotations
 from .sched import BLOCK
 
 
-def udp_reader(cpu, sock, cost_per_read: int, books, task_ref: list):
+def udp_reader(cpu, sock, cost_per_read: int, books, task_ref: list, record_flow=None):
+    """`record_flow`: RFS's sock_rps_record_flow, which inet_recvmsg calls on every
+    recvmsg before the protocol's own (None when RFS is off)."""
     c = cpu.costs
     per_read = c.udp_recvmsg + cost_per_read
     while True:
+        if record_flow is not None:
+            record_flow(sock)
         skb = sock.recv()
         if skb is None:
             sock.waiter = task_ref[0]

@@ -65,7 +65,7 @@ class Backlog:
 
     __slots__ = ("cpu", "sd", "stack", "books", "max_backlog", "input_pkt_queue",
                  "process_queue", "napi", "owed_ipi_from", "fl_cpus", "fl_len", "fl",
-                 "input_queue_head", "input_queue_tail", "send_ipis")
+                 "input_queue_head", "input_queue_tail", "send_ipis", "heads")
 
     def __init__(self, cpu, sd, stack, books, max_backlog: int, dev_weight: int,
                  fl_cpus: set[int], fl_len: int, send_ipis) -> None:
@@ -84,6 +84,7 @@ class Backlog:
         self.input_queue_head = 0
         self.input_queue_tail = 0
         self.send_ipis = send_ipis      # generator fn: send this CPU's queued RPS IPIs
+        self.heads = None               # rfs.HeadReports when RFS may enqueue here
 
     def _flow_limit(self, skb, qlen: int, src: int) -> bool:
         if src not in self.fl_cpus or qlen < self.max_backlog >> 1:
@@ -105,7 +106,11 @@ class Backlog:
                     self.owed_ipi_from = src
             self.input_pkt_queue.append(skb)
             self.input_queue_tail += 1
+            if skb.rps_src >= 0:
+                self.heads.queued(skb)
             return True
+        if skb.rps_src >= 0:
+            self.heads.dropped(skb)
         self.sd.dropped += 1
         self.stack.rx_dropped_core += 1
         limited = qlen <= self.max_backlog
@@ -138,6 +143,8 @@ class Backlog:
                 stack.held += 1
                 self.input_queue_head += 1
                 yield stack.receive_skb(skb, cpu.now) + extra
+                if skb.rps_src >= 0:
+                    self.heads.processed(skb)      # input_queue_head_incr
                 work += 1
                 if work >= quota:
                     return work

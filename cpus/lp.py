@@ -26,6 +26,7 @@ from .costs import Costs
 from .cpu import NET_RX_SOFTIRQ, SOFTIRQ_NAMES, Cpu
 from .igb import IgbDriver, QVector
 from .napi import NapiStruct, SoftnetData, net_rx_action
+from .rfs import HeadReports, RfsRx, RfsWriter, SockFlowTable
 from .sched import Task
 from .sock import UdpSock
 from .stack import Snmp, Stack
@@ -63,17 +64,35 @@ class CpuLP(LogicalProcess):
                 self.sockets[s["index"]] = UdpSock(s["index"], s["bind_ip"], s["port"],
                                                    s["rcvbuf"], s["owner"], s["inode"],
                                                    s.get("rem_ip"), s.get("rem_port"))
+                self.sockets[s["index"]].rfs_hash = s.get("rfs_hash")
         self.outbox: dict[str, list] = {}
         self.out_seq = 0
         self._causal: list[str] | None = None   # inputs that can make this CPU send
         self._prefix: dict[str, int] = {}       # output link -> least work before a send
-        self._starts: list[int] = []             # times of events that start kernel RX work
+        self._starts: list[int] = []
+        self._sk_starts: list[int] = []          # times of socket hand-offs landing here
+        self._sk_in: list[str] = []
+        self._pe_key = None                      # promise() caches per round
+        self._kernel_e = INF
+        self._app_e = None             # times of events that start kernel RX work
         self.stack = Stack(self.cpu, self.sd, self.snmp,
                            [f["local"] for f in args["flows"]],
                            [f["sock"] for f in args["flows"]],
                            self.sockets, self.books, self.sysctl.gro_normal_batch,
                            self._remote_enqueue)
         self.stack.sw_hash = [f["sw_hash"] for f in args["flows"]]
+        rfs = args.get("rfs") or {}
+        entries = rfs.get("sock_flow_entries", 0)
+        flow_cnt = {int(q): n for q, n in rfs.get("flow_cnt", {}).items()}
+        if entries and flow_cnt:             # this CPU polls RFS queues: a table replica
+            self.stack.rfs = RfsRx(self.cpu_id, args["ncpus"],
+                                   SockFlowTable(entries, args["ncpus"]), flow_cnt)
+        self.rfs_replicas = [f"cpu{c}" for c in rfs.get("replicas", []) if c != self.cpu_id]
+        self.rfs_writer = None
+        if entries and any(sk.rem_ip is not None and sk.rfs_hash
+                           for sk in self.sockets.values()):
+            self.rfs_writer = RfsWriter(self.cpu_id, SockFlowTable(entries, args["ncpus"]),
+                                        set(rfs.get("shared_slots", [])), self._rfs_publish)
         self.stack.rps_maps = {int(q): m for q, m in args["rps_maps"].items()}
         self.stack.rps_remote = self._rps_remote
         self.stack.rps_ipi = self._rps_ipi
@@ -84,6 +103,8 @@ class CpuLP(LogicalProcess):
                                set(self.sysctl.flow_limit_cpus),
                                self.sysctl.flow_limit_table_len, self.stack.send_rps_ipis)
         self.stack.backlog = self.backlog
+        if rfs.get("heads"):                 # an RFS queue's CPU may enqueue here
+            self.backlog.heads = HeadReports(self._head_report)
         self.driver = IgbDriver(self.cpu, self.sd, self.stack, self._rearm)
         self.cpu.softirq_handlers[NET_RX_SOFTIRQ] = (
             lambda: net_rx_action(self.cpu, self.sd, self.sysctl, self.stack))
@@ -118,7 +139,8 @@ class CpuLP(LogicalProcess):
             sk = self.sockets[a["sock"]]
             ref: list = [None]
             task = Task(a["name"], 3, udp_reader(self.cpu, sk, a["cost_per_read_ns"],
-                                                 self.books, ref))
+                                                 self.books, ref,
+                                                 self.rfs_writer and self.rfs_writer.record))
             ref[0] = task
             self.tasks.append(task)
             self.cpu.sched.wake(task)
@@ -165,6 +187,35 @@ class CpuLP(LogicalProcess):
         self.outbox.setdefault(dst, []).append(
             ("ipi", self.out_links[dst].deliver(t), self.out_seq, None))
 
+    # -- RFS: table writes out, backlog progress back ------------------------------------
+    def _rfs_publish(self, slot: int, val: int) -> None:
+        t = self.cpu.now
+        if self.stack.rfs is not None:
+            self.stack.rfs.sock_table.ents[slot] = val
+        for dst in self.rfs_replicas:
+            self.out_seq += 1
+            self.outbox.setdefault(dst, []).append(
+                ("rfs", self.out_links[dst].deliver(t), self.out_seq, (slot, val)))
+
+    def _rfs_arrive(self, t: int, arg) -> None:
+        slot, val = arg
+        self.stack.rfs.sock_table.ents[slot] = val
+
+    def _head_report(self, src: int, done: int) -> None:
+        if src == self.cpu_id:
+            self.stack.rfs.done[src] = done
+            return
+        dst = self.cpu_lp[src]
+        self.out_seq += 1
+        self.outbox.setdefault(dst, []).append(
+            ("qh", self.out_links[dst].deliver(self.cpu.now), self.out_seq, done))
+
+    def _qh_arrive(self, t: int, arg) -> None:
+        src, done = arg
+        d = self.stack.rfs.done
+        if done > d.get(src, 0):
+            d[src] = done
+
     def _backlog_arrive(self, t: int, arg) -> None:
         src, skb = arg
         self.backlog.enqueue_to_backlog(skb, src)
@@ -178,12 +229,12 @@ class CpuLP(LogicalProcess):
         return self.costs.ipi_call_function
 
     def _sock_arrive(self, t: int, arg) -> None:
-        sidx, skb = arg
+        sidx, skb, src_cpu = arg
         skb.t_sock = t
         sk = self.sockets[sidx]
         idle = self.cpu.is_idle()
         before = self.cpu.sched.need_resched
-        self.stack.sock_enqueue(sk, skb)
+        self.stack.sock_enqueue(sk, skb, src_cpu)
         if not idle and not before and self.cpu.sched.need_resched:
             # a remote wake-up that preempts a busy CPU kicks it with a reschedule IPI;
             # an idle CPU polling on its flags needs none
@@ -220,15 +271,21 @@ class CpuLP(LogicalProcess):
             for kind, stamp, seq, body in recs:
                 if kind == "sk":
                     ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._sock_arrive,
-                                      (body[0], SkBuff.from_wire(body[1])))
+                                      (body[0], SkBuff.from_wire(body[1]), src_cpu))
+                    heapq.heappush(self._sk_starts, stamp)
                 elif kind == "bl":
                     ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._backlog_arrive,
                                       (src_cpu, SkBuff.from_wire(body)))
                     heapq.heappush(self._starts, stamp)
-                else:
+                elif kind == "ipi":
                     ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._ipi_arrive,
                                       src_cpu)
                     heapq.heappush(self._starts, stamp)
+                elif kind == "qh":
+                    ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._qh_arrive,
+                                      (src_cpu, body))
+                else:
+                    ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._rfs_arrive, body)
 
     def advance(self, safe: int) -> None:
         self.cpu.run(safe)
@@ -238,20 +295,51 @@ class CpuLP(LogicalProcess):
         return {"cpu": recs} if recs else None
 
     def promise(self, dst: str, safe: int) -> int:
-        """Records leave only from kernel steps of the receive path: an interrupt's softirq,
-        ksoftirqd, a backlog poll — never from an application or from a socket enqueue
-        landing here. So the earliest send is the earliest of: now, if such work is under
-        way; the next event that starts such work; the promise of an input that can bring
-        such work (frames, backlog enqueues, IPIs — not socket enqueues). From there, a
-        record of each kind leaves only after a known minimum of work (`Stack.send_prefix`):
-        that stretch is lookahead too."""
+        """Kernel records (socket hand-offs, backlog enqueues, IPIs, backlog progress) leave
+        only from kernel steps of the receive path: an interrupt's softirq, ksoftirqd, a
+        backlog poll — never from a socket enqueue landing here. So their earliest send is
+        the earliest of: now, if such work is under way; the next event that starts such
+        work; the promise of an input that can bring such work (frames, backlog enqueues,
+        IPIs). From there, a record of each kind leaves only after a known minimum of work
+        (`Stack.send_prefix`): that stretch is lookahead too. RFS table writes come from
+        an application's recvmsg instead: now if an application is runnable, else once a
+        datagram can reach one of its sockets; and never again once every connected
+        socket here has written its slot for good."""
+        link = self.out_links[dst]
+        kinds = link.carries
+        key = (self.sync.rounds, safe)
+        if self._pe_key != key:
+            self._pe_key = key
+            self._kernel_e = self._kernel_earliest(safe)
+            self._app_e = None
+        e = INF
+        if kinds != ("rfs",):
+            e = self._kernel_e
+            if e < INF:
+                prefix = self._prefix.get(dst)
+                if prefix is None:
+                    prefix = self._prefix[dst] = min(self.stack.send_prefix(k)
+                                                     for k in kinds if k != "rfs")
+                if "ipi" in kinds and self.sd.rps_ipi_list:
+                    prefix = 0               # an IPI owed already leaves at the next poll end
+                e = max(e, safe) + prefix
+        if "rfs" in kinds:
+            if self._app_e is None:
+                self._app_e = self._app_earliest(safe)
+            e = min(e, max(self._app_e, safe))
+        if e >= INF:
+            return EOF_PROMISE
+        return link.deliver(e)
+
+    def _kernel_earliest(self, safe: int):
         cpu = self.cpu
         e = cpu.now if (cpu.softirq_frames or cpu.irq_queue or cpu.softirq_pending
                         or cpu.ksoftirqd.on_rq) else INF
+        if self._causal is None:         # links are attached after construction
+            self._causal = [src for src, l in self.in_links.items()
+                            if not l.carries or set(l.carries) & {"rx", "bl", "ipi"}]
+            self._sk_in = [src for src, l in self.in_links.items() if "sk" in l.carries]
         if e > safe:
-            if self._causal is None:     # links are attached after construction
-                self._causal = [src for src, l in self.in_links.items()
-                                if not l.carries or set(l.carries) & {"rx", "bl", "ipi"}]
             # every event earlier than `safe` has run; a superseded IRQ time left in
             # the heap only makes the bound more cautious
             starts = self._starts
@@ -263,15 +351,25 @@ class CpuLP(LogicalProcess):
             for src in self._causal:
                 if ins[src] < e:
                     e = ins[src]
-        if e >= INF:
-            return EOF_PROMISE
-        link = self.out_links[dst]
-        prefix = self._prefix.get(dst)
-        if prefix is None:
-            prefix = self._prefix[dst] = min(self.stack.send_prefix(k) for k in link.carries)
-        if "ipi" in link.carries and self.sd.rps_ipi_list:
-            prefix = 0                   # an IPI owed already leaves at the next poll end
-        return link.deliver(max(e, safe) + prefix)
+        return e
+
+    def _app_earliest(self, safe: int):
+        w = self.rfs_writer
+        if w is None or not w.may_write(self.sockets.values()):
+            return INF
+        if any(t.on_rq for t in self.tasks[1:]):
+            return self.cpu.now
+        e = self._kernel_e               # local protocol work can queue to our sockets
+        sk = self._sk_starts
+        while sk and sk[0] < safe:
+            heapq.heappop(sk)
+        if sk and sk[0] < e:
+            e = sk[0]
+        ins = self.sync.in_promise
+        for src in self._sk_in:
+            if ins[src] < e:
+                e = ins[src]
+        return e
 
     def progress(self) -> dict:
         return {"delivered": self.books.delivered_total,
@@ -298,6 +396,8 @@ class CpuLP(LogicalProcess):
                         "input_qlen": len(self.backlog.input_pkt_queue),
                         "process_qlen": len(self.backlog.process_queue)},
             # flow-limit drops, by the enqueuing CPU whose softnet_stat counts them
+            "rfs": {"migrations": self.stack.rfs.migrations if self.stack.rfs else 0,
+                    "table_writes": self.rfs_writer.writes if self.rfs_writer else 0},
             "flow_limit_by_cpu": {str(c): fl.count for c, fl in self.backlog.fl.items()},
             "softirqs": dict(zip(SOFTIRQ_NAMES, self.cpu.kstat_softirqs)),
             "irqs": self.cpu.irq_counts,
@@ -316,7 +416,10 @@ class CpuLP(LogicalProcess):
                         for v, qv in zip(self.vectors, self.qvectors)},
             "sockets": {str(s.index): {"rcvbuf": s.rcvbuf, "rmem_alloc": s.rmem_alloc,
                                        "rx_queue": s.rx_queue_bytes(), "drops": s.drops,
-                                       "queued": s.queued(), "enqueued": s.enqueued}
+                                       "queued": s.queued(), "enqueued": s.enqueued,
+                                       "incoming_cpu": s.incoming_cpu,
+                                       "processed_by_cpu": {str(c): n for c, n in
+                                                            sorted(s.by_cpu.items())}}
                         for s in self.sockets.values()},
             "context_switches": {t.name: t.switches for t in self.tasks},
         }

@@ -26,7 +26,8 @@ def effective_rcvbuf(so_rcvbuf: int | None, rmem_default: int, rmem_max: int) ->
 class UdpSock:
     __slots__ = ("index", "bind_ip", "port", "rem_ip", "rem_port", "owner", "inode",
                  "rcvbuf", "rmem_alloc", "forward_deficit", "forward_threshold",
-                 "receive_queue", "reader_queue", "drops", "waiter", "enqueued")
+                 "receive_queue", "reader_queue", "drops", "waiter", "enqueued", "rxhash",
+                 "incoming_cpu", "rfs_hash", "by_cpu")
 
     def __init__(self, index: int, bind_ip: str, port: int, rcvbuf: int, owner: int,
                  inode: int, rem_ip: str | None = None, rem_port: int | None = None) -> None:
@@ -46,9 +47,18 @@ class UdpSock:
         self.drops = 0
         self.waiter = None      # the task sleeping in recvmsg, if any
         self.enqueued = 0
+        self.rxhash = 0         # sk_rxhash: saved on enqueue, connected sockets only
+        self.incoming_cpu = -1  # sk_incoming_cpu (SO_INCOMING_CPU): likewise
+        self.rfs_hash = None    # the hash its peer's flow will have (plan time)
+        self.by_cpu: dict[int, int] = {}   # datagrams offered to it, by processing CPU
 
-    def enqueue(self, skb) -> bool:
-        """__udp_enqueue_schedule_skb: False means -ENOMEM (RcvbufErrors)."""
+    def enqueue(self, skb, sw_hash: int, cpu: int) -> bool:
+        """__udp_queue_rcv_skb on the CPU `cpu` that processed it, then
+        __udp_enqueue_schedule_skb: False means -ENOMEM (RcvbufErrors)."""
+        self.by_cpu[cpu] = self.by_cpu.get(cpu, 0) + 1
+        if self.rem_ip is not None:        # connected: sock_rps_save_rxhash, incoming cpu
+            self.rxhash = sw_hash
+            self.incoming_cpu = cpu
         rmem = self.rmem_alloc
         if rmem > self.rcvbuf:
             self.drops += 1

@@ -36,7 +36,7 @@ class Snmp:
 class Stack:
     __slots__ = ("cpu", "sd", "costs", "snmp", "flow_local", "flow_sock", "sockets",
                  "books", "gro_normal_batch", "held", "remote_enqueue", "rx_dropped_core",
-                 "sw_hash", "rps_maps", "backlog", "rps_remote", "rps_ipi")
+                 "sw_hash", "rps_maps", "backlog", "rps_remote", "rps_ipi", "rfs")
 
     def __init__(self, cpu, sd, snmp: Snmp, flow_local: list[bool],
                  flow_sock: list[int | None], sockets: dict, books, gro_normal_batch: int,
@@ -58,6 +58,7 @@ class Stack:
         self.backlog = None                    # this CPU's Backlog
         self.rps_remote = None                 # fn(t, cpu, skb): enqueue on another CPU
         self.rps_ipi = None                    # fn(t, cpu): the IPI marker
+        self.rfs = None                        # RfsRx when an RX queue here has RFS
 
     def send_prefix(self, kind: str) -> int:
         """The least CPU time from the start of a step to the first record of `kind` it can
@@ -69,7 +70,7 @@ class Stack:
                 c.udp_queue_rcv_skb
         if kind in ("bl", "ipi"):    # rps_steer; an IPI is owed only after an enqueue
             return c.get_rps_cpu + c.enqueue_to_backlog
-        return 0
+        return 0                     # rfs (recvmsg), qh (backlog progress): at once
 
     def gro_normal_list(self, napi):
         """Deliver napi->rx_list (netif_receive_skb_list_internal) as one step: hard IRQs
@@ -77,7 +78,7 @@ class Stack:
         batch = napi.rx_list
         napi.rx_list = []
         start = t = self.cpu.now
-        if self.rps_maps:
+        if self.rps_maps or self.rfs is not None:
             steer = self.rps_steer
             for skb in batch:
                 t += steer(skb, t)
@@ -90,7 +91,13 @@ class Stack:
     def rps_steer(self, skb, now: int) -> int:
         """netif_receive_skb_list_internal with RPS on: get_rps_cpu, then
         enqueue_to_backlog — even when the target is this CPU."""
-        target = get_rps_cpu(self.rps_maps.get(skb.queue), self.sw_hash[skb.flow])
+        if self.rfs is None:
+            target = get_rps_cpu(self.rps_maps.get(skb.queue), self.sw_hash[skb.flow])
+        else:
+            target, rflow = self.rfs.get_rps_cpu(skb.queue, self.rps_maps.get(skb.queue),
+                                                 self.sw_hash[skb.flow])
+            if rflow is not None:
+                self.rfs.stamp(skb, rflow)
         if target < 0:
             return self.receive_skb(skb, now)
         c = self.costs
@@ -144,14 +151,15 @@ class Stack:
         self.held -= 1
         sk = self.sockets.get(sidx)
         if sk is not None:
-            cost += self.sock_enqueue(sk, skb)
+            cost += self.sock_enqueue(sk, skb, self.cpu.index)
         else:
             self.remote_enqueue(t, sidx, skb)
         return cost
 
-    def sock_enqueue(self, sk, skb) -> int:
-        """Queue on a socket this CPU owns; returns the extra cost (waking the reader)."""
-        if not sk.enqueue(skb):
+    def sock_enqueue(self, sk, skb, cpu: int) -> int:
+        """Queue on a socket this CPU owns, for a datagram CPU `cpu` processed; returns the
+        extra cost (waking the reader)."""
+        if not sk.enqueue(skb, self.sw_hash[skb.flow], cpu):
             udp = self.snmp.udp
             udp["RcvbufErrors"] += 1
             udp["InErrors"] += 1

@@ -22,10 +22,12 @@ class SkBuff:
     t_poll: int = 0  # cleaned by the driver's NAPI poll
     t_proto: int = 0  # entered __netif_receive_skb_core
     t_sock: int = 0  # queued on the socket
+    rps_src: int = -1  # RFS: the CPU that enqueued it under an rflow …
+    rps_seq: int = 0   # … and its number there (stands in for input_queue_tail)
 
     def to_wire(self) -> tuple:
         return (self.id, self.flow, self.len, self.truesize, self.queue, self.t_wire,
-                self.t_dma, self.t_poll, self.t_proto, self.t_sock)
+                self.t_dma, self.t_poll, self.t_proto, self.t_sock, self.rps_src, self.rps_seq)
 
     @staticmethod
     def from_wire(f) -> "SkBuff":

@@ -33,11 +33,11 @@ def balanced(s):
     return s["offered"] == s["delivered"] + sum(s["drops"].values()) + s["in_flight"]
 
 
-def run_both_modes(tmp_path, *args):
+def run_both_modes(tmp_path, *args, file=BASIC):
     """Run the same experiment in process and inline mode; assert identical result files."""
-    a = softnet("run", BASIC, "--mode", "process", "--out", str(tmp_path / "p"), *args)
+    a = softnet("run", file, "--mode", "process", "--out", str(tmp_path / "p"), *args)
     assert a.returncode == 0, a.stderr
-    b = softnet("run", BASIC, "--mode", "inline", "--out", str(tmp_path / "i"), *args)
+    b = softnet("run", file, "--mode", "inline", "--out", str(tmp_path / "i"), *args)
     assert b.returncode == 0, b.stderr
     for f in FILES:
         assert (tmp_path / "p" / f).read_bytes() == (tmp_path / "i" / f).read_bytes(), f

@@ -19,7 +19,7 @@ def test_so_rcvbuf_doubles_and_caps():
 
 def test_admission_compares_before_adding():
     s = UdpSock(0, "0.0.0.0", 9000, 10_000, 0, 1)
-    accepted = [s.enqueue(skb(i)) for i in range(10)]
+    accepted = [s.enqueue(skb(i), 0, 0) for i in range(10)]
     # 0, 2304, 4608, 6912, 9216 are all <= 10000: five accepted, overshoot by one truesize
     assert accepted == [True] * 5 + [False] * 5
     assert s.rmem_alloc == 5 * 2304 and s.drops == 5
@@ -28,7 +28,7 @@ def test_admission_compares_before_adding():
 def test_lazy_release_until_threshold_or_empty():
     s = UdpSock(0, "0.0.0.0", 9000, 40_000, 0, 1)     # forward_threshold = 10000
     for i in range(10):
-        assert s.enqueue(skb(i))
+        assert s.enqueue(skb(i), 0, 0)
     charged = 10 * 2304
     for i in range(4):
         s.recv()
