@@ -42,7 +42,9 @@ SYSCTLS = {
 TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq", "sysctl",
             "flows", "apps", "host", "quantum"}
 NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_hash",
-            "rx_usecs", "rx_pause", "rx_packet_buffer", "rps_cpus", "rps_flow_cnt"}
+            "rx_usecs", "rx_pause", "rx_packet_buffer", "rps_cpus", "rps_flow_cnt", "ntuple",
+            "rules"}
+RULE_KEYS = {"flow_type", "proto", "src_ip", "dst_ip", "src_port", "dst_port", "action", "loc"}
 FLOW_KEYS = {"name", "proto", "src", "dst", "rate", "size", "arrival", "on", "off", "count",
              "start", "stop"}
 APP_KEYS = {"name", "cpu", "socket", "cost_per_read"}
@@ -295,8 +297,68 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
         _int(key, v, 0, 1 << 29, "an integer from 0 (off) to 536870912 (2^29)")
         if v:
             out["rps_flow_cnt"][q] = v
+    out["ntuple"], out["rules"] = _validate_rules(n, model, out["combined"])
     out["_model"] = model
     return out
+
+
+def _validate_rules(n: dict, model: dict, nq: int) -> tuple[bool, list[dict]]:
+    """`ntuple` (ethtool -K eth0 ntuple on|off) and [[nic.rules]] (ethtool -U eth0 …),
+    checked as the device's driver checks them (capabilities in the device file)."""
+    cap = model.get("ntuple", {})
+    name = model["name"]
+    nt = n.get("ntuple", False)
+    if not isinstance(nt, bool):
+        _fail("nic.ntuple", nt, "true or false (ethtool -K eth0 ntuple on|off)")
+    if nt and not cap:
+        _fail("nic.ntuple", nt, f"{name} has no ntuple filters")
+    rules = []
+    etypes: set[int] = set()
+    locs: set[int] = set()
+    for i, key, r in _tables("nic.rules", n.get("rules", []), RULE_KEYS):
+        if not nt:
+            raise ConfigError(f"{key}: rules need `ntuple = true` (turning ntuple off "
+                              "removes every rule: igb_set_features)")
+        ft = r.get("flow_type")
+        if ft not in cap.get("flow_types", []):
+            hint = ""
+            if ft in ("udp4", "tcp4", "udp6", "tcp6", "ip4", "ip6"):
+                hint = (f"; {model['driver']} refuses L3/L4 rules (EINVAL), and aRFS needs a "
+                        "device with L4 filters and ndo_rx_flow_steer — not in softnet's "
+                        "device models yet")
+            _fail(f"{key}.flow_type", ft,
+                  f"{name} accepts flow_type {', '.join(cap.get('flow_types', []))}{hint}")
+        out = {"flow_type": ft}
+        if ft == "ether":
+            for k in ("src_ip", "dst_ip", "src_port", "dst_port"):
+                if k in r:
+                    _fail(f"{key}.{k}", r[k], "an ether rule matches only proto (EtherType)")
+            proto = r.get("proto")
+            if isinstance(proto, str):
+                try:
+                    proto = int(proto, 0)
+                except ValueError:
+                    pass
+            out["proto"] = _int(f"{key}.proto", proto, 0x600, 0xFFFF,
+                                "an EtherType such as 0x0800 (IPv4) or \"0x86dd\" (IPv6)")
+            etypes.add(out["proto"])
+            if len(etypes) > cap["etype_filters"]:
+                _fail(f"{key}.proto", r.get("proto"), f"{name} has {cap['etype_filters']} "
+                      "EtherType filters (\"etype filters are all used\")")
+        act = r.get("action")
+        if act == -1 and not cap.get("drop"):
+            _fail(f"{key}.action", act, f"{model['driver']} cannot drop (action -1 is "
+                  "EINVAL); an RX queue index")
+        out["action"] = _int(f"{key}.action", act, 0, nq - 1,
+                             f"an RX queue from 0 to {nq - 1}")
+        loc = _int(f"{key}.loc", r.get("loc", i), 0, cap["max_rules"] - 1,
+                   f"a rule location from 0 to {cap['max_rules'] - 1}")
+        if loc in locs:
+            _fail(f"{key}.loc", loc, "another rule already uses this location")
+        locs.add(loc)
+        out["loc"] = loc
+        rules.append(out)
+    return nt, sorted(rules, key=lambda x: x["loc"])
 
 
 def _validate_affinity(irq: dict, nic: dict, ncpus: int) -> dict:

@@ -142,7 +142,8 @@ def plan(r: dict) -> Plan:
     p.vectors = vecs = assign_vectors(r)
     p.rss_key = rss_key_for(r)
     p.reta = nic["reta"] or default_reta(model, nic["combined"])
-    rss = {"key": p.rss_key, "rx_flow_hash": nic["rx_flow_hash"], "reta": p.reta}
+    rss = {"key": p.rss_key, "rx_flow_hash": nic["rx_flow_hash"], "reta": p.reta,
+           "rules": nic["rules"]}
     p.flow_queue = [flow_hash_and_queue(f, rss)[1] for f in r["flows"]]
     p.flow_sock = [socket_for(f, r["apps"], r["seed"]) for f in r["flows"]]
     local = set(r["host"]["addresses"])
