@@ -26,7 +26,7 @@ from .costs import Costs
 from .cpu import NET_RX_SOFTIRQ, SOFTIRQ_NAMES, Cpu
 from .igb import IgbDriver, QVector
 from .napi import NapiStruct, SoftnetData, net_rx_action
-from .rfs import HeadReports, RfsRx, RfsWriter, SockFlowTable
+from .rfs import HEAD_REPORT_DELAY_NS, HeadReports, RfsRx, RfsWriter, SockFlowTable
 from .sched import Task
 from .sock import UdpSock
 from .stack import Snmp, Stack
@@ -208,7 +208,8 @@ class CpuLP(LogicalProcess):
         dst = self.cpu_lp[src]
         self.out_seq += 1
         self.outbox.setdefault(dst, []).append(
-            ("qh", self.out_links[dst].deliver(self.cpu.now), self.out_seq, done))
+            ("qh", self.out_links[dst].deliver(self.cpu.now + HEAD_REPORT_DELAY_NS),
+             self.out_seq, done))
 
     def _qh_arrive(self, t: int, arg) -> None:
         src, done = arg

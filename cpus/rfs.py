@@ -13,8 +13,9 @@ rule (§7.3) moves a flow to the reader's CPU only once the old CPU has processe
 flow's last enqueued packet (`input_queue_head` past `last_qtail`). The old CPU's head is
 another CPU's state: each packet enqueued under an rflow carries a sequence number per
 (enqueuing CPU, target CPU), and the target reports back (`qh` records) how far its
-backlog has processed them. The report is at most one interconnect hop old: a stale head
-can only postpone a migration, never let a flow overtake itself.
+backlog has processed them. A report arrives HEAD_REPORT_DELAY_NS plus one interconnect
+hop after the fact: a stale head can only postpone a migration, never let a flow overtake
+itself.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ from __future__ import annotations
 from collections import deque
 
 RPS_NO_CPU = 0xFFFF
+# How late the enqueuing CPU learns a target's backlog progress, on top of the link. The
+# kernel reads the remote input_queue_head live; reading it this much later can only
+# postpone a migration (never reorder), and it is lookahead that lets the two CPUs run
+# this far apart instead of meeting every 42 ns.
+HEAD_REPORT_DELAY_NS = 2000
 
 
 def roundup_pow_of_two(n: int) -> int:

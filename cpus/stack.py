@@ -15,6 +15,7 @@ through, and its stage timestamps are placed inside the step at the stage bounda
 from __future__ import annotations
 
 from .backlog import get_rps_cpu
+from .rfs import HEAD_REPORT_DELAY_NS
 
 
 class Snmp:
@@ -70,7 +71,9 @@ class Stack:
                 c.udp_queue_rcv_skb
         if kind in ("bl", "ipi"):    # rps_steer; an IPI is owed only after an enqueue
             return c.get_rps_cpu + c.enqueue_to_backlog
-        return 0                     # rfs (recvmsg), qh (backlog progress): at once
+        if kind == "qh":             # backlog progress reports leave this much later
+            return HEAD_REPORT_DELAY_NS
+        return 0                     # rfs: recvmsg writes the table at once
 
     def gro_normal_list(self, napi):
         """Deliver napi->rx_list (netif_receive_skb_list_internal) as one step: hard IRQs
