@@ -182,6 +182,10 @@ def screen_summary(s: dict, out: str, wall: float) -> str:
              f"{s['in_flight']}  — books balance"]
     for stage, n in s["drops"].items():
         lines.append(f"    drop {stage}: {n}   [{s['drop_counters'][stage]}]")
+    g = s.get("gro", {})
+    if g.get("merged"):
+        lines.append(f"  GRO: {g['wire_packets']} wire packets → {g['skbs_to_stack']} skbs to "
+                     f"the stack ({g['merged']} merged into {g['super_skbs']} super-packets)")
     lines.append("  CPU   busy  hardirq  softirq  ksoftirqd   task   processed  squeezed")
     for cpu, t in s["cpu_time_ns"].items():
         sn = s["softnet"][cpu]

@@ -38,17 +38,24 @@ SYSCTLS = {
     "net.core.flow_limit_cpu_bitmap": ("0", None, "a hex CPU mask"),
     # RFS: rps_sock_flow_sysctl rounds up to a power of two; 0 turns RFS off
     "net.core.rps_sock_flow_entries": (0, 0, "an integer from 0 (off) to 536870912 (2^29)"),
+    # min, default, max: a TCP socket starts with the default as sk_rcvbuf
+    "net.ipv4.tcp_rmem": ("4096 131072 6291456", None, "three integers \"min default max\""),
 }
 TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq", "sysctl",
             "flows", "apps", "host", "quantum"}
 NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_hash",
             "rx_usecs", "rx_pause", "rx_packet_buffer", "rps_cpus", "rps_flow_cnt", "ntuple",
-            "rules"}
+            "rules", "gro"}
 RULE_KEYS = {"flow_type", "proto", "src_ip", "dst_ip", "src_port", "dst_port", "action", "loc"}
 FLOW_KEYS = {"name", "proto", "src", "dst", "rate", "size", "arrival", "on", "off", "count",
              "start", "stop"}
-APP_KEYS = {"name", "cpu", "socket", "cost_per_read"}
-SOCKET_KEYS = {"proto", "bind", "rcvbuf", "reuseport", "connect"}
+APP_KEYS = {"name", "cpu", "socket", "cost_per_read", "read_size"}
+SOCKET_KEYS = {"proto", "bind", "rcvbuf", "reuseport", "connect", "udp_gro"}
+# Header bytes below the payload of a frame (Ethernet 14 + FCS 4 + IPv4 20 + L4): a TCP
+# segment carries the timestamp option (32-byte header), so a 1518-byte frame holds a
+# 1448-byte MSS.
+L4_HDR = {"udp": 8, "tcp": 32}
+FRAME_OVERHEAD = 14 + 4 + 20
 
 
 class ConfigError(ValueError):
@@ -298,6 +305,10 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
         if v:
             out["rps_flow_cnt"][q] = v
     out["ntuple"], out["rules"] = _validate_rules(n, model, out["combined"])
+    gro = n.get("gro", True)
+    if not isinstance(gro, bool):
+        _fail("nic.gro", gro, "true or false (ethtool -K eth0 gro on|off)")
+    out["gro"] = gro
     out["_model"] = model
     return out
 
@@ -411,6 +422,12 @@ def _validate_sysctl(s: dict, hz: int) -> dict:
                 int(v.replace(",", ""), 16)
             except ValueError:
                 _fail(f'sysctl."{k}"', v, "a hex CPU mask string such as \"f\" or \"0\"")
+        elif k == "net.ipv4.tcp_rmem":
+            words = v.split() if isinstance(v, str) else []
+            if len(words) != 3 or not all(w.isdigit() for w in words) \
+                    or not int(words[0]) <= int(words[1]) <= int(words[2]):
+                _fail(f'sysctl."{k}"', v, 'three integers "min default max" with min ≤ '
+                      'default ≤ max, e.g. "4096 131072 6291456"')
         elif k == "net.core.netdev_budget_usecs":
             v = s.get(k, min_usecs)
             _int(f'sysctl."{k}"', v, min_usecs, INT_MAX,
@@ -454,8 +471,9 @@ def _validate_flows(flows, duration_ns: int) -> list[dict]:
     for i, key, f in _tables("flows", flows, FLOW_KEYS):
         r = {"name": f.get("name", f"flow{i}")}
         proto = f.get("proto", "udp")
-        if proto != "udp":
-            _fail(f"{key}.proto", proto, "supported: udp")
+        if proto not in L4_HDR:
+            _fail(f"{key}.proto", proto, "udp, or tcp (an in-order bulk stream of segments "
+                  "at the given rate)")
         r["proto"] = proto
         for side in ("src", "dst"):
             if side not in f:
@@ -465,8 +483,12 @@ def _validate_flows(flows, duration_ns: int) -> list[dict]:
         r["dst_ip"], r["dport"] = _endpoint(f"{key}.dst", f["dst"])
         if ipaddress.ip_address(r["src_ip"]).version != ipaddress.ip_address(r["dst_ip"]).version:
             _fail(f"{key}.dst", f["dst"], "must be the same IP version as src")
-        r["size"] = _int(f"{key}.size", f.get("size", 64), 64, 1518,
-                         "Ethernet frame size incl. FCS: 64-1518 bytes (MTU 1500)")
+        least = max(64, FRAME_OVERHEAD + L4_HDR[proto] + 1)
+        r["size"] = _int(f"{key}.size", f.get("size", 64 if proto == "udp" else 1518),
+                         least, 1518, f"Ethernet frame size incl. FCS: {least}-1518 bytes "
+                         f"for {proto} (MTU 1500)")
+        if ipaddress.ip_address(r["src_ip"]).version != 4 and proto == "tcp":
+            _fail(f"{key}.src", f["src"], "TCP flows are IPv4")
         if "rate" not in f:
             raise ConfigError(f"{key}.rate: missing; e.g. '200kpps' or '100Mbit'")
         r["rate"] = f["rate"]
@@ -519,8 +541,9 @@ def _validate_apps(apps, ncpus: int, host: dict, sysctl: dict) -> list[dict]:
             raise ConfigError(f"{key}.socket: missing; e.g. "
                               "{ proto = \"udp\", bind = \"0.0.0.0:9000\" }")
         _unknown(f"{key}.socket", s, SOCKET_KEYS)
-        if s.get("proto", "udp") != "udp":
-            _fail(f"{key}.socket.proto", s.get("proto"), "supported: udp")
+        proto = s.get("proto", "udp")
+        if proto not in L4_HDR:
+            _fail(f"{key}.socket.proto", proto, "udp or tcp")
         if "bind" not in s:
             raise ConfigError(f"{key}.socket.bind: missing; e.g. \"0.0.0.0:9000\"")
         ip, port = _endpoint(f"{key}.socket.bind", s["bind"], allow_any=True)
@@ -530,11 +553,19 @@ def _validate_apps(apps, ncpus: int, host: dict, sysctl: dict) -> list[dict]:
         reuse = s.get("reuseport", False)
         if not isinstance(reuse, bool):
             _fail(f"{key}.socket.reuseport", reuse, "true or false (SO_REUSEPORT)")
-        if port in bound and not (reuse and bound[port][1]):
+        if proto == "tcp":
+            # an established connection accepted from a listener on bind: apps on one
+            # port each read one of its connections
+            for k in ("reuseport", "connect", "udp_gro"):
+                if k in s:
+                    _fail(f"{key}.socket.{k}", s[k], "a UDP socket option; a TCP app reads "
+                          "one accepted connection of the flow to its port")
+        elif port in bound and not (reuse and bound[port][1]):
             _fail(f"{key}.socket.bind", s["bind"], f"port {port} is already bound by "
                   f"{bound[port][0]} (EADDRINUSE; set reuseport = true on every socket of "
                   "the group for SO_REUSEPORT)")
-        bound[port] = (r["name"], reuse)
+        if proto == "udp":
+            bound[port] = (r["name"], reuse)
         conn = s.get("connect")
         if conn is not None:
             cip, cport = _endpoint(f"{key}.socket.connect", conn)
@@ -547,11 +578,22 @@ def _validate_apps(apps, ncpus: int, host: dict, sysctl: dict) -> list[dict]:
         so = s.get("rcvbuf")
         if so is not None:
             _int(f"{key}.socket.rcvbuf", so, 0, INT_MAX, "SO_RCVBUF value, an integer ≥ 0")
-        r["socket"] = {"proto": "udp", "bind": s["bind"], "rcvbuf": so,
-                       "reuseport": reuse, "connect": conn}
+        gro = s.get("udp_gro", False)
+        if not isinstance(gro, bool):
+            _fail(f"{key}.socket.udp_gro", gro, "true or false (setsockopt UDP_GRO)")
+        r["socket"] = {"proto": proto, "bind": s["bind"], "rcvbuf": so,
+                       "reuseport": reuse if proto == "udp" else None, "connect": conn,
+                       "udp_gro": gro if proto == "udp" else None}
         r["bind_ip"], r["port"] = ip, port
-        r["sk_rcvbuf"] = effective_rcvbuf(so, sysctl["net.core.rmem_default"],
-                                          sysctl["net.core.rmem_max"])
+        default = (int(sysctl["net.ipv4.tcp_rmem"].split()[1]) if proto == "tcp"
+                   else sysctl["net.core.rmem_default"])
+        r["sk_rcvbuf"] = effective_rcvbuf(so, default, sysctl["net.core.rmem_max"])
+        # recv(fd, buf, read_size): iperf3's default TCP read length is 128 KiB
+        r["read_size"] = _int(f"{key}.read_size", a.get("read_size", 131072), 1, INT_MAX,
+                              "bytes per recv() on a TCP socket, an integer ≥ 1")
+        if proto == "udp" and "read_size" in a:
+            _fail(f"{key}.read_size", a["read_size"], "only for TCP apps (a UDP read "
+                  "returns one datagram)")
         r["cost_per_read"] = a.get("cost_per_read", "0ns")
         r["cost_per_read_ns"] = _dur(f"{key}.cost_per_read", r["cost_per_read"])
         out.append(r)
@@ -574,8 +616,11 @@ def user_view(r: dict) -> dict:
     apps = []
     for a in r["apps"]:
         sock = {k: v for k, v in a["socket"].items() if v is not None}
-        apps.append({"name": a["name"], "cpu": a["cpu"], "socket": sock,
-                     "cost_per_read": a["cost_per_read"]})
+        app = {"name": a["name"], "cpu": a["cpu"], "socket": sock,
+               "cost_per_read": a["cost_per_read"]}
+        if a["socket"]["proto"] == "tcp":
+            app["read_size"] = a["read_size"]
+        apps.append(app)
     return {"seed": r["seed"], "duration": r["duration"], "cpus": r["cpus"],
             "quantum": r["quantum"], "kernel": r["kernel"], "hz": r["hz"], "profile": r["profile"], "nic": nic,
             "irq": r["irq"], "sysctl": r["sysctl"], "host": r["host"], "flows": flows,

@@ -104,14 +104,15 @@ UDP_HEADER = ("InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErro
               "InCsumErrors IgnoredMulti MemErrors").split()
 
 
-def snmp(ip: dict, udp: dict, forwarding: bool = False) -> str:
+def snmp(ip: dict, udp: dict, tcp_mib: dict | None = None, forwarding: bool = False) -> str:
     def pair(name, header, values):
         return (f"{name}: " + " ".join(header) + "\n"
                 + f"{name}: " + " ".join(str(v) for v in values) + "\n")
     ipv = dict(ip)
     ipv["Forwarding"] = 1 if forwarding else 2
     ipv["DefaultTTL"] = 64
-    tcp = {"RtoAlgorithm": 1, "RtoMin": 200, "RtoMax": 120000, "MaxConn": -1}
+    tcp = {"RtoAlgorithm": 1, "RtoMin": 200, "RtoMax": 120000, "MaxConn": -1,
+           **(tcp_mib or {})}
     return (pair("Ip", IP_HEADER, [ipv.get(k, 0) for k in IP_HEADER])
             + pair("Icmp", ICMP_HEADER, [0] * len(ICMP_HEADER))
             + pair("Tcp", TCP_HEADER, [tcp.get(k, 0) for k in TCP_HEADER])

@@ -31,6 +31,9 @@ DROP_COUNTERS = {
     "backlog": "softnet_stat dropped (target CPU), /proc/net/dev drop",
     "flow_limit": "softnet_stat flow_limit_count (enqueuing CPU) and dropped (target CPU), "
                   "/proc/net/dev drop",
+    "tcp_no_socket": "/proc/net/snmp Tcp InSegs counts it; no drop counter of its own (the "
+                     "kernel answers with a RST, which softnet does not send)",
+    "tcp_rcvq_drop": "TcpExt TCPRcvQDrop (/proc/net/netstat)",
 }
 
 
@@ -76,6 +79,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
             "rss_hash": f"{nic['flow_hash'][i]:08x}", "rx_queue": plan.flow_queue[i],
             "irq_cpu": queue_cpu[plan.flow_queue[i]], "cpu": plan.flow_cpu[i],
             "socket": None if plan.flow_sock[i] is None else r["apps"][plan.flow_sock[i]]["name"],
+            "proto": f["proto"],
         })
 
     latency = {}
@@ -86,6 +90,8 @@ def assemble(r: dict, plan, results: dict) -> dict:
     duration = r["duration_ns"]
     snmp_ip = _sum_dicts([c["snmp"]["Ip"] for c in cpus])
     snmp_udp = _sum_dicts([c["snmp"]["Udp"] for c in cpus])
+    snmp_tcp = _sum_dicts([c["snmp"]["Tcp"] for c in cpus])
+    gro = _sum_dicts([c["gro"] for c in cpus])
     queues = {}
     for c in cpus:
         queues.update({int(q): v for q, v in c["queues"].items()})
@@ -132,10 +138,15 @@ def assemble(r: dict, plan, results: dict) -> dict:
         # incoming_cpu is SO_INCOMING_CPU (-1 until a connected socket receives)
         "sockets": {a["name"]: {"cpu": a["cpu"], "bind": a["socket"]["bind"],
                                 "connect": a["socket"].get("connect"),
-                                "reuseport": a["socket"].get("reuseport", False),
+                                "proto": a["socket"]["proto"],
+                                "reuseport": bool(a["socket"].get("reuseport")),
+                                "udp_gro": bool(a["socket"].get("udp_gro")),
                                 **sockets.get(i, {})} for i, a in enumerate(r["apps"])},
         "rfs": {f"cpu{c['cpu']}": c["rfs"] for c in cpus
                 if c["rfs"]["migrations"] or c["rfs"]["table_writes"]},
+        # GRO over every NAPI: wire packets in, merged into held packets, completed
+        # super-packets, skbs handed to the stack, wire packets still held at the end
+        "gro": {"enabled": r["nic"]["gro"], **gro},
         "notes": plan.notes,
     }
     if not balanced:
@@ -148,13 +159,13 @@ def assemble(r: dict, plan, results: dict) -> dict:
         "proc/net/softnet_stat": procfs.softnet_stat(softnet),
         "proc/softirqs": procfs.softirqs([c["softirqs"] for c in cpus]),
         "proc/interrupts": procfs.interrupts(ncpus, plan.vectors, irq_counts),
-        "proc/net/snmp": procfs.snmp(snmp_ip, snmp_udp),
+        "proc/net/snmp": procfs.snmp(snmp_ip, snmp_udp, snmp_tcp),
         "proc/net/dev": procfs.net_dev([("lo", {}), (r["nic"]["ifname"], eth)]),
         "proc/net/udp": procfs.net_udp([
             {"port": a["port"], "bind_ip": a["bind_ip"], "inode": 20000 + i,
              "rx_queue": sockets.get(i, {}).get("rx_queue", 0),
              "drops": sockets.get(i, {}).get("drops", 0)}
-            for i, a in enumerate(r["apps"])]),
+            for i, a in enumerate(r["apps"]) if a["socket"]["proto"] == "udp"]),
         "ethtool_S.txt": procfs.ethtool_s(igb_ethtool_stats(
             nq, nic, queues, ring, eth, rnbc, mpc_bytes)),
     }

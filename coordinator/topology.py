@@ -18,9 +18,12 @@ import numpy as np
 
 from cpus.backlog import get_rps_cpu
 from cpus.costs import load_profile
+from cpus.gro import NORMAL as GRO_NORMAL, TCP as GRO_TCP, UDP_GRO as GRO_UDP
 from nic.device import default_reta, vector_layout
 from nic.rss import flow_hash_and_queue
 from nic.toeplitz import parse_hkey
+
+from .config import FRAME_OVERHEAD, L4_HDR
 
 NETDEV_RSS_KEY_LEN = 52
 FIRST_IRQ = 65          # IRQ numbers as on the seed's host (eth0 = 65, queues follow)
@@ -31,6 +34,7 @@ class Plan:
     lps: list[dict] = field(default_factory=list)      # specs: name, index, factory, args, links
     vectors: list[dict] = field(default_factory=list)  # every vector with its CPU and IRQ
     flow_queue: list[int] = field(default_factory=list)
+    flow_hash: list[int] = field(default_factory=list)   # the NIC's RSS hash
     flow_sock: list[int | None] = field(default_factory=list)
     flow_cpu: list[int] = field(default_factory=list)
     rss_key: bytes = b""
@@ -107,7 +111,7 @@ def socket_for(flow: dict, apps: list[dict], seed: int = 1) -> int | None:
     for exact in (True, False):
         best, score = None, 0
         for i, a in enumerate(apps):
-            if a["port"] != flow["dport"]:
+            if a["port"] != flow["dport"] or a["socket"]["proto"] != "udp":
                 continue
             bip = ipaddress.ip_address(a["bind_ip"])
             if exact and bip != dst:
@@ -133,6 +137,32 @@ def socket_for(flow: dict, apps: list[dict], seed: int = 1) -> int | None:
     return None
 
 
+def tcp_connections(flows: list[dict], apps: list[dict], local: set) -> list[int | None]:
+    """Each TCP flow is one established connection; its reader is the first TCP app on
+    the flow's destination port (bound to that address or to the wildcard) that has not
+    taken a connection yet — accept() hands connections out in order. A TCP flow to a
+    port without such an app has no socket (tcp_v4_rcv answers with a RST)."""
+    taken: set[int] = set()
+    out: list[int | None] = []
+    for f in flows:
+        if f["proto"] != "tcp" or f["dst_ip"] not in local:
+            out.append(None)
+            continue
+        dst = ipaddress.ip_address(f["dst_ip"])
+        pick = None
+        for i, a in enumerate(apps):
+            if i in taken or a["socket"]["proto"] != "tcp" or a["port"] != f["dport"]:
+                continue
+            bip = ipaddress.ip_address(a["bind_ip"])
+            if bip == dst or bip.is_unspecified:
+                pick = i
+                break
+        if pick is not None:
+            taken.add(pick)
+        out.append(pick)
+    return out
+
+
 def plan(r: dict) -> Plan:
     p = Plan()
     nic = r["nic"]
@@ -144,9 +174,19 @@ def plan(r: dict) -> Plan:
     p.reta = nic["reta"] or default_reta(model, nic["combined"])
     rss = {"key": p.rss_key, "rx_flow_hash": nic["rx_flow_hash"], "reta": p.reta,
            "rules": nic["rules"]}
-    p.flow_queue = [flow_hash_and_queue(f, rss)[1] for f in r["flows"]]
-    p.flow_sock = [socket_for(f, r["apps"], r["seed"]) for f in r["flows"]]
+    hq = [flow_hash_and_queue(f, rss) for f in r["flows"]]
+    p.flow_hash = [h for h, _ in hq]
+    p.flow_queue = [q for _, q in hq]
     local = set(r["host"]["addresses"])
+    tcp = tcp_connections(r["flows"], r["apps"], local)
+    p.flow_sock = [tcp[i] if f["proto"] == "tcp" else socket_for(f, r["apps"], r["seed"])
+                   for i, f in enumerate(r["flows"])]
+    peer: dict[int, dict] = {tcp[i]: f for i, f in enumerate(r["flows"]) if tcp[i] is not None}
+    for i, f in enumerate(r["flows"]):
+        if f["proto"] == "tcp" and f["dst_ip"] in local and tcp[i] is None:
+            p.notes.append(f"flow {f['name']}: no TCP app left on port {f['dport']} to read "
+                           "this connection (each TCP app reads one); its segments are "
+                           "dropped as tcp_no_socket")
 
     ncpus = r["cpus"]
     names = ["nic"] + [f"cpu{c}" for c in range(ncpus)]
@@ -174,7 +214,7 @@ def plan(r: dict) -> Plan:
     rfs_queues = {int(q[3:]): n for q, n in nic["rps_flow_cnt"].items()} if entries else {}
     sock_hash: dict[int, int] = {}          # connected socket -> its peer flow's hash
     for i, sidx in enumerate(p.flow_sock):
-        if sidx is not None and r["apps"][sidx]["rem_ip"] is not None:
+        if sidx is not None and (r["apps"][sidx]["rem_ip"] is not None or sidx in peer):
             sock_hash[sidx] = sw_hash[i]
     writers = sorted({sock_cpu[s] for s in sock_hash}) if rfs_queues else []
     if not writers:
@@ -214,13 +254,35 @@ def plan(r: dict) -> Plan:
 
     drop_en = (not nic["rx_pause"]) and nic["combined"] > 1    # igb_setup_srrctl
     sysctl = r["sysctl"]
-    flows_cpu = [{"len": f["size"] - 4, "local": f["dst_ip"] in local, "sock": s, "sw_hash": h}
-                 for f, s, h in zip(r["flows"], p.flow_sock, sw_hash)]
-    sockets = [{"index": i, "bind_ip": a["bind_ip"], "port": a["port"],
-                "rcvbuf": a["sk_rcvbuf"], "owner": a["cpu"], "owner_lp": f"cpu{a['cpu']}",
-                "inode": 20000 + i, "rem_ip": a["rem_ip"], "rem_port": a["rem_port"],
-                "rfs_hash": sock_hash.get(i)}
-               for i, a in enumerate(r["apps"])]
+    # GRO (spec §6): TCP segments merge; UDP merges only into a UDP_GRO socket, and once
+    # any socket sets UDP_GRO (udp_encap_needed_key) every UDP packet's GRO looks up its
+    # socket.
+    udp_gro_any = any(a["socket"].get("udp_gro") for a in r["apps"])
+    flows_cpu = []
+    for i, (f, s, h) in enumerate(zip(r["flows"], p.flow_sock, sw_hash)):
+        l4 = L4_HDR[f["proto"]]
+        if f["proto"] == "tcp":
+            kind = GRO_TCP
+        elif s is not None and r["apps"][s]["socket"].get("udp_gro"):
+            kind = GRO_UDP
+        else:
+            kind = GRO_NORMAL
+        flows_cpu.append({"len": f["size"] - 4, "local": f["dst_ip"] in local, "sock": s,
+                          "sw_hash": h, "proto": f["proto"], "gro": kind,
+                          "nic_hash": p.flow_hash[i], "l34_hdr": 20 + l4,
+                          "payload": f["size"] - FRAME_OVERHEAD - l4,
+                          "gro_lookup": f["proto"] == "udp" and udp_gro_any})
+    sockets = []
+    for i, a in enumerate(r["apps"]):
+        f = peer.get(i)
+        rem_ip, rem_port = (f["src_ip"], f["sport"]) if f else (a["rem_ip"], a["rem_port"])
+        sockets.append({"index": i, "proto": a["socket"]["proto"], "bind_ip": a["bind_ip"],
+                        "port": a["port"], "rcvbuf": a["sk_rcvbuf"], "owner": a["cpu"],
+                        "owner_lp": f"cpu{a['cpu']}", "inode": 20000 + i,
+                        "rem_ip": rem_ip, "rem_port": rem_port,
+                        "rfs_hash": sock_hash.get(i),
+                        "udp_gro": bool(a["socket"].get("udp_gro")),
+                        "payload": (f["size"] - FRAME_OVERHEAD - L4_HDR["tcp"]) if f else 0})
     itr = nic["rx_usecs"] if nic["rx_usecs"] <= 3 else nic["rx_usecs"] << 2
 
     common = {"duration_ns": r["duration_ns"], "seed": r["seed"]}
@@ -263,10 +325,12 @@ def plan(r: dict) -> Plan:
                                           "start_itr": model["start_itr"],
                                           "napi_weight": model["napi_weight"],
                                           "truesize": model["rx_truesize"],
+                                          "gro": nic["gro"],
                                           "gigabit": model["line_rate_bps"] == 10**9},
                                "vectors": my_vecs, "flows": flows_cpu, "sockets": sockets,
                                "apps": [{"name": a["name"], "sock": i,
-                                         "cost_per_read_ns": a["cost_per_read_ns"]}
+                                         "cost_per_read_ns": a["cost_per_read_ns"],
+                                         "read_size": a["read_size"]}
                                         for i, a in enumerate(r["apps"]) if a["cpu"] == c]}})
     for spec in p.lps:
         spec["out_links"] = [l for l in links if l["src"] == spec["name"]]

@@ -114,7 +114,7 @@ class Backlog:
         self.sd.dropped += 1
         self.stack.rx_dropped_core += 1
         limited = qlen <= self.max_backlog
-        self.books.drop(skb.flow, "flow_limit" if limited else "backlog")
+        self.books.drop(skb.flow, "flow_limit" if limited else "backlog", skb.nsegs)
         return False
 
     def ipi_from(self, src: int) -> bool:
@@ -140,7 +140,7 @@ class Backlog:
         while True:
             while pq:
                 skb = pq.popleft()
-                stack.held += 1
+                stack.held += skb.nsegs
                 self.input_queue_head += 1
                 yield stack.receive_skb(skb, cpu.now) + extra
                 if skb.rps_src >= 0:
@@ -156,4 +156,6 @@ class Backlog:
             yield cpu.costs.process_backlog_splice
 
     def queued(self) -> int:
-        return len(self.input_pkt_queue) + len(self.process_queue)
+        """Wire packets waiting here (a GRO super-packet counts all of its own)."""
+        return (sum(s.nsegs for s in self.input_pkt_queue)
+                + sum(s.nsegs for s in self.process_queue))

@@ -21,34 +21,42 @@ FOLD_EVERY = 6 * 65536
 
 class Books:
     __slots__ = ("drops", "flow_dropped", "flow_delivered", "flow_reordered", "flow_last",
-                 "lat", "udp", "delivered_total", "stamps")
+                 "lat", "delivered_total", "stamps")
 
-    def __init__(self, nflows: int, udp_mib: dict) -> None:
+    def __init__(self, nflows: int) -> None:
         self.drops: dict[str, int] = {}
         self.flow_dropped = [0] * nflows
         self.flow_delivered = [0] * nflows
         self.flow_reordered = [0] * nflows
         self.flow_last = [-1] * nflows
         self.lat = [Recorder() for _ in STAGES]
-        self.udp = udp_mib
         self.delivered_total = 0
         self.stamps = array("q")
 
-    def drop(self, flow: int, stage: str) -> None:
-        self.drops[stage] = self.drops.get(stage, 0) + 1
-        self.flow_dropped[flow] += 1
+    def drop(self, flow: int, stage: str, n: int = 1) -> None:
+        self.drops[stage] = self.drops.get(stage, 0) + n
+        self.flow_dropped[flow] += n
 
     def delivered(self, skb, now: int) -> None:
-        self.udp["InDatagrams"] += 1
+        """Every wire packet of `skb` read by an application at `now`."""
+        self.delivered_seg(skb, skb.id, skb.t_wire, skb.t_dma, skb.t_poll, now)
+        if skb.segs:
+            for sid, tw, td, tp in skb.segs:
+                self.delivered_seg(skb, sid, tw, td, tp, now)
+
+    def delivered_seg(self, skb, pid: int, t_wire: int, t_dma: int, t_poll: int,
+                      now: int) -> None:
+        """One wire packet of `skb` (its own id and stamps up to the poll; protocol and
+        socket stamps are the skb's) read at `now`."""
         self.delivered_total += 1
         f = skb.flow
         self.flow_delivered[f] += 1
-        if skb.id < self.flow_last[f]:
+        if pid < self.flow_last[f]:
             self.flow_reordered[f] += 1
         else:
-            self.flow_last[f] = skb.id
+            self.flow_last[f] = pid
         st = self.stamps
-        st.extend((skb.t_wire, skb.t_dma, skb.t_poll, skb.t_proto, skb.t_sock, now))
+        st.extend((t_wire, t_dma, t_poll, skb.t_proto, skb.t_sock, now))
         if len(st) >= FOLD_EVERY:
             self._fold()
 

@@ -14,6 +14,8 @@ COST_KEYS = (
     "context_switch", "get_rps_cpu", "enqueue_to_backlog", "process_backlog_packet",
     "process_backlog_splice",
     "rps_ipi_send",
+    "tcp_gro_receive", "gro_complete", "tcp_v4_rcv", "tcp_rcv_established", "tcp_recvmsg",
+    "copy_to_user_kb", "kfree_skb", "kfree_skb_frag", "udp4_gro_lookup",
 )
 LINK_KEYS = ("pcie", "interconnect")
 DEFAULT_PROFILE = "xeon-e5-1650v4"

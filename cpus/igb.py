@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from nic.msix import eitr_ns
 
+from .gro import NORMAL, TCP
 from .napi import napi_complete_done, napi_schedule
 
 IGB_20K_ITR = 196
@@ -82,7 +83,13 @@ class IgbDriver:
         stack = self.stack
         batch = stack.gro_normal_batch
         write = qv.rx_buffer_write
-        per_packet = c.igb_clean_rx_packet + c.napi_gro_receive
+        gro = napi.gro                 # None: GRO off (netif_elide_gro)
+        gro_flows = stack.gro_flows
+        per_packet = c.igb_clean_rx_packet
+        if gro is not None:
+            per_packet += c.napi_gro_receive
+        lookup = per_packet + c.udp4_gro_lookup
+        merge = per_packet + c.tcp_gro_receive
         total_packets = 0
         total_bytes = 0
         cleaned_count = ring.desc_unused()
@@ -98,13 +105,27 @@ class IgbDriver:
             total_bytes += skb.len
             skb.t_poll = cpu.now
             stack.held += 1
-            # napi_gro_receive: plain UDP is GRO_NORMAL (spec §6.3) → gro_normal_one
-            rx_list = napi.rx_list
-            rx_list.append(skb)
             total_packets += 1
-            yield per_packet
-            if len(rx_list) >= batch:
-                yield from stack.gro_normal_list(napi)
+            fl = gro_flows[skb.flow] if gro is not None else None
+            if fl is None or fl.kind == NORMAL:
+                # napi_gro_receive → GRO_NORMAL (plain UDP is flagged flush, spec §6.3;
+                # with GRO off every packet is) → gro_normal_one
+                rx_list = napi.rx_list
+                rx_list.append(skb)
+                napi.rx_count += 1
+                if gro is not None:
+                    gro.wire += 1
+                    gro.to_stack += 1
+                    yield lookup if fl.lookup else per_packet
+                else:
+                    yield per_packet
+                if napi.rx_count >= batch:
+                    yield from stack.gro_normal_list(napi)
+            else:
+                done = gro.receive(skb, fl, cpu.jiffies())
+                yield merge if fl.kind == TCP else lookup
+                if done:
+                    yield from stack.gro_complete(napi, done)
         qv.ring_packets += total_packets
         qv.ring_bytes += total_bytes
         qv.rx_total_packets += total_packets

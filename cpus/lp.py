@@ -19,16 +19,17 @@ from engine.skb import SkBuff
 from nic.msix import MsixVector
 from nic.rxring import RxRing
 
-from .app import udp_reader
+from .app import tcp_reader, udp_reader
 from .backlog import Backlog
 from .books import Books
 from .costs import Costs
 from .cpu import NET_RX_SOFTIRQ, SOFTIRQ_NAMES, Cpu
+from .gro import GroFlow, GroList
 from .igb import IgbDriver, QVector
 from .napi import NapiStruct, SoftnetData, net_rx_action
 from .rfs import HEAD_REPORT_DELAY_NS, HeadReports, RfsRx, RfsWriter, SockFlowTable
 from .sched import Task
-from .sock import UdpSock
+from .sock import TcpSock, UdpSock
 from .stack import Snmp, Stack
 
 
@@ -55,16 +56,22 @@ class CpuLP(LogicalProcess):
         self.sd = SoftnetData()
         self.snmp = Snmp()
         nflows = len(args["flows"])
-        self.books = Books(nflows, self.snmp.udp)
+        self.books = Books(nflows)
         self.sockets: dict[int, UdpSock] = {}
         self.sock_lp: dict[int, str] = {}
         for s in args["sockets"]:
             self.sock_lp[s["index"]] = s["owner_lp"]
             if s["owner"] == self.cpu_id:
-                self.sockets[s["index"]] = UdpSock(s["index"], s["bind_ip"], s["port"],
-                                                   s["rcvbuf"], s["owner"], s["inode"],
-                                                   s.get("rem_ip"), s.get("rem_port"))
-                self.sockets[s["index"]].rfs_hash = s.get("rfs_hash")
+                common = (s["index"], s["bind_ip"], s["port"], s["rcvbuf"], s["owner"],
+                          s["inode"], s.get("rem_ip"), s.get("rem_port"))
+                if s["proto"] == "tcp":
+                    sk = TcpSock(*common, payload=s["payload"])
+                    self.snmp.tcp["CurrEstab"] += 1
+                else:
+                    sk = UdpSock(*common)
+                    sk.udp_gro = s.get("udp_gro", False)
+                sk.rfs_hash = s.get("rfs_hash")
+                self.sockets[s["index"]] = sk
         self.outbox: dict[str, list] = {}
         self.out_seq = 0
         self._causal: list[str] | None = None   # inputs that can make this CPU send
@@ -81,6 +88,9 @@ class CpuLP(LogicalProcess):
                            self.sockets, self.books, self.sysctl.gro_normal_batch,
                            self._remote_enqueue)
         self.stack.sw_hash = [f["sw_hash"] for f in args["flows"]]
+        self.stack.flow_tcp = [f["proto"] == "tcp" for f in args["flows"]]
+        self.stack.gro_flows = [GroFlow(f["gro"], f["nic_hash"], f["l34_hdr"], f["payload"],
+                                        f["gro_lookup"]) for f in args["flows"]]
         rfs = args.get("rfs") or {}
         entries = rfs.get("sock_flow_entries", 0)
         flow_cnt = {int(q): n for q, n in rfs.get("flow_cnt", {}).items()}
@@ -129,6 +139,8 @@ class CpuLP(LogicalProcess):
             qv = QVector(vec, ring, v["itr_setting"], dev["start_itr"], dev["gigabit"],
                          dev["rx_buffer_write"])
             qv.napi = NapiStruct(v["name"], dev["napi_weight"], self.driver.igb_poll, qv)
+            if dev["gro"]:
+                qv.napi.gro = GroList()
             self.vectors.append(vec)
             self.qvectors.append(qv)
             self.qv_of[vec] = qv
@@ -138,9 +150,14 @@ class CpuLP(LogicalProcess):
         for a in args["apps"]:
             sk = self.sockets[a["sock"]]
             ref: list = [None]
-            task = Task(a["name"], 3, udp_reader(self.cpu, sk, a["cost_per_read_ns"],
-                                                 self.books, ref,
-                                                 self.rfs_writer and self.rfs_writer.record))
+            record = self.rfs_writer and self.rfs_writer.record
+            if sk.is_tcp:
+                body = tcp_reader(self.cpu, sk, a["cost_per_read_ns"], a["read_size"],
+                                  self.books, ref, record)
+            else:
+                body = udp_reader(self.cpu, sk, a["cost_per_read_ns"], self.books,
+                                  self.snmp.udp, ref, record)
+            task = Task(a["name"], 3, body)
             ref[0] = task
             self.tasks.append(task)
             self.cpu.sched.wake(task)
@@ -378,11 +395,14 @@ class CpuLP(LogicalProcess):
 
     def result(self) -> dict:
         end = self.end
-        in_flight = {"cpu_stack": self.stack.held}
+        gro = [qv.napi.gro for qv in self.qvectors if qv.napi.gro is not None]
+        gro_held = sum(g.held_segs for g in gro)
+        in_flight = {"cpu_stack": self.stack.held - gro_held, "gro_held": gro_held}
         for ring in self.rings.values():
             for k, v in ring.in_flight(end).items():
                 in_flight[k] = in_flight.get(k, 0) + v
-        link = sum(1 for e in self.ev._heap if e[4] in (self._sock_arrive, self._backlog_arrive))
+        link = sum(e[5][1].nsegs for e in self.ev._heap
+                   if e[4] in (self._sock_arrive, self._backlog_arrive))
         in_flight["interconnect_link"] = link
         in_flight["backlog"] = self.backlog.queued()
         in_flight["socket_queue"] = sum(s.queued() for s in self.sockets.values())
@@ -403,7 +423,8 @@ class CpuLP(LogicalProcess):
             "softirqs": dict(zip(SOFTIRQ_NAMES, self.cpu.kstat_softirqs)),
             "irqs": self.cpu.irq_counts,
             "time": self.cpu.time_by_context(end),
-            "snmp": {"Ip": self.snmp.ip, "Udp": self.snmp.udp},
+            "snmp": {"Ip": self.snmp.ip, "Udp": self.snmp.udp, "Tcp": self.snmp.tcp},
+            "gro": {k: sum(g.export()[k] for g in gro) for k in GroList().export()},
             "core_rx_dropped": self.stack.rx_dropped_core,
             "queues": {str(r.index): {"rqdpc": r.rqdpc, "mpc": r.mpc,
                                       "mpc_bytes": r.mpc_bytes, "rnbc": r.rnbc,

@@ -15,7 +15,7 @@ from .cpu import NET_RX_SOFTIRQ
 
 class NapiStruct:
     __slots__ = ("name", "weight", "poll", "ctx", "sched", "missed", "disabled",
-                 "rx_list", "polls")
+                 "rx_list", "rx_count", "gro", "polls")
 
     def __init__(self, name: str, weight: int, poll, ctx) -> None:
         self.name = name
@@ -26,6 +26,8 @@ class NapiStruct:
         self.missed = False       # NAPI_STATE_MISSED
         self.disabled = False
         self.rx_list: list = []   # GRO_NORMAL skbs waiting for delivery (napi->rx_list)
+        self.rx_count = 0         # … counted in segments (napi->rx_count)
+        self.gro = None           # GroList (napi->gro_hash) when the device does GRO
         self.polls = 0
 
 
@@ -68,6 +70,8 @@ def napi_schedule(cpu, sd: SoftnetData, n: NapiStruct, in_interrupt: bool = True
 def napi_complete_done(cpu, sd: SoftnetData, n: NapiStruct, work_done: int, stack):
     """Returns True when the driver may re-enable its interrupt (kernel-spec §4.3).
     gro_flush_timeout and napi_defer_hard_irqs are 0 (defaults): flush everything."""
+    if n.gro is not None and n.gro.has_held():
+        yield from stack.napi_gro_flush(n, False)
     if n.rx_list:
         yield from stack.gro_normal_list(n)
     if n.missed:
@@ -87,8 +91,10 @@ def __napi_poll(cpu, n: NapiStruct, stack):
         work = yield from n.poll(cpu, n, weight)
     if work < weight:
         return work, False
-    # Full weight used: the core still owns n. UDP holds nothing in GRO buckets; the
-    # batch of GRO_NORMAL packets is delivered now (napi_gro_flush + gro_normal_list).
+    # Full weight used: the core still owns n. Held packets older than this jiffy are
+    # flushed (all of them if HZ < 1000), then the GRO_NORMAL batch is delivered.
+    if n.gro is not None and n.gro.has_held():
+        yield from stack.napi_gro_flush(n, cpu.hz >= 1000)
     if n.rx_list:
         yield from stack.gro_normal_list(n)
     return work, True

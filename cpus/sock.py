@@ -24,10 +24,11 @@ def effective_rcvbuf(so_rcvbuf: int | None, rmem_default: int, rmem_max: int) ->
 
 
 class UdpSock:
+    is_tcp = False
     __slots__ = ("index", "bind_ip", "port", "rem_ip", "rem_port", "owner", "inode",
                  "rcvbuf", "rmem_alloc", "forward_deficit", "forward_threshold",
                  "receive_queue", "reader_queue", "drops", "waiter", "enqueued", "rxhash",
-                 "incoming_cpu", "rfs_hash", "by_cpu")
+                 "incoming_cpu", "rfs_hash", "by_cpu", "udp_gro")
 
     def __init__(self, index: int, bind_ip: str, port: int, rcvbuf: int, owner: int,
                  inode: int, rem_ip: str | None = None, rem_port: int | None = None) -> None:
@@ -50,7 +51,8 @@ class UdpSock:
         self.rxhash = 0         # sk_rxhash: saved on enqueue, connected sockets only
         self.incoming_cpu = -1  # sk_incoming_cpu (SO_INCOMING_CPU): likewise
         self.rfs_hash = None    # the hash its peer's flow will have (plan time)
-        self.by_cpu: dict[int, int] = {}   # datagrams offered to it, by processing CPU
+        self.by_cpu: dict[int, int] = {}   # skbs offered to it, by processing CPU
+        self.udp_gro = False    # setsockopt(UDP_GRO): GRO super-datagrams are read whole
 
     def enqueue(self, skb, sw_hash: int, cpu: int) -> bool:
         """__udp_queue_rcv_skb on the CPU `cpu` that processed it, then
@@ -85,8 +87,79 @@ class UdpSock:
         return skb
 
     def queued(self) -> int:
-        return len(self.receive_queue) + len(self.reader_queue)
+        """Wire packets queued (a UDP_GRO super-datagram counts all of its own)."""
+        return (sum(s.nsegs for s in self.receive_queue)
+                + sum(s.nsegs for s in self.reader_queue))
 
     def rx_queue_bytes(self) -> int:
         """What /proc/net/udp shows as rx_queue."""
         return self.rmem_alloc - self.forward_deficit
+
+
+class TcpSock(UdpSock):
+    """The receive side of one established TCP connection (the child socket an accept()
+    returned): the bookkeeping fields are a UDP socket's; admission and reading differ.
+
+    Admission (tcp_data_queue → tcp_try_rmem_schedule): a segment is dropped
+    (TCPRcvQDrop) when `sk_rmem_alloc` is above `sk_rcvbuf` and the queue is not empty;
+    queue collapsing, receive-buffer autotuning and the window that would hold a real
+    sender back are not modelled. Reading (tcp_recvmsg) copies up to the caller's buffer
+    size across skbs, byte by byte; an skb's memory goes back as soon as it is eaten."""
+
+    is_tcp = True
+    __slots__ = ("payload", "head_off")
+
+    def __init__(self, *args, payload: int = 1448, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.payload = payload    # bytes of each segment of the connection's flow
+        self.head_off = 0         # bytes of the first queued skb already read
+
+    def enqueue(self, skb, sw_hash: int, cpu: int) -> bool:
+        self.by_cpu[cpu] = self.by_cpu.get(cpu, 0) + 1
+        self.rxhash = sw_hash              # sock_rps_save_rxhash, sk_incoming_cpu_update
+        self.incoming_cpu = cpu
+        if self.rmem_alloc > self.rcvbuf and self.receive_queue:
+            self.drops += 1
+            return False
+        self.rmem_alloc += skb.truesize
+        self.receive_queue.append(skb)
+        self.enqueued += 1
+        return True
+
+    def read(self, want: int, books, now: int) -> tuple[int, int, int]:
+        """tcp_recvmsg with SO_RCVLOWAT 1: copy up to `want` bytes of what is queued;
+        every segment whose last byte is copied counts as read. Returns (bytes copied,
+        skbs freed, page fragments freed with them)."""
+        q = self.receive_queue
+        p = self.payload
+        copied = freed = frags = 0
+        while q and copied < want:
+            skb = q[0]
+            total = skb.nsegs * p
+            off = self.head_off
+            take = min(want - copied, total - off)
+            end = off + take
+            for i in range(off // p, end // p):     # segments whose last byte is copied
+                if i == 0:
+                    books.delivered_seg(skb, skb.id, skb.t_wire, skb.t_dma, skb.t_poll, now)
+                else:
+                    sid, tw, td, tp = skb.segs[i - 1]
+                    books.delivered_seg(skb, sid, tw, td, tp, now)
+            copied += take
+            if end == total:
+                q.popleft()
+                self.head_off = 0
+                self.rmem_alloc -= skb.truesize     # sk_eat_skb → sock_rfree
+                freed += 1
+                frags += skb.nsegs                  # a page fragment per wire packet
+            else:
+                self.head_off = end
+        return copied, freed, frags
+
+    def queued(self) -> int:
+        """Wire packets queued and not yet read in full."""
+        n = sum(s.nsegs for s in self.receive_queue)
+        return n - self.head_off // self.payload
+
+    def rx_queue_bytes(self) -> int:
+        return self.rmem_alloc

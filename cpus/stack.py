@@ -3,8 +3,10 @@
 `gro_normal_list` hands a batch to `netif_receive_skb_list_internal`; each skb then goes
 through `__netif_receive_skb_core` (softnet `processed`), `ip_rcv` (InReceives; a
 destination that is not local is dropped as InAddrErrors since forwarding is off),
-`ip_local_deliver` (InDelivers), `udp_rcv` (NoPorts when no socket) and
-`__udp_queue_rcv_skb`. The socket belongs to the CPU of its application: a local socket is
+`ip_local_deliver` (InDelivers), then `udp_rcv` (NoPorts when no socket) and
+`__udp_queue_rcv_skb`, or `tcp_v4_rcv` (InSegs) and `tcp_rcv_established` for the TCP-like
+bulk flows. A GRO super-packet is one skb here (one InReceives, one InSegs) and all its
+wire packets to the books. The socket belongs to the CPU of its application: a local socket is
 queued here; a socket on another CPU is reached over the interconnect link, and its owner
 decides admission when the record lands.
 
@@ -21,7 +23,7 @@ from .rfs import HEAD_REPORT_DELAY_NS
 class Snmp:
     """The MIB counters this CPU has bumped; /proc/net/snmp sums them over CPUs."""
 
-    __slots__ = ("ip", "udp")
+    __slots__ = ("ip", "udp", "tcp")
 
     IP_FIELDS = ("InReceives", "InHdrErrors", "InAddrErrors", "ForwDatagrams",
                  "InUnknownProtos", "InDiscards", "InDelivers", "OutRequests", "OutDiscards",
@@ -32,12 +34,14 @@ class Snmp:
     def __init__(self) -> None:
         self.ip = dict.fromkeys(self.IP_FIELDS, 0)
         self.udp = dict.fromkeys(self.UDP_FIELDS, 0)
+        self.tcp = {"CurrEstab": 0, "InSegs": 0, "InErrs": 0}
 
 
 class Stack:
     __slots__ = ("cpu", "sd", "costs", "snmp", "flow_local", "flow_sock", "sockets",
                  "books", "gro_normal_batch", "held", "remote_enqueue", "rx_dropped_core",
-                 "sw_hash", "rps_maps", "backlog", "rps_remote", "rps_ipi", "rfs")
+                 "sw_hash", "rps_maps", "backlog", "rps_remote", "rps_ipi", "rfs",
+                 "flow_tcp", "gro_flows")
 
     def __init__(self, cpu, sd, snmp: Snmp, flow_local: list[bool],
                  flow_sock: list[int | None], sockets: dict, books, gro_normal_batch: int,
@@ -60,6 +64,8 @@ class Stack:
         self.rps_remote = None                 # fn(t, cpu, skb): enqueue on another CPU
         self.rps_ipi = None                    # fn(t, cpu): the IPI marker
         self.rfs = None                        # RfsRx when an RX queue here has RFS
+        self.flow_tcp = [False] * len(flow_local)   # TCP-like bulk flows
+        self.gro_flows: list = []              # GroFlow per flow
 
     def send_prefix(self, kind: str) -> int:
         """The least CPU time from the start of a step to the first record of `kind` it can
@@ -67,19 +73,45 @@ class Stack:
         step can start. Must follow the code paths below."""
         c = self.costs
         if kind == "sk":     # receive_skb: everything before the socket hand-off
-            return c.netif_receive_skb_ip_rcv + c.ip_local_deliver + c.udp_rcv + \
-                c.udp_queue_rcv_skb
+            udp = c.udp_rcv + c.udp_queue_rcv_skb
+            if any(self.flow_tcp):
+                udp = min(udp, c.tcp_v4_rcv + c.tcp_rcv_established)
+            return c.netif_receive_skb_ip_rcv + c.ip_local_deliver + udp
         if kind in ("bl", "ipi"):    # rps_steer; an IPI is owed only after an enqueue
             return c.get_rps_cpu + c.enqueue_to_backlog
         if kind == "qh":             # backlog progress reports leave this much later
             return HEAD_REPORT_DELAY_NS
         return 0                     # rfs: recvmsg writes the table at once
 
+    def gro_normal_one(self, napi, skb):
+        """Append to napi->rx_list; deliver the batch once it holds gro_normal_batch
+        segments."""
+        napi.rx_list.append(skb)
+        napi.rx_count += skb.nsegs
+        napi.gro.to_stack += 1
+        if napi.rx_count >= self.gro_normal_batch:
+            yield from self.gro_normal_list(napi)
+
+    def napi_gro_flush(self, napi, flush_old: bool):
+        """napi_gro_flush: complete held packets (napi_gro_complete → gro_normal_one)."""
+        done = napi.gro.flush(self.cpu.jiffies(), flush_old)
+        yield from self.gro_complete(napi, done)
+
+    def gro_complete(self, napi, done: list):
+        """napi_gro_complete for each packet GRO let go of: a merged one gets its
+        protocol's gro_complete (gso_size, checksum), then gro_normal_one."""
+        cost = self.costs.gro_complete
+        for skb in done:
+            if skb.segs and cost:
+                yield cost
+            yield from self.gro_normal_one(napi, skb)
+
     def gro_normal_list(self, napi):
         """Deliver napi->rx_list (netif_receive_skb_list_internal) as one step: hard IRQs
-        wait at most one GRO_NORMAL batch (gro_normal_batch skbs) for the boundary."""
+        wait at most one GRO_NORMAL batch (gro_normal_batch segments) for the boundary."""
         batch = napi.rx_list
         napi.rx_list = []
+        napi.rx_count = 0
         start = t = self.cpu.now
         if self.rps_maps or self.rfs is not None:
             steer = self.rps_steer
@@ -105,7 +137,7 @@ class Stack:
             return self.receive_skb(skb, now)
         c = self.costs
         cost = c.get_rps_cpu + c.enqueue_to_backlog
-        self.held -= 1
+        self.held -= skb.nsegs
         me = self.cpu.index
         if target == me:
             self.backlog.enqueue_to_backlog(skb, me)
@@ -134,24 +166,34 @@ class Stack:
         ip["InReceives"] += 1
         cost = c.netif_receive_skb_ip_rcv
         flow = skb.flow
+        n = skb.nsegs
         if not self.flow_local[flow]:
             ip["InAddrErrors"] += 1
-            self.held -= 1
-            self.books.drop(flow, "ip_in_addr_errors")
+            self.held -= n
+            self.books.drop(flow, "ip_in_addr_errors", n)
             return cost
         cost += c.ip_local_deliver
         ip["InDelivers"] += 1
-        cost += c.udp_rcv
         sidx = self.flow_sock[flow]
-        if sidx is None:
-            self.snmp.udp["NoPorts"] += 1
-            self.held -= 1
-            self.books.drop(flow, "udp_no_ports")
-            return cost
-        cost += c.udp_queue_rcv_skb
+        if self.flow_tcp[flow]:
+            cost += c.tcp_v4_rcv
+            self.snmp.tcp["InSegs"] += 1       # per skb: "count it even if it's bad"
+            if sidx is None:                   # no socket: answered with a RST
+                self.held -= n
+                self.books.drop(flow, "tcp_no_socket", n)
+                return cost
+            cost += c.tcp_rcv_established
+        else:
+            cost += c.udp_rcv
+            if sidx is None:
+                self.snmp.udp["NoPorts"] += 1
+                self.held -= n
+                self.books.drop(flow, "udp_no_ports", n)
+                return cost
+            cost += c.udp_queue_rcv_skb
         t = now + cost
         skb.t_sock = t
-        self.held -= 1
+        self.held -= n
         sk = self.sockets.get(sidx)
         if sk is not None:
             cost += self.sock_enqueue(sk, skb, self.cpu.index)
@@ -163,10 +205,13 @@ class Stack:
         """Queue on a socket this CPU owns, for a datagram CPU `cpu` processed; returns the
         extra cost (waking the reader)."""
         if not sk.enqueue(skb, self.sw_hash[skb.flow], cpu):
+            if sk.is_tcp:                      # tcp_data_queue: LINUX_MIB_TCPRCVQDROP
+                self.books.drop(skb.flow, "tcp_rcvq_drop", skb.nsegs)
+                return 0
             udp = self.snmp.udp
             udp["RcvbufErrors"] += 1
             udp["InErrors"] += 1
-            self.books.drop(skb.flow, "udp_rcvbuf_errors")
+            self.books.drop(skb.flow, "udp_rcvbuf_errors", skb.nsegs)
             return 0
         w = sk.waiter
         if w is not None:                      # sk_data_ready → wake the reader

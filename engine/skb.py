@@ -24,10 +24,20 @@ class SkBuff:
     t_sock: int = 0  # queued on the socket
     rps_src: int = -1  # RFS: the CPU that enqueued it under an rflow …
     rps_seq: int = 0   # … and its number there (stands in for input_queue_tail)
+    # GRO: the segments merged behind the first, as (id, t_wire, t_dma, t_poll) each;
+    # None for a packet that was not merged. A super-packet is one skb to the stack and
+    # still every one of its wire packets to the books.
+    segs: list | None = None
+
+    @property
+    def nsegs(self) -> int:
+        """NAPI_GRO_CB(skb)->count: wire packets in this skb."""
+        return 1 + len(self.segs) if self.segs else 1
 
     def to_wire(self) -> tuple:
         return (self.id, self.flow, self.len, self.truesize, self.queue, self.t_wire,
-                self.t_dma, self.t_poll, self.t_proto, self.t_sock, self.rps_src, self.rps_seq)
+                self.t_dma, self.t_poll, self.t_proto, self.t_sock, self.rps_src, self.rps_seq,
+                self.segs)
 
     @staticmethod
     def from_wire(f) -> "SkBuff":

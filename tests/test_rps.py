@@ -41,7 +41,7 @@ class FakeStack:
 def backlog(max_backlog=4, fl_cpus=()):
     cpu = Cpu(2, 4, zero_costs(), 1000, EventQueue(3))
     sd = SoftnetData()
-    books = Books(2, {"InDatagrams": 0})
+    books = Books(2)
     return Backlog(cpu, sd, FakeStack(), books, max_backlog, 64, set(fl_cpus), 4096,
                    None), sd, books
 
