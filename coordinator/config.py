@@ -49,7 +49,7 @@ NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_
 RULE_KEYS = {"flow_type", "proto", "src_ip", "dst_ip", "src_port", "dst_port", "action", "loc"}
 FLOW_KEYS = {"name", "proto", "src", "dst", "rate", "size", "arrival", "on", "off", "count",
              "start", "stop"}
-APP_KEYS = {"name", "cpu", "socket", "cost_per_read", "read_size"}
+APP_KEYS = {"name", "cpu", "socket", "cost_per_read", "read_size", "migrate"}
 SOCKET_KEYS = {"proto", "bind", "rcvbuf", "reuseport", "connect", "udp_gro"}
 # Header bytes below the payload of a frame (Ethernet 14 + FCS 4 + IPv4 20 + L4): a TCP
 # segment carries the timestamp option (32-byte header), so a 1518-byte frame holds a
@@ -212,7 +212,8 @@ def validate(raw: dict) -> dict:
     r["sysctl"] = _validate_sysctl(raw.get("sysctl", {}), hz)
     r["host"] = host = _validate_host(raw.get("host", {}))
     r["flows"] = _validate_flows(raw.get("flows", []), r["duration_ns"])
-    r["apps"] = _validate_apps(raw.get("apps", []), ncpus, host, r["sysctl"])
+    r["apps"] = _validate_apps(raw.get("apps", []), ncpus, host, r["sysctl"],
+                               r["duration_ns"])
     return r
 
 
@@ -525,7 +526,8 @@ def _validate_flows(flows, duration_ns: int) -> list[dict]:
     return out
 
 
-def _validate_apps(apps, ncpus: int, host: dict, sysctl: dict) -> list[dict]:
+def _validate_apps(apps, ncpus: int, host: dict, sysctl: dict,
+                   duration_ns: int) -> list[dict]:
     out = []
     bound: dict[int, str] = {}
     names = set()
@@ -596,8 +598,31 @@ def _validate_apps(apps, ncpus: int, host: dict, sysctl: dict) -> list[dict]:
                   "returns one datagram)")
         r["cost_per_read"] = a.get("cost_per_read", "0ns")
         r["cost_per_read_ns"] = _dur(f"{key}.cost_per_read", r["cost_per_read"])
+        r["migrate"], r["timeline"] = _validate_migrate(key, a.get("migrate", []), r["cpu"],
+                                                        ncpus, duration_ns)
         out.append(r)
     return out
+
+
+def _validate_migrate(key: str, moves, cpu: int, ncpus: int, duration_ns: int):
+    """`migrate = [{ at = "5ms", cpu = 2 }, …]`: `taskset -pc CPU PID` at those times. The
+    reader and its socket move to the new CPU. Returns the entries as given and the
+    timeline [(0, cpu), (at_ns, cpu), …]."""
+    timeline = [(0, cpu)]
+    given = []
+    for i, k, m in _tables(f"{key}.migrate", moves, {"at", "cpu"}):
+        if "at" not in m or "cpu" not in m:
+            raise ConfigError(f"{k}: needs at (a time in the run) and cpu")
+        at = _dur(f"{k}.at", m["at"])
+        if not timeline[-1][0] < at < duration_ns:
+            _fail(f"{k}.at", m["at"], "a time inside the run, later than the app's previous "
+                  "move")
+        c = _int(f"{k}.cpu", m["cpu"], 0, ncpus - 1, f"a CPU from 0 to {ncpus - 1}")
+        if c == timeline[-1][1]:
+            _fail(f"{k}.cpu", c, "a CPU other than the one the app is on at that time")
+        timeline.append((at, c))
+        given.append({"at": m["at"], "cpu": c})
+    return given, timeline
 
 
 def user_view(r: dict) -> dict:
@@ -620,6 +645,8 @@ def user_view(r: dict) -> dict:
                "cost_per_read": a["cost_per_read"]}
         if a["socket"]["proto"] == "tcp":
             app["read_size"] = a["read_size"]
+        if a["migrate"]:
+            app["migrate"] = a["migrate"]
         apps.append(app)
     return {"seed": r["seed"], "duration": r["duration"], "cpus": r["cpus"],
             "quantum": r["quantum"], "kernel": r["kernel"], "hz": r["hz"], "profile": r["profile"], "nic": nic,

@@ -136,7 +136,10 @@ def assemble(r: dict, plan, results: dict) -> dict:
                                 **_vector_detail(cpus[v["cpu"]], v["name"])}
                     for v in plan.vectors},
         # incoming_cpu is SO_INCOMING_CPU (-1 until a connected socket receives)
-        "sockets": {a["name"]: {"cpu": a["cpu"], "bind": a["socket"]["bind"],
+        # cpu: where the socket's reader ended the run; timeline: [[ns, cpu], …] if it moved
+        "sockets": {a["name"]: {"cpu": a["timeline"][-1][1], "bind": a["socket"]["bind"],
+                                **({"timeline": [list(x) for x in a["timeline"]]}
+                                   if len(a["timeline"]) > 1 else {}),
                                 "connect": a["socket"].get("connect"),
                                 "proto": a["socket"]["proto"],
                                 "reuseport": bool(a["socket"].get("reuseport")),

@@ -196,7 +196,8 @@ def plan(r: dict) -> Plan:
     for v in vecs:
         for q in v["rx_queues"]:
             queue_cpu[q] = v["cpu"]
-    sock_cpu = {i: a["cpu"] for i, a in enumerate(r["apps"])}
+    # every CPU a socket is owned on during the run (its reader's, which `migrate` moves)
+    sock_cpus = {i: sorted({c for _, c in a["timeline"]}) for i, a in enumerate(r["apps"])}
     rps_maps = {int(q[3:]): mask_cpus(m) for q, m in nic["rps_cpus"].items()}
     sw_hash = [sw_flow_hash(f, r["seed"]) for f in r["flows"]]
     p.flow_cpu = []                     # where each flow's protocol processing runs
@@ -217,15 +218,18 @@ def plan(r: dict) -> Plan:
     for i, sidx in enumerate(p.flow_sock):
         if sidx is not None and (r["apps"][sidx]["rem_ip"] is not None or sidx in peer):
             sock_hash[sidx] = sw_hash[i]
-    writers = sorted({sock_cpu[s] for s in sock_hash}) if rfs_queues else []
+    writers = sorted({c for s in sock_hash for c in sock_cpus[s]}) if rfs_queues else []
     if not writers:
         rfs_queues = {}
     rfs_rx = sorted({queue_cpu[q] for q in rfs_queues})
-    slot_cpus: dict[int, set[int]] = {}
+    slot_socks: dict[int, list[int]] = {}
     smask = (1 << (entries - 1).bit_length() if entries > 1 else 1) - 1
     for sidx, h in sock_hash.items():
-        slot_cpus.setdefault(h & smask, set()).add(sock_cpu[sidx])
-    shared = sorted(sl for sl, cs in slot_cpus.items() if len(cs) > 1)
+        slot_socks.setdefault(h & smask, []).append(sidx)
+    # a slot two sockets on different CPUs write; one moving reader writes from one CPU
+    # at a time, and its new CPU forgets what it wrote there before
+    shared = sorted(sl for sl, ss in slot_socks.items()
+                    if len(ss) > 1 and len({c for x in ss for c in sock_cpus[x]}) > 1)
 
     carries: dict[tuple[int, int], set[str]] = {}
     steer_to = {q: set(m) for q, m in rps_maps.items()}
@@ -246,8 +250,12 @@ def plan(r: dict) -> Plan:
             continue
         where = {c} | (set(writers) if p.flow_queue[i] in rfs_queues else set())
         for c in where:
-            if c != sock_cpu[s]:
-                carries.setdefault((c, sock_cpu[s]), set()).add("sk")
+            for o in sock_cpus[s]:
+                if c != o:
+                    carries.setdefault((c, o), set()).add("sk")
+    for a in r["apps"]:                            # a moving reader takes its socket along
+        for (_, old), (_, new) in zip(a["timeline"], a["timeline"][1:]):
+            carries.setdefault((old, new), set()).add("mig")
     for (a, b), kinds in sorted(carries.items()):
         links.append({"src": f"cpu{a}", "dst": f"cpu{b}",
                       "latency": prof["links"]["interconnect"], "kind": "interconnect",
@@ -279,7 +287,8 @@ def plan(r: dict) -> Plan:
         rem_ip, rem_port = (f["src_ip"], f["sport"]) if f else (a["rem_ip"], a["rem_port"])
         sockets.append({"index": i, "proto": a["socket"]["proto"], "bind_ip": a["bind_ip"],
                         "port": a["port"], "rcvbuf": a["sk_rcvbuf"], "owner": a["cpu"],
-                        "owner_lp": f"cpu{a['cpu']}", "inode": 20000 + i,
+                        "owners": [[t, f"cpu{c}"] for t, c in a["timeline"]],
+                        "inode": 20000 + i,
                         "rem_ip": rem_ip, "rem_port": rem_port,
                         "rfs_hash": sock_hash.get(i),
                         "udp_gro": bool(a["socket"].get("udp_gro")),
@@ -330,9 +339,11 @@ def plan(r: dict) -> Plan:
                                           "gigabit": model["line_rate_bps"] == 10**9},
                                "vectors": my_vecs, "flows": flows_cpu, "sockets": sockets,
                                "apps": [{"name": a["name"], "sock": i,
+                                         "timeline": a["timeline"],
                                          "cost_per_read_ns": a["cost_per_read_ns"],
                                          "read_size": a["read_size"]}
-                                        for i, a in enumerate(r["apps"]) if a["cpu"] == c]}})
+                                        for i, a in enumerate(r["apps"])
+                                        if c in sock_cpus[i]]}})
     for spec in p.lps:
         spec["out_links"] = [l for l in links if l["src"] == spec["name"]]
         spec["in_links"] = [l for l in links if l["dst"] == spec["name"]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 
-from engine.events import PRIO_DEVICE, PRIO_LINK, EventQueue
+from engine.events import PRIO_DEVICE, PRIO_LINK, PRIO_LOCAL, EventQueue
 import numpy as np
 
 from engine.events import INF
@@ -57,21 +57,15 @@ class CpuLP(LogicalProcess):
         self.snmp = Snmp()
         nflows = len(args["flows"])
         self.books = Books(nflows)
-        self.sockets: dict[int, UdpSock] = {}
-        self.sock_lp: dict[int, str] = {}
+        self.sockets: dict[int, UdpSock] = {}           # the sockets this CPU owns now
+        self.sock_args = {s["index"]: s for s in args["sockets"]}
+        # socket -> [[from time, owner LP], …]: a reader that migrates takes its socket
+        self.sock_owners = {s["index"]: s["owners"] for s in args["sockets"]}
+        self.pending: dict[int, list] = {}    # hand-offs that landed before their socket
+        self._ic = None                        # an interconnect link (all share a latency)
         for s in args["sockets"]:
-            self.sock_lp[s["index"]] = s["owner_lp"]
-            if s["owner"] == self.cpu_id:
-                common = (s["index"], s["bind_ip"], s["port"], s["rcvbuf"], s["owner"],
-                          s["inode"], s.get("rem_ip"), s.get("rem_port"))
-                if s["proto"] == "tcp":
-                    sk = TcpSock(*common, payload=s["payload"])
-                    self.snmp.tcp["CurrEstab"] += 1
-                else:
-                    sk = UdpSock(*common)
-                    sk.udp_gro = s.get("udp_gro", False)
-                sk.rfs_hash = s.get("rfs_hash")
-                self.sockets[s["index"]] = sk
+            if s["owners"][0][1] == name:
+                self.sockets[s["index"]] = self._make_sock(s)
         self.outbox: dict[str, list] = {}
         self.out_seq = 0
         self._causal: list[str] | None = None   # inputs that can make this CPU send
@@ -99,8 +93,9 @@ class CpuLP(LogicalProcess):
                                    SockFlowTable(entries, args["ncpus"]), flow_cnt)
         self.rfs_replicas = [f"cpu{c}" for c in rfs.get("replicas", []) if c != self.cpu_id]
         self.rfs_writer = None
-        if entries and any(sk.rem_ip is not None and sk.rfs_hash
-                           for sk in self.sockets.values()):
+        mine = [self.sock_args[a["sock"]] for a in args["apps"]]   # ever owned here
+        if entries and any(sa.get("rem_ip") is not None and sa.get("rfs_hash")
+                           for sa in mine):
             self.rfs_writer = RfsWriter(self.cpu_id, SockFlowTable(entries, args["ncpus"]),
                                         set(rfs.get("shared_slots", [])), self._rfs_publish)
         self.stack.rps_maps = {int(q): m for q, m in args["rps_maps"].items()}
@@ -147,20 +142,91 @@ class CpuLP(LogicalProcess):
         self.irq_names = [v.name for v in self.vectors]
 
         self.tasks = [self.cpu.ksoftirqd]
+        self.app_args = {a["sock"]: a for a in args["apps"]}
+        self.app_task: dict[int, Task] = {}
+        self._mig_out: list[tuple] = []        # (time, socket, new owner LP), in time order
+        self._mig_in: list[int] = []           # times readers move here, in time order
         for a in args["apps"]:
-            sk = self.sockets[a["sock"]]
-            ref: list = [None]
-            record = self.rfs_writer and self.rfs_writer.record
-            if sk.is_tcp:
-                body = tcp_reader(self.cpu, sk, a["cost_per_read_ns"], a["read_size"],
-                                  self.books, ref, record)
-            else:
-                body = udp_reader(self.cpu, sk, a["cost_per_read_ns"], self.books,
-                                  self.snmp.udp, ref, record)
-            task = Task(a["name"], 3, body)
-            ref[0] = task
-            self.tasks.append(task)
+            tl = a["timeline"]
+            if tl[0][1] == self.cpu_id:
+                self._start_app(a, self.sockets[a["sock"]], True)
+            for (_, old), (at, new) in zip(tl, tl[1:]):
+                if old == self.cpu_id:
+                    self._mig_out.append((at, a["sock"], f"cpu{new}"))
+                if new == self.cpu_id:
+                    self._mig_in.append(at)
+        self._mig_out.sort()
+        self._mig_in.sort()
+        for k, (at, sidx, _) in enumerate(self._mig_out):
+            self.ev.schedule_keyed(at, PRIO_LOCAL, self.index, -1000 - k,
+                                   self._migrate_out, sidx)
+
+    def _make_sock(self, s: dict) -> UdpSock:
+        common = (s["index"], s["bind_ip"], s["port"], s["rcvbuf"], s["owner"], s["inode"],
+                  s.get("rem_ip"), s.get("rem_port"))
+        if s["proto"] == "tcp":
+            sk = TcpSock(*common, payload=s["payload"])
+        else:
+            sk = UdpSock(*common)
+            sk.udp_gro = s.get("udp_gro", False)
+        sk.rfs_hash = s.get("rfs_hash")
+        return sk
+
+    def _start_app(self, a: dict, sk: UdpSock, runnable: bool) -> None:
+        """The reader task on this CPU: runnable, or asleep in recvmsg on `sk`."""
+        ref: list = [None]
+        record = self.rfs_writer and self.rfs_writer.record
+        if sk.is_tcp:
+            body = tcp_reader(self.cpu, sk, a["cost_per_read_ns"], a["read_size"],
+                              self.books, ref, record)
+        else:
+            body = udp_reader(self.cpu, sk, a["cost_per_read_ns"], self.books,
+                              self.snmp.udp, ref, record)
+        task = Task(a["name"], 3, body)
+        ref[0] = task
+        self.tasks.append(task)
+        self.app_task[a["sock"]] = task
+        if runnable:
             self.cpu.sched.wake(task)
+        else:
+            sk.waiter = task
+
+    # -- a reader moving to another CPU (taskset at a given time) ------------------------
+    def _migrate_out(self, t: int, sidx: int) -> None:
+        """The reader leaves this CPU's run queue and its socket goes with it, as state in
+        a `mig` record to the new owner (the kernel moves nothing: the socket is shared
+        memory; here its owner changes)."""
+        at, _, dst = self._mig_out.pop(0)
+        sk = self.sockets.pop(sidx)
+        task = self.app_task.pop(sidx)
+        runnable = task.on_rq
+        if runnable:
+            self.cpu.sched.block(task)
+        sk.waiter = None
+        self.out_seq += 1
+        self.outbox.setdefault(dst, []).append(
+            ("mig", self.out_links[dst].deliver(self.cpu.now), self.out_seq,
+             (sidx, runnable, sk.export_state())))
+
+    def _mig_arrive(self, t: int, arg) -> None:
+        sidx, runnable, state = arg
+        self._mig_in.pop(0)
+        sk = self._make_sock(self.sock_args[sidx])
+        sk.import_state(state, SkBuff.from_wire)
+        self.sockets[sidx] = sk
+        if self.rfs_writer is not None:
+            self.rfs_writer.forget(sk)
+        self._start_app(self.app_args[sidx], sk, runnable)
+        for skb, src_cpu in self.pending.pop(sidx, ()):
+            self.stack.sock_enqueue(sk, skb, src_cpu)
+
+    def _owner_at(self, sidx: int, t: int) -> str:
+        owner = None
+        for at, lp in self.sock_owners[sidx]:
+            if at > t:
+                break
+            owner = lp
+        return owner
 
     # -- interrupts from the device half --------------------------------------------------
     def _schedule_irq(self, vec: MsixVector, now: int) -> None:
@@ -187,8 +253,23 @@ class CpuLP(LogicalProcess):
 
     # -- sockets on other CPUs ------------------------------------------------------------
     def _remote_enqueue(self, t: int, sidx: int, skb: SkBuff) -> None:
-        dst = self.sock_lp[sidx]
+        """To the CPU that owns the socket when the record lands (every interconnect link
+        has the same latency); if that is this CPU, the socket is on its way here."""
+        owners = self.sock_owners[sidx]
+        dst = owners[0][1]
+        d = None
+        if len(owners) > 1:
+            if self._ic is None:             # links are attached after construction
+                self._ic = next(l for l in self.out_links.values()
+                                if l.kind == "interconnect")
+            d = self._ic.deliver(t)
+            dst = self._owner_at(sidx, d)
         self.out_seq += 1
+        if dst == self.name:
+            self.ev.schedule_keyed(d, PRIO_LINK, self.index, self.out_seq, self._sock_arrive,
+                                   (sidx, skb, self.cpu_id))
+            heapq.heappush(self._sk_starts, d)
+            return
         self.outbox.setdefault(dst, []).append(
             ("sk", self.out_links[dst].deliver(t), self.out_seq, (sidx, skb.to_wire())))
 
@@ -249,7 +330,10 @@ class CpuLP(LogicalProcess):
     def _sock_arrive(self, t: int, arg) -> None:
         sidx, skb, src_cpu = arg
         skb.t_sock = t
-        sk = self.sockets[sidx]
+        sk = self.sockets.get(sidx)
+        if sk is None:                       # its reader is moving here: the socket follows
+            self.pending.setdefault(sidx, []).append((skb, src_cpu))
+            return
         idle = self.cpu.is_idle()
         before = self.cpu.sched.need_resched
         self.stack.sock_enqueue(sk, skb, src_cpu)
@@ -299,6 +383,9 @@ class CpuLP(LogicalProcess):
                     ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._ipi_arrive,
                                       src_cpu)
                     heapq.heappush(self._starts, stamp)
+                elif kind == "mig":
+                    ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._mig_arrive, body)
+                    heapq.heappush(self._sk_starts, stamp)
                 elif kind == "qh":
                     ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._qh_arrive,
                                       (src_cpu, body))
@@ -331,13 +418,14 @@ class CpuLP(LogicalProcess):
             self._kernel_e = self._kernel_earliest(safe)
             self._app_e = None
         e = INF
-        if kinds != ("rfs",):
+        kernel = [k for k in kinds if k not in ("rfs", "mig")]
+        if kernel or not kinds:
             e = self._kernel_e
             if e < INF:
                 prefix = self._prefix.get(dst)
                 if prefix is None:
                     prefix = self._prefix[dst] = min(self.stack.send_prefix(k)
-                                                     for k in kinds if k != "rfs")
+                                                     for k in kernel or ("sk",))
                 if "ipi" in kinds and self.sd.rps_ipi_list:
                     prefix = 0               # an IPI owed already leaves at the next poll end
                 e = max(e, safe) + prefix
@@ -345,6 +433,11 @@ class CpuLP(LogicalProcess):
             if self._app_e is None:
                 self._app_e = self._app_earliest(safe)
             e = min(e, max(self._app_e, safe))
+        if "mig" in kinds:                   # a socket leaves at its reader's move, or later
+            for at, _, to in self._mig_out:
+                if to == dst:
+                    e = min(e, max(at, safe))
+                    break
         if e >= INF:
             return EOF_PROMISE
         return link.deliver(e)
@@ -356,7 +449,8 @@ class CpuLP(LogicalProcess):
         if self._causal is None:         # links are attached after construction
             self._causal = [src for src, l in self.in_links.items()
                             if not l.carries or set(l.carries) & {"rx", "bl", "ipi"}]
-            self._sk_in = [src for src, l in self.in_links.items() if "sk" in l.carries]
+            self._sk_in = [src for src, l in self.in_links.items()
+                           if {"sk", "mig"} & set(l.carries)]
         if e > safe:
             # every event earlier than `safe` has run; a superseded IRQ time left in
             # the heap only makes the bound more cautious
@@ -373,7 +467,7 @@ class CpuLP(LogicalProcess):
 
     def _app_earliest(self, safe: int):
         w = self.rfs_writer
-        if w is None or not w.may_write(self.sockets.values()):
+        if w is None or not (self._mig_in or w.may_write(self.sockets.values())):
             return INF
         if any(t.on_rq for t in self.tasks[1:]):
             return self.cpu.now
@@ -403,6 +497,10 @@ class CpuLP(LogicalProcess):
                 in_flight[k] = in_flight.get(k, 0) + v
         link = sum(e[5][1].nsegs for e in self.ev._heap
                    if e[4] in (self._sock_arrive, self._backlog_arrive))
+        # a moving socket's queue, on the way or waited for
+        link += sum(1 + len(w[12] or ()) for e in self.ev._heap if e[4] == self._mig_arrive
+                    for w in e[5][2]["queue"])
+        link += sum(skb.nsegs for lst in self.pending.values() for skb, _ in lst)
         in_flight["interconnect_link"] = link
         in_flight["backlog"] = self.backlog.queued()
         in_flight["socket_queue"] = sum(s.queued() for s in self.sockets.values())
@@ -418,12 +516,15 @@ class CpuLP(LogicalProcess):
                         "process_qlen": len(self.backlog.process_queue)},
             # flow-limit drops, by the enqueuing CPU whose softnet_stat counts them
             "rfs": {"migrations": self.stack.rfs.migrations if self.stack.rfs else 0,
+                    "deferred": self.stack.rfs.deferred if self.stack.rfs else 0,
                     "table_writes": self.rfs_writer.writes if self.rfs_writer else 0},
             "flow_limit_by_cpu": {str(c): fl.count for c, fl in self.backlog.fl.items()},
             "softirqs": dict(zip(SOFTIRQ_NAMES, self.cpu.kstat_softirqs)),
             "irqs": self.cpu.irq_counts,
             "time": self.cpu.time_by_context(end),
-            "snmp": {"Ip": self.snmp.ip, "Udp": self.snmp.udp, "Tcp": self.snmp.tcp},
+            "snmp": {"Ip": self.snmp.ip, "Udp": self.snmp.udp,
+                     "Tcp": {**self.snmp.tcp, "CurrEstab": sum(
+                         1 for sk in self.sockets.values() if sk.is_tcp)}},
             "gro": {k: sum(g.export()[k] for g in gro) for k in GroList().export()},
             "core_rx_dropped": self.stack.rx_dropped_core,
             "queues": {str(r.index): {"rqdpc": r.rqdpc, "mpc": r.mpc,

@@ -61,7 +61,7 @@ class RfsRx:
     """The steering side on a CPU that polls RX queues with an rps_flow_table."""
 
     __slots__ = ("me", "ncpus", "sock_table", "flow_tables", "next_seq", "done",
-                 "migrations")
+                 "migrations", "deferred")
 
     def __init__(self, me: int, ncpus: int, sock_table: SockFlowTable | None,
                  flow_cnt: dict[int, int]) -> None:
@@ -73,6 +73,7 @@ class RfsRx:
         self.next_seq: dict[int, int] = {}   # target CPU -> last number handed out
         self.done: dict[int, int] = {}       # target CPU -> processed up to (reported)
         self.migrations = 0
+        self.deferred = 0                    # lookups that kept a flow on its old CPU
 
     def get_rps_cpu(self, queue: int, rps_map, hash_: int):
         """(cpu, rflow): cpu -1 when neither RFS nor RPS picks one."""
@@ -88,7 +89,9 @@ class RfsRx:
                     if rflow is None:
                         rflow = flows[hash_ & mask] = RpsDevFlow()
                     tcpu = rflow.cpu
-                    if tcpu != next_cpu and (tcpu == RPS_NO_CPU or self.drained(rflow)):
+                    if tcpu != next_cpu and tcpu != RPS_NO_CPU and not self.drained(rflow):
+                        self.deferred += 1           # still queued there: stay, no reorder
+                    elif tcpu != next_cpu:
                         # set_rps_cpu: last_qtail = next_cpu's head, i.e. nothing of this
                         # flow is queued there yet
                         if tcpu != RPS_NO_CPU:
@@ -164,6 +167,12 @@ class RfsWriter:
             self.last[slot] = val
             self.writes += 1
             self.publish(slot, val)
+
+    def forget(self, sk) -> None:
+        """A reader moved here: the slot holds what its previous CPU wrote, not what this
+        CPU wrote last time the reader was here."""
+        if sk.rfs_hash:
+            self.last.pop(self.table.slot_val(sk.rfs_hash, self.me)[0], None)
 
     def may_write(self, sockets) -> bool:
         """False once every connected socket here has written its slot for good: from then

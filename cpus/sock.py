@@ -86,6 +86,27 @@ class UdpSock:
             self.forward_deficit = 0
         return skb
 
+    STATE = ("rmem_alloc", "forward_deficit", "drops", "enqueued", "rxhash", "incoming_cpu",
+             "udp_gro")
+
+    def export_state(self) -> dict:
+        """Everything that moves with the socket when its reader migrates to another CPU
+        (the kernel moves nothing: the socket is shared memory; here it changes owner)."""
+        d = {k: getattr(self, k) for k in self.STATE}
+        d["queue"] = [s.to_wire() for s in self.reader_queue] + \
+            [s.to_wire() for s in self.receive_queue]
+        d["split"] = len(self.reader_queue)
+        d["by_cpu"] = [[c, n] for c, n in sorted(self.by_cpu.items())]
+        return d
+
+    def import_state(self, d: dict, skb_from_wire) -> None:
+        for k in self.STATE:
+            setattr(self, k, d[k])
+        skbs = [skb_from_wire(w) for w in d["queue"]]
+        self.reader_queue = deque(skbs[:d["split"]])
+        self.receive_queue = deque(skbs[d["split"]:])
+        self.by_cpu = {int(c): n for c, n in d["by_cpu"]}
+
     def queued(self) -> int:
         """Wire packets queued (a UDP_GRO super-datagram counts all of its own)."""
         return (sum(s.nsegs for s in self.receive_queue)
@@ -108,6 +129,7 @@ class TcpSock(UdpSock):
 
     is_tcp = True
     __slots__ = ("payload", "head_off")
+    STATE = UdpSock.STATE + ("head_off",)
 
     def __init__(self, *args, payload: int = 1448, **kw) -> None:
         super().__init__(*args, **kw)

@@ -116,3 +116,41 @@ def test_second_bind_without_reuseport_is_refused(tmp_path):
     r = softnet("validate", os.path.join(ROOT, "examples", "basic.toml"), "--set",
                 REUSE[0].replace("reuseport=true", "reuseport=false"))
     assert r.returncode == 2 and "EADDRINUSE" in r.stderr and "reuseport" in r.stderr
+
+
+MIGRATE = os.path.join(ROOT, "examples", "rfs_migrate.toml")
+
+
+def test_reader_migrations_never_reorder_its_flow(tmp_path):
+    """The reader moves 1 → 2 → 3 → 1 → 2 under a 1 Mpps flow: RFS follows every move,
+    some lookups must wait for the old CPU to drain, and nothing is reordered."""
+    s = run_inline(tmp_path / "m", file=MIGRATE)
+    assert balanced(s)
+    assert s["rfs"]["cpu0"]["migrations"] == 4
+    assert s["rfs"]["cpu0"]["deferred"] > 0          # the rule really held the flow back
+    assert all(f["reordered"] == 0 for f in s["flows"])
+    mover = s["sockets"]["mover"]
+    assert mover["cpu"] == 2 and [c for _, c in mover["timeline"]] == [1, 2, 3, 1, 2]
+    # processing followed the reader to each CPU it ran on
+    assert all(mover["processed_by_cpu"].get(str(c), 0) > 1000 for c in (1, 2, 3))
+    # compare-then-write: one table write per arrival of the reader on a CPU (plus r2's)
+    assert {c: v["table_writes"] for c, v in s["rfs"].items() if c != "cpu0"} == \
+        {"cpu1": 2, "cpu2": 3, "cpu3": 1}
+
+
+def test_reader_migrations_both_modes_identical(tmp_path):
+    run_both_modes(tmp_path, file=MIGRATE)
+
+
+def test_bad_migrate_entries_are_refused(tmp_path):
+    for sets, msg in ((['apps.0.migrate=[{at="30ms", cpu=2}]'], "migrate[0].at"),
+                      (['apps.0.migrate=[{at="3ms", cpu=1}]'], "migrate[0].cpu"),
+                      (['apps.0.migrate=[{at="3ms", cpu=2}, {at="2ms", cpu=3}]'],
+                       "migrate[1].at"),
+                      (['apps.0.migrate=[{at="3ms"}]'], "needs at")):
+        args = ["run", MIGRATE, "--mode", "inline", "--out", str(tmp_path / "x")]
+        for x in sets:
+            args += ["--set", x]
+        r = softnet(*args)
+        assert r.returncode == 2 and msg in r.stderr, (sets, r.stderr)
+        assert not (tmp_path / "x").exists()
