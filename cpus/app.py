@@ -55,3 +55,50 @@ def tcp_reader(cpu, sock, cost_per_read: int, read_size: int, books, task_ref: l
             yield BLOCK
             continue
         yield per_read + (copied * per_kb >> 10) + freed * free + frags * frag
+
+
+def udp_sender(cpu, tsk, tx, spec: dict, books, udp_mib: dict, task_ref: list, sleep_until,
+               new_skb):
+    """sendto() in a loop (kernel-spec §10.1): one datagram per call, `interval_ns` apart
+    (pacing is ideal: the application wakes at each send time at no cost) or back to back
+    when 0. A send finding the send buffer full fails with EAGAIN (non-blocking; Udp
+    SndbufErrors) or sleeps until TX completions free half of it (blocking)."""
+    c = cpu.costs
+    payload = spec["payload"]
+    per_send = c.udp_sendmsg + (payload * c.copy_to_user_kb >> 10)
+    interval = spec["interval_ns"]
+    count = spec["count"]
+    next_t = spec["start_ns"]
+    stop = spec["stop_ns"]
+    sent = 0
+    while count is None or sent < count:
+        now = cpu.now
+        if stop is not None and now >= stop:
+            return
+        if now < next_t:
+            sleep_until(next_t, task_ref[0])
+            yield BLOCK
+            continue
+        while tsk.wmem_alloc >= tsk.sndbuf:          # sock_alloc_send_skb
+            tsk.nospace = True
+            if not tsk.blocking:
+                break
+            tsk.waiter = task_ref[0]
+            tsk.blocked += 1
+            yield BLOCK
+        sent += 1
+        books.tx_sent[tsk.index] += 1
+        if interval:
+            next_t = max(next_t + interval, cpu.now)
+        if tsk.wmem_alloc >= tsk.sndbuf:             # EAGAIN
+            tsk.eagain += 1
+            udp_mib["SndbufErrors"] += 1
+            books.tx_drops["sndbuf_eagain"] = books.tx_drops.get("sndbuf_eagain", 0) + 1
+            books.tx_dropped[tsk.index] += 1
+            yield c.udp_sendmsg
+            continue
+        skb = new_skb(tsk)
+        tsk.wmem_alloc += skb.truesize               # skb_set_owner_w
+        tsk.sent += 1
+        yield per_send
+        yield from tx.send_bh(skb, tsk)

@@ -21,9 +21,9 @@ FOLD_EVERY = 6 * 65536
 
 class Books:
     __slots__ = ("drops", "flow_dropped", "flow_delivered", "flow_reordered", "flow_last",
-                 "lat", "delivered_total", "stamps")
+                 "lat", "delivered_total", "stamps", "tx_sent", "tx_dropped", "tx_drops")
 
-    def __init__(self, nflows: int) -> None:
+    def __init__(self, nflows: int, nsenders: int = 0) -> None:
         self.drops: dict[str, int] = {}
         self.flow_dropped = [0] * nflows
         self.flow_delivered = [0] * nflows
@@ -32,10 +32,23 @@ class Books:
         self.lat = [Recorder() for _ in STAGES]
         self.delivered_total = 0
         self.stamps = array("q")
+        # the transmit side: datagrams applications handed to sendmsg, by sender
+        self.tx_sent = [0] * nsenders
+        self.tx_dropped = [0] * nsenders
+        self.tx_drops: dict[str, int] = {}
 
     def drop(self, flow: int, stage: str, n: int = 1) -> None:
         self.drops[stage] = self.drops.get(stage, 0) + n
         self.flow_dropped[flow] += n
+
+    def tx_drop(self, skb, stage: str) -> None:
+        """A packet lost on the way out: a sender's datagram in the TX books, a forwarded
+        one in the receive books of its flow."""
+        if skb.sock < 0:
+            self.drop(skb.flow, stage, skb.nsegs)
+            return
+        self.tx_drops[stage] = self.tx_drops.get(stage, 0) + 1
+        self.tx_dropped[skb.sock] += 1
 
     def delivered(self, skb, now: int) -> None:
         """Every wire packet of `skb` read by an application at `now`."""
@@ -75,4 +88,6 @@ class Books:
         return {"drops": self.drops, "flow_dropped": self.flow_dropped,
                 "flow_delivered": self.flow_delivered, "flow_reordered": self.flow_reordered,
                 "delivered": self.delivered_total,
+                "tx_sent": self.tx_sent, "tx_dropped": self.tx_dropped,
+                "tx_drops": self.tx_drops,
                 "latency": {s: r.export() for s, r in zip(STAGES, self.lat)}}

@@ -28,6 +28,7 @@ class SkBuff:
     # None for a packet that was not merged. A super-packet is one skb to the stack and
     # still every one of its wire packets to the books.
     segs: list | None = None
+    sock: int = -1     # a packet this host sends: its sender's index; -1 for received ones
 
     @property
     def nsegs(self) -> int:
@@ -37,7 +38,7 @@ class SkBuff:
     def to_wire(self) -> tuple:
         return (self.id, self.flow, self.len, self.truesize, self.queue, self.t_wire,
                 self.t_dma, self.t_poll, self.t_proto, self.t_sock, self.rps_src, self.rps_seq,
-                self.segs)
+                self.segs, self.sock)
 
     @staticmethod
     def from_wire(f) -> "SkBuff":

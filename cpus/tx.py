@@ -1,0 +1,390 @@
+"""The transmit path on a CPU (kernel-spec §10, §11; L6.6): from `udp_sendmsg` down to the
+driver's TX ring, and back up from a TX completion to `sock_wfree`.
+
+`TxSock` is a sending socket's send-buffer side, owned by its application's CPU. A TX
+queue — its qdisc, the driver's ring and BQL state — is owned by the CPU serving the
+queue's MSI-X vector (`TxQueue`): that CPU cleans it, so that is where its state lives
+(design §2). A packet sent on another CPU reaches it as an `xq` record and is queued when
+it lands; the sender's CPU pays the stack down to `dev_queue_xmit`, the owner's CPU the
+qdisc and driver work, in NET_TX context.
+
+Everything here yields step costs, like the receive path.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from .bql import Dql
+from .cpu import NET_TX_SOFTIRQ
+from .qdisc import PfifoFast
+
+NETDEV_TX_OK, NETDEV_TX_BUSY = 0, 1
+NET_XMIT_SUCCESS, NET_XMIT_DROP = 0, 1
+DESC_NEEDED = 21                  # MAX_SKB_FRAGS + 4 (spec §1)
+# igb_xmit_frame_ring: one data descriptor per 32 KiB of linear data, plus the context
+# descriptor of a checksum-offloaded (CHECKSUM_PARTIAL) UDP packet
+IGB_MAX_DATA_PER_TXD = 32768
+
+
+def txd_use_count(nbytes: int) -> int:
+    return -(-nbytes // IGB_MAX_DATA_PER_TXD)
+
+
+# __alloc_skb's data sizes: the kmalloc buckets a head buffer is rounded up to
+KMALLOC_BUCKETS = (64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192)
+SKB_SHINFO = 320                  # SKB_DATA_ALIGN(sizeof(struct skb_shared_info))
+SKB_STRUCT = 256                  # SKB_DATA_ALIGN(sizeof(struct sk_buff))
+LL_RESERVED_SPACE = 16            # Ethernet: (14 & ~15) + HH_DATA_MOD
+
+
+def tx_truesize(payload: int, l4: int = 8) -> int:
+    """truesize of the skb ip_make_skb builds for one datagram: __ip_append_data asks
+    sock_alloc_send_skb for payload + headers + hh_len + 15; __alloc_skb aligns it to 64,
+    adds the shared info, kmalloc rounds up to a bucket, and the whole bucket less the
+    shared info is the data area: truesize = SKB_TRUESIZE(data area)."""
+    size = payload + l4 + 20 + LL_RESERVED_SPACE + 15
+    size = -(-size // 64) * 64 + SKB_SHINFO
+    bucket = next((b for b in KMALLOC_BUCKETS if b >= size), size)
+    return bucket - SKB_SHINFO + SKB_STRUCT + SKB_SHINFO
+
+
+def reciprocal_scale(val: int, ep_ro: int) -> int:
+    return (val * ep_ro) >> 32
+
+
+class TxSock:
+    """A UDP socket's send side (kernel-spec §10.1): `sk_wmem_alloc` against `sk_sndbuf`,
+    charged at `skb_set_owner_w` and released by `sock_wfree` when the skb is freed at TX
+    completion."""
+
+    __slots__ = ("index", "sndbuf", "wmem_alloc", "waiter", "tx_queue", "hash", "connected",
+                 "blocking", "nospace", "sent", "eagain", "blocked")
+
+    def __init__(self, index: int, sndbuf: int, hash_: int, connected: bool,
+                 blocking: bool) -> None:
+        self.index = index
+        self.sndbuf = sndbuf
+        self.wmem_alloc = 0
+        self.waiter = None          # a sender asleep in sock_alloc_send_skb
+        self.tx_queue = -1          # sk_tx_queue_mapping (cached for connected sockets)
+        self.hash = hash_           # skb_get_hash of its datagrams (sk_txhash if connected)
+        self.connected = connected
+        self.blocking = blocking
+        self.nospace = False        # SOCK_NOSPACE
+        self.sent = 0               # sendmsg calls that built a datagram
+        self.eagain = 0
+        self.blocked = 0            # times the sender slept for send-buffer space
+
+    def wfree(self, truesize: int) -> bool:
+        """sock_wfree: True when sk_write_space should wake the sender (room for half the
+        buffer: sock_def_write_space's `wmem_alloc << 1 <= sndbuf`)."""
+        self.wmem_alloc -= truesize
+        if self.waiter is not None and self.wmem_alloc << 1 <= self.sndbuf:
+            return True
+        return False
+
+
+class TxRing:
+    """igb's TX ring as the driver keeps it: descriptors in use between next_to_clean and
+    next_to_use, the packets behind them, and how many the NIC has written back."""
+
+    __slots__ = ("index", "count", "used", "in_flight", "hw_done", "unsent", "packets",
+                 "bytes", "restart_queue", "restart_queue2", "tx_total_bytes",
+                 "tx_total_packets")
+
+    def __init__(self, index: int, count: int) -> None:
+        self.index = index
+        self.count = count
+        self.used = 0
+        self.in_flight: deque = deque()   # (skb, descriptors) submitted, not cleaned
+        self.hw_done = 0                  # packets with DD written back, not cleaned
+        self.unsent: list = []            # submitted since the last tail write
+        self.packets = 0                  # tx_stats: what igb_clean_tx_irq counted
+        self.bytes = 0
+        self.restart_queue = 0
+        self.restart_queue2 = 0
+        self.tx_total_bytes = 0           # ITR inputs
+        self.tx_total_packets = 0
+
+    def desc_unused(self) -> int:
+        return self.count - 1 - self.used
+
+
+class TxQueue:
+    """netdev_queue + its qdisc (an mq child) + igb_ring + dql."""
+
+    __slots__ = ("index", "qdisc", "ring", "dql", "drv_xoff", "stack_xoff", "scheduled")
+
+    def __init__(self, index: int, ring_size: int, txqueuelen: int, hz: int) -> None:
+        self.index = index
+        self.qdisc = PfifoFast(txqueuelen)
+        self.ring = TxRing(index, ring_size)
+        self.dql = Dql(hz)
+        self.drv_xoff = False             # __QUEUE_STATE_DRV_XOFF: ring short of descriptors
+        self.stack_xoff = False           # __QUEUE_STATE_STACK_XOFF: BQL limit reached
+        self.scheduled = False            # __QDISC_STATE_SCHED: on an output_queue
+
+    def stopped(self) -> bool:
+        """netif_xmit_frozen_or_stopped"""
+        return self.drv_xoff or self.stack_xoff
+
+
+class Tx:
+    """The transmit work of one CPU: the TX queues it owns and its output_queue."""
+
+    __slots__ = ("cpu", "costs", "queues", "output_queue", "doorbell", "wfree_remote",
+                 "udp", "ip", "books", "dev_tx_weight", "ntxq", "xps", "remote_xmit",
+                 "xmit_list")
+
+    def __init__(self, cpu, queues: dict[int, TxQueue], ntxq: int, xps: list[int] | None,
+                 snmp, books, dev_tx_weight: int) -> None:
+        self.cpu = cpu
+        self.costs = cpu.costs
+        self.queues = queues                  # the TX queues this CPU owns
+        self.ntxq = ntxq                      # real_num_tx_queues
+        self.xps = xps                        # this CPU's xps_cpus queues, or None
+        self.output_queue: deque = deque()    # softnet_data.output_queue
+        self.xmit_list: deque = deque()       # skbs other CPUs sent to queues owned here
+        self.doorbell = None                  # fn(t, queue, packets): tail write → nic
+        self.wfree_remote = None              # fn(t, skb): sock_wfree on its owner CPU
+        self.remote_xmit = None               # fn(t, queue, skb): to the queue's owner
+        self.udp = snmp.udp
+        self.ip = snmp.ip
+        self.books = books
+        self.dev_tx_weight = dev_tx_weight
+
+    # -- from the socket down (kernel-spec §10.1–§10.2) --------------------------------
+    def pick_tx(self, hash_: int, tsk=None, rx_queue: int = -1) -> int:
+        """netdev_core_pick_tx for igb (no ndo_select_queue): the socket's cached queue,
+        else XPS by this CPU, else skb_tx_hash (the recorded RX queue of a forwarded
+        packet, or the flow hash); connected sockets cache the choice."""
+        n = self.ntxq
+        if n == 1:
+            return 0
+        if tsk is not None and 0 <= tsk.tx_queue < n:
+            return tsk.tx_queue
+        xps = self.xps
+        if xps:
+            q = xps[0] if len(xps) == 1 else xps[reciprocal_scale(hash_, len(xps))]
+        elif rx_queue >= 0:
+            q = rx_queue % n
+        else:
+            q = reciprocal_scale(hash_, n)
+        if tsk is not None and tsk.connected:
+            tsk.tx_queue = q                  # sk_tx_queue_set (a full socket with a dst)
+        return q
+
+    def ip_send_skb(self, skb, hash_: int, tsk=None, rx_queue: int = -1):
+        """ip_local_out (OutRequests) … neigh_output → dev_queue_xmit, BH disabled; the
+        queue's owner counts Udp OutDatagrams or SndbufErrors from the qdisc's answer."""
+        if tsk is not None:
+            self.ip["OutRequests"] += 1
+            yield self.costs.ip_output
+        q = self.pick_tx(hash_, tsk, rx_queue)
+        txq = self.queues.get(q)
+        if txq is None:
+            self.remote_xmit(self.cpu.now, q, skb)
+            return
+        rc = yield from self.dev_xmit_skb(txq, skb)
+        self.count_xmit(skb, rc)
+
+    def send_bh(self, skb, tsk):
+        """ip_send_skb from a task: rcu_read_lock_bh … unlock, so softirqs raised meanwhile
+        (NET_TX from a stopped queue, NET_RX from an interrupt) run at local_bh_enable,
+        in this task's time slot but as softirq time."""
+        cpu = self.cpu
+        task = cpu.sched.current
+        was = cpu.in_softirq
+        cpu.in_softirq = task.atomic = True
+        yield from self.ip_send_skb(skb, tsk.hash, tsk)
+        cpu.in_softirq = was
+        task.atomic = False
+        if cpu.softirq_pending and not was:          # local_bh_enable → do_softirq
+            cpu.in_softirq = True
+            cpu.softirq_frames.append(cpu.do_softirq(False))
+            yield 0
+
+    def count_xmit(self, skb, rc: int) -> None:
+        """udp_send_skb's counters (kernel-spec §10.1): a qdisc drop is -ENOBUFS, which
+        without IP_RECVERR counts SndbufErrors (and Ip OutDiscards), not OutDatagrams."""
+        if skb.sock < 0:
+            return
+        if rc == NET_XMIT_SUCCESS:
+            self.udp["OutDatagrams"] += 1
+        else:
+            self.ip["OutDiscards"] += 1
+            self.udp["SndbufErrors"] += 1
+
+    def xmit_arrive(self, skb, queue: int) -> None:
+        """A packet another CPU sent to a queue this CPU owns: NET_TX queues it."""
+        self.xmit_list.append((skb, queue))
+        # no interrupt brings it here: ksoftirqd runs it (in the kernel the sending CPU
+        # would run dev_queue_xmit itself)
+        self.cpu.raise_softirq_irqoff(NET_TX_SOFTIRQ, False)
+
+    # -- __dev_xmit_skb (NOLOCK pfifo_fast) ------------------------------------------------
+    def dev_xmit_skb(self, txq: TxQueue, skb):
+        """Returns NET_XMIT_SUCCESS or NET_XMIT_DROP (the qdisc's ring was full)."""
+        q = txq.qdisc
+        c = self.costs
+        if q.can_bypass and q.empty():
+            # bypass: straight to the driver (sch_direct_xmit), then run what queued behind
+            q.bypassed(skb)
+            yield c.dev_queue_xmit
+            if not (yield from self.sch_direct_xmit(txq, [skb])):
+                return NET_XMIT_SUCCESS
+            if not q.empty():
+                yield from self.qdisc_run(txq)
+            return NET_XMIT_SUCCESS
+        ok = q.enqueue(skb, skb_priority(skb))
+        yield c.dev_queue_xmit
+        if not ok:
+            self.books.tx_drop(skb, "qdisc_drop")
+            rc = NET_XMIT_DROP
+        else:
+            rc = NET_XMIT_SUCCESS
+        yield from self.qdisc_run(txq)
+        return rc
+
+    def qdisc_run(self, txq: TxQueue):
+        """__qdisc_run: restart the qdisc until it is empty, the queue stops, or the
+        dev_tx_weight quota is used (then NET_TX runs it again)."""
+        quota = self.dev_tx_weight
+        while True:
+            lst = self.dequeue_skb(txq, quota)
+            if not lst:
+                return
+            yield self.costs.qdisc_dequeue * len(lst)
+            more = yield from self.sch_direct_xmit(txq, lst)
+            quota -= len(lst)
+            if not more:
+                return
+            if quota <= 0:
+                self.netif_schedule(txq)      # NOLOCK: MISSED → __netif_schedule at run_end
+                return
+
+    def dequeue_skb(self, txq: TxQueue, quota: int) -> list:
+        """dequeue_skb with bulk dequeue for a ONETXQUEUE qdisc: requeued first; nothing
+        while the queue is stopped; then as many as BQL has room for, up to the quota."""
+        q = txq.qdisc
+        if txq.stopped():
+            return []
+        skb = q.dequeue()
+        if skb is None:
+            return []
+        lst = [skb]
+        bytelimit = txq.dql.avail() - skb.len        # try_bulk_dequeue_skb
+        while bytelimit > 0 and len(lst) < quota:
+            nxt = q.dequeue()
+            if nxt is None:
+                break
+            bytelimit -= nxt.len
+            lst.append(nxt)
+        return lst
+
+    def sch_direct_xmit(self, txq: TxQueue, lst: list):
+        """dev_hard_start_xmit over the list, xmit_more on all but the last; a BUSY driver,
+        or a ring that stopped midway, sends the rest back to the qdisc
+        (dev_requeue_skb). Returns whether the qdisc may go on."""
+        q = txq.qdisc
+        if txq.stopped():                             # netif_xmit_frozen_or_stopped
+            for back in reversed(lst):
+                q.requeue(back)
+            return False
+        last = len(lst) - 1
+        for i, skb in enumerate(lst):
+            rc = yield from self.igb_xmit_frame_ring(txq, skb, i < last)
+            if rc == NETDEV_TX_BUSY:
+                for back in reversed(lst[i:]):
+                    q.requeue(back)
+                return False
+            if i < last and txq.drv_xoff:             # netif_tx_queue_stopped mid-list
+                for back in reversed(lst[i + 1:]):
+                    q.requeue(back)
+                return False
+        return True
+
+    # -- the driver's transmit (igb_xmit_frame_ring, spec §3.7) ----------------------------
+    def igb_xmit_frame_ring(self, txq: TxQueue, skb, more: bool):
+        ring = txq.ring
+        c = self.costs
+        count = txd_use_count(skb.len) + 1           # + context descriptor (csum offload)
+        if ring.desc_unused() < count + 2:
+            # igb_maybe_stop_tx(ring, count + 3): stop, re-check (nothing cleaned meanwhile
+            # on this CPU), BUSY
+            txq.drv_xoff = True
+            return NETDEV_TX_BUSY
+        ring.used += count
+        ring.in_flight.append((skb, count))
+        ring.unsent.append(skb)
+        txq.dql.queued(skb.len)                       # netdev_tx_sent_queue
+        if txq.dql.avail() < 0:
+            txq.stack_xoff = True
+        if ring.desc_unused() < DESC_NEEDED:          # igb_maybe_stop_tx(ring, DESC_NEEDED)
+            txq.drv_xoff = True
+        yield c.igb_xmit_frame
+        if txq.stopped() or not more:                # __netdev_tx_sent_queue's xmit_more
+            self.doorbell(self.cpu.now, txq.index, ring.unsent)
+            ring.unsent = []
+            yield c.igb_tx_doorbell
+        return NETDEV_TX_OK
+
+    # -- NET_TX ------------------------------------------------------------------------
+    def netif_schedule(self, txq: TxQueue) -> None:
+        """__netif_schedule: put the qdisc on this CPU's output_queue, raise NET_TX."""
+        if txq.scheduled:
+            return
+        txq.scheduled = True
+        self.output_queue.append(txq)
+        self.cpu.raise_softirq_irqoff(NET_TX_SOFTIRQ, self.cpu.in_softirq)
+
+    def net_tx_action(self):
+        yield self.costs.net_tx_action
+        while self.xmit_list:                 # other CPUs' packets for queues owned here
+            skb, q = self.xmit_list.popleft()
+            rc = yield from self.dev_xmit_skb(self.queues[q], skb)
+            self.count_xmit(skb, rc)
+        head = self.output_queue
+        self.output_queue = deque()
+        for txq in head:
+            txq.scheduled = False
+            yield from self.qdisc_run(txq)
+
+    # -- TX completion (igb_clean_tx_irq, spec §3.5, §11) ------------------------------
+    def igb_clean_tx_irq(self, txq: TxQueue, work_limit: int):
+        """Returns True when the ring was cleaned within `work_limit` packets."""
+        ring = txq.ring
+        c = self.costs
+        budget = work_limit
+        packets = nbytes = 0
+        cpu = self.cpu
+        while budget > 0 and ring.hw_done:
+            skb, count = ring.in_flight.popleft()
+            ring.hw_done -= 1
+            ring.used -= count
+            packets += 1
+            nbytes += skb.len
+            budget -= 1
+            yield c.igb_clean_tx_packet                # napi_consume_skb, unmap
+            if skb.sock >= 0:                           # sock_wfree
+                self.wfree_remote(cpu.now, skb)
+        ring.packets += packets
+        ring.bytes += nbytes
+        ring.tx_total_packets += packets
+        ring.tx_total_bytes += nbytes
+        if nbytes:                                      # netdev_tx_completed_queue
+            txq.dql.completed(nbytes, cpu.jiffies())
+            if txq.stack_xoff and txq.dql.avail() >= 0:
+                txq.stack_xoff = False
+                self.netif_schedule(txq)
+        if packets and txq.drv_xoff and ring.desc_unused() >= 2 * DESC_NEEDED:
+            txq.drv_xoff = False                        # netif_wake_subqueue
+            ring.restart_queue += 1
+            self.netif_schedule(txq)
+        return budget != 0
+
+
+def skb_priority(skb) -> int:
+    """skb->priority: 0 for datagrams of sockets without SO_PRIORITY (band 1)."""
+    return 0
