@@ -16,11 +16,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cpus.arfs import cpu_rmap
 from cpus.backlog import get_rps_cpu
+from cpus.rfs import roundup_pow_of_two
 from cpus.costs import load_profile
 from nic.device import default_reta, vector_layout
-from nic.rss import flow_hash_and_queue
+from nic.rss import flow_hash_and_queue, flow_type
 from nic.toeplitz import parse_hkey
+
+from .config import arfs_refused_types
 
 NETDEV_RSS_KEY_LEN = 52
 FIRST_IRQ = 65          # IRQ numbers as on the seed's host (eth0 = 65, queues follow)
@@ -37,6 +41,7 @@ class Plan:
     reta: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     profile: dict = field(default_factory=dict)
+    arfs: bool = False                  # set_rps_cpu may program NIC filters (aRFS)
 
 
 def rss_key_for(r: dict) -> bytes:
@@ -76,12 +81,15 @@ def assign_vectors(r: dict) -> list[dict]:
         mask = r["irq"]["smp_affinity"].get(v.name)
         allowed = range(ncpus) if mask is None else \
             [c for c in range(ncpus) if int(mask.replace(",", ""), 16) >> c & 1]
+        if mask is None and v.rx_queues and nic["_model"].get("affinity_hint") == "local_spread":
+            # ice_vsi_req_irq_msix: irq_update_affinity_hint(cpumask_local_spread(v_idx))
+            allowed = [v.rx_queues[0] % ncpus]
         cpu = min(allowed, key=lambda c: (load[c], c))
         load[cpu] += 1
         out.append({"entry": v.entry, "name": v.name, "irq": FIRST_IRQ + v.entry,
                     "hwirq": (nic["_model"]["pci_requester_id"] << 11) | v.entry,
                     "rx_queues": list(v.rx_queues), "tx_queues": list(v.tx_queues),
-                    "cpu": cpu, "mask": mask})
+                    "cpu": cpu, "mask": mask, "affinity": list(allowed)})
     return out
 
 
@@ -144,7 +152,8 @@ def plan(r: dict) -> Plan:
     p.reta = nic["reta"] or default_reta(model, nic["combined"])
     rss = {"key": p.rss_key, "rx_flow_hash": nic["rx_flow_hash"], "reta": p.reta,
            "rules": nic["rules"]}
-    p.flow_queue = [flow_hash_and_queue(f, rss)[1] for f in r["flows"]]
+    hq = [flow_hash_and_queue(f, rss) for f in r["flows"]]
+    p.flow_queue = [q for _, q in hq]
     p.flow_sock = [socket_for(f, r["apps"], r["seed"]) for f in r["flows"]]
     local = set(r["host"]["addresses"])
 
@@ -157,9 +166,15 @@ def plan(r: dict) -> Plan:
             queue_cpu[q] = v["cpu"]
     sock_cpu = {i: a["cpu"] for i, a in enumerate(r["apps"])}
     rps_maps = {int(q[3:]): mask_cpus(m) for q, m in nic["rps_cpus"].items()}
-    sw_hash = [sw_flow_hash(f, r["seed"]) for f in r["flows"]]
+    # skb->hash: a driver that reports an L4 hash (ice) hands up the NIC's Toeplitz value;
+    # igb's is L3-typed, so the flow dissector computes a software hash (spec §7.2)
+    sw_hash = [h if model.get("l4_rxhash") else sw_flow_hash(f, r["seed"])
+               for f, (h, _) in zip(r["flows"], hq)]
     p.flow_cpu = []                     # where each flow's protocol processing runs
     for i, q in enumerate(p.flow_queue):
+        if q < 0:                       # an ntuple drop rule: never reaches a CPU
+            p.flow_cpu.append(-1)
+            continue
         t = get_rps_cpu(rps_maps.get(q), sw_hash[i])
         p.flow_cpu.append(queue_cpu[q] if t < 0 else t)
 
@@ -186,6 +201,30 @@ def plan(r: dict) -> Plan:
         slot_cpus.setdefault(h & smask, set()).add(sock_cpu[sidx])
     shared = sorted(sl for sl, cs in slot_cpus.items() if len(cs) > 1)
 
+    # aRFS (set_rps_cpu with CONFIG_RFS_ACCEL): ntuple on, a driver with
+    # ndo_rx_flow_steer, RFS in use. A flow may then move to any RFS queue the rmap names.
+    arfs = None
+    p.arfs = False
+    if rfs_queues and nic["ntuple"] and model.get("ntuple", {}).get("arfs"):
+        rmap = cpu_rmap(ncpus, [(v["rx_queues"][0], v["affinity"]) for v in vecs
+                                if v["rx_queues"]])
+        refused_types = set(arfs_refused_types(nic["rules"]))
+        refused = [i for i, f in enumerate(r["flows"]) if flow_type(f) in refused_types]
+        arfs = {"rmap": rmap, "refused_flows": refused,
+                "flow_masks": {str(q): roundup_pow_of_two(n) - 1
+                               for q, n in rfs_queues.items()}}
+        p.arfs = True
+        p.notes.append("aRFS: ntuple is on, RFS is configured and ice has "
+                       "ndo_rx_flow_steer; flows move to the RX queue of their reader's CPU "
+                       f"(rx_cpu_rmap: {', '.join(f'cpu{c}->rx-{q}' for c, q in enumerate(rmap))})"
+                       + (f"; not for {', '.join(sorted(refused_types))}: an ethtool rule of "
+                          "that flow type does not name the whole 4-tuple" if refused_types
+                          else ""))
+        for c in rfs_rx:
+            links.append({"src": f"cpu{c}", "dst": "nic", "latency": prof["links"]["pcie"],
+                          "kind": "pcie", "carries": ["arfs"]})
+    arfs_queues = set(rfs_queues) if arfs else set()
+
     carries: dict[tuple[int, int], set[str]] = {}
     steer_to = {q: set(m) for q, m in rps_maps.items()}
     for q in rfs_queues:
@@ -203,7 +242,12 @@ def plan(r: dict) -> Plan:
     for i, (f, c, s) in enumerate(zip(r["flows"], p.flow_cpu, p.flow_sock)):
         if s is None or f["dst_ip"] not in local:
             continue
+        if c < 0:
+            continue
         where = {c} | (set(writers) if p.flow_queue[i] in rfs_queues else set())
+        for q in arfs_queues if p.flow_queue[i] in rfs_queues else ():
+            # a queue aRFS may move the flow to, and where that queue's packets go
+            where |= {queue_cpu[q]} | set(rps_maps.get(q, ())) | set(writers)
         for c in where:
             if c != sock_cpu[s]:
                 carries.setdefault((c, sock_cpu[s]), set()).add("sk")
@@ -213,6 +257,8 @@ def plan(r: dict) -> Plan:
                       "carries": sorted(kinds), "quantum": r["quantum_ns"]})
 
     drop_en = (not nic["rx_pause"]) and nic["combined"] > 1    # igb_setup_srrctl
+    if model.get("rx_drop_en") == "always":
+        drop_en = True
     sysctl = r["sysctl"]
     flows_cpu = [{"len": f["size"] - 4, "local": f["dst_ip"] in local, "sock": s, "sw_hash": h}
                  for f, s, h in zip(r["flows"], p.flow_sock, sw_hash)]
@@ -222,6 +268,8 @@ def plan(r: dict) -> Plan:
                 "rfs_hash": sock_hash.get(i)}
                for i, a in enumerate(r["apps"])]
     itr = nic["rx_usecs"] if nic["rx_usecs"] <= 3 else nic["rx_usecs"] << 2
+    if model.get("itr") == "fixed":    # ice, adaptive-rx off: rx_usecs in 0.25 µs units
+        itr = nic["rx_usecs"] << 2
 
     common = {"duration_ns": r["duration_ns"], "seed": r["seed"]}
     p.lps.append({"name": "nic", "index": 0, "factory": "nic.lp:build",
@@ -229,7 +277,8 @@ def plan(r: dict) -> Plan:
                            "flows": [_flow_args(f) for f in r["flows"]],
                            "queue_cpu": [f"cpu{queue_cpu[q]}" for q in range(nic["combined"])],
                            "line_rate_bps": model["line_rate_bps"],
-                           "rss": rss}})
+                           "rss": rss, **({"arfs": True, "lp_index": lp_index}
+                                          if arfs else {})}})
     for c in range(ncpus):
         my_vecs = [{"entry": v["entry"], "name": v["name"], "irq": v["irq"],
                     "rx_queues": v["rx_queues"], "rx_ring": nic["rx_ring"],
@@ -254,6 +303,7 @@ def plan(r: dict) -> Plan:
                                               sysctl["net.core.flow_limit_table_len"]},
                                "rps_maps": {str(q): m for q, m in rps_maps.items()},
                                "rfs": {"sock_flow_entries": entries if rfs_queues else 0,
+                                       **({"arfs": arfs} if arfs and c in rfs_rx else {}),
                                        "flow_cnt": {str(q): n for q, n in rfs_queues.items()
                                                     if queue_cpu[q] == c},
                                        "replicas": rfs_rx, "shared_slots": shared,

@@ -20,6 +20,7 @@ from nic.msix import MsixVector
 from nic.rxring import RxRing
 
 from .app import udp_reader
+from .arfs import Arfs
 from .backlog import Backlog
 from .books import Books
 from .costs import Costs
@@ -87,6 +88,11 @@ class CpuLP(LogicalProcess):
         if entries and flow_cnt:             # this CPU polls RFS queues: a table replica
             self.stack.rfs = RfsRx(self.cpu_id, args["ncpus"],
                                    SockFlowTable(entries, args["ncpus"]), flow_cnt)
+        arfs = rfs.get("arfs")
+        if arfs and self.stack.rfs is not None:   # set_rps_cpu may program NIC filters
+            self.stack.rfs.arfs = Arfs(arfs["rmap"],
+                                       {int(q): m for q, m in arfs["flow_masks"].items()},
+                                       set(arfs["refused_flows"]), self._arfs_steer)
         self.rfs_replicas = [f"cpu{c}" for c in rfs.get("replicas", []) if c != self.cpu_id]
         self.rfs_writer = None
         if entries and any(sk.rem_ip is not None and sk.rfs_hash
@@ -196,6 +202,13 @@ class CpuLP(LogicalProcess):
             self.out_seq += 1
             self.outbox.setdefault(dst, []).append(
                 ("rfs", self.out_links[dst].deliver(t), self.out_seq, (slot, val)))
+
+    def _arfs_steer(self, flow: int, rxq: int, flow_id: int) -> None:
+        """ndo_rx_flow_steer from get_rps_cpu: a record to the nic (its MMIO write)."""
+        t = self.cpu.now + self.costs.get_rps_cpu
+        self.out_seq += 1
+        self.outbox.setdefault("nic", []).append(
+            ("arfs", self.out_links["nic"].deliver(t), self.out_seq, (flow, rxq, flow_id)))
 
     def _rfs_arrive(self, t: int, arg) -> None:
         slot, val = arg
@@ -398,7 +411,9 @@ class CpuLP(LogicalProcess):
                         "process_qlen": len(self.backlog.process_queue)},
             # flow-limit drops, by the enqueuing CPU whose softnet_stat counts them
             "rfs": {"migrations": self.stack.rfs.migrations if self.stack.rfs else 0,
-                    "table_writes": self.rfs_writer.writes if self.rfs_writer else 0},
+                    "table_writes": self.rfs_writer.writes if self.rfs_writer else 0,
+                    **({"arfs_steer_calls": self.stack.rfs.arfs.calls}
+                       if self.stack.rfs is not None and self.stack.rfs.arfs else {})},
             "flow_limit_by_cpu": {str(c): fl.count for c, fl in self.backlog.fl.items()},
             "softirqs": dict(zip(SOFTIRQ_NAMES, self.cpu.kstat_softirqs)),
             "irqs": self.cpu.irq_counts,
