@@ -213,6 +213,8 @@ def plan(r: dict) -> Plan:
         arfs = {"rmap": rmap, "refused_flows": refused,
                 "flow_masks": {str(q): roundup_pow_of_two(n) - 1
                                for q, n in rfs_queues.items()}}
+        steers = arfs_candidates(p.flow_queue, sw_hash, sock_hash, sock_cpu, smask,
+                                 ncpus, rmap, rfs_queues, set(refused), queue_cpu)
         p.arfs = True
         p.notes.append("aRFS: ntuple is on, RFS is configured and ice has "
                        "ndo_rx_flow_steer; flows move to the RX queue of their reader's CPU "
@@ -303,7 +305,8 @@ def plan(r: dict) -> Plan:
                                               sysctl["net.core.flow_limit_table_len"]},
                                "rps_maps": {str(q): m for q, m in rps_maps.items()},
                                "rfs": {"sock_flow_entries": entries if rfs_queues else 0,
-                                       **({"arfs": arfs} if arfs and c in rfs_rx else {}),
+                                       **({"arfs": dict(arfs, steers=steers[c])}
+                                          if arfs and c in rfs_rx else {}),
                                        "flow_cnt": {str(q): n for q, n in rfs_queues.items()
                                                     if queue_cpu[q] == c},
                                        "replicas": rfs_rx, "shared_slots": shared,
@@ -322,6 +325,30 @@ def plan(r: dict) -> Plan:
         spec["out_links"] = [l for l in links if l["src"] == spec["name"]]
         spec["in_links"] = [l for l in links if l["dst"] == spec["name"]]
     return p
+
+
+def arfs_candidates(flow_queue, hashes, sock_hash, sock_cpu, smask, ncpus, rmap,
+                    rfs_queues, refused, queue_cpu) -> dict[int, dict]:
+    """Per CPU polling RFS queues: the (flow, queue) filters its set_rps_cpu can ask for.
+    A flow's next_cpu is the CPU of a connected socket whose table entry it matches (same
+    slot, same hash outside rps_cpu_mask); a flow that can match several asks again and
+    again as they alternate ("forever"), the others at most once per queue. Once a CPU has
+    asked for all of its filters it sends nothing more to the nic, and says so."""
+    cpu_mask = roundup_pow_of_two(ncpus) - 1
+    out = {c: {"pairs": set(), "forever": False} for c in set(queue_cpu.values())}
+    for i, (q0, h) in enumerate(zip(flow_queue, hashes)):
+        if q0 not in rfs_queues or i in refused:
+            continue
+        nexts = {sock_cpu[s] for s, sh in sock_hash.items()
+                 if (sh ^ h) & ~cpu_mask & 0xFFFFFFFF == 0 and sh & smask == h & smask}
+        targets = {rmap[n] for n in nexts} & set(rfs_queues)
+        for q in {q0} | targets:          # queues the flow may arrive on
+            c = out[queue_cpu[q]]
+            for t in targets - {q}:
+                c["pairs"].add((i, t))
+            if len(targets - {q}) > 1:
+                c["forever"] = True
+    return {c: {"pairs": sorted(v["pairs"]), "forever": v["forever"]} for c, v in out.items()}
 
 
 def _flow_args(f: dict) -> dict:

@@ -42,10 +42,11 @@ def cpu_rmap(ncpus: int, vectors: list[tuple[int, list[int]]]) -> list[int]:
 class Arfs:
     """What set_rps_cpu needs on a CPU that polls RFS queues."""
 
-    __slots__ = ("rmap", "flow_masks", "refused", "steer", "sent", "rflows", "calls")
+    __slots__ = ("rmap", "flow_masks", "refused", "steer", "sent", "rflows", "calls",
+                 "pending", "forever")
 
     def __init__(self, rmap: list[int], flow_masks: dict[int, int], refused: set[int],
-                 steer) -> None:
+                 steer, pending=(), forever: bool = True) -> None:
         self.rmap = rmap                  # CPU -> RX queue (cpu_rmap_lookup_index)
         self.flow_masks = flow_masks      # every queue with an rps_flow_table -> its mask
         self.refused = refused            # flows ice_rx_flow_steer refuses (not perfect)
@@ -55,6 +56,13 @@ class Arfs:
         # table belongs to that queue, here each polling CPU keeps the entries it switched to
         self.rflows: dict[tuple[int, int], object] = {}
         self.calls = 0
+        # the (flow, queue) filters not asked for yet (topology.arfs_candidates); with none
+        # left, and no flow that alternates, this CPU sends the nic nothing more
+        self.pending = {tuple(p) for p in pending}
+        self.forever = forever
+
+    def may_steer(self) -> bool:
+        return self.forever or bool(self.pending)
 
     def rx_queue_for(self, queue: int, next_cpu: int, hash_: int, flow: int):
         """(rxq, flow_id) when set_rps_cpu would call ndo_rx_flow_steer and it succeeds,
@@ -69,5 +77,6 @@ class Arfs:
         self.calls += 1
         if self.sent.get((flow, flow_id)) != rxq:     # ice returns early for the same queue
             self.sent[(flow, flow_id)] = rxq
+            self.pending.discard((flow, rxq))
             self.steer(flow, rxq, flow_id)
         return rxq, flow_id

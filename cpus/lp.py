@@ -92,7 +92,8 @@ class CpuLP(LogicalProcess):
         if arfs and self.stack.rfs is not None:   # set_rps_cpu may program NIC filters
             self.stack.rfs.arfs = Arfs(arfs["rmap"],
                                        {int(q): m for q, m in arfs["flow_masks"].items()},
-                                       set(arfs["refused_flows"]), self._arfs_steer)
+                                       set(arfs["refused_flows"]), self._arfs_steer,
+                                       arfs["steers"]["pairs"], arfs["steers"]["forever"])
         self.rfs_replicas = [f"cpu{c}" for c in rfs.get("replicas", []) if c != self.cpu_id]
         self.rfs_writer = None
         if entries and any(sk.rem_ip is not None and sk.rfs_hash
@@ -321,6 +322,8 @@ class CpuLP(LogicalProcess):
         socket here has written its slot for good."""
         link = self.out_links[dst]
         kinds = link.carries
+        if kinds == ("arfs",) and not self.stack.rfs.arfs.may_steer():
+            return EOF_PROMISE
         key = (self.sync.rounds, safe)
         if self._pe_key != key:
             self._pe_key = key
