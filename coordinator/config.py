@@ -291,8 +291,6 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
     elif "rx_packet_buffer" in n:
         _fail("nic.rx_packet_buffer", n["rx_packet_buffer"], f"{name} drops a frame with no "
               "free descriptor at its queue; softnet has no packet-buffer model for it")
-    else:
-        out["rx_packet_buffer"] = 0
     rps = n.get("rps_cpus", {})
     if not isinstance(rps, dict):
         _fail("nic.rps_cpus", rps, 'a table such as { "rx-0" = "f" }')

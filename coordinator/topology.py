@@ -285,7 +285,7 @@ def plan(r: dict) -> Plan:
         my_vecs = [{"entry": v["entry"], "name": v["name"], "irq": v["irq"],
                     "rx_queues": v["rx_queues"], "rx_ring": nic["rx_ring"],
                     "drop_en": drop_en,
-                    "packet_buffer": nic["rx_packet_buffer"] // max(1, nic["combined"]),
+                    "packet_buffer": nic.get("rx_packet_buffer", 0) // max(1, nic["combined"]),
                     "itr_setting": itr}
                    for v in vecs if v["cpu"] == c and v["rx_queues"]]
         p.lps.append({"name": f"cpu{c}", "index": c + 1, "factory": "cpus.lp:build",

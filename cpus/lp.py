@@ -3,7 +3,7 @@ vectors are affine to it, its softnet_data, its sockets and its applications.
 
 Inputs: frame records from the nic (for its RX rings) and socket-enqueue records from
 CPUs that processed datagrams for a socket this CPU owns. Outputs: socket-enqueue records
-for sockets other CPUs own.
+for sockets other CPUs own, and with aRFS, `ndo_rx_flow_steer` calls to the nic.
 """
 
 from __future__ import annotations
