@@ -161,13 +161,22 @@ def test_partial_udp4_rule_keeps_arfs_off_for_udp4(tmp_path):
 
 def test_arfs_links_exist_only_when_arfs_can_happen():
     r = validate(load_file(ARFS))
-    nic_in = [l for spec in plan(r).lps for l in spec["out_links"] if l["dst"] == "nic"]
+    p = plan(r)
+    # ice's names and affinity hints: queue i's vector on CPU i, the misc vector first
+    assert [(v["name"], v["cpu"]) for v in p.vectors] == [
+        ("ice-0000:01:00.0:misc", 0), ("ice-eth0-TxRx-0", 0), ("ice-eth0-TxRx-1", 1),
+        ("ice-eth0-TxRx-2", 2), ("ice-eth0-TxRx-3", 3)]
+    nic_in = [l for spec in p.lps for l in spec["out_links"] if l["dst"] == "nic"]
     assert nic_in and all(l["carries"] == ["arfs"] and l["kind"] == "pcie" for l in nic_in)
     from coordinator.config import apply_sets
     for sets in (["nic.ntuple=false"], ["sysctl.\"net.core.rps_sock_flow_entries\"=0"]):
         p = plan(validate(apply_sets(load_file(ARFS), sets)))
         assert not p.arfs
         assert not [l for spec in p.lps for l in spec["out_links"] if l["dst"] == "nic"]
+    # RFS on the I350 (igb has no ndo_rx_flow_steer): the nic keeps no inputs
+    p = plan(validate(load_file(os.path.join(ROOT, "examples", "rfs.toml"))))
+    assert not p.arfs and not [l for spec in p.lps for l in spec["in_links"]
+                               if spec["name"] == "nic"]
 
 
 # two CPUs, one flow that RSS puts on queue 0 and its reader on CPU 1 (queue 1): the
