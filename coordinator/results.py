@@ -230,20 +230,30 @@ def igb_ethtool_stats(nq: int, nic: dict, queues: dict, ring: dict, eth: dict,
 
 def ice_ethtool_stats(nq: int, nic: dict, queues: dict, ring: dict,
                       eth: dict) -> list[tuple[str, int]]:
-    """`ethtool -S` for ice, the counters softnet models, in ice's order (ice_ethtool.c:
-    netdev stats, then per-queue "rx_queue_N_packets/bytes", then the PF's ".nic" stats).
-    Not the whole list: ice's VSI and PF tables have ~90 more counters that stay 0 here
-    and are left out. rx_dropped.nic (GLPRT_RDPC) counts frames the port dropped for lack
-    of descriptors; fdir_sb_match.nic counts frames an ethtool (sideband) filter matched."""
-    out = [("rx_packets", eth["rx_packets"]), ("rx_bytes", eth["rx_bytes"]),
-           ("rx_dropped", eth["rx_dropped"])]
+    """`ethtool -S` for ice in its order (L6.6 ice_ethtool.c): the VSI stats
+    (ice_gstrings_vsi_stats, all of them), tx then rx per-queue packets/bytes, then of the
+    PF's ".nic" stats only those softnet models (ice lists ~60 more, 0 here, left out).
+    rx_dropped counts frames a queue dropped for lack of descriptors (rx_discards);
+    fdir_sb_match.nic the frames an ethtool (sideband) filter matched. Every frame is
+    unicast here."""
+    rdpc = sum(queues.get(q, {}).get("rqdpc", 0) for q in range(nq))
+    # the VSI counts what its queues took (written to a descriptor) and what they dropped
+    vsi = {"rx_unicast": sum(queues.get(q, {}).get("gprc", 0) for q in range(nq)) + rdpc,
+           "rx_bytes": sum(queues.get(q, {}).get("gorc", 0) for q in range(nq)),
+           "rx_dropped": rdpc}
+    names = ("rx_unicast tx_unicast rx_multicast tx_multicast rx_broadcast tx_broadcast "
+             "rx_bytes tx_bytes rx_dropped rx_unknown_protocol rx_alloc_fail "
+             "rx_pg_alloc_fail tx_errors tx_linearize tx_busy tx_restart").split()
+    out = [(n, vsi.get(n, 0)) for n in names]
+    for q in range(nq):
+        out += [(f"tx_queue_{q}_packets", 0), (f"tx_queue_{q}_bytes", 0)]
     for q in range(nq):
         rs = ring.get(q, {})
         out += [(f"rx_queue_{q}_packets", rs.get("packets", 0)),
                 (f"rx_queue_{q}_bytes", rs.get("bytes", 0))]
-    rdpc = sum(queues.get(q, {}).get("rqdpc", 0) for q in range(nq))
-    out += [("rx_bytes.nic", nic["gorc"]), ("rx_dropped.nic", rdpc),
-            ("fdir_sb_match.nic", nic.get("fdir_sb_match", 0)), ("fdir_sb_status.nic", 0)]
+    out += [("rx_bytes.nic", nic["gorc"]), ("rx_unicast.nic", nic["gprc"]),
+            ("rx_dropped.nic", rdpc), ("fdir_sb_match.nic", nic.get("fdir_sb_match", 0)),
+            ("fdir_sb_status.nic", 0)]
     return out
 
 

@@ -127,6 +127,7 @@ def test_udp4_rules_steer_and_drop_in_the_nic(tmp_path):
     eth = dict(line.split(":") for line in
                (tmp_path / "r" / "ethtool_S.txt").read_text().splitlines()[1:])
     q3 = int(eth["     rx_queue_3_packets"])
+    assert int(eth["     rx_unicast.nic"]) == s["offered"]
     assert q3 == by["a"]["delivered"] + by["b"]["delivered"] > 0
     assert int(eth["     fdir_sb_match.nic"]) == s["ntuple"]["fdir_sb_match"]
 
