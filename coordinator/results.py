@@ -86,7 +86,8 @@ def assemble(r: dict, plan, results: dict) -> dict:
         })
         if arfs is not None:
             # the queue an aRFS filter moved the flow to, and when each filter went live
-            changes = arfs["queue_changes"][i]
+            # -1: the filter expired, the flow is back on the queue RSS or a rule chose
+            changes = [(t, q if nq < 0 else nq) for t, nq in arfs["queue_changes"][i]]
             flows[-1]["arfs"] = {"rx_queue": changes[-1][1] if changes else q,
                                  "queue_changes": [{"t_ns": t, "rx_queue": nq}
                                                    for t, nq in changes]}
@@ -156,7 +157,8 @@ def assemble(r: dict, plan, results: dict) -> dict:
                              "fdir_sb_match": nic.get("fdir_sb_match", 0)}
     if arfs is not None:
         summary["arfs"] = {k: arfs[k] for k in ("steer_requests", "filters_added",
-                                                "filters_updated", "filters_active")}
+                                                "filters_updated", "filters_expired",
+                                                "filters_active")}
         summary["arfs"]["steer_calls_by_cpu"] = {
             f"cpu{c['cpu']}": c["rfs"]["arfs_steer_calls"] for c in cpus
             if "arfs_steer_calls" in c["rfs"]}

@@ -215,6 +215,14 @@ def plan(r: dict) -> Plan:
                                for q, n in rfs_queues.items()}}
         steers = arfs_candidates(p.flow_queue, sw_hash, sock_hash, sock_cpu, smask,
                                  ncpus, rmap, rfs_queues, set(refused), queue_cpu)
+        exp = model["arfs"]
+        hz = r["hz"]
+        nic_arfs = {"hz": hz, "expire_j": -(-exp["udp_expire_ms"] * hz // 1000),
+                    "service_period_ns": exp["service_period_ms"] * 1_000_000}
+        # once a filter can expire, set_rps_cpu may ask again for any flow at any time
+        arfs["expiry"] = r["duration_ns"] > exp["udp_expire_ms"] * 1_000_000
+        if arfs["expiry"]:
+            steers = {c: dict(v, forever=True) for c, v in steers.items()}
         p.arfs = True
         p.notes.append("aRFS: ntuple is on, RFS is configured and ice has "
                        "ndo_rx_flow_steer; flows move to the RX queue of their reader's CPU "
@@ -279,7 +287,7 @@ def plan(r: dict) -> Plan:
                            "flows": [_flow_args(f) for f in r["flows"]],
                            "queue_cpu": [f"cpu{queue_cpu[q]}" for q in range(nic["combined"])],
                            "line_rate_bps": model["line_rate_bps"],
-                           "rss": rss, **({"arfs": True, "lp_index": lp_index}
+                           "rss": rss, **({"arfs": nic_arfs, "lp_index": lp_index}
                                           if arfs else {})}})
     for c in range(ncpus):
         my_vecs = [{"entry": v["entry"], "name": v["name"], "irq": v["irq"],

@@ -43,10 +43,10 @@ class Arfs:
     """What set_rps_cpu needs on a CPU that polls RFS queues."""
 
     __slots__ = ("rmap", "flow_masks", "refused", "steer", "sent", "rflows", "calls",
-                 "pending", "forever")
+                 "pending", "forever", "dedup")
 
     def __init__(self, rmap: list[int], flow_masks: dict[int, int], refused: set[int],
-                 steer, pending=(), forever: bool = True) -> None:
+                 steer, pending=(), forever: bool = True, expiry: bool = False) -> None:
         self.rmap = rmap                  # CPU -> RX queue (cpu_rmap_lookup_index)
         self.flow_masks = flow_masks      # every queue with an rps_flow_table -> its mask
         self.refused = refused            # flows ice_rx_flow_steer refuses (not perfect)
@@ -60,6 +60,9 @@ class Arfs:
         # left, and no flow that alternates, this CPU sends the nic nothing more
         self.pending = {tuple(p) for p in pending}
         self.forever = forever
+        # ice ignores a request for the queue an entry already has, so one record per
+        # (flow, queue) tells the nic everything — unless entries can expire meanwhile
+        self.dedup = not expiry
 
     def may_steer(self) -> bool:
         return self.forever or bool(self.pending)
@@ -75,7 +78,7 @@ class Arfs:
             return None
         flow_id = hash_ & mask
         self.calls += 1
-        if self.sent.get((flow, flow_id)) != rxq:     # ice returns early for the same queue
+        if not self.dedup or self.sent.get((flow, flow_id)) != rxq:
             self.sent[(flow, flow_id)] = rxq
             self.pending.discard((flow, rxq))
             self.steer(flow, rxq, flow_id)

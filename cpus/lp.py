@@ -93,7 +93,8 @@ class CpuLP(LogicalProcess):
             self.stack.rfs.arfs = Arfs(arfs["rmap"],
                                        {int(q): m for q, m in arfs["flow_masks"].items()},
                                        set(arfs["refused_flows"]), self._arfs_steer,
-                                       arfs["steers"]["pairs"], arfs["steers"]["forever"])
+                                       arfs["steers"]["pairs"], arfs["steers"]["forever"],
+                                       arfs["expiry"])
         self.rfs_replicas = [f"cpu{c}" for c in rfs.get("replicas", []) if c != self.cpu_id]
         self.rfs_writer = None
         if entries and any(sk.rem_ip is not None and sk.rfs_hash

@@ -46,7 +46,9 @@ class NicLP(LogicalProcess):
                                   for f in self.flows], dtype=bool)
         self.sb_match = 0
         self.dropped = np.zeros(len(self.flows), dtype=np.int64)
-        self.arfs = ArfsTable(len(self.flows)) if args.get("arfs") else None
+        a = args.get("arfs")
+        self.arfs = None if not a else ArfsTable(len(self.flows), a["hz"], a["expire_j"],
+                                                 a["service_period_ns"])
         self.steers: list[tuple] = []        # (stamp, origin, seq, flow, rxq, flow_id)
         self.held = None                     # (arrive, ids, flows) not yet classified
         total_pps = sum(f["pps"] for f in self.flows) or 1.0
@@ -68,7 +70,7 @@ class NicLP(LogicalProcess):
 
     def advance(self, safe: int) -> None:
         self._generate(safe)
-        if self.held is not None or self.steers:
+        if self.arfs is not None:
             self._release(safe)
 
     def _generate(self, safe: int) -> None:
@@ -123,9 +125,11 @@ class NicLP(LogicalProcess):
         k = int(np.searchsorted(arrive, safe, side="left"))     # arrivals are in order
         self.held = (arrive[k:], ids[k:], f[k:]) if k < arrive.size else None
         arrive, ids, f = arrive[:k], ids[:k], f[:k]
-        steers = sorted(s for s in self.steers if s[0] < safe)
-        self.steers = [s for s in self.steers if s[0] >= safe]
         table = self.arfs
+        # steer records and the service timer, in time order (a timer run first on a tie)
+        steers = sorted([(t, -1) for t in table.timers_before(safe)]
+                        + [s for s in self.steers if s[0] < safe])
+        self.steers = [s for s in self.steers if s[0] >= safe]
         start = 0
         for st in steers + [None]:
             end = k if st is None else int(np.searchsorted(arrive, st[0], side="left"))
@@ -135,7 +139,11 @@ class NicLP(LogicalProcess):
                 q = np.where((over >= 0) & ~self.rule_hit[fs], over, self.flow_queue[fs])
                 self._emit(arrive[start:end], ids[start:end], fs, q)
                 start = end
-            if st is not None:
+            if st is None:
+                pass
+            elif st[1] < 0:
+                table.service_task(st[0])
+            else:
                 table.rx_flow_steer(st[0], *st[3:])
 
     def _emit(self, arrive, ids, f, q) -> None:
@@ -157,8 +165,13 @@ class NicLP(LogicalProcess):
 
     def promise(self, dst: str, safe: int) -> int:
         base = self.end if self.done_generating else max(safe, self.wire.free_at_ns())
-        if self.held is not None:             # held frames arrived at or after `safe`
-            base = min(base, int(self.held[0][0]))
+        if self.arfs is not None:
+            # CPUs wait on the nic here: tell them when the next frame can arrive at all
+            if not self.done_generating:
+                nxt = [t for t in (s.next_start() for s in self.sources) if t is not None]
+                base = max(base, min(nxt)) if nxt else self.end
+            if self.held is not None:         # held frames arrived at or after `safe`
+                base = min(base, int(self.held[0][0]))
         return base + self.pcie_ns
 
     def take_outbox(self, dst: str):

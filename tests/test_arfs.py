@@ -215,8 +215,11 @@ def test_nic_classifies_each_frame_with_the_filters_live_at_its_arrival():
            "rules": []}
     nic = NicLP("nic", 0, {"duration_ns": 40_000, "pcie_latency_ns": 773, "flows": [flow],
                            "queue_cpu": ["cpu0", "cpu1"], "seed": 1,
-                           "line_rate_bps": 10**11, "rss": rss, "arfs": True,
-                           "lp_index": {"cpu0": 1}})
+                           "line_rate_bps": 10**11, "rss": rss, "lp_index": {"cpu0": 1},
+                           # 1 µs jiffies: filters expire 15 µs after going live, the
+                           # service timer runs every 10 µs
+                           "arfs": {"hz": 10**6, "expire_j": 15,
+                                    "service_period_ns": 10_000}})
     nic.out_links = {d: LinkSpec("nic", d, 773, "pcie") for d in ("cpu0", "cpu1")}
     nic.advance(4_003)          # the frame started at 4 µs arrives at 4.006 µs: held
     assert nic.held is not None and nic.held[0].tolist() == [4_006]
@@ -227,6 +230,23 @@ def test_nic_classifies_each_frame_with_the_filters_live_at_its_arrival():
         out = nic.take_outbox(dst)
         return np.frombuffer(out["rx"][3], dtype=np.int64) if out else np.empty(0)
     old, new = arrivals("cpu0"), arrivals("cpu1")
-    assert old.size and new.size and old.max() < 12_000 <= new.min()
+    # RSS queue before the filter, the filter's queue from 12 µs, RSS again once the
+    # service timer at 30 µs finds it expired (live at jiffy 12, 12 + 15 <= 30)
+    assert new.size and 12_000 <= new.min() and new.max() < 30_000
+    assert ((old < 12_000) | (old >= 30_000)).all() and (old >= 30_000).any()
     assert old.size + new.size == nic.offered.sum()
-    assert nic.arfs.changes[0] == [[12_000, 1]]
+    assert nic.arfs.changes[0] == [[12_000, 1], [30_000, -1]]
+    assert nic.arfs.result()["filters_expired"] == 1
+
+
+def test_udp_filter_expires_after_5s_and_the_flow_is_steered_again(tmp_path):
+    # the filter goes live in jiffy 0; ice's service timer (every second) finds it expired
+    # at 5 s: the flow is back on its RSS queue until its next packet there asks again
+    s = run_inline(tmp_path / "e", *SMALL, 'duration="5005ms"', 'flows.0.rate="2kpps"',
+                   'flows.0.arrival="constant"', file=ARFS)
+    f, = s["flows"]
+    ch = f["arfs"]["queue_changes"]
+    assert [c["rx_queue"] for c in ch] == [0 + 1, 0, 1]
+    assert ch[1]["t_ns"] == 5_000_000_000 and 0 < ch[2]["t_ns"] - ch[1]["t_ns"] < 2_000_000
+    assert s["arfs"]["filters_expired"] == 1 and s["arfs"]["filters_added"] == 2
+    assert balanced(s) and f["reordered"] == 0
