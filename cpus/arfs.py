@@ -71,7 +71,7 @@ class Arfs:
         """(rxq, flow_id) when set_rps_cpu would call ndo_rx_flow_steer and it succeeds,
         else None."""
         rxq = self.rmap[next_cpu]
-        if rxq == queue:
+        if rxq == queue or flow < 0:          # same queue (set_rps_cpu: goto out)
             return None
         mask = self.flow_masks.get(rxq)
         if mask is None or flow in self.refused:      # no flow table / -EOPNOTSUPP
