@@ -194,6 +194,12 @@ def screen_summary(s: dict, out: str, wall: float) -> str:
                      f"{100 * t['hardirq'] / d:6.1f}%  {100 * t['softirq'] / d:6.1f}%  "
                      f"{100 * t['ksoftirqd'] / d:8.1f}%  {100 * t['task'] / d:5.1f}%  "
                      f"{sn['processed']:9d}  {sn['time_squeeze']:8d}")
+    if "arfs" in s:                     # which flows aRFS moved, and where
+        moved = [f"{f['name']} rx-{f['rx_queue']}→rx-{f['arfs']['rx_queue']}"
+                 for f in s["flows"] if f["arfs"]["queue_changes"]]
+        lines.append(f"  aRFS: {s['arfs']['filters_added']} filters added, "
+                     f"{s['arfs']['filters_updated']} re-aimed; moved: "
+                     f"{', '.join(moved) or 'none'}")
     lat = s["latency_ns"].get("wire_to_app", {})
     if lat.get("count"):
         lines.append(f"  latency wire→app: p50 {fmt_ns(int(lat['p50']))}  p99 "

@@ -231,13 +231,18 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
     if not isinstance(out["ifname"], str) or not out["ifname"] or len(out["ifname"]) > 15:
         _fail("nic.ifname", out["ifname"], "an interface name of 1-15 characters")
     maxq = model["max_rss_queues"]
+    why = f"{name} supports {maxq} RSS queues"
+    if model.get("queues_max_online_cpus") and ncpus < maxq:
+        maxq, why = ncpus, f"{model['driver']} offers at most one queue per online CPU"
     # igb: rss_queues = min(max_rss_queues, num_online_cpus)
     out["combined"] = _int("nic.combined", n.get("combined", min(maxq, ncpus)), 1, maxq,
-                           f"must be 1-{maxq} ({name} supports {maxq} RSS queues)")
+                           f"must be 1-{maxq} ({why})")
     ring = model["rx_ring"]
     rx_ring = _int("nic.rx_ring", n.get("rx_ring", ring["default"]), ring["min"], ring["max"],
                    f"must be an integer from {ring['min']} to {ring['max']} ({name})")
-    out["rx_ring"] = -(-rx_ring // 8) * 8      # igb: ALIGN(count, REQ_RX_DESCRIPTOR_MULTIPLE)
+    # igb: ALIGN(count, REQ_RX_DESCRIPTOR_MULTIPLE = 8); ice: ICE_REQ_DESC_MULTIPLE = 32
+    mult = ring.get("multiple", 8)
+    out["rx_ring"] = min(-(-rx_ring // mult) * mult, ring["max"])
     indir = n.get("indir", "default")
     try:
         table = parse_indir(indir, model["reta_size"], out["combined"]) if isinstance(indir, str) \
@@ -269,18 +274,31 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
             _fail(f"nic.rx_flow_hash.{ft}", fields, f"{name} accepts {' or '.join(allowed)}")
         fh[ft] = fields
     out["rx_flow_hash"] = fh
-    usecs = _int("nic.rx_usecs", n.get("rx_usecs", model["itr_setting_default"]), 0, 10000)
-    if usecs == 2 or 3 < usecs < 10:
-        _fail("nic.rx_usecs", usecs, "igb accepts 0 (off), 1 (dynamic), 3 (dynamic "
-              "conservative) or 10-10000 µs")
+    if model.get("itr") == "fixed":
+        # ice with adaptive-rx off: 2 µs granularity, odd values rounded down (ITR_REG_ALIGN)
+        gran, top = model["itr_granularity"], model["itr_max"]
+        usecs = _int("nic.rx_usecs", n.get("rx_usecs", model["itr_setting_default"]), gran,
+                     top, f"{model['driver']} (adaptive-rx off, as softnet models it): "
+                     f"{gran}-{top} µs; 0 (no moderation) and net_dim are not modelled")
+        usecs -= usecs % gran
+    else:
+        usecs = _int("nic.rx_usecs", n.get("rx_usecs", model["itr_setting_default"]), 0,
+                     10000)
+        if usecs == 2 or 3 < usecs < 10:
+            _fail("nic.rx_usecs", usecs, "igb accepts 0 (off), 1 (dynamic), 3 (dynamic "
+                  "conservative) or 10-10000 µs")
     out["rx_usecs"] = usecs
     pause = n.get("rx_pause", False)
     if not isinstance(pause, bool):
         _fail("nic.rx_pause", pause, "true or false (ethtool -A eth0 rx on|off)")
     out["rx_pause"] = pause
-    out["rx_packet_buffer"] = _int("nic.rx_packet_buffer",
-                                   n.get("rx_packet_buffer", model["rx_packet_buffer"]),
-                                   2048, 1 << 20)
+    if "rx_packet_buffer" in model:
+        out["rx_packet_buffer"] = _int("nic.rx_packet_buffer",
+                                       n.get("rx_packet_buffer", model["rx_packet_buffer"]),
+                                       2048, 1 << 20)
+    elif "rx_packet_buffer" in n:
+        _fail("nic.rx_packet_buffer", n["rx_packet_buffer"], f"{name} drops a frame with no "
+              "free descriptor at its queue; softnet has no packet-buffer model for it")
     rps = n.get("rps_cpus", {})
     if not isinstance(rps, dict):
         _fail("nic.rps_cpus", rps, 'a table such as { "rx-0" = "f" }')
@@ -319,7 +337,7 @@ def _validate_rules(n: dict, model: dict, nq: int) -> tuple[bool, list[dict]]:
     checked as the device's driver checks them (capabilities in the device file)."""
     cap = model.get("ntuple", {})
     name = model["name"]
-    nt = n.get("ntuple", False)
+    nt = n.get("ntuple", cap.get("default", False))
     if not isinstance(nt, bool):
         _fail("nic.ntuple", nt, "true or false (ethtool -K eth0 ntuple on|off)")
     if nt and not cap:
@@ -327,17 +345,19 @@ def _validate_rules(n: dict, model: dict, nq: int) -> tuple[bool, list[dict]]:
     rules = []
     etypes: set[int] = set()
     locs: set[int] = set()
+    input_sets: dict[str, tuple] = {}           # flow type -> the fields its rules name
+    seen: set[tuple] = set()
     for i, key, r in _tables("nic.rules", n.get("rules", []), RULE_KEYS):
         if not nt:
             raise ConfigError(f"{key}: rules need `ntuple = true` (turning ntuple off "
-                              "removes every rule: igb_set_features)")
+                              f"removes every rule: {model['driver']}_set_features)")
         ft = r.get("flow_type")
         if ft not in cap.get("flow_types", []):
             hint = ""
-            if ft in ("udp4", "tcp4", "udp6", "tcp6", "ip4", "ip6"):
+            if ft in L4_FLOW_TYPES and not cap.get("arfs"):
                 hint = (f"; {model['driver']} refuses L3/L4 rules (EINVAL), and aRFS needs a "
-                        "device with L4 filters and ndo_rx_flow_steer — not in softnet's "
-                        "device models yet")
+                        "device with L4 filters and ndo_rx_flow_steer, such as "
+                        "model = \"e810\" (ice)")
             _fail(f"{key}.flow_type", ft,
                   f"{name} accepts flow_type {', '.join(cap.get('flow_types', []))}{hint}")
         out = {"flow_type": ft}
@@ -357,12 +377,27 @@ def _validate_rules(n: dict, model: dict, nq: int) -> tuple[bool, list[dict]]:
             if len(etypes) > cap["etype_filters"]:
                 _fail(f"{key}.proto", r.get("proto"), f"{name} has {cap['etype_filters']} "
                       "EtherType filters (\"etype filters are all used\")")
+        else:
+            _l4_rule_fields(key, r, ft, out, model)
+            fields = tuple(k for k in L4_FIELDS if k in out)
+            first = input_sets.setdefault(ft, fields)
+            if fields != first:
+                _fail(key, {k: r[k] for k in fields}, f"{model['driver']} keeps one input set "
+                      f"per flow type and {ft} rules already match on {', '.join(first)} "
+                      "(\"Flow director filters on each port must have the same input "
+                      "set\", EINVAL)")
+            ident = (ft,) + tuple(out[k] for k in fields)
+            if ident in seen:
+                _fail(key, {k: r[k] for k in fields}, "the same filter exists already "
+                      "(ice_fdir_is_dup_fltr, EINVAL)")
+            seen.add(ident)
         act = r.get("action")
         if act == -1 and not cap.get("drop"):
             _fail(f"{key}.action", act, f"{model['driver']} cannot drop (action -1 is "
                   "EINVAL); an RX queue index")
-        out["action"] = _int(f"{key}.action", act, 0, nq - 1,
-                             f"an RX queue from 0 to {nq - 1}")
+        drop = " or -1 (drop, RX_CLS_FLOW_DISC)" if cap.get("drop") else ""
+        out["action"] = _int(f"{key}.action", act, -1 if cap.get("drop") else 0, nq - 1,
+                             f"an RX queue from 0 to {nq - 1}{drop}")
         loc = _int(f"{key}.loc", r.get("loc", i), 0, cap["max_rules"] - 1,
                    f"a rule location from 0 to {cap['max_rules'] - 1}")
         if loc in locs:
@@ -371,6 +406,41 @@ def _validate_rules(n: dict, model: dict, nq: int) -> tuple[bool, list[dict]]:
         out["loc"] = loc
         rules.append(out)
     return nt, sorted(rules, key=lambda x: x["loc"])
+
+
+L4_FLOW_TYPES = ("udp4", "tcp4", "udp6", "tcp6", "ip4", "ip6")
+L4_FIELDS = ("src_ip", "dst_ip", "src_port", "dst_port")
+
+
+def _l4_rule_fields(key: str, r: dict, ft: str, out: dict, model: dict) -> None:
+    """The fields of a tcp4/udp4/tcp6/udp6 rule; at least one (ice_set_fdir_ip4_seg refuses
+    a rule that matches nothing, EINVAL)."""
+    if "proto" in r:
+        _fail(f"{key}.proto", r["proto"], f"a {ft} rule matches src_ip, dst_ip, src_port "
+              "and dst_port; proto is for flow_type \"ether\"")
+    version = 6 if ft.endswith("6") else 4
+    for k in ("src_ip", "dst_ip"):
+        if k in r:
+            try:
+                a = ipaddress.ip_address(r[k]) if isinstance(r[k], str) else None
+            except ValueError:
+                a = None
+            if a is None or a.version != version:
+                _fail(f"{key}.{k}", r[k], f"an IPv{version} address for flow_type {ft}")
+            out[k] = str(a)
+    for k in ("src_port", "dst_port"):
+        if k in r:
+            out[k] = _int(f"{key}.{k}", r[k], 1, 65535, "a port from 1 to 65535")
+    if not any(k in out for k in L4_FIELDS):
+        raise ConfigError(f"{key}: a {ft} rule must name at least one of "
+                          f"{', '.join(L4_FIELDS)} ({model['driver']}: EINVAL)")
+
+
+def arfs_refused_types(rules: list[dict]) -> list[str]:
+    """Flow types whose ethtool rules do not name the whole 4-tuple: ice then clears the
+    type's perfect-filter bit and ice_rx_flow_steer refuses it (-EOPNOTSUPP)."""
+    return sorted({r["flow_type"] for r in rules if r["flow_type"] in L4_FLOW_TYPES
+                   and not all(k in r for k in L4_FIELDS)})
 
 
 def _validate_affinity(irq: dict, nic: dict, ncpus: int) -> dict:

@@ -23,6 +23,7 @@ from .config import user_view
 
 # drop stage -> the counter that records it
 DROP_COUNTERS = {
+    "nic_ntuple_drop": "ethtool fdir_sb_match.nic (an ntuple rule with action -1)",
     "nic_rx_queue_drop": "ethtool rx_queue_N_drops (RQDPC), /proc/net/dev fifo",
     "nic_rx_missed": "ethtool rx_missed_errors (MPC), /proc/net/dev drop",
     "ip_in_addr_errors": "/proc/net/snmp Ip InAddrErrors",
@@ -63,6 +64,9 @@ def assemble(r: dict, plan, results: dict) -> dict:
     offered = nic["offered"]
     delivered = sum(b["delivered"] for b in books)
     drops = _sum_dicts([b["drops"] for b in books])
+    nt_dropped = nic.get("ntuple_dropped_by_flow", [])
+    if sum(nt_dropped):
+        drops["nic_ntuple_drop"] = sum(nt_dropped)
     in_flight = _sum_dicts([c["in_flight"] for c in cpus])
     in_flight = {k: v for k, v in sorted(in_flight.items())}
     total = delivered + sum(drops.values()) + sum(in_flight.values())
@@ -70,17 +74,27 @@ def assemble(r: dict, plan, results: dict) -> dict:
 
     flows = []
     queue_cpu = {q: v["cpu"] for v in plan.vectors for q in v["rx_queues"]}
+    arfs = nic.get("arfs")
     for i, f in enumerate(r["flows"]):
+        q = plan.flow_queue[i]
         flows.append({
             "name": f["name"], "offered": nic["offered_by_flow"][i],
             "delivered": sum(b["flow_delivered"][i] for b in books),
-            "dropped": sum(b["flow_dropped"][i] for b in books),
+            "dropped": sum(b["flow_dropped"][i] for b in books)
+            + (nt_dropped[i] if nt_dropped else 0),
             "reordered": sum(b["flow_reordered"][i] for b in books),
-            "rss_hash": f"{nic['flow_hash'][i]:08x}", "rx_queue": plan.flow_queue[i],
-            "irq_cpu": queue_cpu[plan.flow_queue[i]], "cpu": plan.flow_cpu[i],
+            "rss_hash": f"{nic['flow_hash'][i]:08x}", "rx_queue": q,
+            "irq_cpu": queue_cpu.get(q), "cpu": plan.flow_cpu[i],
             "socket": None if plan.flow_sock[i] is None else r["apps"][plan.flow_sock[i]]["name"],
             "proto": f["proto"],
         })
+        if arfs is not None:
+            # the queue an aRFS filter moved the flow to, and when each filter went live
+            # -1: the filter expired, the flow is back on the queue RSS or a rule chose
+            changes = [(t, q if nq < 0 else nq) for t, nq in arfs["queue_changes"][i]]
+            flows[-1]["arfs"] = {"rx_queue": changes[-1][1] if changes else q,
+                                 "queue_changes": [{"t_ns": t, "rx_queue": nq}
+                                                   for t, nq in changes]}
 
     latency = {}
     for stage in books[0]["latency"] if books else []:
@@ -152,6 +166,16 @@ def assemble(r: dict, plan, results: dict) -> dict:
         "gro": {"enabled": r["nic"]["gro"], **gro},
         "notes": plan.notes,
     }
+    if r["nic"]["_model"].get("ntuple", {}).get("arfs"):
+        summary["ntuple"] = {"enabled": r["nic"]["ntuple"], "rules": len(r["nic"]["rules"]),
+                             "fdir_sb_match": nic.get("fdir_sb_match", 0)}
+    if arfs is not None:
+        summary["arfs"] = {k: arfs[k] for k in ("steer_requests", "filters_added",
+                                                "filters_updated", "filters_expired",
+                                                "filters_active")}
+        summary["arfs"]["steer_calls_by_cpu"] = {
+            f"cpu{c['cpu']}": c["rfs"]["arfs_steer_calls"] for c in cpus
+            if "arfs_steer_calls" in c["rfs"]}
     if not balanced:
         raise Unbalanced(
             f"books do not balance: offered {offered} ≠ delivered {delivered} + drops "
@@ -169,8 +193,10 @@ def assemble(r: dict, plan, results: dict) -> dict:
              "rx_queue": sockets.get(i, {}).get("rx_queue", 0),
              "drops": sockets.get(i, {}).get("drops", 0)}
             for i, a in enumerate(r["apps"]) if a["socket"]["proto"] == "udp"]),
-        "ethtool_S.txt": procfs.ethtool_s(igb_ethtool_stats(
-            nq, nic, queues, ring, eth, rnbc, mpc_bytes)),
+        "ethtool_S.txt": procfs.ethtool_s(
+            ice_ethtool_stats(nq, nic, queues, ring, eth)
+            if r["nic"]["_model"]["driver"] == "ice" else
+            igb_ethtool_stats(nq, nic, queues, ring, eth, rnbc, mpc_bytes)),
     }
     return {"summary": summary, "files": files}
 
@@ -215,6 +241,35 @@ def igb_ethtool_stats(nq: int, nic: dict, queues: dict, ring: dict, eth: dict,
                 (f"rx_queue_{q}_bytes", rs.get("bytes", 0)),
                 (f"rx_queue_{q}_drops", hw.get("rqdpc", 0)),
                 (f"rx_queue_{q}_csum_err", 0), (f"rx_queue_{q}_alloc_failed", 0)]
+    return out
+
+
+def ice_ethtool_stats(nq: int, nic: dict, queues: dict, ring: dict,
+                      eth: dict) -> list[tuple[str, int]]:
+    """`ethtool -S` for ice in its order (L6.6 ice_ethtool.c): the VSI stats
+    (ice_gstrings_vsi_stats, all of them), tx then rx per-queue packets/bytes, then of the
+    PF's ".nic" stats only those softnet models (ice lists ~60 more, 0 here, left out).
+    rx_dropped counts frames a queue dropped for lack of descriptors (rx_discards);
+    fdir_sb_match.nic the frames an ethtool (sideband) filter matched. Every frame is
+    unicast here."""
+    rdpc = sum(queues.get(q, {}).get("rqdpc", 0) for q in range(nq))
+    # the VSI counts what its queues took (written to a descriptor) and what they dropped
+    vsi = {"rx_unicast": sum(queues.get(q, {}).get("gprc", 0) for q in range(nq)) + rdpc,
+           "rx_bytes": sum(queues.get(q, {}).get("gorc", 0) for q in range(nq)),
+           "rx_dropped": rdpc}
+    names = ("rx_unicast tx_unicast rx_multicast tx_multicast rx_broadcast tx_broadcast "
+             "rx_bytes tx_bytes rx_dropped rx_unknown_protocol rx_alloc_fail "
+             "rx_pg_alloc_fail tx_errors tx_linearize tx_busy tx_restart").split()
+    out = [(n, vsi.get(n, 0)) for n in names]
+    for q in range(nq):
+        out += [(f"tx_queue_{q}_packets", 0), (f"tx_queue_{q}_bytes", 0)]
+    for q in range(nq):
+        rs = ring.get(q, {})
+        out += [(f"rx_queue_{q}_packets", rs.get("packets", 0)),
+                (f"rx_queue_{q}_bytes", rs.get("bytes", 0))]
+    out += [("rx_bytes.nic", nic["gorc"]), ("rx_unicast.nic", nic["gprc"]),
+            ("rx_dropped.nic", rdpc), ("fdir_sb_match.nic", nic.get("fdir_sb_match", 0)),
+            ("fdir_sb_status.nic", 0)]
     return out
 
 

@@ -16,14 +16,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cpus.arfs import cpu_rmap
 from cpus.backlog import get_rps_cpu
+from cpus.rfs import roundup_pow_of_two
 from cpus.costs import load_profile
 from cpus.gro import NORMAL as GRO_NORMAL, TCP as GRO_TCP, UDP_GRO as GRO_UDP
 from nic.device import default_reta, vector_layout
-from nic.rss import flow_hash_and_queue
+from nic.rss import flow_hash_and_queue, flow_type
 from nic.toeplitz import parse_hkey
 
-from .config import FRAME_OVERHEAD, L4_HDR
+from .config import FRAME_OVERHEAD, L4_HDR, arfs_refused_types
 
 NETDEV_RSS_KEY_LEN = 52
 FIRST_IRQ = 65          # IRQ numbers as on the seed's host (eth0 = 65, queues follow)
@@ -41,6 +43,7 @@ class Plan:
     reta: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     profile: dict = field(default_factory=dict)
+    arfs: bool = False                  # set_rps_cpu may program NIC filters (aRFS)
 
 
 def rss_key_for(r: dict) -> bytes:
@@ -81,12 +84,15 @@ def assign_vectors(r: dict) -> list[dict]:
         mask = r["irq"]["smp_affinity"].get(v.name)
         allowed = range(ncpus) if mask is None else \
             [c for c in range(ncpus) if int(mask.replace(",", ""), 16) >> c & 1]
+        if mask is None and v.rx_queues and nic["_model"].get("affinity_hint") == "local_spread":
+            # ice_vsi_req_irq_msix: irq_update_affinity_hint(cpumask_local_spread(v_idx))
+            allowed = [v.rx_queues[0] % ncpus]
         cpu = min(allowed, key=lambda c: (load[c], c))
         load[cpu] += 1
         out.append({"entry": v.entry, "name": v.name, "irq": FIRST_IRQ + v.entry,
                     "hwirq": (nic["_model"]["pci_requester_id"] << 11) | v.entry,
                     "rx_queues": list(v.rx_queues), "tx_queues": list(v.tx_queues),
-                    "cpu": cpu, "mask": mask})
+                    "cpu": cpu, "mask": mask, "affinity": list(allowed)})
     return out
 
 
@@ -199,9 +205,15 @@ def plan(r: dict) -> Plan:
     # every CPU a socket is owned on during the run (its reader's, which `migrate` moves)
     sock_cpus = {i: sorted({c for _, c in a["timeline"]}) for i, a in enumerate(r["apps"])}
     rps_maps = {int(q[3:]): mask_cpus(m) for q, m in nic["rps_cpus"].items()}
-    sw_hash = [sw_flow_hash(f, r["seed"]) for f in r["flows"]]
+    # skb->hash: a driver that reports an L4 hash (ice) hands up the NIC's Toeplitz value;
+    # igb's is L3-typed, so the flow dissector computes a software hash (spec §7.2)
+    sw_hash = [h if model.get("l4_rxhash") else sw_flow_hash(f, r["seed"])
+               for f, (h, _) in zip(r["flows"], hq)]
     p.flow_cpu = []                     # where each flow's protocol processing runs
     for i, q in enumerate(p.flow_queue):
+        if q < 0:                       # an ntuple drop rule: never reaches a CPU
+            p.flow_cpu.append(-1)
+            continue
         t = get_rps_cpu(rps_maps.get(q), sw_hash[i])
         p.flow_cpu.append(queue_cpu[q] if t < 0 else t)
 
@@ -231,6 +243,40 @@ def plan(r: dict) -> Plan:
     shared = sorted(sl for sl, ss in slot_socks.items()
                     if len(ss) > 1 and len({c for x in ss for c in sock_cpus[x]}) > 1)
 
+    # aRFS (set_rps_cpu with CONFIG_RFS_ACCEL): ntuple on, a driver with
+    # ndo_rx_flow_steer, RFS in use. A flow may then move to any RFS queue the rmap names.
+    arfs = None
+    p.arfs = False
+    if rfs_queues and nic["ntuple"] and model.get("ntuple", {}).get("arfs"):
+        rmap = cpu_rmap(ncpus, [(v["rx_queues"][0], v["affinity"]) for v in vecs
+                                if v["rx_queues"]])
+        refused_types = set(arfs_refused_types(nic["rules"]))
+        refused = [i for i, f in enumerate(r["flows"]) if flow_type(f) in refused_types]
+        arfs = {"rmap": rmap, "refused_flows": refused,
+                "flow_masks": {str(q): roundup_pow_of_two(n) - 1
+                               for q, n in rfs_queues.items()}}
+        steers = arfs_candidates(p.flow_queue, sw_hash, sock_hash, sock_cpus, smask,
+                                 ncpus, rmap, rfs_queues, set(refused), queue_cpu)
+        exp = model["arfs"]
+        hz = r["hz"]
+        nic_arfs = {"hz": hz, "expire_j": -(-exp["udp_expire_ms"] * hz // 1000),
+                    "service_period_ns": exp["service_period_ms"] * 1_000_000}
+        # once a filter can expire, set_rps_cpu may ask again for any flow at any time
+        arfs["expiry"] = r["duration_ns"] > exp["udp_expire_ms"] * 1_000_000
+        if arfs["expiry"]:
+            steers = {c: dict(v, forever=True) for c, v in steers.items()}
+        p.arfs = True
+        p.notes.append("aRFS: ntuple is on, RFS is configured and ice has "
+                       "ndo_rx_flow_steer; flows move to the RX queue of their reader's CPU "
+                       f"(rx_cpu_rmap: {', '.join(f'cpu{c}->rx-{q}' for c, q in enumerate(rmap))})"
+                       + (f"; not for {', '.join(sorted(refused_types))}: an ethtool rule of "
+                          "that flow type does not name the whole 4-tuple" if refused_types
+                          else ""))
+        for c in rfs_rx:
+            links.append({"src": f"cpu{c}", "dst": "nic", "latency": prof["links"]["pcie"],
+                          "kind": "pcie", "carries": ["arfs"]})
+    arfs_queues = set(rfs_queues) if arfs else set()
+
     carries: dict[tuple[int, int], set[str]] = {}
     steer_to = {q: set(m) for q, m in rps_maps.items()}
     for q in rfs_queues:
@@ -248,7 +294,12 @@ def plan(r: dict) -> Plan:
     for i, (f, c, s) in enumerate(zip(r["flows"], p.flow_cpu, p.flow_sock)):
         if s is None or f["dst_ip"] not in local:
             continue
+        if c < 0:
+            continue
         where = {c} | (set(writers) if p.flow_queue[i] in rfs_queues else set())
+        for q in arfs_queues if p.flow_queue[i] in rfs_queues else ():
+            # a queue aRFS may move the flow to, and where that queue's packets go
+            where |= {queue_cpu[q]} | set(rps_maps.get(q, ())) | set(writers)
         for c in where:
             for o in sock_cpus[s]:
                 if c != o:
@@ -262,6 +313,8 @@ def plan(r: dict) -> Plan:
                       "carries": sorted(kinds), "quantum": r["quantum_ns"]})
 
     drop_en = (not nic["rx_pause"]) and nic["combined"] > 1    # igb_setup_srrctl
+    if model.get("rx_drop_en") == "always":
+        drop_en = True
     sysctl = r["sysctl"]
     # GRO (spec §6): TCP segments merge; UDP merges only into a UDP_GRO socket, and once
     # any socket sets UDP_GRO (udp_encap_needed_key) every UDP packet's GRO looks up its
@@ -294,6 +347,8 @@ def plan(r: dict) -> Plan:
                         "udp_gro": bool(a["socket"].get("udp_gro")),
                         "payload": (f["size"] - FRAME_OVERHEAD - L4_HDR["tcp"]) if f else 0})
     itr = nic["rx_usecs"] if nic["rx_usecs"] <= 3 else nic["rx_usecs"] << 2
+    if model.get("itr") == "fixed":    # ice, adaptive-rx off: rx_usecs in 0.25 µs units
+        itr = nic["rx_usecs"] << 2
 
     common = {"duration_ns": r["duration_ns"], "seed": r["seed"]}
     p.lps.append({"name": "nic", "index": 0, "factory": "nic.lp:build",
@@ -301,12 +356,13 @@ def plan(r: dict) -> Plan:
                            "flows": [_flow_args(f) for f in r["flows"]],
                            "queue_cpu": [f"cpu{queue_cpu[q]}" for q in range(nic["combined"])],
                            "line_rate_bps": model["line_rate_bps"],
-                           "rss": rss}})
+                           "rss": rss, **({"arfs": nic_arfs, "lp_index": lp_index}
+                                          if arfs else {})}})
     for c in range(ncpus):
         my_vecs = [{"entry": v["entry"], "name": v["name"], "irq": v["irq"],
                     "rx_queues": v["rx_queues"], "rx_ring": nic["rx_ring"],
                     "drop_en": drop_en,
-                    "packet_buffer": nic["rx_packet_buffer"] // max(1, nic["combined"]),
+                    "packet_buffer": nic.get("rx_packet_buffer", 0) // max(1, nic["combined"]),
                     "itr_setting": itr}
                    for v in vecs if v["cpu"] == c and v["rx_queues"]]
         p.lps.append({"name": f"cpu{c}", "index": c + 1, "factory": "cpus.lp:build",
@@ -326,6 +382,8 @@ def plan(r: dict) -> Plan:
                                               sysctl["net.core.flow_limit_table_len"]},
                                "rps_maps": {str(q): m for q, m in rps_maps.items()},
                                "rfs": {"sock_flow_entries": entries if rfs_queues else 0,
+                                       **({"arfs": dict(arfs, steers=steers[c])}
+                                          if arfs and c in rfs_rx else {}),
                                        "flow_cnt": {str(q): n for q, n in rfs_queues.items()
                                                     if queue_cpu[q] == c},
                                        "replicas": rfs_rx, "shared_slots": shared,
@@ -348,6 +406,33 @@ def plan(r: dict) -> Plan:
         spec["out_links"] = [l for l in links if l["src"] == spec["name"]]
         spec["in_links"] = [l for l in links if l["dst"] == spec["name"]]
     return p
+
+
+def arfs_candidates(flow_queue, hashes, sock_hash, sock_cpus, smask, ncpus, rmap,
+                    rfs_queues, refused, queue_cpu) -> dict[int, dict]:
+    """Per CPU polling RFS queues: the (flow, queue) filters its set_rps_cpu can ask for.
+    A flow's next_cpu is the CPU of a connected socket whose table entry it matches (same
+    slot, same hash outside rps_cpu_mask); a flow that can match several asks again and
+    again as they alternate ("forever") — so does the flow of a reader that moves between
+    CPUs (`sock_cpus`: every CPU a socket is read on) — the others at most once per queue.
+    Once a CPU has
+    asked for all of its filters it sends nothing more to the nic, and says so."""
+    cpu_mask = roundup_pow_of_two(ncpus) - 1
+    out = {c: {"pairs": set(), "forever": False} for c in set(queue_cpu.values())}
+    for i, (q0, h) in enumerate(zip(flow_queue, hashes)):
+        if q0 not in rfs_queues or i in refused:
+            continue
+        nexts = {c for s, sh in sock_hash.items()
+                 if (sh ^ h) & ~cpu_mask & 0xFFFFFFFF == 0 and sh & smask == h & smask
+                 for c in sock_cpus[s]}
+        targets = {rmap[n] for n in nexts} & set(rfs_queues)
+        for q in {q0} | targets:          # queues the flow may arrive on
+            c = out[queue_cpu[q]]
+            for t in targets - {q}:
+                c["pairs"].add((i, t))
+            if len(targets - {q}) > 1:
+                c["forever"] = True
+    return {c: {"pairs": sorted(v["pairs"]), "forever": v["forever"]} for c, v in out.items()}
 
 
 def _flow_args(f: dict) -> dict:

@@ -5,7 +5,8 @@ boundaries, time accounting. `sched` shares the CPU between tasks (ksoftirqd and
 applications). `softirq`, `napi`, `igb`, `gro`, `stack`, `sock` and `app` are the kernel
 paths, written as generators that yield the cost of each step, named after the kernel
 functions they model. `costs` loads a cost profile. `lp` ties them into the cpuK logical
-process. `procfs` keeps the per-CPU counters the /proc files are summed from.
+process. `procfs` keeps the per-CPU counters the /proc files are summed from. `backlog`,
+`rfs` and `arfs` are RPS, RFS and accelerated RFS (set_rps_cpu's NIC filter requests).
 
 May import: `engine`, and from `nic` the device halves of queues that run on a CPU
 (`nic.rxring`, `nic.msix`, `nic.device`). Never imports `coordinator`.

@@ -3,7 +3,7 @@ vectors are affine to it, its softnet_data, its sockets and its applications.
 
 Inputs: frame records from the nic (for its RX rings) and socket-enqueue records from
 CPUs that processed datagrams for a socket this CPU owns. Outputs: socket-enqueue records
-for sockets other CPUs own.
+for sockets other CPUs own, and with aRFS, `ndo_rx_flow_steer` calls to the nic.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from nic.msix import MsixVector
 from nic.rxring import RxRing
 
 from .app import tcp_reader, udp_reader
+from .arfs import Arfs
 from .backlog import Backlog
 from .books import Books
 from .costs import Costs
@@ -91,6 +92,13 @@ class CpuLP(LogicalProcess):
         if entries and flow_cnt:             # this CPU polls RFS queues: a table replica
             self.stack.rfs = RfsRx(self.cpu_id, args["ncpus"],
                                    SockFlowTable(entries, args["ncpus"]), flow_cnt)
+        arfs = rfs.get("arfs")
+        if arfs and self.stack.rfs is not None:   # set_rps_cpu may program NIC filters
+            self.stack.rfs.arfs = Arfs(arfs["rmap"],
+                                       {int(q): m for q, m in arfs["flow_masks"].items()},
+                                       set(arfs["refused_flows"]), self._arfs_steer,
+                                       arfs["steers"]["pairs"], arfs["steers"]["forever"],
+                                       arfs["expiry"])
         self.rfs_replicas = [f"cpu{c}" for c in rfs.get("replicas", []) if c != self.cpu_id]
         self.rfs_writer = None
         mine = [self.sock_args[a["sock"]] for a in args["apps"]]   # ever owned here
@@ -295,6 +303,13 @@ class CpuLP(LogicalProcess):
             self.outbox.setdefault(dst, []).append(
                 ("rfs", self.out_links[dst].deliver(t), self.out_seq, (slot, val)))
 
+    def _arfs_steer(self, flow: int, rxq: int, flow_id: int) -> None:
+        """ndo_rx_flow_steer from get_rps_cpu: a record to the nic (its MMIO write)."""
+        t = self.cpu.now + self.costs.get_rps_cpu
+        self.out_seq += 1
+        self.outbox.setdefault("nic", []).append(
+            ("arfs", self.out_links["nic"].deliver(t), self.out_seq, (flow, rxq, flow_id)))
+
     def _rfs_arrive(self, t: int, arg) -> None:
         slot, val = arg
         self.stack.rfs.sock_table.ents[slot] = val
@@ -412,6 +427,8 @@ class CpuLP(LogicalProcess):
         socket here has written its slot for good."""
         link = self.out_links[dst]
         kinds = link.carries
+        if kinds == ("arfs",) and not self.stack.rfs.arfs.may_steer():
+            return EOF_PROMISE
         key = (self.sync.rounds, safe)
         if self._pe_key != key:
             self._pe_key = key
@@ -517,7 +534,9 @@ class CpuLP(LogicalProcess):
             # flow-limit drops, by the enqueuing CPU whose softnet_stat counts them
             "rfs": {"migrations": self.stack.rfs.migrations if self.stack.rfs else 0,
                     "deferred": self.stack.rfs.deferred if self.stack.rfs else 0,
-                    "table_writes": self.rfs_writer.writes if self.rfs_writer else 0},
+                    "table_writes": self.rfs_writer.writes if self.rfs_writer else 0,
+                    **({"arfs_steer_calls": self.stack.rfs.arfs.calls}
+                       if self.stack.rfs is not None and self.stack.rfs.arfs else {})},
             "flow_limit_by_cpu": {str(c): fl.count for c, fl in self.backlog.fl.items()},
             "softirqs": dict(zip(SOFTIRQ_NAMES, self.cpu.kstat_softirqs)),
             "irqs": self.cpu.irq_counts,

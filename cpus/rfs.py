@@ -61,7 +61,7 @@ class RfsRx:
     """The steering side on a CPU that polls RX queues with an rps_flow_table."""
 
     __slots__ = ("me", "ncpus", "sock_table", "flow_tables", "next_seq", "done",
-                 "migrations", "deferred")
+                 "migrations", "deferred", "arfs")
 
     def __init__(self, me: int, ncpus: int, sock_table: SockFlowTable | None,
                  flow_cnt: dict[int, int]) -> None:
@@ -74,8 +74,9 @@ class RfsRx:
         self.done: dict[int, int] = {}       # target CPU -> processed up to (reported)
         self.migrations = 0
         self.deferred = 0                    # lookups that kept a flow on its old CPU
+        self.arfs = None                     # cpus.arfs.Arfs when the device does aRFS
 
-    def get_rps_cpu(self, queue: int, rps_map, hash_: int):
+    def get_rps_cpu(self, queue: int, rps_map, hash_: int, flow: int = -1):
         """(cpu, rflow): cpu -1 when neither RFS nor RPS picks one."""
         ft = self.flow_tables.get(queue)
         st = self.sock_table
@@ -92,16 +93,35 @@ class RfsRx:
                     if tcpu != next_cpu and tcpu != RPS_NO_CPU and not self.drained(rflow):
                         self.deferred += 1           # still queued there: stay, no reorder
                     elif tcpu != next_cpu:
-                        # set_rps_cpu: last_qtail = next_cpu's head, i.e. nothing of this
-                        # flow is queued there yet
-                        if tcpu != RPS_NO_CPU:
-                            self.migrations += 1
-                        tcpu = rflow.cpu = next_cpu
-                        rflow.last_seq = None
+                        rflow = self.set_rps_cpu(queue, rflow, next_cpu, hash_, flow)
+                        tcpu = next_cpu
                     return tcpu, rflow
         if rps_map:
             return rps_map[(hash_ * len(rps_map)) >> 32], None
         return -1, None
+
+    def set_rps_cpu(self, queue: int, rflow: RpsDevFlow, next_cpu: int, hash_: int,
+                    flow: int) -> RpsDevFlow:
+        """last_qtail = next_cpu's head (nothing of this flow is queued there yet) and
+        rflow->cpu = next_cpu; with aRFS, on the new queue's entry once the driver took the
+        filter (the old queue's entry keeps its CPU, as in the kernel)."""
+        a = self.arfs
+        if a is not None:
+            hit = a.rx_queue_for(queue, next_cpu, hash_, flow)
+            if hit is not None:
+                old, rflow = rflow, a.rflows.get(hit)
+                if rflow is None:
+                    rflow = a.rflows[hit] = RpsDevFlow()
+                if rflow.cpu != next_cpu and old.cpu != RPS_NO_CPU:
+                    self.migrations += 1
+                rflow.cpu = next_cpu        # again and again while the old queue feeds
+                rflow.last_seq = None
+                return rflow
+        if rflow.cpu != RPS_NO_CPU:
+            self.migrations += 1
+        rflow.cpu = next_cpu
+        rflow.last_seq = None
+        return rflow
 
     def drained(self, rflow: RpsDevFlow) -> bool:
         """(int)(per_cpu(softnet_data, tcpu).input_queue_head - rflow->last_qtail) >= 0"""

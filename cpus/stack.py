@@ -81,6 +81,8 @@ class Stack:
             return c.get_rps_cpu + c.enqueue_to_backlog
         if kind == "qh":             # backlog progress reports leave this much later
             return HEAD_REPORT_DELAY_NS
+        if kind == "arfs":           # ndo_rx_flow_steer, from get_rps_cpu's set_rps_cpu
+            return c.get_rps_cpu
         return 0                     # rfs: recvmsg writes the table at once
 
     def gro_normal_one(self, napi, skb):
@@ -130,7 +132,7 @@ class Stack:
             target = get_rps_cpu(self.rps_maps.get(skb.queue), self.sw_hash[skb.flow])
         else:
             target, rflow = self.rfs.get_rps_cpu(skb.queue, self.rps_maps.get(skb.queue),
-                                                 self.sw_hash[skb.flow])
+                                                 self.sw_hash[skb.flow], skb.flow)
             if rflow is not None:
                 self.rfs.stamp(skb, rflow)
         if target < 0:

@@ -47,11 +47,15 @@ def queues_paired(model: dict, rss_queues: int) -> bool:
 
 def vector_layout(model: dict, ifname: str, rss_queues: int) -> list[Vector]:
     """igb_alloc_q_vectors + igb_request_msix: vector 0 is the "other" cause named after the
-    interface; paired queues share `<if>-TxRx-<i>`; unpaired, RX vectors come first."""
-    vecs = [Vector(0, ifname, (), ())]
+    interface; paired queues share `<if>-TxRx-<i>`; unpaired, RX vectors come first. A model
+    may name its vectors otherwise (`vector_names`, e.g. ice's "ice-<if>-TxRx-<i>")."""
+    names = model.get("vector_names", {})
+    pci = model.get("pci_address", "")
+    vecs = [Vector(0, names.get("misc", "{ifname}").format(ifname=ifname, pci=pci), (), ())]
     if queues_paired(model, rss_queues):
+        txrx = names.get("txrx", "{ifname}-TxRx-{q}")
         for q in range(rss_queues):
-            vecs.append(Vector(len(vecs), f"{ifname}-TxRx-{q}", (q,), (q,)))
+            vecs.append(Vector(len(vecs), txrx.format(ifname=ifname, q=q), (q,), (q,)))
     else:
         for q in range(rss_queues):
             vecs.append(Vector(len(vecs), f"{ifname}-rx-{q}", (q,), ()))

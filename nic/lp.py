@@ -5,6 +5,12 @@ wire, classifies each by RSS (Toeplitz over the fields `rx_flow_hash` selects, t
 RETA), and hands each frame to the CPU process that serves its queue, stamped with the
 time its descriptor is written back (wire arrival + PCIe latency). With no input links it
 can run as far ahead as the pipes let it: receive is feed-forward (design §2).
+
+ntuple rules are part of the plan-time queue of a flow (a matching rule wins over RSS;
+action -1 drops at the classifier). With aRFS the CPUs program filters at run time
+(`arfs` records, nic/arfs.py): then the nic has input links, classifies a frame when its
+last bit arrives, and holds frames that arrive at or after its safe time until every filter
+stamped before them is known.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import numpy as np
 
 from engine.lp import LogicalProcess
 
-from .rss import flow_hash_and_queue
+from .arfs import ArfsTable
+from .rss import flow_hash_and_queue, rule_matches
 from .traffic import FlowSource, Wire
 
 TARGET_FRAMES_PER_WINDOW = 4096
@@ -27,12 +34,23 @@ class NicLP(LogicalProcess):
         self.pcie_ns = args["pcie_latency_ns"]
         self.flows = args["flows"]
         self.queue_cpu = args["queue_cpu"]            # RX queue -> name of the serving LP
+        self.lp_index = args.get("lp_index", {})
         self.sources = [FlowSource(i, f, args["seed"], self.end) for i, f in enumerate(self.flows)]
         self.sizes = np.array([f["size"] for f in self.flows], dtype=np.int64)
         self.wire = Wire(args["line_rate_bps"])
         hq = [flow_hash_and_queue(f, args["rss"]) for f in self.flows]
         self.flow_hash = [h for h, _ in hq]
         self.flow_queue = np.array([q for _, q in hq], dtype=np.int64)
+        # frames a sideband (ethtool) filter matched: fdir_sb_match; action -1 drops them
+        self.rule_hit = np.array([any(rule_matches(r, f) for r in args["rss"].get("rules", ()))
+                                  for f in self.flows], dtype=bool)
+        self.sb_match = 0
+        self.dropped = np.zeros(len(self.flows), dtype=np.int64)
+        a = args.get("arfs")
+        self.arfs = None if not a else ArfsTable(len(self.flows), a["hz"], a["expire_j"],
+                                                 a["service_period_ns"])
+        self.steers: list[tuple] = []        # (stamp, origin, seq, flow, rxq, flow_id)
+        self.held = None                     # (arrive, ids, flows) not yet classified
         total_pps = sum(f["pps"] for f in self.flows) or 1.0
         self.window = int(min(max(TARGET_FRAMES_PER_WINDOW / total_pps * 1e9, 20_000), 5_000_000))
         self.out: dict[str, list[np.ndarray]] = {}
@@ -43,9 +61,19 @@ class NicLP(LogicalProcess):
         self.t = 0
 
     def receive(self, src, payload):
-        raise RuntimeError(f"nic has no input links (got a frame from {src})")
+        if self.arfs is None:
+            raise RuntimeError(f"nic has no input links (got a frame from {src})")
+        origin = self.lp_index[src]
+        for kind, stamp, seq, body in payload["cpu"]:
+            assert kind == "arfs", kind
+            self.steers.append((stamp, origin, seq, *body))
 
     def advance(self, safe: int) -> None:
+        self._generate(safe)
+        if self.arfs is not None:
+            self._release(safe)
+
+    def _generate(self, safe: int) -> None:
         if self.done_generating:
             self.t = safe
             return
@@ -78,7 +106,56 @@ class NicLP(LogicalProcess):
         ids = np.arange(self.next_id, self.next_id + n, dtype=np.int64)
         self.next_id += n
         np.add.at(self.offered, f, 1)
-        q = self.flow_queue[f]
+        if self.arfs is None:
+            self._emit(arrive, ids, f, self.flow_queue[f])
+        elif self.held is None:
+            self.held = (arrive, ids, f)
+        else:
+            a0, i0, f0 = self.held
+            self.held = (np.concatenate((a0, arrive)), np.concatenate((i0, ids)),
+                         np.concatenate((f0, f)))
+
+    def _release(self, safe: int) -> None:
+        """Classify the held frames that arrived before `safe`, each with the aRFS filters
+        live at its arrival (every steer record stamped before `safe` is here)."""
+        if self.held is None:
+            e = np.empty(0, dtype=np.int64)
+            self.held = (e, e, e)
+        arrive, ids, f = self.held
+        k = int(np.searchsorted(arrive, safe, side="left"))     # arrivals are in order
+        self.held = (arrive[k:], ids[k:], f[k:]) if k < arrive.size else None
+        arrive, ids, f = arrive[:k], ids[:k], f[:k]
+        table = self.arfs
+        # steer records and the service timer, in time order (a timer run first on a tie)
+        steers = sorted([(t, -1) for t in table.timers_before(safe)]
+                        + [s for s in self.steers if s[0] < safe])
+        self.steers = [s for s in self.steers if s[0] >= safe]
+        start = 0
+        for st in steers + [None]:
+            end = k if st is None else int(np.searchsorted(arrive, st[0], side="left"))
+            if end > start:
+                fs = f[start:end]
+                over = np.array(table.flow_queue, dtype=np.int64)[fs]
+                q = np.where((over >= 0) & ~self.rule_hit[fs], over, self.flow_queue[fs])
+                self._emit(arrive[start:end], ids[start:end], fs, q)
+                start = end
+            if st is None:
+                pass
+            elif st[1] < 0:
+                table.service_task(st[0])
+            else:
+                table.rx_flow_steer(st[0], *st[3:])
+
+    def _emit(self, arrive, ids, f, q) -> None:
+        """Hand classified frames to the CPUs serving their queues (-1: a drop rule)."""
+        hit = self.rule_hit[f]
+        if hit.any():
+            self.sb_match += int(hit.sum())
+            drop = q < 0
+            if drop.any():
+                np.add.at(self.dropped, f[drop], 1)
+                keep = ~drop
+                arrive, ids, f, q = arrive[keep], ids[keep], f[keep], q[keep]
         stamp = arrive + self.pcie_ns
         for qi, dst in enumerate(self.queue_cpu):
             m = q == qi
@@ -87,9 +164,15 @@ class NicLP(LogicalProcess):
                     np.stack([stamp[m], ids[m], f[m], arrive[m], q[m]]))
 
     def promise(self, dst: str, safe: int) -> int:
-        if self.done_generating:
-            return self.end + self.pcie_ns
-        return max(safe, self.wire.free_at_ns()) + self.pcie_ns
+        base = self.end if self.done_generating else max(safe, self.wire.free_at_ns())
+        if self.arfs is not None:
+            # CPUs wait on the nic here: tell them when the next frame can arrive at all
+            if not self.done_generating:
+                nxt = [t for t in (s.next_start() for s in self.sources) if t is not None]
+                base = max(base, min(nxt)) if nxt else self.end
+            if self.held is not None:         # held frames arrived at or after `safe`
+                base = min(base, int(self.held[0][0]))
+        return base + self.pcie_ns
 
     def take_outbox(self, dst: str):
         parts = self.out.pop(dst, None)
@@ -113,6 +196,11 @@ class NicLP(LogicalProcess):
             "flow_hash": self.flow_hash,
             "flow_queue": self.flow_queue.tolist(),
             "wire_busy_ns": self.wire.busy_ps // 1000,
+            "fdir_sb_match": self.sb_match,
+            "ntuple_dropped_by_flow": self.dropped.tolist(),
+            "arfs": None if self.arfs is None else dict(
+                self.arfs.result(), flow_queue=self.arfs.flow_queue,
+                queue_changes=self.arfs.changes),
         }
 
 

@@ -55,6 +55,12 @@ class FlowSource:
             raise ValueError(self.arrival)
         return t.astype(np.int64)
 
+    def next_start(self) -> int | None:
+        """The start time `take` will return next, None when the flow has no more."""
+        if self.exhausted or self._pending.size == 0 or self._pending[0] >= self.stop:
+            return None
+        return int(self._pending[0])
+
     def take(self, until: int) -> np.ndarray:
         """Start times earlier than `until` not yet taken."""
         if self.exhausted:
