@@ -27,12 +27,13 @@ EXIT_INPUT, EXIT_PROCESS, EXIT_BOOKS = 2, 3, 4
 
 SHOW = {"summary": "summary.json", "softnet_stat": "proc/net/softnet_stat",
         "interrupts": "proc/interrupts", "softirqs": "proc/softirqs", "snmp": "proc/net/snmp",
-        "dev": "proc/net/dev", "udp": "proc/net/udp", "ethtool": "ethtool_S.txt"}
+        "dev": "proc/net/dev", "udp": "proc/net/udp", "ethtool": "ethtool_S.txt",
+        "qdisc": "tc_qdisc.txt"}
 
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="softnet", description="Simulate the Linux kernel's "
-                                 "network receive path on a multi-core host.")
+                                 "network packet path on a multi-core host.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="run an experiment (the built-in default without FILE)")
     run.add_argument("file", nargs="?")
@@ -182,6 +183,12 @@ def screen_summary(s: dict, out: str, wall: float) -> str:
              f"{s['in_flight']}  — books balance"]
     for stage, n in s["drops"].items():
         lines.append(f"    drop {stage}: {n}   [{s['drop_counters'][stage]}]")
+    if "sent" in s:
+        lines.append(f"  sent {s['sent']}  on wire {s['on_wire']}  TX dropped "
+                     f"{sum(s['tx_drops'].values())}  TX in flight {s['tx_in_flight']}"
+                     "  — TX books balance")
+        for stage, n in s["tx_drops"].items():
+            lines.append(f"    TX drop {stage}: {n}   [{s['tx_drop_counters'][stage]}]")
     g = s.get("gro", {})
     if g.get("merged"):
         lines.append(f"  GRO: {g['wire_packets']} wire packets → {g['skbs_to_stack']} skbs to "
@@ -205,7 +212,7 @@ def screen_summary(s: dict, out: str, wall: float) -> str:
         lines.append(f"  latency wire→app: p50 {fmt_ns(int(lat['p50']))}  p99 "
                      f"{fmt_ns(int(lat['p99']))}  max {fmt_ns(int(lat['max']))}")
     lines.append(f"  see: softnet show {out} [softnet_stat|interrupts|softirqs|snmp|dev|udp|"
-                 "ethtool]")
+                 "ethtool|qdisc]")
     return "\n".join(lines)
 
 

@@ -14,6 +14,7 @@ from importlib import resources
 
 from cpus.costs import DEFAULT_PROFILE, ProfileError, available_profiles, load_profile
 from cpus.sock import SOCK_MIN_RCVBUF, effective_rcvbuf
+from cpus.tx import SOCK_MIN_SNDBUF, effective_sndbuf
 from engine.units import UnitError, parse_duration, parse_rate
 from nic.device import available_models, load_model, parse_indir, vector_layout
 from nic.toeplitz import parse_hkey
@@ -40,16 +41,24 @@ SYSCTLS = {
     "net.core.rps_sock_flow_entries": (0, 0, "an integer from 0 (off) to 536870912 (2^29)"),
     # min, default, max: a TCP socket starts with the default as sk_rcvbuf
     "net.ipv4.tcp_rmem": ("4096 131072 6291456", None, "three integers \"min default max\""),
+    "net.core.wmem_default": (212992, SOCK_MIN_SNDBUF, f"an integer ≥ {SOCK_MIN_SNDBUF}"),
+    "net.core.wmem_max": (212992, SOCK_MIN_SNDBUF, f"an integer ≥ {SOCK_MIN_SNDBUF}"),
+    "net.core.default_qdisc": ("pfifo_fast", None, "pfifo_fast"),
+    "net.core.dev_tx_weight": (64, 1, "an integer ≥ 1 (packets per qdisc run)"),
+    "net.ipv4.ip_forward": (0, 0, "0 or 1"),
 }
 TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq", "sysctl",
             "flows", "apps", "host", "quantum"}
 NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_hash",
             "rx_usecs", "rx_pause", "rx_packet_buffer", "rps_cpus", "rps_flow_cnt", "ntuple",
-            "rules", "gro"}
+            "rules", "gro", "tx_ring", "xps_cpus", "txqueuelen"}
 RULE_KEYS = {"flow_type", "proto", "src_ip", "dst_ip", "src_port", "dst_port", "action", "loc"}
 FLOW_KEYS = {"name", "proto", "src", "dst", "rate", "size", "arrival", "on", "off", "count",
              "start", "stop"}
-APP_KEYS = {"name", "cpu", "socket", "cost_per_read", "read_size", "migrate"}
+APP_KEYS = {"name", "cpu", "socket", "cost_per_read", "read_size", "migrate", "send"}
+SENDER_SOCKET_KEYS = {"proto", "bind", "sndbuf", "blocking", "connect"}
+SEND_KEYS = {"dst", "rate", "size", "count", "start", "stop"}
+EPHEMERAL_PORT = 32768             # net.ipv4.ip_local_port_range's first port
 SOCKET_KEYS = {"proto", "bind", "rcvbuf", "reuseport", "connect", "udp_gro"}
 # Header bytes below the payload of a frame (Ethernet 14 + FCS 4 + IPv4 20 + L4): a TCP
 # segment carries the timestamp option (32-byte header), so a 1518-byte frame holds a
@@ -324,6 +333,26 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
         if v:
             out["rps_flow_cnt"][q] = v
     out["ntuple"], out["rules"] = _validate_rules(n, model, out["combined"])
+    tring = model["tx_ring"]
+    tx_ring = _int("nic.tx_ring", n.get("tx_ring", tring["default"]), tring["min"],
+                   tring["max"], f"must be an integer from {tring['min']} to {tring['max']} "
+                   f"({name})")
+    mult = tring.get("multiple", 8)           # igb: ALIGN(count, REQ_TX_DESCRIPTOR_MULTIPLE)
+    out["tx_ring"] = min(-(-tx_ring // mult) * mult, tring["max"])
+    out["txqueuelen"] = _int("nic.txqueuelen", n.get("txqueuelen", 1000), 0, INT_MAX,
+                             "an integer ≥ 0 (ip link set eth0 txqueuelen N)")
+    xps = n.get("xps_cpus", {})
+    if not isinstance(xps, dict):
+        _fail("nic.xps_cpus", xps, 'a table such as { "tx-0" = "1" }')
+    out["xps_cpus"] = {}
+    for q, mask in xps.items():
+        k = f"nic.xps_cpus.{q}"
+        if not (q.startswith("tx-") and q[3:].isdigit() and int(q[3:]) < out["combined"]):
+            _fail(k, mask, f"TX queues are tx-0 … tx-{out['combined'] - 1}")
+        if isinstance(mask, str) and set(mask) <= {"0", ","}:
+            continue
+        _mask(k, mask, ncpus)
+        out["xps_cpus"][q] = mask
     gro = n.get("gro", True)
     if not isinstance(gro, bool):
         _fail("nic.gro", gro, "true or false (ethtool -K eth0 gro on|off)")
@@ -493,6 +522,13 @@ def _validate_sysctl(s: dict, hz: int) -> dict:
                 int(v.replace(",", ""), 16)
             except ValueError:
                 _fail(f'sysctl."{k}"', v, "a hex CPU mask string such as \"f\" or \"0\"")
+        elif k == "net.core.default_qdisc":
+            if v != "pfifo_fast":
+                _fail(f'sysctl."{k}"', v, "pfifo_fast (the 6.6 default; fq_codel and others "
+                      "are not modelled yet)")
+        elif k == "net.ipv4.ip_forward":
+            if v not in (0, 1):
+                _fail(f'sysctl."{k}"', v, "0 or 1")
         elif k == "net.ipv4.tcp_rmem":
             words = v.split() if isinstance(v, str) else []
             if len(words) != 3 or not all(w.isdigit() for w in words) \
@@ -608,6 +644,9 @@ def _validate_apps(apps, ncpus: int, host: dict, sysctl: dict,
         names.add(r["name"])
         r["cpu"] = _int(f"{key}.cpu", a.get("cpu", 0), 0, ncpus - 1,
                         f"must be a CPU from 0 to {ncpus - 1}")
+        if "send" in a:
+            out.append(_validate_sender(i, key, a, r, host, sysctl, duration_ns))
+            continue
         s = a.get("socket")
         if not isinstance(s, dict):
             raise ConfigError(f"{key}.socket: missing; e.g. "
@@ -674,6 +713,89 @@ def _validate_apps(apps, ncpus: int, host: dict, sysctl: dict,
     return out
 
 
+def _validate_sender(i: int, key: str, a: dict, r: dict, host: dict, sysctl: dict,
+                     duration_ns: int) -> dict:
+    """An application that sends: `send = { dst, rate, size, count, start, stop }` through
+    a UDP socket with `sndbuf` (SO_SNDBUF), `blocking`, optional `bind` and `connect`."""
+    for k in ("read_size", "migrate", "cost_per_read"):
+        if k in a:
+            _fail(f"{key}.{k}", a[k], "a reading app's key; this app sends")
+    s = a.get("socket", {"proto": "udp"})
+    if not isinstance(s, dict):
+        _fail(f"{key}.socket", s, '{ proto = "udp", sndbuf = 212992, blocking = true }')
+    _unknown(f"{key}.socket", s, SENDER_SOCKET_KEYS)
+    if s.get("proto", "udp") != "udp":
+        _fail(f"{key}.socket.proto", s.get("proto"), "udp (senders send UDP datagrams)")
+    src_ip, sport = host["addresses"][0], EPHEMERAL_PORT + i
+    if "bind" in s:
+        ip, port = _endpoint(f"{key}.socket.bind", s["bind"], allow_any=True)
+        if not ipaddress.ip_address(ip).is_unspecified:
+            if ip not in host["addresses"]:
+                _fail(f"{key}.socket.bind", s["bind"], "not a local address "
+                      f"(EADDRNOTAVAIL); host.addresses = {host['addresses']}")
+            src_ip = ip
+        if port:
+            sport = port
+    blocking = s.get("blocking", True)
+    if not isinstance(blocking, bool):
+        _fail(f"{key}.socket.blocking", blocking, "true (blocking) or false (O_NONBLOCK)")
+    so = s.get("sndbuf")
+    if so is not None:
+        _int(f"{key}.socket.sndbuf", so, 0, INT_MAX, "SO_SNDBUF value, an integer ≥ 0")
+    snd = a["send"]
+    if not isinstance(snd, dict):
+        _fail(f"{key}.send", snd, '{ dst = "10.0.0.9:7000", rate = "500kpps", size = 64 }')
+    _unknown(f"{key}.send", snd, SEND_KEYS)
+    conn = s.get("connect")
+    dst = snd.get("dst", conn)
+    if dst is None:
+        raise ConfigError(f"{key}.send.dst: missing; give 'ADDRESS:PORT' (or socket.connect)")
+    if conn is not None and dst != conn:
+        _fail(f"{key}.send.dst", dst, f"a connected socket sends to its peer {conn}")
+    dip, dport = _endpoint(f"{key}.send.dst", dst)
+    if dport == 0 or ipaddress.ip_address(dip).version != 4:
+        _fail(f"{key}.send.dst", dst, "an IPv4 address and a port other than 0")
+    if dip in host["addresses"]:
+        _fail(f"{key}.send.dst", dst, "a local address goes over loopback, which softnet "
+              "does not model; send to another host")
+    size = _int(f"{key}.send.size", snd.get("size", 64), 64, 1518,
+                "Ethernet frame size incl. FCS: 64-1518 bytes (MTU 1500, no fragmentation)")
+    rate = snd.get("rate")
+    interval = 0
+    if rate is not None:
+        try:
+            kind, num = parse_rate(rate, f"{key}.send.rate")
+        except UnitError as e:
+            raise ConfigError(str(e))
+        pps = num if kind == "pps" else num / (size * 8)
+        if pps <= 0:
+            _fail(f"{key}.send.rate", rate, "must be greater than 0")
+        interval = max(1, round(1e9 / pps))
+    count = _int(f"{key}.send.count", snd["count"], 1) if "count" in snd else None
+    start = _dur(f"{key}.send.start", snd.get("start", "0ns"))
+    if start >= duration_ns:
+        _fail(f"{key}.send.start", snd.get("start"), "must be before the end of the run")
+    stop = _dur(f"{key}.send.stop", snd["stop"]) if "stop" in snd else None
+    if stop is not None and stop <= start:
+        _fail(f"{key}.send.stop", snd["stop"], "must be after start")
+    r.update({
+        "sender": True, "timeline": [(0, r["cpu"])], "migrate": [],
+        "socket": {"proto": "udp", "bind": s.get("bind"), "sndbuf": so, "blocking": blocking,
+                   "connect": conn},
+        "send": {k: v for k, v in snd.items()},
+        "src_ip": src_ip, "sport": sport, "dst_ip": dip, "dport": dport,
+        "sk_sndbuf": effective_sndbuf(so, sysctl["net.core.wmem_default"],
+                                      sysctl["net.core.wmem_max"]),
+        "blocking": blocking, "connected": conn is not None, "size": size,
+        "payload": size - FRAME_OVERHEAD - L4_HDR["udp"], "interval_ns": interval,
+        "count": count, "start_ns": start, "stop_ns": stop,
+        # a sender is not a reader: no receive socket
+        "bind_ip": None, "port": None, "rem_ip": None, "rem_port": None,
+        "sk_rcvbuf": 0, "cost_per_read": "0ns", "cost_per_read_ns": 0, "read_size": 0,
+    })
+    return r
+
+
 def _validate_migrate(key: str, moves, cpu: int, ncpus: int, duration_ns: int):
     """`migrate = [{ at = "5ms", cpu = 2 }, …]`: `taskset -pc CPU PID` at those times. The
     reader and its socket move to the new CPU. Returns the entries as given and the
@@ -711,6 +833,10 @@ def user_view(r: dict) -> dict:
     apps = []
     for a in r["apps"]:
         sock = {k: v for k, v in a["socket"].items() if v is not None}
+        if a.get("sender"):
+            apps.append({"name": a["name"], "cpu": a["cpu"], "socket": sock,
+                         "send": a["send"]})
+            continue
         app = {"name": a["name"], "cpu": a["cpu"], "socket": sock,
                "cost_per_read": a["cost_per_read"]}
         if a["socket"]["proto"] == "tcp":

@@ -140,5 +140,39 @@ def net_udp(socks: list[dict]) -> str:
     return out
 
 
+def _sprint_size(sz: int) -> str:
+    """iproute2's sprint_size: bytes as b, Kb or Mb (powers of 1024), as tc prints them."""
+    if sz >= 1024 * 1024 and abs(1024 * 1024 * round(sz / (1024 * 1024)) - sz) < 1024:
+        return f"{round(sz / (1024 * 1024)):g}Mb"
+    if sz >= 1024 and abs(1024 * round(sz / 1024) - sz) < 16:
+        return f"{round(sz / 1024):g}Kb"
+    return f"{sz}b"
+
+
+def tc_qdisc(children: list[dict | None]) -> str:
+    """`tc -s qdisc show dev eth0`: the root mq with its statistics summed over the
+    children, then one pfifo_fast per TX queue (parent :N, N = queue + 1, in hex)."""
+    zero = {"bytes": 0, "packets": 0, "drops": 0, "overlimits": 0, "requeues": 0,
+            "backlog": 0, "qlen": 0}
+    kids = [c or zero for c in children]
+
+    def stats(q: dict) -> str:
+        return (f" Sent {q['bytes']} bytes {q['packets']} pkt (dropped {q['drops']}, "
+                f"overlimits {q['overlimits']} requeues {q['requeues']}) \n"
+                f" backlog {_sprint_size(q['backlog'])} {q['qlen']}p requeues "
+                f"{q['requeues']}\n")
+    out = ""
+    if len(kids) > 1:
+        root = {k: sum(q[k] for q in kids) for k in zero}
+        out += "qdisc mq 0: root \n" + stats(root)
+        for i, q in enumerate(kids):
+            out += (f"qdisc pfifo_fast 0: parent :{i + 1:x} bands 3 priomap "
+                    "1 2 2 2 1 2 0 0 1 1 1 1 1 1 1 1\n" + stats(q))
+    else:
+        out += ("qdisc pfifo_fast 0: root refcnt 2 bands 3 priomap "
+                "1 2 2 2 1 2 0 0 1 1 1 1 1 1 1 1\n" + stats(kids[0]))
+    return out
+
+
 def ethtool_s(stats: list[tuple[str, int]]) -> str:
     return "NIC statistics:\n" + "".join(f"     {k}: {v}\n" for k, v in stats)

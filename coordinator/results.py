@@ -36,6 +36,12 @@ DROP_COUNTERS = {
                      "kernel answers with a RST, which softnet does not send)",
     "tcp_rcvq_drop": "TcpExt TCPRcvQDrop (/proc/net/netstat)",
 }
+# TX drop stage -> the counter that records it
+TX_DROP_COUNTERS = {
+    "sndbuf_eagain": "/proc/net/snmp Udp SndbufErrors (sendmsg returned EAGAIN: the send "
+                     "buffer was full on a non-blocking socket)",
+    "qdisc_drop": "tc -s qdisc dropped; /proc/net/snmp Udp SndbufErrors and Ip OutDiscards",
+}
 
 
 class Unbalanced(RuntimeError):
@@ -125,6 +131,12 @@ def assemble(r: dict, plan, results: dict) -> dict:
     eth = {"rx_bytes": sum(v["bytes"] for v in ring.values()),
            "rx_packets": sum(v["packets"] for v in ring.values()),
            "rx_dropped": core_dropped, "rx_missed_errors": mpc, "rx_fifo_errors": rqdpc}
+    txqs = {}
+    for c in cpus:
+        txqs.update({int(q): v for q, v in c["tx"]["queues"].items()})
+    eth["tx_packets"] = sum(v["packets"] for v in txqs.values())   # tx_ring stats (at clean)
+    eth["tx_bytes"] = sum(v["bytes"] for v in txqs.values())
+    tx = _tx_books(r, plan, nic, cpus, books)
 
     summary = {
         "seed": r["seed"], "duration_ns": duration, "cpus": ncpus, "kernel": r["kernel"],
@@ -166,6 +178,8 @@ def assemble(r: dict, plan, results: dict) -> dict:
         "gro": {"enabled": r["nic"]["gro"], **gro},
         "notes": plan.notes,
     }
+    if tx is not None:
+        summary.update(tx)
     if r["nic"]["_model"].get("ntuple", {}).get("arfs"):
         summary["ntuple"] = {"enabled": r["nic"]["ntuple"], "rules": len(r["nic"]["rules"]),
                              "fdir_sb_match": nic.get("fdir_sb_match", 0)}
@@ -176,6 +190,11 @@ def assemble(r: dict, plan, results: dict) -> dict:
         summary["arfs"]["steer_calls_by_cpu"] = {
             f"cpu{c['cpu']}": c["rfs"]["arfs_steer_calls"] for c in cpus
             if "arfs_steer_calls" in c["rfs"]}
+    if tx is not None and not tx["tx_balanced"]:
+        raise Unbalanced(
+            f"TX books do not balance: sent {tx['sent']} ≠ on wire {tx['on_wire']} + TX drops "
+            f"{sum(tx['tx_drops'].values())} {tx['tx_drops']} + TX in flight "
+            f"{tx['tx_in_flight']} {tx['tx_in_flight_by_place']}")
     if not balanced:
         raise Unbalanced(
             f"books do not balance: offered {offered} ≠ delivered {delivered} + drops "
@@ -187,18 +206,69 @@ def assemble(r: dict, plan, results: dict) -> dict:
         "proc/softirqs": procfs.softirqs([c["softirqs"] for c in cpus]),
         "proc/interrupts": procfs.interrupts(ncpus, plan.vectors, irq_counts),
         "proc/net/snmp": procfs.snmp(snmp_ip, snmp_udp, snmp_tcp),
+        "tc_qdisc.txt": procfs.tc_qdisc([txqs.get(q, {}).get("qdisc") for q in range(nq)]),
         "proc/net/dev": procfs.net_dev([("lo", {}), (r["nic"]["ifname"], eth)]),
         "proc/net/udp": procfs.net_udp([
-            {"port": a["port"], "bind_ip": a["bind_ip"], "inode": 20000 + i,
-             "rx_queue": sockets.get(i, {}).get("rx_queue", 0),
-             "drops": sockets.get(i, {}).get("drops", 0)}
+            _udp_line(i, a, sockets.get(i, {}), tx)
             for i, a in enumerate(r["apps"]) if a["socket"]["proto"] == "udp"]),
         "ethtool_S.txt": procfs.ethtool_s(
             ice_ethtool_stats(nq, nic, queues, ring, eth)
             if r["nic"]["_model"]["driver"] == "ice" else
-            igb_ethtool_stats(nq, nic, queues, ring, eth, rnbc, mpc_bytes)),
+            igb_ethtool_stats(nq, nic, queues, ring, eth, rnbc, mpc_bytes, txqs)),
     }
     return {"summary": summary, "files": files}
+
+
+def _udp_line(i: int, a: dict, sock: dict, tx: dict | None) -> dict:
+    """A /proc/net/udp line: a reader's socket, or a sender's (autobound to its port on
+    the wildcard address unless bound or connected; tx_queue is its sk_wmem_alloc)."""
+    if not a.get("sender"):
+        return {"port": a["port"], "bind_ip": a["bind_ip"], "inode": 20000 + i,
+                "rx_queue": sock.get("rx_queue", 0), "drops": sock.get("drops", 0),
+                "rem_ip": a.get("rem_ip"), "rem_port": a.get("rem_port")}
+    st = (tx or {}).get("senders", {}).get(a["name"], {})
+    bound = a["connected"] or a["socket"].get("bind")
+    return {"port": a["sport"], "bind_ip": a["src_ip"] if bound else "0.0.0.0",
+            "inode": 20000 + i, "rx_queue": 0, "drops": 0,
+            "tx_queue": st.get("wmem_alloc", 0),
+            "rem_ip": a["dst_ip"] if a["connected"] else None,
+            "rem_port": a["dport"] if a["connected"] else None}
+
+
+def _tx_books(r: dict, plan, nic: dict, cpus: list, books: list) -> dict | None:
+    """sent = on_wire + TX drops + TX in flight, over every sending application."""
+    if not plan.senders:
+        return None
+    napps = len(r["apps"])
+    sent = [sum(b["tx_sent"][i] for b in books) for i in range(napps)]
+    dropped = [sum(b["tx_dropped"][i] for b in books) for i in range(napps)]
+    drops = _sum_dicts([b["tx_drops"] for b in books])
+    ntx = nic.get("tx") or {}
+    on_wire = ntx.get("on_wire_by_sender", [0] * napps)
+    where = _sum_dicts([c["tx_in_flight"] for c in cpus])
+    where["nic"] = ntx.get("in_flight", 0)
+    where = {k: v for k, v in sorted(where.items())}
+    senders = {}
+    per_cpu = {}
+    for c in cpus:
+        per_cpu.update({int(i): v for i, v in c["tx"]["senders"].items()})
+    for sd in plan.senders:
+        i = sd["app"]
+        a = r["apps"][i]
+        st = per_cpu.get(i, {})
+        senders[a["name"]] = {"cpu": a["cpu"], "src": f"{a['src_ip']}:{a['sport']}",
+                              "dst": f"{a['dst_ip']}:{a['dport']}", "tx_queue": sd["queue"],
+                              "sent": sent[i], "on_wire": on_wire[i], "dropped": dropped[i],
+                              "eagain": st.get("eagain", 0), "blocked": st.get("blocked", 0),
+                              "sndbuf": st.get("sndbuf", 0),
+                              "wmem_alloc": st.get("wmem_alloc", 0)}
+    total_sent, total_wire = sum(sent), sum(on_wire)
+    return {"sent": total_sent, "on_wire": total_wire,
+            "tx_drops": dict(sorted(drops.items())),
+            "tx_drop_counters": {k: TX_DROP_COUNTERS[k] for k in sorted(drops)},
+            "tx_in_flight": sum(where.values()), "tx_in_flight_by_place": where,
+            "tx_balanced": total_sent == total_wire + sum(drops.values()) + sum(where.values()),
+            "senders": senders}
 
 
 def _vector_detail(cpu_result: dict, name: str) -> dict:
@@ -210,12 +280,15 @@ def _vector_detail(cpu_result: dict, name: str) -> dict:
 
 
 def igb_ethtool_stats(nq: int, nic: dict, queues: dict, ring: dict, eth: dict,
-                      rnbc: int, mpc_bytes: int) -> list[tuple[str, int]]:
+                      rnbc: int, mpc_bytes: int, txqs: dict | None = None
+                      ) -> list[tuple[str, int]]:
     """`ethtool -S` for igb in its own order (kernel-spec §3.8). GPRC/GORC count good
     frames received except those the MPC register counts (8254x manual's wording)."""
     gorc = nic["gorc"] - mpc_bytes
+    ntx = nic.get("tx") or {}
     mac = {"rx_packets": nic["gprc"] - eth["rx_missed_errors"], "rx_bytes": gorc,
-           "rx_no_buffer_count": rnbc, "rx_missed_errors": eth["rx_missed_errors"]}
+           "rx_no_buffer_count": rnbc, "rx_missed_errors": eth["rx_missed_errors"],
+           "tx_packets": ntx.get("frames", 0), "tx_bytes": ntx.get("bytes", 0)}   # GPTC, GOTC
     names = ("rx_packets tx_packets rx_bytes tx_bytes rx_broadcast tx_broadcast rx_multicast "
              "tx_multicast multicast collisions rx_crc_errors rx_no_buffer_count "
              "rx_missed_errors tx_aborted_errors tx_carrier_errors tx_window_errors "
@@ -232,9 +305,12 @@ def igb_ethtool_stats(nq: int, nic: dict, queues: dict, ring: dict, eth: dict,
     for n in ("rx_errors tx_errors tx_dropped rx_length_errors rx_over_errors "
               "rx_frame_errors rx_fifo_errors tx_fifo_errors tx_heartbeat_errors").split():
         out.append((n, netdev.get(n, 0)))
+    txqs = txqs or {}
     for q in range(nq):
-        out += [(f"tx_queue_{q}_packets", 0), (f"tx_queue_{q}_bytes", 0),
-                (f"tx_queue_{q}_restart", 0)]
+        t = txqs.get(q, {})
+        out += [(f"tx_queue_{q}_packets", t.get("packets", 0)),
+                (f"tx_queue_{q}_bytes", t.get("bytes", 0)),
+                (f"tx_queue_{q}_restart", t.get("restart", 0))]
     for q in range(nq):
         rs, hw = ring.get(q, {}), queues.get(q, {})
         out += [(f"rx_queue_{q}_packets", rs.get("packets", 0)),

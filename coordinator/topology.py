@@ -21,6 +21,7 @@ from cpus.backlog import get_rps_cpu
 from cpus.rfs import roundup_pow_of_two
 from cpus.costs import load_profile
 from cpus.gro import NORMAL as GRO_NORMAL, TCP as GRO_TCP, UDP_GRO as GRO_UDP
+from cpus.tx import pick_tx
 from nic.device import default_reta, vector_layout
 from nic.rss import flow_hash_and_queue, flow_type
 from nic.toeplitz import parse_hkey
@@ -44,6 +45,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     profile: dict = field(default_factory=dict)
     arfs: bool = False                  # set_rps_cpu may program NIC filters (aRFS)
+    senders: list = field(default_factory=list)   # per sending app: hash, TX queue, owner
 
 
 def rss_key_for(r: dict) -> bytes:
@@ -94,6 +96,19 @@ def assign_vectors(r: dict) -> list[dict]:
                     "rx_queues": list(v.rx_queues), "tx_queues": list(v.tx_queues),
                     "cpu": cpu, "mask": mask, "affinity": list(allowed)})
     return out
+
+
+def tx_hash(a: dict, index: int, seed: int) -> int:
+    """skb_get_hash of a sender's datagrams: a connected socket stamps its random
+    sk_txhash as an L4 hash (spec §7.2; random per socket, from the seed here); an
+    unconnected one's skb is hashed by the flow dissector like a received packet."""
+    if a["connected"]:
+        key = seed.to_bytes(8, "little") + b"sktxhash"
+        h = int.from_bytes(hashlib.blake2b(index.to_bytes(4, "little"), digest_size=4,
+                                           key=key).digest(), "little")
+        return h or 1
+    return sw_flow_hash({"src_ip": a["src_ip"], "sport": a["sport"], "dst_ip": a["dst_ip"],
+                         "dport": a["dport"], "proto": "udp"}, seed)
 
 
 def reuseport_hash(flow: dict, seed: int) -> int:
@@ -307,10 +322,45 @@ def plan(r: dict) -> Plan:
     for a in r["apps"]:                            # a moving reader takes its socket along
         for (_, old), (_, new) in zip(a["timeline"], a["timeline"][1:]):
             carries.setdefault((old, new), set()).add("mig")
+    # TX (spec §10): each TX queue is owned by the CPU of the vector that cleans it; a
+    # sender's queue is fixed (netdev_pick_tx is a function of its CPU and flow hash)
+    txq_cpu = {}
+    for v in vecs:
+        for q in v["tx_queues"]:
+            txq_cpu[q] = v["cpu"]
+    xps = {int(q[3:]): mask_cpus(m) for q, m in nic["xps_cpus"].items()}
+    xps_by_cpu = {c: sorted(q for q, cs in xps.items() if c in cs) for c in range(ncpus)}
+    p.senders = []
+    for i, a in enumerate(r["apps"]):
+        if not a.get("sender"):
+            continue
+        h = tx_hash(a, i, r["seed"])
+        q = pick_tx(nic["combined"], xps_by_cpu[a["cpu"]], h)
+        p.senders.append({"app": i, "hash": h, "queue": q, "owner": txq_cpu[q]})
+        if txq_cpu[q] != a["cpu"]:
+            carries.setdefault((a["cpu"], txq_cpu[q]), set()).add("xq")
+            carries.setdefault((txq_cpu[q], a["cpu"]), set()).add("wf")
+    tx_owners = sorted({s["owner"] for s in p.senders})
     for (a, b), kinds in sorted(carries.items()):
         links.append({"src": f"cpu{a}", "dst": f"cpu{b}",
                       "latency": prof["links"]["interconnect"], "kind": "interconnect",
                       "carries": sorted(kinds), "quantum": r["quantum_ns"]})
+
+    for c in tx_owners:                            # doorbells out, completions back
+        for l in links:
+            if l["src"] == f"cpu{c}" and l["dst"] == "nic":
+                l["carries"] = sorted(set(l["carries"]) | {"db"})
+                break
+        else:
+            links.append({"src": f"cpu{c}", "dst": "nic", "latency": prof["links"]["pcie"],
+                          "kind": "pcie", "carries": ["db"]})
+        for l in links:
+            if l["src"] == "nic" and l["dst"] == f"cpu{c}":
+                l["carries"] = sorted(set(l["carries"]) | {"txc"})
+                break
+        else:
+            links.append({"src": "nic", "dst": f"cpu{c}", "latency": prof["links"]["pcie"],
+                          "kind": "pcie", "carries": ["txc"]})
 
     drop_en = (not nic["rx_pause"]) and nic["combined"] > 1    # igb_setup_srrctl
     if model.get("rx_drop_en") == "always":
@@ -338,7 +388,8 @@ def plan(r: dict) -> Plan:
     for i, a in enumerate(r["apps"]):
         f = peer.get(i)
         rem_ip, rem_port = (f["src_ip"], f["sport"]) if f else (a["rem_ip"], a["rem_port"])
-        sockets.append({"index": i, "proto": a["socket"]["proto"], "bind_ip": a["bind_ip"],
+        sockets.append({"index": i, "sender": bool(a.get("sender")),
+                        "proto": a["socket"]["proto"], "bind_ip": a["bind_ip"],
                         "port": a["port"], "rcvbuf": a["sk_rcvbuf"], "owner": a["cpu"],
                         "owners": [[t, f"cpu{c}"] for t, c in a["timeline"]],
                         "inode": 20000 + i,
@@ -356,15 +407,26 @@ def plan(r: dict) -> Plan:
                            "flows": [_flow_args(f) for f in r["flows"]],
                            "queue_cpu": [f"cpu{queue_cpu[q]}" for q in range(nic["combined"])],
                            "line_rate_bps": model["line_rate_bps"],
-                           "rss": rss, **({"arfs": nic_arfs, "lp_index": lp_index}
-                                          if arfs else {})}})
+                           "rss": rss, "lp_index": lp_index,
+                           **({"arfs": nic_arfs} if arfs else {}),
+                           **({"tx": {"pcie_read_ns": prof["links"]["pcie_read"],
+                                      "queue_cpu": {str(q): f"cpu{o}"
+                                                    for q, o in txq_cpu.items()},
+                                      "nsenders": len(r["apps"])}} if tx_owners else {})}})
     for c in range(ncpus):
+        # vectors with an RX ring, and those cleaning a TX queue that carries traffic
         my_vecs = [{"entry": v["entry"], "name": v["name"], "irq": v["irq"],
                     "rx_queues": v["rx_queues"], "rx_ring": nic["rx_ring"],
+                    "tx_queues": [q for q in v["tx_queues"] if c in tx_owners],
                     "drop_en": drop_en,
                     "packet_buffer": nic.get("rx_packet_buffer", 0) // max(1, nic["combined"]),
                     "itr_setting": itr}
-                   for v in vecs if v["cpu"] == c and v["rx_queues"]]
+                   for v in vecs if v["cpu"] == c
+                   and (v["rx_queues"] or (v["tx_queues"] and c in tx_owners))]
+        my_senders = [dict(sd, **{k: r["apps"][sd["app"]][k] for k in (
+            "name", "sk_sndbuf", "blocking", "connected", "payload", "size", "interval_ns",
+            "count", "start_ns", "stop_ns")}) for sd in p.senders
+            if r["apps"][sd["app"]]["cpu"] == c]
         p.lps.append({"name": f"cpu{c}", "index": c + 1, "factory": "cpus.lp:build",
                       "args": {**common, "cpu": c, "ncpus": ncpus, "hz": r["hz"],
                                "lp_index": lp_index, "costs": prof["costs"],
@@ -401,7 +463,16 @@ def plan(r: dict) -> Plan:
                                          "cost_per_read_ns": a["cost_per_read_ns"],
                                          "read_size": a["read_size"]}
                                         for i, a in enumerate(r["apps"])
-                                        if c in sock_cpus[i]]}})
+                                        if c in sock_cpus[i] and not a.get("sender")],
+                               "senders": my_senders,
+                               "tx": {"ntxq": nic["combined"], "ring": nic["tx_ring"],
+                                      "txqueuelen": nic["txqueuelen"],
+                                      "dev_tx_weight": sysctl["net.core.dev_tx_weight"],
+                                      "work_limit": model["tx_work_limit"],
+                                      "xps": xps_by_cpu[c] or None,
+                                      "queue_owner": {str(q): f"cpu{o}"
+                                                      for q, o in txq_cpu.items()},
+                                      "nsenders": len(r["apps"])}}})
     for spec in p.lps:
         spec["out_links"] = [l for l in links if l["src"] == spec["name"]]
         spec["in_links"] = [l for l in links if l["dst"] == spec["name"]]

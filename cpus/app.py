@@ -98,6 +98,7 @@ def udp_sender(cpu, tsk, tx, spec: dict, books, udp_mib: dict, task_ref: list, s
             yield c.udp_sendmsg
             continue
         skb = new_skb(tsk)
+        tx.in_hand[id(skb)] = skb                    # until the qdisc or a link has it
         tsk.wmem_alloc += skb.truesize               # skb_set_owner_w
         tsk.sent += 1
         yield per_send

@@ -21,7 +21,7 @@ class QVector:
 
     __slots__ = ("vec", "napi", "rx_ring", "itr_val", "set_itr", "itr_setting",
                  "rx_total_bytes", "rx_total_packets", "gigabit", "ring_packets",
-                 "ring_bytes", "rx_buffer_write")
+                 "ring_bytes", "rx_buffer_write", "txq", "tx_work_limit")
 
     def __init__(self, vec, rx_ring, itr_setting: int, start_itr: int, gigabit: bool,
                  rx_buffer_write: int) -> None:
@@ -38,20 +38,23 @@ class QVector:
         self.ring_packets = 0      # rx_ring->rx_stats: what /proc/net/dev sums
         self.ring_bytes = 0
         self.rx_buffer_write = rx_buffer_write
+        self.txq = None            # the TX queue (cpus.tx.TxQueue) this vector cleans
+        self.tx_work_limit = 128   # IGB_DEFAULT_TX_WORK
         vec.interval = eitr_ns(self.itr_val)
 
 
 class IgbDriver:
     """The per-CPU instance of the driver's receive path."""
 
-    __slots__ = ("cpu", "sd", "stack", "costs", "rearm")
+    __slots__ = ("cpu", "sd", "stack", "costs", "rearm", "tx")
 
-    def __init__(self, cpu, sd, stack, rearm) -> None:
+    def __init__(self, cpu, sd, stack, rearm, tx=None) -> None:
         self.cpu = cpu
         self.sd = sd
         self.stack = stack
         self.costs = cpu.costs
         self.rearm = rearm           # fn(vector, now): the device re-checks its causes
+        self.tx = tx                 # cpus.tx.Tx: the TX queues this CPU cleans
 
     def igb_msix_ring(self, qv: QVector) -> int:
         if qv.set_itr:                              # igb_write_itr
@@ -64,6 +67,8 @@ class IgbDriver:
         qv = napi.ctx
         clean_complete = True
         work_done = 0
+        if qv.txq is not None:                  # TX cleanup first, its own 128 limit
+            clean_complete = yield from self.tx.igb_clean_tx_irq(qv.txq, qv.tx_work_limit)
         if qv.rx_ring is not None:
             cleaned = yield from self.igb_clean_rx_irq(qv, budget)
             work_done += cleaned
@@ -148,10 +153,14 @@ def igb_update_ring_itr(qv: QVector) -> None:
     if not qv.gigabit:
         new_val = IGB_4K_ITR
     else:
-        if not qv.rx_total_packets:
+        ring = qv.txq.ring if qv.txq is not None else None
+        tx_packets = ring.tx_total_packets if ring is not None else 0
+        if not qv.rx_total_packets and not tx_packets:
             qv.rx_total_bytes = qv.rx_total_packets = 0
             return
-        avg = qv.rx_total_bytes // qv.rx_total_packets
+        avg = qv.rx_total_bytes // qv.rx_total_packets if qv.rx_total_packets else 0
+        if tx_packets:                  # the larger of the RX and TX average sizes
+            avg = max(avg, ring.tx_total_bytes // tx_packets)
         avg += 24                       # CRC, preamble and gap
         avg = min(avg, 3000)
         new_val = avg // 3 if 300 < avg < 1200 else avg // 2
@@ -161,3 +170,5 @@ def igb_update_ring_itr(qv: QVector) -> None:
         qv.itr_val = new_val
         qv.set_itr = True
     qv.rx_total_bytes = qv.rx_total_packets = 0
+    if qv.txq is not None:
+        qv.txq.ring.tx_total_bytes = qv.txq.ring.tx_total_packets = 0

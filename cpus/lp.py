@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 
-from engine.events import PRIO_DEVICE, PRIO_LINK, PRIO_LOCAL, EventQueue
+from engine.events import PRIO_DEVICE, PRIO_LINK, PRIO_LOCAL, PRIO_TIMER, EventQueue
 import numpy as np
 
 from engine.events import INF
@@ -19,12 +19,12 @@ from engine.skb import SkBuff
 from nic.msix import MsixVector
 from nic.rxring import RxRing
 
-from .app import tcp_reader, udp_reader
+from .app import tcp_reader, udp_reader, udp_sender
 from .arfs import Arfs
 from .backlog import Backlog
 from .books import Books
 from .costs import Costs
-from .cpu import NET_RX_SOFTIRQ, SOFTIRQ_NAMES, Cpu
+from .cpu import NET_RX_SOFTIRQ, NET_TX_SOFTIRQ, SOFTIRQ_NAMES, Cpu
 from .gro import GroFlow, GroList
 from .igb import IgbDriver, QVector
 from .napi import NapiStruct, SoftnetData, net_rx_action
@@ -32,6 +32,13 @@ from .rfs import HEAD_REPORT_DELAY_NS, HeadReports, RfsRx, RfsWriter, SockFlowTa
 from .sched import Task
 from .sock import TcpSock, UdpSock
 from .stack import Snmp, Stack
+from .tx import Tx, TxQueue, TxSock, tx_truesize
+
+
+# records sent from kernel steps (receive path, TX cleanup, aRFS), and the inputs that can
+# start kernel work here
+KERNEL_KINDS = {"sk", "bl", "ipi", "qh", "arfs", "wf"}
+CAUSAL_KINDS = {"rx", "bl", "ipi", "txc", "xq"}
 
 
 class Sysctl:
@@ -57,7 +64,8 @@ class CpuLP(LogicalProcess):
         self.sd = SoftnetData()
         self.snmp = Snmp()
         nflows = len(args["flows"])
-        self.books = Books(nflows)
+        txa = args["tx"]
+        self.books = Books(nflows, txa["nsenders"])
         self.sockets: dict[int, UdpSock] = {}           # the sockets this CPU owns now
         self.sock_args = {s["index"]: s for s in args["sockets"]}
         # socket -> [[from time, owner LP], …]: a reader that migrates takes its socket
@@ -65,7 +73,7 @@ class CpuLP(LogicalProcess):
         self.pending: dict[int, list] = {}    # hand-offs that landed before their socket
         self._ic = None                        # an interconnect link (all share a latency)
         for s in args["sockets"]:
-            if s["owners"][0][1] == name:
+            if s["owners"][0][1] == name and not s.get("sender"):
                 self.sockets[s["index"]] = self._make_sock(s)
         self.outbox: dict[str, list] = {}
         self.out_seq = 0
@@ -77,6 +85,7 @@ class CpuLP(LogicalProcess):
         self._pe_key = None                      # promise() caches per round
         self._kernel_e = INF
         self._app_e = None             # times of events that start kernel RX work
+        self._task_e = None
         self.stack = Stack(self.cpu, self.sd, self.snmp,
                            [f["local"] for f in args["flows"]],
                            [f["sock"] for f in args["flows"]],
@@ -118,7 +127,22 @@ class CpuLP(LogicalProcess):
         self.stack.backlog = self.backlog
         if rfs.get("heads"):                 # an RFS queue's CPU may enqueue here
             self.backlog.heads = HeadReports(self._head_report)
-        self.driver = IgbDriver(self.cpu, self.sd, self.stack, self._rearm)
+        # the transmit side: the TX queues whose vectors this CPU serves (spec §10, §11)
+        owned = sorted({q for v in args["vectors"] for q in v.get("tx_queues", ())})
+        self.txqs = {q: TxQueue(q, txa["ring"], txa["txqueuelen"], args["hz"]) for q in owned}
+        self.tx = Tx(self.cpu, self.txqs, txa["ntxq"], txa["xps"], self.snmp, self.books,
+                     txa["dev_tx_weight"])
+        self.tx.doorbell = self._doorbell
+        self.tx.wfree_remote = self._wfree
+        self.tx.remote_xmit = self._remote_xmit
+        self.txq_owner = {int(q): lp for q, lp in txa["queue_owner"].items()}
+        self.tx_socks: dict[int, TxSock] = {}
+        self.tx_sock_lp: dict[int, str] = {}
+        self.txq_vec: dict[int, MsixVector] = {}
+        self._task_starts: list[int] = []        # sender wake-ups (pacing timers)
+        self._wf_in: list[str] = []
+        self.cpu.softirq_handlers[NET_TX_SOFTIRQ] = self.tx.net_tx_action
+        self.driver = IgbDriver(self.cpu, self.sd, self.stack, self._rearm, self.tx)
         self.cpu.softirq_handlers[NET_RX_SOFTIRQ] = (
             lambda: net_rx_action(self.cpu, self.sd, self.sysctl, self.stack))
 
@@ -141,6 +165,10 @@ class CpuLP(LogicalProcess):
                 self.rings[q] = ring
             qv = QVector(vec, ring, v["itr_setting"], dev["start_itr"], dev["gigabit"],
                          dev["rx_buffer_write"])
+            for q in v.get("tx_queues", ()):
+                qv.txq = self.txqs[q]
+                qv.tx_work_limit = txa["work_limit"]
+                self.txq_vec[q] = vec
             qv.napi = NapiStruct(v["name"], dev["napi_weight"], self.driver.igb_poll, qv)
             if dev["gro"]:
                 qv.napi.gro = GroList()
@@ -165,9 +193,91 @@ class CpuLP(LogicalProcess):
                     self._mig_in.append(at)
         self._mig_out.sort()
         self._mig_in.sort()
+        self.senders_payload = {sd["app"]: sd["payload"] for sd in args["senders"]}
+        for sd in args["senders"]:
+            tsk = TxSock(sd["app"], sd["sk_sndbuf"], sd["hash"], sd["connected"],
+                         sd["blocking"])
+            tsk.tx_queue = sd["queue"]       # netdev_pick_tx's choice, fixed for the flow
+            self.tx_socks[sd["app"]] = tsk
+            ref: list = [None]
+            spec = {"payload": sd["payload"], "interval_ns": sd["interval_ns"],
+                    "count": sd["count"], "start_ns": sd["start_ns"], "stop_ns": sd["stop_ns"]}
+            task = Task(sd["name"], 3, udp_sender(self.cpu, tsk, self.tx, spec, self.books,
+                                                  self.snmp.udp, ref, self._sleep_until,
+                                                  self._new_skb))
+            ref[0] = task
+            self.tasks.append(task)
+            self.cpu.sched.wake(task)
+        for s_ in args["sockets"]:
+            if s_.get("sender"):
+                self.tx_sock_lp[s_["index"]] = s_["owners"][0][1]
+        self._tx_ids = 0
         for k, (at, sidx, _) in enumerate(self._mig_out):
             self.ev.schedule_keyed(at, PRIO_LOCAL, self.index, -1000 - k,
                                    self._migrate_out, sidx)
+
+    # -- the transmit side ---------------------------------------------------------------
+    def _sleep_until(self, t: int, task: Task) -> None:
+        """A paced sender's next send time: woken then, at no cost (ideal pacing)."""
+        self._tx_ids += 1
+        self.ev.schedule_keyed(t, PRIO_TIMER, self.index, -(1 << 40) - self._tx_ids,
+                               self._wake_task, task)
+        heapq.heappush(self._task_starts, t)
+
+    def _wake_task(self, t: int, task: Task) -> None:
+        self.cpu.sched.wake(task)
+
+    def _new_skb(self, tsk: TxSock) -> SkBuff:
+        """ip_make_skb's skb for one datagram of `tsk`; ids of sent packets are apart
+        from the wire's (sender index in the high bits)."""
+        self._tx_ids += 1
+        payload = self.senders_payload[tsk.index]
+        return SkBuff(((tsk.index + 1) << 40) + self._tx_ids, tsk.index,
+                      payload + 42, tx_truesize(payload), tsk.tx_queue, 0, 0,
+                      sock=tsk.index)
+
+    def _doorbell(self, t: int, queue: int, pkts: list) -> None:
+        self.out_seq += 1
+        self.outbox.setdefault("nic", []).append(
+            ("db", self.out_links["nic"].deliver(t), self.out_seq,
+             (queue, [(p.id, p.flow, p.sock, p.len) for p in pkts])))
+
+    def _remote_xmit(self, t: int, queue: int, skb: SkBuff) -> None:
+        dst = self.txq_owner[queue]
+        self.out_seq += 1
+        self.outbox.setdefault(dst, []).append(
+            ("xq", self.out_links[dst].deliver(t), self.out_seq, (queue, skb.to_wire())))
+
+    def _wfree(self, t: int, skb: SkBuff) -> None:
+        """sock_wfree on the sender's CPU (its socket's owner)."""
+        tsk = self.tx_socks.get(skb.sock)
+        if tsk is not None:
+            self._wfree_local(tsk, skb.truesize)
+            return
+        dst = self.tx_sock_lp[skb.sock]
+        self.out_seq += 1
+        self.outbox.setdefault(dst, []).append(
+            ("wf", self.out_links[dst].deliver(t), self.out_seq, (skb.sock, skb.truesize)))
+
+    def _wfree_local(self, tsk: TxSock, truesize: int) -> None:
+        if tsk.wfree(truesize):                  # sk_write_space wakes the sender
+            w, tsk.waiter = tsk.waiter, None
+            self.cpu.sched.wake(w)
+
+    def _wf_arrive(self, t: int, arg) -> None:
+        sock, truesize = arg
+        self._wfree_local(self.tx_socks[sock], truesize)
+
+    def _xq_arrive(self, t: int, arg) -> None:
+        queue, skb = arg
+        self.tx.xmit_arrive(skb, queue)
+
+    def _txc_arrive(self, t: int, queue: int) -> None:
+        """A descriptor written back (DD): the vector's cause is latched."""
+        self.txqs[queue].ring.hw_done += 1
+        vec = self.txq_vec[queue]
+        vec.cause_pending = True
+        self._schedule_irq(vec, t)
 
     def _make_sock(self, s: dict) -> UdpSock:
         common = (s["index"], s["bind_ip"], s["port"], s["rcvbuf"], s["owner"], s["inode"],
@@ -383,7 +493,7 @@ class CpuLP(LogicalProcess):
         recs = payload.get("cpu")
         if recs is not None:
             origin = self.lp_index[src]
-            src_cpu = self.lp_cpu[src]
+            src_cpu = self.lp_cpu.get(src, -1)
             ev = self.ev
             for kind, stamp, seq, body in recs:
                 if kind == "sk":
@@ -398,6 +508,19 @@ class CpuLP(LogicalProcess):
                     ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._ipi_arrive,
                                       src_cpu)
                     heapq.heappush(self._starts, stamp)
+                elif kind == "xq":
+                    ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._xq_arrive,
+                                      (body[0], SkBuff.from_wire(body[1])))
+                    heapq.heappush(self._starts, stamp)
+                elif kind == "wf":
+                    ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._wf_arrive, body)
+                    heapq.heappush(self._task_starts, stamp)
+                elif kind == "txc":
+                    queue, times = body
+                    for k, t in enumerate(times):
+                        ev.schedule_keyed(t, PRIO_DEVICE, origin, seq + k, self._txc_arrive,
+                                          queue)
+                        heapq.heappush(self._starts, t)
                 elif kind == "mig":
                     ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._mig_arrive, body)
                     heapq.heappush(self._sk_starts, stamp)
@@ -427,22 +550,23 @@ class CpuLP(LogicalProcess):
         socket here has written its slot for good."""
         link = self.out_links[dst]
         kinds = link.carries
-        if kinds == ("arfs",) and not self.stack.rfs.arfs.may_steer():
-            return EOF_PROMISE
         key = (self.sync.rounds, safe)
         if self._pe_key != key:
             self._pe_key = key
             self._kernel_e = self._kernel_earliest(safe)
             self._app_e = None
+            self._task_e = None
+        kernel = [k for k in kinds if k in KERNEL_KINDS]
+        if "arfs" in kernel and not self.stack.rfs.arfs.may_steer():
+            kernel.remove("arfs")
         e = INF
-        kernel = [k for k in kinds if k not in ("rfs", "mig")]
         if kernel or not kinds:
             e = self._kernel_e
             if e < INF:
-                prefix = self._prefix.get(dst)
+                prefix = self._prefix.get((dst, tuple(kernel)))
                 if prefix is None:
-                    prefix = self._prefix[dst] = min(self.stack.send_prefix(k)
-                                                     for k in kernel or ("sk",))
+                    prefix = self._prefix[(dst, tuple(kernel))] = min(
+                        self.stack.send_prefix(k) for k in kernel or ("sk",))
                 if "ipi" in kinds and self.sd.rps_ipi_list:
                     prefix = 0               # an IPI owed already leaves at the next poll end
                 e = max(e, safe) + prefix
@@ -455,6 +579,14 @@ class CpuLP(LogicalProcess):
                 if to == dst:
                     e = min(e, max(at, safe))
                     break
+        if "xq" in kinds or "db" in kinds:   # sends from a sender's sendmsg
+            if self._task_e is None:
+                self._task_e = self._task_earliest(safe)
+            c = self.costs
+            if "xq" in kinds:
+                e = min(e, max(self._task_e, safe) + c.udp_sendmsg + c.ip_output)
+            if "db" in kinds:
+                e = min(e, max(min(self._task_e, self._kernel_e), safe) + c.igb_xmit_frame)
         if e >= INF:
             return EOF_PROMISE
         return link.deliver(e)
@@ -465,9 +597,10 @@ class CpuLP(LogicalProcess):
                         or cpu.ksoftirqd.on_rq) else INF
         if self._causal is None:         # links are attached after construction
             self._causal = [src for src, l in self.in_links.items()
-                            if not l.carries or set(l.carries) & {"rx", "bl", "ipi"}]
+                            if not l.carries or set(l.carries) & CAUSAL_KINDS]
             self._sk_in = [src for src, l in self.in_links.items()
                            if {"sk", "mig"} & set(l.carries)]
+            self._wf_in = [src for src, l in self.in_links.items() if "wf" in l.carries]
         if e > safe:
             # every event earlier than `safe` has run; a superseded IRQ time left in
             # the heap only makes the bound more cautious
@@ -486,16 +619,25 @@ class CpuLP(LogicalProcess):
         w = self.rfs_writer
         if w is None or not (self._mig_in or w.may_write(self.sockets.values())):
             return INF
+        return self._task_earliest(safe)
+
+    def _task_earliest(self, safe: int):
+        """When an application task here can next run: now if one is runnable; else the
+        earliest of kernel work (it can queue to a socket or free send-buffer space), a
+        pacing timer, and the inputs that can wake one (socket hand-offs, a moving
+        socket, send-buffer releases)."""
         if any(t.on_rq for t in self.tasks[1:]):
             return self.cpu.now
-        e = self._kernel_e               # local protocol work can queue to our sockets
-        sk = self._sk_starts
-        while sk and sk[0] < safe:
-            heapq.heappop(sk)
-        if sk and sk[0] < e:
-            e = sk[0]
+        e = self._kernel_e
+        for heap in (self._sk_starts, self._task_starts):
+            while heap and heap[0] < safe:
+                heapq.heappop(heap)
+            if heap and heap[0] < e:
+                e = heap[0]
+        if self._causal is None:
+            self._kernel_earliest(safe)
         ins = self.sync.in_promise
-        for src in self._sk_in:
+        for src in self._sk_in + self._wf_in:
             if ins[src] < e:
                 e = ins[src]
         return e
@@ -519,6 +661,29 @@ class CpuLP(LogicalProcess):
                     for w in e[5][2]["queue"])
         link += sum(skb.nsegs for lst in self.pending.values() for skb, _ in lst)
         in_flight["interconnect_link"] = link
+        # the transmit side: packets in qdiscs, not yet rung rings, or on their way to the
+        # queue's owner; a sender's count as TX in flight, a forwarded one's as RX
+        tx_if = {"qdisc": 0, "tx_ring": 0, "interconnect_link": 0, "xmit": 0}
+        def place(skb, where):
+            if skb.sock >= 0:
+                tx_if[where] += 1
+            else:
+                in_flight[where] = in_flight.get(where, 0) + skb.nsegs
+        for txq in self.txqs.values():
+            for band in txq.qdisc.bands:
+                for skb in band:
+                    place(skb, "qdisc")
+            for skb in txq.qdisc.gso_skb:
+                place(skb, "qdisc")
+            for skb in txq.ring.unsent:
+                place(skb, "tx_ring")
+        for skb, _ in self.tx.xmit_list:
+            place(skb, "qdisc")
+        for skb in self.tx.in_hand.values():        # in sendmsg, or being handed over
+            place(skb, "xmit")
+        for e in self.ev._heap:
+            if e[4] == self._xq_arrive:
+                place(e[5][1], "interconnect_link")
         in_flight["backlog"] = self.backlog.queued()
         in_flight["socket_queue"] = sum(s.queued() for s in self.sockets.values())
         sd = self.sd
@@ -564,6 +729,19 @@ class CpuLP(LogicalProcess):
                                                             sorted(s.by_cpu.items())}}
                         for s in self.sockets.values()},
             "context_switches": {t.name: t.switches for t in self.tasks},
+            "tx_in_flight": tx_if,
+            "tx": {"queues": {str(q): {"qdisc": txq.qdisc.stats(),
+                                       "packets": txq.ring.packets, "bytes": txq.ring.bytes,
+                                       "restart": txq.ring.restart_queue
+                                       + txq.ring.restart_queue2,
+                                       "bql_limit": txq.dql.limit,
+                                       "bql_inflight": txq.dql.inflight(),
+                                       "stopped": txq.stopped()}
+                              for q, txq in self.txqs.items()},
+                   "senders": {str(i): {"sendmsg_built": t.sent, "eagain": t.eagain,
+                                        "blocked": t.blocked, "wmem_alloc": t.wmem_alloc,
+                                        "sndbuf": t.sndbuf, "tx_queue": t.tx_queue}
+                               for i, t in self.tx_socks.items()}},
         }
 
 

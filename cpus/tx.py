@@ -27,6 +27,18 @@ DESC_NEEDED = 21                  # MAX_SKB_FRAGS + 4 (spec §1)
 IGB_MAX_DATA_PER_TXD = 32768
 
 
+# include/net/sock.h: SOCK_MIN_SNDBUF = 2 * TCP_SKB_MIN_TRUESIZE
+SOCK_MIN_SNDBUF = 2 * (2048 + 256)
+
+
+def effective_sndbuf(so_sndbuf: int | None, wmem_default: int, wmem_max: int) -> int:
+    """sk_sndbuf: wmem_default for a new socket; SO_SNDBUF v gives
+    max(2 * min(v, wmem_max), SOCK_MIN_SNDBUF) (sock_setsockopt doubles it)."""
+    if so_sndbuf is None:
+        return wmem_default
+    return max(2 * min(so_sndbuf, wmem_max), SOCK_MIN_SNDBUF)
+
+
 def txd_use_count(nbytes: int) -> int:
     return -(-nbytes // IGB_MAX_DATA_PER_TXD)
 
@@ -51,6 +63,19 @@ def tx_truesize(payload: int, l4: int = 8) -> int:
 
 def reciprocal_scale(val: int, ep_ro: int) -> int:
     return (val * ep_ro) >> 32
+
+
+def pick_tx(n: int, xps: list[int] | None, hash_: int, rx_queue: int = -1) -> int:
+    """netdev_pick_tx's choice when the socket has none cached (kernel-spec §10.2): XPS
+    by this CPU (one queue, or reciprocal_scale over several), else skb_tx_hash — the
+    recorded RX queue of a forwarded packet, or the flow hash."""
+    if n == 1:
+        return 0
+    if xps:
+        return xps[0] if len(xps) == 1 else xps[reciprocal_scale(hash_, len(xps))]
+    if rx_queue >= 0:
+        return rx_queue % n
+    return reciprocal_scale(hash_, n)
 
 
 class TxSock:
@@ -135,7 +160,7 @@ class Tx:
 
     __slots__ = ("cpu", "costs", "queues", "output_queue", "doorbell", "wfree_remote",
                  "udp", "ip", "books", "dev_tx_weight", "ntxq", "xps", "remote_xmit",
-                 "xmit_list")
+                 "xmit_list", "in_hand")
 
     def __init__(self, cpu, queues: dict[int, TxQueue], ntxq: int, xps: list[int] | None,
                  snmp, books, dev_tx_weight: int) -> None:
@@ -146,6 +171,9 @@ class Tx:
         self.xps = xps                        # this CPU's xps_cpus queues, or None
         self.output_queue: deque = deque()    # softnet_data.output_queue
         self.xmit_list: deque = deque()       # skbs other CPUs sent to queues owned here
+        # skbs a step here holds between places (built, bypassing, dequeued): the books
+        # count them in flight if the run ends in that step
+        self.in_hand: dict[int, object] = {}
         self.doorbell = None                  # fn(t, queue, packets): tail write → nic
         self.wfree_remote = None              # fn(t, skb): sock_wfree on its owner CPU
         self.remote_xmit = None               # fn(t, queue, skb): to the queue's owner
@@ -160,18 +188,10 @@ class Tx:
         else XPS by this CPU, else skb_tx_hash (the recorded RX queue of a forwarded
         packet, or the flow hash); connected sockets cache the choice."""
         n = self.ntxq
-        if n == 1:
-            return 0
         if tsk is not None and 0 <= tsk.tx_queue < n:
             return tsk.tx_queue
-        xps = self.xps
-        if xps:
-            q = xps[0] if len(xps) == 1 else xps[reciprocal_scale(hash_, len(xps))]
-        elif rx_queue >= 0:
-            q = rx_queue % n
-        else:
-            q = reciprocal_scale(hash_, n)
-        if tsk is not None and tsk.connected:
+        q = pick_tx(n, self.xps, hash_, rx_queue)
+        if tsk is not None and tsk.connected and n > 1:
             tsk.tx_queue = q                  # sk_tx_queue_set (a full socket with a dst)
         return q
 
@@ -182,8 +202,10 @@ class Tx:
             self.ip["OutRequests"] += 1
             yield self.costs.ip_output
         q = self.pick_tx(hash_, tsk, rx_queue)
+        self.ip["OutTransmits"] = self.ip.get("OutTransmits", 0) + 1   # ip_finish_output2
         txq = self.queues.get(q)
         if txq is None:
+            self.in_hand.pop(id(skb), None)
             self.remote_xmit(self.cpu.now, q, skb)
             return
         rc = yield from self.dev_xmit_skb(txq, skb)
@@ -231,6 +253,7 @@ class Tx:
         if q.can_bypass and q.empty():
             # bypass: straight to the driver (sch_direct_xmit), then run what queued behind
             q.bypassed(skb)
+            self.in_hand[id(skb)] = skb
             yield c.dev_queue_xmit
             if not (yield from self.sch_direct_xmit(txq, [skb])):
                 return NET_XMIT_SUCCESS
@@ -238,6 +261,7 @@ class Tx:
                 yield from self.qdisc_run(txq)
             return NET_XMIT_SUCCESS
         ok = q.enqueue(skb, skb_priority(skb))
+        self.in_hand.pop(id(skb), None)
         yield c.dev_queue_xmit
         if not ok:
             self.books.tx_drop(skb, "qdisc_drop")
@@ -281,7 +305,14 @@ class Tx:
                 break
             bytelimit -= nxt.len
             lst.append(nxt)
+        for x in lst:
+            self.in_hand[id(x)] = x
         return lst
+
+    def requeue(self, q, skbs) -> None:
+        for back in reversed(skbs):
+            q.requeue(back)
+            self.in_hand.pop(id(back), None)
 
     def sch_direct_xmit(self, txq: TxQueue, lst: list):
         """dev_hard_start_xmit over the list, xmit_more on all but the last; a BUSY driver,
@@ -289,19 +320,16 @@ class Tx:
         (dev_requeue_skb). Returns whether the qdisc may go on."""
         q = txq.qdisc
         if txq.stopped():                             # netif_xmit_frozen_or_stopped
-            for back in reversed(lst):
-                q.requeue(back)
+            self.requeue(q, lst)
             return False
         last = len(lst) - 1
         for i, skb in enumerate(lst):
             rc = yield from self.igb_xmit_frame_ring(txq, skb, i < last)
             if rc == NETDEV_TX_BUSY:
-                for back in reversed(lst[i:]):
-                    q.requeue(back)
+                self.requeue(q, lst[i:])
                 return False
             if i < last and txq.drv_xoff:             # netif_tx_queue_stopped mid-list
-                for back in reversed(lst[i + 1:]):
-                    q.requeue(back)
+                self.requeue(q, lst[i + 1:])
                 return False
         return True
 
@@ -318,6 +346,7 @@ class Tx:
         ring.used += count
         ring.in_flight.append((skb, count))
         ring.unsent.append(skb)
+        self.in_hand.pop(id(skb), None)
         txq.dql.queued(skb.len)                       # netdev_tx_sent_queue
         if txq.dql.avail() < 0:
             txq.stack_xoff = True

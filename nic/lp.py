@@ -22,6 +22,7 @@ from engine.lp import LogicalProcess
 from .arfs import ArfsTable
 from .rss import flow_hash_and_queue, rule_matches
 from .traffic import FlowSource, Wire
+from .tx import TxEngine
 
 TARGET_FRAMES_PER_WINDOW = 4096
 
@@ -50,6 +51,13 @@ class NicLP(LogicalProcess):
         self.arfs = None if not a else ArfsTable(len(self.flows), a["hz"], a["expire_j"],
                                                  a["service_period_ns"])
         self.steers: list[tuple] = []        # (stamp, origin, seq, flow, rxq, flow_id)
+        tx = args.get("tx")
+        self.txe = None if not tx else TxEngine(
+            args["line_rate_bps"], tx["pcie_read_ns"],
+            {int(q): lp for q, lp in tx["queue_cpu"].items()}, tx["nsenders"],
+            len(self.flows), self.end)
+        self.tx_out: dict[str, list] = {}
+        self.out_seq = 0
         self.held = None                     # (arrive, ids, flows) not yet classified
         total_pps = sum(f["pps"] for f in self.flows) or 1.0
         self.window = int(min(max(TARGET_FRAMES_PER_WINDOW / total_pps * 1e9, 20_000), 5_000_000))
@@ -61,10 +69,13 @@ class NicLP(LogicalProcess):
         self.t = 0
 
     def receive(self, src, payload):
-        if self.arfs is None:
+        if self.arfs is None and self.txe is None:
             raise RuntimeError(f"nic has no input links (got a frame from {src})")
         origin = self.lp_index[src]
         for kind, stamp, seq, body in payload["cpu"]:
+            if kind == "db":                 # a tail write: packets for the wire
+                self.txe.doorbell(stamp, origin, seq, body[0], body[1])
+                continue
             assert kind == "arfs", kind
             self.steers.append((stamp, origin, seq, *body))
 
@@ -72,6 +83,17 @@ class NicLP(LogicalProcess):
         self._generate(safe)
         if self.arfs is not None:
             self._release(safe)
+        if self.txe is not None:
+            done: dict[str, list] = {}
+            self.txe.advance(safe, done)
+            pcie = self.pcie_ns
+            for dst, lst in done.items():
+                for queue, times in lst:
+                    times = [t + pcie for t in times]    # the write-back reaches the host
+                    seq = self.out_seq + 1
+                    self.out_seq += len(times)
+                    self.tx_out.setdefault(dst, []).append(("txc", times[0], seq,
+                                                            (queue, times)))
 
     def _generate(self, safe: int) -> None:
         if self.done_generating:
@@ -164,6 +186,12 @@ class NicLP(LogicalProcess):
                     np.stack([stamp[m], ids[m], f[m], arrive[m], q[m]]))
 
     def promise(self, dst: str, safe: int) -> int:
+        p = self._rx_promise(dst, safe)
+        if self.txe is not None and dst in self.txe.queue_cpu.values():
+            p = min(p, self.txe.next_done_bound(safe) + self.pcie_ns)
+        return p
+
+    def _rx_promise(self, dst: str, safe: int) -> int:
         base = self.end if self.done_generating else max(safe, self.wire.free_at_ns())
         if self.arfs is not None:
             # CPUs wait on the nic here: tell them when the next frame can arrive at all
@@ -176,10 +204,16 @@ class NicLP(LogicalProcess):
 
     def take_outbox(self, dst: str):
         parts = self.out.pop(dst, None)
-        if not parts:
+        recs = self.tx_out.pop(dst, None)
+        if not parts and not recs:
             return None
-        cols = np.concatenate(parts, axis=1)
-        return {"rx": [c.tobytes() for c in cols]}  # rows of int64, native order
+        out = {}
+        if parts:
+            cols = np.concatenate(parts, axis=1)
+            out["rx"] = [c.tobytes() for c in cols]  # rows of int64, native order
+        if recs:
+            out["cpu"] = recs                     # TX descriptor write-backs
+        return out
 
     def progress(self) -> dict:
         return {"offered": int(self.offered.sum())}
@@ -198,6 +232,7 @@ class NicLP(LogicalProcess):
             "wire_busy_ns": self.wire.busy_ps // 1000,
             "fdir_sb_match": self.sb_match,
             "ntuple_dropped_by_flow": self.dropped.tolist(),
+            "tx": None if self.txe is None else self.txe.result(),
             "arfs": None if self.arfs is None else dict(
                 self.arfs.result(), flow_queue=self.arfs.flow_queue,
                 queue_changes=self.arfs.changes),
