@@ -65,7 +65,7 @@ def sw_flow_hash(flow: dict, seed: int) -> int:
     a = (ipaddress.ip_address(flow["src_ip"]).packed, flow["sport"])
     b = (ipaddress.ip_address(flow["dst_ip"]).packed, flow["dport"])
     lo, hi = sorted((a, b))
-    ip_proto = b"\x06" if flow["proto"] == "tcp" else b"\x11"     # IPPROTO_TCP / _UDP
+    ip_proto = b"\x06" if flow.get("proto") == "tcp" else b"\x11"   # IPPROTO_TCP / _UDP
     data = lo[0] + hi[0] + lo[1].to_bytes(2, "big") + hi[1].to_bytes(2, "big") + ip_proto
     key = seed.to_bytes(8, "little") + b"flowhash"
     h = int.from_bytes(hashlib.blake2b(data, digest_size=4, key=key).digest(), "little")
