@@ -179,7 +179,8 @@ def screen_summary(s: dict, out: str, wall: float) -> str:
     lines = [f"softnet: {fmt_ns(s['duration_ns'])} simulated on {s['cpus']} CPUs "
              f"({s['nic']}, kernel {s['kernel']}) in {wall:.1f} s → {out}",
              f"  offered {s['offered']} ({s['offered_pps']:,.0f} pps)  delivered "
-             f"{s['delivered']}  dropped {sum(s['drops'].values())}  in flight "
+             f"{s['delivered']}" + (f"  forwarded {s['forwarded']}" if "forwarded" in s else "")
+             + f"  dropped {sum(s['drops'].values())}  in flight "
              f"{s['in_flight']}  — books balance"]
     for stage, n in s["drops"].items():
         lines.append(f"    drop {stage}: {n}   [{s['drop_counters'][stage]}]")

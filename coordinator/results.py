@@ -35,6 +35,7 @@ DROP_COUNTERS = {
     "tcp_no_socket": "/proc/net/snmp Tcp InSegs counts it; no drop counter of its own (the "
                      "kernel answers with a RST, which softnet does not send)",
     "tcp_rcvq_drop": "TcpExt TCPRcvQDrop (/proc/net/netstat)",
+    "qdisc_drop": "tc -s qdisc dropped (a forwarded packet the egress qdisc had no room for)",
 }
 # TX drop stage -> the counter that records it
 TX_DROP_COUNTERS = {
@@ -74,8 +75,13 @@ def assemble(r: dict, plan, results: dict) -> dict:
     if sum(nt_dropped):
         drops["nic_ntuple_drop"] = sum(nt_dropped)
     in_flight = _sum_dicts([c["in_flight"] for c in cpus])
+    ntx = nic.get("tx") or {}
+    if ntx.get("in_flight_forwarded"):
+        in_flight["nic_tx"] = ntx["in_flight_forwarded"]
     in_flight = {k: v for k, v in sorted(in_flight.items())}
-    total = delivered + sum(drops.values()) + sum(in_flight.values())
+    fwd_by_flow = ntx.get("forwarded_by_flow", [0] * len(r["flows"]))
+    forwarded = sum(fwd_by_flow)
+    total = delivered + forwarded + sum(drops.values()) + sum(in_flight.values())
     balanced = total == offered
 
     flows = []
@@ -93,6 +99,8 @@ def assemble(r: dict, plan, results: dict) -> dict:
             "irq_cpu": queue_cpu.get(q), "cpu": plan.flow_cpu[i],
             "socket": None if plan.flow_sock[i] is None else r["apps"][plan.flow_sock[i]]["name"],
             "proto": f["proto"],
+            **({"forwarded": fwd_by_flow[i], "tx_queue": plan.flow_txq[i]}
+               if i in plan.flow_txq else {}),
         })
         if arfs is not None:
             # the queue an aRFS filter moved the flow to, and when each filter went live
@@ -145,6 +153,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
         # up to this many ns (design §3, relaxed mode)
         "quantum_ns": r["quantum_ns"],
         "offered": offered, "delivered": delivered,
+        **({"forwarded": forwarded} if plan.flow_txq else {}),
         "in_flight": sum(in_flight.values()), "in_flight_by_place": in_flight,
         "drops": dict(sorted(drops.items())),
         "drop_counters": {k: DROP_COUNTERS[k] for k in sorted(drops)},
@@ -197,7 +206,8 @@ def assemble(r: dict, plan, results: dict) -> dict:
             f"{tx['tx_in_flight']} {tx['tx_in_flight_by_place']}")
     if not balanced:
         raise Unbalanced(
-            f"books do not balance: offered {offered} ≠ delivered {delivered} + drops "
+            f"books do not balance: offered {offered} ≠ delivered {delivered} + forwarded "
+            f"{forwarded} + drops "
             f"{sum(drops.values())} {drops} + in flight {sum(in_flight.values())} {in_flight}")
 
     irq_counts = [dict(c["irqs"]) for c in cpus]
@@ -205,7 +215,8 @@ def assemble(r: dict, plan, results: dict) -> dict:
         "proc/net/softnet_stat": procfs.softnet_stat(softnet),
         "proc/softirqs": procfs.softirqs([c["softirqs"] for c in cpus]),
         "proc/interrupts": procfs.interrupts(ncpus, plan.vectors, irq_counts),
-        "proc/net/snmp": procfs.snmp(snmp_ip, snmp_udp, snmp_tcp),
+        "proc/net/snmp": procfs.snmp(snmp_ip, snmp_udp, snmp_tcp,
+                                     r["sysctl"]["net.ipv4.ip_forward"] == 1),
         "tc_qdisc.txt": procfs.tc_qdisc([txqs.get(q, {}).get("qdisc") for q in range(nq)]),
         "proc/net/dev": procfs.net_dev([("lo", {}), (r["nic"]["ifname"], eth)]),
         "proc/net/udp": procfs.net_udp([

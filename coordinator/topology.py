@@ -46,6 +46,7 @@ class Plan:
     profile: dict = field(default_factory=dict)
     arfs: bool = False                  # set_rps_cpu may program NIC filters (aRFS)
     senders: list = field(default_factory=list)   # per sending app: hash, TX queue, owner
+    flow_txq: dict = field(default_factory=dict)  # forwarded flow -> its TX queue
 
 
 def rss_key_for(r: dict) -> bytes:
@@ -340,7 +341,20 @@ def plan(r: dict) -> Plan:
         if txq_cpu[q] != a["cpu"]:
             carries.setdefault((a["cpu"], txq_cpu[q]), set()).add("xq")
             carries.setdefault((txq_cpu[q], a["cpu"]), set()).add("wf")
-    tx_owners = sorted({s["owner"] for s in p.senders})
+    # forwarding (ip_forward = 1): a received packet for another host goes out again on
+    # the TX queue of its recorded RX queue, or XPS's for the CPU that routed it
+    forward = r["sysctl"]["net.ipv4.ip_forward"] == 1
+    p.flow_txq = {}
+    for i, f in enumerate(r["flows"]):
+        if not forward or f["dst_ip"] in local or p.flow_queue[i] < 0:
+            continue
+        c = p.flow_cpu[i]
+        q = pick_tx(nic["combined"], xps_by_cpu[c], sw_hash[i], p.flow_queue[i])
+        p.flow_txq[i] = q
+        if txq_cpu[q] != c:
+            carries.setdefault((c, txq_cpu[q]), set()).add("xq")
+    tx_owners = sorted({s["owner"] for s in p.senders}
+                       | {txq_cpu[q] for q in p.flow_txq.values()})
     for (a, b), kinds in sorted(carries.items()):
         links.append({"src": f"cpu{a}", "dst": f"cpu{b}",
                       "latency": prof["links"]["interconnect"], "kind": "interconnect",
@@ -380,6 +394,7 @@ def plan(r: dict) -> Plan:
         else:
             kind = GRO_NORMAL
         flows_cpu.append({"len": f["size"] - 4, "local": f["dst_ip"] in local, "sock": s,
+                          "forward": i in p.flow_txq,
                           "sw_hash": h, "proto": f["proto"], "gro": kind,
                           "nic_hash": p.flow_hash[i], "l34_hdr": 20 + l4,
                           "payload": f["size"] - FRAME_OVERHEAD - l4,

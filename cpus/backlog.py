@@ -143,6 +143,8 @@ class Backlog:
                 stack.held += skb.nsegs
                 self.input_queue_head += 1
                 yield stack.receive_skb(skb, cpu.now) + extra
+                if stack.fwd_pending:
+                    yield from stack.transmit_forwarded()
                 if skb.rps_src >= 0:
                     self.heads.processed(skb)      # input_queue_head_incr
                 work += 1

@@ -93,6 +93,7 @@ class CpuLP(LogicalProcess):
                            self._remote_enqueue)
         self.stack.sw_hash = [f["sw_hash"] for f in args["flows"]]
         self.stack.flow_tcp = [f["proto"] == "tcp" for f in args["flows"]]
+        self.stack.flow_forward = [f.get("forward", False) for f in args["flows"]]
         self.stack.gro_flows = [GroFlow(f["gro"], f["nic_hash"], f["l34_hdr"], f["payload"],
                                         f["gro_lookup"]) for f in args["flows"]]
         rfs = args.get("rfs") or {}
@@ -142,6 +143,7 @@ class CpuLP(LogicalProcess):
         self._task_starts: list[int] = []        # sender wake-ups (pacing timers)
         self._wf_in: list[str] = []
         self.cpu.softirq_handlers[NET_TX_SOFTIRQ] = self.tx.net_tx_action
+        self.stack.tx = self.tx
         self.driver = IgbDriver(self.cpu, self.sd, self.stack, self._rearm, self.tx)
         self.cpu.softirq_handlers[NET_RX_SOFTIRQ] = (
             lambda: net_rx_action(self.cpu, self.sd, self.sysctl, self.stack))
@@ -237,10 +239,16 @@ class CpuLP(LogicalProcess):
                       sock=tsk.index)
 
     def _doorbell(self, t: int, queue: int, pkts: list) -> None:
+        """The tail write: the packets behind it, as (id, flow, sender, frame length, frames);
+        a GRO super-packet being forwarded leaves as its segments again (TSO)."""
+        out = []
+        for p in pkts:
+            n = p.nsegs
+            frame = p.len - (n - 1) * self.stack.gro_flows[p.flow].payload if n > 1 else p.len
+            out.append((p.id, p.flow, p.sock, frame, n))
         self.out_seq += 1
         self.outbox.setdefault("nic", []).append(
-            ("db", self.out_links["nic"].deliver(t), self.out_seq,
-             (queue, [(p.id, p.flow, p.sock, p.len) for p in pkts])))
+            ("db", self.out_links["nic"].deliver(t), self.out_seq, (queue, out)))
 
     def _remote_xmit(self, t: int, queue: int, skb: SkBuff) -> None:
         dst = self.txq_owner[queue]

@@ -41,7 +41,7 @@ class Stack:
     __slots__ = ("cpu", "sd", "costs", "snmp", "flow_local", "flow_sock", "sockets",
                  "books", "gro_normal_batch", "held", "remote_enqueue", "rx_dropped_core",
                  "sw_hash", "rps_maps", "backlog", "rps_remote", "rps_ipi", "rfs",
-                 "flow_tcp", "gro_flows")
+                 "flow_tcp", "gro_flows", "flow_forward", "fwd_pending", "tx")
 
     def __init__(self, cpu, sd, snmp: Snmp, flow_local: list[bool],
                  flow_sock: list[int | None], sockets: dict, books, gro_normal_batch: int,
@@ -66,6 +66,9 @@ class Stack:
         self.rfs = None                        # RfsRx when an RX queue here has RFS
         self.flow_tcp = [False] * len(flow_local)   # TCP-like bulk flows
         self.gro_flows: list = []              # GroFlow per flow
+        self.flow_forward = [False] * len(flow_local)   # not local, and ip_forward = 1
+        self.fwd_pending: list = []            # routed out, waiting for the end of the step
+        self.tx = None                         # cpus.tx.Tx
 
     def send_prefix(self, kind: str) -> int:
         """The least CPU time from the start of a step to the first record of `kind` it can
@@ -128,6 +131,18 @@ class Stack:
             for skb in batch:
                 t += receive(skb, t)
         yield t - start
+        if self.fwd_pending:
+            yield from self.transmit_forwarded()
+
+    def transmit_forwarded(self):
+        """The packets this step routed out, down the TX path (BH context already)."""
+        lst = self.fwd_pending
+        self.fwd_pending = []
+        tx = self.tx
+        for skb in lst:
+            self.held -= skb.nsegs
+            tx.in_hand[id(skb)] = skb
+            yield from tx.forward(skb, self.sw_hash[skb.flow])
 
     def rps_steer(self, skb, now: int) -> int:
         """netif_receive_skb_list_internal with RPS on: get_rps_cpu, then
@@ -174,6 +189,11 @@ class Stack:
         flow = skb.flow
         n = skb.nsegs
         if not self.flow_local[flow]:
+            if self.flow_forward[flow]:        # ip_rcv_finish's route: out again
+                cost += c.ip_forward
+                ip["ForwDatagrams"] += 1       # ip_forward_finish
+                self.fwd_pending.append(skb)
+                return cost
             ip["InAddrErrors"] += 1
             self.held -= n
             self.books.drop(flow, "ip_in_addr_errors", n)

@@ -227,6 +227,13 @@ class Tx:
             cpu.softirq_frames.append(cpu.do_softirq(False))
             yield 0
 
+    def forward(self, skb, hash_: int):
+        """ip_forward_finish → dst_output → ip_output … dev_queue_xmit for a received packet
+        routed back out (the route lookup and ip_forward are charged by the caller); the
+        TX queue follows the recorded RX queue unless XPS says otherwise."""
+        yield self.costs.ip_output
+        yield from self.ip_send_skb(skb, hash_, None, skb.queue)
+
     def count_xmit(self, skb, rc: int) -> None:
         """udp_send_skb's counters (kernel-spec §10.1): a qdisc drop is -ENOBUFS, which
         without IP_RECVERR counts SndbufErrors (and Ip OutDiscards), not OutDatagrams."""
@@ -337,7 +344,9 @@ class Tx:
     def igb_xmit_frame_ring(self, txq: TxQueue, skb, more: bool):
         ring = txq.ring
         c = self.costs
-        count = txd_use_count(skb.len) + 1           # + context descriptor (csum offload)
+        # data descriptors (a GRO super-packet: one per page fragment, sent with TSO) +
+        # the context descriptor of checksum/TSO offload
+        count = (skb.nsegs if skb.segs else txd_use_count(skb.len)) + 1
         if ring.desc_unused() < count + 2:
             # igb_maybe_stop_tx(ring, count + 3): stop, re-check (nothing cleaned meanwhile
             # on this CPU), BUSY

@@ -23,7 +23,7 @@ MIN_FRAME = 64
 
 
 class TxEngine:
-    __slots__ = ("wire", "read_ns", "queue_cpu", "pending", "ready", "on_wire_by_sender",
+    __slots__ = ("wire", "read_ns", "queue_cpu", "pending", "in_flight_fwd", "on_wire_by_sender",
                  "on_wire_by_flow", "frames", "bytes", "end", "in_flight", "queue_packets",
                  "queue_bytes")
 
@@ -38,7 +38,8 @@ class TxEngine:
         self.frames = 0                        # GPTC / TPT
         self.bytes = 0                         # GOTC
         self.end = end
-        self.in_flight = 0                     # fetched, not yet off the wire at the end
+        self.in_flight = 0                     # a sender's, not yet off the wire at the end
+        self.in_flight_fwd = 0                 # forwarded ones (the receive books')
         self.queue_packets: dict[int, int] = {}
         self.queue_bytes: dict[int, int] = {}
 
@@ -50,33 +51,41 @@ class TxEngine:
         while self.pending and self.pending[0][0] < safe:
             stamp, _, seq, queue, pkts = heapq.heappop(self.pending)
             ready = stamp + 2 * self.read_ns            # descriptor read, then data read
-            sizes = np.array([max(p[3] + FCS, MIN_FRAME) for p in pkts], dtype=np.int64)
-            done = self.wire.serialise(np.full(len(pkts), ready, dtype=np.int64), sizes)
-            done_l = [int(t) for t in done.tolist()]
+            nframes = [p[4] for p in pkts]
+            sizes = np.repeat(np.array([max(p[3] + FCS, MIN_FRAME) for p in pkts],
+                                       dtype=np.int64), nframes)
+            ends = self.wire.serialise(np.full(int(sizes.size), ready, dtype=np.int64), sizes)
+            last = np.cumsum(nframes) - 1                # a packet is done with its last frame
+            done_l = [int(t) for t in ends[last].tolist()]
             for p, t in zip(pkts, done_l):
+                n = p[4]
                 if t < self.end:
-                    self.frames += 1
-                    self.bytes += p[3] + FCS
-                    self.queue_packets[queue] = self.queue_packets.get(queue, 0) + 1
-                    self.queue_bytes[queue] = self.queue_bytes.get(queue, 0) + p[3]
+                    self.frames += n
+                    self.bytes += (p[3] + FCS) * n
+                    self.queue_packets[queue] = self.queue_packets.get(queue, 0) + n
+                    self.queue_bytes[queue] = self.queue_bytes.get(queue, 0) + p[3] * n
                     if p[2] >= 0:
                         self.on_wire_by_sender[p[2]] += 1
                     else:
-                        self.on_wire_by_flow[p[1]] += 1
-                else:
+                        self.on_wire_by_flow[p[1]] += n
+                elif p[2] >= 0:
                     self.in_flight += 1
+                else:
+                    self.in_flight_fwd += n
             out.setdefault(self.queue_cpu[queue], []).append((queue, done_l))
 
     def next_done_bound(self, safe: int) -> int:
         """Least write-back time of a doorbell not yet rung: one rung at `safe` at best."""
         return safe + 2 * self.read_ns + int(self.wire.tx_ps(np.array([MIN_FRAME]))[0]) // 1000
 
-    def pending_packets(self) -> int:
-        return sum(len(d[4]) for d in self.pending)
+    def pending_packets(self, forwarded: bool) -> int:
+        return sum(p[4] if forwarded else 1 for d in self.pending for p in d[4]
+                   if (p[2] < 0) == forwarded)
 
     def result(self) -> dict:
         return {"on_wire_by_sender": self.on_wire_by_sender,
                 "forwarded_by_flow": self.on_wire_by_flow, "frames": self.frames,
-                "bytes": self.bytes, "in_flight": self.in_flight + self.pending_packets(),
+                "bytes": self.bytes, "in_flight": self.in_flight + self.pending_packets(False),
+                "in_flight_forwarded": self.in_flight_fwd + self.pending_packets(True),
                 "queue_packets": {str(q): n for q, n in self.queue_packets.items()},
                 "queue_bytes": {str(q): n for q, n in self.queue_bytes.items()}}
