@@ -248,7 +248,7 @@ def _udp_line(i: int, a: dict, sock: dict, tx: dict | None) -> dict:
 
 def _tx_books(r: dict, plan, nic: dict, cpus: list, books: list) -> dict | None:
     """sent = on_wire + TX drops + TX in flight, over every sending application."""
-    if not plan.senders:
+    if not plan.senders and not plan.flow_txq:
         return None
     napps = len(r["apps"])
     sent = [sum(b["tx_sent"][i] for b in books) for i in range(napps)]
@@ -274,7 +274,19 @@ def _tx_books(r: dict, plan, nic: dict, cpus: list, books: list) -> dict | None:
                               "sndbuf": st.get("sndbuf", 0),
                               "wmem_alloc": st.get("wmem_alloc", 0)}
     total_sent, total_wire = sum(sent), sum(on_wire)
-    return {"sent": total_sent, "on_wire": total_wire,
+    queues = {}
+    for c in cpus:
+        for q, v in c["tx"]["queues"].items():
+            # /sys/class/net/eth0/queues/tx-N/byte_queue_limits/{limit,inflight,…}
+            queues[f"tx-{q}"] = {"cpu": c["cpu"], "packets": v["packets"],
+                                 "bytes": v["bytes"], "restart": v["restart"],
+                                 "stopped": v["stopped"], "qdisc": v["qdisc"],
+                                 "byte_queue_limits": {"limit": v["bql_limit"],
+                                                       "inflight": v["bql_inflight"],
+                                                       "limit_min": 0,
+                                                       "limit_max": 1879048192,
+                                                       "hold_time": 1000}}
+    return {"sent": total_sent, "on_wire": total_wire, "tx_queues": dict(sorted(queues.items())),
             "tx_drops": dict(sorted(drops.items())),
             "tx_drop_counters": {k: TX_DROP_COUNTERS[k] for k in sorted(drops)},
             "tx_in_flight": sum(where.values()), "tx_in_flight_by_place": where,
