@@ -98,3 +98,18 @@ def rps_handoff(ncpus: int, total_pps: float, duration: str, nflows: int = 16) -
                   "socket": {"proto": "udp", "bind": f"0.0.0.0:{9000 + i}"},
                   "cost_per_read": "200ns"} for i, c in enumerate(targets)],
     }
+
+
+def router(ncpus: int, total_pps: float, duration: str, flows_per_queue: int = 2) -> dict:
+    """ip_forward = 1 on an I350 with one queue per CPU: flows for another host spread by
+    RSS, each forwarded back out of the TX queue paired with its RX queue (XPS off), so
+    every packet is received, routed and transmitted on one CPU, and the NIC process both
+    feeds the CPUs and takes their doorbells."""
+    cfg = rss_scaling(ncpus, total_pps, duration, flows_per_queue)
+    for f in cfg["flows"]:
+        f["dst"] = f["dst"].replace("10.0.0.1", "10.9.0.1")    # not local: forwarded
+    cfg["irq"] = {"smp_affinity": {f"eth0-{d}-{q}": f"{1 << q:x}" for q in range(ncpus)
+                                   for d in ("rx", "tx")}}
+    cfg["sysctl"] = {"net.ipv4.ip_forward": 1}
+    cfg["apps"] = []
+    return cfg

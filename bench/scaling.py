@@ -3,7 +3,8 @@ and in process mode with 1, 2 and 4 CPUs; prints simulated packets per wall-cloc
 the ratios (process vs inline, N CPUs vs 1), each process's share of wall time spent
 waiting on its links, and its peak memory. Then the RPS experiment (rps_cross, cross-CPU
 traffic on every packet) against the no-RPS figure, RPS with socket hand-offs in exact and
-relaxed (--quantum) synchronisation, and one 1,000,000-packet run in process
+relaxed (--quantum) synchronisation, a router (ip_forward, every packet received and
+sent back out), and one 1,000,000-packet run in process
 mode with 2 CPUs for the throughput and memory targets.
 
     python bench/scaling.py [--packets 300000] [--cpus 1,2,4] [--big 1000000]
@@ -26,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from experiments import rps_cross, rps_handoff, rss_scaling  # noqa: E402
+from experiments import router, rps_cross, rps_handoff, rss_scaling  # noqa: E402
 
 from coordinator.cli import main as softnet  # noqa: E402
 
@@ -104,6 +105,21 @@ def main() -> None:
                          f"{r['pps_wall'] / res[(n, 'process')]['pps_wall']:.2f}; waiting: "
                          + ", ".join(f"{k} {100 * v:.0f}%" for k, v in sorted(r["wait"].items()))
                          + ")")
+        print(line)
+    print("\nRouter (router: ip_forward = 1, one queue per CPU, every packet received, "
+          "routed and sent back out; the nic process takes doorbells and returns "
+          "completions):")
+    for n in cpus:
+        dur_ms = max(1, round(args.packets / (PER_CPU_PPS * n) * 1000))
+        line = f"  {n} CPU:"
+        rr = {}
+        for mode in ("inline", "process"):
+            rr[mode] = r = run(router(n, PER_CPU_PPS * n, f"{dur_ms}ms"), mode, work,
+                               f"router{mode}{n}")
+            line += f"  {mode} {r['pps_wall']:9,.0f} pkt/s"
+        line += (f"  (process/inline {rr['process']['pps_wall'] / rr['inline']['pps_wall']:.2f}"
+                 "; waiting: " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in
+                                           sorted(rr["process"]["wait"].items())) + ")")
         print(line)
     n = max(cpus)
     if n >= 3 and args.handoff:

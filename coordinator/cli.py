@@ -184,7 +184,7 @@ def screen_summary(s: dict, out: str, wall: float) -> str:
              f"{s['in_flight']}  — books balance"]
     for stage, n in s["drops"].items():
         lines.append(f"    drop {stage}: {n}   [{s['drop_counters'][stage]}]")
-    if "sent" in s:
+    if s.get("senders"):
         lines.append(f"  sent {s['sent']}  on wire {s['on_wire']}  TX dropped "
                      f"{sum(s['tx_drops'].values())}  TX in flight {s['tx_in_flight']}"
                      "  — TX books balance")
