@@ -86,6 +86,8 @@ class CpuLP(LogicalProcess):
         self._kernel_e = INF
         self._app_e = None             # times of events that start kernel RX work
         self._task_e = None
+        self._rx_until: dict[str, int] = {}     # the nic's promise for frames alone
+        self._db_e = None
         self.stack = Stack(self.cpu, self.sd, self.snmp,
                            [f["local"] for f in args["flows"]],
                            [f["sock"] for f in args["flows"]],
@@ -196,6 +198,7 @@ class CpuLP(LogicalProcess):
         self._mig_out.sort()
         self._mig_in.sort()
         self.senders_payload = {sd["app"]: sd["payload"] for sd in args["senders"]}
+        self.sender_tasks: list[Task] = []
         for sd in args["senders"]:
             tsk = TxSock(sd["app"], sd["sk_sndbuf"], sd["hash"], sd["connected"],
                          sd["blocking"])
@@ -209,6 +212,7 @@ class CpuLP(LogicalProcess):
                                                   self._new_skb))
             ref[0] = task
             self.tasks.append(task)
+            self.sender_tasks.append(task)
             self.cpu.sched.wake(task)
         for s_ in args["sockets"]:
             if s_.get("sender"):
@@ -480,6 +484,9 @@ class CpuLP(LogicalProcess):
 
     # -- LP contract ----------------------------------------------------------------------
     def receive(self, src: str, payload) -> None:
+        ru = payload.get("rx_until")
+        if ru is not None and ru > self._rx_until.get(src, -1):
+            self._rx_until[src] = ru
         rx = payload.get("rx")
         if rx is not None:
             stamps, ids, flows, wires, queues = (np.frombuffer(c, dtype=np.int64) for c in rx)
@@ -525,10 +532,14 @@ class CpuLP(LogicalProcess):
                     heapq.heappush(self._task_starts, stamp)
                 elif kind == "txc":
                     queue, times = body
+                    vec = self.txq_vec[queue]
                     for k, t in enumerate(times):
                         ev.schedule_keyed(t, PRIO_DEVICE, origin, seq + k, self._txc_arrive,
                                           queue)
-                        heapq.heappush(self._starts, t)
+                        # a write-back starts work only through the vector's interrupt,
+                        # no sooner than its EITR interval allows (a later interrupt
+                        # moves that only later)
+                        heapq.heappush(self._starts, vec.earliest(t))
                 elif kind == "mig":
                     ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._mig_arrive, body)
                     heapq.heappush(self._sk_starts, stamp)
@@ -564,6 +575,7 @@ class CpuLP(LogicalProcess):
             self._kernel_e = self._kernel_earliest(safe)
             self._app_e = None
             self._task_e = None
+            self._db_e = None
         kernel = [k for k in kinds if k in KERNEL_KINDS]
         if "arfs" in kernel and not self.stack.rfs.arfs.may_steer():
             kernel.remove("arfs")
@@ -589,17 +601,19 @@ class CpuLP(LogicalProcess):
                     break
         if "xq" in kinds or "db" in kinds:   # sends from a sender's sendmsg
             if self._task_e is None:
-                self._task_e = self._task_earliest(safe)
+                self._task_e = self._sender_earliest(safe)
             c = self.costs
             if "xq" in kinds:
                 e = min(e, max(self._task_e, safe) + c.udp_sendmsg + c.ip_output)
             if "db" in kinds:
-                e = min(e, max(min(self._task_e, self._kernel_e), safe) + c.igb_xmit_frame)
+                if self._db_e is None:
+                    self._db_e = self._doorbell_earliest(safe)
+                e = min(e, max(min(self._task_e, self._db_e), safe) + c.igb_xmit_frame)
         if e >= INF:
             return EOF_PROMISE
         return link.deliver(e)
 
-    def _kernel_earliest(self, safe: int):
+    def _kernel_earliest(self, safe: int, rx_until: dict | None = None):
         cpu = self.cpu
         e = cpu.now if (cpu.softirq_frames or cpu.irq_queue or cpu.softirq_pending
                         or cpu.ksoftirqd.on_rq) else INF
@@ -609,6 +623,7 @@ class CpuLP(LogicalProcess):
             self._sk_in = [src for src, l in self.in_links.items()
                            if {"sk", "mig"} & set(l.carries)]
             self._wf_in = [src for src, l in self.in_links.items() if "wf" in l.carries]
+            self._pcie_in = {src for src, l in self.in_links.items() if l.kind == "pcie"}
         if e > safe:
             # every event earlier than `safe` has run; a superseded IRQ time left in
             # the heap only makes the bound more cautious
@@ -618,10 +633,55 @@ class CpuLP(LogicalProcess):
             if starts and starts[0] < e:
                 e = starts[0]
             ins = self.sync.in_promise
+            vecs = self.vectors
+            # whatever the nic sends starts work here only through one of this CPU's
+            # vectors, which fire no sooner than their EITR interval allows; a masked
+            # vector means its NAPI is scheduled, and then work is under way already
+            gated = bool(vecs) and not any(v.masked for v in vecs)
             for src in self._causal:
-                if ins[src] < e:
-                    e = ins[src]
+                p = ins[src]
+                if rx_until is not None and src in rx_until and rx_until[src] > p:
+                    p = rx_until[src]
+                if gated and src in self._pcie_in:
+                    p = min(v.earliest(p) for v in vecs)
+                if p < e:
+                    e = p
         return e
+
+    def _sender_earliest(self, safe: int):
+        """When a sending application here can next call sendmsg: now if one is runnable;
+        else its pacing timer, or kernel work or a send-buffer release that can wake it."""
+        senders = self.sender_tasks
+        if not senders:
+            return INF
+        if any(t.on_rq for t in senders):
+            return self.cpu.now
+        e = self._kernel_e
+        heap = self._task_starts
+        while heap and heap[0] < safe:
+            heapq.heappop(heap)
+        if heap and heap[0] < e:
+            e = heap[0]
+        if self._causal is None:
+            self._kernel_earliest(safe)
+        ins = self.sync.in_promise
+        for src in self._wf_in:
+            if ins[src] < e:
+                e = ins[src]
+        return e
+
+    def _doorbell_earliest(self, safe: int):
+        """Kernel work that can ring a doorbell. While every qdisc here is empty and nothing
+        is handed over, a completion cannot lead to one (waking a queue finds nothing to
+        send): only a
+        frame (forwarding) or a handed-over packet can, so the nic's link counts with its
+        promise for frames alone."""
+        if self._rx_until and all(txq.qdisc.empty() for txq in self.txqs.values()) \
+                and not self.tx.xmit_list:
+            e = self._kernel_earliest(safe, self._rx_until)
+            self._kernel_earliest(safe)       # leave the cached bounds as they were
+            return e
+        return self._kernel_e
 
     def _app_earliest(self, safe: int):
         w = self.rfs_writer

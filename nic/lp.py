@@ -57,6 +57,7 @@ class NicLP(LogicalProcess):
             {int(q): lp for q, lp in tx["queue_cpu"].items()}, tx["nsenders"],
             len(self.flows), self.end)
         self.tx_out: dict[str, list] = {}
+        self.rx_until_sent: dict[str, int] = {}
         self.out_seq = 0
         self.held = None                     # (arrive, ids, flows) not yet classified
         total_pps = sum(f["pps"] for f in self.flows) or 1.0
@@ -80,7 +81,12 @@ class NicLP(LogicalProcess):
             self.steers.append((stamp, origin, seq, *body))
 
     def advance(self, safe: int) -> None:
-        self._generate(safe)
+        if self.arfs is None and self.txe is not None:
+            # receive does not depend on what the CPUs transmit: frames may be generated
+            # a window beyond the doorbells' safe time, so the CPUs are not held to it
+            self._generate(max(self.t, min(self.end, safe + self.window)))
+        else:
+            self._generate(safe)
         if self.arfs is not None:
             self._release(safe)
         if self.txe is not None:
@@ -192,7 +198,8 @@ class NicLP(LogicalProcess):
         return p
 
     def _rx_promise(self, dst: str, safe: int) -> int:
-        base = self.end if self.done_generating else max(safe, self.wire.free_at_ns())
+        base = self.end if self.done_generating else max(safe, self.t,
+                                                          self.wire.free_at_ns())
         if self.arfs is not None:
             # CPUs wait on the nic here: tell them when the next frame can arrive at all
             if not self.done_generating:
@@ -205,15 +212,20 @@ class NicLP(LogicalProcess):
     def take_outbox(self, dst: str):
         parts = self.out.pop(dst, None)
         recs = self.tx_out.pop(dst, None)
-        if not parts and not recs:
-            return None
         out = {}
+        if self.txe is not None and self.arfs is None:
+            # the receive part of this link's promise on its own: a CPU whose TX queues
+            # are idle cannot be made to transmit by a completion, only by a frame
+            ru = self._rx_promise(dst, self.t)
+            if ru > self.rx_until_sent.get(dst, -1):
+                self.rx_until_sent[dst] = ru
+                out["rx_until"] = ru
         if parts:
             cols = np.concatenate(parts, axis=1)
             out["rx"] = [c.tobytes() for c in cols]  # rows of int64, native order
         if recs:
             out["cpu"] = recs                     # TX descriptor write-backs
-        return out
+        return out or None
 
     def progress(self) -> dict:
         return {"offered": int(self.offered.sum())}
