@@ -65,7 +65,7 @@ class Backlog:
 
     __slots__ = ("cpu", "sd", "stack", "books", "max_backlog", "input_pkt_queue",
                  "process_queue", "napi", "owed_ipi_from", "fl_cpus", "fl_len", "fl",
-                 "input_queue_head", "input_queue_tail", "send_ipis", "heads")
+                 "input_queue_head", "input_queue_tail", "send_ipis", "heads", "in_hand")
 
     def __init__(self, cpu, sd, stack, books, max_backlog: int, dev_weight: int,
                  fl_cpus: set[int], fl_len: int, send_ipis) -> None:
@@ -85,6 +85,7 @@ class Backlog:
         self.input_queue_tail = 0
         self.send_ipis = send_ipis      # generator fn: send this CPU's queued RPS IPIs
         self.heads = None               # rfs.HeadReports when RFS may enqueue here
+        self.in_hand = None             # the skb process_backlog is on
 
     def _flow_limit(self, skb, qlen: int, src: int) -> bool:
         if src not in self.fl_cpus or qlen < self.max_backlog >> 1:
@@ -142,11 +143,13 @@ class Backlog:
                 skb = pq.popleft()
                 stack.held += skb.nsegs
                 self.input_queue_head += 1
+                self.in_hand = skb                 # until its head report is made
                 yield stack.receive_skb(skb, cpu.now) + extra
                 if stack.fwd_pending:
                     yield from stack.transmit_forwarded()
                 if skb.rps_src >= 0:
                     self.heads.processed(skb)      # input_queue_head_incr
+                self.in_hand = None
                 work += 1
                 if work >= quota:
                     return work

@@ -28,7 +28,8 @@ from .cpu import NET_RX_SOFTIRQ, NET_TX_SOFTIRQ, SOFTIRQ_NAMES, Cpu
 from .gro import GroFlow, GroList
 from .igb import IgbDriver, QVector
 from .napi import NapiStruct, SoftnetData, net_rx_action
-from .rfs import HEAD_REPORT_DELAY_NS, HeadReports, RfsRx, RfsWriter, SockFlowTable
+from .rfs import (HEAD_REPORT_DELAY_NS, RPS_NO_CPU, HeadReports, RfsRx, RfsWriter,
+                  SockFlowTable)
 from .sched import Task
 from .sock import TcpSock, UdpSock
 from .stack import Snmp, Stack
@@ -39,6 +40,8 @@ from .tx import Tx, TxQueue, TxSock, tx_truesize
 # start kernel work here
 KERNEL_KINDS = {"sk", "bl", "ipi", "qh", "arfs", "wf"}
 CAUSAL_KINDS = {"rx", "bl", "ipi", "txc", "xq"}
+# records whose sending needs data this CPU holds (a frame, a backlog packet)
+DATA_KINDS = {"bl", "ipi", "sk", "qh"}
 
 
 class Sysctl:
@@ -87,6 +90,13 @@ class CpuLP(LogicalProcess):
         self._app_e = None             # times of events that start kernel RX work
         self._task_e = None
         self._rx_until: dict[str, int] = {}     # the nic's promise for frames alone
+        self._poss_key = None
+        self._poss = None
+        self._data_starts: list[int] = []        # received backlog packets, table writes,
+                                                 # moving sockets: data not yet applied
+        self._until_out: dict[str, dict] = {}
+        self._until_sent: dict[str, dict] = {}
+        self._until_in: dict[str, dict] = {}
         self._db_e = None
         self.stack = Stack(self.cpu, self.sd, self.snmp,
                            [f["local"] for f in args["flows"]],
@@ -484,6 +494,12 @@ class CpuLP(LogicalProcess):
 
     # -- LP contract ----------------------------------------------------------------------
     def receive(self, src: str, payload) -> None:
+        until = payload.get("until")
+        if until is not None:
+            mine = self._until_in.setdefault(src, {})
+            for k, v in until.items():
+                if v > mine.get(k, -1):
+                    mine[k] = v
         ru = payload.get("rx_until")
         if ru is not None and ru > self._rx_until.get(src, -1):
             self._rx_until[src] = ru
@@ -510,7 +526,11 @@ class CpuLP(LogicalProcess):
             origin = self.lp_index[src]
             src_cpu = self.lp_cpu.get(src, -1)
             ev = self.ev
+            floor = self.sync.advanced_to
             for kind, stamp, seq, body in recs:
+                if stamp < floor:            # a promise was broken: fail, never mis-order
+                    raise RuntimeError(f"{self.name}: a {kind} record from {src} stamped "
+                                       f"{stamp} arrived after advancing to {floor}")
                 if kind == "sk":
                     ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._sock_arrive,
                                       (body[0], SkBuff.from_wire(body[1]), src_cpu))
@@ -519,6 +539,7 @@ class CpuLP(LogicalProcess):
                     ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._backlog_arrive,
                                       (src_cpu, SkBuff.from_wire(body)))
                     heapq.heappush(self._starts, stamp)
+                    heapq.heappush(self._data_starts, stamp)
                 elif kind == "ipi":
                     ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._ipi_arrive,
                                       src_cpu)
@@ -543,18 +564,27 @@ class CpuLP(LogicalProcess):
                 elif kind == "mig":
                     ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._mig_arrive, body)
                     heapq.heappush(self._sk_starts, stamp)
+                    heapq.heappush(self._data_starts, stamp)
                 elif kind == "qh":
                     ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._qh_arrive,
                                       (src_cpu, body))
                 else:
                     ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._rfs_arrive, body)
+                    heapq.heappush(self._data_starts, stamp)
 
     def advance(self, safe: int) -> None:
         self.cpu.run(safe)
 
     def take_outbox(self, dst: str):
         recs = self.outbox.pop(dst, None)
-        return {"cpu": recs} if recs else None
+        out = {"cpu": recs} if recs else {}
+        until = self._until_out.get(dst)
+        if until and until != self._until_sent.get(dst):
+            # per-kind promises (last round's: still valid lower bounds) let dst tell,
+            # e.g., "no table write before X" from "no backlog packet before Y"
+            self._until_sent[dst] = until
+            out["until"] = until
+        return out or None
 
     def promise(self, dst: str, safe: int) -> int:
         """Kernel records (socket hand-offs, backlog enqueues, IPIs, backlog progress) leave
@@ -580,6 +610,21 @@ class CpuLP(LogicalProcess):
         if "arfs" in kernel and not self.stack.rfs.arfs.may_steer():
             kernel.remove("arfs")
         e = INF
+        until = {}                           # per-kind bounds, told to dst (see receive)
+        if kernel and set(kernel) <= DATA_KINDS:
+            # each kind is sent only for data this CPU holds; without it, only after an
+            # input that can bring such data
+            for k in kernel:
+                if self._may_send_now(dst, k):
+                    b = max(self._kernel_e, safe)
+                else:
+                    b = max(self._data_input_earliest(k, dst), safe)
+                if b < INF:
+                    b += (0 if k == "ipi" and self.sd.rps_ipi_list
+                          else self._prefix_for(dst, [k]))
+                    e = min(e, b)
+                until[k] = link.deliver(b) if b < INF else EOF_PROMISE
+            kernel = []
         if kernel or not kinds:
             e = self._kernel_e
             if e < INF:
@@ -593,7 +638,11 @@ class CpuLP(LogicalProcess):
         if "rfs" in kinds:
             if self._app_e is None:
                 self._app_e = self._app_earliest(safe)
-            e = min(e, max(self._app_e, safe))
+            b = max(self._app_e, safe)
+            e = min(e, b)
+            until["rfs"] = link.deliver(b) if b < INF else EOF_PROMISE
+        if until:
+            self._until_out[dst] = until
         if "mig" in kinds:                   # a socket leaves at its reader's move, or later
             for at, _, to in self._mig_out:
                 if to == dst:
@@ -603,8 +652,8 @@ class CpuLP(LogicalProcess):
             if self._task_e is None:
                 self._task_e = self._sender_earliest(safe)
             c = self.costs
-            if "xq" in kinds:
-                e = min(e, max(self._task_e, safe) + c.udp_sendmsg + c.ip_output)
+            if "xq" in kinds:                # a sender's, or a forwarded packet's
+                e = min(e, max(min(self._task_e, self._kernel_e), safe) + c.ip_output)
             if "db" in kinds:
                 if self._db_e is None:
                     self._db_e = self._doorbell_earliest(safe)
@@ -624,6 +673,10 @@ class CpuLP(LogicalProcess):
                            if {"sk", "mig"} & set(l.carries)]
             self._wf_in = [src for src, l in self.in_links.items() if "wf" in l.carries]
             self._pcie_in = {src for src, l in self.in_links.items() if l.kind == "pcie"}
+            self._rx_rfs_in = [src for src, l in self.in_links.items()
+                               if not l.carries or set(l.carries) & {"rx", "rfs", "mig"}]
+            self._bl_in_list = [src for src, l in self.in_links.items() if "bl" in l.carries]
+            self._bl_in = set(self._bl_in_list)
         if e > safe:
             # every event earlier than `safe` has run; a superseded IRQ time left in
             # the heap only makes the bound more cautious
@@ -647,6 +700,129 @@ class CpuLP(LogicalProcess):
                 if p < e:
                     e = p
         return e
+
+    def _prefix_for(self, dst: str, kernel: list) -> int:
+        prefix = self._prefix.get((dst, tuple(kernel)))
+        if prefix is None:
+            prefix = self._prefix[(dst, tuple(kernel))] = min(
+                self.stack.send_prefix(k) for k in kernel)
+        return prefix
+
+    def _may_send_now(self, dst: str, kind: str) -> bool:
+        """Can what this CPU holds now (frames in its rings, skbs in flight in its stack,
+        its backlog, owed IPIs) lead to a record of `kind` for `dst`? Each frame's
+        possible steering targets follow the tables as they are; they change only when
+        an input arrives (an RFS write), which `_data_input_earliest` bounds."""
+        key = self._pe_key
+        if self._poss_key != key:
+            self._poss_key = key
+            self._poss = self._possible_sends()
+        poss = self._poss
+        if poss is None:
+            return True
+        bl, sk, busy = poss
+        d = self.lp_cpu[dst]
+        if kind == "bl":
+            return d in bl
+        if kind == "ipi":
+            return d in bl or bool(self.sd.rps_ipi_list)
+        if kind == "sk":
+            return d in sk or busy
+        return busy                                    # qh: a backlog to run
+
+    def _possible_sends(self):
+        """(backlog/IPI targets, socket owners, backlog busy) the held frames can reach,
+        or None when anything may go anywhere (skbs mid-step, IPIs owed)."""
+        if self.stack.held or self.sd.rps_ipi_list or self.stack.fwd_pending:
+            return None
+        me = self.cpu_id
+        bl: set = set()
+        sk: set = set()
+        for q, ring in self.rings.items():
+            for f in ring.pending_flows():
+                t = self._steer_targets(q, f)
+                bl |= t
+                if me in t:
+                    s = self.stack.flow_sock[f]
+                    if s is not None:
+                        sk |= {self.lp_cpu[lp] for _, lp in self.sock_owners[s]}
+        bl.discard(me)
+        sk.discard(me)
+        return bl, sk, bool(self.backlog.queued() or self.backlog.in_hand is not None
+                            or self.pending)
+
+    def _steer_targets(self, q: int, flow: int) -> set:
+        """Where get_rps_cpu may send a frame of `flow` from queue q, tables as now."""
+        st = self.stack
+        h = st.sw_hash[flow]
+        rfs = st.rfs
+        if rfs is not None and q in rfs.flow_tables and rfs.sock_table is not None:
+            tab = rfs.sock_table
+            ident = tab.ents.get(h & tab.mask)
+            if ident is not None and not (ident ^ h) & ~tab.cpu_mask & 0xFFFFFFFF \
+                    and ident & tab.cpu_mask < rfs.ncpus:
+                out = {ident & tab.cpu_mask}
+                mask, flows = rfs.flow_tables[q]
+                rf = flows.get(h & mask)
+                if rf is not None and rf.cpu != RPS_NO_CPU:
+                    out.add(rf.cpu)       # the old CPU while the flow drains there
+                return out                # (aRFS's switched-to entries hold next_cpu)
+        m = st.rps_maps.get(q)
+        if m:
+            return {m[(h * len(m)) >> 32]}
+        return {self.cpu_id}
+
+    def _data_input_earliest(self, kind: str, dst: str) -> int:
+        """The earliest an input can bring data that leads to a record of `kind` for
+        `dst`: steering (bl, ipi) needs a new frame from the nic (through a vector's
+        interrupt) or an RFS table write; a socket hand-off (sk) also a backlog packet
+        from another CPU; a head report (qh) a backlog packet from `dst` itself."""
+        if self._causal is None:
+            self._kernel_earliest(0)
+        ins = self.sync.in_promise
+        # data already received and waiting in the event heap comes first
+        ds = self._data_starts
+        safe = self.sync.advanced_to
+        while ds and ds[0] < safe:
+            heapq.heappop(ds)
+        if ds:
+            return ds[0]
+        if kind == "qh":
+            return self._in_kind(dst, ("bl",)) if dst in self._bl_in else INF
+        # which of a source's record kinds can bring the data
+        wanted = ("rx", "rfs", "mig", "bl") if kind == "sk" else ("rx", "rfs", "mig")
+        srcs = self._rx_rfs_in + (self._bl_in_list if kind == "sk" else [])
+        e = INF
+        vecs = self.vectors
+        gated = bool(vecs) and not any(v.masked for v in vecs)
+        for src in srcs:
+            if src in self._pcie_in:
+                p = ins[src]
+                if gated:
+                    p = min(v.earliest(p) for v in vecs)
+            else:
+                p = self._in_kind(src, wanted)
+            if p < e:
+                e = p
+        return e
+
+    def _in_kind(self, src: str, kinds: tuple) -> int:
+        """The least of src's per-kind promises for `kinds` it carries (its link promise
+        where it gave none, or for kinds it does not report)."""
+        link = self.in_links[src]
+        p = self.sync.in_promise[src]
+        until = self._until_in.get(src)
+        if until is None:
+            return p
+        best = INF
+        for k in link.carries:
+            if k not in kinds:
+                continue
+            v = until.get(k)
+            b = p if v is None else max(p, v)
+            if b < best:
+                best = b
+        return best
 
     def _sender_earliest(self, safe: int):
         """When a sending application here can next call sendmsg: now if one is runnable;

@@ -170,11 +170,11 @@ class Stack:
 
     def send_rps_ipis(self):
         """net_rps_send_ipi: one IPI per CPU this CPU enqueued to."""
+        # one at a time off the list, so IPIs still owed stay visible to the promises
         lst = self.sd.rps_ipi_list
-        self.sd.rps_ipi_list = []
         cost = self.costs.rps_ipi_send
-        for target in lst:
-            self.rps_ipi(self.cpu.now, target)
+        while lst:
+            self.rps_ipi(self.cpu.now, lst.pop(0))
             yield cost
 
     def receive_skb(self, skb, now: int) -> int:

@@ -196,18 +196,23 @@ class Tx:
         return q
 
     def ip_send_skb(self, skb, hash_: int, tsk=None, rx_queue: int = -1):
-        """ip_local_out (OutRequests) … neigh_output → dev_queue_xmit, BH disabled; the
-        queue's owner counts Udp OutDatagrams or SndbufErrors from the qdisc's answer."""
+        """ip_local_out (OutRequests for a local sender) … ip_output … neigh_output →
+        dev_queue_xmit, BH disabled; the queue's owner counts Udp OutDatagrams or
+        SndbufErrors from the qdisc's answer. A packet for a queue another CPU owns
+        leaves at the end of ip_output's work (records leave inside a step, after the
+        least work that precedes them: the promises count on it)."""
+        c = self.costs.ip_output
         if tsk is not None:
             self.ip["OutRequests"] += 1
-            yield self.costs.ip_output
-        q = self.pick_tx(hash_, tsk, rx_queue)
         self.ip["OutTransmits"] = self.ip.get("OutTransmits", 0) + 1   # ip_finish_output2
+        q = self.pick_tx(hash_, tsk, rx_queue)
         txq = self.queues.get(q)
         if txq is None:
             self.in_hand.pop(id(skb), None)
-            self.remote_xmit(self.cpu.now, q, skb)
+            self.remote_xmit(self.cpu.now + c, q, skb)
+            yield c
             return
+        yield c
         rc = yield from self.dev_xmit_skb(txq, skb)
         self.count_xmit(skb, rc)
 
@@ -231,7 +236,6 @@ class Tx:
         """ip_forward_finish → dst_output → ip_output … dev_queue_xmit for a received packet
         routed back out (the route lookup and ip_forward are charged by the caller); the
         TX queue follows the recorded RX queue unless XPS says otherwise."""
-        yield self.costs.ip_output
         yield from self.ip_send_skb(skb, hash_, None, skb.queue)
 
     def count_xmit(self, skb, rc: int) -> None:
@@ -361,11 +365,13 @@ class Tx:
             txq.stack_xoff = True
         if ring.desc_unused() < DESC_NEEDED:          # igb_maybe_stop_tx(ring, DESC_NEEDED)
             txq.drv_xoff = True
-        yield c.igb_xmit_frame
         if txq.stopped() or not more:                # __netdev_tx_sent_queue's xmit_more
-            self.doorbell(self.cpu.now, txq.index, ring.unsent)
+            # the tail write follows the descriptor writes
+            self.doorbell(self.cpu.now + c.igb_xmit_frame, txq.index, ring.unsent)
             ring.unsent = []
-            yield c.igb_tx_doorbell
+            yield c.igb_xmit_frame + c.igb_tx_doorbell
+        else:
+            yield c.igb_xmit_frame
         return NETDEV_TX_OK
 
     # -- NET_TX ------------------------------------------------------------------------
@@ -404,9 +410,9 @@ class Tx:
             packets += 1
             nbytes += skb.len
             budget -= 1
+            if skb.sock >= 0:                           # sock_wfree, as the skb is freed
+                self.wfree_remote(cpu.now + c.igb_clean_tx_packet, skb)
             yield c.igb_clean_tx_packet                # napi_consume_skb, unmap
-            if skb.sock >= 0:                           # sock_wfree
-                self.wfree_remote(cpu.now, skb)
         ring.packets += packets
         ring.bytes += nbytes
         ring.tx_total_packets += packets

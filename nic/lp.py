@@ -73,7 +73,12 @@ class NicLP(LogicalProcess):
         if self.arfs is None and self.txe is None:
             raise RuntimeError(f"nic has no input links (got a frame from {src})")
         origin = self.lp_index[src]
+        sync = getattr(self, "sync", None)       # unit tests drive an LP without one
+        floor = sync.advanced_to if sync is not None else -1
         for kind, stamp, seq, body in payload["cpu"]:
+            if stamp < floor:                # a promise was broken: fail, never mis-order
+                raise RuntimeError(f"nic: a {kind} record from {src} stamped {stamp} "
+                                   f"arrived after advancing to {floor}")
             if kind == "db":                 # a tail write: packets for the wire
                 self.txe.doorbell(stamp, origin, seq, body[0], body[1])
                 continue

@@ -27,7 +27,7 @@ class RxRing:
     __slots__ = ("index", "count", "hw_avail", "filled", "arrivals", "drop_en",
                  "pbuf", "pbuf_bytes", "pbuf_limit", "vector", "flow_len", "truesize",
                  "rqdpc", "mpc", "mpc_bytes", "rnbc", "gprc", "gorc", "on_drop",
-                 "received")
+                 "received", "pending_by_flow")
 
     def __init__(self, index: int, count: int, drop_en: bool, pbuf_limit: int,
                  flow_len: list[int], truesize: int) -> None:
@@ -51,6 +51,9 @@ class RxRing:
         self.gorc = 0
         self.on_drop = None         # callback(flow, stage) for the LP's books
         self.received = 0           # frame records handed over by the nic
+        # frames not yet taken by the driver (on the link, in the buffer, written back),
+        # by flow: what this queue's CPU can still be asked to process
+        self.pending_by_flow: dict[int, int] = {}
 
     # -- driver side -------------------------------------------------------------------
     def desc_unused(self) -> int:
@@ -71,13 +74,18 @@ class RxRing:
             self.materialize(now)
         filled = self.filled
         if filled and filled[0].t_dma <= now:
-            return filled.popleft()
+            skb = filled.popleft()
+            self.pending_by_flow[skb.flow] -= 1
+            return skb
         return None
 
     # -- hardware side -----------------------------------------------------------------
     def add_arrivals(self, stamps, ids, flows, wires) -> None:
         self.arrivals.extend(zip(stamps, ids, flows, wires))
         self.received += len(stamps)
+        pbf = self.pending_by_flow
+        for f in flows:
+            pbf[f] = pbf.get(f, 0) + 1
 
     def materialize(self, now: int) -> None:
         """Apply every frame stamped at or before `now`, in order."""
@@ -104,6 +112,7 @@ class RxRing:
         flow = rec[2]
         if self.drop_en:
             self.rqdpc += 1
+            self.pending_by_flow[flow] -= 1
             self.on_drop(flow, "nic_rx_queue_drop")
             return
         self.rnbc += 1
@@ -111,6 +120,7 @@ class RxRing:
         if self.pbuf_bytes + size > self.pbuf_limit:
             self.mpc += 1
             self.mpc_bytes += size
+            self.pending_by_flow[flow] -= 1
             self.on_drop(flow, "nic_rx_missed")
             return
         self.pbuf.append(rec)
@@ -130,6 +140,9 @@ class RxRing:
         self.materialize(end - 1)
         return {"pcie_link": len(self.arrivals), "nic_packet_buffer": len(self.pbuf),
                 "rx_ring": len(self.filled)}
+
+    def pending_flows(self):
+        return [f for f, n in self.pending_by_flow.items() if n > 0]
 
     def first_pending_stamp(self) -> int | None:
         return self.arrivals[0][0] if self.arrivals else None
