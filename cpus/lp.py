@@ -32,7 +32,8 @@ from .rfs import HEAD_REPORT_DELAY_NS, HeadReports, RfsRx, RfsWriter, SockFlowTa
 from .sched import Task
 from .sock import TcpSock, UdpSock
 from .stack import Snmp, Stack
-from .tx import Tx, TxQueue, TxSock, tx_truesize
+from .tx import (ETH_HLEN, GSO_HEAD_TRUESIZE, IP_HLEN, UDP_HLEN, Tx, TxQueue, TxSock,
+                 ip_fragments, tx_truesize)
 
 
 # records sent from kernel steps (receive path, TX cleanup, aRFS), and the inputs that can
@@ -137,6 +138,8 @@ class CpuLP(LogicalProcess):
                      txa["dev_tx_weight"])
         self.tx.doorbell = self._doorbell
         self.tx.wfree_remote = self._wfree
+        self.tx.wcharge_remote = self._wcharge
+        self.tx.gso_udp_l4 = txa.get("gso_udp_l4", True)
         self.tx.remote_xmit = self._remote_xmit
         self.txq_owner = {int(q): lp for q, lp in txa["queue_owner"].items()}
         self.tx_socks: dict[int, TxSock] = {}
@@ -197,7 +200,8 @@ class CpuLP(LogicalProcess):
                     self._mig_in.append(at)
         self._mig_out.sort()
         self._mig_in.sort()
-        self.senders_payload = {sd["app"]: sd["payload"] for sd in args["senders"]}
+        self.senders_payload = {sd["app"]: (sd["payload"], sd.get("gso_size", 0))
+                                for sd in args["senders"]}
         self.sender_tasks: list[Task] = []
         for sd in args["senders"]:
             tsk = TxSock(sd["app"], sd["sk_sndbuf"], sd["hash"], sd["connected"],
@@ -233,20 +237,48 @@ class CpuLP(LogicalProcess):
     def _wake_task(self, t: int, task: Task) -> None:
         self.cpu.sched.wake(task)
 
-    def _new_skb(self, tsk: TxSock) -> SkBuff:
-        """ip_make_skb's skb for one datagram of `tsk`; ids of sent packets are apart
-        from the wire's (sender index in the high bits)."""
-        self._tx_ids += 1
-        payload = self.senders_payload[tsk.index]
-        return SkBuff(((tsk.index + 1) << 40) + self._tx_ids, tsk.index,
-                      payload + 42, tx_truesize(payload), tsk.tx_queue, 0, 0,
-                      sock=tsk.index)
+    def _new_skb(self, tsk: TxSock) -> list:
+        """ip_make_skb's skbs for one sendmsg of `tsk`: one datagram; a datagram above the
+        MTU as the skbs __ip_append_data cut at maxfraglen, which ip_do_fragment sends as
+        its fragments; or with UDP_SEGMENT one skb, its payload in page fragments, a GSO
+        skb when it holds more than one segment (udp_send_skb). Ids of sent packets are
+        apart from the wire's (sender index in the high bits); a send's pieces take
+        consecutive ids."""
+        payload, gso = self.senders_payload[tsk.index]
+        base = ((tsk.index + 1) << 40) + self._tx_ids + 1
+        if gso:
+            n = -(-payload // gso) if payload > gso else 0
+            self._tx_ids += max(1, n)
+            return [SkBuff(base, tsk.index, payload + ETH_HLEN + IP_HLEN + UDP_HLEN,
+                           GSO_HEAD_TRUESIZE + payload, tsk.tx_queue, 0, 0, sock=tsk.index,
+                           gso_size=gso if n else 0, gso_segs=n)]
+        frags = ip_fragments(payload)
+        self._tx_ids += len(frags)
+        if len(frags) == 1:
+            return [SkBuff(base, tsk.index, payload + 42, tx_truesize(payload),
+                           tsk.tx_queue, 0, 0, sock=tsk.index)]
+        last = len(frags) - 1
+        # each fragment skb: alloclen = fraglen + hh_len + 15 (tx_truesize with no L4)
+        return [SkBuff(base + k, tsk.index, ETH_HLEN + IP_HLEN + f, tx_truesize(f, 0),
+                       tsk.tx_queue, 0, 0, sock=tsk.index, frag=k, more=k < last)
+                for k, f in enumerate(frags)]
 
     def _doorbell(self, t: int, queue: int, pkts: list) -> None:
         """The tail write: the packets behind it, as (id, flow, sender, frame length, frames);
         a GRO super-packet being forwarded leaves as its segments again (TSO)."""
         out = []
         for p in pkts:
+            if p.sock >= 0 and (p.gso_segs or p.frag or p.more):
+                # a sender's piece, or a GSO skb the device segments: frames of its first
+                # and last segment, and whether the send goes on in later pieces
+                if p.gso_segs:
+                    n = p.gso_segs
+                    frame = ETH_HLEN + IP_HLEN + UDP_HLEN + p.gso_size
+                    last = p.len - (n - 1) * p.gso_size
+                    out.append((p.id, p.flow, p.sock, frame, n, last, False))
+                else:
+                    out.append((p.id, p.flow, p.sock, p.len, 1, p.len, p.more))
+                continue
             n = p.nsegs
             frame = p.len - (n - 1) * self.stack.gro_flows[p.flow].payload if n > 1 else p.len
             out.append((p.id, p.flow, p.sock, frame, n))
@@ -270,6 +302,18 @@ class CpuLP(LogicalProcess):
         self.out_seq += 1
         self.outbox.setdefault(dst, []).append(
             ("wf", self.out_links[dst].deliver(t), self.out_seq, (skb.sock, skb.truesize)))
+
+    def _wcharge(self, t: int, sock: int, delta: int) -> None:
+        """refcount_add(delta, &sk->sk_wmem_alloc) on the socket's owner (software GSO
+        charging its segments' extra truesize): a negative release."""
+        tsk = self.tx_socks.get(sock)
+        if tsk is not None:
+            tsk.wmem_alloc += delta
+            return
+        dst = self.tx_sock_lp[sock]
+        self.out_seq += 1
+        self.outbox.setdefault(dst, []).append(
+            ("wf", self.out_links[dst].deliver(t), self.out_seq, (sock, -delta)))
 
     def _wfree_local(self, tsk: TxSock, truesize: int) -> None:
         if tsk.wfree(truesize):                  # sk_write_space wakes the sender
@@ -734,7 +778,8 @@ class CpuLP(LogicalProcess):
         tx_if = {"qdisc": 0, "tx_ring": 0, "interconnect_link": 0, "xmit": 0}
         def place(skb, where):
             if skb.sock >= 0:
-                tx_if[where] += 1
+                if not skb.more:                    # a send counts where its last piece is
+                    tx_if[where] += 1
             else:
                 in_flight[where] = in_flight.get(where, 0) + skb.nsegs
         for txq in self.txqs.values():
