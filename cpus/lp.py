@@ -32,7 +32,7 @@ from .rfs import HEAD_REPORT_DELAY_NS, HeadReports, RfsRx, RfsWriter, SockFlowTa
 from .sched import Task
 from .sock import TcpSock, UdpSock
 from .stack import Snmp, Stack
-from .tx import (ETH_HLEN, GSO_HEAD_TRUESIZE, IP_HLEN, UDP_HLEN, Tx, TxQueue, TxSock,
+from .tx import (ETH_HLEN, IP_HLEN, UDP_HLEN, Tx, TxQueue, TxSock, gso_truesize,
                  ip_fragments, tx_truesize)
 
 
@@ -138,7 +138,6 @@ class CpuLP(LogicalProcess):
                      txa["dev_tx_weight"])
         self.tx.doorbell = self._doorbell
         self.tx.wfree_remote = self._wfree
-        self.tx.wcharge_remote = self._wcharge
         self.tx.gso_udp_l4 = txa.get("gso_udp_l4", True)
         self.tx.remote_xmit = self._remote_xmit
         self.txq_owner = {int(q): lp for q, lp in txa["queue_owner"].items()}
@@ -250,7 +249,8 @@ class CpuLP(LogicalProcess):
             n = -(-payload // gso) if payload > gso else 0
             self._tx_ids += max(1, n)
             return [SkBuff(base, tsk.index, payload + ETH_HLEN + IP_HLEN + UDP_HLEN,
-                           GSO_HEAD_TRUESIZE + payload, tsk.tx_queue, 0, 0, sock=tsk.index,
+                           gso_truesize(payload, n, self.tx.gso_udp_l4), tsk.tx_queue, 0, 0,
+                           sock=tsk.index,
                            gso_size=gso if n else 0, gso_segs=n)]
         frags = ip_fragments(payload)
         self._tx_ids += len(frags)
@@ -302,18 +302,6 @@ class CpuLP(LogicalProcess):
         self.out_seq += 1
         self.outbox.setdefault(dst, []).append(
             ("wf", self.out_links[dst].deliver(t), self.out_seq, (skb.sock, skb.truesize)))
-
-    def _wcharge(self, t: int, sock: int, delta: int) -> None:
-        """refcount_add(delta, &sk->sk_wmem_alloc) on the socket's owner (software GSO
-        charging its segments' extra truesize): a negative release."""
-        tsk = self.tx_socks.get(sock)
-        if tsk is not None:
-            tsk.wmem_alloc += delta
-            return
-        dst = self.tx_sock_lp[sock]
-        self.out_seq += 1
-        self.outbox.setdefault(dst, []).append(
-            ("wf", self.out_links[dst].deliver(t), self.out_seq, (sock, -delta)))
 
     def _wfree_local(self, tsk: TxSock, truesize: int) -> None:
         if tsk.wfree(truesize):                  # sk_write_space wakes the sender

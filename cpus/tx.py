@@ -105,6 +105,14 @@ def gso_segments(payload: int, gso_size: int) -> list[int]:
 GSO_HEAD_TRUESIZE = 768
 
 
+def gso_truesize(payload: int, segs: int, device_segments: bool) -> int:
+    """What a UDP_SEGMENT send is charged to the socket: its skb's truesize; when the
+    stack will segment it (no NETIF_F_GSO_UDP_L4), also the heads of its other segments,
+    which __udp_gso_segment adds at validate_xmit_skb (see Tx.validate_xmit_skb_list)."""
+    extra = 0 if device_segments or segs < 2 else (segs - 1) * GSO_HEAD_TRUESIZE
+    return GSO_HEAD_TRUESIZE + payload + extra
+
+
 def reciprocal_scale(val: int, ep_ro: int) -> int:
     return (val * ep_ro) >> 32
 
@@ -204,7 +212,7 @@ class Tx:
 
     __slots__ = ("cpu", "costs", "queues", "output_queue", "doorbell", "wfree_remote",
                  "udp", "ip", "books", "dev_tx_weight", "ntxq", "xps", "remote_xmit",
-                 "xmit_list", "in_hand", "gso_udp_l4", "wcharge_remote", "frag_failed")
+                 "xmit_list", "in_hand", "gso_udp_l4", "frag_failed")
 
     def __init__(self, cpu, queues: dict[int, TxQueue], ntxq: int, xps: list[int] | None,
                  snmp, books, dev_tx_weight: int) -> None:
@@ -226,7 +234,6 @@ class Tx:
         self.books = books
         self.dev_tx_weight = dev_tx_weight
         self.gso_udp_l4 = True                # the device segments UDP GSO skbs itself
-        self.wcharge_remote = None            # fn(t, sock, delta): refcount_add(wmem_alloc)
         # datagrams whose fragment failed in dev_queue_xmit: ip_do_fragment sends no more
         # of them (kfree_skb_list of the rest)
         self.frag_failed: set = set()
@@ -443,8 +450,10 @@ class Tx:
         """validate_xmit_skb for a device without NETIF_F_GSO_UDP_L4 (tx-udp-segmentation
         off): __skb_gso_segment → inet_gso_segment → udp4_ufo_fragment → __udp_gso_segment
         cuts a UDP GSO skb into its datagrams, each with its own head (skb_segment) and
-        sock_wfree; the socket is charged the segments' extra truesize (refcount_add of
-        sum_truesize − gso_skb->truesize) and the GSO skb is consumed."""
+        sock_wfree, and consumes the GSO skb. The kernel charges the socket the segments'
+        extra truesize here (refcount_add of sum_truesize − gso_skb->truesize); softnet
+        charged it at sendmsg already (`gso_truesize`), as the socket's owner may be
+        another CPU, so the segments' truesizes add up to the GSO skb's."""
         out = []
         c = self.costs.udp_gso_segment
         for skb in lst:
@@ -463,9 +472,6 @@ class Tx:
                              frag=k, more=k < n - 1)
                 segs.append(seg)
                 self.in_hand[id(seg)] = seg
-            delta = sum(x.truesize for x in segs) - skb.truesize
-            if skb.sock >= 0 and delta:
-                self.wcharge_remote(self.cpu.now, skb.sock, delta)
             out.extend(segs)
             yield c * n
         return out

@@ -12,7 +12,7 @@ from helpers import ROOT, run_both_modes, run_inline, softnet
 from cpus.books import Books
 from cpus.stack import Snmp
 from cpus.tx import (FRAG_DATA, GSO_HEAD_TRUESIZE, NET_XMIT_SUCCESS, Tx, TxQueue,
-                     gso_segments, ip_fragments, tx_bytecount)
+                     gso_segments, gso_truesize, ip_fragments, tx_bytecount)
 from engine.skb import SkBuff
 
 GSO = os.path.join(ROOT, "examples", "udp_gso.toml")
@@ -50,28 +50,28 @@ def test_fragment_and_segment_geometry():
     assert gso_segments(2944, 1472) == [1472, 1472]
 
 
-def test_software_gso_charges_each_segment_and_the_delta():
+def test_software_gso_charges_each_segment():
     """validate_xmit_skb without NETIF_F_GSO_UDP_L4: N skbs on the ring, each its own BQL
-    bytes; the socket is charged sum(segment truesize) − GSO truesize."""
+    bytes and truesize; the segments' truesizes add up to what the send was charged."""
     from test_tx_units import FakeCpu
     cpu = FakeCpu()
     txq = TxQueue(0, 256, 1000, 1000)
     txq.dql.limit = txq.dql.adj_limit = 10 ** 6
     tx = Tx(cpu, {0: txq}, 1, None, Snmp(), Books(1, 1), 64)
     tx.gso_udp_l4 = False
-    bells, charged = [], []
+    bells = []
     tx.doorbell = lambda t, q, pkts: bells.append(list(pkts))
     tx.wfree_remote = lambda t, skb: None
-    tx.wcharge_remote = lambda t, sock, d: charged.append(d)
     payload = 3000
-    gso = SkBuff(100, 0, payload + 42, GSO_HEAD_TRUESIZE + payload, 0, 0, 0, sock=0,
-                 gso_size=1400, gso_segs=3)
+    charge = gso_truesize(payload, 3, False)
+    assert charge == 3 * GSO_HEAD_TRUESIZE + payload == gso_truesize(payload, 3, True) + 1536
+    gso = SkBuff(100, 0, payload + 42, charge, 0, 0, 0, sock=0, gso_size=1400, gso_segs=3)
     rc = drive(cpu, tx.dev_xmit_skb(txq, gso))
     assert rc == NET_XMIT_SUCCESS
     segs = bells[0]
     assert [s.len for s in segs] == [1442, 1442, 242]
     assert [s.more for s in segs] == [True, True, False] and [s.id for s in segs] == [100, 101, 102]
-    assert charged == [2 * GSO_HEAD_TRUESIZE]           # sum_truesize − gso_skb->truesize
+    assert sum(s.truesize for s in segs) == charge
     assert txq.dql.num_queued == 1442 + 1442 + 242
     assert txq.ring.used == 3 * 2                        # data + context descriptor each
 
