@@ -265,7 +265,9 @@ class CpuLP(LogicalProcess):
 
     def _doorbell(self, t: int, queue: int, pkts: list) -> None:
         """The tail write: the packets behind it, as (id, flow, sender, frame length, frames);
-        a GRO super-packet being forwarded leaves as its segments again (TSO)."""
+        a GRO super-packet being forwarded leaves as its segments again (TSO). A sender's
+        piece of a send (IP fragment, software GSO segment) or a GSO skb the device
+        segments adds (last frame's length, more pieces follow)."""
         out = []
         for p in pkts:
             if p.sock >= 0 and (p.gso_segs or p.frag or p.more):
