@@ -203,3 +203,19 @@ def test_udp_gso_and_fragments_both_modes_identical(tmp_path):
                    "apps.0.cpu=1", "--set", "nic.xps_cpus={}", "--set", "nic.txqueuelen=5",
                    "--set", "apps.0.send.payload=4000", "--set", 'apps.0.send.rate="200kpps"',
                    file=GSO)
+
+
+def test_fragments_beyond_twice_the_send_buffer_fail_with_enobufs(tmp_path):
+    """__ip_append_data takes skbs after the first only while wmem_alloc + what it took
+    ≤ 2 × sk_sndbuf: a 65507-byte datagram (45 skbs of 2304 bytes of truesize) never fits
+    SOCK_MIN_SNDBUF (4608), a 4000-byte one (3 skbs) does."""
+    big = run_inline(tmp_path / "b", "apps.0.socket.udp_segment=0", "apps.0.socket.sndbuf=0",
+                     "apps.0.send.payload=65507", "apps.0.send.count=3", file=GSO)
+    assert tx_balanced(big) and big["tx_drops"] == {"sndbuf_enobufs": 3}
+    assert big["on_wire_frames"] == 0 and big["senders"]["sender"]["wmem_alloc"] == 0
+    assert snmp(tmp_path / "b", "Udp")["SndbufErrors"] == 3
+    assert snmp(tmp_path / "b", "Ip")["OutRequests"] == 0
+    small = run_inline(tmp_path / "s", "apps.0.socket.udp_segment=0",
+                       "apps.0.socket.sndbuf=0", "apps.0.send.payload=4000",
+                       "apps.0.send.count=3", file=GSO)
+    assert tx_balanced(small) and small["tx_drops"] == {} and small["on_wire"] == 3
