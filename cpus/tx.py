@@ -265,7 +265,10 @@ class Tx:
             yield from self.ip_finish_output2(skb, hash_, tsk, rx_queue)
             return
         for i, frag in enumerate(skb):
-            if i and not self.frag_dead(frag):
+            if self.frag_dead(frag):          # an earlier fragment failed on this CPU
+                yield from self.free_dead(frag)
+                continue
+            if i:
                 # ip_fraglist_prepare + ip_finish_output2/neigh_output again per fragment
                 yield self.costs.ip_output
             yield from self.ip_finish_output2(frag, hash_, tsk, rx_queue)
@@ -284,6 +287,15 @@ class Tx:
         """An IP fragment whose datagram already failed: ip_do_fragment frees it unsent."""
         return skb.frag > 0 and (skb.sock, skb.id - skb.frag) in self.frag_failed
 
+    def free_dead(self, skb):
+        """kfree_skb_list of the fragments after a failed one: sock_wfree gives their
+        charge back."""
+        if not skb.more:
+            self.frag_failed.discard((skb.sock, skb.id - skb.frag))
+        self.in_hand.pop(id(skb), None)
+        yield self.costs.kfree_skb
+        self.wfree_remote(self.cpu.now, skb)
+
     def xmit_one(self, txq: TxQueue, skb):
         """dev_queue_xmit of one skb, and what ip_do_fragment and udp_send_skb count from
         its answer (L6.6 ip_output.c): FragCreates per fragment accepted, FragOKs when the
@@ -292,12 +304,8 @@ class Tx:
         is_frag = skb.sock >= 0 and (skb.more or skb.frag) and not skb.gso_size
         if is_frag:
             key = (skb.sock, skb.id - skb.frag)
-            if key in self.frag_failed:
-                if not skb.more:
-                    self.frag_failed.discard(key)
-                self.in_hand.pop(id(skb), None)
-                yield self.costs.kfree_skb
-                self.wfree_remote(self.cpu.now, skb)
+            if key in self.frag_failed:       # sent from another CPU before it knew
+                yield from self.free_dead(skb)
                 return
         rc = yield from self.dev_xmit_skb(txq, skb)
         if is_frag:

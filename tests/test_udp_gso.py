@@ -120,6 +120,20 @@ def test_a_dropped_fragment_fails_its_datagram(tmp_path):
     assert s["senders"]["sender"]["wmem_alloc"] <= 3 * 2304 * (s["tx_in_flight"] + 10)
 
 
+def test_a_failed_datagram_sends_no_more_fragments(tmp_path):
+    """Sender on the queue's CPU: every fragment ip_do_fragment hands to ip_finish_output2
+    is either created or the failing one; the rest are freed unsent."""
+    s = run_inline(tmp_path / "l", "apps.0.socket.udp_segment=0", "apps.0.send.payload=4000",
+                   "nic.txqueuelen=5", "net.core.wmem_max=8000000",
+                   "apps.0.socket.sndbuf=4000000", "apps.0.send.count=1000",
+                   'apps.0.send.rate="200kpps"', file=GSO)
+    assert tx_balanced(s)
+    ip = snmp(tmp_path / "l", "Ip")
+    assert ip["FragFails"] == s["tx_drops"]["qdisc_drop"] > 100
+    assert ip["OutTransmits"] == ip["FragCreates"] + ip["FragFails"]
+    assert ip["OutTransmits"] < 3 * ip["OutRequests"]
+
+
 def test_udp_gso_segmented_in_software_on_the_i350(tmp_path):
     gso = run_inline(tmp_path / "g", file=GSO)
     assert tx_balanced(gso) and gso["tx_drops"] == {}
