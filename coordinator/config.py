@@ -14,7 +14,8 @@ from importlib import resources
 
 from cpus.costs import DEFAULT_PROFILE, ProfileError, available_profiles, load_profile
 from cpus.sock import SOCK_MIN_RCVBUF, effective_rcvbuf
-from cpus.tx import SOCK_MIN_SNDBUF, effective_sndbuf
+from cpus.tx import (IP_HLEN, IP_MTU, SOCK_MIN_SNDBUF, UDP_HLEN, UDP_MAX_PAYLOAD,
+                     UDP_MAX_SEGMENTS, effective_sndbuf, gso_segments, ip_fragments)
 from engine.units import UnitError, parse_duration, parse_rate
 from nic.device import available_models, load_model, parse_indir, vector_layout
 from nic.toeplitz import parse_hkey
@@ -51,13 +52,13 @@ TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq",
             "flows", "apps", "host", "quantum"}
 NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_hash",
             "rx_usecs", "rx_pause", "rx_packet_buffer", "rps_cpus", "rps_flow_cnt", "ntuple",
-            "rules", "gro", "tx_ring", "xps_cpus", "txqueuelen"}
+            "rules", "gro", "tx_ring", "xps_cpus", "txqueuelen", "tx_udp_segmentation"}
 RULE_KEYS = {"flow_type", "proto", "src_ip", "dst_ip", "src_port", "dst_port", "action", "loc"}
 FLOW_KEYS = {"name", "proto", "src", "dst", "rate", "size", "arrival", "on", "off", "count",
              "start", "stop"}
 APP_KEYS = {"name", "cpu", "socket", "cost_per_read", "read_size", "migrate", "send"}
-SENDER_SOCKET_KEYS = {"proto", "bind", "sndbuf", "blocking", "connect"}
-SEND_KEYS = {"dst", "rate", "size", "count", "start", "stop"}
+SENDER_SOCKET_KEYS = {"proto", "bind", "sndbuf", "blocking", "connect", "udp_segment"}
+SEND_KEYS = {"dst", "rate", "size", "payload", "count", "start", "stop"}
 EPHEMERAL_PORT = 32768             # net.ipv4.ip_local_port_range's first port
 SOCKET_KEYS = {"proto", "bind", "rcvbuf", "reuseport", "connect", "udp_gro"}
 # Header bytes below the payload of a frame (Ethernet 14 + FCS 4 + IPv4 20 + L4): a TCP
@@ -341,6 +342,16 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
     out["tx_ring"] = min(-(-tx_ring // mult) * mult, tring["max"])
     out["txqueuelen"] = _int("nic.txqueuelen", n.get("txqueuelen", 1000), 0, INT_MAX,
                              "an integer ≥ 0 (ip link set eth0 txqueuelen N)")
+    # ethtool -K eth0 tx-udp-segmentation on|off (NETIF_F_GSO_UDP_L4): on by default where
+    # the driver sets it in netdev->features
+    uso = n.get("tx_udp_segmentation", model.get("gso_udp_l4", False))
+    if not isinstance(uso, bool):
+        _fail("nic.tx_udp_segmentation", uso, "true or false (ethtool -K eth0 "
+              "tx-udp-segmentation on|off)")
+    if uso and not model.get("gso_udp_l4", False):
+        _fail("nic.tx_udp_segmentation", uso, f"{name} cannot segment UDP (no "
+              "NETIF_F_GSO_UDP_L4 in hw_features)")
+    out["tx_udp_segmentation"] = uso
     xps = n.get("xps_cpus", {})
     if not isinstance(xps, dict):
         _fail("nic.xps_cpus", xps, 'a table such as { "tx-0" = "1" }')
@@ -758,8 +769,42 @@ def _validate_sender(i: int, key: str, a: dict, r: dict, host: dict, sysctl: dic
     if dip in host["addresses"]:
         _fail(f"{key}.send.dst", dst, "a local address goes over loopback, which softnet "
               "does not model; send to another host")
-    size = _int(f"{key}.send.size", snd.get("size", 64), 64, 1518,
-                "Ethernet frame size incl. FCS: 64-1518 bytes (MTU 1500, no fragmentation)")
+    # send.size: the frame of a datagram that fits the MTU; send.payload: the bytes each
+    # sendmsg hands over, up to 65507 — above 1472 IP fragments them, or with
+    # socket.udp_segment (UDP_SEGMENT) the send is one GSO skb of several datagrams
+    if "size" in snd and "payload" in snd:
+        _fail(f"{key}.send.payload", snd["payload"], "give send.size (frame bytes) or "
+              "send.payload (UDP payload bytes per sendmsg), not both")
+    if "payload" in snd:
+        payload = _int(f"{key}.send.payload", snd["payload"], 0, INT_MAX,
+                       "UDP payload bytes per sendmsg, an integer ≥ 0")
+        if payload > UDP_MAX_PAYLOAD:
+            _fail(f"{key}.send.payload", payload, f"at most {UDP_MAX_PAYLOAD} bytes: a UDP "
+                  "datagram is at most 65535 bytes of IP (sendmsg fails with EMSGSIZE)")
+        size = max(64, min(payload, IP_MTU - IP_HLEN - UDP_HLEN) + FRAME_OVERHEAD
+                   + L4_HDR["udp"])
+    else:
+        size = _int(f"{key}.send.size", snd.get("size", 64), 64, 1518,
+                    "Ethernet frame size incl. FCS: 64-1518 bytes (MTU 1500; for bigger "
+                    "datagrams give send.payload)")
+        payload = size - FRAME_OVERHEAD - L4_HDR["udp"]
+    gso = s.get("udp_segment", 0)
+    _int(f"{key}.socket.udp_segment", gso, 0, 65535, "gso_size in bytes, 0 (off) to 65535 "
+         "(setsockopt UDP_SEGMENT)")
+    if gso and IP_HLEN + UDP_HLEN + gso > IP_MTU:
+        _fail(f"{key}.socket.udp_segment", gso, f"segments must fit the MTU: at most "
+              f"{IP_MTU - IP_HLEN - UDP_HLEN} (udp_send_skb: EINVAL)")
+    if gso and payload > gso * UDP_MAX_SEGMENTS:
+        _fail(f"{key}.send.payload", payload, f"at most UDP_MAX_SEGMENTS = "
+              f"{UDP_MAX_SEGMENTS} segments of {gso} bytes = {gso * UDP_MAX_SEGMENTS} "
+              "(udp_send_skb: EINVAL)")
+    # the frames one sendmsg puts on the wire (bytes incl. FCS): GSO segments or IP fragments
+    if gso and payload > gso:
+        frames = [p + FRAME_OVERHEAD + L4_HDR["udp"] for p in gso_segments(payload, gso)]
+    else:
+        frags = ip_fragments(payload)
+        frames = [f + FRAME_OVERHEAD for f in frags]
+    frames = [max(64, f) for f in frames]
     rate = snd.get("rate")
     interval = 0
     if rate is not None:
@@ -767,7 +812,7 @@ def _validate_sender(i: int, key: str, a: dict, r: dict, host: dict, sysctl: dic
             kind, num = parse_rate(rate, f"{key}.send.rate")
         except UnitError as e:
             raise ConfigError(str(e))
-        pps = num if kind == "pps" else num / (size * 8)
+        pps = num if kind == "pps" else num / (sum(frames) * 8)
         if pps <= 0:
             _fail(f"{key}.send.rate", rate, "must be greater than 0")
         interval = max(1, round(1e9 / pps))
@@ -781,13 +826,13 @@ def _validate_sender(i: int, key: str, a: dict, r: dict, host: dict, sysctl: dic
     r.update({
         "sender": True, "timeline": [(0, r["cpu"])], "migrate": [],
         "socket": {"proto": "udp", "bind": s.get("bind"), "sndbuf": so, "blocking": blocking,
-                   "connect": conn},
+                   "connect": conn, "udp_segment": gso or None},
         "send": {k: v for k, v in snd.items()},
         "src_ip": src_ip, "sport": sport, "dst_ip": dip, "dport": dport,
         "sk_sndbuf": effective_sndbuf(so, sysctl["net.core.wmem_default"],
                                       sysctl["net.core.wmem_max"]),
         "blocking": blocking, "connected": conn is not None, "size": size,
-        "payload": size - FRAME_OVERHEAD - L4_HDR["udp"], "interval_ns": interval,
+        "payload": payload, "gso_size": gso, "frames": len(frames), "interval_ns": interval,
         "count": count, "start_ns": start, "stop_ns": stop,
         # a sender is not a reader: no receive socket
         "bind_ip": None, "port": None, "rem_ip": None, "rem_port": None,

@@ -41,7 +41,10 @@ DROP_COUNTERS = {
 TX_DROP_COUNTERS = {
     "sndbuf_eagain": "/proc/net/snmp Udp SndbufErrors (sendmsg returned EAGAIN: the send "
                      "buffer was full on a non-blocking socket)",
-    "qdisc_drop": "tc -s qdisc dropped; /proc/net/snmp Udp SndbufErrors and Ip OutDiscards",
+    "qdisc_drop": "tc -s qdisc dropped; /proc/net/snmp Udp SndbufErrors and Ip OutDiscards "
+                  "(a fragment's drop: also Ip FragFails)",
+    "sndbuf_enobufs": "/proc/net/snmp Udp SndbufErrors (sendmsg returned ENOBUFS: the "
+                      "fragments of a datagram above the MTU would exceed twice sk_sndbuf)",
 }
 
 
@@ -255,7 +258,10 @@ def _tx_books(r: dict, plan, nic: dict, cpus: list, books: list) -> dict | None:
     dropped = [sum(b["tx_dropped"][i] for b in books) for i in range(napps)]
     drops = _sum_dicts([b["tx_drops"] for b in books])
     ntx = nic.get("tx") or {}
+    # the books count sends (sendmsg calls): a fragmented datagram or a UDP GSO send is on
+    # the wire when its last frame has left; frames are counted apart
     on_wire = ntx.get("on_wire_by_sender", [0] * napps)
+    frames = ntx.get("frames_by_sender", [0] * napps)
     where = _sum_dicts([c["tx_in_flight"] for c in cpus])
     where["nic"] = ntx.get("in_flight", 0)
     where = {k: v for k, v in sorted(where.items())}
@@ -269,7 +275,8 @@ def _tx_books(r: dict, plan, nic: dict, cpus: list, books: list) -> dict | None:
         st = per_cpu.get(i, {})
         senders[a["name"]] = {"cpu": a["cpu"], "src": f"{a['src_ip']}:{a['sport']}",
                               "dst": f"{a['dst_ip']}:{a['dport']}", "tx_queue": sd["queue"],
-                              "sent": sent[i], "on_wire": on_wire[i], "dropped": dropped[i],
+                              "sent": sent[i], "on_wire": on_wire[i],
+                              "on_wire_frames": frames[i], "dropped": dropped[i],
                               "eagain": st.get("eagain", 0), "blocked": st.get("blocked", 0),
                               "sndbuf": st.get("sndbuf", 0),
                               "wmem_alloc": st.get("wmem_alloc", 0)}
@@ -286,7 +293,8 @@ def _tx_books(r: dict, plan, nic: dict, cpus: list, books: list) -> dict | None:
                                                        "limit_min": 0,
                                                        "limit_max": 1879048192,
                                                        "hold_time": 1000}}
-    return {"sent": total_sent, "on_wire": total_wire, "tx_queues": dict(sorted(queues.items())),
+    return {"sent": total_sent, "on_wire": total_wire, "on_wire_frames": sum(frames),
+            "tx_queues": dict(sorted(queues.items())),
             "tx_drops": dict(sorted(drops.items())),
             "tx_drop_counters": {k: TX_DROP_COUNTERS[k] for k in sorted(drops)},
             "tx_in_flight": sum(where.values()), "tx_in_flight_by_place": where,

@@ -439,7 +439,8 @@ def plan(r: dict) -> Plan:
                    for v in vecs if v["cpu"] == c
                    and (v["rx_queues"] or (v["tx_queues"] and c in tx_owners))]
         my_senders = [dict(sd, **{k: r["apps"][sd["app"]][k] for k in (
-            "name", "sk_sndbuf", "blocking", "connected", "payload", "size", "interval_ns",
+            "name", "sk_sndbuf", "blocking", "connected", "payload", "gso_size", "size",
+            "interval_ns",
             "count", "start_ns", "stop_ns")}) for sd in p.senders
             if r["apps"][sd["app"]]["cpu"] == c]
         p.lps.append({"name": f"cpu{c}", "index": c + 1, "factory": "cpus.lp:build",
@@ -482,6 +483,7 @@ def plan(r: dict) -> Plan:
                                "senders": my_senders,
                                "tx": {"ntxq": nic["combined"], "ring": nic["tx_ring"],
                                       "txqueuelen": nic["txqueuelen"],
+                                      "gso_udp_l4": nic["tx_udp_segmentation"],
                                       "dev_tx_weight": sysctl["net.core.dev_tx_weight"],
                                       "work_limit": model["tx_work_limit"],
                                       "xps": xps_by_cpu[c] or None,

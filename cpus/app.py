@@ -62,7 +62,11 @@ def udp_sender(cpu, tsk, tx, spec: dict, books, udp_mib: dict, task_ref: list, s
     """sendto() in a loop (kernel-spec §10.1): one datagram per call, `interval_ns` apart
     (pacing is ideal: the application wakes at each send time at no cost) or back to back
     when 0. A send finding the send buffer full fails with EAGAIN (non-blocking; Udp
-    SndbufErrors) or sleeps until TX completions free half of it (blocking)."""
+    SndbufErrors) or sleeps until TX completions free half of it (blocking).
+
+    A datagram above the MTU is built as several skbs (ip_fragments); with UDP_SEGMENT
+    one skb holds the whole payload. Either way one sendmsg is one `sent`, charged the
+    copy of its whole payload."""
     c = cpu.costs
     payload = spec["payload"]
     per_send = c.udp_sendmsg + (payload * c.copy_to_user_kb >> 10)
@@ -97,9 +101,27 @@ def udp_sender(cpu, tsk, tx, spec: dict, books, udp_mib: dict, task_ref: list, s
             books.tx_dropped[tsk.index] += 1
             yield c.udp_sendmsg
             continue
-        skb = new_skb(tsk)
-        tx.in_hand[id(skb)] = skb                    # until the qdisc or a link has it
-        tsk.wmem_alloc += skb.truesize               # skb_set_owner_w
+        skbs = new_skb(tsk)
+        if len(skbs) > 1:
+            # __ip_append_data: skbs after the first come from alloc_skb only while
+            # wmem_alloc + what this call already took ≤ 2 × sk_sndbuf, else -ENOBUFS:
+            # ip_flush_pending_frames frees the lot, udp_sendmsg counts SndbufErrors
+            taken = tsk.wmem_alloc + skbs[0].truesize
+            for skb in skbs[1:]:
+                if taken > 2 * tsk.sndbuf:
+                    break
+                taken += skb.truesize
+            else:
+                taken = 0
+            if taken:
+                udp_mib["SndbufErrors"] += 1
+                books.tx_drops["sndbuf_enobufs"] = books.tx_drops.get("sndbuf_enobufs", 0) + 1
+                books.tx_dropped[tsk.index] += 1
+                yield per_send
+                continue
+        for skb in skbs:
+            tx.in_hand[id(skb)] = skb                # until the qdisc or a link has it
+            tsk.wmem_alloc += skb.truesize           # skb_set_owner_w
         tsk.sent += 1
         yield per_send
-        yield from tx.send_bh(skb, tsk)
+        yield from tx.send_bh(skbs if len(skbs) > 1 else skbs[0], tsk)

@@ -33,7 +33,8 @@ from .rfs import (HEAD_REPORT_DELAY_NS, RPS_NO_CPU, HeadReports, RfsRx, RfsWrite
 from .sched import Task
 from .sock import TcpSock, UdpSock
 from .stack import Snmp, Stack
-from .tx import Tx, TxQueue, TxSock, tx_truesize
+from .tx import (ETH_HLEN, IP_HLEN, UDP_HLEN, Tx, TxQueue, TxSock, gso_truesize,
+                 ip_fragments, tx_truesize)
 
 
 # records sent from kernel steps (receive path, TX cleanup, aRFS), and the inputs that can
@@ -147,6 +148,7 @@ class CpuLP(LogicalProcess):
                      txa["dev_tx_weight"])
         self.tx.doorbell = self._doorbell
         self.tx.wfree_remote = self._wfree
+        self.tx.gso_udp_l4 = txa.get("gso_udp_l4", True)
         self.tx.remote_xmit = self._remote_xmit
         self.txq_owner = {int(q): lp for q, lp in txa["queue_owner"].items()}
         self.tx_socks: dict[int, TxSock] = {}
@@ -207,7 +209,8 @@ class CpuLP(LogicalProcess):
                     self._mig_in.append(at)
         self._mig_out.sort()
         self._mig_in.sort()
-        self.senders_payload = {sd["app"]: sd["payload"] for sd in args["senders"]}
+        self.senders_payload = {sd["app"]: (sd["payload"], sd.get("gso_size", 0))
+                                for sd in args["senders"]}
         self.sender_tasks: list[Task] = []
         for sd in args["senders"]:
             tsk = TxSock(sd["app"], sd["sk_sndbuf"], sd["hash"], sd["connected"],
@@ -243,20 +246,51 @@ class CpuLP(LogicalProcess):
     def _wake_task(self, t: int, task: Task) -> None:
         self.cpu.sched.wake(task)
 
-    def _new_skb(self, tsk: TxSock) -> SkBuff:
-        """ip_make_skb's skb for one datagram of `tsk`; ids of sent packets are apart
-        from the wire's (sender index in the high bits)."""
-        self._tx_ids += 1
-        payload = self.senders_payload[tsk.index]
-        return SkBuff(((tsk.index + 1) << 40) + self._tx_ids, tsk.index,
-                      payload + 42, tx_truesize(payload), tsk.tx_queue, 0, 0,
-                      sock=tsk.index)
+    def _new_skb(self, tsk: TxSock) -> list:
+        """ip_make_skb's skbs for one sendmsg of `tsk`: one datagram; a datagram above the
+        MTU as the skbs __ip_append_data cut at maxfraglen, which ip_do_fragment sends as
+        its fragments; or with UDP_SEGMENT one skb, its payload in page fragments, a GSO
+        skb when it holds more than one segment (udp_send_skb). Ids of sent packets are
+        apart from the wire's (sender index in the high bits); a send's pieces take
+        consecutive ids."""
+        payload, gso = self.senders_payload[tsk.index]
+        base = ((tsk.index + 1) << 40) + self._tx_ids + 1
+        if gso:
+            n = -(-payload // gso) if payload > gso else 0
+            self._tx_ids += max(1, n)
+            return [SkBuff(base, tsk.index, payload + ETH_HLEN + IP_HLEN + UDP_HLEN,
+                           gso_truesize(payload, n, self.tx.gso_udp_l4), tsk.tx_queue, 0, 0,
+                           sock=tsk.index,
+                           gso_size=gso if n else 0, gso_segs=n)]
+        frags = ip_fragments(payload)
+        self._tx_ids += len(frags)
+        if len(frags) == 1:
+            return [SkBuff(base, tsk.index, payload + 42, tx_truesize(payload),
+                           tsk.tx_queue, 0, 0, sock=tsk.index)]
+        last = len(frags) - 1
+        # each fragment skb: alloclen = fraglen + hh_len + 15 (tx_truesize with no L4)
+        return [SkBuff(base + k, tsk.index, ETH_HLEN + IP_HLEN + f, tx_truesize(f, 0),
+                       tsk.tx_queue, 0, 0, sock=tsk.index, frag=k, more=k < last)
+                for k, f in enumerate(frags)]
 
     def _doorbell(self, t: int, queue: int, pkts: list) -> None:
         """The tail write: the packets behind it, as (id, flow, sender, frame length, frames);
-        a GRO super-packet being forwarded leaves as its segments again (TSO)."""
+        a GRO super-packet being forwarded leaves as its segments again (TSO). A sender's
+        piece of a send (IP fragment, software GSO segment) or a GSO skb the device
+        segments adds (last frame's length, more pieces follow)."""
         out = []
         for p in pkts:
+            if p.sock >= 0 and (p.gso_segs or p.frag or p.more):
+                # a sender's piece, or a GSO skb the device segments: frames of its first
+                # and last segment, and whether the send goes on in later pieces
+                if p.gso_segs:
+                    n = p.gso_segs
+                    frame = ETH_HLEN + IP_HLEN + UDP_HLEN + p.gso_size
+                    last = p.len - (n - 1) * p.gso_size
+                    out.append((p.id, p.flow, p.sock, frame, n, last, False))
+                else:
+                    out.append((p.id, p.flow, p.sock, p.len, 1, p.len, p.more))
+                continue
             n = p.nsegs
             frame = p.len - (n - 1) * self.stack.gro_flows[p.flow].payload if n > 1 else p.len
             out.append((p.id, p.flow, p.sock, frame, n))
@@ -910,7 +944,8 @@ class CpuLP(LogicalProcess):
         tx_if = {"qdisc": 0, "tx_ring": 0, "interconnect_link": 0, "xmit": 0}
         def place(skb, where):
             if skb.sock >= 0:
-                tx_if[where] += 1
+                if not skb.more:                    # a send counts where its last piece is
+                    tx_if[where] += 1
             else:
                 in_flight[where] = in_flight.get(where, 0) + skb.nsegs
         for txq in self.txqs.values():

@@ -86,8 +86,9 @@ class Stack:
             return HEAD_REPORT_DELAY_NS
         if kind == "arfs":           # ndo_rx_flow_steer, from get_rps_cpu's set_rps_cpu
             return c.get_rps_cpu
-        if kind == "wf":             # sock_wfree, after the first completed packet
-            return c.igb_clean_tx_packet
+        if kind == "wf":             # sock_wfree, after the first completed packet, or
+            # after kfree_skb of a fragment whose datagram failed (Tx.xmit_one)
+            return min(c.igb_clean_tx_packet, c.kfree_skb)
         if kind == "db":             # a tail write follows a descriptor write
             return c.igb_xmit_frame
         return 0                     # rfs: recvmsg writes the table at once

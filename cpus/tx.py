@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from engine.skb import SkBuff
+
 from .bql import Dql
 from .cpu import NET_TX_SOFTIRQ
 from .qdisc import PfifoFast
@@ -59,6 +61,56 @@ def tx_truesize(payload: int, l4: int = 8) -> int:
     size = -(-size // 64) * 64 + SKB_SHINFO
     bucket = next((b for b in KMALLOC_BUCKETS if b >= size), size)
     return bucket - SKB_SHINFO + SKB_STRUCT + SKB_SHINFO
+
+
+# -- ip_finish_output: fragmentation and UDP GSO (L6.6 net/ipv4/ip_output.c, udp.c,
+# udp_offload.c) --------------------------------------------------------------------------
+IP_MTU = 1500
+IP_HLEN = 20
+UDP_HLEN = 8
+ETH_HLEN = 14
+# ip_do_fragment: each fragment carries mtu - hlen bytes of IP payload, 8-byte aligned
+# (all but the last); __ip_append_data already cut the datagram at maxfraglen, so the
+# fast path (frag_list) applies.
+FRAG_DATA = (IP_MTU - IP_HLEN) & ~7                      # 1480
+# include/linux/udp.h (6.6.0): UDP_MAX_SEGMENTS (1 << 6UL). The 2024 change to 128
+# (1382e3b6a350) was backported to 6.6.y stable later; softnet keeps 6.6's 64.
+UDP_MAX_SEGMENTS = 64
+# udp_sendmsg / __ip_append_data: a datagram may not exceed 0xFFFF bytes of IP
+UDP_MAX_PAYLOAD = 0xFFFF - IP_HLEN - UDP_HLEN             # 65507
+
+
+def ip_fragments(payload: int) -> list[int]:
+    """IP payload bytes of each fragment of a UDP datagram (the first holds the UDP
+    header); one element when it fits the MTU."""
+    left = payload + UDP_HLEN
+    out = []
+    while left > 0:
+        n = min(left, FRAG_DATA)
+        out.append(n)
+        left -= n
+    return out
+
+
+def gso_segments(payload: int, gso_size: int) -> list[int]:
+    """UDP payload bytes of each segment of a UDP GSO send (the last may be shorter)."""
+    n = -(-payload // gso_size)
+    return [gso_size] * (n - 1) + [payload - gso_size * (n - 1)]
+
+
+# truesize of a UDP_SEGMENT send: __ip_append_data allocates the headers (paged: the
+# payload goes to page fragments and skb_len_add charges its bytes), a 512-byte kmalloc:
+# SKB_TRUESIZE(192) = 768, plus the payload. skb_segment gives each segment a new head
+# of the same bucket (headers + headroom) plus its payload (nskb->truesize += data_len).
+GSO_HEAD_TRUESIZE = 768
+
+
+def gso_truesize(payload: int, segs: int, device_segments: bool) -> int:
+    """What a UDP_SEGMENT send is charged to the socket: its skb's truesize; when the
+    stack will segment it (no NETIF_F_GSO_UDP_L4), also the heads of its other segments,
+    which __udp_gso_segment adds at validate_xmit_skb (see Tx.validate_xmit_skb_list)."""
+    extra = 0 if device_segments or segs < 2 else (segs - 1) * GSO_HEAD_TRUESIZE
+    return GSO_HEAD_TRUESIZE + payload + extra
 
 
 def reciprocal_scale(val: int, ep_ro: int) -> int:
@@ -160,7 +212,7 @@ class Tx:
 
     __slots__ = ("cpu", "costs", "queues", "output_queue", "doorbell", "wfree_remote",
                  "udp", "ip", "books", "dev_tx_weight", "ntxq", "xps", "remote_xmit",
-                 "xmit_list", "in_hand")
+                 "xmit_list", "in_hand", "gso_udp_l4", "frag_failed")
 
     def __init__(self, cpu, queues: dict[int, TxQueue], ntxq: int, xps: list[int] | None,
                  snmp, books, dev_tx_weight: int) -> None:
@@ -181,6 +233,10 @@ class Tx:
         self.ip = snmp.ip
         self.books = books
         self.dev_tx_weight = dev_tx_weight
+        self.gso_udp_l4 = True                # the device segments UDP GSO skbs itself
+        # datagrams whose fragment failed in dev_queue_xmit: ip_do_fragment sends no more
+        # of them (kfree_skb_list of the rest)
+        self.frag_failed: set = set()
 
     # -- from the socket down (kernel-spec §10.1–§10.2) --------------------------------
     def pick_tx(self, hash_: int, tsk=None, rx_queue: int = -1) -> int:
@@ -196,16 +252,31 @@ class Tx:
         return q
 
     def ip_send_skb(self, skb, hash_: int, tsk=None, rx_queue: int = -1):
-        """ip_local_out (OutRequests for a local sender) … ip_output … neigh_output →
-        dev_queue_xmit, BH disabled; the queue's owner counts Udp OutDatagrams or
-        SndbufErrors from the qdisc's answer. A packet for a queue another CPU owns
-        leaves at the end of ip_output's work (records leave inside a step, after the
-        least work that precedes them: the promises count on it)."""
-        c = self.costs.ip_output
+        """ip_local_out (OutRequests) … ip_output … neigh_output → dev_queue_xmit, BH
+        disabled; the queue's owner counts Udp OutDatagrams or SndbufErrors from the
+        qdisc's answer. `skb` may be a list: the fragments of a datagram above the MTU,
+        which ip_finish_output → ip_fragment → ip_do_fragment (frag_list fast path: the
+        skbs __ip_append_data built, each already charged to the socket) hands one by one
+        to ip_finish_output2 (each paying ip_output's work again), stopping at the first
+        that dev_queue_xmit refuses."""
         if tsk is not None:
             self.ip["OutRequests"] += 1
-        self.ip["OutTransmits"] = self.ip.get("OutTransmits", 0) + 1   # ip_finish_output2
+        if type(skb) is not list:
+            yield from self.ip_finish_output2(skb, hash_, tsk, rx_queue)
+            return
+        for frag in skb:
+            if self.frag_dead(frag):          # an earlier fragment failed on this CPU
+                yield from self.free_dead(frag)
+                continue
+            yield from self.ip_finish_output2(frag, hash_, tsk, rx_queue)
+
+    def ip_finish_output2(self, skb, hash_: int, tsk, rx_queue: int):
+        """ip_output's work, then the queue: a packet for a queue another CPU owns leaves
+        at the end of that work (records leave inside a step, after the least work that
+        precedes them: the promises count on it)."""
+        c = self.costs.ip_output
         q = self.pick_tx(hash_, tsk, rx_queue)
+        self.ip["OutTransmits"] = self.ip.get("OutTransmits", 0) + 1   # IPSTATS_MIB_OUTPKTS
         txq = self.queues.get(q)
         if txq is None:
             self.in_hand.pop(id(skb), None)
@@ -213,7 +284,44 @@ class Tx:
             yield c
             return
         yield c
+        yield from self.xmit_one(txq, skb)
+
+    def frag_dead(self, skb) -> bool:
+        """An IP fragment whose datagram already failed: ip_do_fragment frees it unsent."""
+        return skb.frag > 0 and (skb.sock, skb.id - skb.frag) in self.frag_failed
+
+    def free_dead(self, skb):
+        """kfree_skb_list of the fragments after a failed one: sock_wfree gives their
+        charge back."""
+        if not skb.more:
+            self.frag_failed.discard((skb.sock, skb.id - skb.frag))
+        self.in_hand.pop(id(skb), None)
+        self.wfree_remote(self.cpu.now + self.costs.kfree_skb, skb)
+        yield self.costs.kfree_skb
+
+    def xmit_one(self, txq: TxQueue, skb):
+        """dev_queue_xmit of one skb, and what ip_do_fragment and udp_send_skb count from
+        its answer (L6.6 ip_output.c): FragCreates per fragment accepted, FragOKs when the
+        last is; at the first refused one FragFails, the datagram's error (-ENOBUFS) and
+        no more of its fragments (later ones are freed: sock_wfree releases them)."""
+        is_frag = skb.sock >= 0 and (skb.more or skb.frag) and not skb.gso_size
+        if is_frag:
+            key = (skb.sock, skb.id - skb.frag)
+            if key in self.frag_failed:       # sent from another CPU before it knew
+                yield from self.free_dead(skb)
+                return
         rc = yield from self.dev_xmit_skb(txq, skb)
+        if is_frag:
+            ip = self.ip
+            if rc == NET_XMIT_SUCCESS:
+                ip["FragCreates"] = ip.get("FragCreates", 0) + 1
+                if skb.more:
+                    return
+                ip["FragOKs"] = ip.get("FragOKs", 0) + 1
+            else:
+                ip["FragFails"] = ip.get("FragFails", 0) + 1
+                if skb.more:
+                    self.frag_failed.add(key)
         self.count_xmit(skb, rc)
 
     def send_bh(self, skb, tsk):
@@ -273,12 +381,14 @@ class Tx:
             return NET_XMIT_SUCCESS
         ok = q.enqueue(skb, skb_priority(skb))
         self.in_hand.pop(id(skb), None)
-        yield c.dev_queue_xmit
         if not ok:
             self.books.tx_drop(skb, "qdisc_drop")
+            if skb.sock >= 0:                 # kfree_skb → sock_wfree: the charge goes back
+                self.wfree_remote(self.cpu.now + c.dev_queue_xmit, skb)
             rc = NET_XMIT_DROP
         else:
             rc = NET_XMIT_SUCCESS
+        yield c.dev_queue_xmit
         yield from self.qdisc_run(txq)
         return rc
 
@@ -330,6 +440,8 @@ class Tx:
         or a ring that stopped midway, sends the rest back to the qdisc
         (dev_requeue_skb). Returns whether the qdisc may go on."""
         q = txq.qdisc
+        if not self.gso_udp_l4 and any(x.gso_segs for x in lst):
+            lst = yield from self.validate_xmit_skb_list(lst)
         if txq.stopped():                             # netif_xmit_frozen_or_stopped
             self.requeue(q, lst)
             return False
@@ -344,6 +456,36 @@ class Tx:
                 return False
         return True
 
+    def validate_xmit_skb_list(self, lst: list):
+        """validate_xmit_skb for a device without NETIF_F_GSO_UDP_L4 (tx-udp-segmentation
+        off): __skb_gso_segment → inet_gso_segment → udp4_ufo_fragment → __udp_gso_segment
+        cuts a UDP GSO skb into its datagrams, each with its own head (skb_segment) and
+        sock_wfree, and consumes the GSO skb. The kernel charges the socket the segments'
+        extra truesize here (refcount_add of sum_truesize − gso_skb->truesize); softnet
+        charged it at sendmsg already (`gso_truesize`), as the socket's owner may be
+        another CPU, so the segments' truesizes add up to the GSO skb's."""
+        out = []
+        c = self.costs.udp_gso_segment
+        for skb in lst:
+            if not skb.gso_segs:
+                out.append(skb)
+                continue
+            self.in_hand.pop(id(skb), None)
+            segs = []
+            n = skb.gso_segs
+            left = skb.len - ETH_HLEN - IP_HLEN - UDP_HLEN
+            for k in range(n):
+                pay = min(skb.gso_size, left)
+                left -= pay
+                seg = SkBuff(skb.id + k, skb.flow, ETH_HLEN + IP_HLEN + UDP_HLEN + pay,
+                             GSO_HEAD_TRUESIZE + pay, skb.queue, 0, 0, sock=skb.sock,
+                             frag=k, more=k < n - 1)
+                segs.append(seg)
+                self.in_hand[id(seg)] = seg
+            out.extend(segs)
+            yield c * n
+        return out
+
     # -- the driver's transmit (igb_xmit_frame_ring, spec §3.7) ----------------------------
     def igb_xmit_frame_ring(self, txq: TxQueue, skb, more: bool):
         ring = txq.ring
@@ -351,6 +493,9 @@ class Tx:
         # data descriptors (a GRO super-packet: one per page fragment, sent with TSO) +
         # the context descriptor of checksum/TSO offload
         count = (skb.nsegs if skb.segs else txd_use_count(skb.len)) + 1
+        if skb.gso_segs:
+            # a UDP GSO skb (igb_tso, L4T_UDP): the headers, the payload's page fragments
+            count = 1 + txd_use_count(skb.len - ETH_HLEN - IP_HLEN - UDP_HLEN) + 1
         if ring.desc_unused() < count + 2:
             # igb_maybe_stop_tx(ring, count + 3): stop, re-check (nothing cleaned meanwhile
             # on this CPU), BUSY
@@ -360,7 +505,7 @@ class Tx:
         ring.in_flight.append((skb, count))
         ring.unsent.append(skb)
         self.in_hand.pop(id(skb), None)
-        txq.dql.queued(skb.len)                       # netdev_tx_sent_queue
+        txq.dql.queued(tx_bytecount(skb))             # netdev_tx_sent_queue
         if txq.dql.avail() < 0:
             txq.stack_xoff = True
         if ring.desc_unused() < DESC_NEEDED:          # igb_maybe_stop_tx(ring, DESC_NEEDED)
@@ -387,8 +532,7 @@ class Tx:
         yield self.costs.net_tx_action
         while self.xmit_list:                 # other CPUs' packets for queues owned here
             skb, q = self.xmit_list.popleft()
-            rc = yield from self.dev_xmit_skb(self.queues[q], skb)
-            self.count_xmit(skb, rc)
+            yield from self.xmit_one(self.queues[q], skb)
         head = self.output_queue
         self.output_queue = deque()
         for txq in head:
@@ -407,8 +551,8 @@ class Tx:
             skb, count = ring.in_flight.popleft()
             ring.hw_done -= 1
             ring.used -= count
-            packets += 1
-            nbytes += skb.len
+            packets += skb.gso_segs or 1                # tx_buffer->gso_segs
+            nbytes += tx_bytecount(skb)
             budget -= 1
             if skb.sock >= 0:                           # sock_wfree, as the skb is freed
                 self.wfree_remote(cpu.now + c.igb_clean_tx_packet, skb)
@@ -427,6 +571,15 @@ class Tx:
             ring.restart_queue += 1
             self.netif_schedule(txq)
         return budget != 0
+
+
+def tx_bytecount(skb) -> int:
+    """first->bytecount: skb->len, plus for a segmentation-offloaded skb the headers the
+    device repeats on every segment after the first (igb_tso/ice_tso: (gso_segs − 1) ×
+    hdr_len). What BQL and the ring's byte counters see."""
+    if skb.gso_segs > 1:
+        return skb.len + (skb.gso_segs - 1) * (ETH_HLEN + IP_HLEN + UDP_HLEN)
+    return skb.len
 
 
 def skb_priority(skb) -> int:

@@ -29,6 +29,15 @@ class SkBuff:
     # still every one of its wire packets to the books.
     segs: list | None = None
     sock: int = -1     # a packet this host sends: its sender's index; -1 for received ones
+    # A send cut in pieces (IP fragments made by ip_do_fragment, or the segments of a UDP
+    # GSO skb): this piece's index, and whether pieces of the same send follow it (IP_MF
+    # for fragments). The books count a send where its last piece ends. Ids of the
+    # pieces are consecutive: the send's is `id - frag`.
+    frag: int = 0
+    more: bool = False
+    # skb_shinfo gso_size / gso_segs of a UDP GSO skb (UDP_SEGMENT); 0 otherwise
+    gso_size: int = 0
+    gso_segs: int = 0
 
     @property
     def nsegs(self) -> int:
@@ -36,9 +45,12 @@ class SkBuff:
         return 1 + len(self.segs) if self.segs else 1
 
     def to_wire(self) -> tuple:
-        return (self.id, self.flow, self.len, self.truesize, self.queue, self.t_wire,
-                self.t_dma, self.t_poll, self.t_proto, self.t_sock, self.rps_src, self.rps_seq,
-                self.segs, self.sock)
+        f = (self.id, self.flow, self.len, self.truesize, self.queue, self.t_wire,
+             self.t_dma, self.t_poll, self.t_proto, self.t_sock, self.rps_src, self.rps_seq,
+             self.segs, self.sock)
+        if self.frag or self.more or self.gso_size:   # only pieces and GSO skbs carry these
+            f += (self.frag, self.more, self.gso_size, self.gso_segs)
+        return f
 
     @staticmethod
     def from_wire(f) -> "SkBuff":

@@ -25,7 +25,7 @@ MIN_FRAME = 64
 class TxEngine:
     __slots__ = ("wire", "read_ns", "queue_cpu", "pending", "in_flight_fwd", "on_wire_by_sender",
                  "on_wire_by_flow", "frames", "bytes", "end", "in_flight", "queue_packets",
-                 "queue_bytes")
+                 "queue_bytes", "frames_by_sender")
 
     def __init__(self, line_rate_bps: int, read_ns: int, queue_cpu: dict[int, str],
                  nsenders: int, nflows: int, end: int) -> None:
@@ -33,7 +33,8 @@ class TxEngine:
         self.read_ns = read_ns
         self.queue_cpu = queue_cpu
         self.pending: list = []                # doorbells not yet processed (heap)
-        self.on_wire_by_sender = [0] * nsenders
+        self.on_wire_by_sender = [0] * nsenders    # sends whose last frame has left
+        self.frames_by_sender = [0] * nsenders
         self.on_wire_by_flow = [0] * nflows    # forwarded packets, by received flow
         self.frames = 0                        # GPTC / TPT
         self.bytes = 0                         # GOTC
@@ -54,22 +55,32 @@ class TxEngine:
             nframes = [p[4] for p in pkts]
             sizes = np.repeat(np.array([max(p[3] + FCS, MIN_FRAME) for p in pkts],
                                        dtype=np.int64), nframes)
-            ends = self.wire.serialise(np.full(int(sizes.size), ready, dtype=np.int64), sizes)
             last = np.cumsum(nframes) - 1                # a packet is done with its last frame
+            # a sender's piece (7 fields) names its last frame, shorter after a UDP GSO
+            # skb's last segment, and whether its send goes on in later pieces
+            for i, p in enumerate(pkts):
+                if len(p) > 5 and p[5] != p[3]:
+                    sizes[last[i]] = max(p[5] + FCS, MIN_FRAME)
+            ends = self.wire.serialise(np.full(int(sizes.size), ready, dtype=np.int64), sizes)
             done_l = [int(t) for t in ends[last].tolist()]
             for p, t in zip(pkts, done_l):
                 n = p[4]
+                ends_send = len(p) <= 5 or not p[6]
                 if t < self.end:
+                    nbytes = p[3] * (n - 1) + (p[5] if len(p) > 5 else p[3])
                     self.frames += n
-                    self.bytes += (p[3] + FCS) * n
+                    self.bytes += nbytes + FCS * n
                     self.queue_packets[queue] = self.queue_packets.get(queue, 0) + n
-                    self.queue_bytes[queue] = self.queue_bytes.get(queue, 0) + p[3] * n
+                    self.queue_bytes[queue] = self.queue_bytes.get(queue, 0) + nbytes
                     if p[2] >= 0:
-                        self.on_wire_by_sender[p[2]] += 1
+                        self.frames_by_sender[p[2]] += n
+                        if ends_send:
+                            self.on_wire_by_sender[p[2]] += 1
                     else:
                         self.on_wire_by_flow[p[1]] += n
                 elif p[2] >= 0:
-                    self.in_flight += 1
+                    if ends_send:
+                        self.in_flight += 1
                 else:
                     self.in_flight_fwd += n
             out.setdefault(self.queue_cpu[queue], []).append((queue, done_l))
@@ -80,10 +91,11 @@ class TxEngine:
 
     def pending_packets(self, forwarded: bool) -> int:
         return sum(p[4] if forwarded else 1 for d in self.pending for p in d[4]
-                   if (p[2] < 0) == forwarded)
+                   if (p[2] < 0) == forwarded and (len(p) <= 5 or not p[6]))
 
     def result(self) -> dict:
         return {"on_wire_by_sender": self.on_wire_by_sender,
+                "frames_by_sender": self.frames_by_sender,
                 "forwarded_by_flow": self.on_wire_by_flow, "frames": self.frames,
                 "bytes": self.bytes, "in_flight": self.in_flight + self.pending_packets(False),
                 "in_flight_forwarded": self.in_flight_fwd + self.pending_packets(True),
