@@ -482,6 +482,8 @@ def plan(r: dict) -> Plan:
                                "senders": my_senders,
                                "tx": {"ntxq": nic["combined"], "ring": nic["tx_ring"],
                                       "txqueuelen": nic["txqueuelen"],
+                                      "qdisc": sysctl["net.core.default_qdisc"],
+                                      "fq_codel": nic.get("_fq_codel"),
                                       "dev_tx_weight": sysctl["net.core.dev_tx_weight"],
                                       "work_limit": model["tx_work_limit"],
                                       "xps": xps_by_cpu[c] or None,
