@@ -3,8 +3,15 @@
 The root of a multi-queue device is `mq`, a pure container: one child per TX queue, built
 with `net.core.default_qdisc`. `pfifo_fast` (the default) is lockless (TCQ_F_NOLOCK), may
 be bypassed when empty, and keeps three bands, each a ring of `txqueuelen` packets; a band
-whose ring is full drops (NET_XMIT_DROP). The qdisc's own counters are what
-`tc -s qdisc show` prints.
+whose ring is full drops (NET_XMIT_DROP). `fq_codel` (the alternative) is locked and never
+bypassed: flows by skb hash, DRR over new and old flows, CoDel per flow, and a drop from
+the fattest flow over its limit. The qdisc's own counters are what `tc -s qdisc show`
+prints.
+
+Interface the TX path drives: `qdisc_enqueue(skb, priority, hash, now)` → NET_XMIT_*,
+`dequeue(now)`, `requeue`, `bypassed`, `empty`, `qlen`, `skbs`, `stats`, `can_bypass`, and
+`to_free`: the skbs a qdisc dropped besides a refused one, with their drop stage, for the
+caller to book and free.
 """
 
 from __future__ import annotations
