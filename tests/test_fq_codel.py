@@ -255,6 +255,23 @@ def tx_balanced(s):
     return s["sent"] == s["on_wire"] + sum(s["tx_drops"].values()) + s["tx_in_flight"]
 
 
+def test_sender_example_with_fq_codel_balances_and_never_bypasses(tmp_path):
+    s = run_inline(tmp_path / "s", 'sysctl."net.core.default_qdisc"="fq_codel"',
+                   file=os.path.join(ROOT, "examples", "sender.toml"))
+    assert tx_balanced(s) and s["tx_drops"] == {} and 780 <= s["on_wire"] <= 813
+    qd = s["tx_queues"]["tx-0"]["qdisc"]
+    # every packet went through the flows (no bypass): one flow, new once, then old
+    assert qd["kind"] == "fq_codel" and qd["packets"] >= s["on_wire"]
+    assert qd["new_flow_count"] >= 1 and len(qd["flow_stats"]) == 1
+    assert qd["qlen"] == s["tx_in_flight_by_place"]["qdisc"]
+    udp = udp_mib(tmp_path / "s")
+    assert udp["OutDatagrams"] == s["sent"] - s["tx_in_flight_by_place"]["xmit"]
+    tc = (tmp_path / "s" / "tc_qdisc.txt").read_text().splitlines()
+    assert tc[3].startswith("qdisc fq_codel 0: parent :1 limit 10240p flows 1024 ")
+    assert tc[6].startswith(f"  maxpacket 1514 drop_overlimit 0 new_flow_count "
+                            f"{qd['new_flow_count']} ecn_mark 0 memory_used ")
+
+
 def test_sparse_flow_keeps_a_low_delay_under_fq_codel_not_under_pfifo_fast(tmp_path):
     fq = run_inline(tmp_path / "fq", "duration=100ms", file=EXAMPLE)
     pf = run_inline(tmp_path / "pf", "duration=100ms",
