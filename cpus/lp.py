@@ -602,6 +602,13 @@ class CpuLP(LogicalProcess):
                 if to == dst:
                     e = min(e, max(at, safe))
                     break
+        if "wf" in kinds and self.sender_tasks and any(
+                q.qdisc.kind == "fq_codel" for q in self.txqs.values()):
+            # fq_codel frees other senders' skbs (overflow, CoDel) in a local sender's
+            # dev_queue_xmit too
+            if self._task_e is None:
+                self._task_e = self._sender_earliest(safe)
+            e = min(e, max(self._task_e, safe) + self.costs.udp_sendmsg)
         if "xq" in kinds or "db" in kinds:   # sends from a sender's sendmsg
             if self._task_e is None:
                 self._task_e = self._sender_earliest(safe)
