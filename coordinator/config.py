@@ -44,7 +44,7 @@ SYSCTLS = {
     "net.ipv4.tcp_rmem": ("4096 131072 6291456", None, "three integers \"min default max\""),
     "net.core.wmem_default": (212992, SOCK_MIN_SNDBUF, f"an integer ≥ {SOCK_MIN_SNDBUF}"),
     "net.core.wmem_max": (212992, SOCK_MIN_SNDBUF, f"an integer ≥ {SOCK_MIN_SNDBUF}"),
-    "net.core.default_qdisc": ("pfifo_fast", None, "pfifo_fast"),
+    "net.core.default_qdisc": ("pfifo_fast", None, "pfifo_fast or fq_codel"),
     "net.core.dev_tx_weight": (64, 1, "an integer ≥ 1 (packets per qdisc run)"),
     "net.ipv4.ip_forward": (0, 0, "0 or 1"),
 }
@@ -52,7 +52,11 @@ TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq",
             "flows", "apps", "host", "quantum"}
 NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_hash",
             "rx_usecs", "rx_pause", "rx_packet_buffer", "rps_cpus", "rps_flow_cnt", "ntuple",
-            "rules", "gro", "tx_ring", "xps_cpus", "txqueuelen", "tx_udp_segmentation"}
+            "rules", "gro", "tx_ring", "xps_cpus", "txqueuelen", "tx_udp_segmentation",
+            "fq_codel"}
+# tc qdisc replace dev eth0 parent :N fq_codel … (every mq child); defaults: fq_codel_init
+FQ_CODEL_KEYS = {"limit", "flows", "quantum", "target", "interval", "memory_limit", "ecn",
+                 "drop_batch"}
 RULE_KEYS = {"flow_type", "proto", "src_ip", "dst_ip", "src_port", "dst_port", "action", "loc"}
 FLOW_KEYS = {"name", "proto", "src", "dst", "rate", "size", "arrival", "on", "off", "count",
              "start", "stop"}
@@ -220,11 +224,54 @@ def validate(raw: dict) -> dict:
     r["nic"] = nic = _validate_nic(raw.get("nic", {}), ncpus)
     r["irq"] = {"smp_affinity": _validate_affinity(raw.get("irq", {}), nic, ncpus)}
     r["sysctl"] = _validate_sysctl(raw.get("sysctl", {}), hz)
+    _validate_fq_codel(raw.get("nic", {}).get("fq_codel"), nic,
+                       r["sysctl"]["net.core.default_qdisc"])
     r["host"] = host = _validate_host(raw.get("host", {}))
     r["flows"] = _validate_flows(raw.get("flows", []), r["duration_ns"])
     r["apps"] = _validate_apps(raw.get("apps", []), ncpus, host, r["sysctl"],
                                r["duration_ns"])
     return r
+
+
+def _validate_fq_codel(f, nic: dict, qdisc: str) -> None:
+    """nic.fq_codel: tc's fq_codel options for every TX queue's qdisc, checked as
+    fq_codel_change does (L6.6 net/sched/sch_fq_codel.c); only with default_qdisc =
+    fq_codel. Times are durations (tc's target/interval); memory_limit is bytes."""
+    if f is None and qdisc != "fq_codel":
+        nic.pop("fq_codel", None)
+        return
+    if qdisc != "fq_codel":
+        _fail("nic.fq_codel", f, 'sysctl."net.core.default_qdisc" = "fq_codel" to go with it')
+    f = {} if f is None else f
+    if not isinstance(f, dict):
+        _fail("nic.fq_codel", f, "a table such as { target = \"5ms\", interval = \"100ms\" }")
+    _unknown("nic.fq_codel", f, FQ_CODEL_KEYS)
+    out = {"limit": _int("nic.fq_codel.limit", f.get("limit", 10240), 1, (1 << 32) - 1,
+                         "an integer ≥ 1 (packets)"),
+           "flows": _int("nic.fq_codel.flows", f.get("flows", 1024), 1, 65536,
+                         "an integer from 1 to 65536"),
+           "quantum": _int("nic.fq_codel.quantum", f.get("quantum", 1514), 256, 1 << 20,
+                           "an integer from 256 to 1048576 (bytes)")}
+    for k, default in (("target", "5ms"), ("interval", "100ms")):
+        v = f.get(k, default)
+        if _dur(f"nic.fq_codel.{k}", v) < 1000:
+            _fail(f"nic.fq_codel.{k}", v, "a duration of at least 1us (tc's unit)")
+        out[k] = v
+    out["memory_limit"] = _int("nic.fq_codel.memory_limit", f.get("memory_limit", 32 << 20),
+                               1, 1 << 31, "an integer from 1 to 2147483648 (bytes)")
+    ecn = f.get("ecn", True)
+    if not isinstance(ecn, bool):
+        _fail("nic.fq_codel.ecn", ecn, "true or false (ecn | noecn)")
+    out["ecn"] = ecn
+    out["drop_batch"] = _int("nic.fq_codel.drop_batch", f.get("drop_batch", 64), 1,
+                             (1 << 32) - 1, "an integer ≥ 1")
+    nic["fq_codel"] = out
+    nic["_fq_codel"] = {"limit": out["limit"], "flows": out["flows"],
+                        "quantum": out["quantum"],
+                        "target_us": _dur("", out["target"]) // 1000,
+                        "interval_us": _dur("", out["interval"]) // 1000,
+                        "memory_limit": out["memory_limit"], "ecn": ecn,
+                        "drop_batch": out["drop_batch"]}
 
 
 def _validate_nic(n: dict, ncpus: int) -> dict:
@@ -534,9 +581,9 @@ def _validate_sysctl(s: dict, hz: int) -> dict:
             except ValueError:
                 _fail(f'sysctl."{k}"', v, "a hex CPU mask string such as \"f\" or \"0\"")
         elif k == "net.core.default_qdisc":
-            if v != "pfifo_fast":
-                _fail(f'sysctl."{k}"', v, "pfifo_fast (the 6.6 default; fq_codel and others "
-                      "are not modelled yet)")
+            if v not in ("pfifo_fast", "fq_codel"):
+                _fail(f'sysctl."{k}"', v, "pfifo_fast (the 6.6 default) or fq_codel; other "
+                      "qdiscs are not modelled")
         elif k == "net.ipv4.ip_forward":
             if v not in (0, 1):
                 _fail(f'sysctl."{k}"', v, "0 or 1")

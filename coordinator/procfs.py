@@ -149,11 +149,63 @@ def _sprint_size(sz: int) -> str:
     return f"{sz}b"
 
 
-def tc_qdisc(children: list[dict | None]) -> str:
+def _sprint_time(us: int) -> str:
+    """iproute2's sprint_time (lib/utils.c print_time): microseconds as s, ms (%.3g) or
+    us — the kernel's 4999 us (codel time of 5 ms) prints as 5ms."""
+    if us >= 1_000_000:
+        return f"{us / 1_000_000:.3g}s"
+    if us >= 1000:
+        return f"{us / 1000:.3g}ms"
+    return f"{us}us"
+
+
+# fq_codel_init's options, as `tc` is told them (target/interval via codel_time_to_us)
+FQ_CODEL_OPTS = {"limit": 10240, "flows": 1024, "quantum": 1514, "target_us": 4999,
+                 "interval_us": 99999, "memory_limit": 32 << 20, "ecn": True,
+                 "drop_batch": 64}
+
+
+def _fq_codel_opts(q: dict) -> str:
+    """tc/q_fq_codel.c fq_codel_print_opt (ce_threshold is off, so not dumped)."""
+    return (f"limit {q['limit']}p flows {q['flows']} quantum {q['quantum']} "
+            f"target {_sprint_time(q['target_us'])} "
+            f"interval {_sprint_time(q['interval_us'])} "
+            f"memory_limit {_sprint_size(q['memory_limit'])} "
+            + ("ecn " if q["ecn"] else "")
+            + (f"drop_batch {q['drop_batch']} " if q["drop_batch"] else ""))
+
+
+def _fq_codel_xstats(q: dict) -> str:
+    """tc/q_fq_codel.c fq_codel_print_xstats (TCA_FQ_CODEL_XSTATS_QDISC)."""
+    out = (f"  maxpacket {q['maxpacket']} drop_overlimit {q['drop_overlimit']} "
+           f"new_flow_count {q['new_flow_count']} ecn_mark {q['ecn_mark']}")
+    if q["ce_mark"]:
+        out += f" ce_mark {q['ce_mark']}"
+    if q["memory_used"]:
+        out += f" memory_used {q['memory_used']}"
+    if q["drop_overmemory"]:
+        out += f" drop_overmemory {q['drop_overmemory']}"
+    return out + (f"\n  new_flows_len {q['new_flows_len']} "
+                  f"old_flows_len {q['old_flows_len']}\n")
+
+
+def tc_qdisc(children: list[dict | None], kind: str = "pfifo_fast",
+             fq_codel: dict | None = None) -> str:
     """`tc -s qdisc show dev eth0`: the root mq with its statistics summed over the
-    children, then one pfifo_fast per TX queue (parent :N, N = queue + 1, in hex)."""
+    children, then one `kind` qdisc (net.core.default_qdisc) per TX queue (parent :N,
+    N = queue + 1, in hex). fq_codel adds its options and xstats (tc/q_fq_codel.c)."""
     zero = {"bytes": 0, "packets": 0, "drops": 0, "overlimits": 0, "requeues": 0,
             "backlog": 0, "qlen": 0}
+    if kind == "fq_codel":
+        opts = dict(FQ_CODEL_OPTS)
+        if fq_codel:                   # the configured options, as the kernel dumps them
+            opts.update({k: v for k, v in fq_codel.items()
+                         if k not in ("target_us", "interval_us")})
+            for k in ("target_us", "interval_us"):
+                opts[k] = ((fq_codel[k] * 1000) >> 10 << 10) // 1000
+        zero = {**zero, **opts, "maxpacket": 0, "drop_overlimit": 0, "new_flow_count": 0,
+                "ecn_mark": 0, "ce_mark": 0, "memory_used": 0, "drop_overmemory": 0,
+                "new_flows_len": 0, "old_flows_len": 0}
     kids = [c or zero for c in children]
 
     def stats(q: dict) -> str:
@@ -161,16 +213,23 @@ def tc_qdisc(children: list[dict | None]) -> str:
                 f"overlimits {q['overlimits']} requeues {q['requeues']}) \n"
                 f" backlog {_sprint_size(q['backlog'])} {q['qlen']}p requeues "
                 f"{q['requeues']}\n")
+
+    def child(q: dict, where: str) -> str:
+        if kind == "fq_codel":
+            return (f"qdisc fq_codel 0: {where}{_fq_codel_opts(q)}\n" + stats(q)
+                    + _fq_codel_xstats(q))
+        return (f"qdisc pfifo_fast 0: {where}bands 3 priomap "
+                "1 2 2 2 1 2 0 0 1 1 1 1 1 1 1 1\n" + stats(q))
     out = ""
     if len(kids) > 1:
-        root = {k: sum(q[k] for q in kids) for k in zero}
+        root = {k: sum(q[k] for q in kids) for k in ("bytes", "packets", "drops",
+                                                     "overlimits", "requeues", "backlog",
+                                                     "qlen")}
         out += "qdisc mq 0: root \n" + stats(root)
         for i, q in enumerate(kids):
-            out += (f"qdisc pfifo_fast 0: parent :{i + 1:x} bands 3 priomap "
-                    "1 2 2 2 1 2 0 0 1 1 1 1 1 1 1 1\n" + stats(q))
+            out += child(q, f"parent :{i + 1:x} ")
     else:
-        out += ("qdisc pfifo_fast 0: root refcnt 2 bands 3 priomap "
-                "1 2 2 2 1 2 0 0 1 1 1 1 1 1 1 1\n" + stats(kids[0]))
+        out += child(kids[0], "root refcnt 2 ")
     return out
 
 

@@ -36,6 +36,9 @@ DROP_COUNTERS = {
                      "kernel answers with a RST, which softnet does not send)",
     "tcp_rcvq_drop": "TcpExt TCPRcvQDrop (/proc/net/netstat)",
     "qdisc_drop": "tc -s qdisc dropped (a forwarded packet the egress qdisc had no room for)",
+    "fq_codel_drop": "tc -s qdisc dropped and drop_overlimit (fq_codel over its limit dropped "
+                     "from the fattest flow)",
+    "codel_drop": "tc -s qdisc dropped (CoDel: sojourn above target for an interval)",
 }
 # TX drop stage -> the counter that records it
 TX_DROP_COUNTERS = {
@@ -45,6 +48,11 @@ TX_DROP_COUNTERS = {
                   "(a fragment's drop: also Ip FragFails)",
     "sndbuf_enobufs": "/proc/net/snmp Udp SndbufErrors (sendmsg returned ENOBUFS: the "
                       "fragments of a datagram above the MTU would exceed twice sk_sndbuf)",
+    "fq_codel_drop": "tc -s qdisc dropped and drop_overlimit (fq_codel over its limit dropped "
+                     "from the fattest flow; the sender saw success or NET_XMIT_CN, both "
+                     "counted in Udp OutDatagrams)",
+    "codel_drop": "tc -s qdisc dropped (CoDel dropped at dequeue; the sender counted it in "
+                  "Udp OutDatagrams)",
 }
 
 
@@ -220,7 +228,9 @@ def assemble(r: dict, plan, results: dict) -> dict:
         "proc/interrupts": procfs.interrupts(ncpus, plan.vectors, irq_counts),
         "proc/net/snmp": procfs.snmp(snmp_ip, snmp_udp, snmp_tcp,
                                      r["sysctl"]["net.ipv4.ip_forward"] == 1),
-        "tc_qdisc.txt": procfs.tc_qdisc([txqs.get(q, {}).get("qdisc") for q in range(nq)]),
+        "tc_qdisc.txt": procfs.tc_qdisc([txqs.get(q, {}).get("qdisc") for q in range(nq)],
+                                        r["sysctl"]["net.core.default_qdisc"],
+                                        r["nic"].get("_fq_codel")),
         "proc/net/dev": procfs.net_dev([("lo", {}), (r["nic"]["ifname"], eth)]),
         "proc/net/udp": procfs.net_udp([
             _udp_line(i, a, sockets.get(i, {}), tx)

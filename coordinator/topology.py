@@ -484,6 +484,8 @@ def plan(r: dict) -> Plan:
                                "tx": {"ntxq": nic["combined"], "ring": nic["tx_ring"],
                                       "txqueuelen": nic["txqueuelen"],
                                       "gso_udp_l4": nic["tx_udp_segmentation"],
+                                      "qdisc": sysctl["net.core.default_qdisc"],
+                                      "fq_codel": nic.get("_fq_codel"),
                                       "dev_tx_weight": sysctl["net.core.dev_tx_weight"],
                                       "work_limit": model["tx_work_limit"],
                                       "xps": xps_by_cpu[c] or None,

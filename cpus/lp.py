@@ -143,7 +143,9 @@ class CpuLP(LogicalProcess):
             self.backlog.heads = HeadReports(self._head_report)
         # the transmit side: the TX queues whose vectors this CPU serves (spec §10, §11)
         owned = sorted({q for v in args["vectors"] for q in v.get("tx_queues", ())})
-        self.txqs = {q: TxQueue(q, txa["ring"], txa["txqueuelen"], args["hz"]) for q in owned}
+        self.txqs = {q: TxQueue(q, txa["ring"], txa["txqueuelen"], args["hz"],
+                                txa.get("qdisc", "pfifo_fast"), txa.get("fq_codel"))
+                     for q in owned}
         self.tx = Tx(self.cpu, self.txqs, txa["ntxq"], txa["xps"], self.snmp, self.books,
                      txa["dev_tx_weight"])
         self.tx.doorbell = self._doorbell
@@ -298,11 +300,12 @@ class CpuLP(LogicalProcess):
         self.outbox.setdefault("nic", []).append(
             ("db", self.out_links["nic"].deliver(t), self.out_seq, (queue, out)))
 
-    def _remote_xmit(self, t: int, queue: int, skb: SkBuff) -> None:
+    def _remote_xmit(self, t: int, queue: int, skb: SkBuff, hash_: int) -> None:
         dst = self.txq_owner[queue]
         self.out_seq += 1
         self.outbox.setdefault(dst, []).append(
-            ("xq", self.out_links[dst].deliver(t), self.out_seq, (queue, skb.to_wire())))
+            ("xq", self.out_links[dst].deliver(t), self.out_seq,
+             (queue, skb.to_wire(), hash_)))
 
     def _wfree(self, t: int, skb: SkBuff) -> None:
         """sock_wfree on the sender's CPU (its socket's owner)."""
@@ -325,8 +328,8 @@ class CpuLP(LogicalProcess):
         self._wfree_local(self.tx_socks[sock], truesize)
 
     def _xq_arrive(self, t: int, arg) -> None:
-        queue, skb = arg
-        self.tx.xmit_arrive(skb, queue)
+        queue, skb, hash_ = arg
+        self.tx.xmit_arrive(skb, queue, hash_)
 
     def _txc_arrive(self, t: int, queue: int) -> None:
         """A descriptor written back (DD): the vector's cause is latched."""
@@ -580,7 +583,7 @@ class CpuLP(LogicalProcess):
                     heapq.heappush(self._starts, stamp)
                 elif kind == "xq":
                     ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._xq_arrive,
-                                      (body[0], SkBuff.from_wire(body[1])))
+                                      (body[0], SkBuff.from_wire(body[1]), body[2]))
                     heapq.heappush(self._starts, stamp)
                 elif kind == "wf":
                     ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._wf_arrive, body)
@@ -682,6 +685,13 @@ class CpuLP(LogicalProcess):
                 if to == dst:
                     e = min(e, max(at, safe))
                     break
+        if "wf" in kinds and self.sender_tasks and any(
+                q.qdisc.kind == "fq_codel" for q in self.txqs.values()):
+            # fq_codel frees other senders' skbs (overflow, CoDel) in a local sender's
+            # dev_queue_xmit too
+            if self._task_e is None:
+                self._task_e = self._sender_earliest(safe)
+            e = min(e, max(self._task_e, safe) + self.costs.udp_sendmsg)
         if "xq" in kinds or "db" in kinds:   # sends from a sender's sendmsg
             if self._task_e is None:
                 self._task_e = self._sender_earliest(safe)
@@ -949,14 +959,11 @@ class CpuLP(LogicalProcess):
             else:
                 in_flight[where] = in_flight.get(where, 0) + skb.nsegs
         for txq in self.txqs.values():
-            for band in txq.qdisc.bands:
-                for skb in band:
-                    place(skb, "qdisc")
-            for skb in txq.qdisc.gso_skb:
+            for skb in txq.qdisc.skbs():
                 place(skb, "qdisc")
             for skb in txq.ring.unsent:
                 place(skb, "tx_ring")
-        for skb, _ in self.tx.xmit_list:
+        for skb, _, _ in self.tx.xmit_list:
             place(skb, "qdisc")
         for skb in self.tx.in_hand.values():        # in sendmsg, or being handed over
             place(skb, "xmit")

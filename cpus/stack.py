@@ -86,9 +86,13 @@ class Stack:
             return HEAD_REPORT_DELAY_NS
         if kind == "arfs":           # ndo_rx_flow_steer, from get_rps_cpu's set_rps_cpu
             return c.get_rps_cpu
-        if kind == "wf":             # sock_wfree, after the first completed packet, or
-            # after kfree_skb of a fragment whose datagram failed (Tx.xmit_one)
-            return min(c.igb_clean_tx_packet, c.kfree_skb)
+        if kind == "wf":             # sock_wfree, after the first completed packet …
+            if self.tx is not None and any(q.qdisc.kind == "fq_codel"
+                                           for q in self.tx.queues.values()):
+                return 0             # … or fq_codel's drops, from a qdisc run's start
+            # … or a qdisc drop of another CPU's datagram, after dev_queue_xmit, or
+            # kfree_skb of a fragment whose datagram failed (Tx.free_dead)
+            return min(c.igb_clean_tx_packet, c.dev_queue_xmit, c.kfree_skb)
         if kind == "db":             # a tail write follows a descriptor write
             return c.igb_xmit_frame
         return 0                     # rfs: recvmsg writes the table at once

@@ -19,10 +19,9 @@ from engine.skb import SkBuff
 
 from .bql import Dql
 from .cpu import NET_TX_SOFTIRQ
-from .qdisc import PfifoFast
+from .qdisc import NET_XMIT_CN, NET_XMIT_DROP, NET_XMIT_SUCCESS, FqCodel, PfifoFast
 
 NETDEV_TX_OK, NETDEV_TX_BUSY = 0, 1
-NET_XMIT_SUCCESS, NET_XMIT_DROP = 0, 1
 DESC_NEEDED = 21                  # MAX_SKB_FRAGS + 4 (spec §1)
 # igb_xmit_frame_ring: one data descriptor per 32 KiB of linear data, plus the context
 # descriptor of a checksum-offloaded (CHECKSUM_PARTIAL) UDP packet
@@ -188,14 +187,24 @@ class TxRing:
         return self.count - 1 - self.used
 
 
+def qdisc_create_dflt(kind: str, txqueuelen: int, opts: dict | None = None):
+    """mq_init's child for one TX queue, built with net.core.default_qdisc's ops."""
+    if kind == "pfifo_fast":
+        return PfifoFast(txqueuelen)
+    if kind == "fq_codel":
+        return FqCodel(**(opts or {}))
+    raise ValueError(f"default_qdisc {kind!r} is not modelled")
+
+
 class TxQueue:
     """netdev_queue + its qdisc (an mq child) + igb_ring + dql."""
 
     __slots__ = ("index", "qdisc", "ring", "dql", "drv_xoff", "stack_xoff", "scheduled")
 
-    def __init__(self, index: int, ring_size: int, txqueuelen: int, hz: int) -> None:
+    def __init__(self, index: int, ring_size: int, txqueuelen: int, hz: int,
+                 qdisc: str = "pfifo_fast", qdisc_opts: dict | None = None) -> None:
         self.index = index
-        self.qdisc = PfifoFast(txqueuelen)
+        self.qdisc = qdisc_create_dflt(qdisc, txqueuelen, qdisc_opts)
         self.ring = TxRing(index, ring_size)
         self.dql = Dql(hz)
         self.drv_xoff = False             # __QUEUE_STATE_DRV_XOFF: ring short of descriptors
@@ -228,7 +237,7 @@ class Tx:
         self.in_hand: dict[int, object] = {}
         self.doorbell = None                  # fn(t, queue, packets): tail write → nic
         self.wfree_remote = None              # fn(t, skb): sock_wfree on its owner CPU
-        self.remote_xmit = None               # fn(t, queue, skb): to the queue's owner
+        self.remote_xmit = None               # fn(t, queue, skb, hash): to the queue's owner
         self.udp = snmp.udp
         self.ip = snmp.ip
         self.books = books
@@ -280,11 +289,11 @@ class Tx:
         txq = self.queues.get(q)
         if txq is None:
             self.in_hand.pop(id(skb), None)
-            self.remote_xmit(self.cpu.now + c, q, skb)
+            self.remote_xmit(self.cpu.now + c, q, skb, hash_)
             yield c
             return
         yield c
-        yield from self.xmit_one(txq, skb)
+        yield from self.xmit_one(txq, skb, hash_)
 
     def frag_dead(self, skb) -> bool:
         """An IP fragment whose datagram already failed: ip_do_fragment frees it unsent."""
@@ -299,7 +308,7 @@ class Tx:
         self.wfree_remote(self.cpu.now + self.costs.kfree_skb, skb)
         yield self.costs.kfree_skb
 
-    def xmit_one(self, txq: TxQueue, skb):
+    def xmit_one(self, txq: TxQueue, skb, hash_: int = 0):
         """dev_queue_xmit of one skb, and what ip_do_fragment and udp_send_skb count from
         its answer (L6.6 ip_output.c): FragCreates per fragment accepted, FragOKs when the
         last is; at the first refused one FragFails, the datagram's error (-ENOBUFS) and
@@ -310,7 +319,7 @@ class Tx:
             if key in self.frag_failed:       # sent from another CPU before it knew
                 yield from self.free_dead(skb)
                 return
-        rc = yield from self.dev_xmit_skb(txq, skb)
+        rc = yield from self.dev_xmit_skb(txq, skb, hash_)
         if is_frag:
             ip = self.ip
             if rc == NET_XMIT_SUCCESS:
@@ -348,25 +357,29 @@ class Tx:
 
     def count_xmit(self, skb, rc: int) -> None:
         """udp_send_skb's counters (kernel-spec §10.1): a qdisc drop is -ENOBUFS, which
-        without IP_RECVERR counts SndbufErrors (and Ip OutDiscards), not OutDatagrams."""
+        without IP_RECVERR counts SndbufErrors (and Ip OutDiscards), not OutDatagrams;
+        NET_XMIT_CN (fq_codel dropped from this packet's flow) counts as sent."""
         if skb.sock < 0:
             return
-        if rc == NET_XMIT_SUCCESS:
+        if rc == NET_XMIT_SUCCESS or rc == NET_XMIT_CN:     # net_xmit_errno
             self.udp["OutDatagrams"] += 1
         else:
             self.ip["OutDiscards"] += 1
             self.udp["SndbufErrors"] += 1
 
-    def xmit_arrive(self, skb, queue: int) -> None:
+    def xmit_arrive(self, skb, queue: int, hash_: int) -> None:
         """A packet another CPU sent to a queue this CPU owns: NET_TX queues it."""
-        self.xmit_list.append((skb, queue))
+        self.xmit_list.append((skb, queue, hash_))
         # no interrupt brings it here: ksoftirqd runs it (in the kernel the sending CPU
         # would run dev_queue_xmit itself)
         self.cpu.raise_softirq_irqoff(NET_TX_SOFTIRQ, False)
 
-    # -- __dev_xmit_skb (NOLOCK pfifo_fast) ------------------------------------------------
-    def dev_xmit_skb(self, txq: TxQueue, skb):
-        """Returns NET_XMIT_SUCCESS or NET_XMIT_DROP (the qdisc's ring was full)."""
+    # -- __dev_xmit_skb ----------------------------------------------------------------
+    def dev_xmit_skb(self, txq: TxQueue, skb, hash_: int = 0):
+        """Returns the qdisc's answer: NET_XMIT_SUCCESS, NET_XMIT_DROP (pfifo_fast's ring
+        was full) or NET_XMIT_CN (fq_codel dropped from this packet's flow). A qdisc
+        without TCQ_F_CAN_BYPASS (fq_codel) always takes the enqueue path; `hash_` is
+        skb_get_hash, which fq_codel classifies by."""
         q = txq.qdisc
         c = self.costs
         if q.can_bypass and q.empty():
@@ -379,25 +392,40 @@ class Tx:
             if not q.empty():
                 yield from self.qdisc_run(txq)
             return NET_XMIT_SUCCESS
-        ok = q.enqueue(skb, skb_priority(skb))
+        rc = q.qdisc_enqueue(skb, skb_priority(skb), hash_, self.cpu.now)
         self.in_hand.pop(id(skb), None)
-        if not ok:
-            self.books.tx_drop(skb, "qdisc_drop")
-            if skb.sock >= 0:                 # kfree_skb → sock_wfree: the charge goes back
-                self.wfree_remote(self.cpu.now + c.dev_queue_xmit, skb)
-            rc = NET_XMIT_DROP
-        else:
-            rc = NET_XMIT_SUCCESS
+        if rc == NET_XMIT_DROP:               # freed as dev_queue_xmit's work ends
+            self.kfree_skb(skb, "qdisc_drop", c.dev_queue_xmit)
         yield c.dev_queue_xmit
+        if q.to_free:
+            yield c.kfree_skb * self.kfree_skb_list(q)
         yield from self.qdisc_run(txq)
         return rc
+
+    def kfree_skb(self, skb, stage: str, after: int = 0) -> None:
+        """A packet a qdisc dropped: booked at `stage`; freeing a sender's skb runs
+        sock_wfree (its truesize goes back to the send buffer), `after` ns into the step."""
+        self.books.tx_drop(skb, stage)
+        if skb.sock >= 0:
+            self.wfree_remote(self.cpu.now + after, skb)
+
+    def kfree_skb_list(self, q) -> int:
+        """The qdisc's to_free list (fq_codel's overflow and CoDel drops), freed."""
+        n = len(q.to_free)
+        for skb, stage in q.to_free:
+            self.kfree_skb(skb, stage)
+        q.to_free.clear()
+        return n
 
     def qdisc_run(self, txq: TxQueue):
         """__qdisc_run: restart the qdisc until it is empty, the queue stops, or the
         dev_tx_weight quota is used (then NET_TX runs it again)."""
         quota = self.dev_tx_weight
+        q = txq.qdisc
         while True:
             lst = self.dequeue_skb(txq, quota)
+            if q.to_free:                     # CoDel dropped at the head
+                yield self.costs.kfree_skb * self.kfree_skb_list(q)
             if not lst:
                 return
             yield self.costs.qdisc_dequeue * len(lst)
@@ -415,13 +443,14 @@ class Tx:
         q = txq.qdisc
         if txq.stopped():
             return []
-        skb = q.dequeue()
+        now = self.cpu.now
+        skb = q.dequeue(now)
         if skb is None:
             return []
         lst = [skb]
         bytelimit = txq.dql.avail() - skb.len        # try_bulk_dequeue_skb
         while bytelimit > 0 and len(lst) < quota:
-            nxt = q.dequeue()
+            nxt = q.dequeue(now)
             if nxt is None:
                 break
             bytelimit -= nxt.len
@@ -531,8 +560,8 @@ class Tx:
     def net_tx_action(self):
         yield self.costs.net_tx_action
         while self.xmit_list:                 # other CPUs' packets for queues owned here
-            skb, q = self.xmit_list.popleft()
-            yield from self.xmit_one(self.queues[q], skb)
+            skb, q, hash_ = self.xmit_list.popleft()
+            yield from self.xmit_one(self.queues[q], skb, hash_)
         head = self.output_queue
         self.output_queue = deque()
         for txq in head:

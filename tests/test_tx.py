@@ -109,7 +109,7 @@ def test_sender_and_router_both_modes_identical(tmp_path):
 @pytest.mark.parametrize("sets,msg", [
     (['apps.0.send.dst="10.0.0.1:7000"'], "loopback"),
     (["apps.0.socket.blocking=1"], "blocking"),
-    (['net.core.default_qdisc="fq_codel"'], "default_qdisc"),
+    (['net.core.default_qdisc="fq"'], "default_qdisc"),
     (['nic.xps_cpus={"tx-5" = "1"}'], "xps_cpus"),
     (["nic.tx_ring=8"], "tx_ring"),
     (['apps.0.send.rate="fast"'], "rate"),
