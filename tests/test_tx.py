@@ -101,6 +101,40 @@ def test_router_saturates_and_drops_at_the_ring(tmp_path):
     assert t["ksoftirqd"] > t["softirq"]                       # NET_RX handed to ksoftirqd
 
 
+TWO_SENDERS = """
+seed = 1
+duration = "5ms"
+cpus = 2
+[nic]
+combined = 2
+xps_cpus = { "tx-0" = "3" }
+[irq.smp_affinity]
+"eth0-rx-0" = "1"
+"eth0-tx-0" = "1"
+"eth0-rx-1" = "2"
+"eth0-tx-1" = "2"
+[[apps]]
+name = "s0"
+cpu = 0
+send = { dst = "10.0.0.9:7000", rate = "60kpps", size = 1518 }
+[[apps]]
+name = "s1"
+cpu = 1
+send = { dst = "10.0.0.9:7001", rate = "60kpps", size = 1518 }
+"""
+
+
+def test_a_local_and_a_remote_sender_on_one_queue_both_modes(tmp_path):
+    """tx-0 takes a sender on its own CPU and one on the other CPU (xq records, sock_wfree
+    records back): the tightest TX coupling, identical in both modes."""
+    f = tmp_path / "two.toml"
+    f.write_text(TWO_SENDERS)
+    run_both_modes(tmp_path / "r", file=str(f))
+    s = run_inline(tmp_path / "i", file=str(f))
+    assert tx_balanced(s) and s["senders"]["s1"]["tx_queue"] == 0
+    assert s["senders"]["s0"]["on_wire"] > 100 and s["senders"]["s1"]["on_wire"] > 100
+
+
 def test_sender_and_router_both_modes_identical(tmp_path):
     run_both_modes(tmp_path / "s", file=SENDER)
     run_both_modes(tmp_path / "r", file=ROUTER)
