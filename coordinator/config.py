@@ -47,6 +47,8 @@ SYSCTLS = {
     "net.core.default_qdisc": ("pfifo_fast", None, "pfifo_fast or fq_codel"),
     "net.core.dev_tx_weight": (64, 1, "an integer ≥ 1 (packets per qdisc run)"),
     "net.ipv4.ip_forward": (0, 0, "0 or 1"),
+    # bytes of packets a neighbour holds while it resolves (SK_WMEM_MAX in 6.6)
+    "net.ipv4.neigh.default.unres_qlen_bytes": (212992, 0, "an integer ≥ 0 (bytes)"),
 }
 TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq", "sysctl",
             "flows", "apps", "host", "quantum"}
@@ -606,7 +608,7 @@ def _validate_sysctl(s: dict, hz: int) -> dict:
 def _validate_host(h: dict) -> dict:
     if not isinstance(h, dict):
         _fail("host", h, "a table")
-    _unknown("host", h, {"addresses"})
+    _unknown("host", h, {"addresses", "neigh", "arp_reply_delay"})
     addrs = h.get("addresses", ["10.0.0.1"])
     if not isinstance(addrs, list) or not addrs:
         _fail("host.addresses", addrs, "a non-empty list of the host's IP addresses")
@@ -616,7 +618,26 @@ def _validate_host(h: dict) -> dict:
             out.append(str(ipaddress.ip_address(a)))
         except ValueError:
             _fail("host.addresses", a, "must be IP addresses")
-    return {"addresses": out}
+    # the neighbour table at the start: `ip neigh add 10.0.0.9 lladdr … nud permanent`;
+    # any other next hop starts unresolved and is resolved with ARP on first use
+    neigh = h.get("neigh", {})
+    if not isinstance(neigh, dict):
+        _fail("host.neigh", neigh, 'a table such as { "10.0.0.9" = "permanent" }')
+    nout = {}
+    for ip, state in neigh.items():
+        try:
+            ipaddress.IPv4Address(ip)
+        except ValueError:
+            _fail(f'host.neigh."{ip}"', state, "keys are IPv4 addresses of neighbours")
+        if state not in ("permanent", "reachable"):
+            _fail(f'host.neigh."{ip}"', state, '"permanent" (a static entry) or "reachable" '
+                  "(resolved before the run); leave a neighbour out to resolve it with ARP")
+        nout[ip] = state
+    # how long the neighbour takes to answer an ARP request, after the request's last bit
+    # reaches it (0: at once, as fast as its own wire allows)
+    delay = h.get("arp_reply_delay", "0us")
+    return {"addresses": out, "neigh": nout, "arp_reply_delay": delay,
+            "arp_reply_delay_ns": _dur("host.arp_reply_delay", delay)}
 
 
 def _tables(name: str, value, allowed: set):

@@ -36,6 +36,8 @@ DROP_COUNTERS = {
                      "kernel answers with a RST, which softnet does not send)",
     "tcp_rcvq_drop": "TcpExt TCPRcvQDrop (/proc/net/netstat)",
     "qdisc_drop": "tc -s qdisc dropped (a forwarded packet the egress qdisc had no room for)",
+    "neigh_unres_drop": "/proc/net/stat/arp_cache unres_discards (the neighbour's queue "
+                        "exceeded unres_qlen_bytes while it was being resolved)",
     "fq_codel_drop": "tc -s qdisc dropped and drop_overlimit (fq_codel over its limit dropped "
                      "from the fattest flow)",
     "codel_drop": "tc -s qdisc dropped (CoDel: sojourn above target for an interval)",
@@ -53,6 +55,9 @@ TX_DROP_COUNTERS = {
                      "counted in Udp OutDatagrams)",
     "codel_drop": "tc -s qdisc dropped (CoDel dropped at dequeue; the sender counted it in "
                   "Udp OutDatagrams)",
+    "neigh_unres_drop": "/proc/net/stat/arp_cache unres_discards (the neighbour's queue "
+                        "exceeded unres_qlen_bytes while it was being resolved; the kernel "
+                        "frees the oldest)",
 }
 
 
@@ -200,6 +205,22 @@ def assemble(r: dict, plan, results: dict) -> dict:
     }
     if tx is not None:
         summary.update(tx)
+    if plan.neigh:
+        # neighbours resolved by ARP during the run (host.neigh lists the static ones)
+        neigh = {}
+        for k, ip in enumerate(plan.neigh):
+            views = [c["neigh"][str(k)] for c in cpus if str(k) in c.get("neigh", {})]
+            neigh[ip] = {"cpus": plan.neigh_cpus[ip],
+                         "state": ("reachable" if any(v["state"] == "reachable" for v in views)
+                                   else "incomplete" if views else "none"),
+                         "requests": sum(v["requests"] for v in views),
+                         "replies": sum(v["replies"] for v in views),
+                         "unres_discards": sum(v["unres_discards"] for v in views)}
+        summary["neigh"] = neigh
+        summary["arp_requests_on_wire"] = (nic.get("tx") or {}).get("arp_requests", 0)
+        kd = _sum_dicts([b.get("kernel_drops", {}) for b in books])
+        if kd:
+            summary["arp_request_drops"] = kd
     if r["nic"]["_model"].get("ntuple", {}).get("arfs"):
         summary["ntuple"] = {"enabled": r["nic"]["ntuple"], "rules": len(r["nic"]["rules"]),
                              "fdir_sb_match": nic.get("fdir_sb_match", 0)}

@@ -47,6 +47,8 @@ class Plan:
     arfs: bool = False                  # set_rps_cpu may program NIC filters (aRFS)
     senders: list = field(default_factory=list)   # per sending app: hash, TX queue, owner
     flow_txq: dict = field(default_factory=dict)  # forwarded flow -> its TX queue
+    neigh: list = field(default_factory=list)     # next hops resolved by ARP
+    neigh_cpus: dict = field(default_factory=dict)
 
 
 def rss_key_for(r: dict) -> bytes:
@@ -355,6 +357,30 @@ def plan(r: dict) -> Plan:
             carries.setdefault((c, txq_cpu[q]), set()).add("xq")
     tx_owners = sorted({s["owner"] for s in p.senders}
                        | {txq_cpu[q] for q in p.flow_txq.values()})
+    # neighbours (spec §10.1): every next hop a sender or a forwarded flow uses; one not
+    # in host.neigh starts unresolved and is resolved by ARP on first use. Each CPU that
+    # sends to it keeps its view of the entry; the nic answers a request from the wire
+    # side and tells each of them.
+    hops: dict[str, set] = {}
+    for sd in p.senders:
+        a = r["apps"][sd["app"]]
+        hops.setdefault(a["dst_ip"], set()).add(a["cpu"])
+    for i in p.flow_txq:
+        hops.setdefault(r["flows"][i]["dst_ip"], set()).add(p.flow_cpu[i])
+    static = r["host"]["neigh"]
+    p.neigh = sorted(ip for ip in hops if ip not in static)
+    neigh_idx = {ip: k for k, ip in enumerate(p.neigh)}
+    p.neigh_cpus = {ip: sorted(hops[ip]) for ip in p.neigh}
+    for ip in p.neigh:                             # the nic tells each CPU of the reply
+        for c in p.neigh_cpus[ip]:
+            for l in links:
+                if l["src"] == "nic" and l["dst"] == f"cpu{c}":
+                    l["carries"] = sorted(set(l["carries"]) | {"arp"})
+                    break
+            else:
+                links.append({"src": "nic", "dst": f"cpu{c}",
+                              "latency": prof["links"]["pcie"], "kind": "pcie",
+                              "carries": ["arp"]})
     for (a, b), kinds in sorted(carries.items()):
         links.append({"src": f"cpu{a}", "dst": f"cpu{b}",
                       "latency": prof["links"]["interconnect"], "kind": "interconnect",
@@ -427,7 +453,11 @@ def plan(r: dict) -> Plan:
                            **({"tx": {"pcie_read_ns": prof["links"]["pcie_read"],
                                       "queue_cpu": {str(q): f"cpu{o}"
                                                     for q, o in txq_cpu.items()},
-                                      "nsenders": len(r["apps"])}} if tx_owners else {})}})
+                                      "nsenders": len(r["apps"]),
+                                      "arp": {"reply_delay_ns": r["host"]["arp_reply_delay_ns"],
+                                              "notify": [[f"cpu{c}" for c in p.neigh_cpus[ip]]
+                                                         for ip in p.neigh]}}}
+                              if tx_owners else {})}})
     for c in range(ncpus):
         # vectors with an RX ring, and those cleaning a TX queue that carries traffic
         my_vecs = [{"entry": v["entry"], "name": v["name"], "irq": v["irq"],
@@ -491,7 +521,20 @@ def plan(r: dict) -> Plan:
                                       "xps": xps_by_cpu[c] or None,
                                       "queue_owner": {str(q): f"cpu{o}"
                                                       for q, o in txq_cpu.items()},
-                                      "nsenders": len(r["apps"])}}})
+                                      "nsenders": len(r["apps"]),
+                                      "unres_qlen_bytes":
+                                          sysctl["net.ipv4.neigh.default.unres_qlen_bytes"],
+                                      # neighbour index of each sender and forwarded flow
+                                      "neigh_of_sender": {
+                                          str(sd["app"]): neigh_idx.get(
+                                              r["apps"][sd["app"]]["dst_ip"], -1)
+                                          for sd in p.senders},
+                                      "neigh_of_flow": {
+                                          str(i): neigh_idx.get(r["flows"][i]["dst_ip"], -1)
+                                          for i in p.flow_txq},
+                                      "neigh_hash": [sw_flow_hash(
+                                          {"src_ip": ip, "sport": 0, "dst_ip": ip,
+                                           "dport": 0}, r["seed"]) for ip in p.neigh]}}})
     for spec in p.lps:
         spec["out_links"] = [l for l in links if l["src"] == spec["name"]]
         spec["in_links"] = [l for l in links if l["dst"] == spec["name"]]

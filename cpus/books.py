@@ -21,7 +21,8 @@ FOLD_EVERY = 6 * 65536
 
 class Books:
     __slots__ = ("drops", "flow_dropped", "flow_delivered", "flow_reordered", "flow_last",
-                 "lat", "delivered_total", "stamps", "tx_sent", "tx_dropped", "tx_drops")
+                 "lat", "delivered_total", "stamps", "tx_sent", "tx_dropped", "tx_drops",
+                 "kernel_drops")
 
     def __init__(self, nflows: int, nsenders: int = 0) -> None:
         self.drops: dict[str, int] = {}
@@ -36,6 +37,7 @@ class Books:
         self.tx_sent = [0] * nsenders
         self.tx_dropped = [0] * nsenders
         self.tx_drops: dict[str, int] = {}
+        self.kernel_drops: dict[str, int] = {}   # packets the kernel itself sent (ARP)
 
     def drop(self, flow: int, stage: str, n: int = 1) -> None:
         self.drops[stage] = self.drops.get(stage, 0) + n
@@ -44,6 +46,9 @@ class Books:
     def tx_drop(self, skb, stage: str) -> None:
         """A packet lost on the way out: a sender's datagram in the TX books, a forwarded
         one in the receive books of its flow."""
+        if skb.sock == -2:                    # the kernel's own (an ARP request)
+            self.kernel_drops[stage] = self.kernel_drops.get(stage, 0) + 1
+            return
         if skb.sock < 0:
             self.drop(skb.flow, stage, skb.nsegs)
             return
@@ -89,5 +94,5 @@ class Books:
                 "flow_delivered": self.flow_delivered, "flow_reordered": self.flow_reordered,
                 "delivered": self.delivered_total,
                 "tx_sent": self.tx_sent, "tx_dropped": self.tx_dropped,
-                "tx_drops": self.tx_drops,
+                "tx_drops": self.tx_drops, "kernel_drops": self.kernel_drops,
                 "latency": {s: r.export() for s, r in zip(STAGES, self.lat)}}

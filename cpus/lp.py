@@ -33,14 +33,14 @@ from .rfs import (HEAD_REPORT_DELAY_NS, RPS_NO_CPU, HeadReports, RfsRx, RfsWrite
 from .sched import Task
 from .sock import TcpSock, UdpSock
 from .stack import Snmp, Stack
-from .tx import (ETH_HLEN, IP_HLEN, UDP_HLEN, Tx, TxQueue, TxSock, gso_truesize,
+from .tx import (ETH_HLEN, IP_HLEN, UDP_HLEN, Neigh, Tx, TxQueue, TxSock, gso_truesize,
                  ip_fragments, tx_truesize)
 
 
 # records sent from kernel steps (receive path, TX cleanup, aRFS), and the inputs that can
 # start kernel work here
 KERNEL_KINDS = {"sk", "bl", "ipi", "qh", "arfs", "wf"}
-CAUSAL_KINDS = {"rx", "bl", "ipi", "txc", "xq"}
+CAUSAL_KINDS = {"rx", "bl", "ipi", "txc", "xq", "arp"}
 # records whose sending needs data this CPU holds (a frame, a backlog packet)
 DATA_KINDS = {"bl", "ipi", "sk", "qh"}
 
@@ -152,6 +152,14 @@ class CpuLP(LogicalProcess):
         self.tx.wfree_remote = self._wfree
         self.tx.gso_udp_l4 = txa.get("gso_udp_l4", True)
         self.tx.remote_xmit = self._remote_xmit
+        self.tx.new_arp_skb = self._new_arp_skb
+        self.tx.unres_qlen_bytes = txa.get("unres_qlen_bytes", 212992)
+        self.tx.neigh_of_sender = {int(k): v for k, v in txa.get("neigh_of_sender", {}).items()}
+        self.tx.neigh_of_flow = {int(k): v for k, v in txa.get("neigh_of_flow", {}).items()}
+        for k in sorted(set(self.tx.neigh_of_sender.values())
+                        | set(self.tx.neigh_of_flow.values())):
+            if k >= 0:
+                self.tx.neigh[k] = Neigh(k, txa["neigh_hash"][k])
         self.txq_owner = {int(q): lp for q, lp in txa["queue_owner"].items()}
         self.tx_socks: dict[int, TxSock] = {}
         self.tx_sock_lp: dict[int, str] = {}
@@ -274,6 +282,16 @@ class CpuLP(LogicalProcess):
         return [SkBuff(base + k, tsk.index, ETH_HLEN + IP_HLEN + f, tx_truesize(f, 0),
                        tsk.tx_queue, 0, 0, sock=tsk.index, frag=k, more=k < last)
                 for k, f in enumerate(frags)]
+
+    def _new_arp_skb(self, neigh: int) -> SkBuff:
+        """arp_create: a 42-byte request (14 + 28, padded to 60 by the device), owned by
+        the kernel (sock -2), carrying its neighbour's index as its flow."""
+        self._tx_ids += 1
+        return SkBuff((1 << 52) + self._tx_ids, neigh, 42, tx_truesize(0, 0), 0, 0, 0,
+                      sock=-2)
+
+    def _arp_arrive(self, t: int, neigh: int) -> None:
+        self.tx.neigh_update(neigh)
 
     def _doorbell(self, t: int, queue: int, pkts: list) -> None:
         """The tail write: the packets behind it, as (id, flow, sender, frame length, frames);
@@ -588,6 +606,9 @@ class CpuLP(LogicalProcess):
                 elif kind == "wf":
                     ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._wf_arrive, body)
                     heapq.heappush(self._task_starts, stamp)
+                elif kind == "arp":          # a neighbour answered (arp_rcv)
+                    ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._arp_arrive, body)
+                    heapq.heappush(self._starts, stamp)
                 elif kind == "txc":
                     queue, times = body
                     vec = self.txq_vec[queue]
@@ -897,7 +918,8 @@ class CpuLP(LogicalProcess):
         frame (forwarding) or a handed-over packet can, so the nic's link counts with its
         promise for frames alone."""
         if self._rx_until and all(txq.qdisc.empty() for txq in self.txqs.values()) \
-                and not self.tx.xmit_list:
+                and not self.tx.xmit_list and not self.tx.neigh_flush \
+                and not any(n.queue for n in self.tx.neigh.values()):
             e = self._kernel_earliest(safe, self._rx_until)
             self._kernel_earliest(safe)       # leave the cached bounds as they were
             return e
@@ -951,8 +973,10 @@ class CpuLP(LogicalProcess):
         in_flight["interconnect_link"] = link
         # the transmit side: packets in qdiscs, not yet rung rings, or on their way to the
         # queue's owner; a sender's count as TX in flight, a forwarded one's as RX
-        tx_if = {"qdisc": 0, "tx_ring": 0, "interconnect_link": 0, "xmit": 0}
+        tx_if = {"qdisc": 0, "tx_ring": 0, "interconnect_link": 0, "xmit": 0, "neigh": 0}
         def place(skb, where):
+            if skb.sock == -2:                     # the kernel's own ARP request
+                return
             if skb.sock >= 0:
                 if not skb.more:                    # a send counts where its last piece is
                     tx_if[where] += 1
@@ -965,6 +989,11 @@ class CpuLP(LogicalProcess):
                 place(skb, "tx_ring")
         for skb, _, _ in self.tx.xmit_list:
             place(skb, "qdisc")
+        for n in self.tx.neigh.values():            # waiting for a neighbour's answer
+            for skb, _, _, _ in n.queue:
+                place(skb, "neigh")
+        for skb, _, _, _ in self.tx.neigh_flush:
+            place(skb, "neigh")
         for skb in self.tx.in_hand.values():        # in sendmsg, or being handed over
             place(skb, "xmit")
         for e in self.ev._heap:
@@ -1016,6 +1045,10 @@ class CpuLP(LogicalProcess):
                         for s in self.sockets.values()},
             "context_switches": {t.name: t.switches for t in self.tasks},
             "tx_in_flight": tx_if,
+            "neigh": {str(k): {"state": ("none", "incomplete", "reachable")[n.state],
+                               "requests": n.requests, "replies": n.replies,
+                               "unres_discards": n.unres_discards}
+                      for k, n in self.tx.neigh.items()},
             "tx": {"queues": {str(q): {"qdisc": txq.qdisc.stats(),
                                        "packets": txq.ring.packets, "bytes": txq.ring.bytes,
                                        "restart": txq.ring.restart_queue

@@ -161,6 +161,26 @@ class TxSock:
         return False
 
 
+NUD_NONE, NUD_INCOMPLETE, NUD_REACHABLE = 0, 1, 2
+
+
+class Neigh:
+    """One CPU's view of a neighbour entry that starts unresolved."""
+
+    __slots__ = ("index", "hash", "state", "queue", "queue_bytes", "unres_discards",
+                 "requests", "replies")
+
+    def __init__(self, index: int, hash_: int) -> None:
+        self.index = index
+        self.hash = hash_           # the next hop's address hash
+        self.state = NUD_NONE
+        self.queue: deque = deque()   # arp_queue: (skb, hash, socket, rx queue)
+        self.queue_bytes = 0
+        self.unres_discards = 0     # /proc/net/stat/arp_cache unres_discards
+        self.requests = 0
+        self.replies = 0
+
+
 class TxRing:
     """igb's TX ring as the driver keeps it: descriptors in use between next_to_clean and
     next_to_use, the packets behind them, and how many the NIC has written back."""
@@ -221,7 +241,9 @@ class Tx:
 
     __slots__ = ("cpu", "costs", "queues", "output_queue", "doorbell", "wfree_remote",
                  "udp", "ip", "books", "dev_tx_weight", "ntxq", "xps", "remote_xmit",
-                 "xmit_list", "in_hand", "gso_udp_l4", "frag_failed")
+                 "xmit_list", "in_hand", "gso_udp_l4", "frag_failed", "neigh",
+                 "neigh_of_sender", "neigh_of_flow", "neigh_flush", "unres_qlen_bytes",
+                 "new_arp_skb")
 
     def __init__(self, cpu, queues: dict[int, TxQueue], ntxq: int, xps: list[int] | None,
                  snmp, books, dev_tx_weight: int) -> None:
@@ -246,6 +268,12 @@ class Tx:
         # datagrams whose fragment failed in dev_queue_xmit: ip_do_fragment sends no more
         # of them (kfree_skb_list of the rest)
         self.frag_failed: set = set()
+        self.neigh: dict[int, Neigh] = {}      # next hops still resolved by ARP here
+        self.neigh_of_sender: dict[int, int] = {}
+        self.neigh_of_flow: dict[int, int] = {}
+        self.neigh_flush: deque = deque()
+        self.unres_qlen_bytes = 212992
+        self.new_arp_skb = None               # fn(neighbour) -> an ARP request skb
 
     # -- from the socket down (kernel-spec §10.1–§10.2) --------------------------------
     def pick_tx(self, hash_: int, tsk=None, rx_queue: int = -1) -> int:
@@ -280,12 +308,66 @@ class Tx:
             yield from self.ip_finish_output2(frag, hash_, tsk, rx_queue)
 
     def ip_finish_output2(self, skb, hash_: int, tsk, rx_queue: int):
-        """ip_output's work, then the queue: a packet for a queue another CPU owns leaves
-        at the end of that work (records leave inside a step, after the least work that
-        precedes them: the promises count on it)."""
+        """ip_output's work, the neighbour, then the queue: a packet for a queue another CPU
+        owns leaves at the end of that work (records leave inside a step, after the least
+        work that precedes them: the promises count on it)."""
+        n = self.neigh_for(skb)
+        if n is not None and n.state != NUD_REACHABLE:
+            yield from self.neigh_resolve_output(n, skb, hash_, tsk, rx_queue)
+            return
+        yield from self.neigh_output(skb, hash_, tsk, rx_queue)
+
+    # -- the neighbour (kernel-spec §10.1: neigh_output / neigh_resolve_output) ----------
+    def neigh_for(self, skb):
+        """The entry of the skb's next hop still to be resolved here, or None."""
+        if not self.neigh:
+            return None
+        k = (self.neigh_of_sender.get(skb.sock, -1) if skb.sock >= 0
+             else self.neigh_of_flow.get(skb.flow, -1) if skb.sock == -1 else -1)
+        return self.neigh.get(k)
+
+    def neigh_resolve_output(self, n, skb, hash_: int, tsk, rx_queue: int):
+        """__neigh_event_send: the skb waits in the entry's arp_queue (the oldest go when
+        it exceeds unres_qlen_bytes: unres_discards); a NUD_NONE entry becomes INCOMPLETE
+        and solicits — arp_send hands a request to dev_queue_xmit."""
+        c = self.costs.ip_output
+        self.in_hand.pop(id(skb), None)
+        n.queue.append((skb, hash_, tsk, rx_queue))
+        n.queue_bytes += skb.truesize
+        while n.queue_bytes > self.unres_qlen_bytes and n.queue:
+            old = n.queue.popleft()[0]
+            n.queue_bytes -= old.truesize
+            n.unres_discards += 1
+            self.kfree_skb(old, "neigh_unres_drop", c)
+        if n.state != NUD_NONE:
+            yield c
+            return
+        n.state = NUD_INCOMPLETE
+        n.requests += 1
+        arp = self.new_arp_skb(n.index)
+        yield c
+        self.in_hand[id(arp)] = arp
+        # the request leaves on the TX queue the waiting packet would take
+        yield from self.neigh_output(arp, hash_, tsk, rx_queue, ip=False)
+
+    def neigh_update(self, index: int) -> None:
+        """arp_rcv → neigh_update(NUD_REACHABLE): what waited goes out, from NET_TX."""
+        n = self.neigh.get(index)
+        if n is None:
+            return
+        n.state = NUD_REACHABLE
+        n.replies += 1
+        if n.queue:
+            self.neigh_flush.extend(n.queue)
+            n.queue.clear()
+            n.queue_bytes = 0
+            self.cpu.raise_softirq_irqoff(NET_TX_SOFTIRQ, False)
+
+    def neigh_output(self, skb, hash_: int, tsk, rx_queue: int, ip: bool = True):
         c = self.costs.ip_output
         q = self.pick_tx(hash_, tsk, rx_queue)
-        self.ip["OutTransmits"] = self.ip.get("OutTransmits", 0) + 1   # IPSTATS_MIB_OUTPKTS
+        if ip:
+            self.ip["OutTransmits"] = self.ip.get("OutTransmits", 0) + 1  # IPSTATS_MIB_OUTPKTS
         txq = self.queues.get(q)
         if txq is None:
             self.in_hand.pop(id(skb), None)
@@ -559,6 +641,10 @@ class Tx:
 
     def net_tx_action(self):
         yield self.costs.net_tx_action
+        while self.neigh_flush:               # what waited for a neighbour, now resolved
+            skb, hash_, tsk, rx_queue = self.neigh_flush.popleft()
+            self.in_hand[id(skb)] = skb
+            yield from self.neigh_output(skb, hash_, tsk, rx_queue)
         while self.xmit_list:                 # other CPUs' packets for queues owned here
             skb, q, hash_ = self.xmit_list.popleft()
             yield from self.xmit_one(self.queues[q], skb, hash_)

@@ -52,6 +52,10 @@ class NicLP(LogicalProcess):
                                                  a["service_period_ns"])
         self.steers: list[tuple] = []        # (stamp, origin, seq, flow, rxq, flow_id)
         tx = args.get("tx")
+        arp = (tx or {}).get("arp") or {}
+        self.arp_delay = arp.get("reply_delay_ns", 0)
+        self.arp_notify = arp.get("notify", [])   # neighbour -> the CPUs that send to it
+        self.arp_cpus = {c for cs in self.arp_notify for c in cs}
         self.txe = None if not tx else TxEngine(
             args["line_rate_bps"], tx["pcie_read_ns"],
             {int(q): lp for q, lp in tx["queue_cpu"].items()}, tx["nsenders"],
@@ -98,6 +102,14 @@ class NicLP(LogicalProcess):
             done: dict[str, list] = {}
             self.txe.advance(safe, done)
             pcie = self.pcie_ns
+            # a neighbour answers a request: its reply (60 bytes) follows on the receive
+            # wire, and arp_rcv's neigh_update reaches each CPU that sends to it
+            reply = self.arp_delay + int(self.wire.tx_ps(np.array([64]))[0]) // 1000 + pcie
+            for t, k in self.txe.arp_out:
+                for dst in self.arp_notify[k]:
+                    self.out_seq += 1
+                    self.tx_out.setdefault(dst, []).append(("arp", t + reply, self.out_seq, k))
+            self.txe.arp_out.clear()
             for dst, lst in done.items():
                 for queue, times in lst:
                     times = [t + pcie for t in times]    # the write-back reaches the host
@@ -200,6 +212,8 @@ class NicLP(LogicalProcess):
         p = self._rx_promise(dst, safe)
         if self.txe is not None and dst in self.txe.queue_cpu.values():
             p = min(p, self.txe.next_done_bound(safe) + self.pcie_ns)
+        if dst in self.arp_cpus:             # an ARP reply to a request not yet rung
+            p = min(p, self.txe.next_done_bound(safe) + self.arp_delay + self.pcie_ns)
         return p
 
     def _rx_promise(self, dst: str, safe: int) -> int:

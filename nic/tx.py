@@ -24,6 +24,7 @@ MIN_FRAME = 64
 
 class TxEngine:
     __slots__ = ("wire", "read_ns", "queue_cpu", "pending", "in_flight_fwd", "on_wire_by_sender",
+                 "arp_requests", "arp_out",
                  "on_wire_by_flow", "frames", "bytes", "end", "in_flight", "queue_packets",
                  "queue_bytes", "frames_by_sender")
 
@@ -42,6 +43,8 @@ class TxEngine:
         self.in_flight = 0                     # a sender's, not yet off the wire at the end
         self.in_flight_fwd = 0                 # forwarded ones (the receive books')
         self.queue_packets: dict[int, int] = {}
+        self.arp_requests = 0                  # ARP requests that left the wire
+        self.arp_out: list = []                # (time its last bit left, neighbour)
         self.queue_bytes: dict[int, int] = {}
 
     def doorbell(self, stamp: int, origin: int, seq: int, queue: int, pkts: list) -> None:
@@ -65,6 +68,13 @@ class TxEngine:
             done_l = [int(t) for t in ends[last].tolist()]
             for p, t in zip(pkts, done_l):
                 n = p[4]
+                if p[2] == -2:                           # the kernel's ARP request
+                    if t < self.end:
+                        self.frames += 1
+                        self.bytes += max(p[3] + FCS, MIN_FRAME)
+                        self.arp_requests += 1
+                        self.arp_out.append((t, p[1]))
+                    continue
                 ends_send = len(p) <= 5 or not p[6]
                 if t < self.end:
                     nbytes = p[3] * (n - 1) + (p[5] if len(p) > 5 else p[3])
@@ -91,10 +101,12 @@ class TxEngine:
 
     def pending_packets(self, forwarded: bool) -> int:
         return sum(p[4] if forwarded else 1 for d in self.pending for p in d[4]
-                   if (p[2] < 0) == forwarded and (len(p) <= 5 or not p[6]))
+                   if p[2] != -2 and (p[2] < 0) == forwarded
+                   and (len(p) <= 5 or not p[6]))
 
     def result(self) -> dict:
-        return {"on_wire_by_sender": self.on_wire_by_sender,
+        return {"arp_requests": self.arp_requests,
+                "on_wire_by_sender": self.on_wire_by_sender,
                 "frames_by_sender": self.frames_by_sender,
                 "forwarded_by_flow": self.on_wire_by_flow, "frames": self.frames,
                 "bytes": self.bytes, "in_flight": self.in_flight + self.pending_packets(False),

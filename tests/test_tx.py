@@ -25,7 +25,7 @@ def test_blocking_sender_above_line_rate_is_throttled_not_dropped(tmp_path):
     assert tx_balanced(s) and s["tx_drops"] == {}
     snd = s["senders"]["sender"]
     # 120 kpps offered to a wire that carries 81.3 kpps of 1518-byte frames
-    assert 780 <= s["on_wire"] <= 813
+    assert 770 <= s["on_wire"] <= 813
     assert snd["sent"] < 1200 and snd["eagain"] == 0
     # what is not on the wire waits in the qdisc, the ring or the NIC: at most the send
     # buffer's worth (SO_SNDBUF 212992 doubled, 2304 bytes of truesize per datagram)
