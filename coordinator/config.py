@@ -12,7 +12,7 @@ import ipaddress
 import tomllib
 from importlib import resources
 
-from cpus.costs import DEFAULT_PROFILE, ProfileError, available_profiles, load_profile
+from cpus.costs import DEFAULT_PROFILE, ProfileError, load_profile
 from cpus.sock import SOCK_MIN_RCVBUF, effective_rcvbuf
 from cpus.tx import (IP_HLEN, IP_MTU, SOCK_MIN_SNDBUF, UDP_HLEN, UDP_MAX_PAYLOAD,
                      UDP_MAX_SEGMENTS, effective_sndbuf, gso_segments, ip_fragments)

@@ -897,19 +897,7 @@ class CpuLP(LogicalProcess):
             return INF
         if any(t.on_rq for t in senders):
             return self.cpu.now
-        e = self._kernel_e
-        heap = self._task_starts
-        while heap and heap[0] < safe:
-            heapq.heappop(heap)
-        if heap and heap[0] < e:
-            e = heap[0]
-        if self._causal is None:
-            self._kernel_earliest(safe)
-        ins = self.sync.in_promise
-        for src in self._wf_in:
-            if ins[src] < e:
-                e = ins[src]
-        return e
+        return self._wake_earliest(safe, (self._task_starts,), "_wf_in")
 
     def _doorbell_earliest(self, safe: int):
         """Kernel work that can ring a doorbell. While every qdisc here is empty and nothing
@@ -938,8 +926,14 @@ class CpuLP(LogicalProcess):
         socket, send-buffer releases)."""
         if any(t.on_rq for t in self.tasks[1:]):
             return self.cpu.now
+        return self._wake_earliest(safe, (self._sk_starts, self._task_starts),
+                                   "_sk_in", "_wf_in")
+
+    def _wake_earliest(self, safe: int, heaps: tuple, *inputs: str):
+        """The earliest of kernel work, the events in `heaps` not yet run, and the
+        promises of the input links named by `inputs` (attributes listing sources)."""
         e = self._kernel_e
-        for heap in (self._sk_starts, self._task_starts):
+        for heap in heaps:
             while heap and heap[0] < safe:
                 heapq.heappop(heap)
             if heap and heap[0] < e:
@@ -947,9 +941,10 @@ class CpuLP(LogicalProcess):
         if self._causal is None:
             self._kernel_earliest(safe)
         ins = self.sync.in_promise
-        for src in self._sk_in + self._wf_in:
-            if ins[src] < e:
-                e = ins[src]
+        for name in inputs:
+            for src in getattr(self, name):
+                if ins[src] < e:
+                    e = ins[src]
         return e
 
     def progress(self) -> dict:

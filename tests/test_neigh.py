@@ -5,18 +5,11 @@ import os
 
 import pytest
 
-from helpers import ROOT, run_both_modes, run_inline, softnet
+from helpers import ROOT, assert_refused, ethtool, run_both_modes, run_inline, tx_balanced
 
 SENDER = os.path.join(ROOT, "examples", "sender.toml")
 
 
-def tx_balanced(s):
-    return s["sent"] == s["on_wire"] + sum(s["tx_drops"].values()) + s["tx_in_flight"]
-
-
-def ethtool(path):
-    return {k: int(v) for k, v in (l.strip().split(": ") for l in
-                                  (path / "ethtool_S.txt").read_text().splitlines()[1:])}
 
 
 def test_first_send_resolves_the_neighbour_with_one_request(tmp_path):
@@ -62,9 +55,4 @@ def test_neighbour_resolution_both_modes_identical(tmp_path):
     (["host.arp_reply_delay=-1"], "arp_reply_delay"),
 ])
 def test_bad_neighbour_keys_are_refused(tmp_path, sets, msg):
-    args = ["run", SENDER, "--mode", "inline", "--out", str(tmp_path / "x")]
-    for s in sets:
-        args += ["--set", s]
-    r = softnet(*args)
-    assert r.returncode == 2 and msg in r.stderr, r.stderr
-    assert not (tmp_path / "x").exists()
+    assert_refused(tmp_path, SENDER, sets, msg)

@@ -4,20 +4,12 @@ import os
 
 import pytest
 
-from helpers import ROOT, run_both_modes, run_inline, softnet
+from helpers import ROOT, assert_refused, run_both_modes, run_inline, snmp, tx_balanced
 
 SENDER = os.path.join(ROOT, "examples", "sender.toml")
 ROUTER = os.path.join(ROOT, "examples", "router.toml")
 
 
-def tx_balanced(s):
-    return s["sent"] == s["on_wire"] + sum(s["tx_drops"].values()) + s["tx_in_flight"]
-
-
-def snmp(path, proto):
-    lines = (path / "proc/net/snmp").read_text().splitlines()
-    i = next(k for k, l in enumerate(lines) if l.startswith(proto + ":"))
-    return dict(zip(lines[i].split()[1:], map(int, lines[i + 1].split()[1:])))
 
 
 def test_blocking_sender_above_line_rate_is_throttled_not_dropped(tmp_path):
@@ -150,9 +142,4 @@ def test_sender_and_router_both_modes_identical(tmp_path):
     (["apps.0.read_size=10"], "read_size"),
 ])
 def test_bad_tx_keys_are_refused(tmp_path, sets, msg):
-    args = ["run", SENDER, "--mode", "inline", "--out", str(tmp_path / "x")]
-    for s in sets:
-        args += ["--set", s]
-    r = softnet(*args)
-    assert r.returncode == 2 and msg in r.stderr, r.stderr
-    assert not (tmp_path / "x").exists()
+    assert_refused(tmp_path, SENDER, sets, msg)

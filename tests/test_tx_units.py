@@ -6,7 +6,7 @@ from cpus.books import Books
 from cpus.bql import Dql
 from cpus.qdisc import PRIO2BAND, PfifoFast
 from cpus.stack import Snmp
-from cpus.tx import (DESC_NEEDED, NET_XMIT_DROP, NET_XMIT_SUCCESS, NETDEV_TX_BUSY, Tx,
+from cpus.tx import (DESC_NEEDED, NET_XMIT_DROP, NET_XMIT_SUCCESS, Tx,
                      TxQueue, TxSock, tx_truesize)
 from engine.skb import SkBuff
 

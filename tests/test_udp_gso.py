@@ -6,8 +6,9 @@ import os
 
 import pytest
 
-from conftest import drive, zero_costs
-from helpers import ROOT, run_both_modes, run_inline, softnet
+from conftest import drive
+from helpers import (ROOT, assert_refused, ethtool, run_both_modes,
+                     run_inline, snmp, tx_balanced)
 
 from cpus.books import Books
 from cpus.stack import Snmp
@@ -19,19 +20,7 @@ GSO = os.path.join(ROOT, "examples", "udp_gso.toml")
 SENDER = os.path.join(ROOT, "examples", "sender.toml")
 
 
-def tx_balanced(s):
-    return s["sent"] == s["on_wire"] + sum(s["tx_drops"].values()) + s["tx_in_flight"]
 
-
-def snmp(path, proto):
-    lines = (path / "proc/net/snmp").read_text().splitlines()
-    i = next(k for k, l in enumerate(lines) if l.startswith(proto + ":"))
-    return dict(zip(lines[i].split()[1:], map(int, lines[i + 1].split()[1:])))
-
-
-def ethtool(path):
-    return {k: int(v) for k, v in (l.strip().split(": ") for l in
-                                   (path / "ethtool_S.txt").read_text().splitlines()[1:])}
 
 
 def busy(s, cpu="cpu0"):
@@ -191,12 +180,7 @@ def test_gso_books_balance_under_back_pressure(tmp_path):
     (["nic.tx_udp_segmentation=1"], "tx-udp-segmentation"),
 ])
 def test_bad_gso_keys_are_refused(tmp_path, sets, msg):
-    args = ["run", GSO, "--mode", "inline", "--out", str(tmp_path / "x")]
-    for s in sets:
-        args += ["--set", s]
-    r = softnet(*args)
-    assert r.returncode == 2 and msg in r.stderr, r.stderr
-    assert not (tmp_path / "x").exists()
+    assert_refused(tmp_path, GSO, sets, msg)
 
 
 def test_limits_that_are_allowed(tmp_path):
