@@ -678,7 +678,7 @@ class CpuLP(LogicalProcess):
                 else:
                     b = max(self._data_input_earliest(k, dst), safe)
                 if b < INF:
-                    b += (0 if k == "ipi" and self.sd.rps_ipi_list
+                    b += (0 if k == "ipi" and self.lp_cpu[dst] in self.sd.rps_ipi_list
                           else self._prefix_for(dst, [k]))
                     e = min(e, b)
                 until[k] = link.deliver(b) if b < INF else EOF_PROMISE
@@ -790,7 +790,7 @@ class CpuLP(LogicalProcess):
         if kind == "bl":
             return d in bl
         if kind == "ipi":
-            return d in bl or bool(self.sd.rps_ipi_list)
+            return d in bl or d in self.sd.rps_ipi_list
         if kind == "sk":
             return d in sk or busy
         return busy                                    # qh: a backlog to run
@@ -798,7 +798,7 @@ class CpuLP(LogicalProcess):
     def _possible_sends(self):
         """(backlog/IPI targets, socket owners, backlog busy) the held frames can reach,
         or None when anything may go anywhere (skbs mid-step, IPIs owed)."""
-        if self.stack.held or self.sd.rps_ipi_list or self.stack.fwd_pending:
+        if self.stack.held or self.stack.fwd_pending:
             return None
         me = self.cpu_id
         bl: set = set()
@@ -831,7 +831,11 @@ class CpuLP(LogicalProcess):
                 rf = flows.get(h & mask)
                 if rf is not None and rf.cpu != RPS_NO_CPU:
                     out.add(rf.cpu)       # the old CPU while the flow drains there
-                return out                # (aRFS's switched-to entries hold next_cpu)
+                # (aRFS's switched-to entries hold next_cpu); a local reader may overwrite
+                # the slot without an input (a colliding socket): then RPS decides
+                m = st.rps_maps.get(q)
+                out.add(m[(h * len(m)) >> 32] if m else self.cpu_id)
+                return out
         m = st.rps_maps.get(q)
         if m:
             return {m[(h * len(m)) >> 32]}
@@ -915,9 +919,14 @@ class CpuLP(LogicalProcess):
 
     def _app_earliest(self, safe: int):
         w = self.rfs_writer
-        if w is None or not (self._mig_in or w.may_write(self.sockets.values())):
+        if w is None:
             return INF
-        return self._task_earliest(safe)
+        if w.may_write(self.sockets.values()):
+            return self._task_earliest(safe)
+        if self._mig_in:
+            # only a reader still to come can write, not before its move here
+            return max(self._mig_in[0], self._task_earliest(safe))
+        return INF
 
     def _task_earliest(self, safe: int):
         """When an application task here can next run: now if one is runnable; else the
