@@ -168,6 +168,7 @@ class CpuLP(LogicalProcess):
         self._wf_in: list[str] = []
         self.cpu.softirq_handlers[NET_TX_SOFTIRQ] = self.tx.net_tx_action
         self.stack.tx = self.tx
+        self.tx.gro_flows = self.stack.gro_flows
         self.driver = IgbDriver(self.cpu, self.sd, self.stack, self._rearm, self.tx)
         self.cpu.softirq_handlers[NET_RX_SOFTIRQ] = (
             lambda: net_rx_action(self.cpu, self.sd, self.sysctl, self.stack))
@@ -307,9 +308,10 @@ class CpuLP(LogicalProcess):
                     n = p.gso_segs
                     frame = ETH_HLEN + IP_HLEN + UDP_HLEN + p.gso_size
                     last = p.len - (n - 1) * p.gso_size
-                    out.append((p.id, p.flow, p.sock, frame, n, last, False))
+                    out.append((p.id, p.flow, p.sock, frame, n, last, p.lost))
                 else:
-                    out.append((p.id, p.flow, p.sock, p.len, 1, p.len, p.more))
+                    # a piece of a send that lost one: never ends the send on the wire
+                    out.append((p.id, p.flow, p.sock, p.len, 1, p.len, p.more or p.lost))
                 continue
             n = p.nsegs
             frame = p.len - (n - 1) * self.stack.gro_flows[p.flow].payload if n > 1 else p.len
@@ -667,6 +669,12 @@ class CpuLP(LogicalProcess):
         kernel = [k for k in kinds if k in KERNEL_KINDS]
         if "arfs" in kernel and not self.stack.rfs.arfs.may_steer():
             kernel.remove("arfs")
+        wf_task = INF
+        if "wf" in kernel and self.sender_tasks:
+            # a sender's own dev_queue_xmit may free other CPUs' skbs (a qdisc drop)
+            if self._task_e is None:
+                self._task_e = self._sender_earliest(safe)
+            wf_task = self._task_e
         e = INF
         until = {}                           # per-kind bounds, told to dst (see receive)
         if kernel and set(kernel) <= DATA_KINDS:
@@ -684,7 +692,7 @@ class CpuLP(LogicalProcess):
                 until[k] = link.deliver(b) if b < INF else EOF_PROMISE
             kernel = []
         if kernel or not kinds:
-            e = self._kernel_e
+            e = min(self._kernel_e, wf_task)
             if e < INF:
                 prefix = self._prefix.get((dst, tuple(kernel)))
                 if prefix is None:
@@ -738,6 +746,9 @@ class CpuLP(LogicalProcess):
                            if {"sk", "mig"} & set(l.carries)]
             self._wf_in = [src for src, l in self.in_links.items() if "wf" in l.carries]
             self._pcie_in = {src for src, l in self.in_links.items() if l.kind == "pcie"}
+            # an ARP reply starts work without an interrupt: no EITR bound on its link
+            self._pcie_gated = {src for src in self._pcie_in
+                                if "arp" not in self.in_links[src].carries}
             self._rx_rfs_in = [src for src, l in self.in_links.items()
                                if not l.carries or set(l.carries) & {"rx", "rfs", "mig"}]
             self._bl_in_list = [src for src, l in self.in_links.items() if "bl" in l.carries]
@@ -760,7 +771,7 @@ class CpuLP(LogicalProcess):
                 p = ins[src]
                 if rx_until is not None and src in rx_until and rx_until[src] > p:
                     p = rx_until[src]
-                if gated and src in self._pcie_in:
+                if gated and src in self._pcie_gated:
                     p = min(v.earliest(p) for v in vecs)
                 if p < e:
                     e = p
@@ -821,6 +832,14 @@ class CpuLP(LogicalProcess):
         st = self.stack
         h = st.sw_hash[flow]
         rfs = st.rfs
+        stale = set()
+        if rfs is not None and q in rfs.flow_tables:
+            # a local reader can make the slot match without an input, and then a flow
+            # still draining on its old CPU goes there
+            mask, flows = rfs.flow_tables[q]
+            rf = flows.get(h & mask)
+            if rf is not None and rf.cpu != RPS_NO_CPU:
+                stale.add(rf.cpu)
         if rfs is not None and q in rfs.flow_tables and rfs.sock_table is not None:
             tab = rfs.sock_table
             ident = tab.ents.get(h & tab.mask)
@@ -838,8 +857,8 @@ class CpuLP(LogicalProcess):
                 return out
         m = st.rps_maps.get(q)
         if m:
-            return {m[(h * len(m)) >> 32]}
-        return {self.cpu_id}
+            return {m[(h * len(m)) >> 32]} | stale
+        return {self.cpu_id} | stale
 
     def _data_input_earliest(self, kind: str, dst: str) -> int:
         """The earliest an input can bring data that leads to a record of `kind` for
@@ -982,7 +1001,9 @@ class CpuLP(LogicalProcess):
             if skb.sock == -2:                     # the kernel's own ARP request
                 return
             if skb.sock >= 0:
-                if not skb.more:                    # a send counts where its last piece is
+                if not skb.more and not skb.lost and \
+                        (skb.sock, skb.id - skb.frag) not in self.tx.lost_sends:
+                    # a send counts where its last piece is, unless it lost one already
                     tx_if[where] += 1
             else:
                 in_flight[where] = in_flight.get(where, 0) + skb.nsegs

@@ -243,7 +243,7 @@ class Tx:
                  "udp", "ip", "books", "dev_tx_weight", "ntxq", "xps", "remote_xmit",
                  "xmit_list", "in_hand", "gso_udp_l4", "frag_failed", "neigh",
                  "neigh_of_sender", "neigh_of_flow", "neigh_flush", "unres_qlen_bytes",
-                 "new_arp_skb")
+                 "new_arp_skb", "lost_sends", "gro_flows")
 
     def __init__(self, cpu, queues: dict[int, TxQueue], ntxq: int, xps: list[int] | None,
                  snmp, books, dev_tx_weight: int) -> None:
@@ -268,6 +268,8 @@ class Tx:
         # datagrams whose fragment failed in dev_queue_xmit: ip_do_fragment sends no more
         # of them (kfree_skb_list of the rest)
         self.frag_failed: set = set()
+        self.lost_sends: set = set()          # sends (sock, id) that lost a piece here
+        self.gro_flows: list = []             # the stack's GroFlow per received flow
         self.neigh: dict[int, Neigh] = {}      # next hops still resolved by ARP here
         self.neigh_of_sender: dict[int, int] = {}
         self.neigh_of_flow: dict[int, int] = {}
@@ -365,6 +367,7 @@ class Tx:
 
     def neigh_output(self, skb, hash_: int, tsk, rx_queue: int, ip: bool = True):
         c = self.costs.ip_output
+        self.mark_lost(skb)
         q = self.pick_tx(hash_, tsk, rx_queue)
         if ip:
             self.ip["OutTransmits"] = self.ip.get("OutTransmits", 0) + 1  # IPSTATS_MIB_OUTPKTS
@@ -386,6 +389,7 @@ class Tx:
         charge back."""
         if not skb.more:
             self.frag_failed.discard((skb.sock, skb.id - skb.frag))
+            self.lost_sends.discard((skb.sock, skb.id - skb.frag))
         self.in_hand.pop(id(skb), None)
         self.wfree_remote(self.cpu.now + self.costs.kfree_skb, skb)
         yield self.costs.kfree_skb
@@ -411,6 +415,10 @@ class Tx:
                 ip["FragOKs"] = ip.get("FragOKs", 0) + 1
             else:
                 ip["FragFails"] = ip.get("FragFails", 0) + 1
+                if rc == NET_XMIT_CN and skb.more and self.piece_lost(skb):
+                    # accepted, but the datagram ends here (its later fragments are
+                    # freed): the send is lost where fq_codel dropped from its flow
+                    self.books.tx_drop(skb, "fq_codel_drop")
                 if skb.more:
                     self.frag_failed.add(key)
         self.count_xmit(skb, rc)
@@ -485,11 +493,41 @@ class Tx:
         return rc
 
     def kfree_skb(self, skb, stage: str, after: int = 0) -> None:
-        """A packet a qdisc dropped: booked at `stage`; freeing a sender's skb runs
-        sock_wfree (its truesize goes back to the send buffer), `after` ns into the step."""
-        self.books.tx_drop(skb, stage)
+        """A packet a qdisc (or a neighbour's queue) dropped: booked at `stage`; freeing a
+        sender's skb runs sock_wfree (its truesize goes back to the send buffer), `after`
+        ns into the step. A send in pieces is booked once, at its first lost piece."""
+        if self.piece_lost(skb):
+            self.books.tx_drop(skb, stage)
         if skb.sock >= 0:
             self.wfree_remote(self.cpu.now + after, skb)
+
+    def seg_payload(self, skb) -> int:
+        """Payload bytes of each segment of a forwarded GRO super-packet (0 otherwise)."""
+        return self.gro_flows[skb.flow].payload if skb.segs else 0
+
+    def piece_lost(self, skb) -> bool:
+        """Note that a piece of a send is lost; True when the send is to be booked as
+        dropped now (its first lost piece), False when it already was. Anything that is
+        not a piece of a sender's send is booked every time."""
+        if skb.sock < 0 or not (skb.frag or skb.more):
+            return True
+        key = (skb.sock, skb.id - skb.frag)
+        first = not skb.lost and key not in self.lost_sends
+        if skb.more:
+            self.lost_sends.add(key)
+        else:
+            self.lost_sends.discard(key)
+        return first
+
+    def mark_lost(self, skb) -> None:
+        """A later piece of a send that already lost one leaves marked, so the nic does
+        not count the send on the wire (nor the books in flight)."""
+        if skb.sock >= 0 and (skb.frag or skb.more) and not skb.lost:
+            key = (skb.sock, skb.id - skb.frag)
+            if key in self.lost_sends:
+                skb.lost = True
+                if not skb.more:
+                    self.lost_sends.discard(key)
 
     def kfree_skb_list(self, q) -> int:
         """The qdisc's to_free list (fq_codel's overflow and CoDel drops), freed."""
@@ -526,10 +564,14 @@ class Tx:
         if txq.stopped():
             return []
         now = self.cpu.now
+        requeued = bool(q.gso_skb)           # a requeued skb comes back on its own
         skb = q.dequeue(now)
         if skb is None:
             return []
         lst = [skb]
+        if requeued:
+            self.in_hand[id(skb)] = skb
+            return lst
         bytelimit = txq.dql.avail() - skb.len        # try_bulk_dequeue_skb
         while bytelimit > 0 and len(lst) < quota:
             nxt = q.dequeue(now)
@@ -603,7 +645,9 @@ class Tx:
         c = self.costs
         # data descriptors (a GRO super-packet: one per page fragment, sent with TSO) +
         # the context descriptor of checksum/TSO offload
-        count = (skb.nsegs if skb.segs else txd_use_count(skb.len)) + 1
+        count = (skb.nsegs if skb.segs else txd_use_count(skb.len))
+        if skb.sock >= 0 or skb.segs:
+            count += 1          # a forwarded (CHECKSUM_NONE) or ARP packet needs none
         if skb.gso_segs:
             # a UDP GSO skb (igb_tso, L4T_UDP): the headers, the payload's page fragments
             count = 1 + txd_use_count(skb.len - ETH_HLEN - IP_HLEN - UDP_HLEN) + 1
@@ -612,11 +656,12 @@ class Tx:
             # on this CPU), BUSY
             txq.drv_xoff = True
             return NETDEV_TX_BUSY
+        self.mark_lost(skb)
         ring.used += count
         ring.in_flight.append((skb, count))
         ring.unsent.append(skb)
         self.in_hand.pop(id(skb), None)
-        txq.dql.queued(tx_bytecount(skb))             # netdev_tx_sent_queue
+        txq.dql.queued(tx_bytecount(skb, self.seg_payload(skb)))   # netdev_tx_sent_queue
         if txq.dql.avail() < 0:
             txq.stack_xoff = True
         if ring.desc_unused() < DESC_NEEDED:          # igb_maybe_stop_tx(ring, DESC_NEEDED)
@@ -666,8 +711,8 @@ class Tx:
             skb, count = ring.in_flight.popleft()
             ring.hw_done -= 1
             ring.used -= count
-            packets += skb.gso_segs or 1                # tx_buffer->gso_segs
-            nbytes += tx_bytecount(skb)
+            packets += skb.gso_segs or skb.nsegs        # tx_buffer->gso_segs
+            nbytes += tx_bytecount(skb, self.seg_payload(skb))
             budget -= 1
             if skb.sock >= 0:                           # sock_wfree, as the skb is freed
                 self.wfree_remote(cpu.now + c.igb_clean_tx_packet, skb)
@@ -680,7 +725,8 @@ class Tx:
             txq.dql.completed(nbytes, cpu.jiffies())
             if txq.stack_xoff and txq.dql.avail() >= 0:
                 txq.stack_xoff = False
-                self.netif_schedule(txq)
+                if not txq.stopped():        # netif_schedule_queue: not if the ring is full
+                    self.netif_schedule(txq)
         if packets and txq.drv_xoff and ring.desc_unused() >= 2 * DESC_NEEDED:
             txq.drv_xoff = False                        # netif_wake_subqueue
             ring.restart_queue += 1
@@ -688,12 +734,18 @@ class Tx:
         return budget != 0
 
 
-def tx_bytecount(skb) -> int:
+def tx_bytecount(skb, seg_payload: int = 0) -> int:
     """first->bytecount: skb->len, plus for a segmentation-offloaded skb the headers the
     device repeats on every segment after the first (igb_tso/ice_tso: (gso_segs − 1) ×
-    hdr_len). What BQL and the ring's byte counters see."""
+    hdr_len). What BQL and the ring's byte counters see. A forwarded GRO super-packet
+    (TSO again: tcp_gro_complete set gso_segs) repeats its first segment's headers: all
+    its frames are as long as the first."""
     if skb.gso_segs > 1:
         return skb.len + (skb.gso_segs - 1) * (ETH_HLEN + IP_HLEN + UDP_HLEN)
+    if skb.segs:
+        n = skb.nsegs
+        first = skb.len - (n - 1) * seg_payload
+        return first * n
     return skb.len
 
 

@@ -38,6 +38,9 @@ class SkBuff:
     # skb_shinfo gso_size / gso_segs of a UDP GSO skb (UDP_SEGMENT); 0 otherwise
     gso_size: int = 0
     gso_segs: int = 0
+    # an earlier piece of this send was lost: the send is booked as dropped there, and
+    # this piece, should it leave, does not count it on the wire
+    lost: bool = False
 
     @property
     def nsegs(self) -> int:
@@ -49,7 +52,7 @@ class SkBuff:
              self.t_dma, self.t_poll, self.t_proto, self.t_sock, self.rps_src, self.rps_seq,
              self.segs, self.sock)
         if self.frag or self.more or self.gso_size:   # only pieces and GSO skbs carry these
-            f += (self.frag, self.more, self.gso_size, self.gso_segs)
+            f += (self.frag, self.more, self.gso_size, self.gso_segs, self.lost)
         return f
 
     @staticmethod
