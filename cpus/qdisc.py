@@ -76,14 +76,14 @@ class PfifoFast:
         else:
             return None
         self.backlog -= skb.len
-        self.bytes += skb.len       # pfifo_fast_dequeue: qdisc_bstats_cpu_update
-        self.packets += 1
+        self.bytes += qdisc_pkt_len(skb)   # pfifo_fast_dequeue: qdisc_bstats_cpu_update
+        self.packets += pkt_segs(skb)
         return skb
 
     def bypassed(self, skb) -> None:
         """qdisc_bstats_cpu_update on the bypass path."""
-        self.bytes += skb.len
-        self.packets += 1
+        self.bytes += qdisc_pkt_len(skb)
+        self.packets += pkt_segs(skb)
 
     def requeue(self, skb) -> None:
         """dev_requeue_skb: the driver was busy; the skb goes back to the head."""
@@ -358,8 +358,8 @@ class FqCodel:
                 else:
                     flow.chain = None         # list_del_init
                 continue
-            self.bytes += skb.len             # qdisc_bstats_update
-            self.packets += 1
+            self.bytes += qdisc_pkt_len(skb)  # qdisc_bstats_update
+            self.packets += pkt_segs(skb)
             flow.deficit -= skb.len
             if self.drop_count and self.qlen_:
                 # qdisc_tree_reduce_backlog: nothing to tell, mq sums its children
@@ -481,3 +481,20 @@ class FqCodel:
                 "drop_overmemory": self.drop_overmemory,
                 "new_flows_len": len(self.new_flows), "old_flows_len": len(self.old_flows),
                 "codel_drops": self.codel_drops, "flow_stats": flows}
+
+
+def pkt_segs(skb) -> int:
+    """bstats packets of an skb: gso_segs for a GSO skb (UDP GSO, or a forwarded GRO
+    super-packet), else 1 (_bstats_update counts skb_shinfo(skb)->gso_segs)."""
+    return skb.gso_segs or skb.nsegs
+
+
+def qdisc_pkt_len(skb) -> int:
+    """qdisc_pkt_len_init: skb->len plus, for a GSO skb, the headers every segment after
+    the first repeats (eth + IP + L4; a forwarded TCP super-packet's L4 header is 32 bytes
+    with timestamps, a UDP GSO skb's 8)."""
+    n = pkt_segs(skb)
+    if n <= 1:
+        return skb.len
+    l4 = 8 if skb.gso_segs else 32
+    return skb.len + (n - 1) * (14 + 20 + l4)
