@@ -7,6 +7,8 @@ paths, written as generators that yield the cost of each step, named after the k
 functions they model. `costs` loads a cost profile. `lp` ties them into the cpuK logical
 process. `procfs` keeps the per-CPU counters the /proc files are summed from. `backlog`,
 `rfs` and `arfs` are RPS, RFS and accelerated RFS (set_rps_cpu's NIC filter requests).
+`tx` is the transmit path (sendmsg to the driver's ring, neighbours, NET_TX, TX
+completion), with `qdisc` (pfifo_fast, fq_codel) and `bql` (dynamic queue limits).
 
 May import: `engine`, and from `nic` the device halves of queues that run on a CPU
 (`nic.rxring`, `nic.msix`, `nic.device`). Never imports `coordinator`.
