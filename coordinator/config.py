@@ -51,16 +51,18 @@ SYSCTLS = {
     "net.ipv4.neigh.default.unres_qlen_bytes": (212992, 0, "an integer ≥ 0 (bytes)"),
 }
 TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq", "sysctl",
+            "routes",
             "flows", "apps", "host", "quantum"}
 NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_hash",
             "rx_usecs", "rx_pause", "rx_packet_buffer", "rps_cpus", "rps_flow_cnt", "ntuple",
             "rules", "gro", "tx_ring", "xps_cpus", "txqueuelen", "tx_udp_segmentation",
-            "fq_codel"}
+            "fq_codel", "ports"}
 # tc qdisc replace dev eth0 parent :N fq_codel … (every mq child); defaults: fq_codel_init
 FQ_CODEL_KEYS = {"limit", "flows", "quantum", "target", "interval", "memory_limit", "ecn",
                  "drop_batch"}
 RULE_KEYS = {"flow_type", "proto", "src_ip", "dst_ip", "src_port", "dst_port", "action", "loc"}
 FLOW_KEYS = {"name", "proto", "src", "dst", "rate", "size", "arrival", "on", "off", "count",
+             "port",
              "start", "stop"}
 APP_KEYS = {"name", "cpu", "socket", "cost_per_read", "read_size", "migrate", "send"}
 SENDER_SOCKET_KEYS = {"proto", "bind", "sndbuf", "blocking", "connect", "udp_segment"}
@@ -229,7 +231,8 @@ def validate(raw: dict) -> dict:
     _validate_fq_codel(raw.get("nic", {}).get("fq_codel"), nic,
                        r["sysctl"]["net.core.default_qdisc"])
     r["host"] = host = _validate_host(raw.get("host", {}))
-    r["flows"] = _validate_flows(raw.get("flows", []), r["duration_ns"])
+    r["flows"] = _validate_flows(raw.get("flows", []), r["duration_ns"], nic)
+    r["routes"] = _validate_routes(raw.get("routes", []), nic)
     r["apps"] = _validate_apps(raw.get("apps", []), ncpus, host, r["sysctl"],
                                r["duration_ns"])
     return r
@@ -417,6 +420,13 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
     if not isinstance(gro, bool):
         _fail("nic.gro", gro, "true or false (ethtool -K eth0 gro on|off)")
     out["gro"] = gro
+    nports = n.get("ports", 1)
+    maxp = model.get("ports", 1)
+    out["ports"] = _int("nic.ports", nports, 1, maxp,
+                        f"1 to {maxp} ({name} has {maxp} port{'s' if maxp > 1 else ''})")
+    out["port_names"] = port_names(out["ifname"], out["ports"])
+    if out["ports"] > 1 and model.get("ntuple", {}).get("arfs"):
+        _fail("nic.ports", nports, f"one port with {name} (its aRFS is modelled for one)")
     out["_model"] = model
     return out
 
@@ -537,8 +547,8 @@ def _validate_affinity(irq: dict, nic: dict, ncpus: int) -> dict:
         _fail("irq", irq, "a table with an smp_affinity table")
     _unknown("irq", irq, {"smp_affinity"})
     given = irq.get("smp_affinity", {})
-    vecs = vector_layout(nic["_model"], nic["ifname"], nic["combined"])
-    names = [v.name for v in vecs]
+    names = [v.name for pn in nic.get("port_names", [nic["ifname"]])
+             for v in vector_layout(nic["_model"], pn, nic["combined"])]
     out: dict[str, str] = {}
     aliased: list[str] = []
     for name, mask in given.items():
@@ -548,16 +558,20 @@ def _validate_affinity(irq: dict, nic: dict, ncpus: int) -> dict:
             out[name] = mask
             continue
         # igb pairs queues only above half its maximum: "TxRx" then means both vectors
-        pre = f"{nic['ifname']}-TxRx-"
-        if name.startswith(pre) and name[len(pre):].isdigit():
-            q = name[len(pre):]
-            rx, tx = f"{nic['ifname']}-rx-{q}", f"{nic['ifname']}-tx-{q}"
-            if rx in names and tx in names:
-                out.setdefault(rx, mask)
-                out.setdefault(tx, mask)
-                aliased.append(name)
-                continue
-        _fail(key, mask, f"no such IRQ; {nic['ifname']} has: {', '.join(names)}")
+        hit = False
+        for pn in nic.get("port_names", [nic["ifname"]]):
+            pre = f"{pn}-TxRx-"
+            if name.startswith(pre) and name[len(pre):].isdigit():
+                q = name[len(pre):]
+                rx, tx = f"{pn}-rx-{q}", f"{pn}-tx-{q}"
+                if rx in names and tx in names:
+                    out.setdefault(rx, mask)
+                    out.setdefault(tx, mask)
+                    aliased.append(name)
+                    hit = True
+        if hit:
+            continue
+        _fail(key, mask, f"no such IRQ; the NIC has: {', '.join(names)}")
     nic["_notes"] = [] if not aliased else [
         f"{nic['model']} with {nic['combined']} queues does not pair queues (igb pairs only "
         f"above {nic['_model']['max_rss_queues'] // 2}): the affinity of "
@@ -652,10 +666,50 @@ def _tables(name: str, value, allowed: set):
         yield i, key, t
 
 
-def _validate_flows(flows, duration_ns: int) -> list[dict]:
+def port_names(ifname: str, n: int) -> list[str]:
+    """eth0, eth1, …: the netdevs of the device's ports (one PCI function each)."""
+    stem = ifname.rstrip("0123456789")
+    base = int(ifname[len(stem):]) if ifname != stem else None
+    if base is None:
+        return [ifname] + [f"{ifname}{i}" for i in range(1, n)]
+    return [f"{stem}{base + i}" for i in range(n)]
+
+
+def _validate_routes(routes, nic: dict) -> list[dict]:
+    """`ip route add 10.2.0.0/16 dev eth1`: where packets for other hosts leave (longest
+    prefix wins); without a matching route they leave by the first port."""
+    out = []
+    names = nic["port_names"]
+    for i, key, rt in _tables("routes", routes, {"dst", "dev"}):
+        try:
+            net = ipaddress.IPv4Network(rt.get("dst"), strict=False)
+        except (ValueError, TypeError):
+            _fail(f"{key}.dst", rt.get("dst"), "an IPv4 prefix such as \"10.2.0.0/16\"")
+        dev = rt.get("dev")
+        if dev not in names:
+            _fail(f"{key}.dev", dev, f"a port of the NIC: {', '.join(names)}")
+        out.append({"dst": str(net), "dev": dev, "port": names.index(dev)})
+    return out
+
+
+def route_port(routes: list[dict], ip: str) -> int:
+    """fib lookup: the port of the longest matching prefix, else port 0."""
+    addr = ipaddress.IPv4Address(ip)
+    best, plen = 0, -1
+    for rt in routes:
+        net = ipaddress.IPv4Network(rt["dst"])
+        if addr in net and net.prefixlen > plen:
+            best, plen = rt["port"], net.prefixlen
+    return best
+
+
+def _validate_flows(flows, duration_ns: int, nic: dict) -> list[dict]:
     out = []
     for i, key, f in _tables("flows", flows, FLOW_KEYS):
         r = {"name": f.get("name", f"flow{i}")}
+        r["port"] = _int(f"{key}.port", f.get("port", 0), 0, nic["ports"] - 1,
+                         f"the port it arrives on, 0 to {nic['ports'] - 1} "
+                         f"({', '.join(nic['port_names'])})")
         proto = f.get("proto", "udp")
         if proto not in L4_HDR:
             _fail(f"{key}.proto", proto, "udp, or tcp (an in-order bulk stream of segments "
@@ -959,5 +1013,6 @@ def user_view(r: dict) -> dict:
         apps.append(app)
     return {"seed": r["seed"], "duration": r["duration"], "cpus": r["cpus"],
             "quantum": r["quantum"], "kernel": r["kernel"], "hz": r["hz"], "profile": r["profile"], "nic": nic,
-            "irq": r["irq"], "sysctl": r["sysctl"], "host": r["host"], "flows": flows,
-            "apps": apps}
+            "irq": r["irq"], "sysctl": r["sysctl"],
+            "host": {k: v for k, v in r["host"].items() if not k.endswith("_ns")},
+            "flows": flows, "apps": apps}
