@@ -959,5 +959,6 @@ def user_view(r: dict) -> dict:
         apps.append(app)
     return {"seed": r["seed"], "duration": r["duration"], "cpus": r["cpus"],
             "quantum": r["quantum"], "kernel": r["kernel"], "hz": r["hz"], "profile": r["profile"], "nic": nic,
-            "irq": r["irq"], "sysctl": r["sysctl"], "host": r["host"], "flows": flows,
-            "apps": apps}
+            "irq": r["irq"], "sysctl": r["sysctl"],
+            "host": {k: v for k, v in r["host"].items() if not k.endswith("_ns")},
+            "flows": flows, "apps": apps}
