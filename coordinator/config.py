@@ -986,7 +986,8 @@ def _validate_migrate(key: str, moves, cpu: int, ncpus: int, duration_ns: int):
 
 def user_view(r: dict) -> dict:
     """The resolved experiment in the file's own terms (for config.toml in the run dir)."""
-    nic = {k: v for k, v in r["nic"].items() if not k.startswith("_") and k != "reta"}
+    nic = {k: v for k, v in r["nic"].items()
+           if not k.startswith("_") and k not in ("reta", "port_names")}
     if nic.get("hkey") is None:
         nic.pop("hkey", None)
     flows = []
@@ -996,6 +997,8 @@ def user_view(r: dict) -> dict:
         for k in ("on", "off", "count", "stop"):
             if f.get(k) is not None:
                 g[k] = f[k]
+        if f.get("port"):
+            g["port"] = f["port"]
         flows.append(g)
     apps = []
     for a in r["apps"]:
@@ -1015,4 +1018,6 @@ def user_view(r: dict) -> dict:
             "quantum": r["quantum"], "kernel": r["kernel"], "hz": r["hz"], "profile": r["profile"], "nic": nic,
             "irq": r["irq"], "sysctl": r["sysctl"],
             "host": {k: v for k, v in r["host"].items() if not k.endswith("_ns")},
-            "flows": flows, "apps": apps}
+            "flows": flows, "apps": apps,
+            **({"routes": [{"dst": rt["dst"], "dev": rt["dev"]} for rt in r["routes"]]}
+               if r.get("routes") else {})}

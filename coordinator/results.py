@@ -117,6 +117,11 @@ def assemble(r: dict, plan, results: dict) -> dict:
             "proto": f["proto"],
             **({"forwarded": fwd_by_flow[i], "tx_queue": plan.flow_txq[i]}
                if i in plan.flow_txq else {}),
+            **({"port": r["nic"]["port_names"][f.get("port", 0)],
+                **({"egress": r["nic"]["port_names"][plan.flow_txq[i]
+                                                    // r["nic"]["combined"]]}
+                   if i in plan.flow_txq else {})}
+               if r["nic"].get("ports", 1) > 1 else {}),
         })
         if arfs is not None:
             # the queue an aRFS filter moved the flow to, and when each filter went live
@@ -147,19 +152,40 @@ def assemble(r: dict, plan, results: dict) -> dict:
         sockets.update({int(i): v for i, v in c["sockets"].items()})
 
     nq = r["nic"]["combined"]
-    rqdpc = sum(queues.get(q, {}).get("rqdpc", 0) for q in range(nq))
-    mpc = sum(queues.get(q, {}).get("mpc", 0) for q in range(nq))
-    rnbc = sum(queues.get(q, {}).get("rnbc", 0) for q in range(nq))
-    mpc_bytes = sum(queues.get(q, {}).get("mpc_bytes", 0) for q in range(nq))
+    nports = r["nic"].get("ports", 1)
     core_dropped = sum(c["core_rx_dropped"] for c in cpus)
-    eth = {"rx_bytes": sum(v["bytes"] for v in ring.values()),
-           "rx_packets": sum(v["packets"] for v in ring.values()),
-           "rx_dropped": core_dropped, "rx_missed_errors": mpc, "rx_fifo_errors": rqdpc}
     txqs = {}
     for c in cpus:
         txqs.update({int(q): v for q, v in c["tx"]["queues"].items()})
-    eth["tx_packets"] = sum(v["packets"] for v in txqs.values())   # tx_ring stats (at clean)
-    eth["tx_bytes"] = sum(v["bytes"] for v in txqs.values())
+    ntx = nic.get("tx") or {}
+    ports = []            # per port: its queues renumbered from 0, and its device counters
+    for pt in range(nports):
+        lo = pt * nq
+        pq = {q - lo: queues[q] for q in range(lo, lo + nq) if q in queues}
+        pr = {q - lo: ring[q] for q in range(lo, lo + nq) if q in ring}
+        pt_tx = {q - lo: txqs[q] for q in range(lo, lo + nq) if q in txqs}
+        rqdpc = sum(v.get("rqdpc", 0) for v in pq.values())
+        mpc = sum(v.get("mpc", 0) for v in pq.values())
+        mine = [i for i, f in enumerate(r["flows"]) if f.get("port", 0) == pt]
+        pnic = dict(nic)
+        if nports > 1:        # this port's MAC: the frames that arrived on its wire
+            pnic["gprc"] = sum(nic["offered_by_flow"][i] for i in mine)
+            pnic["gorc"] = sum(nic["offered_by_flow"][i] * r["flows"][i]["size"] for i in mine)
+            pnic["tx"] = dict(ntx, frames=ntx.get("frames_by_port", [0] * nports)[pt],
+                              bytes=ntx.get("bytes_by_port", [0] * nports)[pt]) if ntx else {}
+        e = {"rx_bytes": sum(v["bytes"] for v in pr.values()),
+             "rx_packets": sum(v["packets"] for v in pr.values()),
+             # the backlog's drops count on the device the skb came from: all on the
+             # first port here
+             "rx_dropped": core_dropped if pt == 0 else 0,
+             "rx_missed_errors": mpc, "rx_fifo_errors": rqdpc,
+             "tx_packets": sum(v["packets"] for v in pt_tx.values()),   # tx_ring stats
+             "tx_bytes": sum(v["bytes"] for v in pt_tx.values())}
+        ports.append({"name": r["nic"].get("port_names", [r["nic"]["ifname"]])[pt],
+                      "queues": pq, "ring": pr, "txqs": pt_tx, "nic": pnic, "eth": e,
+                      "rnbc": sum(v.get("rnbc", 0) for v in pq.values()),
+                      "mpc_bytes": sum(v.get("mpc_bytes", 0) for v in pq.values())})
+    eth = ports[0]["eth"]
     tx = _tx_books(r, plan, nic, cpus, books)
 
     summary = {
@@ -249,18 +275,23 @@ def assemble(r: dict, plan, results: dict) -> dict:
         "proc/interrupts": procfs.interrupts(ncpus, plan.vectors, irq_counts),
         "proc/net/snmp": procfs.snmp(snmp_ip, snmp_udp, snmp_tcp,
                                      r["sysctl"]["net.ipv4.ip_forward"] == 1),
-        "tc_qdisc.txt": procfs.tc_qdisc([txqs.get(q, {}).get("qdisc") for q in range(nq)],
-                                        r["sysctl"]["net.core.default_qdisc"],
-                                        r["nic"].get("_fq_codel")),
-        "proc/net/dev": procfs.net_dev([("lo", {}), (r["nic"]["ifname"], eth)]),
+        "proc/net/dev": procfs.net_dev([("lo", {})] + [(pp["name"], pp["eth"])
+                                                       for pp in ports]),
         "proc/net/udp": procfs.net_udp([
             _udp_line(i, a, sockets.get(i, {}), tx)
             for i, a in enumerate(r["apps"]) if a["socket"]["proto"] == "udp"]),
-        "ethtool_S.txt": procfs.ethtool_s(
-            ice_ethtool_stats(nq, nic, queues, ring, eth)
-            if r["nic"]["_model"]["driver"] == "ice" else
-            igb_ethtool_stats(nq, nic, queues, ring, eth, rnbc, mpc_bytes, txqs)),
     }
+    for pt, pp in enumerate(ports):
+        # the first port's files keep their names; the others' carry the port's
+        sfx = "" if pt == 0 else f"_{pp['name']}"
+        files[f"tc_qdisc{sfx}.txt"] = procfs.tc_qdisc(
+            [pp["txqs"].get(q, {}).get("qdisc") for q in range(nq)],
+            r["sysctl"]["net.core.default_qdisc"], r["nic"].get("_fq_codel"))
+        files[f"ethtool_S{sfx}.txt"] = procfs.ethtool_s(
+            ice_ethtool_stats(nq, pp["nic"], pp["queues"], pp["ring"], pp["eth"])
+            if r["nic"]["_model"]["driver"] == "ice" else
+            igb_ethtool_stats(nq, pp["nic"], pp["queues"], pp["ring"], pp["eth"], pp["rnbc"],
+                              pp["mpc_bytes"], pp["txqs"]))
     return {"summary": summary, "files": files}
 
 

@@ -26,7 +26,7 @@ from nic.device import default_reta, vector_layout
 from nic.rss import flow_hash_and_queue, flow_type
 from nic.toeplitz import parse_hkey
 
-from .config import FRAME_OVERHEAD, L4_HDR, arfs_refused_types
+from .config import FRAME_OVERHEAD, L4_HDR, arfs_refused_types, route_port
 
 NETDEV_RSS_KEY_LEN = 52
 FIRST_IRQ = 65          # IRQ numbers as on the seed's host (eth0 = 65, queues follow)
@@ -81,23 +81,31 @@ def mask_cpus(mask: str) -> list[int]:
 
 
 def assign_vectors(r: dict) -> list[dict]:
+    """Every port's vectors (each port is its own PCI function and netdev): queue numbers
+    are global across ports (port × combined + q), entries and IRQs follow one another."""
     nic = r["nic"]
     ncpus = r["cpus"]
+    nq = nic["combined"]
     load = [0] * ncpus
     out = []
-    for v in vector_layout(nic["_model"], nic["ifname"], nic["combined"]):
-        mask = r["irq"]["smp_affinity"].get(v.name)
-        allowed = range(ncpus) if mask is None else \
-            [c for c in range(ncpus) if int(mask.replace(",", ""), 16) >> c & 1]
-        if mask is None and v.rx_queues and nic["_model"].get("affinity_hint") == "local_spread":
-            # ice_vsi_req_irq_msix: irq_update_affinity_hint(cpumask_local_spread(v_idx))
-            allowed = [v.rx_queues[0] % ncpus]
-        cpu = min(allowed, key=lambda c: (load[c], c))
-        load[cpu] += 1
-        out.append({"entry": v.entry, "name": v.name, "irq": FIRST_IRQ + v.entry,
-                    "hwirq": (nic["_model"]["pci_requester_id"] << 11) | v.entry,
-                    "rx_queues": list(v.rx_queues), "tx_queues": list(v.tx_queues),
-                    "cpu": cpu, "mask": mask, "affinity": list(allowed)})
+    names = nic.get("port_names", [nic["ifname"]])
+    for p, ifname in enumerate(names):
+        for v in vector_layout(nic["_model"], ifname, nq):
+            mask = r["irq"]["smp_affinity"].get(v.name)
+            allowed = range(ncpus) if mask is None else \
+                [c for c in range(ncpus) if int(mask.replace(",", ""), 16) >> c & 1]
+            if mask is None and v.rx_queues and \
+                    nic["_model"].get("affinity_hint") == "local_spread":
+                # ice_vsi_req_irq_msix: irq_update_affinity_hint(cpumask_local_spread(v_idx))
+                allowed = [v.rx_queues[0] % ncpus]
+            cpu = min(allowed, key=lambda c: (load[c], c))
+            load[cpu] += 1
+            g = len(out)
+            out.append({"entry": g, "name": v.name, "irq": FIRST_IRQ + g, "port": p,
+                        "hwirq": ((nic["_model"]["pci_requester_id"] + p) << 11) | v.entry,
+                        "rx_queues": [p * nq + q for q in v.rx_queues],
+                        "tx_queues": [p * nq + q for q in v.tx_queues],
+                        "cpu": cpu, "mask": mask, "affinity": list(allowed)})
     return out
 
 
@@ -201,7 +209,11 @@ def plan(r: dict) -> Plan:
            "rules": nic["rules"]}
     hq = [flow_hash_and_queue(f, rss) for f in r["flows"]]
     p.flow_hash = [h for h, _ in hq]
-    p.flow_queue = [q for _, q in hq]
+    nq = nic["combined"]
+    nports = nic.get("ports", 1)
+    # queues are numbered across ports: port × combined + the port's own queue
+    p.flow_queue = [q if q < 0 else f.get("port", 0) * nq + q
+                    for f, (_, q) in zip(r["flows"], hq)]
     local = set(r["host"]["addresses"])
     tcp = tcp_connections(r["flows"], r["apps"], local)
     p.flow_sock = [tcp[i] if f["proto"] == "tcp" else socket_for(f, r["apps"], r["seed"])
@@ -222,7 +234,9 @@ def plan(r: dict) -> Plan:
             queue_cpu[q] = v["cpu"]
     # every CPU a socket is owned on during the run (its reader's, which `migrate` moves)
     sock_cpus = {i: sorted({c for _, c in a["timeline"]}) for i, a in enumerate(r["apps"])}
-    rps_maps = {int(q[3:]): mask_cpus(m) for q, m in nic["rps_cpus"].items()}
+    # /sys/class/net/ethN/queues/rx-K/… : the same setting on every port
+    rps_maps = {pt * nq + int(q[3:]): mask_cpus(m) for q, m in nic["rps_cpus"].items()
+                for pt in range(nports)}
     # skb->hash: a driver that reports an L4 hash (ice) hands up the NIC's Toeplitz value;
     # igb's is L3-typed, so the flow dissector computes a software hash (spec §7.2)
     sw_hash = [h if model.get("l4_rxhash") else sw_flow_hash(f, r["seed"])
@@ -243,7 +257,8 @@ def plan(r: dict) -> Plan:
     # flow there may be processed where RPS puts it or on the CPU of any connected
     # socket's reader (the CPUs that write the socket flow table).
     entries = r["sysctl"]["net.core.rps_sock_flow_entries"]
-    rfs_queues = {int(q[3:]): n for q, n in nic["rps_flow_cnt"].items()} if entries else {}
+    rfs_queues = {pt * nq + int(q[3:]): n for q, n in nic["rps_flow_cnt"].items()
+                  for pt in range(nports)} if entries else {}
     sock_hash: dict[int, int] = {}          # connected socket -> its peer flow's hash
     for i, sidx in enumerate(p.flow_sock):
         if sidx is not None and (r["apps"][sidx]["rem_ip"] is not None or sidx in peer):
@@ -338,7 +353,8 @@ def plan(r: dict) -> Plan:
         if not a.get("sender"):
             continue
         h = tx_hash(a, i, r["seed"])
-        q = pick_tx(nic["combined"], xps_by_cpu[a["cpu"]], h)
+        # the route decides the port; netdev_pick_tx the queue on it
+        q = route_port(r["routes"], a["dst_ip"]) * nq + pick_tx(nq, xps_by_cpu[a["cpu"]], h)
         p.senders.append({"app": i, "hash": h, "queue": q, "owner": txq_cpu[q]})
         if txq_cpu[q] != a["cpu"]:
             carries.setdefault((a["cpu"], txq_cpu[q]), set()).add("xq")
@@ -351,7 +367,8 @@ def plan(r: dict) -> Plan:
         if not forward or f["dst_ip"] in local or p.flow_queue[i] < 0:
             continue
         c = p.flow_cpu[i]
-        q = pick_tx(nic["combined"], xps_by_cpu[c], sw_hash[i], p.flow_queue[i])
+        q = route_port(r["routes"], f["dst_ip"]) * nq + pick_tx(
+            nq, xps_by_cpu[c], sw_hash[i], p.flow_queue[i] % nq)
         p.flow_txq[i] = q
         if txq_cpu[q] != c:
             carries.setdefault((c, txq_cpu[q]), set()).add("xq")
@@ -446,7 +463,9 @@ def plan(r: dict) -> Plan:
     p.lps.append({"name": "nic", "index": 0, "factory": "nic.lp:build",
                   "args": {**common, "pcie_latency_ns": prof["links"]["pcie"],
                            "flows": [_flow_args(f) for f in r["flows"]],
-                           "queue_cpu": [f"cpu{queue_cpu[q]}" for q in range(nic["combined"])],
+                           "queue_cpu": [f"cpu{queue_cpu[q]}" for q in range(nq * nports)],
+                           "flow_port": [f.get("port", 0) for f in r["flows"]],
+                           "ports": nports, "combined": nq,
                            "line_rate_bps": model["line_rate_bps"],
                            "rss": rss, "lp_index": lp_index,
                            **({"arfs": nic_arfs} if arfs else {}),
@@ -529,6 +548,7 @@ def plan(r: dict) -> Plan:
                                           str(sd["app"]): neigh_idx.get(
                                               r["apps"][sd["app"]]["dst_ip"], -1)
                                           for sd in p.senders},
+                                      "fwd_txq": {str(i): q for i, q in p.flow_txq.items()},
                                       "neigh_of_flow": {
                                           str(i): neigh_idx.get(r["flows"][i]["dst_ip"], -1)
                                           for i in p.flow_txq},

@@ -169,6 +169,7 @@ class CpuLP(LogicalProcess):
         self.cpu.softirq_handlers[NET_TX_SOFTIRQ] = self.tx.net_tx_action
         self.stack.tx = self.tx
         self.tx.gro_flows = self.stack.gro_flows
+        self.tx.fwd_txq = {int(k): v for k, v in txa.get("fwd_txq", {}).items()}
         self.driver = IgbDriver(self.cpu, self.sd, self.stack, self._rearm, self.tx)
         self.cpu.softirq_handlers[NET_RX_SOFTIRQ] = (
             lambda: net_rx_action(self.cpu, self.sd, self.sysctl, self.stack))

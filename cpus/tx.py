@@ -243,7 +243,7 @@ class Tx:
                  "udp", "ip", "books", "dev_tx_weight", "ntxq", "xps", "remote_xmit",
                  "xmit_list", "in_hand", "gso_udp_l4", "frag_failed", "neigh",
                  "neigh_of_sender", "neigh_of_flow", "neigh_flush", "unres_qlen_bytes",
-                 "new_arp_skb", "lost_sends", "gro_flows")
+                 "new_arp_skb", "lost_sends", "gro_flows", "fwd_txq")
 
     def __init__(self, cpu, queues: dict[int, TxQueue], ntxq: int, xps: list[int] | None,
                  snmp, books, dev_tx_weight: int) -> None:
@@ -270,6 +270,7 @@ class Tx:
         self.frag_failed: set = set()
         self.lost_sends: set = set()          # sends (sock, id) that lost a piece here
         self.gro_flows: list = []             # the stack's GroFlow per received flow
+        self.fwd_txq: dict[int, int] = {}     # forwarded flow -> its TX queue
         self.neigh: dict[int, Neigh] = {}      # next hops still resolved by ARP here
         self.neigh_of_sender: dict[int, int] = {}
         self.neigh_of_flow: dict[int, int] = {}
@@ -350,7 +351,8 @@ class Tx:
         yield c
         self.in_hand[id(arp)] = arp
         # the request leaves on the TX queue the waiting packet would take
-        yield from self.neigh_output(arp, hash_, tsk, rx_queue, ip=False)
+        yield from self.neigh_output(arp, hash_, tsk, rx_queue, ip=False,
+                                     q=self.queue_for(skb, hash_, tsk, rx_queue))
 
     def neigh_update(self, index: int) -> None:
         """arp_rcv → neigh_update(NUD_REACHABLE): what waited goes out, from NET_TX."""
@@ -365,10 +367,19 @@ class Tx:
             n.queue_bytes = 0
             self.cpu.raise_softirq_irqoff(NET_TX_SOFTIRQ, False)
 
-    def neigh_output(self, skb, hash_: int, tsk, rx_queue: int, ip: bool = True):
+    def queue_for(self, skb, hash_: int, tsk, rx_queue: int) -> int:
+        """The TX queue (numbered across ports): a forwarded flow's is fixed by its route
+        and recorded RX queue (plan time), else netdev_pick_tx's."""
+        if skb.sock == -1 and skb.flow in self.fwd_txq:
+            return self.fwd_txq[skb.flow]
+        return self.pick_tx(hash_, tsk, rx_queue)
+
+    def neigh_output(self, skb, hash_: int, tsk, rx_queue: int, ip: bool = True,
+                     q: int = -1):
         c = self.costs.ip_output
         self.mark_lost(skb)
-        q = self.pick_tx(hash_, tsk, rx_queue)
+        if q < 0:
+            q = self.queue_for(skb, hash_, tsk, rx_queue)
         if ip:
             self.ip["OutTransmits"] = self.ip.get("OutTransmits", 0) + 1  # IPSTATS_MIB_OUTPKTS
         txq = self.queues.get(q)

@@ -38,10 +38,20 @@ class NicLP(LogicalProcess):
         self.lp_index = args.get("lp_index", {})
         self.sources = [FlowSource(i, f, args["seed"], self.end) for i, f in enumerate(self.flows)]
         self.sizes = np.array([f["size"] for f in self.flows], dtype=np.int64)
-        self.wire = Wire(args["line_rate_bps"])
+        # one receive wire per port (each port is its own link); flows arrive on theirs
+        self.nports = args.get("ports", 1)
+        self.flow_port = np.array(args.get("flow_port", [0] * len(self.flows)) or [0],
+                                  dtype=np.int64)[:len(self.flows)] if self.flows else \
+            np.zeros(0, dtype=np.int64)
+        self.wires = [Wire(args["line_rate_bps"]) for _ in range(self.nports)]
+        self.wire = self.wires[0]
         hq = [flow_hash_and_queue(f, args["rss"]) for f in self.flows]
         self.flow_hash = [h for h, _ in hq]
-        self.flow_queue = np.array([q for _, q in hq], dtype=np.int64)
+        # queues are numbered across ports: port × combined + the port's RSS queue
+        nq = args.get("combined", 1)
+        ports = args.get("flow_port", [0] * len(self.flows))
+        self.flow_queue = np.array([q if q < 0 else pt * nq + q
+                                    for pt, (_, q) in zip(ports, hq)], dtype=np.int64)
         # frames a sideband (ethtool) filter matched: fdir_sb_match; action -1 drops them
         self.rule_hit = np.array([any(rule_matches(r, f) for r in args["rss"].get("rules", ()))
                                   for f in self.flows], dtype=bool)
@@ -59,7 +69,7 @@ class NicLP(LogicalProcess):
         self.txe = None if not tx else TxEngine(
             args["line_rate_bps"], tx["pcie_read_ns"],
             {int(q): lp for q, lp in tx["queue_cpu"].items()}, tx["nsenders"],
-            len(self.flows), self.end)
+            len(self.flows), self.end, self.nports, args.get("combined", 1))
         self.tx_out: dict[str, list] = {}
         self.rx_until_sent: dict[str, int] = {}
         self.out_seq = 0
@@ -137,14 +147,27 @@ class NicLP(LogicalProcess):
         f = np.concatenate(flows)
         order = np.lexsort((f, t))          # by time, then flow index: deterministic ties
         t, f = t[order], f[order]
-        arrive = self.wire.serialise(t, self.sizes[f])
+        if self.nports == 1:
+            arrive = self.wire.serialise(t, self.sizes[f])
+        else:                               # each port's frames on its own wire
+            arrive = np.empty_like(t)
+            port = self.flow_port[f]
+            for pt, w in enumerate(self.wires):
+                m = port == pt
+                if m.any():
+                    arrive[m] = w.serialise(t[m], self.sizes[f[m]])
+            order = np.lexsort((f, arrive))
+            arrive, f = arrive[order], f[order]
         keep = arrive < self.end
         if not keep.all():
             self.not_offered += int((~keep).sum())
+            late_ports = set(self.flow_port[f[~keep]].tolist()) if self.nports > 1 else {0}
             arrive, f = arrive[keep], f[keep]
-            self.done_generating = True     # the wire is past the end: nothing more arrives
+            # a wire past the end: nothing more arrives on that port
             for s in self.sources:
-                s.exhausted = True
+                if self.nports == 1 or int(self.flow_port[s.index]) in late_ports:
+                    s.exhausted = True
+            self.done_generating = all(s.exhausted for s in self.sources)
         n = arrive.size
         if n == 0:
             return
@@ -217,8 +240,8 @@ class NicLP(LogicalProcess):
         return p
 
     def _rx_promise(self, dst: str, safe: int) -> int:
-        base = self.end if self.done_generating else max(safe, self.t,
-                                                          self.wire.free_at_ns())
+        base = self.end if self.done_generating else max(
+            safe, self.t, min(w.free_at_ns() for w in self.wires))
         if self.arfs is not None:
             # CPUs wait on the nic here: tell them when the next frame can arrive at all
             if not self.done_generating:
@@ -261,6 +284,7 @@ class NicLP(LogicalProcess):
             "flow_hash": self.flow_hash,
             "flow_queue": self.flow_queue.tolist(),
             "wire_busy_ns": self.wire.busy_ps // 1000,
+            "wire_busy_ns_by_port": [w.busy_ps // 1000 for w in self.wires],
             "fdir_sb_match": self.sb_match,
             "ntuple_dropped_by_flow": self.dropped.tolist(),
             "tx": None if self.txe is None else self.txe.result(),

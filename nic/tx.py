@@ -23,14 +23,20 @@ MIN_FRAME = 64
 
 
 class TxEngine:
-    __slots__ = ("wire", "read_ns", "queue_cpu", "pending", "in_flight_fwd", "on_wire_by_sender",
+    __slots__ = ("wire", "wires", "nq", "frames_by_port", "bytes_by_port",
+                 "read_ns", "queue_cpu", "pending", "in_flight_fwd", "on_wire_by_sender",
                  "arp_requests", "arp_out",
                  "on_wire_by_flow", "frames", "bytes", "end", "in_flight", "queue_packets",
                  "queue_bytes", "frames_by_sender")
 
     def __init__(self, line_rate_bps: int, read_ns: int, queue_cpu: dict[int, str],
-                 nsenders: int, nflows: int, end: int) -> None:
-        self.wire = Wire(line_rate_bps)        # full duplex: the transmit direction
+                 nsenders: int, nflows: int, end: int, nports: int = 1, nq: int = 1) -> None:
+        # full duplex: each port's transmit direction is its own wire
+        self.wires = [Wire(line_rate_bps) for _ in range(nports)]
+        self.wire = self.wires[0]
+        self.nq = nq                           # queues per port (numbered across ports)
+        self.frames_by_port = [0] * nports     # GPTC / GOTC of each port
+        self.bytes_by_port = [0] * nports
         self.read_ns = read_ns
         self.queue_cpu = queue_cpu
         self.pending: list = []                # doorbells not yet processed (heap)
@@ -64,7 +70,9 @@ class TxEngine:
             for i, p in enumerate(pkts):
                 if len(p) > 5 and p[5] != p[3]:
                     sizes[last[i]] = max(p[5] + FCS, MIN_FRAME)
-            ends = self.wire.serialise(np.full(int(sizes.size), ready, dtype=np.int64), sizes)
+            port = queue // self.nq
+            ends = self.wires[port].serialise(np.full(int(sizes.size), ready, dtype=np.int64),
+                                              sizes)
             done_l = [int(t) for t in ends[last].tolist()]
             for p, t in zip(pkts, done_l):
                 n = p[4]
@@ -72,6 +80,8 @@ class TxEngine:
                     if t < self.end:
                         self.frames += 1
                         self.bytes += max(p[3] + FCS, MIN_FRAME)
+                        self.frames_by_port[port] += 1
+                        self.bytes_by_port[port] += max(p[3] + FCS, MIN_FRAME)
                         self.arp_requests += 1
                         self.arp_out.append((t, p[1]))
                     continue
@@ -80,6 +90,8 @@ class TxEngine:
                     nbytes = p[3] * (n - 1) + (p[5] if len(p) > 5 else p[3])
                     self.frames += n
                     self.bytes += nbytes + FCS * n
+                    self.frames_by_port[port] += n
+                    self.bytes_by_port[port] += nbytes + FCS * n
                     self.queue_packets[queue] = self.queue_packets.get(queue, 0) + n
                     self.queue_bytes[queue] = self.queue_bytes.get(queue, 0) + nbytes
                     if p[2] >= 0:
@@ -106,6 +118,7 @@ class TxEngine:
 
     def result(self) -> dict:
         return {"arp_requests": self.arp_requests,
+                "frames_by_port": self.frames_by_port, "bytes_by_port": self.bytes_by_port,
                 "on_wire_by_sender": self.on_wire_by_sender,
                 "frames_by_sender": self.frames_by_sender,
                 "forwarded_by_flow": self.on_wire_by_flow, "frames": self.frames,
