@@ -65,6 +65,19 @@ class Unbalanced(RuntimeError):
     pass
 
 
+def _local_q(r, q):
+    """A queue's number on its own device (queues are numbered across ports internally);
+    a negative number (an ntuple drop) stays as it is."""
+    return q % r["nic"]["combined"] if q is not None and q >= 0 and \
+        r["nic"].get("ports", 1) > 1 else q
+
+
+def _txq_label(r, q):
+    """`tx-N`, or `ethP/tx-N` on a device with several ports (its sysfs directory)."""
+    if r["nic"].get("ports", 1) > 1:
+        return f"{r['nic']['port_names'][q // r['nic']['combined']]}/tx-{_local_q(r, q)}"
+    return f"tx-{q}"
+
 def _sum_dicts(ds: list[dict]) -> dict:
     out: dict = {}
     for d in ds:
@@ -111,11 +124,11 @@ def assemble(r: dict, plan, results: dict) -> dict:
             "dropped": sum(b["flow_dropped"][i] for b in books)
             + (nt_dropped[i] if nt_dropped else 0),
             "reordered": sum(b["flow_reordered"][i] for b in books),
-            "rss_hash": f"{nic['flow_hash'][i]:08x}", "rx_queue": q,
+            "rss_hash": f"{nic['flow_hash'][i]:08x}", "rx_queue": _local_q(r, q),
             "irq_cpu": queue_cpu.get(q), "cpu": plan.flow_cpu[i],
             "socket": None if plan.flow_sock[i] is None else r["apps"][plan.flow_sock[i]]["name"],
             "proto": f["proto"],
-            **({"forwarded": fwd_by_flow[i], "tx_queue": plan.flow_txq[i]}
+            **({"forwarded": fwd_by_flow[i], "tx_queue": _local_q(r, plan.flow_txq[i])}
                if i in plan.flow_txq else {}),
             **({"port": r["nic"]["port_names"][f.get("port", 0)],
                 **({"egress": r["nic"]["port_names"][plan.flow_txq[i]
@@ -203,7 +216,9 @@ def assemble(r: dict, plan, results: dict) -> dict:
         "offered_pps": round(offered * 1e9 / duration, 1),
         "delivered_pps": round(delivered * 1e9 / duration, 1),
         "not_offered": nic["not_offered"],
-        "wire_utilisation": round(nic["wire_busy_ns"] / duration, 4),
+        "wire_utilisation": round(nic["wire_busy_ns"] / duration, 4),   # eth0's receive wire
+        **({"wire_utilisation_by_port": {pp["name"]: round(b / duration, 4) for pp, b in zip(
+            ports, nic["wire_busy_ns_by_port"])}} if nports > 1 else {}),
         "flows": flows,
         "cpu_time_ns": time_by_cpu,
         "cpu_busy_share": {k: round(1 - v["idle"] / duration, 4) for k, v in time_by_cpu.items()},
@@ -336,7 +351,11 @@ def _tx_books(r: dict, plan, nic: dict, cpus: list, books: list) -> dict | None:
         a = r["apps"][i]
         st = per_cpu.get(i, {})
         senders[a["name"]] = {"cpu": a["cpu"], "src": f"{a['src_ip']}:{a['sport']}",
-                              "dst": f"{a['dst_ip']}:{a['dport']}", "tx_queue": sd["queue"],
+                              "dst": f"{a['dst_ip']}:{a['dport']}",
+                              "tx_queue": _local_q(r, sd["queue"]),
+                              **({"egress": r["nic"]["port_names"][sd["queue"]
+                                                                   // r["nic"]["combined"]]}
+                                 if r["nic"].get("ports", 1) > 1 else {}),
                               "sent": sent[i], "on_wire": on_wire[i],
                               "on_wire_frames": frames[i], "dropped": dropped[i],
                               "eagain": st.get("eagain", 0), "blocked": st.get("blocked", 0),
@@ -345,9 +364,9 @@ def _tx_books(r: dict, plan, nic: dict, cpus: list, books: list) -> dict | None:
     total_sent, total_wire = sum(sent), sum(on_wire)
     queues = {}
     for c in cpus:
-        for q, v in c["tx"]["queues"].items():
+        for q, v in sorted(c["tx"]["queues"].items(), key=lambda kv: int(kv[0])):
             # /sys/class/net/eth0/queues/tx-N/byte_queue_limits/{limit,inflight,…}
-            queues[f"tx-{q}"] = {"cpu": c["cpu"], "packets": v["packets"],
+            queues[(int(q), _txq_label(r, int(q)))] = {"cpu": c["cpu"], "packets": v["packets"],
                                  "bytes": v["bytes"], "restart": v["restart"],
                                  "stopped": v["stopped"], "qdisc": v["qdisc"],
                                  "byte_queue_limits": {"limit": v["bql_limit"],
@@ -356,7 +375,7 @@ def _tx_books(r: dict, plan, nic: dict, cpus: list, books: list) -> dict | None:
                                                        "limit_max": 1879048192,
                                                        "hold_time": 1000}}
     return {"sent": total_sent, "on_wire": total_wire, "on_wire_frames": sum(frames),
-            "tx_queues": dict(sorted(queues.items())),
+            "tx_queues": {label: v for (_, label), v in sorted(queues.items())},
             "tx_drops": dict(sorted(drops.items())),
             "tx_drop_counters": {k: TX_DROP_COUNTERS[k] for k in sorted(drops)},
             "tx_in_flight": sum(where.values()), "tx_in_flight_by_place": where,

@@ -354,8 +354,10 @@ def plan(r: dict) -> Plan:
             continue
         h = tx_hash(a, i, r["seed"])
         # the route decides the port; netdev_pick_tx the queue on it
-        q = route_port(r["routes"], a["dst_ip"]) * nq + pick_tx(nq, xps_by_cpu[a["cpu"]], h)
-        p.senders.append({"app": i, "hash": h, "queue": q, "owner": txq_cpu[q]})
+        base = route_port(r["routes"], a["dst_ip"]) * nq
+        q = base + pick_tx(nq, xps_by_cpu[a["cpu"]], h)
+        p.senders.append({"app": i, "hash": h, "queue": q, "port_base": base,
+                          "owner": txq_cpu[q]})
         if txq_cpu[q] != a["cpu"]:
             carries.setdefault((a["cpu"], txq_cpu[q]), set()).add("xq")
             carries.setdefault((txq_cpu[q], a["cpu"]), set()).add("wf")

@@ -228,6 +228,7 @@ class CpuLP(LogicalProcess):
             tsk = TxSock(sd["app"], sd["sk_sndbuf"], sd["hash"], sd["connected"],
                          sd["blocking"])
             tsk.tx_queue = sd["queue"]       # netdev_pick_tx's choice, fixed for the flow
+            tsk.port_base = sd.get("port_base", 0)
             self.tx_socks[sd["app"]] = tsk
             ref: list = [None]
             spec = {"payload": sd["payload"], "interval_ns": sd["interval_ns"],

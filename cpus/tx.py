@@ -135,7 +135,7 @@ class TxSock:
     completion."""
 
     __slots__ = ("index", "sndbuf", "wmem_alloc", "waiter", "tx_queue", "hash", "connected",
-                 "blocking", "nospace", "sent", "eagain", "blocked")
+                 "blocking", "nospace", "sent", "eagain", "blocked", "port_base")
 
     def __init__(self, index: int, sndbuf: int, hash_: int, connected: bool,
                  blocking: bool) -> None:
@@ -144,6 +144,7 @@ class TxSock:
         self.wmem_alloc = 0
         self.waiter = None          # a sender asleep in sock_alloc_send_skb
         self.tx_queue = -1          # sk_tx_queue_mapping (cached for connected sockets)
+        self.port_base = 0          # first TX queue of the port its route leaves by
         self.hash = hash_           # skb_get_hash of its datagrams (sk_txhash if connected)
         self.connected = connected
         self.blocking = blocking
@@ -284,9 +285,10 @@ class Tx:
         else XPS by this CPU, else skb_tx_hash (the recorded RX queue of a forwarded
         packet, or the flow hash); connected sockets cache the choice."""
         n = self.ntxq
-        if tsk is not None and 0 <= tsk.tx_queue < n:
+        base = 0 if tsk is None else tsk.port_base   # the routed device's queues
+        if tsk is not None and base <= tsk.tx_queue < base + n:
             return tsk.tx_queue
-        q = pick_tx(n, self.xps, hash_, rx_queue)
+        q = base + pick_tx(n, self.xps, hash_, rx_queue)
         if tsk is not None and tsk.connected and n > 1:
             tsk.tx_queue = q                  # sk_tx_queue_set (a full socket with a dst)
         return q

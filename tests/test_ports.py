@@ -21,6 +21,9 @@ def test_routes_send_each_flow_out_of_its_port(tmp_path):
     east, west = s["flows"]
     assert (east["port"], east["egress"]) == ("eth0", "eth1")
     assert (west["port"], west["egress"]) == ("eth1", "eth0")
+    # each port's receive wire carries its own flow: east at 400 kpps, west at 200 kpps
+    util = s["wire_utilisation_by_port"]
+    assert util["eth0"] == s["wire_utilisation"] > 1.8 * util["eth1"] > 0
     dev = dev_lines(tmp_path / "r")
     # receive packets (column 1) on the arrival port, transmit packets (column 9) on the
     # egress port: eth0 takes east in and west out, eth1 the other way round
@@ -58,3 +61,38 @@ def test_two_ports_both_modes_identical(tmp_path):
 ])
 def test_bad_port_keys_are_refused(tmp_path, sets, msg):
     assert_refused(tmp_path, ROUTER2, sets, msg)
+
+
+SENDER2 = """
+seed = 1
+duration = "5ms"
+cpus = 2
+[nic]
+model = "i350"
+ports = 2
+combined = {combined}
+[[routes]]                         # ip route add 10.2.0.0/16 dev eth1
+dst = "10.2.0.0/16"
+dev = "eth1"
+[[apps]]
+name = "sender"
+cpu = 0
+socket = {{ proto = "udp", sndbuf = 212992, blocking = true{connect} }}
+send = {{ dst = "10.2.0.9:7000", rate = "50kpps", size = 1000 }}
+"""
+
+
+@pytest.mark.parametrize("combined,connect", [(1, ""), (2, ""), (2, ', connect = "10.2.0.9:7000"')])
+def test_a_sender_leaves_by_the_port_its_route_names(tmp_path, combined, connect):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(SENDER2.format(combined=combined, connect=connect))
+    s = run_inline(tmp_path / "s", file=str(cfg))
+    assert s["balanced"] and s["sent"] > 200
+    dev = dev_lines(tmp_path / "s")
+    # every datagram (and the ARP request for 10.2.0.9) on eth1; nothing on eth0
+    assert dev["eth0"][9] == 0
+    assert dev["eth1"][9] >= s["on_wire"] > 200
+    snd = s["senders"]["sender"]
+    assert snd["egress"] == "eth1" and 0 <= snd["tx_queue"] < combined   # one of eth1's
+    assert sum(v["packets"] for k, v in s["tx_queues"].items()
+               if k.startswith("eth1/tx-")) >= s["on_wire"]
