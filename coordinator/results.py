@@ -188,9 +188,10 @@ def assemble(r: dict, plan, results: dict) -> dict:
                               bytes=ntx.get("bytes_by_port", [0] * nports)[pt]) if ntx else {}
         e = {"rx_bytes": sum(v["bytes"] for v in pr.values()),
              "rx_packets": sum(v["packets"] for v in pr.values()),
-             # the backlog's drops count on the device the skb came from: all on the
-             # first port here
-             "rx_dropped": core_dropped if pt == 0 else 0,
+             # the backlog's drops count on the device the skb came from (skb->dev)
+             "rx_dropped": core_dropped if nports == 1 else sum(
+                 n for c in cpus for f, n in c["core_rx_dropped_by_flow"].items()
+                 if int(f) in mine or (pt == 0 and not 0 <= int(f) < len(r["flows"]))),
              "rx_missed_errors": mpc, "rx_fifo_errors": rqdpc,
              "tx_packets": sum(v["packets"] for v in pt_tx.values()),   # tx_ring stats
              "tx_bytes": sum(v["bytes"] for v in pt_tx.values())}

@@ -113,7 +113,8 @@ class Backlog:
         if skb.rps_src >= 0:
             self.heads.dropped(skb)
         self.sd.dropped += 1
-        self.stack.rx_dropped_core += 1
+        core = self.stack.rx_dropped_core
+        core[skb.flow] = core.get(skb.flow, 0) + 1
         limited = qlen <= self.max_backlog
         self.books.drop(skb.flow, "flow_limit" if limited else "backlog", skb.nsegs)
         return False

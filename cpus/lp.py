@@ -1052,7 +1052,9 @@ class CpuLP(LogicalProcess):
                      "Tcp": {**self.snmp.tcp, "CurrEstab": sum(
                          1 for sk in self.sockets.values() if sk.is_tcp)}},
             "gro": {k: sum(g.export()[k] for g in gro) for k in GroList().export()},
-            "core_rx_dropped": self.stack.rx_dropped_core,
+            "core_rx_dropped": sum(self.stack.rx_dropped_core.values()),
+            "core_rx_dropped_by_flow": {str(f): n for f, n in
+                                        sorted(self.stack.rx_dropped_core.items())},
             "queues": {str(r.index): {"rqdpc": r.rqdpc, "mpc": r.mpc,
                                       "mpc_bytes": r.mpc_bytes, "rnbc": r.rnbc,
                                       "gprc": r.gprc, "gorc": r.gorc, "received": r.received}

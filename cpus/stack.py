@@ -57,7 +57,7 @@ class Stack:
         self.gro_normal_batch = gro_normal_batch
         self.held = 0                          # skbs taken off a ring, not yet handed on
         self.remote_enqueue = remote_enqueue   # fn(t, sock_index, skb)
-        self.rx_dropped_core = 0
+        self.rx_dropped_core: dict[int, int] = {}   # flow -> drops (skb->dev->rx_dropped)
         self.sw_hash: list[int] = []           # skb_get_hash per flow (flow dissector)
         self.rps_maps: dict[int, list[int]] = {}   # RX queue -> rps_cpus as a CPU list
         self.backlog = None                    # this CPU's Backlog

@@ -96,3 +96,13 @@ def test_a_sender_leaves_by_the_port_its_route_names(tmp_path, combined, connect
     assert snd["egress"] == "eth1" and 0 <= snd["tx_queue"] < combined   # one of eth1's
     assert sum(v["packets"] for k, v in s["tx_queues"].items()
                if k.startswith("eth1/tx-")) >= s["on_wire"]
+
+
+def test_backlog_drops_count_on_the_port_the_packet_came_in_by(tmp_path):
+    # RPS spreads both ports' packets over both CPUs; a 2-packet backlog drops most
+    s = run_inline(tmp_path / "b", 'nic.rps_cpus={"rx-0"="3"}',
+                   "net.core.netdev_max_backlog=2", file=ROUTER2)
+    dev = dev_lines(tmp_path / "b")
+    # column 3 is drop: skb->dev->rx_dropped, on the arriving port's line
+    assert dev["eth0"][3] > dev["eth1"][3] > 0
+    assert dev["eth0"][3] + dev["eth1"][3] == s["drops"]["backlog"]
