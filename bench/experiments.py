@@ -113,3 +113,26 @@ def router(ncpus: int, total_pps: float, duration: str, flows_per_queue: int = 2
     cfg["sysctl"] = {"net.ipv4.ip_forward": 1}
     cfg["apps"] = []
     return cfg
+
+
+def router2(total_pps: float, duration: str, paired: bool = True) -> dict:
+    """Two ports on 2 CPUs (`examples/router2.toml` scaled): an east flow in eth0 → out eth1
+    at two thirds of `total_pps`, a west flow the other way. `paired`: each port's RX vector
+    shares a CPU with the other port's TX vector, so every CPU cleans the ring it forwards
+    onto; else each port's vectors sit on a CPU of their own, and every forwarded packet
+    crosses to the other CPU to reach its TX queue."""
+    cfg = {"seed": 1, "duration": duration, "cpus": 2,
+           "nic": {"model": "i350", "ports": 2, "combined": 1,
+                   "rx_flow_hash": {"udp4": "sdfn"}},
+           "sysctl": {"net.ipv4.ip_forward": 1},
+           "routes": [{"dst": "10.2.0.0/16", "dev": "eth1"}],
+           "flows": [{"name": "east", "port": 0, "src": "10.1.0.2:40000",
+                      "dst": "10.2.0.9:7000", "rate": f"{total_pps * 2 / 3:.0f}pps",
+                      "arrival": "poisson"},
+                     {"name": "west", "port": 1, "src": "10.2.0.9:7000",
+                      "dst": "10.1.0.2:40000", "rate": f"{total_pps / 3:.0f}pps",
+                      "arrival": "poisson"}]}
+    a, b = ("1", "2") if paired else ("2", "1")    # the CPUs of eth1-tx-0 and eth0-tx-0
+    cfg["irq"] = {"smp_affinity": {"eth0-rx-0": "1", "eth1-tx-0": a,
+                                   "eth1-rx-0": "2", "eth0-tx-0": b}}
+    return cfg

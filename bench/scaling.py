@@ -4,7 +4,8 @@ the ratios (process vs inline, N CPUs vs 1), each process's share of wall time s
 waiting on its links, and its peak memory. Then the RPS experiment (rps_cross, cross-CPU
 traffic on every packet) against the no-RPS figure, RPS with socket hand-offs in exact and
 relaxed (--quantum) synchronisation, a router (ip_forward, every packet received and
-sent back out), and one 1,000,000-packet run in process
+sent back out), a two-port router with each CPU cleaning the ring it forwards onto and
+with TX cleanup on the other CPU, and one 1,000,000-packet run in process
 mode with 2 CPUs for the throughput and memory targets.
 
     python bench/scaling.py [--packets 300000] [--cpus 1,2,4] [--big 1000000]
@@ -27,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from experiments import router, rps_cross, rps_handoff, rss_scaling  # noqa: E402
+from experiments import router, router2, rps_cross, rps_handoff, rss_scaling  # noqa: E402
 
 from coordinator.cli import main as softnet  # noqa: E402
 
@@ -120,6 +121,21 @@ def main() -> None:
         line += (f"  (process/inline {rr['process']['pps_wall'] / rr['inline']['pps_wall']:.2f}"
                  "; waiting: " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in
                                            sorted(rr["process"]["wait"].items())) + ")")
+        print(line)
+    # Two ports on 2 CPUs. Unpaired, every forwarded packet crosses to the other CPU's TX
+    # queue (42 ns links, near lock-step): a hundredth of the packets for that case.
+    print("\nTwo-port router (router2: in eth0 out eth1 and back, 600 kpps, 2 CPUs):")
+    for paired, pk in ((True, args.packets // 10), (False, args.packets // 100)):
+        dur_ms = max(1, round(pk / 600_000 * 1000))
+        rr = {}
+        line = "  " + ("RX vector paired with the other port's TX  " if paired
+                       else "each port on a CPU of its own (TX cleanup on the other CPU)")
+        line += f" ~{pk} packets:"
+        for mode in ("inline", "process"):
+            rr[mode] = r = run(router2(600_000, f"{dur_ms}ms", paired), mode, work,
+                               f"router2{mode}{int(paired)}")
+            line += f"  {mode} {r['pps_wall']:9,.0f} pkt/s"
+        line += f"  (process/inline {rr['process']['pps_wall'] / rr['inline']['pps_wall']:.2f})"
         print(line)
     n = max(cpus)
     if n >= 3 and args.handoff:
