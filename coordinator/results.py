@@ -199,7 +199,6 @@ def assemble(r: dict, plan, results: dict) -> dict:
                       "queues": pq, "ring": pr, "txqs": pt_tx, "nic": pnic, "eth": e,
                       "rnbc": sum(v.get("rnbc", 0) for v in pq.values()),
                       "mpc_bytes": sum(v.get("mpc_bytes", 0) for v in pq.values())})
-    eth = ports[0]["eth"]
     tx = _tx_books(r, plan, nic, cpus, books)
 
     summary = {
