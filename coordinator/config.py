@@ -361,18 +361,7 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
     elif "rx_packet_buffer" in n:
         _fail("nic.rx_packet_buffer", n["rx_packet_buffer"], f"{name} drops a frame with no "
               "free descriptor at its queue; softnet has no packet-buffer model for it")
-    rps = n.get("rps_cpus", {})
-    if not isinstance(rps, dict):
-        _fail("nic.rps_cpus", rps, 'a table such as { "rx-0" = "f" }')
-    out["rps_cpus"] = {}
-    for q, mask in rps.items():
-        key = f"nic.rps_cpus.{q}"
-        if not (q.startswith("rx-") and q[3:].isdigit() and int(q[3:]) < out["combined"]):
-            _fail(key, mask, f"RX queues are rx-0 … rx-{out['combined'] - 1}")
-        if isinstance(mask, str) and set(mask) <= {"0", ","}:
-            continue                    # "0": RPS off for that queue
-        _mask(key, mask, ncpus)
-        out["rps_cpus"][q] = mask
+    out["rps_cpus"] = _queue_masks(n, "rps_cpus", "rx", out["combined"], ncpus)
     cnt = n.get("rps_flow_cnt", {})
     if not isinstance(cnt, dict):
         _fail("nic.rps_flow_cnt", cnt, 'a table such as { "rx-0" = 2048 }')
@@ -404,18 +393,7 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
         _fail("nic.tx_udp_segmentation", uso, f"{name} cannot segment UDP (no "
               "NETIF_F_GSO_UDP_L4 in hw_features)")
     out["tx_udp_segmentation"] = uso
-    xps = n.get("xps_cpus", {})
-    if not isinstance(xps, dict):
-        _fail("nic.xps_cpus", xps, 'a table such as { "tx-0" = "1" }')
-    out["xps_cpus"] = {}
-    for q, mask in xps.items():
-        k = f"nic.xps_cpus.{q}"
-        if not (q.startswith("tx-") and q[3:].isdigit() and int(q[3:]) < out["combined"]):
-            _fail(k, mask, f"TX queues are tx-0 … tx-{out['combined'] - 1}")
-        if isinstance(mask, str) and set(mask) <= {"0", ","}:
-            continue
-        _mask(k, mask, ncpus)
-        out["xps_cpus"][q] = mask
+    out["xps_cpus"] = _queue_masks(n, "xps_cpus", "tx", out["combined"], ncpus)
     gro = n.get("gro", True)
     if not isinstance(gro, bool):
         _fail("nic.gro", gro, "true or false (ethtool -K eth0 gro on|off)")
@@ -430,6 +408,24 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
     out["_model"] = model
     return out
 
+
+
+def _queue_masks(n: dict, name: str, kind: str, combined: int, ncpus: int) -> dict:
+    """`nic.rps_cpus` / `nic.xps_cpus`: a CPU mask per queue (`rx-N` / `tx-N`), as in
+    /sys/class/net/eth0/queues/<queue>/<name>; a mask of "0" turns the queue's map off."""
+    table = n.get(name, {})
+    if not isinstance(table, dict):
+        _fail(f"nic.{name}", table, f'a table such as {{ "{kind}-0" = "1" }}')
+    out = {}
+    for q, mask in table.items():
+        key = f"nic.{name}.{q}"
+        if not (q.startswith(f"{kind}-") and q[3:].isdigit() and int(q[3:]) < combined):
+            _fail(key, mask, f"{kind.upper()} queues are {kind}-0 … {kind}-{combined - 1}")
+        if isinstance(mask, str) and set(mask) <= {"0", ","}:
+            continue
+        _mask(key, mask, ncpus)
+        out[q] = mask
+    return out
 
 def _validate_rules(n: dict, model: dict, nq: int) -> tuple[bool, list[dict]]:
     """`ntuple` (ethtool -K eth0 ntuple on|off) and [[nic.rules]] (ethtool -U eth0 …),

@@ -40,18 +40,16 @@ class NicLP(LogicalProcess):
         self.sizes = np.array([f["size"] for f in self.flows], dtype=np.int64)
         # one receive wire per port (each port is its own link); flows arrive on theirs
         self.nports = args.get("ports", 1)
-        self.flow_port = np.array(args.get("flow_port", [0] * len(self.flows)) or [0],
-                                  dtype=np.int64)[:len(self.flows)] if self.flows else \
-            np.zeros(0, dtype=np.int64)
+        flow_port = args.get("flow_port") or [0] * len(self.flows)
+        self.flow_port = np.array(flow_port, dtype=np.int64)
         self.wires = [Wire(args["line_rate_bps"]) for _ in range(self.nports)]
         self.wire = self.wires[0]
         hq = [flow_hash_and_queue(f, args["rss"]) for f in self.flows]
         self.flow_hash = [h for h, _ in hq]
         # queues are numbered across ports: port × combined + the port's RSS queue
         nq = args.get("combined", 1)
-        ports = args.get("flow_port", [0] * len(self.flows))
         self.flow_queue = np.array([q if q < 0 else pt * nq + q
-                                    for pt, (_, q) in zip(ports, hq)], dtype=np.int64)
+                                    for pt, (_, q) in zip(flow_port, hq)], dtype=np.int64)
         # frames a sideband (ethtool) filter matched: fdir_sb_match; action -1 drops them
         self.rule_hit = np.array([any(rule_matches(r, f) for r in args["rss"].get("rules", ()))
                                   for f in self.flows], dtype=bool)
@@ -161,11 +159,11 @@ class NicLP(LogicalProcess):
         keep = arrive < self.end
         if not keep.all():
             self.not_offered += int((~keep).sum())
-            late_ports = set(self.flow_port[f[~keep]].tolist()) if self.nports > 1 else {0}
+            late_ports = set(self.flow_port[f[~keep]].tolist())
             arrive, f = arrive[keep], f[keep]
             # a wire past the end: nothing more arrives on that port
             for s in self.sources:
-                if self.nports == 1 or int(self.flow_port[s.index]) in late_ports:
+                if int(self.flow_port[s.index]) in late_ports:
                     s.exhausted = True
             self.done_generating = all(s.exhausted for s in self.sources)
         n = arrive.size
