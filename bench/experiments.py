@@ -7,11 +7,11 @@ the NIC's own Toeplitz and RETA), so receive work spreads evenly and stays on it
 
 from __future__ import annotations
 
-from coordinator.topology import sw_flow_hash
-from cpus.backlog import get_rps_cpu
-from nic.device import default_reta, load_model
-from nic.rss import flow_hash_and_queue
-from nic.toeplitz import MS_RSS_KEY
+from softnet.coordinator.topology import sw_flow_hash
+from softnet.cpus.backlog import get_rps_cpu
+from softnet.nic.device import default_reta, load_model
+from softnet.nic.rss import flow_hash_and_queue
+from softnet.nic.toeplitz import MS_RSS_KEY
 
 HKEY = ":".join(f"{b:02x}" for b in MS_RSS_KEY)
 

@@ -25,12 +25,11 @@ import time
 import tomli_w
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 from experiments import router, router2, rps_cross, rps_handoff, rss_scaling  # noqa: E402
 
-from coordinator.cli import main as softnet  # noqa: E402
+from softnet.coordinator.cli import main as softnet  # noqa: E402
 
 PER_CPU_PPS = 300_000       # 4 CPUs × 300 kpps stays under the 1 Gb/s line rate (1.488 Mpps)
 

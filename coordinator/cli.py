@@ -16,11 +16,12 @@ import os
 import sys
 import time
 
-from engine.units import fmt_ns
+from softnet.engine.units import fmt_ns
 
 from .config import ConfigError, apply_sets, load_file, validate
 from .launch import LPFailed, run_inline_mode, run_process_mode
-from .results import Unbalanced, assemble, write_run_dir
+from .results import Unbalanced, assemble
+from .rundir import write_run_dir
 from .topology import plan
 
 EXIT_INPUT, EXIT_PROCESS, EXIT_BOOKS = 2, 3, 4

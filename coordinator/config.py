@@ -12,13 +12,13 @@ import ipaddress
 import tomllib
 from importlib import resources
 
-from cpus.costs import DEFAULT_PROFILE, ProfileError, load_profile
-from cpus.sock import SOCK_MIN_RCVBUF, effective_rcvbuf
-from cpus.tx import (IP_HLEN, IP_MTU, SOCK_MIN_SNDBUF, UDP_HLEN, UDP_MAX_PAYLOAD,
+from softnet.cpus.costs import DEFAULT_PROFILE, ProfileError, load_profile
+from softnet.cpus.sock import SOCK_MIN_RCVBUF, effective_rcvbuf
+from softnet.cpus.tx import (IP_HLEN, IP_MTU, SOCK_MIN_SNDBUF, UDP_HLEN, UDP_MAX_PAYLOAD,
                      UDP_MAX_SEGMENTS, effective_sndbuf, gso_segments, ip_fragments)
-from engine.units import UnitError, parse_duration, parse_rate
-from nic.device import available_models, load_model, parse_indir, vector_layout
-from nic.toeplitz import parse_hkey
+from softnet.engine.units import UnitError, parse_duration, parse_rate
+from softnet.nic.device import available_models, load_model, parse_indir, vector_layout
+from softnet.nic.toeplitz import parse_hkey
 
 KERNELS = ("6.6",)
 HZ_VALUES = (100, 250, 300, 1000)
@@ -85,7 +85,7 @@ def _fail(key: str, value, allowed: str):
 
 
 def default_experiment_text() -> str:
-    return (resources.files("coordinator") / "default.toml").read_text()
+    return (resources.files("softnet.coordinator") / "default.toml").read_text()
 
 
 def load_file(path: str | None) -> dict:

@@ -19,9 +19,9 @@ from typing import Callable
 import psutil
 import zmq
 
-from engine.codec import pack_msg, unpack_msg
-from engine.inline import run_inline
-from engine.process import build_lp, lp_main
+from softnet.engine.codec import pack_msg, unpack_msg
+from softnet.engine.inline import run_inline
+from softnet.engine.process import build_lp, lp_main
 
 START_TIMEOUT = 60.0     # seconds for every process to come up and say ready
 

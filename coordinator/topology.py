@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cpus.arfs import cpu_rmap
-from cpus.backlog import get_rps_cpu
-from cpus.rfs import roundup_pow_of_two
-from cpus.costs import load_profile
-from cpus.gro import NORMAL as GRO_NORMAL, TCP as GRO_TCP, UDP_GRO as GRO_UDP
-from cpus.tx import pick_tx
-from nic.device import default_reta, vector_layout
-from nic.rss import flow_hash_and_queue, flow_type
-from nic.toeplitz import parse_hkey
+from softnet.cpus.arfs import cpu_rmap
+from softnet.cpus.backlog import get_rps_cpu
+from softnet.cpus.rfs import roundup_pow_of_two
+from softnet.cpus.costs import load_profile
+from softnet.cpus.gro import NORMAL as GRO_NORMAL, TCP as GRO_TCP, UDP_GRO as GRO_UDP
+from softnet.cpus.tx import pick_tx
+from softnet.nic.device import default_reta, vector_layout
+from softnet.nic.rss import flow_hash_and_queue, flow_type
+from softnet.nic.toeplitz import parse_hkey
 
 from .config import FRAME_OVERHEAD, L4_HDR, arfs_refused_types, route_port
 
@@ -462,7 +462,7 @@ def plan(r: dict) -> Plan:
         itr = nic["rx_usecs"] << 2
 
     common = {"duration_ns": r["duration_ns"], "seed": r["seed"]}
-    p.lps.append({"name": "nic", "index": 0, "factory": "nic.lp:build",
+    p.lps.append({"name": "nic", "index": 0, "factory": "softnet.nic.lp:build",
                   "args": {**common, "pcie_latency_ns": prof["links"]["pcie"],
                            "flows": [_flow_args(f) for f in r["flows"]],
                            "queue_cpu": [f"cpu{queue_cpu[q]}" for q in range(nq * nports)],
@@ -494,7 +494,7 @@ def plan(r: dict) -> Plan:
             "interval_ns",
             "count", "start_ns", "stop_ns")}) for sd in p.senders
             if r["apps"][sd["app"]]["cpu"] == c]
-        p.lps.append({"name": f"cpu{c}", "index": c + 1, "factory": "cpus.lp:build",
+        p.lps.append({"name": f"cpu{c}", "index": c + 1, "factory": "softnet.cpus.lp:build",
                       "args": {**common, "cpu": c, "ncpus": ncpus, "hz": r["hz"],
                                "lp_index": lp_index, "costs": prof["costs"],
                                "sysctl": {"netdev_budget": sysctl["net.core.netdev_budget"],

@@ -12,7 +12,7 @@ from array import array
 
 import numpy as np
 
-from engine.histogram import Recorder
+from softnet.engine.histogram import Recorder
 
 STAGES = ("wire_to_dma", "dma_to_poll", "poll_to_protocol", "protocol_to_socket",
           "socket_to_app", "wire_to_app")

@@ -29,14 +29,14 @@ class ProfileError(ValueError):
 
 
 def available_profiles() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files("cpus.profiles").iterdir()
+    return sorted(p.name[:-5] for p in resources.files("softnet.cpus.profiles").iterdir()
                   if p.name.endswith(".toml"))
 
 
 def load_profile(name: str) -> dict:
     """The profile as a plain dict {costs: {step: ns}, links: {link: ns}, ...}, checked:
     every step present, a whole number of ns ≥ 0, and a source that the file lists."""
-    path = resources.files("cpus.profiles") / f"{name}.toml"
+    path = resources.files("softnet.cpus.profiles") / f"{name}.toml"
     if not path.is_file():
         raise ProfileError(f"cost profile {name!r} not found; available: "
                            f"{', '.join(available_profiles())}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 
-from engine.events import INF, PRIO_TIMER, EventQueue
+from softnet.engine.events import INF, PRIO_TIMER, EventQueue
 
 from .sched import BLOCK, Scheduler, Task, base_slice_ns
 

@@ -7,7 +7,7 @@ recomputes the interrupt rate (dynamic modes) and re-arms the vector.
 
 from __future__ import annotations
 
-from nic.msix import eitr_ns
+from softnet.nic.msix import eitr_ns
 
 from .gro import NORMAL, TCP
 from .napi import napi_complete_done, napi_schedule

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import heapq
 
-from engine.events import PRIO_DEVICE, PRIO_LINK, PRIO_LOCAL, PRIO_TIMER, EventQueue
+from softnet.engine.events import PRIO_DEVICE, PRIO_LINK, PRIO_LOCAL, PRIO_TIMER, EventQueue
 import numpy as np
 
-from engine.events import INF
-from engine.lp import EOF_PROMISE, LogicalProcess
-from engine.skb import SkBuff
-from nic.msix import MsixVector
-from nic.rxring import RxRing
+from softnet.engine.events import INF
+from softnet.engine.lp import EOF_PROMISE, LogicalProcess
+from softnet.engine.skb import SkBuff
+from softnet.nic.msix import MsixVector
+from softnet.nic.rxring import RxRing
 
 from .app import tcp_reader, udp_reader, udp_sender
 from .arfs import Arfs

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from engine.skb import SkBuff
+from softnet.engine.skb import SkBuff
 
 from .bql import Dql
 from .cpu import NET_TX_SOFTIRQ

@@ -8,16 +8,16 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 
-from engine.units import parse_bitrate
+from softnet.engine.units import parse_bitrate
 
 
 def available_models() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files("nic.devices").iterdir()
+    return sorted(p.name[:-5] for p in resources.files("softnet.nic.devices").iterdir()
                   if p.name.endswith(".toml"))
 
 
 def load_model(name: str) -> dict:
-    path = resources.files("nic.devices") / f"{name}.toml"
+    path = resources.files("softnet.nic.devices") / f"{name}.toml"
     if not path.is_file():
         raise KeyError(name)
     model = tomllib.loads(path.read_text())

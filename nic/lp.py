@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.lp import LogicalProcess
+from softnet.engine.lp import LogicalProcess
 
 from .arfs import ArfsTable
 from .rss import flow_hash_and_queue, rule_matches

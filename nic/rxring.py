@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from engine.skb import SkBuff
+from softnet.engine.skb import SkBuff
 
 
 class RxRing:

@@ -1,15 +1,8 @@
-import os
-import sys
-
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from cpus.costs import COST_KEYS, Costs  # noqa: E402
-from cpus.cpu import Cpu  # noqa: E402
-from engine.events import EventQueue  # noqa: E402
+from softnet.cpus.costs import COST_KEYS, Costs
+from softnet.cpus.cpu import Cpu
+from softnet.engine.events import EventQueue
 
 
 def zero_costs(**over) -> Costs:

@@ -17,7 +17,7 @@ def softnet(*args, **kw):
 
 
 def run_inline(out, *sets, file=BASIC):
-    from coordinator.cli import main
+    from softnet.coordinator.cli import main
     args = ["run", file, "--mode", "inline", "--out", str(out), "--quiet"]
     for s in sets:
         args += ["--set", s]

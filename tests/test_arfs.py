@@ -4,12 +4,12 @@ import os
 
 import pytest
 
-from coordinator.config import ConfigError, arfs_refused_types, load_file, validate
-from coordinator.topology import plan
-from cpus.arfs import Arfs, cpu_rmap
-from cpus.rfs import RfsRx, SockFlowTable
+from softnet.coordinator.config import ConfigError, arfs_refused_types, load_file, validate
+from softnet.coordinator.topology import plan
+from softnet.cpus.arfs import Arfs, cpu_rmap
+from softnet.cpus.rfs import RfsRx, SockFlowTable
 from helpers import ROOT, balanced, run_both_modes, run_inline, softnet
-from nic.arfs import ArfsTable
+from softnet.nic.arfs import ArfsTable
 
 ARFS = os.path.join(ROOT, "examples", "arfs.toml")
 NTUPLE = os.path.join(ROOT, "examples", "ntuple.toml")
@@ -19,7 +19,7 @@ SHORT = "duration=\"3ms\""
 # -- validation as ice does it -------------------------------------------------------------
 def refused(*sets, file=NTUPLE):
     raw = load_file(file)
-    from coordinator.config import apply_sets
+    from softnet.coordinator.config import apply_sets
     with pytest.raises(ConfigError) as e:
         validate(apply_sets(raw, list(sets)))
     return str(e.value)
@@ -169,7 +169,7 @@ def test_arfs_links_exist_only_when_arfs_can_happen():
         ("ice-eth0-TxRx-2", 2), ("ice-eth0-TxRx-3", 3)]
     nic_in = [l for spec in p.lps for l in spec["out_links"] if l["dst"] == "nic"]
     assert nic_in and all(l["carries"] == ["arfs"] and l["kind"] == "pcie" for l in nic_in)
-    from coordinator.config import apply_sets
+    from softnet.coordinator.config import apply_sets
     for sets in (["nic.ntuple=false"], ["sysctl.\"net.core.rps_sock_flow_entries\"=0"]):
         p = plan(validate(apply_sets(load_file(ARFS), sets)))
         assert not p.arfs
@@ -205,8 +205,8 @@ def test_ntuple_process_and_inline_identical(tmp_path):
 def test_nic_classifies_each_frame_with_the_filters_live_at_its_arrival():
     import numpy as np
 
-    from engine.lp import LinkSpec
-    from nic.lp import NicLP
+    from softnet.engine.lp import LinkSpec
+    from softnet.nic.lp import NicLP
     flow = {"name": "f", "proto": "udp", "src_ip": "10.0.0.2", "sport": 40000,
             "dst_ip": "10.0.0.1", "dport": 9000, "pps": 1e6, "size": 64,
             "arrival": "constant", "on_ns": None, "off_ns": None, "count": None,

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from coordinator.cli import main
+from softnet.coordinator.cli import main
 
 BASE = os.path.join(os.path.dirname(__file__), "..", "examples", "basic.toml")
 

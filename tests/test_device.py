@@ -2,7 +2,7 @@
 
 import pytest
 
-from nic.device import default_reta, load_model, parse_indir, queues_paired, vector_layout
+from softnet.nic.device import default_reta, load_model, parse_indir, queues_paired, vector_layout
 
 I350 = load_model("i350")
 

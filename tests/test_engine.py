@@ -2,9 +2,9 @@
 
 import pytest
 
-from coordinator.launch import run_inline_mode, run_process_mode
-from engine.inline import Deadlock, run_inline
-from engine.lp import LinkSpec, SyncDriver
+from softnet.coordinator.launch import run_inline_mode, run_process_mode
+from softnet.engine.inline import Deadlock, run_inline
+from softnet.engine.lp import LinkSpec, SyncDriver
 
 END = 200_000
 

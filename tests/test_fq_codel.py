@@ -7,13 +7,13 @@ import os
 from conftest import drive, zero_costs
 from helpers import ROOT, run_both_modes, run_inline, softnet
 
-from coordinator import procfs
-from cpus.books import Books
-from cpus.qdisc import (NET_XMIT_CN, NET_XMIT_SUCCESS, FqCodel, codel_control_law,
+from softnet.coordinator import procfs
+from softnet.cpus.books import Books
+from softnet.cpus.qdisc import (NET_XMIT_CN, NET_XMIT_SUCCESS, FqCodel, codel_control_law,
                         codel_newton_step, codel_time_to_us, us_to_codel)
-from cpus.stack import Snmp
-from cpus.tx import Tx, TxQueue
-from engine.skb import SkBuff
+from softnet.cpus.stack import Snmp
+from softnet.cpus.tx import Tx, TxQueue
+from softnet.engine.skb import SkBuff
 
 EXAMPLE = os.path.join(ROOT, "examples", "fq_codel.toml")
 FAT, THIN = 1 << 22, 5 << 22          # skb hashes of buckets 1 and 5 (of 1024)

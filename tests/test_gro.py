@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from cpus.gro import GRO_MAX_SIZE, MAX_GRO_SKBS, TCP, UDP_GRO, GroFlow, GroList
-from engine.skb import SkBuff
+from softnet.cpus.gro import GRO_MAX_SIZE, MAX_GRO_SKBS, TCP, UDP_GRO, GroFlow, GroList
+from softnet.engine.skb import SkBuff
 from helpers import ROOT, assert_refused, balanced, run_both_modes, run_inline
 
 GRO = os.path.join(ROOT, "examples", "gro.toml")

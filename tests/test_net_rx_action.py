@@ -4,9 +4,9 @@ from types import SimpleNamespace
 
 from conftest import drive, zero_costs
 
-from cpus.cpu import NET_RX_SOFTIRQ, Cpu
-from cpus.napi import NapiStruct, SoftnetData, napi_complete_done, napi_schedule, net_rx_action
-from engine.events import EventQueue
+from softnet.cpus.cpu import NET_RX_SOFTIRQ, Cpu
+from softnet.cpus.napi import NapiStruct, SoftnetData, napi_complete_done, napi_schedule, net_rx_action
+from softnet.engine.events import EventQueue
 
 SYSCTL = SimpleNamespace(netdev_budget=300, netdev_budget_usecs=2000)
 

@@ -3,7 +3,7 @@
 import pytest
 
 from helpers import BASIC, balanced, run_inline, softnet
-from nic.rss import flow_hash_and_queue
+from softnet.nic.rss import flow_hash_and_queue
 
 FLOW = {"proto": "udp", "src_ip": "10.0.0.2", "sport": 40000, "dst_ip": "10.0.0.1",
         "dport": 9000}

@@ -1,6 +1,6 @@
 """Exact /proc formats (kernel-spec §13)."""
 
-from coordinator import procfs
+from softnet.coordinator import procfs
 
 
 def test_softnet_stat_15_columns_hex():

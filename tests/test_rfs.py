@@ -2,8 +2,8 @@
 
 import os
 
-from cpus.rfs import RPS_NO_CPU, HeadReports, RfsRx, SockFlowTable
-from engine.skb import SkBuff
+from softnet.cpus.rfs import RPS_NO_CPU, HeadReports, RfsRx, SockFlowTable
+from softnet.engine.skb import SkBuff
 from helpers import ROOT, balanced, run_both_modes, run_inline, softnet
 
 RFS = os.path.join(ROOT, "examples", "rfs.toml")

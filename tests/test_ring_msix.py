@@ -1,7 +1,7 @@
 """The device half of an RX queue (kernel-spec §3.4) and MSI-X moderation (§3.1, §3.6)."""
 
-from nic.msix import MsixVector, eitr_ns
-from nic.rxring import RxRing
+from softnet.nic.msix import MsixVector, eitr_ns
+from softnet.nic.rxring import RxRing
 
 
 def ring(count=64, drop_en=True, pbuf=10_000):

@@ -4,12 +4,12 @@ import json
 
 from conftest import zero_costs
 
-from cpus.backlog import FLOW_LIMIT_HISTORY, Backlog, FlowLimit, get_rps_cpu
-from cpus.books import Books
-from cpus.cpu import Cpu
-from cpus.napi import SoftnetData
-from engine.events import EventQueue
-from engine.skb import SkBuff
+from softnet.cpus.backlog import FLOW_LIMIT_HISTORY, Backlog, FlowLimit, get_rps_cpu
+from softnet.cpus.books import Books
+from softnet.cpus.cpu import Cpu
+from softnet.cpus.napi import SoftnetData
+from softnet.engine.events import EventQueue
+from softnet.engine.skb import SkBuff
 from helpers import balanced, run_both_modes, run_inline
 
 

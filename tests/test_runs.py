@@ -71,7 +71,7 @@ def test_seed_changes_traffic_and_same_seed_repeats(tmp_path):
 
 
 def test_default_experiment(tmp_path, capsys):
-    from coordinator.cli import main
+    from softnet.coordinator.cli import main
     assert main(["run", "--mode", "inline", "--out", str(tmp_path / "d")]) == 0
     err = capsys.readouterr().err
     assert "built-in default experiment" in err

@@ -1,9 +1,9 @@
 """UDP receive buffer (kernel-spec §9) and igb's ITR heuristic (§3.6)."""
 
-from engine.skb import SkBuff
-from nic.msix import MsixVector
-from cpus.igb import QVector, igb_update_ring_itr
-from cpus.sock import SOCK_MIN_RCVBUF, UdpSock, effective_rcvbuf
+from softnet.engine.skb import SkBuff
+from softnet.nic.msix import MsixVector
+from softnet.cpus.igb import QVector, igb_update_ring_itr
+from softnet.cpus.sock import SOCK_MIN_RCVBUF, UdpSock, effective_rcvbuf
 
 
 def skb(i, truesize=2304):

@@ -2,9 +2,9 @@
 
 from conftest import zero_costs
 
-from cpus.cpu import ACCT_KSOFTIRQD, ACCT_SOFTIRQ, ACCT_TASK, NET_RX_SOFTIRQ, Cpu
-from cpus.sched import BLOCK, Task
-from engine.events import EventQueue
+from softnet.cpus.cpu import ACCT_KSOFTIRQD, ACCT_SOFTIRQ, ACCT_TASK, NET_RX_SOFTIRQ, Cpu
+from softnet.cpus.sched import BLOCK, Task
+from softnet.engine.events import EventQueue
 
 
 def make(cost_per_run, reraise=True, **costs):

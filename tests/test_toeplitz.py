@@ -2,7 +2,7 @@
 
 import pytest
 
-from nic.toeplitz import MS_RSS_KEY, parse_hkey, rss_input, toeplitz
+from softnet.nic.toeplitz import MS_RSS_KEY, parse_hkey, rss_input, toeplitz
 
 # (destination, dst port, source, src port, 2-tuple hash, 4-tuple hash), as published
 # (destination first; the hash input is still Src ‖ Dst ‖ SrcPort ‖ DstPort).

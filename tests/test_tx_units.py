@@ -2,13 +2,13 @@
 
 from conftest import drive
 
-from cpus.books import Books
-from cpus.bql import Dql
-from cpus.qdisc import PRIO2BAND, PfifoFast
-from cpus.stack import Snmp
-from cpus.tx import (DESC_NEEDED, NET_XMIT_DROP, NET_XMIT_SUCCESS, Tx,
+from softnet.cpus.books import Books
+from softnet.cpus.bql import Dql
+from softnet.cpus.qdisc import PRIO2BAND, PfifoFast
+from softnet.cpus.stack import Snmp
+from softnet.cpus.tx import (DESC_NEEDED, NET_XMIT_DROP, NET_XMIT_SUCCESS, Tx,
                      TxQueue, TxSock, tx_truesize)
-from engine.skb import SkBuff
+from softnet.engine.skb import SkBuff
 
 
 def pkt(i, length=60, sock=0):

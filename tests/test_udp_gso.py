@@ -10,11 +10,11 @@ from conftest import drive
 from helpers import (ROOT, assert_refused, ethtool, run_both_modes,
                      run_inline, snmp, tx_balanced)
 
-from cpus.books import Books
-from cpus.stack import Snmp
-from cpus.tx import (FRAG_DATA, GSO_HEAD_TRUESIZE, NET_XMIT_SUCCESS, Tx, TxQueue,
+from softnet.cpus.books import Books
+from softnet.cpus.stack import Snmp
+from softnet.cpus.tx import (FRAG_DATA, GSO_HEAD_TRUESIZE, NET_XMIT_SUCCESS, Tx, TxQueue,
                      gso_segments, gso_truesize, ip_fragments, tx_bytecount)
-from engine.skb import SkBuff
+from softnet.engine.skb import SkBuff
 
 GSO = os.path.join(ROOT, "examples", "udp_gso.toml")
 SENDER = os.path.join(ROOT, "examples", "sender.toml")

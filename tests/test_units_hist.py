@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from engine.histogram import Recorder, bin_index, bin_lower, bin_upper, merge, percentiles
-from engine.units import UnitError, parse_duration, parse_rate
+from softnet.engine.histogram import Recorder, bin_index, bin_lower, bin_upper, merge, percentiles
+from softnet.engine.units import UnitError, parse_duration, parse_rate
 
 
 def test_durations():

@@ -1,8 +1,8 @@
 """A toy LP for engine tests: bounces a token to its peer; each bounce takes `work` ns
 locally, then crosses a link. Both LPs also tick on their own, to exercise promises."""
 
-from engine.events import PRIO_LINK, EventQueue
-from engine.lp import LogicalProcess
+from softnet.engine.events import PRIO_LINK, EventQueue
+from softnet.engine.lp import LogicalProcess
 
 
 class Bouncer(LogicalProcess):
