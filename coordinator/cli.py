@@ -1,11 +1,14 @@
 """The `softnet` command line.
 
-  softnet run [FILE] [--set KEY=VALUE]… [--out DIR] [--mode process|inline] [--seed N]
-              [--duration 50ms] [--force]
+  softnet run [FILE] [--set KEY=VALUE]… [--out DIR] [--force] [--mode process|inline]
+              [--seed N] [--duration 50ms] [--quantum Q] [--quiet]
   softnet validate FILE [--set KEY=VALUE]…
-  softnet show RUN_DIR [summary|softnet_stat|interrupts|softirqs|snmp|dev|udp|ethtool]
+  softnet show RUN_DIR [summary|softnet_stat|interrupts|softirqs|snmp|netstat|dev|udp|stat|
+                        uptime|ethtool|qdisc]
 
-Exit codes: 0 success; 2 refused input; 3 a process failed; 4 the books did not balance.
+Exit codes: 0 success; 2 refused input (a bad key or value, an --out that cannot be used, a
+damaged run directory); 3 a process failed; 4 the books did not balance; 128 + N when
+stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
 """
 
 from __future__ import annotations
@@ -15,52 +18,87 @@ import json
 import os
 import sys
 import time
+from importlib import metadata
 
-from softnet.engine.units import fmt_ns
+from softnet.engine.units import UnitError, fmt_ns, parse_duration
 
 from .config import ConfigError, apply_sets, load_file, validate
+from .entry import Interrupted, entry
 from .launch import LPFailed, run_inline_mode, run_process_mode
+from .progress import Progress
 from .results import Unbalanced, assemble
-from .rundir import write_run_dir
+from .rundir import OutError, RunDir
 from .topology import plan
 
 EXIT_INPUT, EXIT_PROCESS, EXIT_BOOKS = 2, 3, 4
 
 SHOW = {"summary": "summary.json", "softnet_stat": "proc/net/softnet_stat",
         "interrupts": "proc/interrupts", "softirqs": "proc/softirqs", "snmp": "proc/net/snmp",
-        "dev": "proc/net/dev", "udp": "proc/net/udp", "ethtool": "ethtool_S.txt",
+        "netstat": "proc/net/netstat", "dev": "proc/net/dev", "udp": "proc/net/udp",
+        "stat": "proc/stat", "uptime": "proc/uptime", "ethtool": "ethtool_S.txt",
         "qdisc": "tc_qdisc.txt"}
 
 
+def _version() -> str:
+    try:
+        return metadata.version("softnet")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="softnet", description="Simulate the Linux kernel's "
-                                 "network packet path on a multi-core host.")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    run = sub.add_parser("run", help="run an experiment (the built-in default without FILE)")
-    run.add_argument("file", nargs="?")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    run.add_argument("--out", metavar="DIR")
-    run.add_argument("--mode", choices=("process", "inline"), default="process")
-    run.add_argument("--seed", type=int)
-    run.add_argument("--duration")
+    ap = argparse.ArgumentParser(
+        prog="softnet", description="Simulate the Linux kernel's network packet path on a "
+        "multi-core host: one OS process per simulated CPU, deterministic simulated time.",
+        epilog="Exit codes: 0 ok, 2 refused input, 3 a process failed, 4 books unbalanced, "
+        "128+N stopped by signal N. `softnet COMMAND -h` for a command's options.")
+    ap.add_argument("--version", action="version", version=f"softnet {_version()}")
+    sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
+    run = sub.add_parser("run", help="run an experiment (the built-in default without FILE)",
+                         description="Run an experiment and write its run directory.")
+    run.add_argument("file", nargs="?", metavar="FILE",
+                     help="experiment file (TOML); without it, the built-in default")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a key: nic.rx_ring=512, flows.0.rate=1Mpps, "
+                          "net.core.netdev_budget=600 (repeatable)")
+    run.add_argument("--out", metavar="DIR",
+                     help="run directory to write (default runs/run-DATE-TIME)")
+    run.add_argument("--force", action="store_true",
+                     help="replace DIR if it is a softnet run directory (only once the new "
+                          "one is complete)")
+    run.add_argument("--mode", choices=("process", "inline"), default="process",
+                     help="process: one OS process per simulated CPU and the NIC (default); "
+                          "inline: all in this process (same results)")
+    run.add_argument("--seed", type=int, metavar="N", help="shortcut for --set seed=N")
+    run.add_argument("--duration", metavar="TIME",
+                     help="shortcut for --set duration=TIME, e.g. 200ms")
     run.add_argument("--quantum", metavar="Q",
                      help="relaxed synchronisation: cross-CPU deliveries rounded up to a "
                           "multiple of Q (e.g. 1us); default exact")
-    run.add_argument("--force", action="store_true", help="replace an existing --out DIR")
     run.add_argument("--quiet", action="store_true", help="no progress or summary on screen")
     run.add_argument("--fault", action="append", default=[], metavar="LP@TIME",
                      help=argparse.SUPPRESS)   # test hook: make an LP fail at a sim time
-    val = sub.add_parser("validate", help="check an experiment file without running it")
-    val.add_argument("file")
-    val.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    show = sub.add_parser("show", help="print a file of a run directory")
-    show.add_argument("run_dir")
-    show.add_argument("what", nargs="?", default="summary", choices=sorted(SHOW))
+    val = sub.add_parser("validate", help="check an experiment file without running it",
+                         description="Check an experiment file (and --set overrides) "
+                                     "without running it.")
+    val.add_argument("file", metavar="FILE", help="experiment file (TOML)")
+    val.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a key, as for run (repeatable)")
+    show = sub.add_parser("show", help="print a file of a run directory",
+                          description="Print a file of a run directory.")
+    show.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by softnet run")
+    show.add_argument("what", nargs="?", default="summary", choices=sorted(SHOW),
+                      metavar="WHAT", help=f"one of: {', '.join(sorted(SHOW))} "
+                      "(default summary)")
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    ap = _parser()
+    args = ap.parse_args(argv)
+    if args.cmd is None:
+        ap.print_help(sys.stderr)
+        return EXIT_INPUT
     if args.cmd == "show":
         return _show(args)
     try:
@@ -69,25 +107,65 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "seed", None) is not None:
             sets.append(f"seed={args.seed}")
         if getattr(args, "duration", None) is not None:
-            sets.append(f'duration="{args.duration}"')
+            sets.append(f"duration={json.dumps(args.duration)}")
         if getattr(args, "quantum", None) is not None:
-            sets.append(f'quantum="{args.quantum}"')
+            sets.append(f"quantum={json.dumps(args.quantum)}")
         r = validate(apply_sets(raw, sets))
         p = plan(r)
+        fault = _faults(args, p) if args.cmd == "run" else {}
     except ConfigError as e:
         print(f"softnet: config error: {e}", file=sys.stderr)
         return EXIT_INPUT
     if args.cmd == "validate":
-        print(f"{args.file}: ok ({r['cpus']} CPUs, {r['nic']['model']} with "
-              f"{r['nic']['combined']} queues, {len(r['flows'])} flows, {len(r['apps'])} apps)")
+        print(f"{args.file}: ok ({_n(r['cpus'], 'CPU')}, {r['nic']['model']} with "
+              f"{_n(r['nic']['combined'], 'queue')}, {_n(len(r['flows']), 'flow')}, "
+              f"{_n(len(r['apps']), 'app')})")
         for n in p.notes:
             print(f"note: {n}")
         return 0
-    return _run(args, r, p)
+    return _run(args, r, p, fault)
 
 
-def _run(args, r: dict, p) -> int:
+def _n(k: int, what: str) -> str:
+    return f"{k} {what}" if k == 1 else f"{k} {what}s"
+
+
+def _faults(args, p) -> dict[str, int]:
+    """--fault LP@TIME (a test hook): that LP fails when it reaches TIME."""
+    names = [s["name"] for s in p.lps]
+    fault = {}
+    for item in args.fault:
+        name, at, t = item.partition("@")
+        if not at or name not in names:
+            raise ConfigError(f"--fault {item!r}: LP@TIME with LP one of {', '.join(names)}")
+        try:
+            fault[name] = parse_duration(int(t) if t.isascii() and t.isdigit() else t,
+                                         "--fault")
+        except UnitError:
+            raise ConfigError(f"--fault {item!r}: TIME is a simulated time in ns or a "
+                              "duration such as 1ms") from None
+    if fault and args.mode != "process":
+        raise ConfigError("--fault: only with --mode process (it makes an LP process fail)")
+    return fault
+
+
+def _default_out() -> str:
+    base = os.path.join("runs", time.strftime("run-%Y%m%d-%H%M%S"))
+    out, k = base, 1
+    while os.path.lexists(out):
+        k += 1
+        out = f"{base}-{k}"
+    return out
+
+
+def _run(args, r: dict, p, fault: dict[str, int]) -> int:
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
+    out = args.out or _default_out()
+    try:
+        rundir = RunDir(out, args.force).claim()
+    except OutError as e:
+        print(f"softnet: {e}", file=sys.stderr)
+        return EXIT_INPUT
     if args.file is None:
         say("softnet: no experiment file given: running the built-in default experiment "
             "(4 CPUs, I350 with 4 queues, 4 UDP flows, one server on CPU 0)")
@@ -96,17 +174,21 @@ def _run(args, r: dict, p) -> int:
     if r["quantum_ns"]:
         say(f"note: relaxed synchronisation: cross-CPU deliveries rounded up to multiples of "
             f"{r['quantum_ns']} ns (timing error up to that much per hop)")
-    out = args.out or os.path.join("runs", time.strftime("run-%Y%m%d-%H%M%S"))
-    if os.path.exists(out) and os.listdir(out) and not args.force:
-        print(f"softnet: --out {out} exists and is not empty; choose another or pass --force",
+    progress = Progress(r["duration_ns"], receives=bool(r["flows"]),
+                        sends=any(a.get("sender") for a in r["apps"]), enabled=not args.quiet)
+    try:
+        with rundir:
+            return _simulate(args, r, p, fault, rundir, progress, say)
+    except Interrupted as e:
+        progress.done()
+        wrote = (f"the run directory {out} is complete" if rundir.committed else
+                 f"nothing was written to {out}")
+        print(f"softnet: stopped by {e.signame}: every LP process ended; {wrote}",
               file=sys.stderr)
-        return EXIT_INPUT
-    fault = {}
-    for item in args.fault:
-        name, _, t = item.partition("@")
-        fault[name] = int(t)
-    end = r["duration_ns"]
-    progress = _Progress(end, say)
+        return e.exit_code
+
+
+def _simulate(args, r: dict, p, fault, rundir: RunDir, progress: Progress, say) -> int:
     t0 = time.perf_counter()
     try:
         if args.mode == "process":
@@ -119,9 +201,10 @@ def _run(args, r: dict, p) -> int:
                 say(f"placement: {desc}" + ("" if pinned else
                     f" (not pinned: {len(pl)} processes on {len(os.sched_getaffinity(0))} "
                     "cores)"))
-            results, info = run_process_mode(p.lps, end, progress.update, started, fault)
+            results, info = run_process_mode(p.lps, r["duration_ns"], progress.update,
+                                             started, fault, (rundir.lock_path,))
         else:
-            results, info = run_inline_mode(p.lps, end, progress.update)
+            results, info = run_inline_mode(p.lps, r["duration_ns"], progress.update)
     except LPFailed as e:
         progress.done()
         print(f"softnet: {e.name} process {e.why}", file=sys.stderr)
@@ -135,45 +218,16 @@ def _run(args, r: dict, p) -> int:
         return EXIT_BOOKS
     engine = {"mode": args.mode, "quantum_ns": r["quantum_ns"], "wall_s": round(wall, 3), **info,
               "processes": {n: res.get("engine", {}) for n, res in results.items()}}
-    write_run_dir(out, r, assembled, engine, force=args.force)
+    try:
+        rundir.commit(r, assembled, engine)
+    except OSError as e:
+        print(f"softnet: --out {rundir.out}: could not write the results: {e}; nothing was "
+              "left half-written", file=sys.stderr)
+        return EXIT_INPUT
     if not args.quiet:
-        print(screen_summary(assembled["summary"], out, wall))
+        print(screen_summary(assembled["summary"], rundir.out if args.out is None
+                             else args.out, wall))
     return 0
-
-
-class _Progress:
-    """Simulated time, events/s and drops so far, for runs longer than ~2 s."""
-
-    def __init__(self, end: int, say) -> None:
-        self.end = end
-        self.say = say
-        self.t0 = time.perf_counter()
-        self.shown = False
-        self.tty = sys.stderr.isatty()
-        self.last = 0.0
-
-    def update(self, prog: dict) -> None:
-        now = time.perf_counter()
-        if now - self.t0 < 2 or now - self.last < (0.5 if self.tty else 5):
-            return
-        self.last = now
-        t = min((v.get("t", 0) for v in prog.values()), default=0)
-        delivered = sum(v.get("delivered", 0) for v in prog.values())
-        dropped = sum(v.get("dropped", 0) for v in prog.values())
-        offered = sum(v.get("offered", 0) for v in prog.values())
-        rate = delivered / (now - self.t0)
-        line = (f"t={fmt_ns(t)}/{fmt_ns(self.end)} ({100 * t / self.end:.0f}%)  "
-                f"offered {offered}  delivered {delivered} ({rate:,.0f}/s wall)  "
-                f"dropped {dropped}")
-        if self.tty:
-            print(f"\r{line}", end="", file=sys.stderr)
-        else:
-            self.say(line)
-        self.shown = True
-
-    def done(self) -> None:
-        if self.shown and self.tty:
-            print(file=sys.stderr)
 
 
 def screen_summary(s: dict, out: str, wall: float) -> str:
@@ -218,25 +272,62 @@ def screen_summary(s: dict, out: str, wall: float) -> str:
     return "\n".join(lines)
 
 
-def _show(args) -> int:
-    path = os.path.join(args.run_dir, SHOW[args.what])
+class Damaged(ValueError):
+    """A run directory or one of its files is not what softnet wrote."""
+
+
+def _read_run_file(run_dir: str, rel: str) -> bytes:
+    if not os.path.isdir(run_dir):
+        raise Damaged(f"{run_dir}: not a directory (give a directory written by softnet run)")
+    path = os.path.join(run_dir, rel)
+    if not os.path.lexists(path):
+        raise Damaged(f"{path}: not found (is {run_dir} a run directory? runs from older "
+                      "softnet versions lack some files)")
+    if not os.path.isfile(path):
+        raise Damaged(f"{path}: not a regular file")
     try:
-        with open(path) as f:
-            text = f.read()
-    except FileNotFoundError:
-        print(f"softnet: {path}: not found (is {args.run_dir} a run directory?)",
-              file=sys.stderr)
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise Damaged(f"{path}: cannot be read: {e.strerror}") from None
+
+
+def _text(path: str, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise Damaged(f"{path}: damaged (not UTF-8 text: byte {e.start} is "
+                      f"0x{data[e.start]:02x})") from None
+
+
+def _show(args) -> int:
+    rel = SHOW[args.what]
+    path = os.path.join(args.run_dir, rel)
+    try:
+        text = _text(path, _read_run_file(args.run_dir, rel))
+        if args.what == "summary":
+            text = _summary_text(path, text, args.run_dir)
+    except Damaged as e:
+        print(f"softnet: {e}", file=sys.stderr)
         return EXIT_INPUT
-    if args.what == "summary":
-        s = json.loads(text)
-        print(screen_summary(s, args.run_dir, 0.0))
-    else:
-        sys.stdout.write(text)
+    sys.stdout.write(text)
     return 0
 
 
-def entry() -> None:
-    sys.exit(main())
+def _summary_text(path: str, text: str, run_dir: str) -> str:
+    if not text.strip():
+        raise Damaged(f"{path}: damaged (empty)")
+    try:
+        s = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise Damaged(f"{path}: damaged (not valid JSON: {e})") from None
+    if not isinstance(s, dict):
+        raise Damaged(f"{path}: damaged (a JSON {type(s).__name__}, not an object)")
+    try:
+        return screen_summary(s, run_dir, 0.0) + "\n"
+    except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError) as e:
+        what = f"lacks {e}" if isinstance(e, KeyError) else f"has a value of the wrong kind ({e})"
+        raise Damaged(f"{path}: damaged or from another softnet version: it {what}") from None
 
 
 if __name__ == "__main__":

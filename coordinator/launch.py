@@ -3,15 +3,18 @@ LPs in this process (inline mode).
 
 Liveness: the coordinator polls its control socket and the children's exit codes; a child
 that dies or reports an error ends the run with `LPFailed` naming it, and every other
-child is stopped. Children exit on their own if the coordinator goes away.
+child is stopped. Each child runs `softnet.engine.worker` in a session of its own (so a
+terminal's signals reach the coordinator alone) with a lifeline pipe as its standard input:
+whatever ends the coordinator, even SIGKILL, closes that pipe and the children exit.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 from typing import Callable
@@ -21,7 +24,8 @@ import zmq
 
 from softnet.engine.codec import pack_msg, unpack_msg
 from softnet.engine.inline import run_inline
-from softnet.engine.process import build_lp, lp_main
+from softnet.engine.process import build_lp
+from softnet.engine.worker import send_spec
 
 START_TIMEOUT = 60.0     # seconds for every process to come up and say ready
 
@@ -45,8 +49,10 @@ def plan_placement(names: list[str]) -> dict[str, int | None]:
 def run_process_mode(specs: list[dict], end: int,
                      on_progress: Callable[[dict], None] | None = None,
                      on_started: Callable[[dict], None] | None = None,
-                     fault: dict[str, int] | None = None) -> tuple[dict, dict]:
-    """Run every LP in its own process. Returns (results by LP, engine info)."""
+                     fault: dict[str, int] | None = None,
+                     leftovers: tuple[str, ...] = ()) -> tuple[dict, dict]:
+    """Run every LP in its own process. Returns (results by LP, engine info). `leftovers`:
+    files the children remove if the coordinator dies without cleaning up."""
     tmp = tempfile.mkdtemp(prefix="softnet-")
     ctx = zmq.Context()
     ctl = ctx.socket(zmq.ROUTER)
@@ -54,16 +60,20 @@ def run_process_mode(specs: list[dict], end: int,
     ctl_addr = f"ipc://{tmp}/ctl"
     ctl.bind(ctl_addr)
     endpoints = {s["name"]: f"ipc://{tmp}/{s['name']}" for s in specs}
-    mpctx = mp.get_context("spawn")
-    procs: dict[str, mp.Process] = {}
+    procs: dict[str, subprocess.Popen] = {}
     placement = plan_placement([s["name"] for s in specs])
     try:
         for s in specs:
             spec = {**s, "end": end, "endpoints": endpoints, "control": ctl_addr,
-                    "fault": (fault or {}).get(s["name"])}
-            p = mpctx.Process(target=lp_main, args=(spec,), name=s["name"], daemon=True)
-            p.start()
-            procs[s["name"]] = p
+                    "fault": (fault or {}).get(s["name"]), "sys_path": list(sys.path)}
+            procs[s["name"]] = p = subprocess.Popen(
+                [sys.executable, "-m", "softnet.engine.worker", s["name"], tmp, *leftovers],
+                stdin=subprocess.PIPE, start_new_session=True, close_fds=True)
+            try:
+                send_spec(p.stdin, spec)
+            except BrokenPipeError:
+                _check_alive(procs, ready=set())
+                raise LPFailed(s["name"], "ended before it read its spec")
         pids = {n: p.pid for n, p in procs.items()}
         for n, core in placement.items():
             if core is not None:
@@ -111,20 +121,28 @@ def run_process_mode(specs: list[dict], end: int,
         # pipe, so they may close with linger 0.
         for n in procs:
             ctl.send_multipart([n.encode(), pack_msg("bye")])
-        for p in procs.values():
-            p.join(timeout=10)
+        _join(procs, 10)
         return results, info
     finally:
-        _stop_all(procs, ctl)
+        _stop_all(procs)
         ctx.destroy(linger=0)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _check_alive(procs: dict[str, mp.Process], ready: set[str]) -> None:
+def _join(procs: dict[str, subprocess.Popen], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    for p in procs.values():
+        try:
+            p.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _check_alive(procs: dict[str, subprocess.Popen], ready: set[str]) -> None:
     for name, p in procs.items():
         if name in ready:
             continue
-        code = p.exitcode
+        code = p.poll()
         if code is not None:
             if code < 0:
                 try:
@@ -135,20 +153,19 @@ def _check_alive(procs: dict[str, mp.Process], ready: set[str]) -> None:
             raise LPFailed(name, f"exited with code {code} before finishing")
 
 
-def _stop_all(procs: dict[str, mp.Process], ctl: zmq.Socket) -> None:
-    for name, p in procs.items():
-        if p.is_alive():
-            try:
-                ctl.send_multipart([name.encode(), pack_msg("abort")], zmq.NOBLOCK)
-            except zmq.ZMQError:
-                pass
-    deadline = time.monotonic() + 3
+def _stop_all(procs: dict[str, subprocess.Popen]) -> None:
+    """Close every child's lifeline (its cue to stop, wherever it is, even before it has
+    connected its control socket), give them 3 s, then kill what is left."""
     for p in procs.values():
-        p.join(timeout=max(0.0, deadline - time.monotonic()))
+        try:
+            p.stdin.close()
+        except OSError:
+            pass
+    _join(procs, 3)
     for p in procs.values():
-        if p.is_alive():
+        if p.poll() is None:
             p.kill()
-            p.join(timeout=5)
+    _join(procs, 5)
 
 
 def run_inline_mode(specs: list[dict], end: int,

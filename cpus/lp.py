@@ -979,7 +979,8 @@ class CpuLP(LogicalProcess):
 
     def progress(self) -> dict:
         return {"delivered": self.books.delivered_total,
-                "dropped": sum(self.books.drops.values())}
+                "dropped": sum(self.books.drops.values()),
+                "sent": sum(t.sent for t in self.tx_socks.values())}
 
     def result(self) -> dict:
         end = self.end

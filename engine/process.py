@@ -8,13 +8,15 @@ so two LPs that feed each other cannot deadlock on full pipes.
 Control (after Locust's coordinator/worker protocol, pyzmq + msgpack): a DEALER whose
 identity is the LP's name talks to the coordinator's ROUTER. The worker says `ready`, waits
 for `go`, reports `progress` about twice a second, and ends with `result` or `error`.
-A worker whose coordinator has gone away exits on its own.
+A worker whose coordinator has gone away exits on its own: its lifeline (see `worker`)
+is polled with its sockets at every wait, so it notices within one poll.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import select
 import sys
 import time
 import traceback
@@ -24,6 +26,7 @@ import zmq
 
 from .codec import pack_frame, pack_msg, unpack_frame, unpack_msg
 from .lp import LinkSpec, SyncDriver
+from .worker import coordinator_gone
 
 POLL_MS = 500          # how long one wait may last before liveness is checked
 HWM = 64               # frames queued per pipe before the sender holds back
@@ -39,9 +42,11 @@ def build_lp(spec: dict):
     return lp
 
 
-def lp_main(spec: dict) -> None:
-    """Entry point of an LP process (multiprocessing target)."""
-    parent = os.getppid()
+def lp_main(spec: dict, lifeline: int, leftovers: list[str]) -> None:
+    """Run one LP in this process. `lifeline`: a file descriptor that reaches end-of-file
+    when the coordinator is gone; `leftovers`: what to remove then."""
+    if _gone(lifeline, 0):
+        coordinator_gone(leftovers)
     ctx = zmq.Context()
     ctl = ctx.socket(zmq.DEALER)
     ctl.setsockopt(zmq.LINGER, 0)
@@ -49,9 +54,12 @@ def lp_main(spec: dict) -> None:
     ctl.connect(spec["control"])
     code = 0
     try:
-        _run(spec, ctx, ctl, parent)
+        _run(spec, ctx, ctl, lifeline)
     except _Abort:
         code = 2
+    except _Orphaned:
+        ctx.destroy(linger=0)
+        coordinator_gone(leftovers)
     except BaseException:  # report any failure by name, then exit non-zero
         code = 1
         try:
@@ -64,10 +72,20 @@ def lp_main(spec: dict) -> None:
 
 
 class _Abort(Exception):
-    pass
+    """The coordinator said stop."""
 
 
-def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, parent: int) -> None:
+class _Orphaned(Exception):
+    """The coordinator is gone."""
+
+
+def _gone(lifeline: int, timeout_s: float) -> bool:
+    """True when the lifeline has reached end-of-file (nothing is ever written to it)."""
+    ready, _, _ = select.select([lifeline], [], [], timeout_s)
+    return bool(ready) and not os.read(lifeline, 1)
+
+
+def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
     lp = build_lp(spec)
     inbox = ctx.socket(zmq.PULL)
     inbox.setsockopt(zmq.LINGER, 0)
@@ -81,13 +99,14 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, parent: int) -> None:
         s.connect(spec["endpoints"][dst])
         outs[dst] = s
     ctl.send(pack_msg("ready", os.getpid()))
-    _wait_go(ctl, parent)
+    _wait_go(ctl, lifeline)
 
     driver = SyncDriver(lp, spec["end"])
     parked: dict[str, deque[bytes]] = {dst: deque() for dst in outs}
     poller = zmq.Poller()
     poller.register(inbox, zmq.POLLIN)
     poller.register(ctl, zmq.POLLIN)
+    poller.register(lifeline, zmq.POLLIN)
     wait_s = 0.0
     t_start = time.perf_counter()
     last_report = t_start
@@ -108,8 +127,8 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, parent: int) -> None:
         events = _poll(poller, outs, parked, POLL_MS if must_wait else 0)
         if must_wait:
             wait_s += time.perf_counter() - t0
-            if not events and os.getppid() != parent:
-                raise _Abort()
+        if events.get(lifeline) and _gone(lifeline, 0):
+            raise _Orphaned()
         if events.get(ctl):
             kind, _ = unpack_msg(ctl.recv())
             if kind == "abort":
@@ -137,7 +156,7 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, parent: int) -> None:
                         "pid": os.getpid(),
                         "max_rss_kb": _vm_hwm_kb()}
     ctl.send(pack_msg("result", result))
-    _wait_bye(ctl, parent)
+    _wait_bye(ctl, lifeline)
 
 
 def _vm_hwm_kb() -> int:
@@ -173,19 +192,29 @@ def _poll(poller: zmq.Poller, outs, parked, timeout_ms: int) -> dict:
     return dict(poller.poll(timeout_ms))
 
 
-def _wait_go(ctl: zmq.Socket, parent: int) -> None:
+def _wait_go(ctl: zmq.Socket, lifeline: int) -> None:
+    poller = zmq.Poller()
+    poller.register(ctl, zmq.POLLIN)
+    poller.register(lifeline, zmq.POLLIN)
     while True:
-        if ctl.poll(POLL_MS):
+        events = dict(poller.poll(POLL_MS))
+        if events.get(lifeline) and _gone(lifeline, 0):
+            raise _Orphaned()
+        if events.get(ctl):
             kind, _ = unpack_msg(ctl.recv())
             if kind == "go":
                 return
             raise _Abort()
-        if os.getppid() != parent:
-            raise _Abort()
 
 
-def _wait_bye(ctl: zmq.Socket, parent: int) -> None:
+def _wait_bye(ctl: zmq.Socket, lifeline: int) -> None:
     """Stay until the coordinator has the result (so the socket is not torn down under it)."""
-    while os.getppid() == parent:
-        if ctl.poll(POLL_MS):
+    poller = zmq.Poller()
+    poller.register(ctl, zmq.POLLIN)
+    poller.register(lifeline, zmq.POLLIN)
+    while True:
+        events = dict(poller.poll(POLL_MS))
+        if events.get(ctl):
             return
+        if events.get(lifeline) and _gone(lifeline, 0):
+            raise _Orphaned()

@@ -268,7 +268,8 @@ class NicLP(LogicalProcess):
         return out or None
 
     def progress(self) -> dict:
-        return {"offered": int(self.offered.sum())}
+        return {"offered": int(self.offered.sum()),
+                "on_wire": self.txe.frames if self.txe is not None else 0}
 
     def result(self) -> dict:
         sizes = self.sizes

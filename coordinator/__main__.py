@@ -1,0 +1,5 @@
+"""`python -m softnet.coordinator` is the `softnet` command."""
+
+from .entry import entry
+
+entry()

@@ -1,0 +1,70 @@
+"""The `softnet` command's entry point: the signal policy first, then the command line.
+
+It imports nothing heavy before the handlers are in place, so a Ctrl-C, SIGTERM or SIGHUP
+at any moment (even while numpy loads) ends in one line and the documented exit code
+(128 + the signal's number: 130, 143, 129), never in a traceback. The first signal starts
+the clean-up (every LP process stopped, the ipc directory removed, nothing half-written);
+further ones are ignored until it is done, so the clean-up is never cut short.
+
+May import: the standard library and `setproctitle` here; `cli` once the handlers are set.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+
+
+class Interrupted(BaseException):
+    """A stop signal reached the coordinator. BaseException: no `except Exception`
+    on the way out may swallow it."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.signame = signal.Signals(signum).name
+        super().__init__(self.signame)
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+def _on_signal(signum, frame) -> None:
+    for s in SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+def install_signal_handlers() -> None:
+    """Catch the stop signals, except one the caller chose to ignore (`nohup` ignores
+    SIGHUP, a shell's background job SIGINT): that choice is inherited and kept."""
+    for s in SIGNALS:
+        if signal.getsignal(s) is not signal.SIG_IGN:
+            signal.signal(s, _on_signal)
+
+
+def entry(argv: list[str] | None = None) -> None:
+    install_signal_handlers()
+    try:
+        import setproctitle
+        setproctitle.setproctitle("softnet: coordinator")
+        setproctitle.setthreadtitle("softnet: coord")
+    except ImportError:
+        pass
+    try:
+        from .cli import main
+        code = main(argv)
+        sys.stdout.flush()
+    except Interrupted as e:
+        print(f"softnet: stopped by {e.signame}; nothing was written", file=sys.stderr)
+        code = e.exit_code
+    except BrokenPipeError:
+        # `softnet show RUN | head`: the reader has gone; so do we, quietly (as cat does)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = EXIT_BROKEN_PIPE
+    sys.exit(code)
