@@ -267,8 +267,8 @@ def screen_summary(s: dict, out: str, wall: float) -> str:
     if lat.get("count"):
         lines.append(f"  latency wire→app: p50 {fmt_ns(int(lat['p50']))}  p99 "
                      f"{fmt_ns(int(lat['p99']))}  max {fmt_ns(int(lat['max']))}")
-    lines.append(f"  see: softnet show {out} [softnet_stat|interrupts|softirqs|snmp|dev|udp|"
-                 "ethtool|qdisc]")
+    lines.append(f"  see: softnet show {out} [softnet_stat|interrupts|softirqs|snmp|netstat|"
+                 "dev|udp|stat|uptime|ethtool|qdisc]")
     return "\n".join(lines)
 
 

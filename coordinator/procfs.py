@@ -11,16 +11,24 @@ import ipaddress
 SOFTIRQ_ROWS = ("HI", "TIMER", "NET_TX", "NET_RX", "BLOCK", "IRQ_POLL", "TASKLET", "SCHED",
                 "HRTIMER", "RCU")
 
-# arch_show_interrupts (x86, a distro config with KVM and AMD MCE support compiled in)
+# arch/x86/kernel/irq.c arch_show_interrupts (6.6), a distro config on bare metal: KVM and
+# AMD MCE compiled in; no PLT (x86_platform_ipi_callback unset), no HYP/HRE/HVS (no
+# hypervisor vectors). ERR and MIS (one global count each) come before KVM's rows.
 X86_ROWS = (("NMI", "Non-maskable interrupts"), ("LOC", "Local timer interrupts"),
             ("SPU", "Spurious interrupts"), ("PMI", "Performance monitoring interrupts"),
             ("IWI", "IRQ work interrupts"), ("RTR", "APIC ICR read retries"),
             ("RES", "Rescheduling interrupts"), ("CAL", "Function call interrupts"),
             ("TLB", "TLB shootdowns"), ("TRM", "Thermal event interrupts"),
             ("THR", "Threshold APIC interrupts"), ("DFR", "Deferred Error APIC interrupts"),
-            ("MCE", "Machine check exceptions"), ("MCP", "Machine check polls"),
-            ("PIN", "Posted-interrupt notification event"),
-            ("NPI", "Nested posted-interrupt event"), ("PIW", "Posted-interrupt wakeup event"))
+            ("MCE", "Machine check exceptions"), ("MCP", "Machine check polls"))
+X86_GLOBAL_ROWS = ("ERR", "MIS")          # irq_err_count, irq_mis_count: "%*s: %10u\n"
+X86_KVM_ROWS = (("PIN", "Posted-interrupt notification event"),
+                ("NPI", "Nested posted-interrupt event"),
+                ("PIW", "Posted-interrupt wakeup event"))
+# arch_irq_stat_cpu (6.6): the per-CPU rows /proc/stat's `intr` total adds (not TLB, DFR
+# or KVM's); arch_irq_stat adds ERR
+ARCH_IRQ_STAT_CPU = ("NMI", "LOC", "SPU", "PMI", "IWI", "RTR", "RES", "CAL", "TRM", "THR",
+                     "MCE", "MCP")
 
 
 def softnet_stat(per_cpu: list[dict]) -> str:
@@ -58,11 +66,12 @@ def interrupts(ncpus: int, vectors: list[dict], counts: list[dict]) -> str:
         out += f"{v['irq']:>{prec}d}: "
         out += "".join(f"{counts[c].get(v['name'], 0):10d} " for c in range(ncpus))
         out += f" {'IR-PCI-MSI':>8s} {v['hwirq']:>{prec}d}-{'edge':<8s}  {v['name']}\n"
-    for key, desc in X86_ROWS:
-        out += f"{key:>{prec}s}: " + "".join(f"{counts[c].get(key, 0):10d} "
-                                           for c in range(ncpus)) + f"  {desc}\n"
-    out += f"{'ERR':>{prec}s}: {0:10d}\n"
-    out += f"{'MIS':>{prec}s}: {0:10d}\n"
+    def row(key, desc):
+        return (f"{key:>{prec}s}: " + "".join(f"{counts[c].get(key, 0):10d} "
+                                              for c in range(ncpus)) + f"  {desc}\n")
+    out += "".join(row(key, desc) for key, desc in X86_ROWS)
+    out += "".join(f"{key:>{prec}s}: {0:10d}\n" for key in X86_GLOBAL_ROWS)
+    out += "".join(row(key, desc) for key, desc in X86_KVM_ROWS)
     return out
 
 
@@ -118,6 +127,119 @@ def snmp(ip: dict, udp: dict, tcp_mib: dict | None = None, forwarding: bool = Fa
             + pair("Tcp", TCP_HEADER, [tcp.get(k, 0) for k in TCP_HEADER])
             + pair("Udp", UDP_HEADER, [udp.get(k, 0) for k in UDP_HEADER])
             + pair("UdpLite", UDP_HEADER, [0] * len(UDP_HEADER)))
+
+
+# /proc/net/netstat (6.6.y): net/ipv4/proc.c snmp4_net_list (TcpExt) and
+# snmp4_ipextstats_list (IpExt), names from include/uapi/linux/snmp.h, in their order.
+TCPEXT_HEADER = (
+    "SyncookiesSent SyncookiesRecv SyncookiesFailed EmbryonicRsts PruneCalled RcvPruned "
+    "OfoPruned OutOfWindowIcmps LockDroppedIcmps ArpFilter TW TWRecycled TWKilled "
+    "PAWSActive PAWSEstab DelayedACKs DelayedACKLocked DelayedACKLost ListenOverflows "
+    "ListenDrops TCPHPHits TCPPureAcks TCPHPAcks TCPRenoRecovery TCPSackRecovery "
+    "TCPSACKReneging TCPSACKReorder TCPRenoReorder TCPTSReorder TCPFullUndo TCPPartialUndo "
+    "TCPDSACKUndo TCPLossUndo TCPLostRetransmit TCPRenoFailures TCPSackFailures "
+    "TCPLossFailures TCPFastRetrans TCPSlowStartRetrans TCPTimeouts TCPLossProbes "
+    "TCPLossProbeRecovery TCPRenoRecoveryFail TCPSackRecoveryFail TCPRcvCollapsed "
+    "TCPBacklogCoalesce TCPDSACKOldSent TCPDSACKOfoSent TCPDSACKRecv TCPDSACKOfoRecv "
+    "TCPAbortOnData TCPAbortOnClose TCPAbortOnMemory TCPAbortOnTimeout TCPAbortOnLinger "
+    "TCPAbortFailed TCPMemoryPressures TCPMemoryPressuresChrono TCPSACKDiscard "
+    "TCPDSACKIgnoredOld TCPDSACKIgnoredNoUndo TCPSpuriousRTOs TCPMD5NotFound "
+    "TCPMD5Unexpected TCPMD5Failure TCPSackShifted TCPSackMerged TCPSackShiftFallback "
+    "TCPBacklogDrop PFMemallocDrop TCPMinTTLDrop TCPDeferAcceptDrop IPReversePathFilter "
+    "TCPTimeWaitOverflow TCPReqQFullDoCookies TCPReqQFullDrop TCPRetransFail TCPRcvCoalesce "
+    "TCPOFOQueue TCPOFODrop TCPOFOMerge TCPChallengeACK TCPSYNChallenge TCPFastOpenActive "
+    "TCPFastOpenActiveFail TCPFastOpenPassive TCPFastOpenPassiveFail "
+    "TCPFastOpenListenOverflow TCPFastOpenCookieReqd TCPFastOpenBlackhole "
+    "TCPSpuriousRtxHostQueues BusyPollRxPackets TCPAutoCorking TCPFromZeroWindowAdv "
+    "TCPToZeroWindowAdv TCPWantZeroWindowAdv TCPSynRetrans TCPOrigDataSent "
+    "TCPHystartTrainDetect TCPHystartTrainCwnd TCPHystartDelayDetect TCPHystartDelayCwnd "
+    "TCPACKSkippedSynRecv TCPACKSkippedPAWS TCPACKSkippedSeq TCPACKSkippedFinWait2 "
+    "TCPACKSkippedTimeWait TCPACKSkippedChallenge TCPWinProbe TCPKeepAlive TCPMTUPFail "
+    "TCPMTUPSuccess TCPDelivered TCPDeliveredCE TCPAckCompressed TCPZeroWindowDrop "
+    "TCPRcvQDrop TCPWqueueTooBig TCPFastOpenPassiveAltKey TcpTimeoutRehash "
+    "TcpDuplicateDataRehash TCPDSACKRecvSegs TCPDSACKIgnoredDubious TCPMigrateReqSuccess "
+    "TCPMigrateReqFailure TCPPLBRehash").split()
+IPEXT_HEADER = ("InNoRoutes InTruncatedPkts InMcastPkts OutMcastPkts InBcastPkts OutBcastPkts "
+                "InOctets OutOctets InMcastOctets OutMcastOctets InBcastOctets OutBcastOctets "
+                "InCsumErrors InNoECTPkts InECT1Pkts InECT0Pkts InCEPkts "
+                "ReasmOverlaps").split()
+# net/mptcp/mib.c mptcp_snmp_list as 6.6.y has it (CONFIG_MPTCP=y, as distro kernels
+# build it): 6.6.0's list plus the stable backports of MPJoinSyn{,Ack}BackupRx (mainline
+# 6.11), DSSCorruption{Fallback,Reset} (6.12) and MPCurrEstab (6.8; in 6.6.19)
+MPTCPEXT_HEADER = (
+    "MPCapableSYNRX MPCapableSYNTX MPCapableSYNACKRX MPCapableACKRX MPCapableFallbackACK "
+    "MPCapableFallbackSYNACK MPFallbackTokenInit MPTCPRetrans MPJoinNoTokenFound "
+    "MPJoinSynRx MPJoinSynBackupRx MPJoinSynAckRx MPJoinSynAckBackupRx "
+    "MPJoinSynAckHMacFailure MPJoinAckRx MPJoinAckHMacFailure DSSNotMatching "
+    "DSSCorruptionFallback DSSCorruptionReset InfiniteMapTx InfiniteMapRx DSSNoMatchTCP "
+    "DataCsumErr OFOQueueTail OFOQueue OFOMerge NoDSSInWindow DuplicateData AddAddr "
+    "AddAddrTx AddAddrTxDrop EchoAdd EchoAddTx EchoAddTxDrop PortAdd AddAddrDrop "
+    "MPJoinPortSynRx MPJoinPortSynAckRx MPJoinPortAckRx MismatchPortSynRx "
+    "MismatchPortAckRx RmAddr RmAddrDrop RmAddrTx RmAddrTxDrop RmSubflow MPPrioTx MPPrioRx "
+    "MPFailTx MPFailRx MPFastcloseTx MPFastcloseRx MPRstTx MPRstRx RcvPruned SubflowStale "
+    "SubflowRecover SndWndShared RcvWndShared RcvWndConflictUpdate RcvWndConflict "
+    "MPCurrEstab").split()
+
+
+def netstat(tcpext: dict, ipext: dict, mptcp: bool = True) -> str:
+    """/proc/net/netstat: net/ipv4/proc.c netstat_seq_show — a line of names then one of
+    values (%lu) for TcpExt and IpExt, then net/mptcp/mib.c mptcp_seq_show's MPTcpExt
+    pair (printed whenever the kernel has MPTCP; zeros until a socket allocates the MIB).
+    Counters softnet does not keep are 0."""
+    def pair(name, header, values):
+        return (f"{name}:" + "".join(f" {k}" for k in header) + "\n"
+                + f"{name}:" + "".join(f" {values.get(k, 0)}" for k in header) + "\n")
+    return (pair("TcpExt", TCPEXT_HEADER, tcpext) + pair("IpExt", IPEXT_HEADER, ipext)
+            + (pair("MPTcpExt", MPTCPEXT_HEADER, {}) if mptcp else ""))
+
+
+USER_HZ = 100
+STAT_TIMES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal", "guest",
+              "guest_nice")
+
+
+def _clock_t(ns: int) -> int:
+    """nsec_to_clock_t: ns in USER_HZ ticks, rounded down."""
+    return ns // (1_000_000_000 // USER_HZ)
+
+
+def stat(times: list[dict], vectors: list[dict], counts: list[dict], softirqs: list[dict],
+         ctxt: int, processes: int, procs_running: int, procs_blocked: int = 0,
+         btime: int = 0) -> str:
+    """/proc/stat as fs/proc/stat.c show_stat (6.6) prints it. `times[cpu]`: ns per
+    STAT_TIMES field (missing: 0); the `cpu` line converts the sum over CPUs, each `cpuN`
+    line its own. `intr`: the total (device interrupts handled on every CPU, plus
+    arch_irq_stat_cpu's rows of `counts`, plus ERR) then one count per IRQ number below
+    nr_irqs; `vectors`/`counts` as for interrupts(). `softirq`: the total, then the ten
+    vectors summed over CPUs (the same counts as /proc/softirqs)."""
+    ncpus = len(times)
+
+    def cpu_line(label, t):
+        return label + "".join(f" {_clock_t(t.get(k, 0))}" for k in STAT_TIMES) + "\n"
+    total = {k: sum(t.get(k, 0) for t in times) for k in STAT_TIMES}
+    out = cpu_line("cpu ", total)
+    out += "".join(cpu_line(f"cpu{i}", t) for i, t in enumerate(times))
+    n = nr_irqs(ncpus)
+    per_irq = [0] * n
+    for v in vectors:
+        if v["irq"] < n:
+            per_irq[v["irq"]] += sum(counts[c].get(v["name"], 0) for c in range(ncpus))
+    intr = (sum(per_irq) + sum(counts[c].get(k, 0) for c in range(ncpus)
+                               for k in ARCH_IRQ_STAT_CPU))
+    out += f"intr {intr}" + "".join(f" {x}" for x in per_irq) + "\n"
+    out += (f"ctxt {ctxt}\nbtime {btime}\nprocesses {processes}\n"
+            f"procs_running {procs_running}\nprocs_blocked {procs_blocked}\n")
+    per_vec = [sum(s.get(name, 0) for s in softirqs) for name in SOFTIRQ_ROWS]
+    out += f"softirq {sum(per_vec)}" + "".join(f" {x}" for x in per_vec) + "\n"
+    return out
+
+
+def uptime(uptime_ns: int, idle_ns: int) -> str:
+    """/proc/uptime (fs/proc/uptime.c): seconds since boot and the idle time summed over
+    CPUs, each "%lu.%02lu" (hundredths rounded down)."""
+    def f(ns):
+        return f"{ns // 1_000_000_000}.{ns % 1_000_000_000 // 10_000_000:02d}"
+    return f"{f(uptime_ns)} {f(idle_ns)}\n"
 
 
 def _hex_addr(ip: str) -> str:

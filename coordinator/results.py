@@ -9,6 +9,8 @@ counters of the queue halves that ran on the CPUs.
 
 from __future__ import annotations
 
+import ipaddress
+
 from softnet.engine.histogram import merge, percentiles
 
 from . import procfs
@@ -141,6 +143,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
         latency[stage] = percentiles(merge([b["latency"][stage] for b in books]))
 
     time_by_cpu = {f"cpu{c}": cpus[c]["time"] for c in range(ncpus)}
+    stat_times = [_stat_times(c["time"], c["sched"]["user_ns"]) for c in cpus]
     duration = r["duration_ns"]
     snmp_ip = _sum_dicts([c["snmp"]["Ip"] for c in cpus])
     snmp_udp = _sum_dicts([c["snmp"]["Udp"] for c in cpus])
@@ -214,6 +217,9 @@ def assemble(r: dict, plan, results: dict) -> dict:
         "flows": flows,
         "cpu_time_ns": time_by_cpu,
         "cpu_busy_share": {k: round(1 - v["idle"] / duration, 4) for k, v in time_by_cpu.items()},
+        # the same time as /proc/stat splits it (ns; its file shows USER_HZ ticks)
+        "proc_stat_ns": {f"cpu{c}": t for c, t in enumerate(stat_times)},
+        "context_switches": sum(c["sched"]["nr_switches"] for c in cpus),
         "latency_ns": latency,
         "softnet": {f"cpu{c}": softnet[c] for c in range(ncpus)},
         "vectors": {v["name"]: {"irq": v["irq"], "cpu": v["cpu"],
@@ -285,8 +291,26 @@ def assemble(r: dict, plan, results: dict) -> dict:
         "proc/net/dev": procfs.net_dev([("lo", {})] + [(pp["name"], pp["eth"])
                                                        for pp in ports]),
         "proc/net/udp": procfs.net_udp([
-            _udp_line(i, a, sockets.get(i, {}), tx)
+            _udp_line(i, a, sockets.get(i, {}), tx, r["host"]["addresses"])
             for i, a in enumerate(r["apps"]) if a["socket"]["proto"] == "udp"]),
+        "proc/net/netstat": procfs.netstat(
+            # tcp_data_queue's drops for want of receive buffer, per skb (sk_drops)
+            {"TCPRcvQDrop": sum(sockets.get(i, {}).get("drops", 0)
+                                for i, a in enumerate(r["apps"])
+                                if a["socket"]["proto"] == "tcp")},
+            # IpExt from the Ip MIB where the stack counts them (InOctets, OutOctets,
+            # InNoECTPkts, …: same names), else 0
+            snmp_ip),
+        "proc/stat": procfs.stat(
+            stat_times, plan.vectors, irq_counts, [c["softirqs"] for c in cpus],
+            ctxt=sum(c["sched"]["nr_switches"] for c in cpus),
+            # total_forks: the tasks the model has, ksoftirqd/N and one per application
+            processes=ncpus + len(r["apps"]),
+            procs_running=sum(c["sched"]["nr_running"] for c in cpus),
+            procs_blocked=0,   # nr_iowait: nothing waits for block I/O
+            btime=0),          # a simulated boot has no wall-clock time: the epoch
+        # uptime = the simulated duration; idle summed over CPUs
+        "proc/uptime": procfs.uptime(duration, sum(t["idle"] for t in stat_times)),
     }
     for pt, pp in enumerate(ports):
         # the first port's files keep their names; the others' carry the port's
@@ -302,16 +326,43 @@ def assemble(r: dict, plan, results: dict) -> dict:
     return {"summary": summary, "files": files}
 
 
-def _udp_line(i: int, a: dict, sock: dict, tx: dict | None) -> dict:
+def _stat_times(t: dict, user_ns: int) -> dict:
+    """A CPU's time by /proc/stat's fields (ns). Hard IRQs are `irq`; softirqs are
+    `softirq`, ksoftirqd's time included (kernel/sched/cputime.c with
+    CONFIG_IRQ_TIME_ACCOUNTING: irqtime_account_process_tick charges ksoftirqd's ticks to
+    CPUTIME_SOFTIRQ); an application's time is `user` for its own work per read
+    (cost_per_read) and `system` for the rest (recvmsg, sendmsg, context switches)."""
+    return {"user": user_ns, "system": t["task"] - user_ns, "idle": t["idle"],
+            "irq": t["hardirq"], "softirq": t["softirq"] + t["ksoftirqd"]}
+
+
+def _route_src(addresses: list[str]) -> str:
+    """The source address connect() takes for a socket bound to the wildcard address
+    (ip4_datagram_connect → ip_route_connect: the route's preferred source,
+    inet_select_addr). softnet's host addresses belong to no device and carry no prefix,
+    so every route selects the primary one: host.addresses[0], as a sender's source."""
+    return addresses[0]
+
+
+def _udp_line(i: int, a: dict, sock: dict, tx: dict | None, addresses: list[str]) -> dict:
     """A /proc/net/udp line: a reader's socket, or a sender's (autobound to its port on
-    the wildcard address unless bound or connected; tx_queue is its sk_wmem_alloc)."""
+    the wildcard address unless bound or connected; tx_queue is its sk_wmem_alloc). A
+    connected socket bound to the wildcard shows the source its route chose."""
     if not a.get("sender"):
-        return {"port": a["port"], "bind_ip": a["bind_ip"], "inode": 20000 + i,
+        bind_ip = a["bind_ip"]
+        if a.get("rem_ip") and ipaddress.ip_address(bind_ip).is_unspecified:
+            bind_ip = _route_src(addresses)
+        return {"port": a["port"], "bind_ip": bind_ip, "inode": 20000 + i,
                 "rx_queue": sock.get("rx_queue", 0), "drops": sock.get("drops", 0),
                 "rem_ip": a.get("rem_ip"), "rem_port": a.get("rem_port")}
     st = (tx or {}).get("senders", {}).get(a["name"], {})
-    bound = a["connected"] or a["socket"].get("bind")
-    return {"port": a["sport"], "bind_ip": a["src_ip"] if bound else "0.0.0.0",
+    if a["connected"]:
+        bind_ip = a["src_ip"]              # the bound address, else the route's source
+    elif a["socket"].get("bind"):
+        bind_ip = a["socket"]["bind"].rsplit(":", 1)[0].strip("[]")
+    else:
+        bind_ip = "0.0.0.0"
+    return {"port": a["sport"], "bind_ip": bind_ip,
             "inode": 20000 + i, "rx_queue": 0, "drops": 0,
             "tx_queue": st.get("wmem_alloc", 0),
             "rem_ip": a["dst_ip"] if a["connected"] else None,

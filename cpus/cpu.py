@@ -52,6 +52,8 @@ class Cpu:
         self.irq_counts: dict[str, int] = {}
         self.acct = [0] * len(ACCT_NAMES)
         self.last_kind = ACCT_IDLE
+        self.nr_switches = 0                # rq->nr_switches (/proc/stat ctxt)
+        self.switch_end = -1                # when the last context switch's cost ended
         self.sched = Scheduler(base_slice_ns(ncpus))
         self.ksoftirqd = Task(f"ksoftirqd/{index}", ACCT_KSOFTIRQD, self._ksoftirqd())
         ev.schedule(self.jiffy_ns, self._tick_event, None, PRIO_TIMER)
@@ -188,6 +190,7 @@ class Cpu:
             self.now = now + cost
             acct[task.kind] += cost
             self.last_kind = task.kind
+            task.steps += 1
             sched.account(task, cost)
 
     def _switch(self) -> Task | None:
@@ -195,13 +198,16 @@ class Cpu:
         task included) costs a context switch."""
         sched = self.sched
         nxt = sched.schedule()
-        if nxt is not None and nxt is not sched.prev:
-            nxt.switches += 1
-            cost = self.costs.context_switch
-            self.now += cost
-            self.acct[nxt.kind] += cost
-            self.last_kind = nxt.kind
-            sched.account(nxt, cost)
+        if nxt is not sched.prev:
+            self.nr_switches += 1          # context_switch(): to or from the idle task too
+            if nxt is not None:
+                nxt.switches += 1
+                cost = self.costs.context_switch
+                self.now += cost
+                self.acct[nxt.kind] += cost
+                self.last_kind = nxt.kind
+                self.switch_end = self.now
+                sched.account(nxt, cost)
         sched.prev = nxt
         return nxt
 

@@ -1030,6 +1030,18 @@ class CpuLP(LogicalProcess):
         in_flight["backlog"] = self.backlog.queued()
         in_flight["socket_queue"] = sum(s.queued() for s in self.sockets.values())
         sd = self.sd
+        # /proc/stat: a reader's cost_per_read is user time (each of its steps is one
+        # read); the rest of an application's time (recvmsg, sendmsg, switches) is system
+        from .cpu import ACCT_TASK
+        cpu = self.cpu
+        cpr = {a["name"]: a["cost_per_read_ns"] for a in self.app_args.values()}
+        senders = {id(t) for t in self.sender_tasks}
+        user = {t: t.steps * cpr[t.name] for t in self.tasks
+                if id(t) not in senders and t.name in cpr}
+        last = cpu.sched.prev          # the task whose step ran last (if one did)
+        if cpu.now > end and cpu.last_kind == ACCT_TASK and cpu.switch_end != cpu.now \
+                and last in user:      # the step cut at the end: its user part comes last
+            user[last] -= min(cpu.now - end, cpr[last.name])
         return {
             "kind": "cpu",
             "cpu": self.cpu_id,
@@ -1074,6 +1086,8 @@ class CpuLP(LogicalProcess):
                                                             sorted(s.by_cpu.items())}}
                         for s in self.sockets.values()},
             "context_switches": {t.name: t.switches for t in self.tasks},
+            "sched": {"nr_switches": cpu.nr_switches, "nr_running": len(cpu.sched.rq),
+                      "user_ns": sum(user.values())},
             "tx_in_flight": tx_if,
             "neigh": {str(k): {"state": ("none", "incomplete", "reachable")[n.state],
                                "requests": n.requests, "replies": n.replies,

@@ -21,7 +21,7 @@ BLOCK = -1   # yielded by a task generator: sleep until woken
 
 class Task:
     __slots__ = ("name", "kind", "gen", "vruntime", "deadline", "on_rq", "switches", "atomic",
-                 "vlag")
+                 "vlag", "steps")
 
     def __init__(self, name: str, kind: int, gen) -> None:
         self.name = name
@@ -33,6 +33,7 @@ class Task:
         self.switches = 0
         self.atomic = False         # in a non-preemptible section (BH disabled)
         self.vlag = 0
+        self.steps = 0              # steps run (yields of a cost): a reader's reads
 
 
 def base_slice_ns(ncpus: int) -> int:

@@ -6,8 +6,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASIC = os.path.join(ROOT, "examples", "basic.toml")
 FILES = ["summary.json", "config.toml", "proc/net/softnet_stat", "proc/interrupts",
-         "proc/softirqs", "proc/net/snmp", "proc/net/dev", "proc/net/udp", "ethtool_S.txt",
-         "tc_qdisc.txt"]
+         "proc/softirqs", "proc/net/snmp", "proc/net/netstat", "proc/net/dev",
+         "proc/net/udp", "proc/stat", "proc/uptime", "ethtool_S.txt", "tc_qdisc.txt"]
 
 
 def softnet(*args, **kw):
