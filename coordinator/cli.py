@@ -24,7 +24,8 @@ from softnet.engine.units import UnitError, fmt_ns, parse_duration
 
 from .config import ConfigError, apply_sets, load_file, validate
 from .entry import Interrupted, entry
-from .launch import LPFailed, run_inline_mode, run_process_mode
+from .launch import (DEFAULT_TRANSPORT, TRANSPORTS, LPFailed, run_inline_mode,
+                     run_process_mode)
 from .progress import Progress
 from .results import Unbalanced, assemble
 from .rundir import OutError, RunDir
@@ -69,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=("process", "inline"), default="process",
                      help="process: one OS process per simulated CPU and the NIC (default); "
                           "inline: all in this process (same results)")
+    run.add_argument("--transport", choices=TRANSPORTS, default=DEFAULT_TRANSPORT,
+                     help="process mode's links between LPs on this host: pair (a socketpair "
+                          "per link that spins briefly before blocking; default) or zmq "
+                          "(ZeroMQ PUSH/PULL over ipc://); results are identical")
     run.add_argument("--seed", type=int, metavar="N", help="shortcut for --set seed=N")
     run.add_argument("--duration", metavar="TIME",
                      help="shortcut for --set duration=TIME, e.g. 200ms")
@@ -202,7 +207,8 @@ def _simulate(args, r: dict, p, fault, rundir: RunDir, progress: Progress, say) 
                     f" (not pinned: {len(pl)} processes on {len(os.sched_getaffinity(0))} "
                     "cores)"))
             results, info = run_process_mode(p.lps, r["duration_ns"], progress.update,
-                                             started, fault, (rundir.lock_path,))
+                                             started, fault, (rundir.lock_path,),
+                                             args.transport)
         else:
             results, info = run_inline_mode(p.lps, r["duration_ns"], progress.update)
     except LPFailed as e:
@@ -216,7 +222,8 @@ def _simulate(args, r: dict, p, fault, rundir: RunDir, progress: Progress, say) 
     except Unbalanced as e:
         print(f"softnet: {e}", file=sys.stderr)
         return EXIT_BOOKS
-    engine = {"mode": args.mode, "quantum_ns": r["quantum_ns"], "wall_s": round(wall, 3), **info,
+    engine = {"mode": args.mode, "quantum_ns": r["quantum_ns"], "wall_s": round(wall, 3),
+              **({"transport": args.transport} if args.mode == "process" else {}), **info,
               "processes": {n: res.get("engine", {}) for n, res in results.items()}}
     try:
         rundir.commit(r, assembled, engine)

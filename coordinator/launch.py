@@ -25,9 +25,16 @@ import zmq
 from softnet.engine.codec import pack_msg, unpack_msg
 from softnet.engine.inline import run_inline
 from softnet.engine.process import build_lp
+from softnet.engine.transport import make_pairs
 from softnet.engine.worker import send_spec
 
 START_TIMEOUT = 60.0     # seconds for every process to come up and say ready
+DEFAULT_TRANSPORT = "pair"
+TRANSPORTS = ("pair", "zmq")
+# how long a receiver with a core of its own spins before it blocks: a peer's answer
+# within it costs no wake-up (tens of µs on a virtualised host); a round's model work is
+# typically well under it
+SPIN_US = 200
 
 
 class LPFailed(RuntimeError):
@@ -50,9 +57,11 @@ def run_process_mode(specs: list[dict], end: int,
                      on_progress: Callable[[dict], None] | None = None,
                      on_started: Callable[[dict], None] | None = None,
                      fault: dict[str, int] | None = None,
-                     leftovers: tuple[str, ...] = ()) -> tuple[dict, dict]:
+                     leftovers: tuple[str, ...] = (),
+                     transport: str = DEFAULT_TRANSPORT) -> tuple[dict, dict]:
     """Run every LP in its own process. Returns (results by LP, engine info). `leftovers`:
-    files the children remove if the coordinator dies without cleaning up."""
+    files the children remove if the coordinator dies without cleaning up. `transport`:
+    "pair" (a socketpair per link) or "zmq" (PUSH/PULL over ipc://)."""
     tmp = tempfile.mkdtemp(prefix="softnet-")
     ctx = zmq.Context()
     ctl = ctx.socket(zmq.ROUTER)
@@ -62,18 +71,33 @@ def run_process_mode(specs: list[dict], end: int,
     endpoints = {s["name"]: f"ipc://{tmp}/{s['name']}" for s in specs}
     procs: dict[str, subprocess.Popen] = {}
     placement = plan_placement([s["name"] for s in specs])
+    # spin before blocking only where every process has a core of its own
+    spin_us = SPIN_US if all(c is not None for c in placement.values()) else 0
+    pairs = make_pairs([(l["src"], l["dst"]) for s in specs for l in s["out_links"]]) \
+        if transport == "pair" else {}
     try:
         for s in specs:
+            name = s["name"]
             spec = {**s, "end": end, "endpoints": endpoints, "control": ctl_addr,
-                    "fault": (fault or {}).get(s["name"]), "sys_path": list(sys.path)}
-            procs[s["name"]] = p = subprocess.Popen(
-                [sys.executable, "-m", "softnet.engine.worker", s["name"], tmp, *leftovers],
-                stdin=subprocess.PIPE, start_new_session=True, close_fds=True)
+                    "fault": (fault or {}).get(name), "sys_path": list(sys.path),
+                    "spin_us": spin_us}
+            fds: tuple[int, ...] = ()
+            if transport == "pair":
+                t = {"kind": "pair",
+                     "in_fds": {l["src"]: pairs[(l["src"], name)][1] for l in s["in_links"]},
+                     "out_fds": {l["dst"]: pairs[(name, l["dst"])][0]
+                                 for l in s["out_links"]}}
+                spec["transport"] = t
+                fds = (*t["in_fds"].values(), *t["out_fds"].values())
+            procs[name] = p = subprocess.Popen(
+                [sys.executable, "-m", "softnet.engine.worker", name, tmp, *leftovers],
+                stdin=subprocess.PIPE, start_new_session=True, close_fds=True, pass_fds=fds)
             try:
                 send_spec(p.stdin, spec)
             except BrokenPipeError:
                 _check_alive(procs, ready=set())
                 raise LPFailed(s["name"], "ended before it read its spec")
+        _close_pairs(pairs)            # each end lives on in its LP's process only
         pids = {n: p.pid for n, p in procs.items()}
         for n, core in placement.items():
             if core is not None:
@@ -124,9 +148,20 @@ def run_process_mode(specs: list[dict], end: int,
         _join(procs, 10)
         return results, info
     finally:
+        _close_pairs(pairs)
         _stop_all(procs)
         ctx.destroy(linger=0)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _close_pairs(pairs: dict) -> None:
+    for ends in pairs.values():
+        for fd in ends:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    pairs.clear()
 
 
 def _join(procs: dict[str, subprocess.Popen], seconds: float) -> None:

@@ -1,9 +1,9 @@
 """Process mode, worker side: the main loop of one LP in its own OS process.
 
-Transport: each LP binds one PULL socket (its inbox) and connects one PUSH socket per
-output link, all `ipc://`; these block rather than drop at the high-water mark. Sends never
-block the loop: a frame that does not fit is parked and retried while the inbox is served,
-so two LPs that feed each other cannot deadlock on full pipes.
+Transport (`transport`): ZeroMQ PUSH/PULL, or a socketpair per link that spins briefly
+before it blocks; both carry the same frames, so results do not depend on the choice. Sends
+never block the loop: a frame that does not fit is parked and retried while input is
+served, so two LPs that feed each other cannot deadlock on full pipes.
 
 Control (after Locust's coordinator/worker protocol, pyzmq + msgpack): a DEALER whose
 identity is the LP's name talks to the coordinator's ROUTER. The worker says `ready`, waits
@@ -20,16 +20,16 @@ import select
 import sys
 import time
 import traceback
-from collections import deque
 
 import zmq
 
 from .codec import pack_frame, pack_msg, unpack_frame, unpack_msg
 from .lp import LinkSpec, SyncDriver
+from .transport import LinkBroken, PairLinks, ZmqLinks
 from .worker import coordinator_gone
 
 POLL_MS = 500          # how long one wait may last before liveness is checked
-HWM = 64               # frames queued per pipe before the sender holds back
+CONTROL_EVERY = 0.05   # seconds between checks of the control socket while busy
 PROGRESS_EVERY = 0.5   # seconds of wall time between progress reports
 
 
@@ -57,6 +57,14 @@ def lp_main(spec: dict, lifeline: int, leftovers: list[str]) -> None:
         _run(spec, ctx, ctl, lifeline)
     except _Abort:
         code = 2
+    except LinkBroken:
+        # a peer process died: that is its failure, which the coordinator sees and names;
+        # stay quiet until told to stop
+        code = 2
+        try:
+            _wait_go(ctl, lifeline)
+        except (_Abort, _Orphaned):
+            pass
     except _Orphaned:
         ctx.destroy(linger=0)
         coordinator_gone(leftovers)
@@ -85,67 +93,62 @@ def _gone(lifeline: int, timeout_s: float) -> bool:
     return bool(ready) and not os.read(lifeline, 1)
 
 
+def _links(spec: dict, ctx: zmq.Context, lp):
+    t = spec.get("transport", {"kind": "zmq"})
+    if t["kind"] == "pair":
+        return PairLinks(t["in_fds"], t["out_fds"])
+    return ZmqLinks(ctx, lp.name, spec["endpoints"], lp.out_links)
+
+
 def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
     lp = build_lp(spec)
-    inbox = ctx.socket(zmq.PULL)
-    inbox.setsockopt(zmq.LINGER, 0)
-    inbox.setsockopt(zmq.RCVHWM, HWM)
-    inbox.bind(spec["endpoints"][lp.name])
-    outs: dict[str, zmq.Socket] = {}
-    for dst in lp.out_links:
-        s = ctx.socket(zmq.PUSH)
-        s.setsockopt(zmq.LINGER, 0)
-        s.setsockopt(zmq.SNDHWM, HWM)
-        s.connect(spec["endpoints"][dst])
-        outs[dst] = s
+    links = _links(spec, ctx, lp)
+    # spin only on a core of one's own: on a shared core it steals the peer's time
+    spin_s = spec.get("spin_us", 0) / 1e6 if links.kind == "pair" else 0.0
     ctl.send(pack_msg("ready", os.getpid()))
     _wait_go(ctl, lifeline)
 
     driver = SyncDriver(lp, spec["end"])
-    parked: dict[str, deque[bytes]] = {dst: deque() for dst in outs}
     poller = zmq.Poller()
-    poller.register(inbox, zmq.POLLIN)
     poller.register(ctl, zmq.POLLIN)
     poller.register(lifeline, zmq.POLLIN)
     wait_s = 0.0
     t_start = time.perf_counter()
-    last_report = t_start
+    last_report = last_check = t_start
     fault = spec.get("fault")
 
     while True:
-        blocked = any(parked.values())
-        if not blocked and not driver.done:
+        if not links.blocked() and not driver.done:
             for dst, frame in driver.step():
-                parked[dst].append(pack_frame(frame))
+                links.put(dst, pack_frame(frame))
             if fault is not None and driver.advanced_to >= fault:
                 raise RuntimeError(f"injected fault at simulated time {fault} ns")
-        _flush(outs, parked)
-        if driver.done and not any(parked.values()):
+        links.flush()
+        if driver.done and not links.blocked():
             break
-        must_wait = any(parked.values()) or driver.waiting_for_input()
-        t0 = time.perf_counter()
-        events = _poll(poller, outs, parked, POLL_MS if must_wait else 0)
-        if must_wait:
-            wait_s += time.perf_counter() - t0
-        if events.get(lifeline) and _gone(lifeline, 0):
-            raise _Orphaned()
-        if events.get(ctl):
-            kind, _ = unpack_msg(ctl.recv())
-            if kind == "abort":
-                raise _Abort()
-        if events.get(inbox):
-            # Take frames only until this LP can advance again: what stays in the pipe
-            # holds the sender back at the high-water mark, so memory stays bounded
-            # however far ahead a sender could run.
-            while True:
-                try:
-                    raw = inbox.recv(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                driver.apply(unpack_frame(raw))
-                if not driver.waiting_for_input():
-                    break
+        must_wait = links.blocked() or driver.waiting_for_input()
         now = time.perf_counter()
+        if must_wait and not links.buffered():
+            if not (spin_s and links.spin(spin_s)):
+                links.register(poller)
+                events = dict(poller.poll(POLL_MS))
+                _control(events, ctl, lifeline)
+                last_check = now
+            wait_s += time.perf_counter() - now
+        elif now - last_check >= CONTROL_EVERY:
+            # a busy LP still hears the coordinator (and its absence) this often
+            last_check = now
+            _control(dict(poller.poll(0)), ctl, lifeline)
+        # Take frames only until this LP can advance again: what stays in the pipe
+        # holds the sender back at the high-water mark, so memory stays bounded
+        # however far ahead a sender could run.
+        while True:
+            raw = links.next_frame()
+            if raw is None:
+                break
+            driver.apply(unpack_frame(raw))
+            if not driver.waiting_for_input():
+                break
         if now - last_report >= PROGRESS_EVERY:
             last_report = now
             ctl.send(pack_msg("progress", {"t": driver.advanced_to, **lp.progress()}))
@@ -153,10 +156,19 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
     result = lp.result()
     wall = time.perf_counter() - t_start
     result["engine"] = {"rounds": driver.rounds, "wait_s": wait_s, "wall_s": wall,
-                        "pid": os.getpid(),
+                        "pid": os.getpid(), "transport": links.kind,
                         "max_rss_kb": _vm_hwm_kb()}
     ctl.send(pack_msg("result", result))
     _wait_bye(ctl, lifeline)
+
+
+def _control(events: dict, ctl: zmq.Socket, lifeline: int) -> None:
+    if events.get(lifeline) and _gone(lifeline, 0):
+        raise _Orphaned()
+    if events.get(ctl):
+        kind, _ = unpack_msg(ctl.recv())
+        if kind == "abort":
+            raise _Abort()
 
 
 def _vm_hwm_kb() -> int:
@@ -167,29 +179,6 @@ def _vm_hwm_kb() -> int:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
-
-
-def _flush(outs, parked) -> None:
-    for dst, q in parked.items():
-        sock = outs[dst]
-        while q:
-            try:
-                sock.send(q[0], zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            q.popleft()
-
-
-def _poll(poller: zmq.Poller, outs, parked, timeout_ms: int) -> dict:
-    for dst, sock in outs.items():
-        if parked[dst]:
-            poller.register(sock, zmq.POLLOUT)
-        else:
-            try:
-                poller.unregister(sock)
-            except KeyError:
-                pass
-    return dict(poller.poll(timeout_ms))
 
 
 def _wait_go(ctl: zmq.Socket, lifeline: int) -> None:

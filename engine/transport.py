@@ -1,0 +1,256 @@
+"""How an LP process's frames travel: the data plane behind `process`, in two kinds that
+carry the same bytes in the same order per link, so results are identical whichever is used.
+
+- `ZmqLinks`: one PULL inbox per LP and a PUSH per output link over `ipc://` (or `tcp://`
+  between machines). Blocks rather than drops at the high-water mark. Each message wakes
+  libzmq's I/O threads, which costs a cross-core wake-up per message on a virtualised host.
+- `PairLinks`: one AF_UNIX stream socketpair per link, made by the coordinator and handed
+  to both ends at start; frames are length-prefixed; no I/O thread. A receiver with a core
+  of its own spins for a bounded time before it blocks, so a peer's answer within that time
+  costs no wake-up at all (design §2: "a channel without I/O threads that spins for a
+  bounded time before blocking"). The kernel's socket buffer is the high-water mark.
+
+Both keep a frame that does not fit parked and retry while the LP serves its input, so two
+LPs that feed each other cannot deadlock on full pipes; and both hand out input one frame at
+a time, so an LP takes frames only until it can advance again and what stays in the pipe
+holds its sender back (memory stays bounded however far ahead a sender could run).
+
+May import: the standard library and pyzmq.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+from collections import deque
+
+import zmq
+
+HWM = 64                      # ZeroMQ: frames queued per pipe before the sender holds back
+_LEN = struct.Struct("<I")    # PairLinks: a frame's length, then the frame
+READ_CHUNK = 1 << 18
+
+
+class LinkBroken(ConnectionError):
+    """The process at the other end of a link has gone (the coordinator names it)."""
+
+
+class ZmqLinks:
+    kind = "zmq"
+
+    def __init__(self, ctx: zmq.Context, name: str, endpoints: dict[str, str],
+                 out_dsts) -> None:
+        self.inbox = ctx.socket(zmq.PULL)
+        self.inbox.setsockopt(zmq.LINGER, 0)
+        self.inbox.setsockopt(zmq.RCVHWM, HWM)
+        self.inbox.bind(endpoints[name])
+        self.outs: dict[str, zmq.Socket] = {}
+        for dst in out_dsts:
+            s = ctx.socket(zmq.PUSH)
+            s.setsockopt(zmq.LINGER, 0)
+            s.setsockopt(zmq.SNDHWM, HWM)
+            s.connect(endpoints[dst])
+            self.outs[dst] = s
+        self.parked: dict[str, deque[bytes]] = {dst: deque() for dst in self.outs}
+
+    def put(self, dst: str, data: bytes) -> None:
+        self.parked[dst].append(data)
+
+    def flush(self) -> None:
+        for dst, q in self.parked.items():
+            sock = self.outs[dst]
+            while q:
+                try:
+                    sock.send(q[0], zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                q.popleft()
+
+    def blocked(self) -> bool:
+        return any(self.parked.values())
+
+    def next_frame(self) -> bytes | None:
+        try:
+            return self.inbox.recv(zmq.NOBLOCK)
+        except zmq.Again:
+            return None
+
+    def buffered(self) -> bool:
+        return False                   # every frame not taken stays in the socket
+
+    def spin(self, seconds: float) -> bool:
+        return False                   # libzmq wakes its own threads; spinning only adds to it
+
+    def register(self, poller: zmq.Poller) -> None:
+        poller.register(self.inbox, zmq.POLLIN)
+        for dst, sock in self.outs.items():
+            if self.parked[dst]:
+                poller.register(sock, zmq.POLLOUT)
+            else:
+                try:
+                    poller.unregister(sock)
+                except KeyError:
+                    pass
+
+
+class _In:
+    __slots__ = ("sock", "buf", "pos", "eof")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = bytearray()
+        self.pos = 0                   # frames before it have been handed out
+        self.eof = False
+
+    def take(self) -> bytes | None:
+        """One complete length-prefixed frame, or None."""
+        buf, pos = self.buf, self.pos
+        if len(buf) - pos < _LEN.size:
+            return None
+        (n,) = _LEN.unpack_from(buf, pos)
+        end = pos + _LEN.size + n
+        if len(buf) < end:
+            return None
+        frame = bytes(buf[pos + _LEN.size:end])
+        if end == len(buf):
+            buf.clear()
+            self.pos = 0
+        elif end > READ_CHUNK:         # compact now and then, not per frame
+            del buf[:end]
+            self.pos = 0
+        else:
+            self.pos = end
+        return frame
+
+    def has_frame(self) -> bool:
+        buf, pos = self.buf, self.pos
+        return len(buf) - pos >= _LEN.size and \
+            len(buf) >= pos + _LEN.size + _LEN.unpack_from(buf, pos)[0]
+
+
+class _Out:
+    __slots__ = ("sock", "queue", "sent")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.queue: deque[bytes] = deque()
+        self.sent = 0                  # bytes of queue[0] already written
+
+
+class PairLinks:
+    kind = "pair"
+
+    def __init__(self, in_fds: dict[str, int], out_fds: dict[str, int]) -> None:
+        self.ins = [_In(_adopt(fd)) for _, fd in sorted(in_fds.items())]
+        self.outs = {dst: _Out(_adopt(fd)) for dst, fd in out_fds.items()}
+        self._next = 0                 # which input is read first next time (fairness)
+
+    def put(self, dst: str, data: bytes) -> None:
+        self.outs[dst].queue.append(_LEN.pack(len(data)) + data)
+
+    def flush(self) -> None:
+        for dst, o in self.outs.items():
+            q = o.queue
+            while q:
+                try:
+                    n = o.sock.send(memoryview(q[0])[o.sent:])
+                except BlockingIOError:
+                    break
+                except (BrokenPipeError, ConnectionResetError):
+                    raise LinkBroken(dst) from None
+                o.sent += n
+                if o.sent < len(q[0]):
+                    break
+                q.popleft()
+                o.sent = 0
+
+    def blocked(self) -> bool:
+        return any(o.queue for o in self.outs.values())
+
+    def next_frame(self) -> bytes | None:
+        ins = self.ins
+        n = len(ins)
+        for k in range(n):
+            i = ins[(self._next + k) % n]
+            frame = i.take()
+            if frame is None and not i.eof:
+                try:
+                    chunk = i.sock.recv(READ_CHUNK)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    i.eof = True
+                    continue
+                i.buf += chunk
+                frame = i.take()
+            if frame is not None:
+                self._next = (self._next + k + 1) % n
+                return frame
+        return None
+
+    def buffered(self) -> bool:
+        """A whole frame waits in this process already: polling the sockets would not
+        show it."""
+        return any(i.has_frame() for i in self.ins)
+
+    def readable_now(self) -> bool:
+        """Input waits in a buffer or a socket (without taking it)."""
+        for i in self.ins:
+            if i.has_frame():
+                return True
+            if not i.eof:
+                try:
+                    if i.sock.recv(1, socket.MSG_PEEK):
+                        return True
+                except BlockingIOError:
+                    pass
+        return False
+
+    def spin(self, seconds: float) -> bool:
+        """Busy-wait up to `seconds` for input or room to send; True if either came."""
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            if self.blocked():
+                self.flush()
+                if not self.blocked():
+                    return True
+            if self.readable_now():
+                return True
+        return False
+
+    def register(self, poller: zmq.Poller) -> None:
+        for i in self.ins:
+            if not i.eof:
+                poller.register(i.sock.fileno(), zmq.POLLIN)
+            else:
+                try:
+                    poller.unregister(i.sock.fileno())
+                except KeyError:
+                    pass
+        for o in self.outs.values():
+            fd = o.sock.fileno()
+            if o.queue:
+                poller.register(fd, zmq.POLLOUT)
+            else:
+                try:
+                    poller.unregister(fd)
+                except KeyError:
+                    pass
+
+
+def _adopt(fd: int) -> socket.socket:
+    s = socket.socket(fileno=fd)
+    s.setblocking(False)
+    return s
+
+
+def make_pairs(links: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
+    """Coordinator side: a socketpair per directed link (src, dst) -> (src's fd, dst's fd).
+    The fds are inheritable only through `pass_fds`."""
+    out = {}
+    for src, dst in links:
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        out[(src, dst)] = (a.detach(), b.detach())
+    return out
+
