@@ -76,22 +76,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=20000)
     ap.add_argument("--latency", type=int, default=100, help="link latency, ns")
+    ap.add_argument("--transports", default=",".join(TRANSPORTS),
+                    help=f"process-mode transports to measure (of {', '.join(TRANSPORTS)})")
     a = ap.parse_args()
     end = a.rounds * a.latency
     rows = []
     t0 = time.perf_counter()
     res, _ = run_inline_mode(specs(a.latency), end)
     rows.append(("inline", time.perf_counter() - t0, res))
-    for transport in TRANSPORTS:
+    for transport in a.transports.split(","):
         res, _ = run_process_mode(specs(a.latency), end, transport=transport)
         # the workers' own loop time: start-up is not a round
         rows.append((f"process/{transport}", max(r["engine"]["wall_s"] for r in res.values()),
                      res))
-    print(f"{'mode':<14} {'rounds':>8} {'wall s':>8} {'µs/round':>9} {'waiting':>8}")
+    # a round: one LP hands the token over and hears it back, so one link latency of
+    # simulated time per hop; `rounds` counts each LP's own loop turns
+    hops = end // a.latency
+    print(f"{'mode':<14} {'hops':>7} {'loop turns':>10} {'wall s':>7} {'µs/hop':>7} "
+          f"{'waiting':>8}")
     for mode, wall, res in rows:
-        rounds = res["a"]["engine"]["rounds"]
+        turns = res["a"]["engine"]["rounds"]
         waiting = max(r["engine"]["wait_s"] for r in res.values()) / wall
-        print(f"{mode:<14} {rounds:>8} {wall:>8.2f} {1e6 * wall / rounds:>9.1f} "
+        print(f"{mode:<14} {hops:>7} {turns:>10} {wall:>7.2f} {1e6 * wall / hops:>7.1f} "
               f"{100 * waiting:>7.0f}%")
 
 if __name__ == "__main__":

@@ -288,15 +288,20 @@ def test_progress_figures():
 
 
 @pytest.mark.parametrize("mode", ["process", "inline"])
-def test_progress_lines_say_what_the_run_does(tmp_path, capsys, monkeypatch, mode):
+@pytest.mark.parametrize("what", ["sends", "receives"])
+def test_progress_lines_say_what_the_run_does(tmp_path, capsys, monkeypatch, mode, what):
     monkeypatch.setattr(progress_mod, "SHOW_AFTER_S", 0.0)
     monkeypatch.setattr(progress_mod, "PLAIN_EVERY_S", 0.0)
-    assert main(["run", SENDER, "--mode", mode, "--out", str(tmp_path / "r"),
-                 "--duration", "60ms", "--set", "apps.0.send.rate=2Mpps"]) == 0
+    if what == "sends":
+        args = [SENDER, "--duration", "60ms", "--set", "apps.0.send.rate=2Mpps"]
+        counter, absent = "sent", "offered"
+    else:
+        args = [BASIC, "--duration", "150ms", "--set", "flows.0.rate=2Mpps"]
+        counter, absent = "offered", "sent"
+    assert main(["run", *args, "--mode", mode, "--out", str(tmp_path / "r")]) == 0
     lines = [l for l in capsys.readouterr().err.splitlines() if l.startswith("t=")]
     assert lines, "no progress line"
     last = lines[-1]
     words = last.split()
-    sent = words[words.index("sent") + 1]
-    assert "ETA" in last and "pkt/s wall" in last
-    assert sent not in ("0", "0.00"), last
+    assert "ETA" in last and "pkt/s wall" in last and absent not in words
+    assert words[words.index(counter) + 1] not in ("0", "0.00"), last
