@@ -15,58 +15,18 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+# the engine tests' toy LP (tests/toy_lp.py) with no work and no ticks of its own
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 
 from softnet.coordinator.launch import (TRANSPORTS, run_inline_mode,  # noqa: E402
                                         run_process_mode)
-from softnet.engine.events import PRIO_LINK, EventQueue  # noqa: E402
-from softnet.engine.lp import LogicalProcess  # noqa: E402
-
-
-class Ping(LogicalProcess):
-    """Each bounce takes no time: the token crosses a link, comes back, crosses again."""
-
-    def __init__(self, name, index, args):
-        self.name, self.index = name, index
-        self.peer = args["peer"]
-        self.ev = EventQueue(index)
-        self.out = []
-        self.seq = 0
-        self.bounces = 0
-        if args.get("serve"):
-            self.ev.schedule(0, self._bounce, 0)
-
-    def _bounce(self, t, hops):
-        self.bounces += 1
-        self.seq += 1
-        self.out.append((self.out_links[self.peer].deliver(t), self.seq, hops + 1))
-
-    def receive(self, src, payload):
-        for stamp, seq, hops in payload:
-            self.ev.schedule_keyed(stamp, PRIO_LINK, 99, seq, self._bounce, hops)
-
-    def advance(self, safe):
-        while self.ev.next_time() < safe:
-            t, *_, h, arg = self.ev.pop()
-            h(t, arg)
-
-    def take_outbox(self, dst):
-        out, self.out = self.out, []
-        return out or None
-
-    def result(self):
-        return {"bounces": self.bounces}
-
-
-def build(name, index, args):
-    return Ping(name, index, args)
 
 
 def specs(latency: int) -> list[dict]:
     links = [{"src": "a", "dst": "b", "latency": latency, "kind": "interconnect"},
              {"src": "b", "dst": "a", "latency": latency, "kind": "interconnect"}]
-    return [{"name": n, "index": i, "factory": "pingpong:build",
-             "args": {"peer": peer, "serve": n == "a"},
+    return [{"name": n, "index": i, "factory": "toy_lp:build",
+             "args": {"peer": peer, "serve": n == "a", "work": 0, "tick": False},
              "out_links": [l for l in links if l["src"] == n],
              "in_links": [l for l in links if l["dst"] == n]}
             for i, (n, peer) in enumerate((("a", "b"), ("b", "a")))]

@@ -181,7 +181,8 @@ def _vm_hwm_kb() -> int:
     return 0
 
 
-def _wait_go(ctl: zmq.Socket, lifeline: int) -> None:
+def _next_control(ctl: zmq.Socket, lifeline: int) -> str:
+    """Block until the coordinator says something (its kind) or is gone (_Orphaned)."""
     poller = zmq.Poller()
     poller.register(ctl, zmq.POLLIN)
     poller.register(lifeline, zmq.POLLIN)
@@ -191,19 +192,14 @@ def _wait_go(ctl: zmq.Socket, lifeline: int) -> None:
             raise _Orphaned()
         if events.get(ctl):
             kind, _ = unpack_msg(ctl.recv())
-            if kind == "go":
-                return
-            raise _Abort()
+            return kind
+
+
+def _wait_go(ctl: zmq.Socket, lifeline: int) -> None:
+    if _next_control(ctl, lifeline) != "go":
+        raise _Abort()
 
 
 def _wait_bye(ctl: zmq.Socket, lifeline: int) -> None:
     """Stay until the coordinator has the result (so the socket is not torn down under it)."""
-    poller = zmq.Poller()
-    poller.register(ctl, zmq.POLLIN)
-    poller.register(lifeline, zmq.POLLIN)
-    while True:
-        events = dict(poller.poll(POLL_MS))
-        if events.get(ctl):
-            return
-        if events.get(lifeline) and _gone(lifeline, 0):
-            raise _Orphaned()
+    _next_control(ctl, lifeline)

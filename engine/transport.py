@@ -85,13 +85,7 @@ class ZmqLinks:
     def register(self, poller: zmq.Poller) -> None:
         poller.register(self.inbox, zmq.POLLIN)
         for dst, sock in self.outs.items():
-            if self.parked[dst]:
-                poller.register(sock, zmq.POLLOUT)
-            else:
-                try:
-                    poller.unregister(sock)
-                except KeyError:
-                    pass
+            _want(poller, sock, zmq.POLLOUT, bool(self.parked[dst]))
 
 
 class _In:
@@ -221,22 +215,20 @@ class PairLinks:
 
     def register(self, poller: zmq.Poller) -> None:
         for i in self.ins:
-            if not i.eof:
-                poller.register(i.sock.fileno(), zmq.POLLIN)
-            else:
-                try:
-                    poller.unregister(i.sock.fileno())
-                except KeyError:
-                    pass
+            _want(poller, i.sock.fileno(), zmq.POLLIN, not i.eof)
         for o in self.outs.values():
-            fd = o.sock.fileno()
-            if o.queue:
-                poller.register(fd, zmq.POLLOUT)
-            else:
-                try:
-                    poller.unregister(fd)
-                except KeyError:
-                    pass
+            _want(poller, o.sock.fileno(), zmq.POLLOUT, bool(o.queue))
+
+
+def _want(poller: zmq.Poller, what, event: int, on: bool) -> None:
+    """Poll `what` (a socket or an fd) for `event`, or not at all."""
+    if on:
+        poller.register(what, event)
+    else:
+        try:
+            poller.unregister(what)
+        except KeyError:
+            pass
 
 
 def _adopt(fd: int) -> socket.socket:

@@ -16,7 +16,8 @@ class Bouncer(LogicalProcess):
         self.seq = 0
         if args.get("serve"):
             self.ev.schedule(0, self._bounce, 0)
-        self.ev.schedule(1000, self._tick, None)
+        if args.get("tick", True):
+            self.ev.schedule(1000, self._tick, None)
 
     def _bounce(self, t, hops):
         self.log.append(("bounce", t, hops))
