@@ -25,7 +25,7 @@ import zmq
 from softnet.engine.codec import pack_msg, unpack_msg
 from softnet.engine.inline import run_inline
 from softnet.engine.process import build_lp
-from softnet.engine.transport import make_pairs
+from softnet.engine.transport import cycle_inputs, make_pairs
 from softnet.engine.worker import send_spec
 
 START_TIMEOUT = 60.0     # seconds for every process to come up and say ready
@@ -68,19 +68,19 @@ def run_process_mode(specs: list[dict], end: int,
     ctl.setsockopt(zmq.LINGER, 0)
     ctl_addr = f"ipc://{tmp}/ctl"
     ctl.bind(ctl_addr)
-    endpoints = {s["name"]: f"ipc://{tmp}/{s['name']}" for s in specs}
+    links = [(l["src"], l["dst"]) for s in specs for l in s["out_links"]]
+    cycles = cycle_inputs(links)
     procs: dict[str, subprocess.Popen] = {}
     placement = plan_placement([s["name"] for s in specs])
     # spin before blocking only where every process has a core of its own
     spin_us = SPIN_US if all(c is not None for c in placement.values()) else 0
-    pairs = make_pairs([(l["src"], l["dst"]) for s in specs for l in s["out_links"]]) \
-        if transport == "pair" else {}
+    pairs = make_pairs(links) if transport == "pair" else {}
     try:
         for s in specs:
             name = s["name"]
-            spec = {**s, "end": end, "endpoints": endpoints, "control": ctl_addr,
+            spec = {**s, "end": end, "ipc_base": f"ipc://{tmp}", "control": ctl_addr,
                     "fault": (fault or {}).get(name), "sys_path": list(sys.path),
-                    "spin_us": spin_us}
+                    "spin_us": spin_us, "cycle_inputs": sorted(cycles.get(name, ()))}
             fds: tuple[int, ...] = ()
             if transport == "pair":
                 t = {"kind": "pair",

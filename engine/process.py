@@ -97,7 +97,7 @@ def _links(spec: dict, ctx: zmq.Context, lp):
     t = spec.get("transport", {"kind": "zmq"})
     if t["kind"] == "pair":
         return PairLinks(t["in_fds"], t["out_fds"])
-    return ZmqLinks(ctx, lp.name, spec["endpoints"], lp.out_links)
+    return ZmqLinks(ctx, lp.name, spec["ipc_base"], lp.in_links, lp.out_links)
 
 
 def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
@@ -105,6 +105,8 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
     links = _links(spec, ctx, lp)
     # spin only on a core of one's own: on a shared core it steals the peer's time
     spin_s = spec.get("spin_us", 0) / 1e6 if links.kind == "pair" else 0.0
+    # what a blocked LP still reads: enough to break a cycle of full pipes, no more
+    cycle_in = frozenset(spec.get("cycle_inputs", lp.in_links))
     ctl.send(pack_msg("ready", os.getpid()))
     _wait_go(ctl, lifeline)
 
@@ -124,13 +126,15 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
             if fault is not None and driver.advanced_to >= fault:
                 raise RuntimeError(f"injected fault at simulated time {fault} ns")
         links.flush()
-        if driver.done and not links.blocked():
+        blocked = links.blocked()
+        if driver.done and not blocked:
             break
-        must_wait = links.blocked() or driver.waiting_for_input()
+        must_wait = blocked or driver.waiting_for_input()
+        only = cycle_in if blocked else None
         now = time.perf_counter()
-        if must_wait and not links.buffered():
-            if not (spin_s and links.spin(spin_s)):
-                links.register(poller)
+        if must_wait and not links.buffered(only):
+            if not (spin_s and links.spin(spin_s, only)):
+                links.register(poller, only)
                 events = dict(poller.poll(POLL_MS))
                 _control(events, ctl, lifeline)
                 last_check = now
@@ -139,11 +143,11 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
             # a busy LP still hears the coordinator (and its absence) this often
             last_check = now
             _control(dict(poller.poll(0)), ctl, lifeline)
-        # Take frames only until this LP can advance again: what stays in the pipe
-        # holds the sender back at the high-water mark, so memory stays bounded
-        # however far ahead a sender could run.
+        # Take frames only until this LP can advance again (and while blocked, only from
+        # links on a cycle through it): what stays in the pipe holds the sender back at
+        # the high-water mark, so memory stays bounded however far ahead it could run.
         while True:
-            raw = links.next_frame()
+            raw = links.next_frame(only)
             if raw is None:
                 break
             driver.apply(unpack_frame(raw))

@@ -39,20 +39,26 @@ class LinkBroken(ConnectionError):
 class ZmqLinks:
     kind = "zmq"
 
-    def __init__(self, ctx: zmq.Context, name: str, endpoints: dict[str, str],
-                 out_dsts) -> None:
-        self.inbox = ctx.socket(zmq.PULL)
-        self.inbox.setsockopt(zmq.LINGER, 0)
-        self.inbox.setsockopt(zmq.RCVHWM, HWM)
-        self.inbox.bind(endpoints[name])
+    def __init__(self, ctx: zmq.Context, name: str, base: str, in_srcs, out_dsts) -> None:
+        # a PULL per input link (not one inbox for all), so an LP can choose which links
+        # it reads (`next_frame(only=…)`)
+        self.ins: dict[str, zmq.Socket] = {}
+        for src in sorted(in_srcs):
+            s = ctx.socket(zmq.PULL)
+            s.setsockopt(zmq.LINGER, 0)
+            s.setsockopt(zmq.RCVHWM, HWM)
+            s.bind(link_endpoint(base, src, name))
+            self.ins[src] = s
         self.outs: dict[str, zmq.Socket] = {}
         for dst in out_dsts:
             s = ctx.socket(zmq.PUSH)
             s.setsockopt(zmq.LINGER, 0)
             s.setsockopt(zmq.SNDHWM, HWM)
-            s.connect(endpoints[dst])
+            s.connect(link_endpoint(base, name, dst))
             self.outs[dst] = s
         self.parked: dict[str, deque[bytes]] = {dst: deque() for dst in self.outs}
+        self._order = list(self.ins)
+        self._next = 0
 
     def put(self, dst: str, data: bytes) -> None:
         self.parked[dst].append(data)
@@ -70,28 +76,39 @@ class ZmqLinks:
     def blocked(self) -> bool:
         return any(self.parked.values())
 
-    def next_frame(self) -> bytes | None:
-        try:
-            return self.inbox.recv(zmq.NOBLOCK)
-        except zmq.Again:
-            return None
+    def next_frame(self, only: frozenset | None = None) -> bytes | None:
+        order = self._order
+        n = len(order)
+        for k in range(n):
+            src = order[(self._next + k) % n]
+            if only is not None and src not in only:
+                continue
+            try:
+                frame = self.ins[src].recv(zmq.NOBLOCK)
+            except zmq.Again:
+                continue
+            self._next = (self._next + k + 1) % n
+            return frame
+        return None
 
-    def buffered(self) -> bool:
+    def buffered(self, only: frozenset | None = None) -> bool:
         return False                   # every frame not taken stays in the socket
 
-    def spin(self, seconds: float) -> bool:
+    def spin(self, seconds: float, only: frozenset | None = None) -> bool:
         return False                   # libzmq wakes its own threads; spinning only adds to it
 
-    def register(self, poller: zmq.Poller) -> None:
-        poller.register(self.inbox, zmq.POLLIN)
+    def register(self, poller: zmq.Poller, only: frozenset | None = None) -> None:
+        for src, sock in self.ins.items():
+            _want(poller, sock, zmq.POLLIN, only is None or src in only)
         for dst, sock in self.outs.items():
             _want(poller, sock, zmq.POLLOUT, bool(self.parked[dst]))
 
 
 class _In:
-    __slots__ = ("sock", "buf", "pos", "eof")
+    __slots__ = ("src", "sock", "buf", "pos", "eof")
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, src: str, sock: socket.socket) -> None:
+        self.src = src
         self.sock = sock
         self.buf = bytearray()
         self.pos = 0                   # frames before it have been handed out
@@ -136,7 +153,7 @@ class PairLinks:
     kind = "pair"
 
     def __init__(self, in_fds: dict[str, int], out_fds: dict[str, int]) -> None:
-        self.ins = [_In(_adopt(fd)) for _, fd in sorted(in_fds.items())]
+        self.ins = [_In(src, _adopt(fd)) for src, fd in sorted(in_fds.items())]
         self.outs = {dst: _Out(_adopt(fd)) for dst, fd in out_fds.items()}
         self._next = 0                 # which input is read first next time (fairness)
 
@@ -162,11 +179,13 @@ class PairLinks:
     def blocked(self) -> bool:
         return any(o.queue for o in self.outs.values())
 
-    def next_frame(self) -> bytes | None:
+    def next_frame(self, only: frozenset | None = None) -> bytes | None:
         ins = self.ins
         n = len(ins)
         for k in range(n):
             i = ins[(self._next + k) % n]
+            if only is not None and i.src not in only:
+                continue
             frame = i.take()
             if frame is None and not i.eof:
                 try:
@@ -183,14 +202,16 @@ class PairLinks:
                 return frame
         return None
 
-    def buffered(self) -> bool:
+    def buffered(self, only: frozenset | None = None) -> bool:
         """A whole frame waits in this process already: polling the sockets would not
         show it."""
-        return any(i.has_frame() for i in self.ins)
+        return any(i.has_frame() for i in self.ins if only is None or i.src in only)
 
-    def readable_now(self) -> bool:
+    def readable_now(self, only: frozenset | None = None) -> bool:
         """Input waits in a buffer or a socket (without taking it)."""
         for i in self.ins:
+            if only is not None and i.src not in only:
+                continue
             if i.has_frame():
                 return True
             if not i.eof:
@@ -201,7 +222,7 @@ class PairLinks:
                     pass
         return False
 
-    def spin(self, seconds: float) -> bool:
+    def spin(self, seconds: float, only: frozenset | None = None) -> bool:
         """Busy-wait up to `seconds` for input or room to send; True if either came."""
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
@@ -209,13 +230,14 @@ class PairLinks:
                 self.flush()
                 if not self.blocked():
                     return True
-            if self.readable_now():
+            if self.readable_now(only):
                 return True
         return False
 
-    def register(self, poller: zmq.Poller) -> None:
+    def register(self, poller: zmq.Poller, only: frozenset | None = None) -> None:
         for i in self.ins:
-            _want(poller, i.sock.fileno(), zmq.POLLIN, not i.eof)
+            _want(poller, i.sock.fileno(), zmq.POLLIN,
+                  not i.eof and (only is None or i.src in only))
         for o in self.outs.values():
             _want(poller, o.sock.fileno(), zmq.POLLOUT, bool(o.queue))
 
@@ -229,6 +251,32 @@ def _want(poller: zmq.Poller, what, event: int, on: bool) -> None:
             poller.unregister(what)
         except KeyError:
             pass
+
+
+def link_endpoint(base: str, src: str, dst: str) -> str:
+    return f"{base}/{src}.{dst}"
+
+
+def cycle_inputs(links: list[tuple[str, str]]) -> dict[str, frozenset]:
+    """For each LP, the inputs that lie on a cycle of links through it (their sender can
+    be held up, through some path, by this LP). An LP blocked on a full output reads only
+    these: that is enough to break any cycle of full pipes, and it keeps a blocked LP from
+    swallowing a feed-forward sender's output without bound (a sender that runs ahead on
+    its own, such as the nic's receive traffic, waits in the pipe instead)."""
+    succ: dict[str, set] = {}
+    for src, dst in links:
+        succ.setdefault(src, set()).add(dst)
+        succ.setdefault(dst, set())
+    out = {}
+    for lp in succ:
+        seen, todo = set(), [lp]
+        while todo:                    # everything lp can reach
+            for nxt in succ[todo.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        out[lp] = frozenset(src for src, dst in links if dst == lp and src in seen)
+    return out
 
 
 def _adopt(fd: int) -> socket.socket:

@@ -86,3 +86,15 @@ def test_both_transports_give_identical_files(tmp_path):
         assert r.returncode == 0, r.stderr
     for f in FILES:
         assert (tmp_path / "pair" / f).read_bytes() == (tmp_path / "zmq" / f).read_bytes(), f
+
+
+def test_a_blocked_lp_reads_only_links_on_a_cycle_through_it():
+    from softnet.engine.transport import cycle_inputs
+    links = [("nic", "cpu0"), ("nic", "cpu1"), ("cpu0", "cpu1"), ("cpu1", "cpu0"),
+             ("a", "b"), ("b", "c"), ("c", "a"), ("cpu1", "nic")]
+    c = cycle_inputs(links)
+    # the nic's frames to cpu0 are feed-forward unless a path leads back to the nic
+    assert c["cpu0"] == {"cpu1", "nic"}          # cpu0 → cpu1 → nic: the nic can wait on it
+    assert c["a"] == {"c"} and c["b"] == {"a"} and c["c"] == {"b"}
+    assert cycle_inputs(links[:4])["cpu0"] == {"cpu1"}    # no TX: the nic only feeds
+    assert cycle_inputs(links[:4])["nic"] == frozenset()
