@@ -51,7 +51,8 @@ def entry(argv: list[str] | None = None) -> None:
     install_signal_handlers()
     try:
         import setproctitle
-        setproctitle.setproctitle("softnet: coordinator")
+        # the role first (as the LP processes show theirs), then what it was asked to do
+        setproctitle.setproctitle(" ".join(["softnet: coordinator", *(argv or sys.argv[1:])]))
         setproctitle.setthreadtitle("softnet: coord")
     except ImportError:
         pass

@@ -76,7 +76,8 @@ def test_a_stop_signal_ends_every_process_with_one_line(tmp_path, sig, when):
         kids = [psutil.Process(x) for x in pids.values()]
         # every process says what it is in ps and top
         assert {k.cmdline()[0] for k in kids} == {f"softnet: {n}" for n in pids}
-        assert psutil.Process(p.pid).cmdline()[0] == "softnet: coordinator"
+        assert " ".join(psutil.Process(p.pid).cmdline()).startswith(
+            f"softnet: coordinator run {BASIC} --out")
     p.send_signal(sig)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 128 + sig, err
