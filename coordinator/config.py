@@ -8,48 +8,92 @@ value is refused with the key, the value and what is allowed (exit code 2).
 from __future__ import annotations
 
 import copy
+import errno
 import ipaddress
+import math
+import os
+import re
+import stat
 import tomllib
+import unicodedata
 from importlib import resources
 
-from softnet.cpus.costs import DEFAULT_PROFILE, ProfileError, load_profile
+from softnet.cpus.costs import DEFAULT_PROFILE, ProfileError, available_profiles, load_profile
 from softnet.cpus.sock import SOCK_MIN_RCVBUF, effective_rcvbuf
 from softnet.cpus.tx import (IP_HLEN, IP_MTU, SOCK_MIN_SNDBUF, UDP_HLEN, UDP_MAX_PAYLOAD,
                      UDP_MAX_SEGMENTS, effective_sndbuf, gso_segments, ip_fragments)
-from softnet.engine.units import UnitError, parse_duration, parse_rate
+from softnet.engine.units import MS, S, UnitError, fmt_ns, parse_duration, parse_rate
 from softnet.nic.device import available_models, load_model, parse_indir, vector_layout
 from softnet.nic.toeplitz import parse_hkey
+
+from .suggest import did_you_mean
 
 KERNELS = ("6.6",)
 HZ_VALUES = (100, 250, 300, 1000)
 ARRIVALS = ("constant", "poisson", "onoff")
 MAX_CPUS = 64
 INT_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+U32_MAX = 2**32 - 1
+# The longest run, in simulated time. softnet handles some 10^5-10^6 events per wall
+# second, so 1000 s of simulated time is already hours of wall time at modest rates; the
+# bound also keeps every time far inside int64, in ns and in the wire's picoseconds (×1000).
+MAX_DURATION_NS = 1000 * S
+# The most packets a run may offer (flows and senders together): about an hour of wall
+# time at the simulator's speed; more is a typo (a rate or duration off by 1000) or a run
+# that cannot finish.
+MAX_PACKETS = 10**9
+# Simulated time is whole nanoseconds: frames can be at most one per ns apart, and a flow
+# slower than one packet per MAX_DURATION_NS has nothing to send in any run.
+MAX_PPS = 10**9
+MIN_PPS = S / MAX_DURATION_NS
+# An experiment file is a page of TOML; a bigger file is a mistake (a log, a device).
+MAX_FILE_BYTES = 1 << 20
+# Tables and arrays nest a few levels in any experiment; deeper is a broken file (and
+# would exhaust Python's recursion in copying or checking it).
+MAX_DEPTH = 32
+# CONFIG_NR_CPUS's largest value on x86-64: the longest CPU mask a kernel prints.
+NR_CPUS_MAX = 8192
 
-# sysctl name -> (default, minimum or None, description of what is allowed)
+# sysctl name -> (default, minimum or None, maximum or None, description of what is allowed)
 SYSCTLS = {
-    "net.core.netdev_budget": (300, 0, "an integer ≥ 0 (packets per net_rx_action run)"),
-    "net.core.netdev_budget_usecs": (None, None, "µs per net_rx_action run; 6.6 refuses "
-                                     "less than 2 jiffies"),
-    "net.core.netdev_max_backlog": (1000, 0, "an integer ≥ 0"),
-    "net.core.dev_weight": (64, 1, "an integer ≥ 1"),
-    "net.core.gro_normal_batch": (8, 1, "an integer ≥ 1"),
-    "net.core.rmem_default": (212992, SOCK_MIN_RCVBUF, f"an integer ≥ {SOCK_MIN_RCVBUF}"),
-    "net.core.rmem_max": (212992, SOCK_MIN_RCVBUF, f"an integer ≥ {SOCK_MIN_RCVBUF}"),
-    "net.core.flow_limit_table_len": (4096, 1, "an integer ≥ 1 (buckets per CPU)"),
-    "net.core.flow_limit_cpu_bitmap": ("0", None, "a hex CPU mask"),
-    # RFS: rps_sock_flow_sysctl rounds up to a power of two; 0 turns RFS off
-    "net.core.rps_sock_flow_entries": (0, 0, "an integer from 0 (off) to 536870912 (2^29)"),
+    "net.core.netdev_budget": (300, 0, INT_MAX, f"an integer from 0 to {INT_MAX} (packets "
+                               "per net_rx_action run)"),
+    "net.core.netdev_budget_usecs": (None, None, INT_MAX, "µs per net_rx_action run; 6.6 "
+                                     "refuses less than 2 jiffies"),
+    "net.core.netdev_max_backlog": (1000, 0, INT_MAX, f"an integer from 0 to {INT_MAX}"),
+    "net.core.dev_weight": (64, 1, INT_MAX, f"an integer from 1 to {INT_MAX}"),
+    "net.core.gro_normal_batch": (8, 1, INT_MAX, f"an integer from 1 to {INT_MAX}"),
+    "net.core.rmem_default": (212992, SOCK_MIN_RCVBUF, INT_MAX,
+                              f"an integer from {SOCK_MIN_RCVBUF} to {INT_MAX}"),
+    "net.core.rmem_max": (212992, SOCK_MIN_RCVBUF, INT_MAX,
+                          f"an integer from {SOCK_MIN_RCVBUF} to {INT_MAX}"),
+    # flow_limit_table_len_sysctl: a power of two (EINVAL otherwise); the bucket table is
+    # one kzalloc of a byte per bucket, which fails above KMALLOC_MAX_SIZE (4 MiB)
+    "net.core.flow_limit_table_len": (4096, 1, 1 << 21, "a power of two from 1 to 2097152 "
+                                      "(buckets per CPU)"),
+    "net.core.flow_limit_cpu_bitmap": ("0", None, None, "a hex CPU mask"),
+    # RFS: rps_sock_flow_sysctl rounds up to a power of two, refuses more than 2^29
+    # (EINVAL); 0 turns RFS off
+    "net.core.rps_sock_flow_entries": (0, 0, 1 << 29, "an integer from 0 (off) to "
+                                       "536870912 (2^29)"),
     # min, default, max: a TCP socket starts with the default as sk_rcvbuf
-    "net.ipv4.tcp_rmem": ("4096 131072 6291456", None, "three integers \"min default max\""),
-    "net.core.wmem_default": (212992, SOCK_MIN_SNDBUF, f"an integer ≥ {SOCK_MIN_SNDBUF}"),
-    "net.core.wmem_max": (212992, SOCK_MIN_SNDBUF, f"an integer ≥ {SOCK_MIN_SNDBUF}"),
-    "net.core.default_qdisc": ("pfifo_fast", None, "pfifo_fast or fq_codel"),
-    "net.core.dev_tx_weight": (64, 1, "an integer ≥ 1 (packets per qdisc run)"),
-    "net.ipv4.ip_forward": (0, 0, "0 or 1"),
+    "net.ipv4.tcp_rmem": ("4096 131072 6291456", None, None, "three integers \"min default "
+                          "max\""),
+    "net.core.wmem_default": (212992, SOCK_MIN_SNDBUF, INT_MAX,
+                              f"an integer from {SOCK_MIN_SNDBUF} to {INT_MAX}"),
+    "net.core.wmem_max": (212992, SOCK_MIN_SNDBUF, INT_MAX,
+                          f"an integer from {SOCK_MIN_SNDBUF} to {INT_MAX}"),
+    "net.core.default_qdisc": ("pfifo_fast", None, None, "pfifo_fast or fq_codel"),
+    "net.core.dev_tx_weight": (64, 1, INT_MAX, f"an integer from 1 to {INT_MAX} (packets per "
+                               "qdisc run)"),
+    "net.ipv4.ip_forward": (0, 0, 1, "0 or 1"),
     # bytes of packets a neighbour holds while it resolves (SK_WMEM_MAX in 6.6)
-    "net.ipv4.neigh.default.unres_qlen_bytes": (212992, 0, "an integer ≥ 0 (bytes)"),
+    "net.ipv4.neigh.default.unres_qlen_bytes": (212992, 0, INT_MAX, f"an integer from 0 to "
+                                                f"{INT_MAX} (bytes)"),
 }
+QDISCS = ("pfifo_fast", "fq_codel")
+NEIGH_STATES = ("permanent", "reachable")
 TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq", "sysctl",
             "routes",
             "flows", "apps", "host", "quantum"}
@@ -80,8 +124,14 @@ class ConfigError(ValueError):
     """A refused experiment; the message names the key, the value and what is allowed."""
 
 
+def _show(value) -> str:
+    """repr of a refused value, shortened: a message names it, it does not dump it."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
 def _fail(key: str, value, allowed: str):
-    raise ConfigError(f"{key} = {value!r}: {allowed}")
+    raise ConfigError(f"{key} = {_show(value)}: {allowed}")
 
 
 def default_experiment_text() -> str:
@@ -89,91 +139,306 @@ def default_experiment_text() -> str:
 
 
 def load_file(path: str | None) -> dict:
+    """The experiment file as TOML: a regular file of UTF-8 text up to MAX_FILE_BYTES.
+    Anything else (a directory, a FIFO, a device, a symlink loop, binary data) is refused
+    with the file's name and the reason, never read blindly."""
     if path is None:
         return tomllib.loads(default_experiment_text())
+    data = _read_regular(path)
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such experiment file")
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}")
-
-
-def apply_sets(raw: dict, sets: list[str]) -> dict:
-    """--set KEY=VALUE. KEY is a dotted path (nic.rx_ring, flows.0.rate, apps.0.socket.rcvbuf);
-    a sysctl name (net.core.…) goes under [sysctl]; IRQs as irq.smp_affinity.eth0-rx-0.
-    VALUE is read as TOML, else taken as a string."""
-    raw = copy.deepcopy(raw)
-    for item in sets:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
-        key, text = item.split("=", 1)
-        key = key.strip()
-        try:
-            value = tomllib.loads(f"v = {text}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = text
-        if key.startswith("sysctl."):       # the file's spelling: sysctl."net.core.x"
-            key = key[len("sysctl."):].strip('"')
-        if key.startswith("net."):
-            raw.setdefault("sysctl", {})[key] = value
-            continue
-        parts = key.split(".")
-        node = raw
-        for i, p in enumerate(parts[:-1]):
-            nxt = int(p) if p.isdigit() else p
-            if isinstance(node, list):
-                if not isinstance(nxt, int) or nxt >= len(node):
-                    raise ConfigError(f"--set {key}: no element {p} in {'.'.join(parts[:i])}")
-                node = node[nxt]
-            else:
-                node = node.setdefault(nxt, {})
-        last = parts[-1]
-        if isinstance(node, list):
-            if not last.isdigit() or int(last) >= len(node):
-                raise ConfigError(f"--set {key}: no element {last}")
-            node[int(last)] = value
-        else:
-            node[last] = value
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset "
+                          f"{e.start}); an experiment file is TOML, which is UTF-8")
+    raw = _toml(text, f"{path}: not valid TOML")
+    _check_depth(raw, path)
     return raw
 
 
-def _unknown(section: str, given: dict, allowed: set) -> None:
-    for k in given:
+def _read_regular(path: str) -> bytes:
+    """stat first, so that a FIFO or a device is never opened (opening a FIFO blocks until
+    a writer comes); open non-blocking and check again in case the path changed between."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"{path}: {_file_kind(st.st_mode)}, not a regular file; give "
+                              "an experiment file (TOML)")
+        if st.st_size > MAX_FILE_BYTES:
+            raise ConfigError(f"{path}: {st.st_size} bytes; an experiment file is at most "
+                              f"{MAX_FILE_BYTES} bytes (1 MiB)")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ConfigError(f"{path}: not a regular file; give an experiment file")
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                data = f.read(MAX_FILE_BYTES + 1)
+        finally:
+            os.close(fd)
+    except ConfigError:
+        raise
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such experiment file")
+    except OSError as e:
+        why = "too many levels of symbolic links (a symlink loop?)" if e.errno == errno.ELOOP \
+            else (e.strerror or str(e)).lower()
+        raise ConfigError(f"{path}: cannot read the experiment file: {why}")
+    except ValueError as e:                  # a NUL byte in the path
+        raise ConfigError(f"{path!r}: not a usable file name ({e})")
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: more than {MAX_FILE_BYTES} bytes; an experiment file is "
+                          "at most 1 MiB")
+    return data
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "a special file"
+
+
+def _toml(text: str, what: str) -> dict:
+    """tomllib.loads, every failure a ConfigError: bad syntax, an integer of more digits
+    than int() takes (ValueError), nesting deeper than Python's recursion (RecursionError)."""
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError(f"{what}: tables or arrays nested too deeply")
+    except ValueError as e:            # TOMLDecodeError is a ValueError
+        raise ConfigError(f"{what}: {e}")
+
+
+def _check_depth(value, where: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH (iteratively: the check must not recurse)."""
+    stack = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{where}: tables or arrays nested more than {MAX_DEPTH} deep")
+        if isinstance(v, dict):
+            stack.extend((x, depth + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, depth + 1) for x in v)
+
+
+_INDEX = re.compile(r"[0-9]{1,9}")
+
+
+def apply_sets(raw: dict, sets: list[str]) -> dict:
+    """--set KEY=VALUE. KEY is a dotted path as in TOML (nic.rx_ring, flows.0.rate,
+    apps.0.socket.rcvbuf, host.neigh."10.0.0.9"); a sysctl name (net.core.…) goes under
+    [sysctl]; IRQs as irq.smp_affinity.eth0-rx-0. VALUE is one TOML value, else (when it is
+    not TOML at all) taken as a string."""
+    raw = copy.deepcopy(raw)
+    for item in sets:
+        key, path, value = _parse_set(item)
+        node = raw
+        for i, p in enumerate(path[:-1]):
+            node = _step(node, p, key, path[:i])
+        _assign(node, path[-1], value, key, path[:-1])
+    return raw
+
+
+def _parse_set(item: str) -> tuple[str, list[str], object]:
+    """KEY=VALUE -> (KEY, its path, the value)."""
+    if _bad_text(item):
+        raise ConfigError(f"--set {_show(item)}: not valid UTF-8 text")
+    if "=" not in item:
+        raise ConfigError(f"--set {_show(item)}: expected KEY=VALUE")
+    key, text = item.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"--set {_show(item)}: the key before '=' is empty; e.g. nic.rx_ring=512")
+    return key, _set_path(key, item), _set_value(text, item)
+
+
+def _set_path(key: str, item: str) -> list[str]:
+    """A dotted key's components, read as TOML reads a dotted key (quotes allowed)."""
+    if key.startswith("sysctl."):       # the file's spelling: sysctl."net.core.x"
+        name = key[len("sysctl."):].strip('"')
+        if name.startswith("net."):
+            key = name
+    if key.startswith("net."):
+        if not re.fullmatch(r"[A-Za-z0-9_.\-]+", key) or "" in key.split("."):
+            raise ConfigError(f"--set {_show(item)}: {key!r} is not a sysctl name")
+        return ["sysctl", key]
+    if any(unicodedata.category(c) == "Cc" for c in key):
+        raise ConfigError(f"--set {_show(item)}: the key has a control character")
+    try:
+        parsed = tomllib.loads(f"{key} = 0")
+    except ValueError:
+        raise ConfigError(f"--set {_show(item)}: {key!r} is not a key; give a dotted path such as "
+                          "nic.rx_ring or flows.0.rate (no empty parts)")
+    path = []
+    node = parsed
+    while isinstance(node, dict) and len(node) == 1:
+        (k, node), = node.items()
+        path.append(k)
+    if isinstance(node, dict):          # more than one key: not one dotted key
+        raise ConfigError(f"--set {_show(item)}: {key!r} is not a key")
+    return path
+
+
+def _set_value(text: str, item: str):
+    """Exactly one TOML value; text that is not TOML at all is a string, unless it has a
+    newline or NUL (which would be the start of more lines, not one value)."""
+    try:
+        doc = tomllib.loads(f"v = {text}")
+    except RecursionError:
+        raise ConfigError(f"--set {_show(item)}: the value is nested too deeply")
+    except tomllib.TOMLDecodeError:
+        if any(c in text for c in "\n\r\0"):
+            raise ConfigError(f"--set {_show(item)}: the value is not one TOML value and has a "
+                              "newline or NUL; give one value, e.g. 512, \"50ms\" or [1, 2]")
+        return text
+    except ValueError as e:            # TOML, but not a value Python reads (a huge integer)
+        raise ConfigError(f"--set {_show(item)}: {e}")
+    if set(doc) != {"v"}:
+        raise ConfigError(f"--set {_show(item)}: the value is more than one TOML value (it sets "
+                          f"{', '.join(sorted(doc))}); give one value per --set")
+    _check_depth(doc["v"], f"--set {_show(item)}")
+    return doc["v"]
+
+
+def _bad_text(text: str) -> bool:
+    """A lone surrogate: bytes that were not UTF-8 on the command line."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _step(node, p: str, key: str, done: list[str]):
+    """One component of a --set path before the last: into a table (made if missing) or an
+    array element."""
+    if isinstance(node, list):
+        _check_index(node, p, key, done)
+        nxt = node[int(p)]
+    else:
+        nxt = node.setdefault(p, {})
+    if not isinstance(nxt, (dict, list)):
+        raise ConfigError(f"--set {key}: {'.'.join(done + [p])} is {_show(nxt)}, not a table "
+                          "or an array, so it has no keys")
+    return nxt
+
+
+def _check_index(node: list, p: str, key: str, done: list[str]) -> None:
+    if not _INDEX.fullmatch(p) or int(p) >= len(node):
+        has = f"0 to {len(node) - 1}" if node else "none"
+        raise ConfigError(f"--set {key}: no element {p} in {'.'.join(done)} (elements: {has})")
+
+
+def _assign(node, last: str, value, key: str, done: list[str]) -> None:
+    if isinstance(node, list):
+        _check_index(node, last, key, done)
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def _unknown(section: str, given: dict, allowed) -> None:
+    for k, v in given.items():
         if k not in allowed:
             where = f"{section}.{k}" if section else k
-            raise ConfigError(f"{where}: unknown key; allowed here: {', '.join(sorted(allowed))}")
+            raise ConfigError(f"{where} = {_show(v)}: unknown key; {did_you_mean(k, allowed)}"
+                              f"allowed here: {', '.join(sorted(allowed))}")
 
 
 def _int(key, v, lo=None, hi=None, what=None) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        _fail(key, v, what or "must be an integer")
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        rng = f"from {lo} to {hi}" if hi is not None else f"≥ {lo}"
-        _fail(key, v, what or f"must be an integer {rng}")
+    """An integer (not a bool, not a float: True == 1 and 1.0 == 1 in Python) in range."""
+    bad = isinstance(v, bool) or not isinstance(v, int)
+    if bad or (lo is not None and v < lo) or (hi is not None and v > hi):
+        rng = f" from {lo} to {hi}" if hi is not None and lo is not None else \
+            f" ≥ {lo}" if lo is not None else ""
+        _fail(key, v, what or f"must be an integer{rng}")
     return v
 
 
-def _dur(key, v) -> int:
+def _bool(key, v, what: str) -> bool:
+    if not isinstance(v, bool):
+        _fail(key, v, what)
+    return v
+
+
+def _table(key, v, what: str) -> dict:
+    if not isinstance(v, dict):
+        _fail(key, v, what)
+    return v
+
+
+def _choice(key, v, choices, what: str | None = None) -> str:
+    """A name from a known set; a near miss suggests the nearest one."""
+    if not isinstance(v, str) or v not in choices:
+        hint = did_you_mean(v, choices)
+        _fail(key, v, hint + (what or f"one of {', '.join(choices)}"))
+    return v
+
+
+def _name(key, v) -> str:
+    """A flow's or app's name: printable text (it labels results and screens)."""
+    if not isinstance(v, str) or not v.strip() or _bad_text(v) or \
+            any(unicodedata.category(c) == "Cc" for c in v):
+        _fail(key, v, "a non-empty string of printable characters")
+    return v
+
+
+DURATION_FORM = ("not a duration; use a number with ns, us, ms or s (e.g. '50ms', '10us') "
+                 "or an integer count of nanoseconds")
+RATE_FORM = ("not a rate; use packets per second ('200kpps', '1.5Mpps', '5000pps') or bits "
+             "per second ('1Gbit', '500Mbit')")
+
+
+def _dur(key, v, hi: int = MAX_DURATION_NS, what: str | None = None) -> int:
     try:
-        return parse_duration(v, key)
-    except UnitError as e:
-        raise ConfigError(str(e))
+        ns = parse_duration(v, key)
+    except UnitError:
+        _fail(key, v, DURATION_FORM if not isinstance(v, int) or isinstance(v, bool)
+              else "must not be negative")
+    if ns > hi:
+        _fail(key, v, what or f"at most {fmt_ns(hi)} ({hi} ns)")
+    return ns
+
+
+def _pps(key, v, frame_bytes: int) -> float:
+    """A rate as packets per second (a bit rate is of Ethernet frames, FCS included),
+    inside what the integer-ns clock can represent."""
+    try:
+        kind, num = parse_rate(v, key)
+    except UnitError:
+        _fail(key, v, RATE_FORM)
+    pps = num if kind == "pps" else num / (frame_bytes * 8)
+    if pps <= 0:
+        _fail(key, v, "must be greater than 0")
+    if pps > MAX_PPS:
+        _fail(key, v, f"{pps:.3g} packets/s is one every {1e9 / pps:.3g} ns; simulated time "
+              f"counts whole ns, so at most 1000Mpps (one packet per ns)")
+    if pps < MIN_PPS:
+        _fail(key, v, f"{pps:.3g} packets/s is one every {1 / pps:.3g} s, longer than the "
+              f"longest run ({MAX_DURATION_NS // S} s); at least {MIN_PPS:g}pps (for a single "
+              "packet give count = 1 and any rate)")
+    return pps
+
+
+_PORT = re.compile(r"[0-9]{1,5}")
 
 
 def _endpoint(key, text, allow_any=False) -> tuple[str, int]:
+    """'ADDRESS:PORT' / '[ADDR]:PORT': the port ASCII digits only (int() would also take
+    '+40000', '4_0000' and other scripts' digits)."""
+    form = "must be 'ADDRESS:PORT' with an IP address and a port 1-65535 (IPv6 as '[ADDR]:PORT')"
     if not isinstance(text, str):
-        _fail(key, text, "must be 'ADDRESS:PORT' (IPv6 as '[ADDR]:PORT')")
+        _fail(key, text, form)
     if text.startswith("["):
         host, _, port = text[1:].partition("]:")
     else:
         host, _, port = text.rpartition(":")
-    try:
-        addr = ipaddress.ip_address(host)
-        p = int(port)
-    except ValueError:
-        _fail(key, text, "must be 'ADDRESS:PORT' with an IP address and a port 1-65535")
+    addr = _ip(host)
+    if addr is None or not _PORT.fullmatch(port):
+        _fail(key, text, form)
+    p = int(port)
     if not 0 < p < 65536:
         _fail(key, text, "port must be 1-65535")
     if addr.is_unspecified and not allow_any:
@@ -181,61 +446,127 @@ def _endpoint(key, text, allow_any=False) -> tuple[str, int]:
     return str(addr), p
 
 
-def _mask(key, text, ncpus) -> list[int]:
-    if not isinstance(text, str):
-        _fail(key, text, "must be a hex CPU mask string such as \"1\", \"f\" or \"ff,ffffffff\"")
+def _ip(text) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address as inet_pton reads it: a string, no zone index (ipaddress takes '%eth0')."""
+    if not isinstance(text, str) or "%" in text:
+        return None
     try:
-        m = int(text.replace(",", ""), 16)
+        return ipaddress.ip_address(text)
     except ValueError:
-        _fail(key, text, "must be a hex CPU mask such as \"1\", \"f\" or \"ff,ffffffff\"")
-    cpus = [c for c in range(m.bit_length()) if m >> c & 1]
-    if not cpus:
-        _fail(key, text, "names no CPU")
-    if cpus[-1] >= ncpus:
-        _fail(key, text, f"names CPU {cpus[-1]}, but the host has CPUs 0-{ncpus - 1}")
-    return cpus
+        return None
+
+
+# bitmap_parse's form: hex digits in comma-separated groups of up to 32 bits (8 digits)
+_MASK = re.compile(r"[0-9a-fA-F]{1,8}(?:,[0-9a-fA-F]{1,8})*")
+MASK_FORM = ("a hex CPU mask as the kernel reads it: hex digits in comma-separated 32-bit "
+             "groups, e.g. \"1\", \"f\" or \"ff,ffffffff\" (no 0x, sign, spaces or _)")
+
+
+def _mask(key, text) -> tuple[str, int]:
+    """(the mask with every group after the first at its full 8 digits, its bits): "1,5" is
+    CPU 32 and CPU 0, and the padded form reads the same with the commas taken out."""
+    if not isinstance(text, str) or not _MASK.fullmatch(text) or \
+            text.count(",") >= NR_CPUS_MAX // 32:
+        _fail(key, text, MASK_FORM)
+    groups = text.split(",")
+    canon = ",".join(groups[:1] + [g.zfill(8) for g in groups[1:]])
+    return canon, int(canon.replace(",", ""), 16)
+
+
+def _beyond_host(checked: list[tuple[str, str, int]], ncpus: int, fix: str) -> None:
+    """Refuse masks naming CPUs the host does not have, every such key in one message so
+    that a user who lowered `cpus` knows all the keys to change."""
+    bad = [f"{k} = {_show(t)} names CPU {bits.bit_length() - 1}"
+           for k, t, bits in checked if bits >> ncpus]
+    if bad:
+        raise ConfigError(f"{', '.join(bad)}, but the host has CPUs 0-{ncpus - 1} "
+                          f"(cpus = {ncpus}): {fix}")
 
 
 def validate(raw: dict) -> dict:
     """Check everything; return the resolved experiment with every default filled in."""
     _unknown("", raw, TOP_KEYS)
     r: dict = {}
-    r["seed"] = _int("seed", raw.get("seed", 1), 0, 2**63 - 1)
+    r["seed"] = _int("seed", raw.get("seed", 1), 0, INT64_MAX)
     r["duration"] = raw.get("duration", "50ms")
-    r["duration_ns"] = _dur("duration", r["duration"])
+    r["duration_ns"] = _dur("duration", r["duration"], what=f"at most "
+                            f"{MAX_DURATION_NS // S}s of simulated time (softnet's longest run)")
     if r["duration_ns"] <= 0:
         _fail("duration", r["duration"], "must be longer than 0")
     ncpus = r["cpus"] = _int("cpus", raw.get("cpus", 4), 1, MAX_CPUS)
     # Relaxed synchronisation (design §3): cross-CPU deliveries rounded up to a multiple
     # of the quantum. "0" is exact.
-    r["quantum"] = raw.get("quantum", "0")
-    r["quantum_ns"] = 0 if r["quantum"] in ("0", 0) else _dur("quantum", r["quantum"])
-    if not 0 <= r["quantum_ns"] <= 1_000_000:
-        _fail("quantum", r["quantum"], "0 (exact) or a duration up to 1ms, e.g. \"1us\"")
-    kernel = str(raw.get("kernel", "6.6"))
-    if kernel not in KERNELS:
-        _fail("kernel", raw.get("kernel"), f"supported kernels: {', '.join(KERNELS)}")
-    r["kernel"] = kernel
+    r["quantum"] = q = raw.get("quantum", "0")
+    exact = q == "0" or (type(q) is int and q == 0)
+    r["quantum_ns"] = 0 if exact else _dur("quantum", q, MS, "0 (exact) or a duration up "
+                                           "to 1ms, e.g. \"1us\"")
+    r["kernel"] = _choice("kernel", raw.get("kernel", "6.6"), KERNELS,
+                          f"supported kernels: {', '.join(KERNELS)} (a string: kernel = "
+                          "\"6.6\")")
     hz = r["hz"] = raw.get("hz", 1000)
-    if hz not in HZ_VALUES:
-        _fail("hz", hz, f"CONFIG_HZ must be one of {', '.join(map(str, HZ_VALUES))}")
-    r["profile"] = raw.get("profile", DEFAULT_PROFILE)
+    if type(hz) is not int or hz not in HZ_VALUES:
+        _fail("hz", hz, f"CONFIG_HZ must be one of {', '.join(map(str, HZ_VALUES))} (an "
+              "integer)")
+    # a shipped profile by name: never a path (load_profile would follow '..' or '/')
+    r["profile"] = _choice("profile", raw.get("profile", DEFAULT_PROFILE),
+                           available_profiles(), "cost profiles: "
+                           f"{', '.join(available_profiles())}")
     try:
-        load_profile(r["profile"])
+        prof = load_profile(r["profile"])
     except ProfileError as e:
         _fail("profile", r["profile"], str(e))
 
-    r["nic"] = nic = _validate_nic(raw.get("nic", {}), ncpus)
+    nic_raw = raw.get("nic", {})
+    r["nic"] = nic = _validate_nic(nic_raw, ncpus)
     r["irq"] = {"smp_affinity": _validate_affinity(raw.get("irq", {}), nic, ncpus)}
-    r["sysctl"] = _validate_sysctl(raw.get("sysctl", {}), hz)
-    _validate_fq_codel(raw.get("nic", {}).get("fq_codel"), nic,
-                       r["sysctl"]["net.core.default_qdisc"])
+    r["sysctl"] = _validate_sysctl(raw.get("sysctl", {}), hz, ncpus)
+    _validate_fq_codel(nic_raw.get("fq_codel"), nic, r["sysctl"]["net.core.default_qdisc"])
     r["host"] = host = _validate_host(raw.get("host", {}))
     r["flows"] = _validate_flows(raw.get("flows", []), r["duration_ns"], nic)
     r["routes"] = _validate_routes(raw.get("routes", []), nic)
     r["apps"] = _validate_apps(raw.get("apps", []), ncpus, host, r["sysctl"],
                                r["duration_ns"])
+    _check_offered(r, prof["costs"]["udp_sendmsg"])
     return r
+
+
+def _check_offered(r: dict, sendmsg_ns: int) -> None:
+    """Refuse a run that would offer more than MAX_PACKETS packets: it could not finish."""
+    parts = [(f"flows[{i}].rate", f["rate"], _flow_packets(f, r["duration_ns"]))
+             for i, f in enumerate(r["flows"])]
+    parts += [(f"apps[{i}].send.rate", a["send"].get("rate"),
+               _sender_packets(a, r["duration_ns"], sendmsg_ns))
+              for i, a in enumerate(r["apps"]) if a.get("sender")]
+    total = sum(n for _, _, n in parts)
+    if total > MAX_PACKETS:
+        top = sorted(parts, key=lambda x: -x[2])[:3]
+        each = ", ".join(f"{k} = {_show(v)}: {n:,.0f}" for k, v, n in top if n)
+        _fail("duration", r["duration"], f"the run would offer about {total:,.0f} packets "
+              f"({each}); softnet runs at most {MAX_PACKETS:,} (all flows and senders "
+              "together): shorten the duration, lower a rate or give a count")
+
+
+def _flow_packets(f: dict, duration_ns: int) -> float:
+    """About how many packets a flow offers (nic/traffic.py's schedule)."""
+    stop = duration_ns if f["stop_ns"] is None else min(f["stop_ns"], duration_ns)
+    active = max(0, stop - f["start_ns"])
+    period = S / f["pps"]
+    if f["arrival"] == "onoff":
+        bursts = math.ceil(active / (f["on_ns"] + f["off_ns"]))
+        n = bursts * max(1, math.ceil(f["on_ns"] / period))
+    else:
+        n = active / period + 1
+    return n if f["count"] is None else min(n, f["count"])
+
+
+def _sender_packets(a: dict, duration_ns: int, sendmsg_ns: int) -> float:
+    """About how many frames a sender puts on the wire: its rate over its active time; one
+    without a rate sends back to back, at most one sendmsg per udp_sendmsg cost."""
+    stop = duration_ns if a["stop_ns"] is None else min(a["stop_ns"], duration_ns)
+    sends = max(0, stop - a["start_ns"]) / (a["interval_ns"] or max(1, sendmsg_ns)) + 1
+    if a["count"] is not None:
+        sends = min(sends, a["count"])
+    return sends * a["frames"]
 
 
 def _validate_fq_codel(f, nic: dict, qdisc: str) -> None:
@@ -259,15 +590,15 @@ def _validate_fq_codel(f, nic: dict, qdisc: str) -> None:
                            "an integer from 256 to 1048576 (bytes)")}
     for k, default in (("target", "5ms"), ("interval", "100ms")):
         v = f.get(k, default)
-        if _dur(f"nic.fq_codel.{k}", v) < 1000:
+        # tc passes both as u32 µs
+        if _dur(f"nic.fq_codel.{k}", v, U32_MAX * 1000, "a duration from 1us to "
+                f"{U32_MAX}us (tc's u32 of µs)") < 1000:
             _fail(f"nic.fq_codel.{k}", v, "a duration of at least 1us (tc's unit)")
         out[k] = v
     out["memory_limit"] = _int("nic.fq_codel.memory_limit", f.get("memory_limit", 32 << 20),
                                1, 1 << 31, "an integer from 1 to 2147483648 (bytes)")
-    ecn = f.get("ecn", True)
-    if not isinstance(ecn, bool):
-        _fail("nic.fq_codel.ecn", ecn, "true or false (ecn | noecn)")
-    out["ecn"] = ecn
+    out["ecn"] = ecn = _bool("nic.fq_codel.ecn", f.get("ecn", True), "true or false "
+                             "(ecn | noecn)")
     out["drop_batch"] = _int("nic.fq_codel.drop_batch", f.get("drop_batch", 64), 1,
                              (1 << 32) - 1, "an integer ≥ 1")
     nic["fq_codel"] = out
@@ -280,18 +611,14 @@ def _validate_fq_codel(f, nic: dict, qdisc: str) -> None:
 
 
 def _validate_nic(n: dict, ncpus: int) -> dict:
-    if not isinstance(n, dict):
-        _fail("nic", n, "must be a table")
+    _table("nic", n, "must be a table")
     _unknown("nic", n, NIC_KEYS)
     out: dict = {}
-    name = n.get("model", "i350")
-    if name not in available_models():
-        _fail("nic.model", name, f"available device models: {', '.join(available_models())}")
+    name = _choice("nic.model", n.get("model", "i350"), available_models(),
+                   f"available device models: {', '.join(available_models())}")
     model = load_model(name)
     out["model"] = name
-    out["ifname"] = n.get("ifname", "eth0")
-    if not isinstance(out["ifname"], str) or not out["ifname"] or len(out["ifname"]) > 15:
-        _fail("nic.ifname", out["ifname"], "an interface name of 1-15 characters")
+    out["ifname"] = _ifname("nic.ifname", n.get("ifname", "eth0"))
     maxq = model["max_rss_queues"]
     why = f"{name} supports {maxq} RSS queues"
     if model.get("queues_max_online_cpus") and ncpus < maxq:
@@ -306,36 +633,27 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
     mult = ring.get("multiple", 8)
     out["rx_ring"] = min(-(-rx_ring // mult) * mult, ring["max"])
     indir = n.get("indir", "default")
+    if not isinstance(indir, str):
+        _fail("nic.indir", indir, "a string: 'equal N', 'weight W0 W1 …' or 'default'")
     try:
-        table = parse_indir(indir, model["reta_size"], out["combined"]) if isinstance(indir, str) \
-            else _fail("nic.indir", indir, "a string")
+        table = parse_indir(indir, model["reta_size"], out["combined"])
     except ValueError as e:
         _fail("nic.indir", indir, str(e))
     out["indir"] = indir
     out["reta"] = table or None
     hkey = n.get("hkey")
     if hkey is not None:
+        if not isinstance(hkey, str):
+            _fail("nic.hkey", hkey, "a string of colon-separated hex bytes (e.g. '6d:5a:…')")
         try:
-            key = parse_hkey(hkey) if isinstance(hkey, str) else _fail("nic.hkey", hkey, "a string")
+            key = parse_hkey(hkey)
         except ValueError as e:
             _fail("nic.hkey", hkey, str(e))
         if len(key) != model["rss_key_bytes"]:
             _fail("nic.hkey", hkey, f"{name} takes a {model['rss_key_bytes']}-byte key "
                   f"(got {len(key)} bytes)")
     out["hkey"] = hkey
-    fh = dict(model["rx_flow_hash_default"])
-    given = n.get("rx_flow_hash", {})
-    if not isinstance(given, dict):
-        _fail("nic.rx_flow_hash", given, "a table such as { udp4 = \"sdfn\" }")
-    for ft, fields in given.items():
-        allowed = model["rx_flow_hash_allowed"].get(ft)
-        if allowed is None:
-            _fail(f"nic.rx_flow_hash.{ft}", fields,
-                  f"flow types: {', '.join(model['rx_flow_hash_allowed'])}")
-        if fields not in allowed:
-            _fail(f"nic.rx_flow_hash.{ft}", fields, f"{name} accepts {' or '.join(allowed)}")
-        fh[ft] = fields
-    out["rx_flow_hash"] = fh
+    out["rx_flow_hash"] = _rx_flow_hash(n.get("rx_flow_hash", {}), model)
     if model.get("itr") == "fixed":
         # ice with adaptive-rx off: 2 µs granularity, odd values rounded down (ITR_REG_ALIGN)
         gran, top = model["itr_granularity"], model["itr_max"]
@@ -350,10 +668,8 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
             _fail("nic.rx_usecs", usecs, "igb accepts 0 (off), 1 (dynamic), 3 (dynamic "
                   "conservative) or 10-10000 µs")
     out["rx_usecs"] = usecs
-    pause = n.get("rx_pause", False)
-    if not isinstance(pause, bool):
-        _fail("nic.rx_pause", pause, "true or false (ethtool -A eth0 rx on|off)")
-    out["rx_pause"] = pause
+    out["rx_pause"] = _bool("nic.rx_pause", n.get("rx_pause", False), "true or false "
+                            "(ethtool -A eth0 rx on|off)")
     if "rx_packet_buffer" in model:
         out["rx_packet_buffer"] = _int("nic.rx_packet_buffer",
                                        n.get("rx_packet_buffer", model["rx_packet_buffer"]),
@@ -362,14 +678,12 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
         _fail("nic.rx_packet_buffer", n["rx_packet_buffer"], f"{name} drops a frame with no "
               "free descriptor at its queue; softnet has no packet-buffer model for it")
     out["rps_cpus"] = _queue_masks(n, "rps_cpus", "rx", out["combined"], ncpus)
-    cnt = n.get("rps_flow_cnt", {})
-    if not isinstance(cnt, dict):
-        _fail("nic.rps_flow_cnt", cnt, 'a table such as { "rx-0" = 2048 }')
+    cnt = _table("nic.rps_flow_cnt", n.get("rps_flow_cnt", {}), 'a table such as '
+                 '{ "rx-0" = 2048 }')
     out["rps_flow_cnt"] = {}
     for q, v in cnt.items():
         key = f"nic.rps_flow_cnt.{q}"
-        if not (q.startswith("rx-") and q[3:].isdigit() and int(q[3:]) < out["combined"]):
-            _fail(key, v, f"RX queues are rx-0 … rx-{out['combined'] - 1}")
+        _queue_name(key, v, q, "rx", out["combined"])
         # store_rps_dev_flow_table_cnt: rounded up to a power of two, 0 frees the table
         _int(key, v, 0, 1 << 29, "an integer from 0 (off) to 536870912 (2^29)")
         if v:
@@ -385,24 +699,25 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
                              "an integer ≥ 0 (ip link set eth0 txqueuelen N)")
     # ethtool -K eth0 tx-udp-segmentation on|off (NETIF_F_GSO_UDP_L4): on by default where
     # the driver sets it in netdev->features
-    uso = n.get("tx_udp_segmentation", model.get("gso_udp_l4", False))
-    if not isinstance(uso, bool):
-        _fail("nic.tx_udp_segmentation", uso, "true or false (ethtool -K eth0 "
-              "tx-udp-segmentation on|off)")
+    uso = _bool("nic.tx_udp_segmentation", n.get("tx_udp_segmentation",
+                model.get("gso_udp_l4", False)), "true or false (ethtool -K eth0 "
+                "tx-udp-segmentation on|off)")
     if uso and not model.get("gso_udp_l4", False):
         _fail("nic.tx_udp_segmentation", uso, f"{name} cannot segment UDP (no "
               "NETIF_F_GSO_UDP_L4 in hw_features)")
     out["tx_udp_segmentation"] = uso
     out["xps_cpus"] = _queue_masks(n, "xps_cpus", "tx", out["combined"], ncpus)
-    gro = n.get("gro", True)
-    if not isinstance(gro, bool):
-        _fail("nic.gro", gro, "true or false (ethtool -K eth0 gro on|off)")
-    out["gro"] = gro
+    out["gro"] = _bool("nic.gro", n.get("gro", True), "true or false (ethtool -K eth0 gro "
+                       "on|off)")
     nports = n.get("ports", 1)
     maxp = model.get("ports", 1)
     out["ports"] = _int("nic.ports", nports, 1, maxp,
                         f"1 to {maxp} ({name} has {maxp} port{'s' if maxp > 1 else ''})")
     out["port_names"] = port_names(out["ifname"], out["ports"])
+    long = [p for p in out["port_names"] if len(p.encode()) > IFNAMSIZ - 1]
+    if long:
+        _fail("nic.ifname", out["ifname"], f"with ports = {out['ports']} the ports are named "
+              f"{', '.join(out['port_names'])}; {long[0]} is longer than {IFNAMSIZ - 1} bytes")
     if out["ports"] > 1 and model.get("ntuple", {}).get("arfs"):
         _fail("nic.ports", nports, f"one port with {name} (its aRFS is modelled for one)")
     out["_model"] = model
@@ -410,31 +725,75 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
 
 
 
+def _rx_flow_hash(given, model: dict) -> dict:
+    """ethtool -N eth0 rx-flow-hash TYPE FIELDS, for the types and field sets the driver
+    accepts."""
+    fh = dict(model["rx_flow_hash_default"])
+    allowed = model["rx_flow_hash_allowed"]
+    _table("nic.rx_flow_hash", given, "a table such as { udp4 = \"sdfn\" }")
+    for ft, fields in given.items():
+        key = f"nic.rx_flow_hash.{ft}"
+        if ft not in allowed:
+            _fail(key, fields, f"unknown flow type; {did_you_mean(ft, allowed)}flow types: "
+                  f"{', '.join(allowed)}")
+        fh[ft] = _choice(key, fields, allowed[ft], f"{model['name']} accepts "
+                         f"{' or '.join(allowed[ft])}")
+    return fh
+
+
+_QUEUE = re.compile(r"(rx|tx)-(0|[1-9][0-9]{0,5})")
+
+
+def _queue_name(key: str, value, q: str, kind: str, combined: int) -> int:
+    """A queue's sysfs name, rx-N or tx-N (N in ASCII, no leading zeros), of an existing
+    queue; returns N."""
+    m = _QUEUE.fullmatch(q)
+    if not m or m.group(1) != kind or int(m.group(2)) >= combined:
+        _fail(key, value, f"{kind.upper()} queues are {kind}-0 … {kind}-{combined - 1}")
+    return int(m.group(2))
+
+
 def _queue_masks(n: dict, name: str, kind: str, combined: int, ncpus: int) -> dict:
     """`nic.rps_cpus` / `nic.xps_cpus`: a CPU mask per queue (`rx-N` / `tx-N`), as in
     /sys/class/net/eth0/queues/<queue>/<name>; a mask of "0" turns the queue's map off."""
-    table = n.get(name, {})
-    if not isinstance(table, dict):
-        _fail(f"nic.{name}", table, f'a table such as {{ "{kind}-0" = "1" }}')
-    out = {}
+    table = _table(f"nic.{name}", n.get(name, {}), f'a table such as {{ "{kind}-0" = "1" }}')
+    out, checked = {}, []
     for q, mask in table.items():
         key = f"nic.{name}.{q}"
-        if not (q.startswith(f"{kind}-") and q[3:].isdigit() and int(q[3:]) < combined):
-            _fail(key, mask, f"{kind.upper()} queues are {kind}-0 … {kind}-{combined - 1}")
-        if isinstance(mask, str) and set(mask) <= {"0", ","}:
-            continue
-        _mask(key, mask, ncpus)
-        out[q] = mask
+        _queue_name(key, mask, q, kind, combined)
+        canon, bits = _mask(key, mask)
+        if bits:
+            checked.append((key, mask, bits))
+            out[q] = canon
+    _beyond_host(checked, ncpus, f"change these nic.{name} masks (\"0\" turns a queue's "
+                 "map off)")
     return out
+
+
+IFNAMSIZ = 16
+
+
+def _ifname(key: str, v) -> str:
+    """dev_valid_name: 1 to IFNAMSIZ - 1 bytes, not "." or "..", and no '/', ':', NUL or
+    whitespace (the kernel's isspace, which counts 0xa0 too); such names would also break
+    the lines of /proc/net/dev."""
+    if not isinstance(v, str) or _bad_text(v):
+        _fail(key, v, "an interface name (a string)")
+    b = v.encode()
+    if not 1 <= len(b) <= IFNAMSIZ - 1 or v in (".", "..") or \
+            any(c in b"/: \t\n\v\f\r\0\xa0" for c in b):
+        _fail(key, v, f"an interface name of 1-{IFNAMSIZ - 1} bytes without '/', ':', "
+              "whitespace or NUL, and not '.' or '..' (dev_valid_name)")
+    return v
+
 
 def _validate_rules(n: dict, model: dict, nq: int) -> tuple[bool, list[dict]]:
     """`ntuple` (ethtool -K eth0 ntuple on|off) and [[nic.rules]] (ethtool -U eth0 …),
     checked as the device's driver checks them (capabilities in the device file)."""
     cap = model.get("ntuple", {})
     name = model["name"]
-    nt = n.get("ntuple", cap.get("default", False))
-    if not isinstance(nt, bool):
-        _fail("nic.ntuple", nt, "true or false (ethtool -K eth0 ntuple on|off)")
+    nt = _bool("nic.ntuple", n.get("ntuple", cap.get("default", False)), "true or false "
+               "(ethtool -K eth0 ntuple on|off)")
     if nt and not cap:
         _fail("nic.ntuple", nt, f"{name} has no ntuple filters")
     rules = []
@@ -447,13 +806,13 @@ def _validate_rules(n: dict, model: dict, nq: int) -> tuple[bool, list[dict]]:
             raise ConfigError(f"{key}: rules need `ntuple = true` (turning ntuple off "
                               f"removes every rule: {model['driver']}_set_features)")
         ft = r.get("flow_type")
-        if ft not in cap.get("flow_types", []):
+        if not isinstance(ft, str) or ft not in cap.get("flow_types", []):
             hint = ""
             if ft in L4_FLOW_TYPES and not cap.get("arfs"):
                 hint = (f"; {model['driver']} refuses L3/L4 rules (EINVAL), and aRFS needs a "
                         "device with L4 filters and ndo_rx_flow_steer, such as "
                         "model = \"e810\" (ice)")
-            _fail(f"{key}.flow_type", ft,
+            _fail(f"{key}.flow_type", ft, did_you_mean(ft, cap.get("flow_types", [])) +
                   f"{name} accepts flow_type {', '.join(cap.get('flow_types', []))}{hint}")
         out = {"flow_type": ft}
         if ft == "ether":
@@ -461,11 +820,8 @@ def _validate_rules(n: dict, model: dict, nq: int) -> tuple[bool, list[dict]]:
                 if k in r:
                     _fail(f"{key}.{k}", r[k], "an ether rule matches only proto (EtherType)")
             proto = r.get("proto")
-            if isinstance(proto, str):
-                try:
-                    proto = int(proto, 0)
-                except ValueError:
-                    pass
+            if isinstance(proto, str) and _ETYPE.fullmatch(proto):   # ethtool's get_u16
+                proto = int(proto, 0)
             out["proto"] = _int(f"{key}.proto", proto, 0x600, 0xFFFF,
                                 "an EtherType such as 0x0800 (IPv4) or \"0x86dd\" (IPv6)")
             etypes.add(out["proto"])
@@ -503,6 +859,7 @@ def _validate_rules(n: dict, model: dict, nq: int) -> tuple[bool, list[dict]]:
     return nt, sorted(rules, key=lambda x: x["loc"])
 
 
+_ETYPE = re.compile(r"0[xX][0-9a-fA-F]{1,4}|[1-9][0-9]{0,4}")
 L4_FLOW_TYPES = ("udp4", "tcp4", "udp6", "tcp6", "ip4", "ip6")
 L4_FIELDS = ("src_ip", "dst_ip", "src_port", "dst_port")
 
@@ -516,10 +873,7 @@ def _l4_rule_fields(key: str, r: dict, ft: str, out: dict, model: dict) -> None:
     version = 6 if ft.endswith("6") else 4
     for k in ("src_ip", "dst_ip"):
         if k in r:
-            try:
-                a = ipaddress.ip_address(r[k]) if isinstance(r[k], str) else None
-            except ValueError:
-                a = None
+            a = _ip(r[k])
             if a is None or a.version != version:
                 _fail(f"{key}.{k}", r[k], f"an IPv{version} address for flow_type {ft}")
             out[k] = str(a)
@@ -539,35 +893,33 @@ def arfs_refused_types(rules: list[dict]) -> list[str]:
 
 
 def _validate_affinity(irq: dict, nic: dict, ncpus: int) -> dict:
-    if not isinstance(irq, dict):
-        _fail("irq", irq, "a table with an smp_affinity table")
+    _table("irq", irq, "a table with an smp_affinity table")
     _unknown("irq", irq, {"smp_affinity"})
-    given = irq.get("smp_affinity", {})
-    names = [v.name for pn in nic.get("port_names", [nic["ifname"]])
-             for v in vector_layout(nic["_model"], pn, nic["combined"])]
+    given = _table("irq.smp_affinity", irq.get("smp_affinity", {}), "a table of IRQ "
+                   "names and hex CPU masks, e.g. { \"eth0-rx-0\" = \"1\" }")
+    ports = nic.get("port_names", [nic["ifname"]])
+    names = [v.name for pn in ports for v in vector_layout(nic["_model"], pn, nic["combined"])]
     out: dict[str, str] = {}
     aliased: list[str] = []
+    checked = []
     for name, mask in given.items():
         key = f"irq.smp_affinity.{name}"
-        _mask(key, mask, ncpus)
+        canon, bits = _mask(key, mask)
+        if not bits:
+            _fail(key, mask, "names no CPU; an IRQ needs at least one")
+        checked.append((key, mask, bits))
         if name in names:
-            out[name] = mask
+            out[name] = canon
             continue
-        # igb pairs queues only above half its maximum: "TxRx" then means both vectors
-        hit = False
-        for pn in nic.get("port_names", [nic["ifname"]]):
-            pre = f"{pn}-TxRx-"
-            if name.startswith(pre) and name[len(pre):].isdigit():
-                q = name[len(pre):]
-                rx, tx = f"{pn}-rx-{q}", f"{pn}-tx-{q}"
-                if rx in names and tx in names:
-                    out.setdefault(rx, mask)
-                    out.setdefault(tx, mask)
-                    aliased.append(name)
-                    hit = True
-        if hit:
-            continue
-        _fail(key, mask, f"no such IRQ; the NIC has: {', '.join(names)}")
+        pair = _txrx_alias(name, ports, names)
+        if pair is None:
+            _fail(key, mask, f"no such IRQ; {did_you_mean(name, names)}the NIC has: "
+                  f"{', '.join(names)}")
+        for v in pair:
+            out.setdefault(v, canon)
+        aliased.append(name)
+    _beyond_host(checked, ncpus, "change these irq.smp_affinity keys, or remove them to "
+                 "leave their IRQs to the default spread")
     nic["_notes"] = [] if not aliased else [
         f"{nic['model']} with {nic['combined']} queues does not pair queues (igb pairs only "
         f"above {nic['_model']['max_rss_queues'] // 2}): the affinity of "
@@ -575,74 +927,90 @@ def _validate_affinity(irq: dict, nic: dict, ncpus: int) -> dict:
     return out
 
 
-def _validate_sysctl(s: dict, hz: int) -> dict:
-    if not isinstance(s, dict):
-        _fail("sysctl", s, "a table of sysctl names")
-    out = {}
-    min_usecs = 2 * 1_000_000 // hz
+def _txrx_alias(name: str, ports: list[str], names: list[str]) -> tuple[str, str] | None:
+    """igb pairs queues only above half its maximum: "<if>-TxRx-N" then means both
+    vectors of queue N."""
+    for pn in ports:
+        m = re.fullmatch(re.escape(pn) + r"-TxRx-(0|[1-9][0-9]{0,5})", name)
+        if m:
+            rx, tx = f"{pn}-rx-{m.group(1)}", f"{pn}-tx-{m.group(1)}"
+            if rx in names and tx in names:
+                return rx, tx
+    return None
+
+
+def _validate_sysctl(s: dict, hz: int, ncpus: int) -> dict:
+    _table("sysctl", s, "a table of sysctl names")
     for k, v in s.items():
         if k not in SYSCTLS:
-            raise ConfigError(f"sysctl.{k}: unknown sysctl; supported: {', '.join(SYSCTLS)}")
-    for k, (default, lo, what) in SYSCTLS.items():
-        v = s.get(k, default)
-        if k == "net.core.flow_limit_cpu_bitmap":
-            if not isinstance(v, str):
-                _fail(f'sysctl."{k}"', v, "a hex CPU mask string such as \"f\" or \"0\"")
-            try:
-                int(v.replace(",", ""), 16)
-            except ValueError:
-                _fail(f'sysctl."{k}"', v, "a hex CPU mask string such as \"f\" or \"0\"")
-        elif k == "net.core.default_qdisc":
-            if v not in ("pfifo_fast", "fq_codel"):
-                _fail(f'sysctl."{k}"', v, "pfifo_fast (the 6.6 default) or fq_codel; other "
-                      "qdiscs are not modelled")
-        elif k == "net.ipv4.ip_forward":
-            if v not in (0, 1):
-                _fail(f'sysctl."{k}"', v, "0 or 1")
-        elif k == "net.ipv4.tcp_rmem":
-            words = v.split() if isinstance(v, str) else []
-            if len(words) != 3 or not all(w.isdigit() for w in words) \
-                    or not int(words[0]) <= int(words[1]) <= int(words[2]):
-                _fail(f'sysctl."{k}"', v, 'three integers "min default max" with min ≤ '
-                      'default ≤ max, e.g. "4096 131072 6291456"')
-        elif k == "net.core.netdev_budget_usecs":
-            v = s.get(k, min_usecs)
-            _int(f'sysctl."{k}"', v, min_usecs, INT_MAX,
-                 f"must be an integer from {min_usecs} (2 jiffies at HZ={hz}; 6.6's minimum)")
-        else:
-            _int(f'sysctl."{k}"', v, lo, INT_MAX, f"must be {what}")
-        out[k] = v
+            quote = "" if "." in k else ('; a sysctl name is one quoted key, e.g. '
+                                         '"net.core.netdev_budget" = 600')
+            _fail(f'sysctl."{k}"', v, f"unknown sysctl{quote}; {did_you_mean(k, SYSCTLS)}"
+                  f"supported: {', '.join(SYSCTLS)}")
+    out = {}
+    for k in SYSCTLS:
+        out[k] = _sysctl(k, s, hz, ncpus)
     return out
 
 
+_TCP_RMEM = re.compile(r"[ \t]*([0-9]{1,10})[ \t]+([0-9]{1,10})[ \t]+([0-9]{1,10})[ \t]*")
+
+
+def _sysctl(k: str, s: dict, hz: int, ncpus: int):
+    """One sysctl's value, checked as its proc handler checks a write."""
+    default, lo, hi, what = SYSCTLS[k]
+    key = f'sysctl."{k}"'
+    v = s.get(k, default)
+    if k == "net.core.flow_limit_cpu_bitmap":
+        canon, bits = _mask(key, v)
+        _beyond_host([(key, v, bits)], ncpus, "name CPUs of the host, or \"0\" for none")
+        return canon
+    if k == "net.core.default_qdisc":
+        return _choice(key, v, QDISCS, "pfifo_fast (the 6.6 default) or fq_codel; other "
+                       "qdiscs are not modelled")
+    if k == "net.ipv4.tcp_rmem":
+        m = _TCP_RMEM.fullmatch(v) if isinstance(v, str) else None
+        nums = [int(x) for x in m.groups()] if m else []
+        if not nums or not 1 <= nums[0] <= nums[1] <= nums[2] <= INT_MAX:
+            _fail(key, v, 'three integers "min default max" with 1 ≤ min ≤ default ≤ max ≤ '
+                  f'{INT_MAX}, e.g. "4096 131072 6291456"')
+        return v
+    if k == "net.core.netdev_budget_usecs":
+        min_usecs = 2 * 1_000_000 // hz
+        return _int(key, s.get(k, min_usecs), min_usecs, hi, f"must be an integer from "
+                    f"{min_usecs} (2 jiffies at HZ={hz}; 6.6's minimum) to {hi}")
+    v = _int(key, v, lo, hi, f"must be {what}")
+    if k == "net.core.flow_limit_table_len" and v & (v - 1):
+        _fail(key, v, f"must be {what}: flow_limit_table_len_sysctl refuses other values "
+              "(EINVAL)")
+    return v
+
+
 def _validate_host(h: dict) -> dict:
-    if not isinstance(h, dict):
-        _fail("host", h, "a table")
+    _table("host", h, "a table")
     _unknown("host", h, {"addresses", "neigh", "arp_reply_delay"})
     addrs = h.get("addresses", ["10.0.0.1"])
     if not isinstance(addrs, list) or not addrs:
         _fail("host.addresses", addrs, "a non-empty list of the host's IP addresses")
     out = []
     for a in addrs:
-        try:
-            out.append(str(ipaddress.ip_address(a)))
-        except ValueError:
-            _fail("host.addresses", a, "must be IP addresses")
+        ip = _ip(a)
+        if ip is None:
+            _fail("host.addresses", a, "IP addresses as strings, e.g. [\"10.0.0.1\"]")
+        out.append(str(ip))
     # the neighbour table at the start: `ip neigh add 10.0.0.9 lladdr … nud permanent`;
     # any other next hop starts unresolved and is resolved with ARP on first use
-    neigh = h.get("neigh", {})
-    if not isinstance(neigh, dict):
-        _fail("host.neigh", neigh, 'a table such as { "10.0.0.9" = "permanent" }')
+    neigh = _table("host.neigh", h.get("neigh", {}), 'a table such as '
+                   '{ "10.0.0.9" = "permanent" }')
     nout = {}
     for ip, state in neigh.items():
-        try:
-            ipaddress.IPv4Address(ip)
-        except ValueError:
-            _fail(f'host.neigh."{ip}"', state, "keys are IPv4 addresses of neighbours")
-        if state not in ("permanent", "reachable"):
-            _fail(f'host.neigh."{ip}"', state, '"permanent" (a static entry) or "reachable" '
-                  "(resolved before the run); leave a neighbour out to resolve it with ARP")
-        nout[ip] = state
+        key = f'host.neigh."{ip}"'
+        a = _ip(ip)
+        if a is None or a.version != 4:
+            _fail(key, state, "keys are IPv4 addresses of neighbours")
+        nout[str(a)] = _choice(key, state, NEIGH_STATES, '"permanent" (a static entry) or '
+                               '"reachable" (resolved before the run); leave a neighbour out '
+                               "to resolve it with ARP")
     # how long the neighbour takes to answer an ARP request, after the request's last bit
     # reaches it (0: at once, as fast as its own wire allows)
     delay = h.get("arp_reply_delay", "0us")
@@ -677,13 +1045,15 @@ def _validate_routes(routes, nic: dict) -> list[dict]:
     out = []
     names = nic["port_names"]
     for i, key, rt in _tables("routes", routes, {"dst", "dev"}):
+        dst = rt.get("dst")
         try:
-            net = ipaddress.IPv4Network(rt.get("dst"), strict=False)
-        except (ValueError, TypeError):
-            _fail(f"{key}.dst", rt.get("dst"), "an IPv4 prefix such as \"10.2.0.0/16\"")
-        dev = rt.get("dev")
-        if dev not in names:
-            _fail(f"{key}.dev", dev, f"a port of the NIC: {', '.join(names)}")
+            net = ipaddress.IPv4Network(dst, strict=False) if isinstance(dst, str) else None
+        except ValueError:
+            net = None
+        if net is None:
+            _fail(f"{key}.dst", dst, "an IPv4 prefix such as \"10.2.0.0/16\"")
+        dev = _choice(f"{key}.dev", rt.get("dev"), names,
+                      f"a port of the NIC: {', '.join(names)}")
         out.append({"dst": str(net), "dev": dev, "port": names.index(dev)})
     return out
 
@@ -701,16 +1071,19 @@ def route_port(routes: list[dict], ip: str) -> int:
 
 def _validate_flows(flows, duration_ns: int, nic: dict) -> list[dict]:
     out = []
+    names: set[str] = set()
     for i, key, f in _tables("flows", flows, FLOW_KEYS):
-        r = {"name": f.get("name", f"flow{i}")}
+        r = {"name": _name(f"{key}.name", f.get("name", f"flow{i}"))}
+        if r["name"] in names:
+            _fail(f"{key}.name", r["name"], "flow names must be unique (results are kept "
+                  "by flow name)")
+        names.add(r["name"])
         r["port"] = _int(f"{key}.port", f.get("port", 0), 0, nic["ports"] - 1,
                          f"the port it arrives on, 0 to {nic['ports'] - 1} "
                          f"({', '.join(nic['port_names'])})")
-        proto = f.get("proto", "udp")
-        if proto not in L4_HDR:
-            _fail(f"{key}.proto", proto, "udp, or tcp (an in-order bulk stream of segments "
-                  "at the given rate)")
-        r["proto"] = proto
+        r["proto"] = proto = _choice(f"{key}.proto", f.get("proto", "udp"), L4_HDR,
+                                     "udp, or tcp (an in-order bulk stream of segments at "
+                                     "the given rate)")
         for side in ("src", "dst"):
             if side not in f:
                 raise ConfigError(f"{key}.{side}: missing; give 'ADDRESS:PORT'")
@@ -728,18 +1101,8 @@ def _validate_flows(flows, duration_ns: int, nic: dict) -> list[dict]:
         if "rate" not in f:
             raise ConfigError(f"{key}.rate: missing; e.g. '200kpps' or '100Mbit'")
         r["rate"] = f["rate"]
-        try:
-            kind, num = parse_rate(f["rate"], f"{key}.rate")
-        except UnitError as e:
-            raise ConfigError(str(e))
-        # a bit rate is of Ethernet frames (L2, FCS included)
-        r["pps"] = num if kind == "pps" else num / (r["size"] * 8)
-        if r["pps"] <= 0:
-            _fail(f"{key}.rate", f["rate"], "must be greater than 0")
-        arr = f.get("arrival", "constant")
-        if arr not in ARRIVALS:
-            _fail(f"{key}.arrival", arr, f"one of {', '.join(ARRIVALS)}")
-        r["arrival"] = arr
+        r["pps"] = _pps(f"{key}.rate", f["rate"], r["size"])
+        r["arrival"] = arr = _choice(f"{key}.arrival", f.get("arrival", "constant"), ARRIVALS)
         if arr == "onoff":
             for k in ("on", "off"):
                 if k not in f:
@@ -749,50 +1112,56 @@ def _validate_flows(flows, duration_ns: int, nic: dict) -> list[dict]:
             if r["on_ns"] <= 0:
                 _fail(f"{key}.on", f["on"], "must be longer than 0")
         r["count"] = _int(f"{key}.count", f["count"], 1) if "count" in f else None
-        r["start"] = f.get("start", "0ns")
-        r["start_ns"] = _dur(f"{key}.start", r["start"])
-        if r["start_ns"] >= duration_ns:
-            _fail(f"{key}.start", r["start"], "must be before the end of the run")
-        r["stop"] = f.get("stop")
-        r["stop_ns"] = _dur(f"{key}.stop", r["stop"]) if r["stop"] is not None else None
-        if r["stop_ns"] is not None and r["stop_ns"] <= r["start_ns"]:
-            _fail(f"{key}.stop", r["stop"], "must be after start")
+        _start_stop(key, f, r, duration_ns)
         out.append(r)
     return out
+
+
+def _start_stop(key: str, f: dict, r: dict, duration_ns: int) -> None:
+    """start (inside the run) and stop (after start) of a flow or a sender."""
+    r["start"] = f.get("start", "0ns")
+    r["start_ns"] = _dur(f"{key}.start", r["start"])
+    if r["start_ns"] >= duration_ns:
+        _fail(f"{key}.start", r["start"], f"must be before the end of the run "
+              f"({fmt_ns(duration_ns)})")
+    r["stop"] = f.get("stop")
+    r["stop_ns"] = _dur(f"{key}.stop", r["stop"]) if r["stop"] is not None else None
+    if r["stop_ns"] is not None and r["stop_ns"] <= r["start_ns"]:
+        _fail(f"{key}.stop", r["stop"], "must be after start")
 
 
 def _validate_apps(apps, ncpus: int, host: dict, sysctl: dict,
                    duration_ns: int) -> list[dict]:
     out = []
-    bound: dict[int, str] = {}
+    bound: list[tuple[str, str, int, bool]] = []      # UDP binds: app, address, port, reuse
     names = set()
     for i, key, a in _tables("apps", apps, APP_KEYS):
-        r = {"name": a.get("name", f"app{i}")}
+        r = {"name": _name(f"{key}.name", a.get("name", f"app{i}"))}
         if r["name"] in names:
             _fail(f"{key}.name", r["name"], "app names must be unique")
         names.add(r["name"])
         r["cpu"] = _int(f"{key}.cpu", a.get("cpu", 0), 0, ncpus - 1,
                         f"must be a CPU from 0 to {ncpus - 1}")
         if "send" in a:
-            out.append(_validate_sender(i, key, a, r, host, sysctl, duration_ns))
+            out.append(_validate_sender(i, key, a, r, host, sysctl, duration_ns, bound))
             continue
         s = a.get("socket")
-        if not isinstance(s, dict):
+        if s is None:
             raise ConfigError(f"{key}.socket: missing; e.g. "
                               "{ proto = \"udp\", bind = \"0.0.0.0:9000\" }")
+        _table(f"{key}.socket", s, "a table such as { proto = \"udp\", bind = "
+               "\"0.0.0.0:9000\" }")
         _unknown(f"{key}.socket", s, SOCKET_KEYS)
-        proto = s.get("proto", "udp")
-        if proto not in L4_HDR:
-            _fail(f"{key}.socket.proto", proto, "udp or tcp")
+        proto = _choice(f"{key}.socket.proto", s.get("proto", "udp"), L4_HDR, "udp or tcp")
         if "bind" not in s:
             raise ConfigError(f"{key}.socket.bind: missing; e.g. \"0.0.0.0:9000\"")
         ip, port = _endpoint(f"{key}.socket.bind", s["bind"], allow_any=True)
+        _ipv4_socket(f"{key}.socket.bind", s["bind"], ip)
         if not ipaddress.ip_address(ip).is_unspecified and ip not in host["addresses"]:
             _fail(f"{key}.socket.bind", s["bind"], f"not a local address (EADDRNOTAVAIL); "
                   f"host.addresses = {host['addresses']}")
-        reuse = s.get("reuseport", False)
-        if not isinstance(reuse, bool):
-            _fail(f"{key}.socket.reuseport", reuse, "true or false (SO_REUSEPORT)")
+        reuse = _bool(f"{key}.socket.reuseport", s.get("reuseport", False), "true or false "
+                      "(SO_REUSEPORT)")
         if proto == "tcp":
             # an established connection accepted from a listener on bind: apps on one
             # port each read one of its connections
@@ -800,15 +1169,12 @@ def _validate_apps(apps, ncpus: int, host: dict, sysctl: dict,
                 if k in s:
                     _fail(f"{key}.socket.{k}", s[k], "a UDP socket option; a TCP app reads "
                           "one accepted connection of the flow to its port")
-        elif port in bound and not (reuse and bound[port][1]):
-            _fail(f"{key}.socket.bind", s["bind"], f"port {port} is already bound by "
-                  f"{bound[port][0]} (EADDRINUSE; set reuseport = true on every socket of "
-                  "the group for SO_REUSEPORT)")
-        if proto == "udp":
-            bound[port] = (r["name"], reuse)
+        else:
+            _udp_bind(f"{key}.socket.bind", s["bind"], (r["name"], ip, port, reuse), bound)
         conn = s.get("connect")
         if conn is not None:
             cip, cport = _endpoint(f"{key}.socket.connect", conn)
+            _ipv4_socket(f"{key}.socket.connect", conn, cip)
             if cport == 0 or ipaddress.ip_address(cip).is_unspecified:
                 _fail(f"{key}.socket.connect", conn, "a peer address and port, e.g. "
                       "\"10.0.0.2:40000\"")
@@ -818,9 +1184,8 @@ def _validate_apps(apps, ncpus: int, host: dict, sysctl: dict,
         so = s.get("rcvbuf")
         if so is not None:
             _int(f"{key}.socket.rcvbuf", so, 0, INT_MAX, "SO_RCVBUF value, an integer ≥ 0")
-        gro = s.get("udp_gro", False)
-        if not isinstance(gro, bool):
-            _fail(f"{key}.socket.udp_gro", gro, "true or false (setsockopt UDP_GRO)")
+        gro = _bool(f"{key}.socket.udp_gro", s.get("udp_gro", False), "true or false "
+                    "(setsockopt UDP_GRO)")
         r["socket"] = {"proto": proto, "bind": s["bind"], "rcvbuf": so,
                        "reuseport": reuse if proto == "udp" else None, "connect": conn,
                        "udp_gro": gro if proto == "udp" else None}
@@ -842,8 +1207,29 @@ def _validate_apps(apps, ncpus: int, host: dict, sysctl: dict,
     return out
 
 
+def _ipv4_socket(key: str, text: str, ip: str) -> None:
+    """Apps' sockets are IPv4 (AF_INET): results show them in /proc/net/udp, and softnet
+    writes no /proc/net/udp6 yet."""
+    if ipaddress.ip_address(ip).version != 4:
+        _fail(key, text, "an IPv4 address: apps' sockets are AF_INET (softnet has no "
+              "/proc/net/udp6 for IPv6 sockets yet)")
+
+
+def _udp_bind(key: str, text: str, new: tuple[str, str, int, bool],
+              bound: list[tuple[str, str, int, bool]]) -> None:
+    """udp_lib_lport_inuse: a port is taken for the same or the wildcard address, unless
+    every socket on it sets SO_REUSEPORT."""
+    name, ip, port, reuse = new
+    for other, oip, oport, oreuse in bound:
+        same_addr = ip == oip or "0.0.0.0" in (ip, oip)
+        if oport == port and same_addr and not (reuse and oreuse):
+            _fail(key, text, f"port {port} is already bound by {other} on {oip} (EADDRINUSE; "
+                  "set reuseport = true on every socket of the group for SO_REUSEPORT)")
+    bound.append(new)
+
+
 def _validate_sender(i: int, key: str, a: dict, r: dict, host: dict, sysctl: dict,
-                     duration_ns: int) -> dict:
+                     duration_ns: int, bound: list) -> dict:
     """An application that sends: `send = { dst, rate, size, count, start, stop }` through
     a UDP socket with `sndbuf` (SO_SNDBUF), `blocking`, optional `bind` and `connect`."""
     for k in ("read_size", "migrate", "cost_per_read"):
@@ -855,19 +1241,24 @@ def _validate_sender(i: int, key: str, a: dict, r: dict, host: dict, sysctl: dic
     _unknown(f"{key}.socket", s, SENDER_SOCKET_KEYS)
     if s.get("proto", "udp") != "udp":
         _fail(f"{key}.socket.proto", s.get("proto"), "udp (senders send UDP datagrams)")
-    src_ip, sport = host["addresses"][0], EPHEMERAL_PORT + i
+    # the source address: the bound one, else the host's first IPv4 address
+    v4 = [h for h in host["addresses"] if ipaddress.ip_address(h).version == 4]
+    if not v4:
+        _fail("host.addresses", host["addresses"], f"an IPv4 address for {key} to send from "
+              "(senders send IPv4)")
+    src_ip, sport = v4[0], EPHEMERAL_PORT + i
     if "bind" in s:
         ip, port = _endpoint(f"{key}.socket.bind", s["bind"], allow_any=True)
+        _ipv4_socket(f"{key}.socket.bind", s["bind"], ip)
         if not ipaddress.ip_address(ip).is_unspecified:
             if ip not in host["addresses"]:
                 _fail(f"{key}.socket.bind", s["bind"], "not a local address "
                       f"(EADDRNOTAVAIL); host.addresses = {host['addresses']}")
             src_ip = ip
-        if port:
-            sport = port
-    blocking = s.get("blocking", True)
-    if not isinstance(blocking, bool):
-        _fail(f"{key}.socket.blocking", blocking, "true (blocking) or false (O_NONBLOCK)")
+        sport = port
+        _udp_bind(f"{key}.socket.bind", s["bind"], (r["name"], ip, port, False), bound)
+    blocking = _bool(f"{key}.socket.blocking", s.get("blocking", True), "true (blocking) or "
+                     "false (O_NONBLOCK)")
     so = s.get("sndbuf")
     if so is not None:
         _int(f"{key}.socket.sndbuf", so, 0, INT_MAX, "SO_SNDBUF value, an integer ≥ 0")
@@ -926,21 +1317,12 @@ def _validate_sender(i: int, key: str, a: dict, r: dict, host: dict, sysctl: dic
     rate = snd.get("rate")
     interval = 0
     if rate is not None:
-        try:
-            kind, num = parse_rate(rate, f"{key}.send.rate")
-        except UnitError as e:
-            raise ConfigError(str(e))
-        pps = num if kind == "pps" else num / (sum(frames) * 8)
-        if pps <= 0:
-            _fail(f"{key}.send.rate", rate, "must be greater than 0")
-        interval = max(1, round(1e9 / pps))
+        # sendmsg calls per second (a bit rate counts every frame of a call)
+        interval = max(1, round(S / _pps(f"{key}.send.rate", rate, sum(frames))))
     count = _int(f"{key}.send.count", snd["count"], 1) if "count" in snd else None
-    start = _dur(f"{key}.send.start", snd.get("start", "0ns"))
-    if start >= duration_ns:
-        _fail(f"{key}.send.start", snd.get("start"), "must be before the end of the run")
-    stop = _dur(f"{key}.send.stop", snd["stop"]) if "stop" in snd else None
-    if stop is not None and stop <= start:
-        _fail(f"{key}.send.stop", snd["stop"], "must be after start")
+    times: dict = {}
+    _start_stop(f"{key}.send", snd, times, duration_ns)
+    start, stop = times["start_ns"], times["stop_ns"]
     r.update({
         "sender": True, "timeline": [(0, r["cpu"])], "migrate": [],
         "socket": {"proto": "udp", "bind": s.get("bind"), "sndbuf": so, "blocking": blocking,

@@ -224,6 +224,11 @@ def plan(r: dict) -> Plan:
             p.notes.append(f"flow {f['name']}: no TCP app left on port {f['dport']} to read "
                            "this connection (each TCP app reads one); its segments are "
                            "dropped as tcp_no_socket")
+    for i, a in enumerate(r["apps"]):
+        if a["socket"]["proto"] == "tcp" and not a.get("sender") and i not in peer:
+            p.notes.append(f"app {a['name']}: no TCP connection left on port {a['port']} "
+                           "(each flow is one connection, accepted by the first free app); "
+                           "it waits in accept() and reads nothing")
 
     ncpus = r["cpus"]
     names = ["nic"] + [f"cpu{c}" for c in range(ncpus)]

@@ -181,7 +181,9 @@ class TcpSock(UdpSock):
     def queued(self) -> int:
         """Wire packets queued and not yet read in full."""
         n = sum(s.nsegs for s in self.receive_queue)
-        return n - self.head_off // self.payload
+        # an app whose accept() found no connection (more TCP apps on a port than flows to
+        # it) has an empty socket and no segment size: it stays asleep, nothing queued
+        return n - self.head_off // self.payload if self.head_off else n
 
     def rx_queue_bytes(self) -> int:
         return self.rmem_alloc

@@ -5,6 +5,7 @@ with a message naming what is allowed."""
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 NS = 1
 US = 1_000
@@ -19,7 +20,11 @@ _RATE_BPS = {
     "mbit": 10**6, "mbps": 10**6, "mbit/s": 10**6,
     "gbit": 10**9, "gbps": 10**9, "gbit/s": 10**9,
 }
-_NUM = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-zµ/]+)\s*$")
+# A number and its unit: ASCII digits with an optional fraction, nothing else — no sign,
+# exponent, `_`, inf/nan or non-ASCII digits (float() and int() take all of those). At most
+# 30 digits a side: enough for any value a run can use, and the caller's bounds then say
+# what is allowed instead of float() overflowing to inf.
+_NUM = re.compile(r"[ \t]*([0-9]{1,30}(?:\.[0-9]{1,30})?)[ \t]*([A-Za-zµ/]+)[ \t]*")
 
 
 class UnitError(ValueError):
@@ -35,10 +40,10 @@ def parse_duration(value: object, what: str = "duration") -> int:
             raise UnitError(f"{what}: {value} is negative")
         return value
     if isinstance(value, str):
-        m = _NUM.match(value)
+        m = _NUM.fullmatch(value)
         if m and m.group(2).lower() in _TIME_UNITS:
-            ns = round(float(m.group(1)) * _TIME_UNITS[m.group(2).lower()])
-            return ns
+            # exact decimal arithmetic: "0.0000015ms" is 1.5 ns, which float() makes 1.4999…
+            return round(Fraction(m.group(1)) * _TIME_UNITS[m.group(2).lower()])
     raise UnitError(f"{what}: {value!r} is not a duration; use a number with ns, us, ms or s "
                     f"(e.g. '50ms', '10us') or an integer count of nanoseconds")
 
@@ -46,7 +51,7 @@ def parse_duration(value: object, what: str = "duration") -> int:
 def parse_rate(value: object, what: str = "rate") -> tuple[str, float]:
     """'200kpps' -> ('pps', 200000.0); '1Gbit' -> ('bps', 1e9)."""
     if isinstance(value, str):
-        m = _NUM.match(value)
+        m = _NUM.fullmatch(value)
         if m:
             num, unit = float(m.group(1)), m.group(2).lower()
             if unit in _RATE_PPS:

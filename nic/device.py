@@ -10,6 +10,8 @@ from importlib import resources
 
 from softnet.engine.units import parse_bitrate
 
+U32_MAX = 2**32 - 1
+
 
 def available_models() -> list[str]:
     return sorted(p.name[:-5] for p in resources.files("softnet.nic.devices").iterdir()
@@ -76,10 +78,15 @@ def default_reta(model: dict, nqueues: int) -> list[int]:
 
 def parse_indir(text: str, size: int, nqueues: int) -> list[int]:
     """`ethtool -X` forms: "equal N", "weight W0 W1 …", "default"; the fill is ethtool's
-    own (fill_indir_table in ethtool.c)."""
-    words = text.split()
+    own (fill_indir_table in ethtool.c). Numbers are ASCII digits only (ethtool's get_u32
+    refuses signs, `_` and other scripts' digits, which int() would take)."""
+    words = text.split(" ")
     if words == ["default"]:
         return []
+    if any(not (w.isascii() and w.isdigit()) for w in words[1:]) or \
+            any(len(w) > 10 or int(w) > U32_MAX for w in words[1:]):
+        raise ValueError(f"{text!r}: use 'equal N', 'weight W0 W1 …' or 'default', with "
+                         f"numbers from 0 to {U32_MAX} separated by single spaces")
     if len(words) == 2 and words[0] == "equal":
         n = int(words[1])
         if not 1 <= n <= nqueues:
@@ -89,8 +96,8 @@ def parse_indir(text: str, size: int, nqueues: int) -> list[int]:
         weights = [int(w) for w in words[1:]]
         if len(weights) > nqueues:
             raise ValueError(f"{len(weights)} weights for {nqueues} RX queues")
-        if any(w < 0 for w in weights) or sum(weights) == 0:
-            raise ValueError("weights must be non-negative and not all zero")
+        if sum(weights) == 0:
+            raise ValueError("weights must not be all zero")
         total = sum(weights)
         table, partial, j = [], 0, -1
         for i in range(size):

@@ -8,6 +8,9 @@ key bits that start at that bit position. Same semantics as the kernel's referen
 from __future__ import annotations
 
 import ipaddress
+import re
+
+_HKEY = re.compile(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2})*")
 
 # Microsoft's RSS verification key (spec §2.3).
 MS_RSS_KEY = bytes.fromhex(
@@ -39,12 +42,9 @@ def rss_input(src: str, dst: str, sport: int | None, dport: int | None) -> bytes
 
 
 def parse_hkey(text: str) -> bytes:
-    """ethtool -X hkey syntax: colon-separated hex bytes."""
-    parts = text.split(":")
-    try:
-        key = bytes(int(p, 16) for p in parts)
-    except ValueError:
-        raise ValueError(f"{text!r} is not colon-separated hex bytes (e.g. '6d:5a:56:…')")
-    if any(len(p) not in (1, 2) for p in parts):
-        raise ValueError(f"{text!r} is not colon-separated hex bytes (e.g. '6d:5a:56:…')")
-    return key
+    """ethtool -X hkey syntax: colon-separated bytes of exactly two hex digits each, as
+    ethtool's convert_string_to_hashkey reads them (no sign, prefix or spaces)."""
+    if not _HKEY.fullmatch(text):
+        raise ValueError(f"{text!r} is not colon-separated hex bytes of two digits each "
+                         "(e.g. '6d:5a:56:…')")
+    return bytes.fromhex(text.replace(":", ""))
