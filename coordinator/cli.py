@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from importlib import metadata
@@ -23,12 +24,12 @@ from importlib import metadata
 from softnet.engine.units import UnitError, fmt_ns, parse_duration
 
 from .config import ConfigError, apply_sets, load_file, validate
-from .entry import Interrupted, entry
+from .entry import Interrupted, entry, say_last
 from .launch import (DEFAULT_TRANSPORT, TRANSPORTS, LPFailed, run_inline_mode,
                      run_process_mode)
 from .progress import Progress
 from .results import Unbalanced, assemble
-from .rundir import OutError, RunDir
+from .rundir import OutBusy, OutError, RunDir
 from .topology import plan
 
 EXIT_INPUT, EXIT_PROCESS, EXIT_BOOKS = 2, 3, 4
@@ -45,6 +46,13 @@ def _version() -> str:
         return metadata.version("softnet")
     except metadata.PackageNotFoundError:
         return "unknown (not installed)"
+
+
+def _ascii_int(text: str) -> int:
+    """An integer as the kernel's and the tools' parsers read one: ASCII digits only."""
+    if not re.fullmatch(r"[0-9]{1,19}", text):
+        raise argparse.ArgumentTypeError(f"{text!r}: an integer of ASCII digits")
+    return int(text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="process mode's links between LPs on this host: pair (a socketpair "
                           "per link that spins briefly before blocking; default) or zmq "
                           "(ZeroMQ PUSH/PULL over ipc://); results are identical")
-    run.add_argument("--seed", type=int, metavar="N", help="shortcut for --set seed=N")
+    run.add_argument("--seed", type=_ascii_int, metavar="N", help="shortcut for --set seed=N")
     run.add_argument("--duration", metavar="TIME",
                      help="shortcut for --set duration=TIME, e.g. 200ms")
     run.add_argument("--quantum", metavar="Q",
@@ -154,46 +162,65 @@ def _faults(args, p) -> dict[str, int]:
     return fault
 
 
-def _default_out() -> str:
+def _claim(out: str | None, force: bool) -> RunDir:
+    """Claim --out, or the next free runs/run-DATE-TIME[-N] when none was given."""
+    if out is not None:
+        return RunDir(out, force).claim()
     base = os.path.join("runs", time.strftime("run-%Y%m%d-%H%M%S"))
-    out, k = base, 1
-    while os.path.lexists(out):
-        k += 1
-        out = f"{base}-{k}"
-    return out
+    for k in range(1, 1000):
+        name = base if k == 1 else f"{base}-{k}"
+        if os.path.lexists(name):
+            continue
+        try:
+            return RunDir(name, False).claim()
+        except OutBusy:
+            continue                        # a run started in the same second has it
+    raise OutError(f"--out: no free name like {base}-N; give --out")
 
 
 def _run(args, r: dict, p, fault: dict[str, int]) -> int:
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
-    out = args.out or _default_out()
+    def say(*a) -> None:
+        if not args.quiet:
+            print(*a, file=sys.stderr)
     try:
-        rundir = RunDir(out, args.force).claim()
+        rundir = _claim(args.out, args.force)
     except OutError as e:
         print(f"softnet: {e}", file=sys.stderr)
         return EXIT_INPUT
-    if args.file is None:
-        say("softnet: no experiment file given: running the built-in default experiment "
-            "(4 CPUs, I350 with 4 queues, 4 UDP flows, one server on CPU 0)")
-    for n in p.notes:
-        say(f"note: {n}")
-    if r["quantum_ns"]:
-        say(f"note: relaxed synchronisation: cross-CPU deliveries rounded up to multiples of "
-            f"{r['quantum_ns']} ns (timing error up to that much per hop)")
+    out = args.out or os.path.relpath(rundir.out)
     progress = Progress(r["duration_ns"], receives=bool(r["flows"]),
                         sends=any(a.get("sender") for a in r["apps"]), enabled=not args.quiet)
     try:
         with rundir:
-            return _simulate(args, r, p, fault, rundir, progress, say)
+            if args.file is None:
+                say(f"softnet: no experiment file given: running the built-in default "
+                    f"experiment ({r['cpus']} CPUs, {r['nic']['model']} with "
+                    f"{_n(r['nic']['combined'], 'queue')}, {_n(len(r['flows']), 'UDP flow')}, "
+                    f"one server on CPU 0)")
+            for n in p.notes:
+                say(f"note: {n}")
+            if r["quantum_ns"]:
+                say(f"note: relaxed synchronisation: cross-CPU deliveries rounded up to "
+                    f"multiples of {r['quantum_ns']} ns (timing error up to that much per hop)")
+            return _simulate(args, r, p, fault, rundir, progress, say, out)
     except Interrupted as e:
-        progress.done()
         wrote = (f"the run directory {out} is complete" if rundir.committed else
                  f"nothing was written to {out}")
-        print(f"softnet: stopped by {e.signame}: every LP process ended; {wrote}",
-              file=sys.stderr)
+        _end(progress, f"softnet: stopped by {e.signame}: every LP process ended; {wrote}")
         return e.exit_code
 
 
-def _simulate(args, r: dict, p, fault, rundir: RunDir, progress: Progress, say) -> int:
+def _end(progress: Progress, line: str) -> None:
+    """Close the progress line and say one last thing; the terminal may have gone (EIO)."""
+    try:
+        progress.done()
+    except OSError:
+        pass
+    say_last(line)
+
+
+def _simulate(args, r: dict, p, fault, rundir: RunDir, progress: Progress, say,
+              out: str) -> int:
     t0 = time.perf_counter()
     try:
         if args.mode == "process":
@@ -212,11 +239,13 @@ def _simulate(args, r: dict, p, fault, rundir: RunDir, progress: Progress, say) 
         else:
             results, info = run_inline_mode(p.lps, r["duration_ns"], progress.update)
     except LPFailed as e:
-        progress.done()
-        print(f"softnet: {e.name} process {e.why}", file=sys.stderr)
+        _end(progress, f"softnet: {e.name} process {e.why}")
         return EXIT_PROCESS
     wall = time.perf_counter() - t0
-    progress.done()
+    try:
+        progress.done()
+    except OSError:
+        pass
     try:
         assembled = assemble(r, p, results)
     except Unbalanced as e:
@@ -227,13 +256,15 @@ def _simulate(args, r: dict, p, fault, rundir: RunDir, progress: Progress, say) 
               "processes": {n: res.get("engine", {}) for n, res in results.items()}}
     try:
         rundir.commit(r, assembled, engine)
+    except OutError as e:
+        print(f"softnet: {e}", file=sys.stderr)
+        return EXIT_INPUT
     except OSError as e:
         print(f"softnet: --out {rundir.out}: could not write the results: {e}; nothing was "
               "left half-written", file=sys.stderr)
         return EXIT_INPUT
     if not args.quiet:
-        print(screen_summary(assembled["summary"], rundir.out if args.out is None
-                             else args.out, wall))
+        print(screen_summary(assembled["summary"], out, wall))
     return 0
 
 

@@ -11,6 +11,7 @@ May import: the standard library and `setproctitle` here; `cli` once the handler
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -33,10 +34,31 @@ class Interrupted(BaseException):
         return 128 + self.signum
 
 
+_deferred: list[int] = []      # depth of `signals_deferred` sections, then signals held
+_held: list[int] = []
+
+
 def _on_signal(signum, frame) -> None:
     for s in SIGNALS:
         signal.signal(s, signal.SIG_IGN)
+    if _deferred:
+        _held.append(signum)
+        return
     raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """A few steps that must not be cut in two (swapping a run directory into place): a
+    stop signal that arrives meanwhile is raised when they are done. (A signal mask would
+    not do: the kernel may deliver the signal to another thread, e.g. OpenBLAS's.)"""
+    _deferred.append(1)
+    try:
+        yield
+    finally:
+        _deferred.pop()
+    if not _deferred and _held:
+        raise Interrupted(_held[0])
 
 
 def install_signal_handlers() -> None:
@@ -59,13 +81,31 @@ def entry(argv: list[str] | None = None) -> None:
     try:
         from .cli import main
         code = main(argv)
+        for s in SIGNALS:            # the work is done: a late signal changes nothing
+            signal.signal(s, signal.SIG_IGN)
         sys.stdout.flush()
     except Interrupted as e:
-        print(f"softnet: stopped by {e.signame}; nothing was written", file=sys.stderr)
+        say_last(f"softnet: stopped by {e.signame}; nothing was written")
         code = e.exit_code
     except BrokenPipeError:
         # `softnet show RUN | head`: the reader has gone; so do we, quietly (as cat does)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence(sys.stdout)
         code = EXIT_BROKEN_PIPE
     sys.exit(code)
+
+
+def say_last(line: str) -> None:
+    """A last line on standard error, which may be a terminal that has hung up (EIO)."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except OSError:
+        _silence(sys.stderr)
+
+
+def _silence(stream) -> None:
+    """Point a dead stream at /dev/null, so closing it at exit raises nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError):
+        pass

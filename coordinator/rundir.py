@@ -12,26 +12,30 @@ interrupted or failed run leaves the old directory as it was and nothing half-wr
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import os
 import shutil
-import signal
 import tempfile
 
 import tomli_w
 
+from softnet.engine import lockfile
+
 from .config import user_view
+from .entry import signals_deferred
 
 MARKER = ".softnet-run"          # written into every run directory
 # what a run directory from before the marker holds at least
 LEGACY_SIGNATURE = ("summary.json", "engine.json", "config.toml")
 PROBE_BYTES = 1 << 20            # a run directory is tens of KiB: 1 MiB of headroom
-_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 class OutError(ValueError):
     """--out cannot be used; the message says why and what to do."""
+
+
+class OutBusy(OutError):
+    """Another run holds --out."""
 
 
 def is_run_dir(path: str) -> bool:
@@ -97,18 +101,14 @@ class RunDir:
 
     def _lock(self) -> None:
         try:
-            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self._lock_fd = lockfile.take(self._lock_path)
+        except lockfile.Held:
+            raise OutBusy(f"--out {self.out}: another softnet run is writing there now "
+                           f"(it holds {self._lock_path}); wait for it or choose another "
+                           "--out") from None
         except OSError as e:
             raise OutError(f"--out {self.out}: cannot write in {self.parent}: "
                            f"{_why(e)}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise OutError(f"--out {self.out}: another softnet run is writing there now "
-                           f"(it holds {self._lock_path}); wait for it or choose another "
-                           "--out") from None
-        self._lock_fd = fd
 
     def _probe(self) -> None:
         """Stage a directory of the final name's length and a probe file, then remove them."""
@@ -140,39 +140,48 @@ class RunDir:
         tmp = tempfile.mkdtemp(prefix=".softnet-", dir=self.parent)
         try:
             _write_all(tmp, r, assembled, engine_info)
-            old = None
-            # the swap and the clean-up are a few system calls: no signal between them
-            mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o777 & ~umask)         # mkdtemp's 0700 is for staging only
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        old = None
+        with signals_deferred():
+            try:
+                # what is there now may have appeared during the run
+                if os.path.lexists(self.out):
+                    self._check_existing()
+            except OutError as e:
+                raise OutError(f"{e}; the results are kept in {tmp}") from None
+            moved = None
             try:
                 if os.path.lexists(self.out):
                     if os.listdir(self.out):
                         old = tempfile.mkdtemp(prefix=".softnet-old-", dir=self.parent)
-                        os.rename(self.out, os.path.join(old, "run"))
+                        moved = os.path.join(old, "run")
+                        os.rename(self.out, moved)
                     else:
                         os.rmdir(self.out)
                 os.rename(tmp, self.out)
-                self.committed = True
-                if old is not None:
-                    shutil.rmtree(old, ignore_errors=True)
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            except BaseException:
+                if moved is not None:            # put the old one back
+                    os.rename(moved, self.out)
+                    os.rmdir(old)
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            self.committed = True
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
     @property
     def lock_path(self) -> str:
         return self._lock_path
 
     def release(self) -> None:
-        if self._lock_fd is None:
-            return
-        try:
-            os.unlink(self._lock_path)
-        except OSError:
-            pass
-        os.close(self._lock_fd)          # closing drops the flock
-        self._lock_fd = None
+        if self._lock_fd is not None:
+            lockfile.release(self._lock_fd, self._lock_path)
+            self._lock_fd = None
 
     def __enter__(self) -> "RunDir":
         return self

@@ -47,6 +47,8 @@ def run_inline(lps: list[LogicalProcess], end: int,
             if now - last_report >= progress_every:
                 last_report = now
                 on_progress({d.lp.name: {"t": d.advanced_to, **d.lp.progress()} for d in drivers})
+    if on_progress is not None:         # the last word, as each LP process gives it
+        on_progress({d.lp.name: {"t": d.advanced_to, **d.lp.progress()} for d in drivers})
     results = {}
     for d in drivers:
         r = d.lp.result()

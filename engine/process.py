@@ -31,6 +31,7 @@ from .worker import coordinator_gone
 POLL_MS = 500          # how long one wait may last before liveness is checked
 CONTROL_EVERY = 0.05   # seconds between checks of the control socket while busy
 PROGRESS_EVERY = 0.5   # seconds of wall time between progress reports
+ERROR_LINGER_MS = 2000  # how long a failed LP's error report may take to leave
 
 
 def build_lp(spec: dict):
@@ -52,7 +53,7 @@ def lp_main(spec: dict, lifeline: int, leftovers: list[str]) -> None:
     ctl.setsockopt(zmq.LINGER, 0)
     ctl.setsockopt(zmq.IDENTITY, spec["name"].encode())
     ctl.connect(spec["control"])
-    code = 0
+    code, linger = 0, 0
     try:
         _run(spec, ctx, ctl, lifeline)
     except _Abort:
@@ -72,10 +73,11 @@ def lp_main(spec: dict, lifeline: int, leftovers: list[str]) -> None:
         code = 1
         try:
             ctl.send(pack_msg("error", traceback.format_exc()))
+            linger = ERROR_LINGER_MS       # let the report leave before the socket goes
         except zmq.ZMQError:
             pass
     finally:
-        ctx.destroy(linger=0)
+        ctx.destroy(linger=linger)
     sys.exit(code)
 
 
@@ -104,11 +106,13 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
     lp = build_lp(spec)
     links = _links(spec, ctx, lp)
     # spin only on a core of one's own: on a shared core it steals the peer's time
-    spin_s = spec.get("spin_us", 0) / 1e6 if links.kind == "pair" else 0.0
     # what a blocked LP still reads: enough to break a cycle of full pipes, no more
     cycle_in = frozenset(spec.get("cycle_inputs", lp.in_links))
     ctl.send(pack_msg("ready", os.getpid()))
-    _wait_go(ctl, lifeline)
+    go = _wait_go(ctl, lifeline)
+    # spin only on a core of one's own (the coordinator knows once it has pinned us): on
+    # a shared core it steals the peer's time
+    spin_s = (go or {}).get("spin_us", 0) / 1e6 if links.kind == "pair" else 0.0
 
     driver = SyncDriver(lp, spec["end"])
     poller = zmq.Poller()
@@ -118,6 +122,7 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
     t_start = time.perf_counter()
     last_report = last_check = t_start
     fault = spec.get("fault")
+    ctl.send(pack_msg("progress", {"t": 0, **lp.progress()}))
 
     while True:
         if not links.blocked() and not driver.done:
@@ -139,8 +144,8 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
                 _control(events, ctl, lifeline)
                 last_check = now
             wait_s += time.perf_counter() - now
-        elif now - last_check >= CONTROL_EVERY:
-            # a busy LP still hears the coordinator (and its absence) this often
+        if now - last_check >= CONTROL_EVERY:
+            # a busy (or spinning) LP still hears the coordinator, and its absence, this often
             last_check = now
             _control(dict(poller.poll(0)), ctl, lifeline)
         # Take frames only until this LP can advance again (and while blocked, only from
@@ -157,6 +162,7 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
             last_report = now
             ctl.send(pack_msg("progress", {"t": driver.advanced_to, **lp.progress()}))
 
+    ctl.send(pack_msg("progress", {"t": driver.advanced_to, **lp.progress()}))
     result = lp.result()
     wall = time.perf_counter() - t_start
     result["engine"] = {"rounds": driver.rounds, "wait_s": wait_s, "wall_s": wall,
@@ -185,8 +191,8 @@ def _vm_hwm_kb() -> int:
     return 0
 
 
-def _next_control(ctl: zmq.Socket, lifeline: int) -> str:
-    """Block until the coordinator says something (its kind) or is gone (_Orphaned)."""
+def _next_control(ctl: zmq.Socket, lifeline: int) -> tuple:
+    """Block until the coordinator says something (kind, body) or is gone (_Orphaned)."""
     poller = zmq.Poller()
     poller.register(ctl, zmq.POLLIN)
     poller.register(lifeline, zmq.POLLIN)
@@ -195,13 +201,14 @@ def _next_control(ctl: zmq.Socket, lifeline: int) -> str:
         if events.get(lifeline) and _gone(lifeline, 0):
             raise _Orphaned()
         if events.get(ctl):
-            kind, _ = unpack_msg(ctl.recv())
-            return kind
+            return unpack_msg(ctl.recv())
 
 
-def _wait_go(ctl: zmq.Socket, lifeline: int) -> None:
-    if _next_control(ctl, lifeline) != "go":
+def _wait_go(ctl: zmq.Socket, lifeline: int):
+    kind, body = _next_control(ctl, lifeline)
+    if kind != "go":
         raise _Abort()
+    return body
 
 
 def _wait_bye(ctl: zmq.Socket, lifeline: int) -> None:

@@ -21,6 +21,8 @@ import shutil
 import struct
 import sys
 
+from . import lockfile
+
 LIFELINE_FD = 0          # standard input
 _LEN = struct.Struct("<Q")
 
@@ -65,10 +67,7 @@ def coordinator_gone(leftovers: list[str]) -> None:
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path, ignore_errors=True)
         else:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+            lockfile.remove_if_free(path)
     os._exit(0)
 
 
@@ -80,9 +79,9 @@ def main() -> None:
         spec = read_spec()
     except (EOFError, OSError):
         coordinator_gone(leftovers)   # it died before it handed over the spec
-    for p in reversed(spec.get("sys_path", [])):
-        if p not in sys.path:
-            sys.path.insert(0, p)
+    # after our own path: a factory outside the package (a test's toy LP) is found, and
+    # nothing shadows the installed package
+    sys.path += [p for p in spec.get("sys_path", []) if p not in sys.path]
     from .process import lp_main
     lp_main(spec, LIFELINE_FD, leftovers)
 

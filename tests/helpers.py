@@ -12,7 +12,7 @@ FILES = ["summary.json", "config.toml", "proc/net/softnet_stat", "proc/interrupt
 
 def softnet(*args, **kw):
     """The real command, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "softnet.coordinator.cli", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "softnet.coordinator", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=kw.pop("timeout", 300), **kw)
 
 

@@ -23,9 +23,11 @@ def specs(latency=500, quantum=0):
     return out
 
 
-def test_cycle_runs_and_modes_agree():
+@pytest.mark.parametrize("transport", ["pair", "zmq"])
+def test_cycle_runs_and_modes_agree(transport):
+    # two LPs on this machine's two cores: pinned, so the socketpairs spin before blocking
     inline, _ = run_inline_mode(specs(), END)
-    proc, _ = run_process_mode(specs(), END)
+    proc, _ = run_process_mode(specs(), END, transport=transport)
     for n in ("a", "b"):       # msgpack turns tuples into lists
         assert [tuple(x) for x in proc[n]["log"]] == inline[n]["log"]
     bounces = [e for e in inline["a"]["log"] if e[0] == "bounce"]

@@ -48,7 +48,7 @@ def test_killed_process_is_named_and_nothing_is_left(tmp_path):
     import subprocess
     import sys
     from helpers import ROOT
-    p = subprocess.Popen([sys.executable, "-m", "softnet.coordinator.cli", "run", BASIC, "--out",
+    p = subprocess.Popen([sys.executable, "-m", "softnet.coordinator", "run", BASIC, "--out",
                           str(tmp_path / "k"), "--set", 'duration="20s"', "--set",
                           "flows.0.rate=1Mpps"], cwd=ROOT, stderr=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True)

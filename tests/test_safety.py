@@ -306,3 +306,85 @@ def test_progress_lines_say_what_the_run_does(tmp_path, capsys, monkeypatch, mod
     words = last.split()
     assert "ETA" in last and "pkt/s wall" in last and absent not in words
     assert words[words.index(counter) + 1] not in ("0", "0.00"), last
+
+
+# -- review findings: the swap, the lock, error reports, job control, the package ------------
+
+def test_commit_does_not_replace_what_appeared_during_the_run(tmp_path):
+    from softnet.coordinator.rundir import OutError, RunDir
+    out = tmp_path / "r"
+    rd = RunDir(str(out), force=False).claim()
+    out.mkdir()
+    (out / "thesis.tex").write_text("written while the run ran")
+    summary = {"offered": 1}
+    with pytest.raises(OutError, match="the results are kept in"):
+        rd.commit(_resolved(), {"summary": summary, "files": {}}, {})
+    rd.release()
+    assert (out / "thesis.tex").read_text() == "written while the run ran"
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith(".softnet-")]
+    assert len(kept) == 1 and json.loads((kept[0] / "summary.json").read_text()) == summary
+
+
+def _resolved():
+    from softnet.coordinator.config import load_file, validate
+    return validate(load_file(BASIC))
+
+
+def test_the_lock_is_held_by_one_run_and_removed_only_when_free(tmp_path):
+    from softnet.coordinator.rundir import OutBusy, RunDir
+    from softnet.engine import lockfile
+    a = RunDir(str(tmp_path / "r"), force=False).claim()
+    with pytest.raises(OutBusy):
+        RunDir(str(tmp_path / "r"), force=False).claim()
+    lockfile.remove_if_free(a.lock_path)          # what a killed run's LP processes do
+    assert os.path.exists(a.lock_path)            # held: left alone
+    a.release()
+    assert not os.path.exists(a.lock_path)
+    b = RunDir(str(tmp_path / "r"), force=False).claim()
+    b.release()
+
+
+@pytest.mark.parametrize("transport", ["pair", "zmq"])
+def test_a_failing_lp_is_named_with_its_own_error(transport):
+    from softnet.coordinator.launch import LPFailed, run_process_mode
+    specs = [{"name": n, "index": i, "factory": "no_such_module:build", "args": {},
+              "out_links": [], "in_links": []} for i, n in enumerate(("a", "b"))]
+    for _ in range(3):
+        with pytest.raises(LPFailed) as e:
+            run_process_mode(specs, 1000, transport=transport)
+        assert "No module named 'no_such_module'" in e.value.why
+
+
+def test_ctrl_z_stops_the_lp_processes_too(tmp_path):
+    p = _start(tmp_path)
+    kids = [psutil.Process(x) for x in _placement(p).values()]
+    p.send_signal(signal.SIGTSTP)
+    try:
+        _until(lambda: all(k.status() == psutil.STATUS_STOPPED for k in kids))
+        p.send_signal(signal.SIGCONT)
+        _until(lambda: not any(k.status() == psutil.STATUS_STOPPED for k in kids))
+    finally:
+        p.send_signal(signal.SIGCONT)
+        p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=60)
+    assert p.returncode == 128 + signal.SIGTERM
+    _all_gone(kids)
+
+
+def _until(cond, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not cond():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.02)
+
+
+def test_nothing_in_the_current_directory_shadows_the_package(tmp_path):
+    fake = tmp_path / "softnet" / "engine"
+    fake.mkdir(parents=True)
+    marker = tmp_path / "impostor-ran"
+    (fake / "worker.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    r = subprocess.run([sys.executable, "-P", "-m", "softnet.coordinator", "run", BASIC,
+                        "--duration", "1ms", "--quiet", "--out", str(tmp_path / "r")],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert not marker.exists()
