@@ -1063,7 +1063,8 @@ class CpuLP(LogicalProcess):
             "time": self.cpu.time_by_context(end),
             "snmp": {"Ip": self.snmp.ip, "Udp": self.snmp.udp,
                      "Tcp": {**self.snmp.tcp, "CurrEstab": sum(
-                         1 for sk in self.sockets.values() if sk.is_tcp)}},
+                         1 for sk in self.sockets.values()
+                         if sk.is_tcp and sk.rem_ip is not None)}},   # accepted only
             "gro": {k: sum(g.export()[k] for g in gro) for k in GroList().export()},
             "core_rx_dropped": sum(self.stack.rx_dropped_core.values()),
             "core_rx_dropped_by_flow": {str(f): n for f, n in

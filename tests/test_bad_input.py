@@ -465,6 +465,9 @@ def test_two_tcp_apps_on_one_port_one_connection(tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert s["offered"] == s["delivered"] + sum(s["drops"].values()) + s["in_flight"]
     assert s["delivered"] > 0
+    tcp = (out / "proc/net/snmp").read_text().splitlines()
+    tcp = [l.split() for l in tcp if l.startswith("Tcp:")]
+    assert dict(zip(tcp[0], tcp[1]))["CurrEstab"] == "1"      # one connection, not two
 
 
 @pytest.mark.parametrize("cpus", [1, 2, 3])
