@@ -105,7 +105,6 @@ def _links(spec: dict, ctx: zmq.Context, lp):
 def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
     lp = build_lp(spec)
     links = _links(spec, ctx, lp)
-    # spin only on a core of one's own: on a shared core it steals the peer's time
     # what a blocked LP still reads: enough to break a cycle of full pipes, no more
     cycle_in = frozenset(spec.get("cycle_inputs", lp.in_links))
     ctl.send(pack_msg("ready", os.getpid()))
@@ -114,6 +113,7 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
     # a shared core it steals the peer's time
     spin_s = (go or {}).get("spin_us", 0) / 1e6 if links.kind == "pair" else 0.0
 
+    split = _Split(lp)
     driver = SyncDriver(lp, spec["end"])
     poller = zmq.Poller()
     poller.register(ctl, zmq.POLLIN)
@@ -123,14 +123,23 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
     last_report = last_check = t_start
     fault = spec.get("fault")
     ctl.send(pack_msg("progress", {"t": 0, **lp.progress()}))
+    clock = time.perf_counter
 
     while True:
+        t0 = clock()
         if not links.blocked() and not driver.done:
-            for dst, frame in driver.step():
+            frames = driver.step()
+            t1 = clock()
+            for dst, frame in frames:
                 links.put(dst, pack_frame(frame))
+            t2 = clock()
+            split.step += t1 - t0
+            split.framing += t2 - t1
+            t0 = t2
             if fault is not None and driver.advanced_to >= fault:
                 raise RuntimeError(f"injected fault at simulated time {fault} ns")
         links.flush()
+        split.transport += clock() - t0
         blocked = links.blocked()
         if driver.done and not blocked:
             break
@@ -152,10 +161,17 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
         # links on a cycle through it): what stays in the pipe holds the sender back at
         # the high-water mark, so memory stays bounded however far ahead it could run.
         while True:
+            t0 = clock()
             raw = links.next_frame(only)
+            t1 = clock()
+            split.transport += t1 - t0
             if raw is None:
                 break
-            driver.apply(unpack_frame(raw))
+            frame = unpack_frame(raw)
+            t2 = clock()
+            driver.apply(frame)
+            split.framing += t2 - t1
+            split.receive += clock() - t2
             if not driver.waiting_for_input():
                 break
         if now - last_report >= PROGRESS_EVERY:
@@ -167,9 +183,34 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
     wall = time.perf_counter() - t_start
     result["engine"] = {"rounds": driver.rounds, "wait_s": wait_s, "wall_s": wall,
                         "pid": os.getpid(), "transport": links.kind,
-                        "max_rss_kb": _vm_hwm_kb()}
+                        "split_s": split.export(wall, wait_s), "max_rss_kb": _vm_hwm_kb()}
     ctl.send(pack_msg("result", result))
     _wait_bye(ctl, lifeline)
+
+
+class _Split:
+    """Where an LP process's wall time goes: model work (`advance`, and filing what
+    arrives), the lookahead (the rest of a step: promises, outboxes), framing (msgpack),
+    transport (sending and taking frames) and waiting; what is left is the loop itself."""
+
+    __slots__ = ("advance", "step", "receive", "framing", "transport")
+
+    def __init__(self, lp) -> None:
+        self.advance = self.step = self.receive = self.framing = self.transport = 0.0
+        advance = lp.advance
+        clock = time.perf_counter
+
+        def timed(safe: int) -> None:           # wraps this LP's own advance()
+            t0 = clock()
+            advance(safe)
+            self.advance += clock() - t0
+        lp.advance = timed
+
+    def export(self, wall: float, wait: float) -> dict:
+        out = {"model": self.advance + self.receive, "lookahead": self.step - self.advance,
+               "framing": self.framing, "transport": self.transport, "waiting": wait}
+        out["loop"] = max(0.0, wall - sum(out.values()))
+        return {k: round(v, 4) for k, v in out.items()}
 
 
 def _control(events: dict, ctl: zmq.Socket, lifeline: int) -> None:
