@@ -3,7 +3,8 @@
 Every packet offered is read by an application, dropped at a named stage, or in flight at
 the end; the coordinator adds up the books of all processes and refuses a run that does
 not balance. Stage timestamps of delivered packets are appended six at a time to one flat
-array and folded into histograms with numpy, so the hot path does one append per packet.
+array and folded into histograms with numpy, so the hot path does one append per packet;
+the array is folded every 2048 packets, so the books hold fixed memory however long the run.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from softnet.engine.histogram import Recorder
 
 STAGES = ("wire_to_dma", "dma_to_poll", "poll_to_protocol", "protocol_to_socket",
           "socket_to_app", "wire_to_app")
-FOLD_EVERY = 6 * 65536
+FOLD_EVERY = 6 * 2048     # stamps held before a fold: ≈100 KB; a fold costs ≈40 ns a packet
 
 
 class Books:

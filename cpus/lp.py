@@ -636,6 +636,12 @@ class CpuLP(LogicalProcess):
 
     def advance(self, safe: int) -> None:
         self.cpu.run(safe)
+        # The start-time heaps only bound promises from `safe` on (each reader drops what
+        # lies before it first): drop those entries now, or a heap whose reader is not
+        # consulted in this configuration grows by one entry per record for the whole run.
+        for heap in (self._starts, self._sk_starts, self._data_starts, self._task_starts):
+            while heap and heap[0] < safe:
+                heapq.heappop(heap)
 
     def take_outbox(self, dst: str):
         recs = self.outbox.pop(dst, None)
