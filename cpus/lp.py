@@ -984,7 +984,11 @@ class CpuLP(LogicalProcess):
         return e
 
     def progress(self) -> dict:
-        return {"delivered": self.books.delivered_total,
+        # offered as far as this CPU's clock: frames that have reached its rings by now (the
+        # nic runs ahead, so its own count would run ahead of everything else shown)
+        t = self.sync.advanced_to
+        return {"offered": sum(r.arrived_by(t) for r in self.rings.values()),
+                "delivered": self.books.delivered_total,
                 "dropped": sum(self.books.drops.values()),
                 "sent": sum(t.sent for t in self.tx_socks.values())}
 

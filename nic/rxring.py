@@ -144,5 +144,14 @@ class RxRing:
     def pending_flows(self):
         return [f for f, n in self.pending_by_flow.items() if n > 0]
 
+    def arrived_by(self, t: int) -> int:
+        """Frames handed over by the nic and stamped before `t`."""
+        later = 0
+        for rec in reversed(self.arrivals):      # in stamp order: count the tail only
+            if rec[0] < t:
+                break
+            later += 1
+        return self.received - later
+
     def first_pending_stamp(self) -> int | None:
         return self.arrivals[0][0] if self.arrivals else None
