@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 import sys
 import tempfile
-import time
-
-import tomli_w
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from softnet.coordinator.cli import main as softnet  # noqa: E402
+from runner import run_softnet  # noqa: E402
+
 from softnet.coordinator.config import load_file  # noqa: E402
 from softnet.engine.units import fmt_ns, parse_duration  # noqa: E402
 
@@ -77,19 +74,7 @@ def cases(only: set[str] | None) -> dict[str, dict]:
 
 
 def run(cfg: dict, mode: str, work: str, tag: str, extra: tuple = ()) -> dict:
-    path = os.path.join(work, f"{tag}.toml")
-    with open(path, "wb") as f:
-        tomli_w.dump(cfg, f)
-    out = os.path.join(work, tag)
-    t0 = time.perf_counter()
-    code = softnet(["run", path, "--mode", mode, "--out", out, "--quiet", "--force", *extra])
-    wall = time.perf_counter() - t0
-    if code != 0:
-        raise SystemExit(f"{tag}: softnet exited {code}")
-    with open(os.path.join(out, "summary.json")) as f:
-        s = json.load(f)
-    with open(os.path.join(out, "engine.json")) as f:
-        e = json.load(f)
+    s, e, wall, out = run_softnet(cfg, mode, work, tag, extra)
     procs = e["processes"]
     busiest = max(procs, key=lambda n: procs[n].get("wall_s", 0) - procs[n].get("wait_s", 0))
     p = procs[busiest]

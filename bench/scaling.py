@@ -16,38 +16,21 @@ Speed is only ever compared within one run of this script, never asserted in tes
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
-import time
-
-import tomli_w
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from experiments import router, router2, rps_cross, rps_handoff, rss_scaling  # noqa: E402
-
-from softnet.coordinator.cli import main as softnet  # noqa: E402
+from runner import run_softnet  # noqa: E402
 
 PER_CPU_PPS = 300_000       # 4 CPUs × 300 kpps stays under the 1 Gb/s line rate (1.488 Mpps)
 
 
 def run(cfg: dict, mode: str, workdir: str, tag: str, extra: tuple = ()) -> dict:
-    path = os.path.join(workdir, f"{tag}.toml")
-    with open(path, "wb") as f:
-        tomli_w.dump(cfg, f)
-    out = os.path.join(workdir, tag)
-    t0 = time.perf_counter()
-    code = softnet(["run", path, "--mode", mode, "--out", out, "--quiet", "--force", *extra])
-    wall = time.perf_counter() - t0
-    if code != 0:
-        raise SystemExit(f"{tag}: softnet exited {code}")
-    with open(os.path.join(out, "summary.json")) as f:
-        s = json.load(f)
-    with open(os.path.join(out, "engine.json")) as f:
-        e = json.load(f)
+    s, e, wall, _ = run_softnet(cfg, mode, workdir, tag, extra)
     procs = e["processes"]
     run_wall = max((p.get("wall_s", 0) for p in procs.values()), default=0) or wall
     return {"offered": s["offered"], "wall": wall, "run_wall": run_wall,
