@@ -4,8 +4,11 @@
 key names); `topology` decides which LPs exist, which CPU serves which queue and which
 links connect them; `launch` starts, pins and watches the LP processes (or runs them
 inline); `results` sums the per-process counters as the kernel does when a /proc file is
-read, checks the books and writes the run directory; `procfs` holds the exact /proc and
-ethtool formats; `cli` is the command line.
+read and checks the books; `rundir` claims, locks and writes the run directory; `procfs`
+holds the exact /proc and ethtool formats; `progress` draws the progress line; `suggest`
+finds the nearest valid name for a mistyped one; `entry` is the command's entry point and
+signal policy, `cli` the command line.
 
-May import: everything (`engine`, `nic`, `cpus`); nothing imports it.
+May import: everything (`engine`, `nic`, `cpus`), rich and setproctitle; nothing imports
+it.
 """

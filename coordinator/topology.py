@@ -22,6 +22,7 @@ from softnet.cpus.rfs import roundup_pow_of_two
 from softnet.cpus.costs import load_profile
 from softnet.cpus.gro import NORMAL as GRO_NORMAL, TCP as GRO_TCP, UDP_GRO as GRO_UDP
 from softnet.cpus.tx import pick_tx
+from softnet.engine.records import check_link
 from softnet.nic.device import default_reta, vector_layout
 from softnet.nic.rss import flow_hash_and_queue, flow_type
 from softnet.nic.toeplitz import parse_hkey
@@ -562,6 +563,8 @@ def plan(r: dict) -> Plan:
                                       "neigh_hash": [sw_flow_hash(
                                           {"src_ip": ip, "sport": 0, "dst_ip": ip,
                                            "dport": 0}, r["seed"]) for ip in p.neigh]}}})
+    for l in links:                  # every kind a link carries is declared for its ends
+        check_link(l["src"], l["dst"], l.get("carries", ()))
     for spec in p.lps:
         spec["out_links"] = [l for l in links if l["src"] == spec["name"]]
         spec["in_links"] = [l for l in links if l["dst"] == spec["name"]]

@@ -15,6 +15,7 @@ import numpy as np
 
 from softnet.engine.events import INF
 from softnet.engine.lp import EOF_PROMISE, LogicalProcess
+from softnet.engine.records import KINDS, check_kind, kinds_where
 from softnet.engine.skb import SkBuff
 from softnet.nic.msix import MsixVector
 from softnet.nic.rxring import RxRing
@@ -38,11 +39,11 @@ from .tx import (ETH_HLEN, IP_HLEN, UDP_HLEN, Neigh, Tx, TxQueue, TxSock, gso_tr
 
 
 # records sent from kernel steps (receive path, TX cleanup, aRFS), and the inputs that can
-# start kernel work here
-KERNEL_KINDS = {"sk", "bl", "ipi", "qh", "arfs", "wf"}
-CAUSAL_KINDS = {"rx", "bl", "ipi", "txc", "xq", "arp"}
+# start kernel work here (engine/records.py declares them)
+KERNEL_KINDS = set(kinds_where(from_kernel=True))
+CAUSAL_KINDS = set(kinds_where(starts_work=True, dst="cpu"))
 # records whose sending needs data this CPU holds (a frame, a backlog packet)
-DATA_KINDS = {"bl", "ipi", "sk", "qh"}
+DATA_KINDS = set(kinds_where(needs_data=True))
 
 
 class Sysctl:
@@ -62,6 +63,9 @@ class CpuLP(LogicalProcess):
         self.end = args["duration_ns"]
         self.lp_index = args["lp_index"]               # LP name -> index, for tie-breaks
         self.ev = EventQueue(index)
+        # a filing method for every record kind a CPU receives as a record (engine/records.py)
+        self._file = {k.name: getattr(self, f"_file_{k.name}") for k in KINDS.values()
+                      if k.dst == "cpu" and k.name != "rx"}
         self.costs = Costs(args["costs"])
         self.cpu = Cpu(self.cpu_id, args["ncpus"], self.costs, args["hz"], self.ev)
         self.sysctl = Sysctl(args["sysctl"])
@@ -584,55 +588,72 @@ class CpuLP(LogicalProcess):
         if recs is not None:
             origin = self.lp_index[src]
             src_cpu = self.lp_cpu.get(src, -1)
-            ev = self.ev
             floor = self.sync.advanced_to
+            link = getattr(self, "in_links", {}).get(src)
+            carries = link.carries if link is not None else ()
+            file = self._file
             for kind, stamp, seq, body in recs:
                 if stamp < floor:            # a promise was broken: fail, never mis-order
                     raise RuntimeError(f"{self.name}: a {kind} record from {src} stamped "
                                        f"{stamp} arrived after advancing to {floor}")
-                if kind == "sk":
-                    ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._sock_arrive,
-                                      (body[0], SkBuff.from_wire(body[1]), src_cpu))
-                    heapq.heappush(self._sk_starts, stamp)
-                elif kind == "bl":
-                    ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._backlog_arrive,
-                                      (src_cpu, SkBuff.from_wire(body)))
-                    heapq.heappush(self._starts, stamp)
-                    heapq.heappush(self._data_starts, stamp)
-                elif kind == "ipi":
-                    ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._ipi_arrive,
-                                      src_cpu)
-                    heapq.heappush(self._starts, stamp)
-                elif kind == "xq":
-                    ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._xq_arrive,
-                                      (body[0], SkBuff.from_wire(body[1]), body[2]))
-                    heapq.heappush(self._starts, stamp)
-                elif kind == "wf":
-                    ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._wf_arrive, body)
-                    heapq.heappush(self._task_starts, stamp)
-                elif kind == "arp":          # a neighbour answered (arp_rcv)
-                    ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._arp_arrive, body)
-                    heapq.heappush(self._starts, stamp)
-                elif kind == "txc":
-                    queue, times = body
-                    vec = self.txq_vec[queue]
-                    for k, t in enumerate(times):
-                        ev.schedule_keyed(t, PRIO_DEVICE, origin, seq + k, self._txc_arrive,
-                                          queue)
-                        # a write-back starts work only through the vector's interrupt,
-                        # no sooner than its EITR interval allows (a later interrupt
-                        # moves that only later)
-                        heapq.heappush(self._starts, vec.earliest(t))
-                elif kind == "mig":
-                    ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._mig_arrive, body)
-                    heapq.heappush(self._sk_starts, stamp)
-                    heapq.heappush(self._data_starts, stamp)
-                elif kind == "qh":
-                    ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._qh_arrive,
-                                      (src_cpu, body))
-                else:
-                    ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._rfs_arrive, body)
-                    heapq.heappush(self._data_starts, stamp)
+                if kind not in file:
+                    check_kind(kind, self.name, src, ())      # names what is wrong
+                    raise RuntimeError(f"{self.name}: no handler for {kind} records")
+                if carries and kind not in carries:
+                    check_kind(kind, self.name, src, carries)
+                file[kind](stamp, origin, seq, body, src_cpu)
+
+    # Filing a record that arrived: its event, keyed by its sender, and the start-time heaps
+    # the lookahead reads (which records can start work here, and when).
+    def _file_sk(self, stamp, origin, seq, body, src_cpu) -> None:
+        self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._sock_arrive,
+                               (body[0], SkBuff.from_wire(body[1]), src_cpu))
+        heapq.heappush(self._sk_starts, stamp)
+
+    def _file_bl(self, stamp, origin, seq, body, src_cpu) -> None:
+        self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._backlog_arrive,
+                               (src_cpu, SkBuff.from_wire(body)))
+        heapq.heappush(self._starts, stamp)
+        heapq.heappush(self._data_starts, stamp)
+
+    def _file_ipi(self, stamp, origin, seq, body, src_cpu) -> None:
+        self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._ipi_arrive, src_cpu)
+        heapq.heappush(self._starts, stamp)
+
+    def _file_xq(self, stamp, origin, seq, body, src_cpu) -> None:
+        self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._xq_arrive,
+                               (body[0], SkBuff.from_wire(body[1]), body[2]))
+        heapq.heappush(self._starts, stamp)
+
+    def _file_wf(self, stamp, origin, seq, body, src_cpu) -> None:
+        self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._wf_arrive, body)
+        heapq.heappush(self._task_starts, stamp)
+
+    def _file_arp(self, stamp, origin, seq, body, src_cpu) -> None:
+        # a neighbour answered (arp_rcv)
+        self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._arp_arrive, body)
+        heapq.heappush(self._starts, stamp)
+
+    def _file_txc(self, stamp, origin, seq, body, src_cpu) -> None:
+        queue, times = body
+        vec = self.txq_vec[queue]
+        for k, t in enumerate(times):
+            self.ev.schedule_keyed(t, PRIO_DEVICE, origin, seq + k, self._txc_arrive, queue)
+            # a write-back starts work only through the vector's interrupt, no sooner than
+            # its EITR interval allows (a later interrupt moves that only later)
+            heapq.heappush(self._starts, vec.earliest(t))
+
+    def _file_mig(self, stamp, origin, seq, body, src_cpu) -> None:
+        self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._mig_arrive, body)
+        heapq.heappush(self._sk_starts, stamp)
+        heapq.heappush(self._data_starts, stamp)
+
+    def _file_qh(self, stamp, origin, seq, body, src_cpu) -> None:
+        self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._qh_arrive, (src_cpu, body))
+
+    def _file_rfs(self, stamp, origin, seq, body, src_cpu) -> None:
+        self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._rfs_arrive, body)
+        heapq.heappush(self._data_starts, stamp)
 
     def advance(self, safe: int) -> None:
         self.cpu.run(safe)

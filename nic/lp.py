@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from softnet.engine.lp import LogicalProcess
+from softnet.engine.records import UnknownRecord, check_kind
 
 from .arfs import ArfsTable
 from .rss import flow_hash_and_queue, rule_matches
@@ -87,15 +88,20 @@ class NicLP(LogicalProcess):
         origin = self.lp_index[src]
         sync = getattr(self, "sync", None)       # unit tests drive an LP without one
         floor = sync.advanced_to if sync is not None else -1
+        link = getattr(self, "in_links", {}).get(src)
+        carries = link.carries if link is not None else ()
         for kind, stamp, seq, body in payload["cpu"]:
             if stamp < floor:                # a promise was broken: fail, never mis-order
                 raise RuntimeError(f"nic: a {kind} record from {src} stamped {stamp} "
                                    f"arrived after advancing to {floor}")
             if kind == "db":                 # a tail write: packets for the wire
                 self.txe.doorbell(stamp, origin, seq, body[0], body[1])
-                continue
-            assert kind == "arfs", kind
-            self.steers.append((stamp, origin, seq, *body))
+            elif kind == "arfs":             # ndo_rx_flow_steer
+                self.steers.append((stamp, origin, seq, *body))
+            else:                            # declared for another receiver, or not at all
+                check_kind(kind, "nic", src, carries)
+                raise UnknownRecord(f"nic: a {kind} record from {src}: the nic does not "
+                                    "receive that kind")
 
     def advance(self, safe: int) -> None:
         if self.arfs is None and self.txe is not None:
