@@ -118,7 +118,7 @@ class NicLP(LogicalProcess):
             pcie = self.pcie_ns
             # a neighbour answers a request: its reply (60 bytes) follows on the receive
             # wire, and arp_rcv's neigh_update reaches each CPU that sends to it
-            reply = self.arp_delay + int(self.wire.tx_ps(np.array([64]))[0]) // 1000 + pcie
+            reply = self.arp_delay + self.wire.tx_ps_one(64) // 1000 + pcie
             for t, k in self.txe.arp_out:
                 for dst in self.arp_notify[k]:
                     self.out_seq += 1

@@ -113,5 +113,27 @@ class Wire:
         self.busy_ps += int(s[-1])
         return end_ps // 1000
 
+    def tx_ps_one(self, size: int) -> int:
+        """`tx_ps` of one frame, in plain integers (no array for a single value)."""
+        return (size + WIRE_OVERHEAD_BYTES) * 8 * 10**12 // self.bps
+
+    def serialise_burst(self, start_ns: int, sizes: list[int]) -> list[int]:
+        """`serialise` for frames all ready at one time (a doorbell's), in plain integers:
+        with one start the running maximum is the start itself, so each frame ends the
+        wire's free time plus the frames up to it. Same integers as the array form."""
+        if not sizes:
+            return []
+        t = max(start_ns * 1000, self.busy_until_ps)
+        begin = t
+        ends = []
+        bps, over = self.bps, WIRE_OVERHEAD_BYTES
+        for size in sizes:
+            t += (size + over) * 8 * 10**12 // bps
+            ends.append(t // 1000)
+        self.busy_until_ps = t
+        self.frames += len(sizes)
+        self.busy_ps += t - begin
+        return ends
+
     def free_at_ns(self) -> int:
         return self.busy_until_ps // 1000

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import heapq
 
-import numpy as np
-
 from .traffic import Wire
 
 FCS = 4
@@ -61,19 +59,21 @@ class TxEngine:
         while self.pending and self.pending[0][0] < safe:
             stamp, _, seq, queue, pkts = heapq.heappop(self.pending)
             ready = stamp + 2 * self.read_ns            # descriptor read, then data read
-            nframes = [p[4] for p in pkts]
-            sizes = np.repeat(np.array([max(p[3] + FCS, MIN_FRAME) for p in pkts],
-                                       dtype=np.int64), nframes)
-            last = np.cumsum(nframes) - 1                # a packet is done with its last frame
-            # a sender's piece (7 fields) names its last frame, shorter after a UDP GSO
-            # skb's last segment, and whether its send goes on in later pieces
-            for i, p in enumerate(pkts):
+            sizes: list[int] = []
+            last: list[int] = []                         # a packet is done with its last frame
+            for p in pkts:
+                size = max(p[3] + FCS, MIN_FRAME)
+                sizes += [size] * p[4]
+                # a sender's piece (7 fields) names its last frame, shorter after a UDP GSO
+                # skb's last segment, and whether its send goes on in later pieces
                 if len(p) > 5 and p[5] != p[3]:
-                    sizes[last[i]] = max(p[5] + FCS, MIN_FRAME)
+                    sizes[-1] = max(p[5] + FCS, MIN_FRAME)
+                last.append(len(sizes) - 1)
             port = queue // self.nq
-            ends = self.wires[port].serialise(np.full(int(sizes.size), ready, dtype=np.int64),
-                                              sizes)
-            done_l = [int(t) for t in ends[last].tolist()]
+            # plain integers: a doorbell carries a few frames, and numpy on arrays that
+            # small costs more than it saves
+            ends = self.wires[port].serialise_burst(ready, sizes)
+            done_l = [ends[i] for i in last]
             for p, t in zip(pkts, done_l):
                 n = p[4]
                 if p[2] == -2:                           # the kernel's ARP request
@@ -109,7 +109,7 @@ class TxEngine:
 
     def next_done_bound(self, safe: int) -> int:
         """Least write-back time of a doorbell not yet rung: one rung at `safe` at best."""
-        return safe + 2 * self.read_ns + int(self.wire.tx_ps(np.array([MIN_FRAME]))[0]) // 1000
+        return safe + 2 * self.read_ns + self.wire.tx_ps_one(MIN_FRAME) // 1000
 
     def pending_packets(self, forwarded: bool) -> int:
         return sum(p[4] if forwarded else 1 for d in self.pending for p in d[4]
