@@ -231,8 +231,9 @@ def _simulate(args, r: dict, p, fault, rundir: RunDir, progress: Progress, say,
                                  + (f" → core {pl[n]}" if pl.get(n) is not None else "")
                                  for n in info["pids"])
                 say(f"placement: {desc}" + ("" if pinned else
-                    f" (not pinned: {len(pl)} processes on {len(os.sched_getaffinity(0))} "
-                    "cores)"))
+                    f" (not pinned: {len(pl)} processes take turns on "
+                    f"{len(os.sched_getaffinity(0))} cores; each hand-over between them waits "
+                    "for a wake-up and none spins; --mode inline may be faster)"))
             results, info = run_process_mode(p.lps, r["duration_ns"], progress.update,
                                              started, fault, (rundir.lock_path,),
                                              args.transport)
