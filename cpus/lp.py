@@ -1,21 +1,22 @@
 """The cpuK logical process: one simulated CPU with the device halves of the queues whose
 vectors are affine to it, its softnet_data, its sockets and its applications.
 
-Inputs: frame records from the nic (for its RX rings) and socket-enqueue records from
-CPUs that processed datagrams for a socket this CPU owns. Outputs: socket-enqueue records
-for sockets other CPUs own, and with aRFS, `ndo_rx_flow_steer` calls to the nic.
+Inputs and outputs are the records of `engine.records` (frames for its RX rings, TX
+write-backs, socket hand-offs, backlog enqueues and IPIs, RFS table writes, doorbells,
+aRFS steering …); each kind that arrives is filed by its `_file_<kind>` method, and a kind
+it does not expect stops the run. Its promises are in `cpus.lookahead`.
 """
 
 from __future__ import annotations
 
 import heapq
 
-from softnet.engine.events import PRIO_DEVICE, PRIO_LINK, PRIO_LOCAL, PRIO_TIMER, EventQueue
 import numpy as np
 
-from softnet.engine.events import INF
-from softnet.engine.lp import EOF_PROMISE, LogicalProcess
-from softnet.engine.records import KINDS, check_kind, kinds_where
+from softnet.engine.events import (INF, PRIO_DEVICE, PRIO_LINK, PRIO_LOCAL, PRIO_TIMER,
+                                   EventQueue)
+from softnet.engine.lp import LogicalProcess
+from softnet.engine.records import KINDS, check_kind
 from softnet.engine.skb import SkBuff
 from softnet.nic.msix import MsixVector
 from softnet.nic.rxring import RxRing
@@ -28,9 +29,9 @@ from .costs import Costs
 from .cpu import NET_RX_SOFTIRQ, NET_TX_SOFTIRQ, SOFTIRQ_NAMES, Cpu
 from .gro import GroFlow, GroList
 from .igb import IgbDriver, QVector
+from .lookahead import CpuLookahead
 from .napi import NapiStruct, SoftnetData, net_rx_action
-from .rfs import (HEAD_REPORT_DELAY_NS, RPS_NO_CPU, HeadReports, RfsRx, RfsWriter,
-                  SockFlowTable)
+from .rfs import HEAD_REPORT_DELAY_NS, HeadReports, RfsRx, RfsWriter, SockFlowTable
 from .sched import Task
 from .sock import TcpSock, UdpSock
 from .stack import Snmp, Stack
@@ -38,12 +39,6 @@ from .tx import (ETH_HLEN, IP_HLEN, UDP_HLEN, Neigh, Tx, TxQueue, TxSock, gso_tr
                  ip_fragments, tx_truesize)
 
 
-# records sent from kernel steps (receive path, TX cleanup, aRFS), and the inputs that can
-# start kernel work here (engine/records.py declares them)
-KERNEL_KINDS = set(kinds_where(from_kernel=True))
-CAUSAL_KINDS = set(kinds_where(starts_work=True, dst="cpu"))
-# records whose sending needs data this CPU holds (a frame, a backlog packet)
-DATA_KINDS = set(kinds_where(needs_data=True))
 
 
 class Sysctl:
@@ -55,7 +50,7 @@ class Sysctl:
             setattr(self, k, d[k])
 
 
-class CpuLP(LogicalProcess):
+class CpuLP(CpuLookahead, LogicalProcess):
     def __init__(self, name: str, index: int, args: dict) -> None:
         self.name = name
         self.index = index
@@ -674,335 +669,6 @@ class CpuLP(LogicalProcess):
             self._until_sent[dst] = until
             out["until"] = until
         return out or None
-
-    def promise(self, dst: str, safe: int) -> int:
-        """Kernel records (socket hand-offs, backlog enqueues, IPIs, backlog progress) leave
-        only from kernel steps of the receive path: an interrupt's softirq, ksoftirqd, a
-        backlog poll — never from a socket enqueue landing here. So their earliest send is
-        the earliest of: now, if such work is under way; the next event that starts such
-        work; the promise of an input that can bring such work (frames, backlog enqueues,
-        IPIs). From there, a record of each kind leaves only after a known minimum of work
-        (`Stack.send_prefix`): that stretch is lookahead too. RFS table writes come from
-        an application's recvmsg instead: now if an application is runnable, else once a
-        datagram can reach one of its sockets; and never again once every connected
-        socket here has written its slot for good."""
-        link = self.out_links[dst]
-        kinds = link.carries
-        key = (self.sync.rounds, safe)
-        if self._pe_key != key:
-            self._pe_key = key
-            self._kernel_e = self._kernel_earliest(safe)
-            self._app_e = None
-            self._task_e = None
-            self._db_e = None
-        kernel = [k for k in kinds if k in KERNEL_KINDS]
-        if "arfs" in kernel and not self.stack.rfs.arfs.may_steer():
-            kernel.remove("arfs")
-        wf_task = INF
-        if "wf" in kernel and self.sender_tasks:
-            # a sender's own dev_queue_xmit may free other CPUs' skbs (a qdisc drop)
-            if self._task_e is None:
-                self._task_e = self._sender_earliest(safe)
-            wf_task = self._task_e
-        e = INF
-        until = {}                           # per-kind bounds, told to dst (see receive)
-        if kernel and set(kernel) <= DATA_KINDS:
-            # each kind is sent only for data this CPU holds; without it, only after an
-            # input that can bring such data
-            for k in kernel:
-                if self._may_send_now(dst, k):
-                    b = max(self._kernel_e, safe)
-                else:
-                    b = max(self._data_input_earliest(k, dst), safe)
-                if b < INF:
-                    b += (0 if k == "ipi" and self.lp_cpu[dst] in self.sd.rps_ipi_list
-                          else self._prefix_for(dst, [k]))
-                    e = min(e, b)
-                until[k] = link.deliver(b) if b < INF else EOF_PROMISE
-            kernel = []
-        if kernel or not kinds:
-            e = min(self._kernel_e, wf_task)
-            if e < INF:
-                prefix = self._prefix.get((dst, tuple(kernel)))
-                if prefix is None:
-                    prefix = self._prefix[(dst, tuple(kernel))] = min(
-                        self.stack.send_prefix(k) for k in kernel or ("sk",))
-                if "ipi" in kinds and self.sd.rps_ipi_list:
-                    prefix = 0               # an IPI owed already leaves at the next poll end
-                e = max(e, safe) + prefix
-        if "rfs" in kinds:
-            if self._app_e is None:
-                self._app_e = self._app_earliest(safe)
-            b = max(self._app_e, safe)
-            e = min(e, b)
-            until["rfs"] = link.deliver(b) if b < INF else EOF_PROMISE
-        if until:
-            self._until_out[dst] = until
-        if "mig" in kinds:                   # a socket leaves at its reader's move, or later
-            for at, _, to in self._mig_out:
-                if to == dst:
-                    e = min(e, max(at, safe))
-                    break
-        if "wf" in kinds and self.sender_tasks and any(
-                q.qdisc.kind == "fq_codel" for q in self.txqs.values()):
-            # fq_codel frees other senders' skbs (overflow, CoDel) in a local sender's
-            # dev_queue_xmit too
-            if self._task_e is None:
-                self._task_e = self._sender_earliest(safe)
-            e = min(e, max(self._task_e, safe) + self.costs.udp_sendmsg)
-        if "xq" in kinds or "db" in kinds:   # sends from a sender's sendmsg
-            if self._task_e is None:
-                self._task_e = self._sender_earliest(safe)
-            c = self.costs
-            if "xq" in kinds:                # a sender's, or a forwarded packet's
-                e = min(e, max(min(self._task_e, self._kernel_e), safe) + c.ip_output)
-            if "db" in kinds:
-                if self._db_e is None:
-                    self._db_e = self._doorbell_earliest(safe)
-                e = min(e, max(min(self._task_e, self._db_e), safe) + c.igb_xmit_frame)
-        if e >= INF:
-            return EOF_PROMISE
-        return link.deliver(e)
-
-    def _kernel_earliest(self, safe: int, rx_until: dict | None = None):
-        cpu = self.cpu
-        e = cpu.now if (cpu.softirq_frames or cpu.irq_queue or cpu.softirq_pending
-                        or cpu.ksoftirqd.on_rq) else INF
-        if self._causal is None:         # links are attached after construction
-            self._causal = [src for src, l in self.in_links.items()
-                            if not l.carries or set(l.carries) & CAUSAL_KINDS]
-            self._sk_in = [src for src, l in self.in_links.items()
-                           if {"sk", "mig"} & set(l.carries)]
-            self._wf_in = [src for src, l in self.in_links.items() if "wf" in l.carries]
-            self._pcie_in = {src for src, l in self.in_links.items() if l.kind == "pcie"}
-            # an ARP reply starts work without an interrupt: no EITR bound on its link
-            self._pcie_gated = {src for src in self._pcie_in
-                                if "arp" not in self.in_links[src].carries}
-            self._rx_rfs_in = [src for src, l in self.in_links.items()
-                               if not l.carries or set(l.carries) & {"rx", "rfs", "mig"}]
-            self._bl_in_list = [src for src, l in self.in_links.items() if "bl" in l.carries]
-            self._bl_in = set(self._bl_in_list)
-        if e > safe:
-            # every event earlier than `safe` has run; a superseded IRQ time left in
-            # the heap only makes the bound more cautious
-            starts = self._starts
-            while starts and starts[0] < safe:
-                heapq.heappop(starts)
-            if starts and starts[0] < e:
-                e = starts[0]
-            ins = self.sync.in_promise
-            vecs = self.vectors
-            # whatever the nic sends starts work here only through one of this CPU's
-            # vectors, which fire no sooner than their EITR interval allows; a masked
-            # vector means its NAPI is scheduled, and then work is under way already
-            gated = bool(vecs) and not any(v.masked for v in vecs)
-            for src in self._causal:
-                p = ins[src]
-                if rx_until is not None and src in rx_until and rx_until[src] > p:
-                    p = rx_until[src]
-                if gated and src in self._pcie_gated:
-                    p = min(v.earliest(p) for v in vecs)
-                if p < e:
-                    e = p
-        return e
-
-    def _prefix_for(self, dst: str, kernel: list) -> int:
-        prefix = self._prefix.get((dst, tuple(kernel)))
-        if prefix is None:
-            prefix = self._prefix[(dst, tuple(kernel))] = min(
-                self.stack.send_prefix(k) for k in kernel)
-        return prefix
-
-    def _may_send_now(self, dst: str, kind: str) -> bool:
-        """Can what this CPU holds now (frames in its rings, skbs in flight in its stack,
-        its backlog, owed IPIs) lead to a record of `kind` for `dst`? Each frame's
-        possible steering targets follow the tables as they are; they change only when
-        an input arrives (an RFS write), which `_data_input_earliest` bounds."""
-        key = self._pe_key
-        if self._poss_key != key:
-            self._poss_key = key
-            self._poss = self._possible_sends()
-        poss = self._poss
-        if poss is None:
-            return True
-        bl, sk, busy = poss
-        d = self.lp_cpu[dst]
-        if kind == "bl":
-            return d in bl
-        if kind == "ipi":
-            return d in bl or d in self.sd.rps_ipi_list
-        if kind == "sk":
-            return d in sk or busy
-        return busy                                    # qh: a backlog to run
-
-    def _possible_sends(self):
-        """(backlog/IPI targets, socket owners, backlog busy) the held frames can reach,
-        or None when anything may go anywhere (skbs mid-step, IPIs owed)."""
-        if self.stack.held or self.stack.fwd_pending:
-            return None
-        me = self.cpu_id
-        bl: set = set()
-        sk: set = set()
-        for q, ring in self.rings.items():
-            for f in ring.pending_flows():
-                t = self._steer_targets(q, f)
-                bl |= t
-                if me in t:
-                    s = self.stack.flow_sock[f]
-                    if s is not None:
-                        sk |= {self.lp_cpu[lp] for _, lp in self.sock_owners[s]}
-        bl.discard(me)
-        sk.discard(me)
-        return bl, sk, bool(self.backlog.queued() or self.backlog.in_hand is not None
-                            or self.pending)
-
-    def _steer_targets(self, q: int, flow: int) -> set:
-        """Where get_rps_cpu may send a frame of `flow` from queue q, tables as now."""
-        st = self.stack
-        h = st.sw_hash[flow]
-        rfs = st.rfs
-        stale = set()
-        if rfs is not None and q in rfs.flow_tables:
-            # a local reader can make the slot match without an input, and then a flow
-            # still draining on its old CPU goes there
-            mask, flows = rfs.flow_tables[q]
-            rf = flows.get(h & mask)
-            if rf is not None and rf.cpu != RPS_NO_CPU:
-                stale.add(rf.cpu)
-        if rfs is not None and q in rfs.flow_tables and rfs.sock_table is not None:
-            tab = rfs.sock_table
-            ident = tab.ents.get(h & tab.mask)
-            if ident is not None and not (ident ^ h) & ~tab.cpu_mask & 0xFFFFFFFF \
-                    and ident & tab.cpu_mask < rfs.ncpus:
-                out = {ident & tab.cpu_mask}
-                mask, flows = rfs.flow_tables[q]
-                rf = flows.get(h & mask)
-                if rf is not None and rf.cpu != RPS_NO_CPU:
-                    out.add(rf.cpu)       # the old CPU while the flow drains there
-                # (aRFS's switched-to entries hold next_cpu); a local reader may overwrite
-                # the slot without an input (a colliding socket): then RPS decides
-                m = st.rps_maps.get(q)
-                out.add(m[(h * len(m)) >> 32] if m else self.cpu_id)
-                return out
-        m = st.rps_maps.get(q)
-        if m:
-            return {m[(h * len(m)) >> 32]} | stale
-        return {self.cpu_id} | stale
-
-    def _data_input_earliest(self, kind: str, dst: str) -> int:
-        """The earliest an input can bring data that leads to a record of `kind` for
-        `dst`: steering (bl, ipi) needs a new frame from the nic (through a vector's
-        interrupt) or an RFS table write; a socket hand-off (sk) also a backlog packet
-        from another CPU; a head report (qh) a backlog packet from `dst` itself."""
-        if self._causal is None:
-            self._kernel_earliest(0)
-        ins = self.sync.in_promise
-        # data already received and waiting in the event heap comes first
-        ds = self._data_starts
-        safe = self.sync.advanced_to
-        while ds and ds[0] < safe:
-            heapq.heappop(ds)
-        if ds:
-            return ds[0]
-        if kind == "qh":
-            return self._in_kind(dst, ("bl",)) if dst in self._bl_in else INF
-        # which of a source's record kinds can bring the data
-        wanted = ("rx", "rfs", "mig", "bl") if kind == "sk" else ("rx", "rfs", "mig")
-        srcs = self._rx_rfs_in + (self._bl_in_list if kind == "sk" else [])
-        e = INF
-        vecs = self.vectors
-        gated = bool(vecs) and not any(v.masked for v in vecs)
-        for src in srcs:
-            if src in self._pcie_in:
-                p = ins[src]
-                if gated:
-                    p = min(v.earliest(p) for v in vecs)
-            else:
-                p = self._in_kind(src, wanted)
-            if p < e:
-                e = p
-        return e
-
-    def _in_kind(self, src: str, kinds: tuple) -> int:
-        """The least of src's per-kind promises for `kinds` it carries (its link promise
-        where it gave none, or for kinds it does not report)."""
-        link = self.in_links[src]
-        p = self.sync.in_promise[src]
-        until = self._until_in.get(src)
-        if until is None:
-            return p
-        best = INF
-        for k in link.carries:
-            if k not in kinds:
-                continue
-            v = until.get(k)
-            b = p if v is None else max(p, v)
-            if b < best:
-                best = b
-        return best
-
-    def _sender_earliest(self, safe: int):
-        """When a sending application here can next call sendmsg: now if one is runnable;
-        else its pacing timer, or kernel work or a send-buffer release that can wake it."""
-        senders = self.sender_tasks
-        if not senders:
-            return INF
-        if any(t.on_rq for t in senders):
-            return self.cpu.now
-        return self._wake_earliest(safe, (self._task_starts,), "_wf_in")
-
-    def _doorbell_earliest(self, safe: int):
-        """Kernel work that can ring a doorbell. While every qdisc here is empty and nothing
-        is handed over, a completion cannot lead to one (waking a queue finds nothing to
-        send): only a
-        frame (forwarding) or a handed-over packet can, so the nic's link counts with its
-        promise for frames alone."""
-        if self._rx_until and all(txq.qdisc.empty() for txq in self.txqs.values()) \
-                and not self.tx.xmit_list and not self.tx.neigh_flush \
-                and not any(n.queue for n in self.tx.neigh.values()):
-            e = self._kernel_earliest(safe, self._rx_until)
-            self._kernel_earliest(safe)       # leave the cached bounds as they were
-            return e
-        return self._kernel_e
-
-    def _app_earliest(self, safe: int):
-        w = self.rfs_writer
-        if w is None:
-            return INF
-        if w.may_write(self.sockets.values()):
-            return self._task_earliest(safe)
-        if self._mig_in:
-            # only a reader still to come can write, not before its move here
-            return max(self._mig_in[0], self._task_earliest(safe))
-        return INF
-
-    def _task_earliest(self, safe: int):
-        """When an application task here can next run: now if one is runnable; else the
-        earliest of kernel work (it can queue to a socket or free send-buffer space), a
-        pacing timer, and the inputs that can wake one (socket hand-offs, a moving
-        socket, send-buffer releases)."""
-        if any(t.on_rq for t in self.tasks[1:]):
-            return self.cpu.now
-        return self._wake_earliest(safe, (self._sk_starts, self._task_starts),
-                                   "_sk_in", "_wf_in")
-
-    def _wake_earliest(self, safe: int, heaps: tuple, *inputs: str):
-        """The earliest of kernel work, the events in `heaps` not yet run, and the
-        promises of the input links named by `inputs` (attributes listing sources)."""
-        e = self._kernel_e
-        for heap in heaps:
-            while heap and heap[0] < safe:
-                heapq.heappop(heap)
-            if heap and heap[0] < e:
-                e = heap[0]
-        if self._causal is None:
-            self._kernel_earliest(safe)
-        ins = self.sync.in_promise
-        for name in inputs:
-            for src in getattr(self, name):
-                if ins[src] < e:
-                    e = ins[src]
-        return e
 
     def progress(self) -> dict:
         # offered as far as this CPU's clock: frames that have reached its rings by now (the

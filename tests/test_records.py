@@ -7,7 +7,7 @@ from helpers import BASIC
 
 from softnet.coordinator.config import load_file, validate
 from softnet.coordinator.topology import plan
-from softnet.cpus import lp as cpu_lp
+from softnet.cpus import lookahead as cpu_lp
 from softnet.engine.lp import SyncDriver
 from softnet.engine.process import build_lp
 from softnet.engine.records import KINDS, UnknownRecord, check_link, kinds_where

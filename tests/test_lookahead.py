@@ -1,0 +1,87 @@
+"""The lookahead (cpus/lookahead.py, and the nic's promises): on every link, kind by kind,
+no record leaves stamped below a promise its sender made on that link before — neither the
+link's promise nor a per-kind bound (`until`). Checked where records are sent, on every
+example, so a broken bound is named at its sender rather than found (or missed) later at
+the receiver."""
+
+import glob
+import os
+
+import pytest
+
+from helpers import ROOT
+
+from softnet.coordinator.cli import main
+from softnet.cpus.lp import CpuLP
+from softnet.engine.lp import SyncDriver
+
+EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*.toml")))
+# what fits a short run: rfs_migrate's reader moves sooner; a sender whose TX queue the
+# other CPU cleans (datagrams cross as xq, freed memory comes back as wf)
+EXTRA = {"rfs_migrate": ("rfs_migrate", ["--set", 'apps.0.migrate=[{ at = "1ms", cpu = 2 }, '
+                                         '{ at = "2ms", cpu = 3 }]']),
+         "sender_misaligned": ("sender", ["--set", 'irq.smp_affinity."eth0-tx-0"="2"'])}
+
+
+def _run(tmp_path, name: str, duration: str = "3ms") -> int:
+    file, sets = EXTRA.get(name, (name, []))
+    return main(["run", os.path.join(ROOT, "examples", f"{file}.toml"), "--mode", "inline",
+                 "--quiet", "--duration", duration, *sets, "--out", str(tmp_path / name)])
+
+
+class BrokenPromise(AssertionError):
+    pass
+
+
+@pytest.fixture
+def promises_checked(monkeypatch):
+    """Wrap SyncDriver.step: every record sent must respect what went before it."""
+    made: dict[tuple[SyncDriver, str], dict] = {}     # by driver: each run its own
+    seen = {"records": 0, "kinds": set()}
+    step = SyncDriver.step
+
+    def checked(self):
+        frames = step(self)
+        for dst, f in frames:
+            last = made.setdefault((self, dst), {"link": -1, "until": {}})
+            payload = f.payload if isinstance(f.payload, dict) else {}
+            for kind, stamp, _seq, body in payload.get("cpu") or ():
+                stamps = body[1] if kind == "txc" else (stamp,)
+                bound = max(last["link"], last["until"].get(kind, -1))
+                if min(stamps) < bound:
+                    raise BrokenPromise(f"{f.src}->{dst}: a {kind} record stamped "
+                                        f"{min(stamps)} after a promise of {bound} "
+                                        f"(link {last['link']}, kind "
+                                        f"{last['until'].get(kind)})")
+                seen["records"] += 1
+                seen["kinds"].add(kind)
+            # what this frame promises holds for everything sent after it
+            last["link"] = max(last["link"], f.promise)
+            for k, v in (payload.get("until") or {}).items():
+                last["until"][k] = max(last["until"].get(k, -1), v)
+        return frames
+
+    monkeypatch.setattr(SyncDriver, "step", checked)
+    return seen
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: os.path.basename(p)[:-5])
+def test_no_record_leaves_below_a_promise(tmp_path, promises_checked, example):
+    assert _run(tmp_path, os.path.basename(example)[:-5]) == 0
+    assert promises_checked["records"] > 0
+
+
+def test_the_check_catches_a_promise_too_high(tmp_path, promises_checked, monkeypatch):
+    """A CPU that promises 5 µs more than it may: the check names the broken bound."""
+    promise = CpuLP.promise
+    monkeypatch.setattr(CpuLP, "promise",
+                        lambda self, dst, safe: promise(self, dst, safe) + 5_000)
+    with pytest.raises(BrokenPromise, match="after a promise of"):
+        _run(tmp_path, "rfs")
+
+
+def test_the_checked_runs_cover_every_record_kind(tmp_path, promises_checked):
+    for name in ("rfs_migrate", "arfs", "router", "sender_misaligned", "rfs"):
+        assert _run(tmp_path, name, "10ms") == 0
+    assert promises_checked["kinds"] >= {"sk", "bl", "ipi", "qh", "rfs", "mig", "db",
+                                          "txc", "arfs", "xq", "wf"}
