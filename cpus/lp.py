@@ -564,6 +564,11 @@ class CpuLP(CpuLookahead, LogicalProcess):
         rx = payload.get("rx")
         if rx is not None:
             stamps, ids, flows, wires, queues = (np.frombuffer(c, dtype=np.int64) for c in rx)
+            # grouped by queue, not sorted overall: the least stamp is the one to check
+            if stamps.size and int(stamps.min()) < self.sync.advanced_to:
+                raise RuntimeError(f"{self.name}: a frame from {src} stamped "
+                                   f"{int(stamps.min())} arrived after advancing to "
+                                   f"{self.sync.advanced_to}")
             touched = set()
             if len(self.rings) == 1:
                 (q, ring), = self.rings.items()

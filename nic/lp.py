@@ -94,12 +94,12 @@ class NicLP(LogicalProcess):
             if stamp < floor:                # a promise was broken: fail, never mis-order
                 raise RuntimeError(f"nic: a {kind} record from {src} stamped {stamp} "
                                    f"arrived after advancing to {floor}")
+            check_kind(kind, "nic", src, carries)
             if kind == "db":                 # a tail write: packets for the wire
                 self.txe.doorbell(stamp, origin, seq, body[0], body[1])
             elif kind == "arfs":             # ndo_rx_flow_steer
                 self.steers.append((stamp, origin, seq, *body))
-            else:                            # declared for another receiver, or not at all
-                check_kind(kind, "nic", src, carries)
+            else:                            # declared, but for another receiver
                 raise UnknownRecord(f"nic: a {kind} record from {src}: the nic does not "
                                     "receive that kind")
 
@@ -274,8 +274,11 @@ class NicLP(LogicalProcess):
         return out or None
 
     def progress(self) -> dict:
-        # what was offered is counted where it lands (cpus), at the receivers' clocks
-        return {"on_wire": self.txe.frames if self.txe is not None else 0}
+        # what was offered is counted where it lands (cpus), at the receivers' clocks; a
+        # frame an ntuple rule drops lands nowhere: counted here, offered and dropped alike
+        nd = int(self.dropped.sum())
+        return {"offered": nd, "dropped": nd,
+                "on_wire": self.txe.frames if self.txe is not None else 0}
 
     def result(self) -> dict:
         sizes = self.sizes

@@ -7,12 +7,15 @@ the receiver."""
 import glob
 import os
 
+import numpy as np
 import pytest
 
 from helpers import ROOT
 
 from softnet.coordinator.cli import main
 from softnet.cpus.lp import CpuLP
+from softnet.nic import lp as nic_lp
+from softnet.nic.lp import NicLP
 from softnet.engine.lp import SyncDriver
 
 EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*.toml")))
@@ -45,10 +48,13 @@ def promises_checked(monkeypatch):
         for dst, f in frames:
             last = made.setdefault((self, dst), {"link": -1, "until": {}})
             payload = f.payload if isinstance(f.payload, dict) else {}
-            for kind, stamp, _seq, body in payload.get("cpu") or ():
-                stamps = body[1] if kind == "txc" else (stamp,)
+            sent = [(kind, body[1] if kind == "txc" else (stamp,))
+                    for kind, stamp, _seq, body in payload.get("cpu") or ()]
+            if payload.get("rx") is not None:          # the nic's frames, as columns
+                sent.append(("rx", np.frombuffer(payload["rx"][0], np.int64).tolist()))
+            for kind, stamps in sent:
                 bound = max(last["link"], last["until"].get(kind, -1))
-                if min(stamps) < bound:
+                if stamps and min(stamps) < bound:
                     raise BrokenPromise(f"{f.src}->{dst}: a {kind} record stamped "
                                         f"{min(stamps)} after a promise of {bound} "
                                         f"(link {last['link']}, kind "
@@ -59,6 +65,8 @@ def promises_checked(monkeypatch):
             last["link"] = max(last["link"], f.promise)
             for k, v in (payload.get("until") or {}).items():
                 last["until"][k] = max(last["until"].get(k, -1), v)
+            if payload.get("rx_until") is not None:    # the nic's bound for frames alone
+                last["until"]["rx"] = max(last["until"].get("rx", -1), payload["rx_until"])
         return frames
 
     monkeypatch.setattr(SyncDriver, "step", checked)
@@ -69,6 +77,19 @@ def promises_checked(monkeypatch):
 def test_no_record_leaves_below_a_promise(tmp_path, promises_checked, example):
     assert _run(tmp_path, os.path.basename(example)[:-5]) == 0
     assert promises_checked["records"] > 0
+
+
+def test_the_check_catches_a_nic_promise_too_high(tmp_path, promises_checked, monkeypatch):
+    """The nic's frames alone (no CPU sends anything on): caught at the nic. Small
+    windows, so the nic hands its frames over in many frames, each after a promise."""
+    monkeypatch.setattr(nic_lp, "TARGET_FRAMES_PER_WINDOW", 40)
+    rx_promise = NicLP._rx_promise
+    monkeypatch.setattr(NicLP, "_rx_promise",
+                        lambda self, dst, safe: rx_promise(self, dst, safe) + 300_000)
+    with pytest.raises(BrokenPromise, match="nic->cpu"):
+        main(["run", os.path.join(ROOT, "examples", "basic.toml"), "--mode", "inline",
+              "--quiet", "--duration", "3ms", "--set", "apps.0.cpu=2",
+              "--out", str(tmp_path / "r")])
 
 
 def test_the_check_catches_a_promise_too_high(tmp_path, promises_checked, monkeypatch):
@@ -83,5 +104,17 @@ def test_the_check_catches_a_promise_too_high(tmp_path, promises_checked, monkey
 def test_the_checked_runs_cover_every_record_kind(tmp_path, promises_checked):
     for name in ("rfs_migrate", "arfs", "router", "sender_misaligned", "rfs"):
         assert _run(tmp_path, name, "10ms") == 0
-    assert promises_checked["kinds"] >= {"sk", "bl", "ipi", "qh", "rfs", "mig", "db",
-                                          "txc", "arfs", "xq", "wf"}
+    assert promises_checked["kinds"] >= {"rx", "sk", "bl", "ipi", "qh", "rfs", "mig", "db",
+                                          "txc", "arp", "arfs", "xq", "wf"}
+
+
+def test_a_frame_behind_its_receivers_clock_stops_the_run(tmp_path, monkeypatch):
+    """Without the sender-side check, the receiving CPU refuses the late frame itself."""
+    monkeypatch.setattr(nic_lp, "TARGET_FRAMES_PER_WINDOW", 40)
+    rx_promise = NicLP._rx_promise
+    monkeypatch.setattr(NicLP, "_rx_promise",
+                        lambda self, dst, safe: rx_promise(self, dst, safe) + 300_000)
+    with pytest.raises(RuntimeError, match="arrived after advancing"):
+        main(["run", os.path.join(ROOT, "examples", "basic.toml"), "--mode", "inline",
+              "--quiet", "--duration", "3ms", "--set", "apps.0.cpu=2",
+              "--out", str(tmp_path / "r")])
