@@ -20,9 +20,12 @@ May import: the standard library and pyzmq.
 
 from __future__ import annotations
 
+import fcntl
 import socket
 import struct
+import termios
 import time
+from array import array
 from collections import deque
 
 import zmq
@@ -156,11 +159,18 @@ class PairLinks:
         self.ins = [_In(src, _adopt(fd)) for src, fd in sorted(in_fds.items())]
         self.outs = {dst: _Out(_adopt(fd)) for dst, fd in out_fds.items()}
         self._next = 0                 # which input is read first next time (fairness)
+        self._queued = 0               # frames put and not yet wholly sent (hot: a counter)
+        self._scratch = bytearray(READ_CHUNK)
+        self._scratch_view = memoryview(self._scratch)
+        self._avail = array("i", [0])  # FIONREAD's answer
 
     def put(self, dst: str, data: bytes) -> None:
         self.outs[dst].queue.append(_LEN.pack(len(data)) + data)
+        self._queued += 1
 
     def flush(self) -> None:
+        if not self._queued:
+            return
         for dst, o in self.outs.items():
             q = o.queue
             while q:
@@ -175,9 +185,10 @@ class PairLinks:
                     break
                 q.popleft()
                 o.sent = 0
+                self._queued -= 1
 
     def blocked(self) -> bool:
-        return any(o.queue for o in self.outs.values())
+        return self._queued > 0
 
     def next_frame(self, only: frozenset | None = None) -> bytes | None:
         ins = self.ins
@@ -189,13 +200,15 @@ class PairLinks:
             frame = i.take()
             if frame is None and not i.eof:
                 try:
-                    chunk = i.sock.recv(READ_CHUNK)
+                    # into one scratch buffer: recv(n) would allocate (and free) n bytes
+                    # on every call, which for a large n is an mmap each time
+                    got = i.sock.recv_into(self._scratch)
                 except BlockingIOError:
                     continue
-                if not chunk:
+                if not got:
                     i.eof = True
                     continue
-                i.buf += chunk
+                i.buf += self._scratch_view[:got]
                 frame = i.take()
             if frame is not None:
                 self._next = (self._next + k + 1) % n
@@ -214,21 +227,21 @@ class PairLinks:
                 continue
             if i.has_frame():
                 return True
-            if not i.eof:
-                try:
-                    if i.sock.recv(1, socket.MSG_PEEK):
-                        return True
-                except BlockingIOError:
-                    pass
+            # bytes waiting, without an exception when there are none (end-of-file shows
+            # as none here; the blocking poll sees it)
+            if not i.eof and fcntl.ioctl(i.sock.fileno(), termios.FIONREAD, self._avail,
+                                         True) == 0 and self._avail[0]:
+                return True
         return False
 
     def spin(self, seconds: float, only: frozenset | None = None) -> bool:
         """Busy-wait up to `seconds` for input or room to send; True if either came."""
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
-            if self.blocked():
+        clock = time.perf_counter
+        deadline = clock() + seconds
+        while clock() < deadline:
+            if self._queued:
                 self.flush()
-                if not self.blocked():
+                if not self._queued:
                     return True
             if self.readable_now(only):
                 return True
