@@ -388,3 +388,21 @@ def test_nothing_in_the_current_directory_shadows_the_package(tmp_path):
                        cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert not marker.exists()
+
+
+def test_a_full_file_system_is_refused_before_the_run(tmp_path, capsys, no_simulation):
+    """A 512 KiB tmpfs cannot take the 1 MiB probe: refused at once, nothing left there.
+    Needs root and mount(2) (CI has both; elsewhere it is skipped)."""
+    fs = tmp_path / "small"
+    fs.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(fs)],
+                       capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        assert _run(tmp_path, fs / "run") == 2
+        err = capsys.readouterr().err
+        assert "no space left on the device" in err and "Traceback" not in err
+        assert os.listdir(fs) == []
+    finally:
+        subprocess.run(["umount", str(fs)], check=False)
