@@ -147,32 +147,38 @@ class RunDir:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         old = None
-        with signals_deferred():
-            try:
-                # what is there now may have appeared during the run
-                if os.path.lexists(self.out):
-                    self._check_existing()
-            except OutError as e:
-                raise OutError(f"{e}; the results are kept in {tmp}") from None
-            moved = None
-            try:
-                if os.path.lexists(self.out):
-                    if os.listdir(self.out):
-                        old = tempfile.mkdtemp(prefix=".softnet-old-", dir=self.parent)
-                        moved = os.path.join(old, "run")
-                        os.rename(self.out, moved)
-                    else:
-                        os.rmdir(self.out)
-                os.rename(tmp, self.out)
-            except BaseException:
-                if moved is not None:            # put the old one back
-                    os.rename(moved, self.out)
-                    os.rmdir(old)
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-            self.committed = True
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        try:
+            with signals_deferred():
+                try:
+                    # what is there now may have appeared during the run
+                    if os.path.lexists(self.out):
+                        self._check_existing()
+                except OutError as e:
+                    raise OutError(f"{e}; the results are kept in {tmp}") from None
+                moved = None
+                try:
+                    if os.path.lexists(self.out):
+                        if os.listdir(self.out):
+                            old = tempfile.mkdtemp(prefix=".softnet-old-", dir=self.parent)
+                            moved = os.path.join(old, "run")
+                            os.rename(self.out, moved)
+                        else:
+                            os.rmdir(self.out)
+                    os.rename(tmp, self.out)
+                except BaseException:
+                    if moved is not None:            # put the old one back
+                        os.rename(moved, self.out)
+                    if old is not None:
+                        os.rmdir(old)
+                        old = None
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    raise
+                self.committed = True
+        finally:
+            # the old run goes once the new one is in place, even if a held signal is
+            # raised as the swap ends
+            if old is not None and self.committed:
+                shutil.rmtree(old, ignore_errors=True)
 
     @property
     def lock_path(self) -> str:

@@ -406,3 +406,31 @@ def test_a_full_file_system_is_refused_before_the_run(tmp_path, capsys, no_simul
         assert os.listdir(fs) == []
     finally:
         subprocess.run(["umount", str(fs)], check=False)
+
+
+def test_a_signal_during_the_swap_is_held_until_it_is_done(tmp_path, monkeypatch):
+    from softnet.coordinator import entry
+    from softnet.coordinator.rundir import RunDir
+    out = tmp_path / "r"
+    assert _run(tmp_path, out) == 0
+    rd = RunDir(str(out), force=True).claim()
+    real_rename = os.rename
+
+    def rename(a, b):                    # SIGTERM lands between moving the old run aside
+        real_rename(a, b)                # and moving the new one in
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    saved = {s: signal.getsignal(s) for s in entry.SIGNALS}
+    entry.install_signal_handlers()
+    monkeypatch.setattr(os, "rename", rename)
+    try:
+        with pytest.raises(entry.Interrupted):
+            rd.commit(_resolved(), {"summary": {"offered": 7}, "files": {}}, {})
+    finally:
+        monkeypatch.setattr(os, "rename", real_rename)
+        for s, h in saved.items():
+            signal.signal(s, h)
+        rd.release()
+    assert rd.committed
+    assert json.loads((out / "summary.json").read_text()) == {"offered": 7}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
