@@ -182,16 +182,16 @@ def _run(args, r: dict, p, fault: dict[str, int]) -> int:
     def say(*a) -> None:
         if not args.quiet:
             print(*a, file=sys.stderr)
+    progress = Progress(r["duration_ns"], receives=bool(r["flows"]),
+                        sends=any(a.get("sender") for a in r["apps"]), enabled=not args.quiet)
     try:
         rundir = _claim(args.out, args.force)
     except OutError as e:
         print(f"softnet: {e}", file=sys.stderr)
         return EXIT_INPUT
-    out = args.out or os.path.relpath(rundir.out)
-    progress = Progress(r["duration_ns"], receives=bool(r["flows"]),
-                        sends=any(a.get("sender") for a in r["apps"]), enabled=not args.quiet)
     try:
-        with rundir:
+        with rundir:                     # from here on the lock is released on any way out
+            out = args.out or os.path.relpath(rundir.out)
             if args.file is None:
                 say(f"softnet: no experiment file given: running the built-in default "
                     f"experiment ({r['cpus']} CPUs, {r['nic']['model']} with "
@@ -204,6 +204,7 @@ def _run(args, r: dict, p, fault: dict[str, int]) -> int:
                     f"multiples of {r['quantum_ns']} ns (timing error up to that much per hop)")
             return _simulate(args, r, p, fault, rundir, progress, say, out)
     except Interrupted as e:
+        out = args.out or os.path.relpath(rundir.out)
         wrote = (f"the run directory {out} is complete" if rundir.committed else
                  f"nothing was written to {out}")
         _end(progress, f"softnet: stopped by {e.signame}: every LP process ended; {wrote}")

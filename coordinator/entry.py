@@ -58,7 +58,9 @@ def signals_deferred():
     finally:
         _deferred.pop()
     if not _deferred and _held:
-        raise Interrupted(_held[0])
+        signum = _held[0]
+        _held.clear()                   # raised once; what it stops is done with them
+        raise Interrupted(signum)
 
 
 def install_signal_handlers() -> None:
