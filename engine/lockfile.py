@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 
 
 class Held(Exception):
@@ -49,14 +50,24 @@ def release(fd: int, path: str) -> None:
     os.close(fd)
 
 
-def remove_if_free(path: str) -> None:
-    """Remove a lock file that nobody holds; a held one, or one replaced meanwhile, stays."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+def remove_if_free(path: str, wait_s: float = 0.0) -> bool:
+    """Remove a lock file that nobody holds; a held one, or one replaced meanwhile, stays.
+    `wait_s`: how long a held lock is retried (a dead holder's lock is dropped only as the
+    kernel finishes closing its files, possibly after its other pipes reported its end).
+    True when the file is gone."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        except OSError:
+            return not os.path.lexists(path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+            continue
         release(fd, path)
-    except OSError:
-        os.close(fd)
+        return True

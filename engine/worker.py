@@ -24,6 +24,7 @@ import sys
 from . import lockfile
 
 LIFELINE_FD = 0          # standard input
+LOCK_WAIT_S = 2.0        # how long a dead coordinator's run-directory lock is waited for
 _LEN = struct.Struct("<Q")
 
 
@@ -67,7 +68,7 @@ def coordinator_gone(leftovers: list[str]) -> None:
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path, ignore_errors=True)
         else:
-            lockfile.remove_if_free(path)
+            lockfile.remove_if_free(path, wait_s=LOCK_WAIT_S)
     os._exit(0)
 
 
