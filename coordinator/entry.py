@@ -6,7 +6,8 @@ at any moment (even while numpy loads) ends in one line and the documented exit 
 the clean-up (every LP process stopped, the ipc directory removed, nothing half-written);
 further ones are ignored until it is done, so the clean-up is never cut short.
 
-May import: the standard library and `setproctitle` here; `cli` once the handlers are set.
+May import: the standard library and `engine.worker` (light) here; `cli` once the
+handlers are set.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import contextlib
 import os
 import signal
 import sys
+
+from softnet.engine.worker import set_title
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
@@ -73,13 +76,8 @@ def install_signal_handlers() -> None:
 
 def entry(argv: list[str] | None = None) -> None:
     install_signal_handlers()
-    try:
-        import setproctitle
-        # the role first (as the LP processes show theirs), then what it was asked to do
-        setproctitle.setproctitle(" ".join(["softnet: coordinator", *(argv or sys.argv[1:])]))
-        setproctitle.setthreadtitle("softnet: coord")
-    except ImportError:
-        pass
+    # the role first, as the LP processes show theirs, then what it was asked to do
+    set_title(" ".join(["coordinator", *(argv or sys.argv[1:])]))
     try:
         from .cli import main
         code = main(argv)

@@ -16,7 +16,7 @@ import numpy as np
 from softnet.engine.events import (INF, PRIO_DEVICE, PRIO_LINK, PRIO_LOCAL, PRIO_TIMER,
                                    EventQueue)
 from softnet.engine.lp import LogicalProcess
-from softnet.engine.records import KINDS, check_kind
+from softnet.engine.records import accepted, refuse
 from softnet.engine.skb import SkBuff
 from softnet.nic.msix import MsixVector
 from softnet.nic.rxring import RxRing
@@ -59,8 +59,8 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self.lp_index = args["lp_index"]               # LP name -> index, for tie-breaks
         self.ev = EventQueue(index)
         # a filing method for every record kind a CPU receives as a record (engine/records.py)
-        self._file = {k.name: getattr(self, f"_file_{k.name}") for k in KINDS.values()
-                      if k.dst == "cpu" and k.name != "rx"}
+        self._file = {kind: getattr(self, f"_file_{kind}") for kind in accepted("cpu")}
+        self._accepts: dict[str, tuple] = {}     # input -> (kinds it may bring, its carries)
         self.costs = Costs(args["costs"])
         self.cpu = Cpu(self.cpu_id, args["ncpus"], self.costs, args["hz"], self.ev)
         self.sysctl = Sysctl(args["sysctl"])
@@ -589,19 +589,21 @@ class CpuLP(CpuLookahead, LogicalProcess):
             origin = self.lp_index[src]
             src_cpu = self.lp_cpu.get(src, -1)
             floor = self.sync.advanced_to
-            link = getattr(self, "in_links", {}).get(src)
-            carries = link.carries if link is not None else ()
+            accepts, carries = self._accepts.get(src) or self._accepting(src)
             file = self._file
             for kind, stamp, seq, body in recs:
                 if stamp < floor:            # a promise was broken: fail, never mis-order
                     raise RuntimeError(f"{self.name}: a {kind} record from {src} stamped "
                                        f"{stamp} arrived after advancing to {floor}")
-                if kind not in file:
-                    check_kind(kind, self.name, src, ())      # names what is wrong
-                    raise RuntimeError(f"{self.name}: no handler for {kind} records")
-                if carries and kind not in carries:
-                    check_kind(kind, self.name, src, carries)
+                if kind not in accepts:
+                    refuse(kind, self.name, src, carries)
                 file[kind](stamp, origin, seq, body, src_cpu)
+
+    def _accepting(self, src: str) -> tuple:
+        link = getattr(self, "in_links", {}).get(src)
+        carries = link.carries if link is not None else ()
+        self._accepts[src] = (accepted("cpu", carries), carries)
+        return self._accepts[src]
 
     # Filing a record that arrived: its event, keyed by its sender, and the start-time heaps
     # the lookahead reads (which records can start work here, and when).

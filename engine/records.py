@@ -92,6 +92,21 @@ def check_kind(kind: str, receiver: str, src: str, carries) -> RecordKind:
     return k
 
 
+def accepted(role: str, carries=()) -> frozenset[str]:
+    """The kinds a receiver of `role` ("cpu" or "nic") files as records from a link that
+    carries `carries` (a link that does not say: all of the role's kinds). Frames that
+    travel as columns ("rx") are not records."""
+    mine = frozenset(k.name for k in KINDS.values() if k.dst == role and k.body != "columns")
+    return mine & frozenset(carries) if carries else mine
+
+
+def refuse(kind: str, receiver: str, src: str, carries) -> None:
+    """A record its receiver does not accept: say why, and stop the run."""
+    check_kind(kind, receiver, src, carries)            # unknown, or not on this link
+    raise UnknownRecord(f"{receiver}: a {kind} record from {src}: {receiver} does not "
+                        "receive that kind")
+
+
 def check_link(src: str, dst: str, carries) -> None:
     """Planner side: every kind a link carries is declared, between those roles."""
     role = (lambda n: "nic" if n == "nic" else "cpu")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from softnet.engine.lp import LogicalProcess
-from softnet.engine.records import UnknownRecord, check_kind
+from softnet.engine.records import accepted, refuse
 
 from .arfs import ArfsTable
 from .rss import flow_hash_and_queue, rule_matches
@@ -90,18 +90,17 @@ class NicLP(LogicalProcess):
         floor = sync.advanced_to if sync is not None else -1
         link = getattr(self, "in_links", {}).get(src)
         carries = link.carries if link is not None else ()
+        accepts = accepted("nic", carries)
         for kind, stamp, seq, body in payload["cpu"]:
             if stamp < floor:                # a promise was broken: fail, never mis-order
                 raise RuntimeError(f"nic: a {kind} record from {src} stamped {stamp} "
                                    f"arrived after advancing to {floor}")
-            check_kind(kind, "nic", src, carries)
+            if kind not in accepts:
+                refuse(kind, "nic", src, carries)
             if kind == "db":                 # a tail write: packets for the wire
                 self.txe.doorbell(stamp, origin, seq, body[0], body[1])
-            elif kind == "arfs":             # ndo_rx_flow_steer
+            else:                            # arfs: ndo_rx_flow_steer
                 self.steers.append((stamp, origin, seq, *body))
-            else:                            # declared, but for another receiver
-                raise UnknownRecord(f"nic: a {kind} record from {src}: the nic does not "
-                                    "receive that kind")
 
     def advance(self, safe: int) -> None:
         if self.arfs is None and self.txe is not None:

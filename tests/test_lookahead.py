@@ -14,16 +14,18 @@ from helpers import ROOT
 
 from softnet.coordinator.cli import main
 from softnet.cpus.lp import CpuLP
+from softnet.engine.lp import SyncDriver
 from softnet.nic import lp as nic_lp
 from softnet.nic.lp import NicLP
-from softnet.engine.lp import SyncDriver
 
 EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*.toml")))
 # what fits a short run: rfs_migrate's reader moves sooner; a sender whose TX queue the
 # other CPU cleans (datagrams cross as xq, freed memory comes back as wf)
 EXTRA = {"rfs_migrate": ("rfs_migrate", ["--set", 'apps.0.migrate=[{ at = "1ms", cpu = 2 }, '
                                          '{ at = "2ms", cpu = 3 }]']),
-         "sender_misaligned": ("sender", ["--set", 'irq.smp_affinity."eth0-tx-0"="2"'])}
+         "sender_misaligned": ("sender", ["--set", 'irq.smp_affinity."eth0-tx-0"="2"']),
+         # the reader on the RX queue's CPU: nothing crosses between CPUs
+         "basic_rx_only": ("basic", ["--set", "apps.0.cpu=2"])}
 
 
 def _run(tmp_path, name: str, duration: str = "3ms") -> int:
@@ -79,17 +81,20 @@ def test_no_record_leaves_below_a_promise(tmp_path, promises_checked, example):
     assert promises_checked["records"] > 0
 
 
-def test_the_check_catches_a_nic_promise_too_high(tmp_path, promises_checked, monkeypatch):
-    """The nic's frames alone (no CPU sends anything on): caught at the nic. Small
-    windows, so the nic hands its frames over in many frames, each after a promise."""
+def _nic_promises_too_much(monkeypatch) -> None:
+    """The nic promises 300 µs more than it may, in small windows, so it hands its frames
+    over in many frames, each after a promise."""
     monkeypatch.setattr(nic_lp, "TARGET_FRAMES_PER_WINDOW", 40)
     rx_promise = NicLP._rx_promise
     monkeypatch.setattr(NicLP, "_rx_promise",
                         lambda self, dst, safe: rx_promise(self, dst, safe) + 300_000)
+
+
+def test_the_check_catches_a_nic_promise_too_high(tmp_path, promises_checked, monkeypatch):
+    """The nic's frames alone (no CPU sends anything on): caught at the nic."""
+    _nic_promises_too_much(monkeypatch)
     with pytest.raises(BrokenPromise, match="nic->cpu"):
-        main(["run", os.path.join(ROOT, "examples", "basic.toml"), "--mode", "inline",
-              "--quiet", "--duration", "3ms", "--set", "apps.0.cpu=2",
-              "--out", str(tmp_path / "r")])
+        _run(tmp_path, "basic_rx_only")
 
 
 def test_the_check_catches_a_promise_too_high(tmp_path, promises_checked, monkeypatch):
@@ -110,11 +115,6 @@ def test_the_checked_runs_cover_every_record_kind(tmp_path, promises_checked):
 
 def test_a_frame_behind_its_receivers_clock_stops_the_run(tmp_path, monkeypatch):
     """Without the sender-side check, the receiving CPU refuses the late frame itself."""
-    monkeypatch.setattr(nic_lp, "TARGET_FRAMES_PER_WINDOW", 40)
-    rx_promise = NicLP._rx_promise
-    monkeypatch.setattr(NicLP, "_rx_promise",
-                        lambda self, dst, safe: rx_promise(self, dst, safe) + 300_000)
+    _nic_promises_too_much(monkeypatch)
     with pytest.raises(RuntimeError, match="arrived after advancing"):
-        main(["run", os.path.join(ROOT, "examples", "basic.toml"), "--mode", "inline",
-              "--quiet", "--duration", "3ms", "--set", "apps.0.cpu=2",
-              "--out", str(tmp_path / "r")])
+        _run(tmp_path, "basic_rx_only")
