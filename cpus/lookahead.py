@@ -61,6 +61,11 @@ class CpuLookahead:
         kernel = [k for k in kinds if k in KERNEL_KINDS]
         if "arfs" in kernel and not self.stack.rfs.arfs.may_steer():
             kernel.remove("arfs")
+        wf_b = None
+        if "wf" in kernel:
+            wf_b = self._wfree_earliest(safe)
+            if wf_b is not None:             # bounded by what can free another's skb
+                kernel.remove("wf")
         wf_task = INF
         if "wf" in kernel and self.sender_tasks:
             # a sender's own dev_queue_xmit may free other CPUs' skbs (a qdisc drop)
@@ -93,6 +98,9 @@ class CpuLookahead:
                 if "ipi" in kinds and self.sd.rps_ipi_list:
                     prefix = 0               # an IPI owed already leaves at the next poll end
                 e = max(e, safe) + prefix
+        if wf_b is not None:
+            e = min(e, wf_b)
+            until["wf"] = link.deliver(wf_b) if wf_b < INF else EOF_PROMISE
         if "rfs" in kinds:
             if self._app_e is None:
                 self._app_e = self._app_earliest(safe)
@@ -137,6 +145,9 @@ class CpuLookahead:
             self._sk_in = [src for src, l in self.in_links.items()
                            if {"sk", "mig"} & set(l.carries)]
             self._wf_in = [src for src, l in self.in_links.items() if "wf" in l.carries]
+            self._xq_in = [src for src, l in self.in_links.items() if "xq" in l.carries]
+            self._txc_in = [src for src, l in self.in_links.items() if "txc" in l.carries]
+            self._txc_vecs = list(set(self.txq_vec.values()))
             self._pcie_in = {src for src, l in self.in_links.items() if l.kind == "pcie"}
             # an ARP reply starts work without an interrupt: no EITR bound on its link
             self._pcie_gated = {src for src in self._pcie_in
@@ -168,6 +179,65 @@ class CpuLookahead:
                 if p < e:
                     e = p
         return e
+
+    def _wfree_earliest(self, safe: int):
+        """The earliest sock_wfree of another CPU's socket: its skb is freed here only by
+        igb_clean_tx_irq once its descriptor is written back, or by a qdisc drop (or a
+        dead fragment's kfree) as NET_TX takes a packet handed over (`xq`). So the bound
+        is the earliest clean (a write-back already in, one held for later through its
+        vector's EITR, or one the nic has yet to send) and the earliest hand-off, each
+        plus the work before its free. None when a held skb may be freed at any kernel
+        step: fq_codel (its drops pick any flow's skbs), skbs mid-step, packets waiting
+        for a neighbour."""
+        tx = self.tx
+        if self._fq_codel is None:
+            self._fq_codel = any(q.qdisc.kind == "fq_codel" for q in self.txqs.values())
+        if self._fq_codel or tx.in_hand or tx.neigh_flush \
+                or tx.frag_failed or any(n.queue for n in tx.neigh.values()):
+            return None
+        if self._causal is None:
+            self._kernel_earliest(safe)
+        c = self.costs
+        ins = self.sync.in_promise
+        vecs = self._txc_vecs
+        if any(v.masked for v in vecs):
+            clean = self._kernel_e           # NAPI is under way
+        elif any(txq.ring.hw_done for txq in self.txqs.values()):
+            # cleaning is due, in the poll its vector's interrupt schedules
+            clean = min(v.earliest(safe) for v in vecs)
+        else:
+            heap = self._txc_starts          # write-backs held, at their IRQ's earliest
+            while heap and heap[0] < safe:
+                heapq.heappop(heap)
+            clean = heap[0] if heap else INF
+            for src in self._txc_in:         # write-backs still to come
+                p = ins[src]
+                if vecs:
+                    p = min(v.earliest(p) for v in vecs)
+                if p < clean:
+                    clean = p
+        if clean < INF:
+            clean = max(clean, safe) + c.igb_clean_tx_packet
+        heap = self._xq_starts               # hand-offs held
+        while heap and heap[0] < safe:
+            heapq.heappop(heap)
+        drop = heap[0] if heap else INF
+        if tx.xmit_list and self._kernel_e < drop:
+            drop = self._kernel_e            # NET_TX takes them at its next run
+        for src in self._xq_in:
+            if ins[src] < drop:
+                drop = ins[src]
+        if drop < INF:
+            # pfifo_fast drops only the packet a full band refuses, and every enqueue here
+            # is followed by dev_queue_xmit's work on this one CPU: the band with the least
+            # room must first take that many packets. Not once fragments are handed over:
+            # after one of a datagram's fragments is refused, the rest are freed as they
+            # come (free_dead), room or not.
+            room = 0 if self._xq_frags else min(
+                q.qdisc.limit - max(len(b) for b in q.qdisc.bands) for q in self.txqs.values())
+            drop = max(drop + c.net_tx_action, safe + max(room, 0) * c.dev_queue_xmit) \
+                + min(c.dev_queue_xmit, c.kfree_skb)
+        return min(clean, drop)
 
     def _prefix_for(self, dst: str, kernel: list) -> int:
         prefix = self._prefix.get((dst, tuple(kernel)))
@@ -360,9 +430,14 @@ class CpuLookahead:
                 e = heap[0]
         if self._causal is None:
             self._kernel_earliest(safe)
-        ins = self.sync.in_promise
         for name in inputs:
+            kinds = _WAKE_KINDS[name]
             for src in getattr(self, name):
-                if ins[src] < e:
-                    e = ins[src]
+                p = self._in_kind(src, kinds)
+                if p < e:
+                    e = p
         return e
+
+
+# the record kinds through which each list of inputs can wake a task
+_WAKE_KINDS = {"_sk_in": ("sk", "mig"), "_wf_in": ("wf",)}

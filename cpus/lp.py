@@ -98,6 +98,10 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self._until_sent: dict[str, dict] = {}
         self._until_in: dict[str, dict] = {}
         self._db_e = None
+        self._fq_codel = None                    # a TX queue here runs fq_codel
+        self._txc_starts: list[int] = []         # held write-backs, at their IRQ's earliest
+        self._xq_starts: list[int] = []          # held hand-offs to a TX queue here
+        self._xq_frags = False                   # an IP fragment was handed over
         self.stack = Stack(self.cpu, self.sd, self.snmp,
                            [f["local"] for f in args["flows"]],
                            [f["sock"] for f in args["flows"]],
@@ -623,9 +627,13 @@ class CpuLP(CpuLookahead, LogicalProcess):
         heapq.heappush(self._starts, stamp)
 
     def _file_xq(self, stamp, origin, seq, body, src_cpu) -> None:
+        skb = SkBuff.from_wire(body[1])
         self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._xq_arrive,
-                               (body[0], SkBuff.from_wire(body[1]), body[2]))
+                               (body[0], skb, body[2]))
+        if skb.frag or skb.more:
+            self._xq_frags = True                # its datagram may fail: see lookahead
         heapq.heappush(self._starts, stamp)
+        heapq.heappush(self._xq_starts, stamp)
 
     def _file_wf(self, stamp, origin, seq, body, src_cpu) -> None:
         self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._wf_arrive, body)
@@ -644,6 +652,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
             # a write-back starts work only through the vector's interrupt, no sooner than
             # its EITR interval allows (a later interrupt moves that only later)
             heapq.heappush(self._starts, vec.earliest(t))
+            heapq.heappush(self._txc_starts, vec.earliest(t))
 
     def _file_mig(self, stamp, origin, seq, body, src_cpu) -> None:
         self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._mig_arrive, body)
@@ -662,7 +671,8 @@ class CpuLP(CpuLookahead, LogicalProcess):
         # The start-time heaps only bound promises from `safe` on (each reader drops what
         # lies before it first): drop those entries now, or a heap whose reader is not
         # consulted in this configuration grows by one entry per record for the whole run.
-        for heap in (self._starts, self._sk_starts, self._data_starts, self._task_starts):
+        for heap in (self._starts, self._sk_starts, self._data_starts, self._task_starts,
+                     self._txc_starts, self._xq_starts):
             while heap and heap[0] < safe:
                 heapq.heappop(heap)
 

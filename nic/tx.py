@@ -108,8 +108,12 @@ class TxEngine:
             out.setdefault(self.queue_cpu[queue], []).append((queue, done_l))
 
     def next_done_bound(self, safe: int) -> int:
-        """Least write-back time of a doorbell not yet rung: one rung at `safe` at best."""
-        return safe + 2 * self.read_ns + self.wire.tx_ps_one(MIN_FRAME) // 1000
+        """Least write-back time of a doorbell not yet rung: one rung at `safe` at best,
+        whose frame waits for its wire to finish what is already on it (frames leave in
+        the order they became ready, and everything rung before `safe` is placed)."""
+        ready_ps = (safe + 2 * self.read_ns) * 1000
+        return min(max(ready_ps, w.busy_until_ps) + w.tx_ps_one(MIN_FRAME)
+                   for w in self.wires) // 1000
 
     def pending_packets(self, forwarded: bool) -> int:
         return sum(p[4] if forwarded else 1 for d in self.pending for p in d[4]

@@ -5,6 +5,7 @@ example, so a broken bound is named at its sender rather than found (or missed) 
 the receiver."""
 
 import glob
+import json
 import os
 
 import numpy as np
@@ -24,6 +25,16 @@ EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*.toml")))
 EXTRA = {"rfs_migrate": ("rfs_migrate", ["--set", 'apps.0.migrate=[{ at = "1ms", cpu = 2 }, '
                                          '{ at = "2ms", cpu = 3 }]']),
          "sender_misaligned": ("sender", ["--set", 'irq.smp_affinity."eth0-tx-0"="2"']),
+         # … and its qdisc overflows: the queue's CPU frees the refused datagrams (wf)
+         "sender_misaligned_qdisc_full": ("sender", [
+             "--set", 'irq.smp_affinity."eth0-tx-0"="2"', "--set", "nic.txqueuelen=8",
+             "--set", "nic.tx_ring=80"]),
+         # IP fragments handed over to the queue's CPU, whose qdisc refuses some: the rest
+         # of a failed datagram is freed as it comes (free_dead → wf)
+         "fragments_misaligned_qdisc_full": ("udp_gso", [
+             "--set", "apps.0.socket.udp_segment=0", "--set", "apps.0.send.payload=4000",
+             "--set", "apps.0.cpu=1", "--set", "nic.xps_cpus={}", "--set", "nic.txqueuelen=5",
+             "--set", "net.core.wmem_max=8000000", "--set", "apps.0.socket.sndbuf=4000000"]),
          # the reader on the RX queue's CPU: nothing crosses between CPUs
          "basic_rx_only": ("basic", ["--set", "apps.0.cpu=2"])}
 
@@ -81,6 +92,23 @@ def test_no_record_leaves_below_a_promise(tmp_path, promises_checked, example):
     assert promises_checked["records"] > 0
 
 
+@pytest.mark.parametrize("name", sorted(EXTRA))
+def test_no_record_leaves_below_a_promise_in_the_variants(tmp_path, promises_checked, name):
+    assert _run(tmp_path, name) == 0
+    assert promises_checked["records"] > 0
+
+
+def test_a_remote_sender_whose_qdisc_overflows(tmp_path, promises_checked):
+    """The queue's CPU frees the other CPU's refused datagrams (qdisc_drop → sock_wfree →
+    wf) as well as its completed ones: the wf bound's drop arm is exercised, not only its
+    clean arm."""
+    assert _run(tmp_path, "sender_misaligned_qdisc_full", "5ms") == 0
+    with open(tmp_path / "sender_misaligned_qdisc_full" / "summary.json") as f:
+        s = json.load(f)
+    assert s["tx_drops"].get("qdisc_drop", 0) > 0, s["tx_drops"]
+    assert "wf" in promises_checked["kinds"]
+
+
 def _nic_promises_too_much(monkeypatch) -> None:
     """The nic promises 300 µs more than it may, in small windows, so it hands its frames
     over in many frames, each after a promise."""
@@ -104,6 +132,19 @@ def test_the_check_catches_a_promise_too_high(tmp_path, promises_checked, monkey
                         lambda self, dst, safe: promise(self, dst, safe) + 5_000)
     with pytest.raises(BrokenPromise, match="after a promise of"):
         _run(tmp_path, "rfs")
+
+
+def test_the_check_catches_a_wfree_bound_too_high(tmp_path, promises_checked, monkeypatch):
+    """sock_wfree's own bound (cleaned completions, refused hand-offs) 20 µs too high:
+    caught at the queue's CPU, on the wf kind."""
+    wfree = CpuLP._wfree_earliest
+
+    def too_high(self, safe):
+        b = wfree(self, safe)
+        return None if b is None else b + 20_000
+    monkeypatch.setattr(CpuLP, "_wfree_earliest", too_high)
+    with pytest.raises(BrokenPromise, match="a wf record"):
+        _run(tmp_path, "sender_misaligned")
 
 
 def test_the_checked_runs_cover_every_record_kind(tmp_path, promises_checked):
