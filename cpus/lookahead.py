@@ -50,7 +50,6 @@ class CpuLookahead:
         datagram can reach one of its sockets; and never again once every connected
         socket here has written its slot for good."""
         link = self.out_links[dst]
-        kinds = link.carries
         key = (self.sync.rounds, safe)
         if self._pe_key != key:
             self._pe_key = key
@@ -58,14 +57,15 @@ class CpuLookahead:
             self._app_e = None
             self._task_e = None
             self._db_e = None
-        kernel = [k for k in kinds if k in KERNEL_KINDS]
-        if "arfs" in kernel and not self.stack.rfs.arfs.may_steer():
-            kernel.remove("arfs")
+            self._die = {}
+        plan = self._plans.get(dst)
+        if plan is None:
+            plan = self._plans[dst] = _LinkPlan(self, dst)
+        arfs_off = plan.arfs and not self.stack.rfs.arfs.may_steer()
         wf_b = None
-        if "wf" in kernel:
+        if plan.wf_kernel:
             wf_b = self._wfree_earliest(safe)
-            if wf_b is not None:             # bounded by what can free another's skb
-                kernel.remove("wf")
+        kernel, data, prefixes, prefix = plan.variant(self, arfs_off, wf_b is not None)
         wf_task = INF
         if "wf" in kernel and self.sender_tasks:
             # a sender's own dev_queue_xmit may free other CPUs' skbs (a qdisc drop)
@@ -74,34 +74,31 @@ class CpuLookahead:
             wf_task = self._task_e
         e = INF
         until = {}                           # per-kind bounds, told to dst (see receive)
-        if kernel and set(kernel) <= DATA_KINDS:
+        if data:
             # each kind is sent only for data this CPU holds; without it, only after an
             # input that can bring such data
             for k in kernel:
                 if self._may_send_now(dst, k):
                     b = max(self._kernel_e, safe)
                 else:
-                    b = max(self._data_input_earliest(k, dst), safe)
+                    b = max(self._data_input_cached(k, dst), safe)
                 if b < INF:
-                    b += (0 if k == "ipi" and self.lp_cpu[dst] in self.sd.rps_ipi_list
-                          else self._prefix_for(dst, [k]))
-                    e = min(e, b)
+                    b += (0 if k == "ipi" and plan.cpu in self.sd.rps_ipi_list
+                          else prefixes[k])
+                    if b < e:
+                        e = b
                 until[k] = link.deliver(b) if b < INF else EOF_PROMISE
-            kernel = []
-        if kernel or not kinds:
+        elif kernel or not plan.kinds:
             e = min(self._kernel_e, wf_task)
             if e < INF:
-                prefix = self._prefix.get((dst, tuple(kernel)))
-                if prefix is None:
-                    prefix = self._prefix[(dst, tuple(kernel))] = min(
-                        self.stack.send_prefix(k) for k in kernel or ("sk",))
-                if "ipi" in kinds and self.sd.rps_ipi_list:
-                    prefix = 0               # an IPI owed already leaves at the next poll end
-                e = max(e, safe) + prefix
+                if plan.ipi and self.sd.rps_ipi_list:
+                    e = max(e, safe)         # an IPI owed already leaves at the next poll end
+                else:
+                    e = max(e, safe) + prefix
         if wf_b is not None:
             e = min(e, wf_b)
             until["wf"] = link.deliver(wf_b) if wf_b < INF else EOF_PROMISE
-        if "rfs" in kinds:
+        if plan.rfs:
             if self._app_e is None:
                 self._app_e = self._app_earliest(safe)
             b = max(self._app_e, safe)
@@ -109,25 +106,24 @@ class CpuLookahead:
             until["rfs"] = link.deliver(b) if b < INF else EOF_PROMISE
         if until:
             self._until_out[dst] = until
-        if "mig" in kinds:                   # a socket leaves at its reader's move, or later
+        if plan.mig:                         # a socket leaves at its reader's move, or later
             for at, _, to in self._mig_out:
                 if to == dst:
                     e = min(e, max(at, safe))
                     break
-        if "wf" in kinds and self.sender_tasks and any(
-                q.qdisc.kind == "fq_codel" for q in self.txqs.values()):
+        if plan.wf_fq_codel:
             # fq_codel frees other senders' skbs (overflow, CoDel) in a local sender's
             # dev_queue_xmit too
             if self._task_e is None:
                 self._task_e = self._sender_earliest(safe)
             e = min(e, max(self._task_e, safe) + self.costs.udp_sendmsg)
-        if "xq" in kinds or "db" in kinds:   # sends from a sender's sendmsg
+        if plan.xq or plan.db:               # sends from a sender's sendmsg
             if self._task_e is None:
                 self._task_e = self._sender_earliest(safe)
             c = self.costs
-            if "xq" in kinds:                # a sender's, or a forwarded packet's
+            if plan.xq:                      # a sender's, or a forwarded packet's
                 e = min(e, max(min(self._task_e, self._kernel_e), safe) + c.ip_output)
-            if "db" in kinds:
+            if plan.db:
                 if self._db_e is None:
                     self._db_e = self._doorbell_earliest(safe)
                 e = min(e, max(min(self._task_e, self._db_e), safe) + c.igb_xmit_frame)
@@ -239,12 +235,13 @@ class CpuLookahead:
                 + min(c.dev_queue_xmit, c.kfree_skb)
         return min(clean, drop)
 
-    def _prefix_for(self, dst: str, kernel: list) -> int:
-        prefix = self._prefix.get((dst, tuple(kernel)))
-        if prefix is None:
-            prefix = self._prefix[(dst, tuple(kernel))] = min(
-                self.stack.send_prefix(k) for k in kernel)
-        return prefix
+    def _data_input_cached(self, kind: str, dst: str) -> int:
+        """`_data_input_earliest`, once per round for each class of kind it tells apart."""
+        cls = ("qh", dst) if kind == "qh" else ("sk" if kind == "sk" else "bl")
+        v = self._die.get(cls)
+        if v is None:
+            v = self._die[cls] = self._data_input_earliest(kind, dst)
+        return v
 
     def _may_send_now(self, dst: str, kind: str) -> bool:
         """Can what this CPU holds now (frames in its rings, skbs in flight in its stack,
@@ -441,3 +438,43 @@ class CpuLookahead:
 
 # the record kinds through which each list of inputs can wake a task
 _WAKE_KINDS = {"_sk_in": ("sk", "mig"), "_wf_in": ("wf",)}
+
+
+class _LinkPlan:
+    """What one output link's promise depends on, worked out once: which kinds it carries,
+    the kernel kinds among them (with aRFS's while it may steer, with sock_wfree's while
+    it has no bound of its own), and the least work before each (`Stack.send_prefix`)."""
+
+    __slots__ = ("kinds", "cpu", "arfs", "wf_kernel", "rfs", "mig", "xq", "db", "ipi",
+                 "wf_fq_codel", "_variants")
+
+    def __init__(self, lp, dst: str) -> None:
+        kinds = lp.out_links[dst].carries
+        self.kinds = kinds
+        self.cpu = lp.lp_cpu.get(dst)
+        kernel = [k for k in kinds if k in KERNEL_KINDS]
+        self.arfs = "arfs" in kernel
+        self.wf_kernel = "wf" in kernel
+        self.rfs = "rfs" in kinds
+        self.mig = "mig" in kinds
+        self.xq = "xq" in kinds
+        self.db = "db" in kinds
+        self.ipi = "ipi" in kinds
+        self.wf_fq_codel = "wf" in kinds and bool(lp.sender_tasks) and any(
+            q.qdisc.kind == "fq_codel" for q in lp.txqs.values())
+        self._variants: dict = {}
+
+    def variant(self, lp, arfs_off: bool, wf_bounded: bool) -> tuple:
+        """(kernel kinds, all of them data kinds, least work per kind, least work before
+        any of them) with aRFS and sock_wfree left out as asked."""
+        v = self._variants.get((arfs_off, wf_bounded))
+        if v is None:
+            kernel = tuple(k for k in self.kinds if k in KERNEL_KINDS
+                           and not (k == "arfs" and arfs_off)
+                           and not (k == "wf" and wf_bounded))
+            send_prefix = lp.stack.send_prefix
+            prefixes = {k: send_prefix(k) for k in kernel}
+            prefix = min(send_prefix(k) for k in kernel or ("sk",))
+            v = self._variants[(arfs_off, wf_bounded)] = (
+                kernel, bool(kernel) and set(kernel) <= DATA_KINDS, prefixes, prefix)
+        return v

@@ -81,7 +81,8 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self.outbox: dict[str, list] = {}
         self.out_seq = 0
         self._causal: list[str] | None = None   # inputs that can make this CPU send
-        self._prefix: dict[str, int] = {}       # output link -> least work before a send
+        self._plans: dict = {}                  # output link -> its promise's _LinkPlan
+        self._die: dict = {}                     # this round's data-input bounds, by class
         self._starts: list[int] = []
         self._sk_starts: list[int] = []          # times of socket hand-offs landing here
         self._sk_in: list[str] = []
