@@ -166,10 +166,13 @@ class NicLP(LogicalProcess):
             self.not_offered += int((~keep).sum())
             late_ports = set(self.flow_port[f[~keep]].tolist())
             arrive, f = arrive[keep], f[keep]
-            # a wire past the end: nothing more arrives on that port
+            # a wire past the end: nothing more arrives on that port, and whatever its
+            # flows still start before the end is still on the wire then too (counted
+            # here whatever the window, so the count does not depend on how the run was
+            # cut into rounds)
             for s in self.sources:
                 if int(self.flow_port[s.index]) in late_ports:
-                    s.exhausted = True
+                    self.not_offered += s.count_rest(self.end)
             self.done_generating = all(s.exhausted for s in self.sources)
         n = arrive.size
         if n == 0:
@@ -290,8 +293,8 @@ class NicLP(LogicalProcess):
             "gorc": int((self.offered * sizes).sum()) if len(sizes) else 0,
             "flow_hash": self.flow_hash,
             "flow_queue": self.flow_queue.tolist(),
-            "wire_busy_ns": self.wire.busy_ps // 1000,
-            "wire_busy_ns_by_port": [w.busy_ps // 1000 for w in self.wires],
+            "wire_busy_ns": self.wire.busy_ns_before(self.end),
+            "wire_busy_ns_by_port": [w.busy_ns_before(self.end) for w in self.wires],
             "fdir_sb_match": self.sb_match,
             "ntuple_dropped_by_flow": self.dropped.tolist(),
             "tx": None if self.txe is None else self.txe.result(),

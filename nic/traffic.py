@@ -85,6 +85,17 @@ class FlowSource:
         return out
 
 
+    def count_rest(self, end: int, step: int = 1_000_000) -> int:
+        """Take and count every start time left before `end` (a stretch at a time, so a
+        fast flow's rest is never held at once); the flow is exhausted after."""
+        n = 0
+        t = self._t if self._pending.size == 0 else int(self._pending[0])
+        while not self.exhausted:
+            t = min(int(t) + step, end)
+            n += self.take(t).size
+        return n
+
+
 class Wire:
     """Serialises frames at line rate; times in picoseconds inside, ns outside."""
 
@@ -134,6 +145,13 @@ class Wire:
         self.frames += len(sizes)
         self.busy_ps += t - begin
         return ends
+
+    def busy_ns_before(self, end_ns: int) -> int:
+        """Busy time inside the run: frames queued behind the end keep the wire busy from
+        the end to `busy_until` without a gap, so that stretch comes off whatever was
+        serialised (how many late frames were is a matter of the windows)."""
+        over = max(0, self.busy_until_ps - end_ns * 1000)
+        return (self.busy_ps - over) // 1000
 
     def free_at_ns(self) -> int:
         return self.busy_until_ps // 1000

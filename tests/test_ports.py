@@ -106,3 +106,19 @@ def test_backlog_drops_count_on_the_port_the_packet_came_in_by(tmp_path):
     # column 3 is drop: skb->dev->rx_dropped, on the arriving port's line
     assert dev["eth0"][3] > dev["eth1"][3] > 0
     assert dev["eth0"][3] + dev["eth1"][3] == s["drops"]["backlog"]
+
+
+def test_what_is_still_on_the_wire_at_the_end_does_not_depend_on_the_windows(
+        tmp_path, monkeypatch):
+    """Frames a flow starts before the end that its port's wire has not delivered by then
+    (`not_offered`) are counted whole however the nic cuts the run into windows: once a
+    window finds its wire past the end, the flows of that port are counted to the end
+    (it used to count only that window's, so inline and process mode could differ)."""
+    from softnet.nic import lp as nic_lp
+    # 64-byte frames at 2 Mpps into a 1 Gb/s port (1.49 Mpps): its wire falls behind
+    sets = ("duration=3ms", "flows.0.rate=2Mpps", "flows.0.size=64")
+    wide = run_inline(tmp_path / "wide", *sets)
+    monkeypatch.setattr(nic_lp, "TARGET_FRAMES_PER_WINDOW", 300)
+    narrow = run_inline(tmp_path / "narrow", *sets)
+    assert wide["not_offered"] > 100
+    assert narrow == wide
