@@ -162,9 +162,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
     nq = r["nic"]["combined"]
     nports = r["nic"].get("ports", 1)
     core_dropped = sum(c["core_rx_dropped"] for c in cpus)
-    txqs = {}
-    for c in cpus:
-        txqs.update({int(q): v for q, v in c["tx"]["queues"].items()})
+    txqs = _tx_queues(cpus)
     ntx = nic.get("tx") or {}
     ports = []            # per port: its queues renumbered from 0, and its device counters
     for pt in range(nports):
@@ -406,10 +404,10 @@ def _tx_books(r: dict, plan, nic: dict, cpus: list, books: list) -> dict | None:
                               "wmem_alloc": st.get("wmem_alloc", 0)}
     total_sent, total_wire = sum(sent), sum(on_wire)
     queues = {}
-    for c in cpus:
-        for q, v in sorted(c["tx"]["queues"].items(), key=lambda kv: int(kv[0])):
+    for q, v in sorted(_tx_queues(cpus).items()):
+        if "qdisc" in v and "packets" in v:
             # /sys/class/net/eth0/queues/tx-N/byte_queue_limits/{limit,inflight,…}
-            queues[(int(q), _txq_label(r, int(q)))] = {"cpu": c["cpu"], "packets": v["packets"],
+            queues[(q, _txq_label(r, q))] = {"cpu": v["cpu"], "packets": v["packets"],
                                  "bytes": v["bytes"], "restart": v["restart"],
                                  "stopped": v["stopped"], "qdisc": v["qdisc"],
                                  "byte_queue_limits": {"limit": v["bql_limit"],
@@ -503,3 +501,13 @@ def ice_ethtool_stats(nq: int, nic: dict, queues: dict, ring: dict,
             ("fdir_sb_status.nic", 0)]
     return out
 
+
+
+def _tx_queues(cpus: list[dict]) -> dict[int, dict]:
+    """Each TX queue's figures, its cleaning CPU's half (ring counts, the CPU) and its
+    producing CPU's (qdisc, restarts, BQL, state) put together."""
+    out: dict[int, dict] = {}
+    for c in cpus:
+        for q, v in c["tx"]["queues"].items():
+            out.setdefault(int(q), {}).update(v)
+    return out

@@ -48,6 +48,7 @@ class Plan:
     arfs: bool = False                  # set_rps_cpu may program NIC filters (aRFS)
     senders: list = field(default_factory=list)   # per sending app: hash, TX queue, owner
     flow_txq: dict = field(default_factory=dict)  # forwarded flow -> its TX queue
+    txq_prod: dict = field(default_factory=dict)  # TX queue -> CPU of its producer half
     neigh: list = field(default_factory=list)     # next hops resolved by ARP
     neigh_cpus: dict = field(default_factory=dict)
 
@@ -346,8 +347,13 @@ def plan(r: dict) -> Plan:
     for a in r["apps"]:                            # a moving reader takes its socket along
         for (_, old), (_, new) in zip(a["timeline"], a["timeline"][1:]):
             carries.setdefault((old, new), set()).add("mig")
-    # TX (spec §10): each TX queue is owned by the CPU of the vector that cleans it; a
-    # sender's queue is fixed (netdev_pick_tx is a function of its CPU and flow hash)
+    # TX (spec §10): a TX queue's consumer half (igb_clean_tx_irq: next_to_clean,
+    # dql_completed, the wake) lives with the CPU of the vector that cleans it; its
+    # producer half (qdisc, next_to_use, dql_queued, the doorbell) with the CPU that
+    # transmits on it, so a sender runs dev_queue_xmit on its own CPU as the kernel does.
+    # A queue several CPUs transmit on keeps one producer (its cleaning CPU if that is
+    # one of them, else the lowest): the others hand their packets over (xq). A sender's
+    # queue is fixed (netdev_pick_tx is a function of its CPU and flow hash).
     txq_cpu = {}
     for v in vecs:
         for q in v["tx_queues"]:
@@ -362,11 +368,7 @@ def plan(r: dict) -> Plan:
         # the route decides the port; netdev_pick_tx the queue on it
         base = route_port(r["routes"], a["dst_ip"]) * nq
         q = base + pick_tx(nq, xps_by_cpu[a["cpu"]], h)
-        p.senders.append({"app": i, "hash": h, "queue": q, "port_base": base,
-                          "owner": txq_cpu[q]})
-        if txq_cpu[q] != a["cpu"]:
-            carries.setdefault((a["cpu"], txq_cpu[q]), set()).add("xq")
-            carries.setdefault((txq_cpu[q], a["cpu"]), set()).add("wf")
+        p.senders.append({"app": i, "hash": h, "queue": q, "port_base": base})
     # forwarding (ip_forward = 1): a received packet for another host goes out again on
     # the TX queue of its recorded RX queue, or XPS's for the CPU that routed it
     forward = r["sysctl"]["net.ipv4.ip_forward"] == 1
@@ -378,10 +380,30 @@ def plan(r: dict) -> Plan:
         q = route_port(r["routes"], f["dst_ip"]) * nq + pick_tx(
             nq, xps_by_cpu[c], sw_hash[i], p.flow_queue[i] % nq)
         p.flow_txq[i] = q
+    producers: dict[int, set] = {}
+    for sd in p.senders:
+        producers.setdefault(sd["queue"], set()).add(r["apps"][sd["app"]]["cpu"])
+    for i, q in p.flow_txq.items():
+        producers.setdefault(q, set()).add(p.flow_cpu[i])
+    txq_prod = {q: (txq_cpu[q] if txq_cpu[q] in cs else min(cs))
+                for q, cs in producers.items()}
+    p.txq_prod = txq_prod
+    for sd in p.senders:
+        c, q = r["apps"][sd["app"]]["cpu"], sd["queue"]
+        sd["owner"] = txq_prod[q]
+        if txq_prod[q] != c:                      # handed over; a refused one freed there
+            carries.setdefault((c, txq_prod[q]), set()).add("xq")
+            carries.setdefault((txq_prod[q], c), set()).add("wf")
+        if txq_cpu[q] != c:                       # freed where its write-back is cleaned
+            carries.setdefault((txq_cpu[q], c), set()).add("wf")
+    for i, q in p.flow_txq.items():
+        if txq_prod[q] != p.flow_cpu[i]:
+            carries.setdefault((p.flow_cpu[i], txq_prod[q]), set()).add("xq")
+    for q, c in txq_prod.items():                 # the clean seen by the producer half
         if txq_cpu[q] != c:
-            carries.setdefault((c, txq_cpu[q]), set()).add("xq")
-    tx_owners = sorted({s["owner"] for s in p.senders}
-                       | {txq_cpu[q] for q in p.flow_txq.values()})
+            carries.setdefault((txq_cpu[q], c), set()).add("tc")
+    tx_owners = sorted(set(txq_prod.values()))    # they ring doorbells
+    tx_cleaners = sorted({txq_cpu[q] for q in txq_prod})   # write-backs reach these
     # neighbours (spec §10.1): every next hop a sender or a forwarded flow uses; one not
     # in host.neigh starts unresolved and is resolved by ARP on first use. Each CPU that
     # sends to it keeps its view of the entry; the nic answers a request from the wire
@@ -411,7 +433,7 @@ def plan(r: dict) -> Plan:
                       "latency": prof["links"]["interconnect"], "kind": "interconnect",
                       "carries": sorted(kinds), "quantum": r["quantum_ns"]})
 
-    for c in tx_owners:                            # doorbells out, completions back
+    for c in tx_owners:                            # doorbells out …
         for l in links:
             if l["src"] == f"cpu{c}" and l["dst"] == "nic":
                 l["carries"] = sorted(set(l["carries"]) | {"db"})
@@ -419,6 +441,7 @@ def plan(r: dict) -> Plan:
         else:
             links.append({"src": f"cpu{c}", "dst": "nic", "latency": prof["links"]["pcie"],
                           "kind": "pcie", "carries": ["db"]})
+    for c in tx_cleaners:                          # … completions back
         for l in links:
             if l["src"] == "nic" and l["dst"] == f"cpu{c}":
                 l["carries"] = sorted(set(l["carries"]) | {"txc"})
@@ -489,12 +512,12 @@ def plan(r: dict) -> Plan:
         # vectors with an RX ring, and those cleaning a TX queue that carries traffic
         my_vecs = [{"entry": v["entry"], "name": v["name"], "irq": v["irq"],
                     "rx_queues": v["rx_queues"], "rx_ring": nic["rx_ring"],
-                    "tx_queues": [q for q in v["tx_queues"] if c in tx_owners],
+                    "tx_queues": [q for q in v["tx_queues"] if c in tx_cleaners],
                     "drop_en": drop_en,
                     "packet_buffer": nic.get("rx_packet_buffer", 0) // max(1, nic["combined"]),
                     "itr_setting": itr}
                    for v in vecs if v["cpu"] == c
-                   and (v["rx_queues"] or (v["tx_queues"] and c in tx_owners))]
+                   and (v["rx_queues"] or (v["tx_queues"] and c in tx_cleaners))]
         my_senders = [dict(sd, **{k: r["apps"][sd["app"]][k] for k in (
             "name", "sk_sndbuf", "blocking", "connected", "payload", "gso_size", "size",
             "interval_ns",
@@ -546,8 +569,9 @@ def plan(r: dict) -> Plan:
                                       "dev_tx_weight": sysctl["net.core.dev_tx_weight"],
                                       "work_limit": model["tx_work_limit"],
                                       "xps": xps_by_cpu[c] or None,
-                                      "queue_owner": {str(q): f"cpu{o}"
+                                      "queue_owner": {str(q): f"cpu{txq_prod.get(q, o)}"
                                                       for q, o in txq_cpu.items()},
+                                      "busy_queues": sorted(txq_prod),
                                       "nsenders": len(r["apps"]),
                                       "unres_qlen_bytes":
                                           sysctl["net.ipv4.neigh.default.unres_qlen_bytes"],

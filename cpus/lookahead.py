@@ -98,6 +98,10 @@ class CpuLookahead:
         if wf_b is not None:
             e = min(e, wf_b)
             until["wf"] = link.deliver(wf_b) if wf_b < INF else EOF_PROMISE
+        if plan.tc:                          # a clean's effect on dst's producer half
+            b = self._clean_earliest(safe, tc=True)
+            e = min(e, b)
+            until["tc"] = link.deliver(b) if b < INF else EOF_PROMISE
         if plan.rfs:
             if self._app_e is None:
                 self._app_e = self._app_earliest(safe)
@@ -191,29 +195,9 @@ class CpuLookahead:
         if self._fq_codel or tx.in_hand or tx.neigh_flush \
                 or tx.frag_failed or any(n.queue for n in tx.neigh.values()):
             return None
-        if self._causal is None:
-            self._kernel_earliest(safe)
         c = self.costs
+        clean = self._clean_earliest(safe)
         ins = self.sync.in_promise
-        vecs = self._txc_vecs
-        if any(v.masked for v in vecs):
-            clean = self._kernel_e           # NAPI is under way
-        elif any(txq.ring.hw_done for txq in self.txqs.values()):
-            # cleaning is due, in the poll its vector's interrupt schedules
-            clean = min(v.earliest(safe) for v in vecs)
-        else:
-            heap = self._txc_starts          # write-backs held, at their IRQ's earliest
-            while heap and heap[0] < safe:
-                heapq.heappop(heap)
-            clean = heap[0] if heap else INF
-            for src in self._txc_in:         # write-backs still to come
-                p = ins[src]
-                if vecs:
-                    p = min(v.earliest(p) for v in vecs)
-                if p < clean:
-                    clean = p
-        if clean < INF:
-            clean = max(clean, safe) + c.igb_clean_tx_packet
         heap = self._xq_starts               # hand-offs held
         while heap and heap[0] < safe:
             heapq.heappop(heap)
@@ -234,6 +218,39 @@ class CpuLookahead:
             drop = max(drop + c.net_tx_action, safe + max(room, 0) * c.dev_queue_xmit) \
                 + min(c.dev_queue_xmit, c.kfree_skb)
         return min(clean, drop)
+
+    def _clean_earliest(self, safe: int, tc: bool = False) -> int:
+        """The earliest record igb_clean_tx_irq can send (a sock_wfree, or with `tc` the
+        clean's effect on a producer elsewhere): after a packet's clean, in a poll that
+        starts from a write-back already in (when its vector's EITR lets the interrupt
+        fire), one held for later, or one the nic has yet to send; at once only while
+        NAPI is under way (the vector masked), and then a clean already running may end
+        (and send its `tc`) as soon as it resumes."""
+        if self._causal is None:
+            self._kernel_earliest(safe)
+        vecs = self._txc_vecs
+        if any(v.masked for v in vecs):
+            if tc:
+                return max(self._kernel_e, safe)
+            clean = self._kernel_e           # NAPI is under way
+        elif any(txq.ring.hw_done for txq in self.txqs.values()):
+            # cleaning is due, in the poll its vector's interrupt schedules
+            clean = min(v.earliest(safe) for v in vecs)
+        else:
+            heap = self._txc_starts          # write-backs held, at their IRQ's earliest
+            while heap and heap[0] < safe:
+                heapq.heappop(heap)
+            clean = heap[0] if heap else INF
+            ins = self.sync.in_promise
+            for src in self._txc_in:         # write-backs still to come
+                p = ins[src]
+                if vecs:
+                    p = min(v.earliest(p) for v in vecs)
+                if p < clean:
+                    clean = p
+        if clean < INF:
+            clean = max(clean, safe) + self.costs.igb_clean_tx_packet
+        return clean
 
     def _data_input_cached(self, kind: str, dst: str) -> int:
         """`_data_input_earliest`, once per round for each class of kind it tells apart."""
@@ -446,7 +463,7 @@ class _LinkPlan:
     it has no bound of its own), and the least work before each (`Stack.send_prefix`)."""
 
     __slots__ = ("kinds", "cpu", "arfs", "wf_kernel", "rfs", "mig", "xq", "db", "ipi",
-                 "wf_fq_codel", "_variants")
+                 "tc", "wf_fq_codel", "_variants")
 
     def __init__(self, lp, dst: str) -> None:
         kinds = lp.out_links[dst].carries
@@ -460,6 +477,7 @@ class _LinkPlan:
         self.xq = "xq" in kinds
         self.db = "db" in kinds
         self.ipi = "ipi" in kinds
+        self.tc = "tc" in kinds              # bounded by the clean alone (_clean_earliest)
         self.wf_fq_codel = "wf" in kinds and bool(lp.sender_tasks) and any(
             q.qdisc.kind == "fq_codel" for q in lp.txqs.values())
         self._variants: dict = {}
@@ -469,7 +487,7 @@ class _LinkPlan:
         any of them) with aRFS and sock_wfree left out as asked."""
         v = self._variants.get((arfs_off, wf_bounded))
         if v is None:
-            kernel = tuple(k for k in self.kinds if k in KERNEL_KINDS
+            kernel = tuple(k for k in self.kinds if k in KERNEL_KINDS and k != "tc"
                            and not (k == "arfs" and arfs_off)
                            and not (k == "wf" and wf_bounded))
             send_prefix = lp.stack.send_prefix

@@ -146,14 +146,23 @@ class CpuLP(CpuLookahead, LogicalProcess):
         if rfs.get("heads"):                 # an RFS queue's CPU may enqueue here
             self.backlog.heads = HeadReports(self._head_report)
         # the transmit side: the TX queues whose vectors this CPU serves (spec §10, §11)
-        owned = sorted({q for v in args["vectors"] for q in v.get("tx_queues", ())})
+        # (a queue's producer half — qdisc, next_to_use, dql_queued — lives with the CPU
+        # that transmits on it, its consumer half with the CPU its vector cleans on)
+        cleaned = {q for v in args["vectors"] for q in v.get("tx_queues", ())}
+        busy = set(txa["busy_queues"])          # queues something transmits on
+        produced = {int(q) for q, lp in txa["queue_owner"].items()
+                    if lp == name and (int(q) in cleaned or int(q) in busy)}
         self.txqs = {q: TxQueue(q, txa["ring"], txa["txqueuelen"], args["hz"],
                                 txa.get("qdisc", "pfifo_fast"), txa.get("fq_codel"))
-                     for q in owned}
-        self.tx = Tx(self.cpu, self.txqs, txa["ntxq"], txa["xps"], self.snmp, self.books,
-                     txa["dev_tx_weight"])
+                     for q in sorted(cleaned | produced)}
+        for q in cleaned - produced:
+            self.txqs[q].producer = txa["queue_owner"][str(q)]
+        self.txq_cleaned = cleaned
+        self.tx = Tx(self.cpu, {q: self.txqs[q] for q in sorted(produced)}, txa["ntxq"],
+                     txa["xps"], self.snmp, self.books, txa["dev_tx_weight"])
         self.tx.doorbell = self._doorbell
         self.tx.wfree_remote = self._wfree
+        self.tx.cleaned_remote = self._cleaned_remote
         self.tx.gso_udp_l4 = txa.get("gso_udp_l4", True)
         self.tx.remote_xmit = self._remote_xmit
         self.tx.new_arp_skb = self._new_arp_skb
@@ -300,7 +309,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
     def _arp_arrive(self, t: int, neigh: int) -> None:
         self.tx.neigh_update(neigh)
 
-    def _doorbell(self, t: int, queue: int, pkts: list) -> None:
+    def _doorbell(self, t: int, queue: int, pkts: list, clean: list) -> None:
         """The tail write: the packets behind it, as (id, flow, sender, frame length, frames);
         a GRO super-packet being forwarded leaves as its segments again (TSO). A sender's
         piece of a send (IP fragment, software GSO segment) or a GSO skb the device
@@ -324,7 +333,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
             out.append((p.id, p.flow, p.sock, frame, n))
         self.out_seq += 1
         self.outbox.setdefault("nic", []).append(
-            ("db", self.out_links["nic"].deliver(t), self.out_seq, (queue, out)))
+            ("db", self.out_links["nic"].deliver(t), self.out_seq, (queue, out, clean)))
 
     def _remote_xmit(self, t: int, queue: int, skb: SkBuff, hash_: int) -> None:
         dst = self.txq_owner[queue]
@@ -333,16 +342,29 @@ class CpuLP(CpuLookahead, LogicalProcess):
             ("xq", self.out_links[dst].deliver(t), self.out_seq,
              (queue, skb.to_wire(), hash_)))
 
-    def _wfree(self, t: int, skb: SkBuff) -> None:
+    def _wfree(self, t: int, sock: int, truesize: int) -> None:
         """sock_wfree on the sender's CPU (its socket's owner)."""
-        tsk = self.tx_socks.get(skb.sock)
+        tsk = self.tx_socks.get(sock)
         if tsk is not None:
-            self._wfree_local(tsk, skb.truesize)
+            self._wfree_local(tsk, truesize)
             return
-        dst = self.tx_sock_lp[skb.sock]
+        dst = self.tx_sock_lp[sock]
         self.out_seq += 1
         self.outbox.setdefault(dst, []).append(
-            ("wf", self.out_links[dst].deliver(t), self.out_seq, (skb.sock, skb.truesize)))
+            ("wf", self.out_links[dst].deliver(t), self.out_seq, (sock, truesize)))
+
+    def _cleaned_remote(self, t: int, queue: int, descs: int, nbytes: int,
+                        packets: int) -> None:
+        """A clean here of a queue another CPU transmits on: what it did to the queue,
+        for that CPU's producer half."""
+        dst = self.txqs[queue].producer
+        self.out_seq += 1
+        self.outbox.setdefault(dst, []).append(
+            ("tc", self.out_links[dst].deliver(t), self.out_seq,
+             (queue, descs, nbytes, packets)))
+
+    def _tc_arrive(self, t: int, arg) -> None:
+        self.tx.cleaned(*arg)
 
     def _wfree_local(self, tsk: TxSock, truesize: int) -> None:
         if tsk.wfree(truesize):                  # sk_write_space wakes the sender
@@ -357,12 +379,29 @@ class CpuLP(CpuLookahead, LogicalProcess):
         queue, skb, hash_ = arg
         self.tx.xmit_arrive(skb, queue, hash_)
 
-    def _txc_arrive(self, t: int, queue: int) -> None:
+    def _txc_arrive(self, t: int, arg) -> None:
         """A descriptor written back (DD): the vector's cause is latched."""
-        self.txqs[queue].ring.hw_done += 1
+        queue, clean = arg
+        ring = self.txqs[queue].ring
+        ring.in_flight.append(clean)
+        ring.hw_done += 1
         vec = self.txq_vec[queue]
         vec.cause_pending = True
         self._schedule_irq(vec, t)
+
+    def _txq_result(self, q: int, txq: TxQueue) -> dict:
+        """A TX queue's figures from the halves held here: the ring's counts and the CPU
+        from the cleaning half, the qdisc, restarts, BQL and state from the producing one
+        (the coordinator puts the halves together)."""
+        out = {}
+        if q in self.txq_cleaned:
+            out.update(cpu=self.cpu_id, packets=txq.ring.packets, bytes=txq.ring.bytes)
+        if q in self.tx.queues:
+            out.update(qdisc=txq.qdisc.stats(),
+                       restart=txq.ring.restart_queue + txq.ring.restart_queue2,
+                       bql_limit=txq.dql.limit, bql_inflight=txq.dql.inflight(),
+                       stopped=txq.stopped())
+        return out
 
     def _make_sock(self, s: dict) -> UdpSock:
         common = (s["index"], s["bind_ip"], s["port"], s["rcvbuf"], s["owner"], s["inode"],
@@ -646,14 +685,19 @@ class CpuLP(CpuLookahead, LogicalProcess):
         heapq.heappush(self._starts, stamp)
 
     def _file_txc(self, stamp, origin, seq, body, src_cpu) -> None:
-        queue, times = body
+        queue, times, clean = body
         vec = self.txq_vec[queue]
         for k, t in enumerate(times):
-            self.ev.schedule_keyed(t, PRIO_DEVICE, origin, seq + k, self._txc_arrive, queue)
+            self.ev.schedule_keyed(t, PRIO_DEVICE, origin, seq + k, self._txc_arrive,
+                                   (queue, tuple(clean[k])))
             # a write-back starts work only through the vector's interrupt, no sooner than
             # its EITR interval allows (a later interrupt moves that only later)
             heapq.heappush(self._starts, vec.earliest(t))
             heapq.heappush(self._txc_starts, vec.earliest(t))
+
+    def _file_tc(self, stamp, origin, seq, body, src_cpu) -> None:
+        self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._tc_arrive, tuple(body))
+        heapq.heappush(self._starts, stamp)
 
     def _file_mig(self, stamp, origin, seq, body, src_cpu) -> None:
         self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._mig_arrive, body)
@@ -809,13 +853,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
                                "requests": n.requests, "replies": n.replies,
                                "unres_discards": n.unres_discards}
                       for k, n in self.tx.neigh.items()},
-            "tx": {"queues": {str(q): {"qdisc": txq.qdisc.stats(),
-                                       "packets": txq.ring.packets, "bytes": txq.ring.bytes,
-                                       "restart": txq.ring.restart_queue
-                                       + txq.ring.restart_queue2,
-                                       "bql_limit": txq.dql.limit,
-                                       "bql_inflight": txq.dql.inflight(),
-                                       "stopped": txq.stopped()}
+            "tx": {"queues": {str(q): self._txq_result(q, txq)
                               for q, txq in self.txqs.items()},
                    "senders": {str(i): {"sendmsg_built": t.sent, "eagain": t.eagain,
                                         "blocked": t.blocked, "wmem_alloc": t.wmem_alloc,

@@ -93,6 +93,8 @@ class Stack:
             # … or a qdisc drop of another CPU's datagram, after dev_queue_xmit, or
             # kfree_skb of a fragment whose datagram failed (Tx.free_dead)
             return min(c.igb_clean_tx_packet, c.dev_queue_xmit, c.kfree_skb)
+        if kind == "tc":             # the end of a clean of at least one packet
+            return c.igb_clean_tx_packet
         if kind == "db":             # a tail write follows a descriptor write
             return c.igb_xmit_frame
         return 0                     # rfs: recvmsg writes the table at once

@@ -186,17 +186,20 @@ class TxRing:
     """igb's TX ring as the driver keeps it: descriptors in use between next_to_clean and
     next_to_use, the packets behind them, and how many the NIC has written back."""
 
-    __slots__ = ("index", "count", "used", "in_flight", "hw_done", "unsent", "packets",
-                 "bytes", "restart_queue", "restart_queue2", "tx_total_bytes",
+    __slots__ = ("index", "count", "used", "in_flight", "hw_done", "unsent", "unsent_clean",
+                 "packets", "bytes", "restart_queue", "restart_queue2", "tx_total_bytes",
                  "tx_total_packets")
 
     def __init__(self, index: int, count: int) -> None:
         self.index = index
         self.count = count
         self.used = 0
-        self.in_flight: deque = deque()   # (skb, descriptors) submitted, not cleaned
+        # written back (DD), not yet cleaned: what each clean needs, as the device hands
+        # it back (descriptors, segments, bytes, socket, truesize)
+        self.in_flight: deque = deque()
         self.hw_done = 0                  # packets with DD written back, not cleaned
-        self.unsent: list = []            # submitted since the last tail write
+        self.unsent: list = []            # submitted since the last tail write …
+        self.unsent_clean: list = []      # … and what their cleans will need
         self.packets = 0                  # tx_stats: what igb_clean_tx_irq counted
         self.bytes = 0
         self.restart_queue = 0
@@ -220,7 +223,8 @@ def qdisc_create_dflt(kind: str, txqueuelen: int, opts: dict | None = None):
 class TxQueue:
     """netdev_queue + its qdisc (an mq child) + igb_ring + dql."""
 
-    __slots__ = ("index", "qdisc", "ring", "dql", "drv_xoff", "stack_xoff", "scheduled")
+    __slots__ = ("index", "qdisc", "ring", "dql", "drv_xoff", "stack_xoff", "scheduled",
+                 "producer")
 
     def __init__(self, index: int, ring_size: int, txqueuelen: int, hz: int,
                  qdisc: str = "pfifo_fast", qdisc_opts: dict | None = None) -> None:
@@ -231,6 +235,9 @@ class TxQueue:
         self.drv_xoff = False             # __QUEUE_STATE_DRV_XOFF: ring short of descriptors
         self.stack_xoff = False           # __QUEUE_STATE_STACK_XOFF: BQL limit reached
         self.scheduled = False            # __QDISC_STATE_SCHED: on an output_queue
+        # the LP holding the producer half (qdisc, next_to_use, dql_queued) when it is not
+        # the one cleaning here: the clean's effect goes there as a `tc` record
+        self.producer: str | None = None
 
     def stopped(self) -> bool:
         """netif_xmit_frozen_or_stopped"""
@@ -241,6 +248,7 @@ class Tx:
     """The transmit work of one CPU: the TX queues it owns and its output_queue."""
 
     __slots__ = ("cpu", "costs", "queues", "output_queue", "doorbell", "wfree_remote",
+                 "cleaned_remote",
                  "udp", "ip", "books", "dev_tx_weight", "ntxq", "xps", "remote_xmit",
                  "xmit_list", "in_hand", "gso_udp_l4", "frag_failed", "neigh",
                  "neigh_of_sender", "neigh_of_flow", "neigh_flush", "unres_qlen_bytes",
@@ -259,7 +267,8 @@ class Tx:
         # count them in flight if the run ends in that step
         self.in_hand: dict[int, object] = {}
         self.doorbell = None                  # fn(t, queue, packets): tail write → nic
-        self.wfree_remote = None              # fn(t, skb): sock_wfree on its owner CPU
+        self.wfree_remote = None              # fn(t, sock, truesize): sock_wfree on its owner
+        self.cleaned_remote = None            # fn(t, queue, descs, bytes, packets): `tc`
         self.remote_xmit = None               # fn(t, queue, skb, hash): to the queue's owner
         self.udp = snmp.udp
         self.ip = snmp.ip
@@ -404,7 +413,7 @@ class Tx:
             self.frag_failed.discard((skb.sock, skb.id - skb.frag))
             self.lost_sends.discard((skb.sock, skb.id - skb.frag))
         self.in_hand.pop(id(skb), None)
-        self.wfree_remote(self.cpu.now + self.costs.kfree_skb, skb)
+        self.wfree_remote(self.cpu.now + self.costs.kfree_skb, skb.sock, skb.truesize)
         yield self.costs.kfree_skb
 
     def xmit_one(self, txq: TxQueue, skb, hash_: int = 0):
@@ -512,7 +521,7 @@ class Tx:
         if self.piece_lost(skb):
             self.books.tx_drop(skb, stage)
         if skb.sock >= 0:
-            self.wfree_remote(self.cpu.now + after, skb)
+            self.wfree_remote(self.cpu.now + after, skb.sock, skb.truesize)
 
     def seg_payload(self, skb) -> int:
         """Payload bytes of each segment of a forwarded GRO super-packet (0 otherwise)."""
@@ -671,18 +680,22 @@ class Tx:
             return NETDEV_TX_BUSY
         self.mark_lost(skb)
         ring.used += count
-        ring.in_flight.append((skb, count))
+        bytecount = tx_bytecount(skb, self.seg_payload(skb))
         ring.unsent.append(skb)
+        ring.unsent_clean.append((count, skb.gso_segs or skb.nsegs, bytecount, skb.sock,
+                                  skb.truesize))
         self.in_hand.pop(id(skb), None)
-        txq.dql.queued(tx_bytecount(skb, self.seg_payload(skb)))   # netdev_tx_sent_queue
+        txq.dql.queued(bytecount)                     # netdev_tx_sent_queue
         if txq.dql.avail() < 0:
             txq.stack_xoff = True
         if ring.desc_unused() < DESC_NEEDED:          # igb_maybe_stop_tx(ring, DESC_NEEDED)
             txq.drv_xoff = True
         if txq.stopped() or not more:                # __netdev_tx_sent_queue's xmit_more
             # the tail write follows the descriptor writes
-            self.doorbell(self.cpu.now + c.igb_xmit_frame, txq.index, ring.unsent)
+            self.doorbell(self.cpu.now + c.igb_xmit_frame, txq.index, ring.unsent,
+                          ring.unsent_clean)
             ring.unsent = []
+            ring.unsent_clean = []
             yield c.igb_xmit_frame + c.igb_tx_doorbell
         else:
             yield c.igb_xmit_frame
@@ -720,31 +733,52 @@ class Tx:
         budget = work_limit
         packets = nbytes = 0
         cpu = self.cpu
+        local = txq.producer is None
+        descs = 0
         while budget > 0 and ring.hw_done:
-            skb, count = ring.in_flight.popleft()
+            count, segs, bytecount, sock, truesize = ring.in_flight.popleft()
             ring.hw_done -= 1
-            ring.used -= count
-            packets += skb.gso_segs or skb.nsegs        # tx_buffer->gso_segs
-            nbytes += tx_bytecount(skb, self.seg_payload(skb))
+            if local:
+                ring.used -= count
+            descs += count
+            packets += segs                             # tx_buffer->gso_segs
+            nbytes += bytecount
             budget -= 1
-            if skb.sock >= 0:                           # sock_wfree, as the skb is freed
-                self.wfree_remote(cpu.now + c.igb_clean_tx_packet, skb)
+            if sock >= 0:                               # sock_wfree, as the skb is freed
+                self.wfree_remote(cpu.now + c.igb_clean_tx_packet, sock, truesize)
             yield c.igb_clean_tx_packet                # napi_consume_skb, unmap
         ring.packets += packets
         ring.bytes += nbytes
         ring.tx_total_packets += packets
         ring.tx_total_bytes += nbytes
+        if not local:
+            # next_to_clean, dql_completed and the wake act on the producer half, which
+            # another CPU holds: it sees them one line transfer later
+            if descs:
+                self.cleaned_remote(cpu.now, txq.index, descs, nbytes, packets)
+            return budget != 0
+        self.completed(txq, nbytes, packets)
+        return budget != 0
+
+    def completed(self, txq: TxQueue, nbytes: int, packets: int) -> None:
+        """The end of igb_clean_tx_irq on the producer half: netdev_tx_completed_queue
+        (dql_completed, STACK_XOFF cleared) and the wake of a queue the ring stopped."""
         if nbytes:                                      # netdev_tx_completed_queue
-            txq.dql.completed(nbytes, cpu.jiffies())
+            txq.dql.completed(nbytes, self.cpu.jiffies())
             if txq.stack_xoff and txq.dql.avail() >= 0:
                 txq.stack_xoff = False
                 if not txq.stopped():        # netif_schedule_queue: not if the ring is full
                     self.netif_schedule(txq)
-        if packets and txq.drv_xoff and ring.desc_unused() >= 2 * DESC_NEEDED:
+        if packets and txq.drv_xoff and txq.ring.desc_unused() >= 2 * DESC_NEEDED:
             txq.drv_xoff = False                        # netif_wake_subqueue
-            ring.restart_queue += 1
+            txq.ring.restart_queue += 1
             self.netif_schedule(txq)
-        return budget != 0
+
+    def cleaned(self, queue: int, descs: int, nbytes: int, packets: int) -> None:
+        """A clean on another CPU (`tc`): next_to_clean has moved, then as `completed`."""
+        txq = self.queues[queue]
+        txq.ring.used -= descs
+        self.completed(txq, nbytes, packets)
 
 
 def tx_bytecount(skb, seg_payload: int = 0) -> int:

@@ -41,13 +41,14 @@ KINDS: dict[str, RecordKind] = {k.name: k for k in (
     # nic -> cpu (PCIe)
     _K("rx", "received frames DMA'd to an RX queue's ring (columns: stamps, ids, flows, "
        "wire times, queues)", "nic", "cpu", "columns", PRIO_DEVICE, False, False, True),
-    _K("txc", "TX descriptor write-backs of a queue (igb_clean_tx_irq finds them done)",
-       "nic", "cpu", "(queue, [times])", PRIO_DEVICE, False, False, True),
+    _K("txc", "TX descriptor write-backs of a queue (igb_clean_tx_irq finds them done), "
+       "each with what its clean needs (descriptors, segments, bytes, socket, truesize)",
+       "nic", "cpu", "(queue, [times], [clean])", PRIO_DEVICE, False, False, True),
     _K("arp", "a neighbour's ARP reply reaches arp_rcv / neigh_update", "nic", "cpu",
        "neighbour", PRIO_LINK, False, False, True),
     # cpu -> nic (PCIe)
     _K("db", "a TX tail (doorbell) write with the descriptors it hands over", "cpu", "nic",
-       "(queue, packets)", PRIO_LINK, False, False, False),
+       "(queue, packets, [clean])", PRIO_LINK, False, False, False),
     _K("arfs", "ndo_rx_flow_steer: program a flow director filter", "cpu", "nic",
        "(flow, rx queue, flow id)", PRIO_LINK, True, False, False),
     # cpu -> cpu (interconnect)
@@ -68,6 +69,10 @@ KINDS: dict[str, RecordKind] = {k.name: k for k in (
        "cpu", "cpu", "(queue, skb, hash)", PRIO_LINK, False, False, True),
     _K("wf", "sock_wfree: a sent skb's memory returned to its socket's owner", "cpu", "cpu",
        "(socket, truesize)", PRIO_LINK, True, False, False),
+    _K("tc", "igb_clean_tx_irq's effect on a TX queue another CPU transmits on: "
+       "next_to_clean moved (descriptors freed), netdev_tx_completed_queue (dql_completed) "
+       "and the wake of a stopped queue, seen where the queue's producer half lives",
+       "cpu", "cpu", "(queue, descriptors, bytes, packets)", PRIO_LINK, True, False, True),
 )}
 
 

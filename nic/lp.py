@@ -98,7 +98,7 @@ class NicLP(LogicalProcess):
             if kind not in accepts:
                 refuse(kind, "nic", src, carries)
             if kind == "db":                 # a tail write: packets for the wire
-                self.txe.doorbell(stamp, origin, seq, body[0], body[1])
+                self.txe.doorbell(stamp, origin, seq, body[0], body[1], body[2])
             else:                            # arfs: ndo_rx_flow_steer
                 self.steers.append((stamp, origin, seq, *body))
 
@@ -124,12 +124,12 @@ class NicLP(LogicalProcess):
                     self.tx_out.setdefault(dst, []).append(("arp", t + reply, self.out_seq, k))
             self.txe.arp_out.clear()
             for dst, lst in done.items():
-                for queue, times in lst:
+                for queue, times, clean in lst:
                     times = [t + pcie for t in times]    # the write-back reaches the host
                     seq = self.out_seq + 1
                     self.out_seq += len(times)
                     self.tx_out.setdefault(dst, []).append(("txc", times[0], seq,
-                                                            (queue, times)))
+                                                            (queue, times, clean)))
 
     def _generate(self, safe: int) -> None:
         if self.done_generating:

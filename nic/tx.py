@@ -51,13 +51,17 @@ class TxEngine:
         self.arp_out: list = []                # (time its last bit left, neighbour)
         self.queue_bytes: dict[int, int] = {}
 
-    def doorbell(self, stamp: int, origin: int, seq: int, queue: int, pkts: list) -> None:
-        heapq.heappush(self.pending, (stamp, origin, seq, queue, pkts))
+    def doorbell(self, stamp: int, origin: int, seq: int, queue: int, pkts: list,
+                 clean: list) -> None:
+        """`clean`: per packet, what the driver's clean of its descriptor needs; the device
+        hands it back with the write-back (the CPU that cleans need not be the one that
+        rang)."""
+        heapq.heappush(self.pending, (stamp, origin, seq, queue, pkts, clean))
 
     def advance(self, safe: int, out: dict) -> None:
         """Transmit everything rung before `safe`; completions go to `out[lp]` as records."""
         while self.pending and self.pending[0][0] < safe:
-            stamp, _, seq, queue, pkts = heapq.heappop(self.pending)
+            stamp, _, seq, queue, pkts, clean = heapq.heappop(self.pending)
             ready = stamp + 2 * self.read_ns            # descriptor read, then data read
             sizes: list[int] = []
             last: list[int] = []                         # a packet is done with its last frame
@@ -105,7 +109,7 @@ class TxEngine:
                         self.in_flight += 1
                 else:
                     self.in_flight_fwd += n
-            out.setdefault(self.queue_cpu[queue], []).append((queue, done_l))
+            out.setdefault(self.queue_cpu[queue], []).append((queue, done_l, clean))
 
     def next_done_bound(self, safe: int) -> int:
         """Least write-back time of a doorbell not yet rung: one rung at `safe` at best,

@@ -195,13 +195,15 @@ def test_dev_xmit_skb_enqueues_books_and_frees_fq_codel_drops():
     txq = TxQueue(0, 256, 1000, 1000, "fq_codel", {"limit": 3})
     books = Books(1, 1)
     tx = Tx(cpu, {0: txq}, 1, None, Snmp(), books, 64)
-    tx.doorbell = lambda t, q, pkts: None
+    tx.doorbell = lambda t, q, pkts, clean: None
     freed = []
-    tx.wfree_remote = lambda t, skb: freed.append(skb.id)
+    tx.wfree_remote = lambda t, sock, truesize: freed.append((sock, truesize))
     txq.stack_xoff = True             # hold the queue: everything waits in the qdisc
     rcs = [drive(cpu, tx.dev_xmit_skb(txq, pkt(i), FAT)) for i in range(4)]
     assert rcs == [NET_XMIT_SUCCESS] * 3 + [NET_XMIT_CN]
-    assert books.tx_drops == {"fq_codel_drop": 2} and freed == [0, 1]
+    # the two oldest of the fat flow go (sock_wfree gives back what each was charged)
+    assert books.tx_drops == {"fq_codel_drop": 2}
+    assert freed == [(pkt(0).sock, pkt(0).truesize), (pkt(1).sock, pkt(1).truesize)]
     tx.count_xmit(pkt(3), rcs[-1])   # NET_XMIT_CN: the datagram counts as sent
     assert tx.udp["OutDatagrams"] == 1 and tx.udp.get("SndbufErrors", 0) == 0
     txq.stack_xoff = False

@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 
 from helpers import ROOT
+from test_tx import TWO_SENDERS
 
 from softnet.coordinator.cli import main
 from softnet.cpus.lp import CpuLP
 from softnet.engine.lp import SyncDriver
+from softnet.engine.records import KINDS
 from softnet.nic import lp as nic_lp
 from softnet.nic.lp import NicLP
 
@@ -35,13 +37,27 @@ EXTRA = {"rfs_migrate": ("rfs_migrate", ["--set", 'apps.0.migrate=[{ at = "1ms",
              "--set", "apps.0.socket.udp_segment=0", "--set", "apps.0.send.payload=4000",
              "--set", "apps.0.cpu=1", "--set", "nic.xps_cpus={}", "--set", "nic.txqueuelen=5",
              "--set", "net.core.wmem_max=8000000", "--set", "apps.0.socket.sndbuf=4000000"]),
+         "two_senders_one_queue": ("two_senders_one_queue", []),
+         # both CPUs forward onto both ports' queues: each queue's producer half where it
+         # is cleaned, the other CPU hands over, and cleans end mid-poll (tc)
+         "router2_rps": ("router2", ["--set", 'nic.rps_cpus={"rx-0"="3"}',
+                                     "--set", "net.core.netdev_max_backlog=2"]),
          # the reader on the RX queue's CPU: nothing crosses between CPUs
          "basic_rx_only": ("basic", ["--set", "apps.0.cpu=2"])}
 
 
+# experiments that are not examples: two senders on different CPUs share tx-0 (the one
+# on the other CPU hands its datagrams over, xq)
+TEXTS = {"two_senders_one_queue": TWO_SENDERS}
+
+
 def _run(tmp_path, name: str, duration: str = "3ms") -> int:
     file, sets = EXTRA.get(name, (name, []))
-    return main(["run", os.path.join(ROOT, "examples", f"{file}.toml"), "--mode", "inline",
+    path = os.path.join(ROOT, "examples", f"{file}.toml")
+    if name in TEXTS:
+        path = tmp_path / f"{name}.toml"
+        path.write_text(TEXTS[name])
+    return main(["run", str(path), "--mode", "inline",
                  "--quiet", "--duration", duration, *sets, "--out", str(tmp_path / name)])
 
 
@@ -147,11 +163,21 @@ def test_the_check_catches_a_wfree_bound_too_high(tmp_path, promises_checked, mo
         _run(tmp_path, "sender_misaligned")
 
 
+def test_the_check_catches_a_clean_bound_too_high(tmp_path, promises_checked, monkeypatch):
+    """The bound of what a TX clean sends (a clean's `tc` to the producer half, sock_wfree)
+    20 µs too high: caught at the cleaning CPU."""
+    clean = CpuLP._clean_earliest
+    monkeypatch.setattr(CpuLP, "_clean_earliest",
+                        lambda self, safe, tc=False: clean(self, safe, tc) + 20_000)
+    with pytest.raises(BrokenPromise, match="a (tc|wf) record"):
+        _run(tmp_path, "sender_misaligned")
+
+
 def test_the_checked_runs_cover_every_record_kind(tmp_path, promises_checked):
-    for name in ("rfs_migrate", "arfs", "router", "sender_misaligned", "rfs"):
+    for name in ("rfs_migrate", "arfs", "router", "sender_misaligned", "rfs",
+                 "two_senders_one_queue"):
         assert _run(tmp_path, name, "10ms") == 0
-    assert promises_checked["kinds"] >= {"rx", "sk", "bl", "ipi", "qh", "rfs", "mig", "db",
-                                          "txc", "arp", "arfs", "xq", "wf"}
+    assert promises_checked["kinds"] == set(KINDS)
 
 
 def test_a_frame_behind_its_receivers_clock_stops_the_run(tmp_path, monkeypatch):

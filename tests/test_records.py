@@ -45,7 +45,7 @@ def test_the_planner_checks_every_link_against_the_table():
 
 def test_the_lookahead_takes_its_kind_sets_from_the_table():
     assert cpu_lp.KERNEL_KINDS == set(kinds_where(from_kernel=True)) == \
-        {"sk", "bl", "ipi", "qh", "arfs", "wf"}
-    assert cpu_lp.CAUSAL_KINDS == {"rx", "bl", "ipi", "txc", "xq", "arp"}
+        {"sk", "bl", "ipi", "qh", "arfs", "wf", "tc"}
+    assert cpu_lp.CAUSAL_KINDS == {"rx", "bl", "ipi", "txc", "xq", "arp", "tc"}
     assert cpu_lp.DATA_KINDS == {"bl", "ipi", "sk", "qh"}
     assert {k.link for k in KINDS.values()} == {"pcie", "interconnect"}

@@ -143,3 +143,22 @@ def test_sender_and_router_both_modes_identical(tmp_path):
 ])
 def test_bad_tx_keys_are_refused(tmp_path, sets, msg):
     assert_refused(tmp_path, SENDER, sets, msg)
+
+
+def test_a_sender_transmits_on_its_own_cpu_when_another_cpu_cleans_its_queue(tmp_path):
+    """The kernel runs dev_queue_xmit, the qdisc and igb_xmit_frame on the sending CPU; only
+    the completion's clean runs where the TX vector's interrupt lands. tx-0's vector on
+    CPU 1, the sender on CPU 0: CPU 1 spends its time in NET_RX (igb_poll cleaning) and
+    never runs NET_TX or its ksoftirqd for the sender; the results match both modes."""
+    sets = ('irq.smp_affinity."eth0-tx-0"="2"',)
+    s = run_inline(tmp_path / "m", *sets, file=SENDER)
+    assert tx_balanced(s) and s["senders"]["sender"]["tx_queue"] == 0
+    assert s["tx_queues"]["tx-0"]["cpu"] == 1 and s["tx_queues"]["tx-0"]["packets"] > 700
+    t0, t1 = s["cpu_time_ns"]["cpu0"], s["cpu_time_ns"]["cpu1"]
+    assert t0["task"] > 0 and t1.get("task", 0) == 0 and t1.get("ksoftirqd", 0) == 0
+    assert t1["softirq"] > 0 and t1["softirq"] < t0["task"] / 5
+    soft = (tmp_path / "m" / "proc/softirqs").read_text().splitlines()
+    net_tx = next(l for l in soft if "NET_TX" in l).split()
+    net_rx = next(l for l in soft if "NET_RX" in l).split()
+    assert int(net_tx[2]) == 0 and int(net_rx[2]) > 10       # CPU 1: cleans only
+    run_both_modes(tmp_path / "b", *[x for v in sets for x in ("--set", v)], file=SENDER)

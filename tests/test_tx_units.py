@@ -64,14 +64,29 @@ class FakeCpu:
         self.raised.append(nr)
 
 
+RUNG: dict = {}                        # per TX queue: the cleans its doorbells handed over
+
+
 def tx_with_queue(ring=64, qlen=1000):
     cpu = FakeCpu()
     txq = TxQueue(0, ring, qlen, 1000)
     tx = Tx(cpu, {0: txq}, 1, None, Snmp(), Books(1, 1), 64)
     bells = []
-    tx.doorbell = lambda t, q, pkts: bells.append(len(pkts))
-    tx.wfree_remote = lambda t, skb: None
+
+    def doorbell(t, q, pkts, clean):
+        bells.append(len(pkts))
+        rung.extend(clean)
+    rung = RUNG[id(txq)] = []          # what the device will hand back, in ring order
+    tx.doorbell = doorbell
+    tx.wfree_remote = lambda t, sock, truesize: None
     return cpu, tx, txq, bells
+
+
+def write_back(txq, n):
+    """The device writes back the next n descriptors (what the cpu's txc filing does)."""
+    for _ in range(n):
+        txq.ring.in_flight.append(RUNG[id(txq)].pop(0))
+        txq.ring.hw_done += 1
 
 
 def test_ring_stops_below_desc_needed_and_wakes_at_twice():
@@ -84,10 +99,10 @@ def test_ring_stops_below_desc_needed_and_wakes_at_twice():
     # two descriptors each; stopped once fewer than DESC_NEEDED are free: 63 − 2 × 22
     assert sent == 22 and txq.ring.desc_unused() == 19 < DESC_NEEDED
     assert bells == [1] * sent                          # no xmit_more: a doorbell each
-    txq.ring.hw_done = 5                                # 10 descriptors back: not yet 42
+    write_back(txq, 5)                                  # 10 descriptors back: not yet 42
     drive(cpu, tx.igb_clean_tx_irq(txq, 128))
     assert txq.drv_xoff and txq.ring.restart_queue == 0
-    txq.ring.hw_done = sent - 5
+    write_back(txq, sent - 5)
     drive(cpu, tx.igb_clean_tx_irq(txq, 128))
     assert not txq.drv_xoff and txq.ring.restart_queue == 1
     assert txq.scheduled                                # the qdisc will run again (NET_TX)
@@ -96,9 +111,9 @@ def test_ring_stops_below_desc_needed_and_wakes_at_twice():
 def test_clean_stops_at_the_work_limit():
     cpu, tx, txq, _ = tx_with_queue(ring=512)
     txq.dql.limit = txq.dql.adj_limit = 10**6
-    for i in range(200):
-        drive(cpu, tx.igb_xmit_frame_ring(txq, pkt(i), True))
-    txq.ring.hw_done = 200
+    for i in range(200):                     # xmit_more on all but the last: one doorbell
+        drive(cpu, tx.igb_xmit_frame_ring(txq, pkt(i), i < 199))
+    write_back(txq, 200)
     assert drive(cpu, tx.igb_clean_tx_irq(txq, 128)) is False   # 128 cleaned, more left
     assert txq.ring.hw_done == 72 and txq.ring.packets == 128
 

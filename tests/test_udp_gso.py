@@ -49,8 +49,8 @@ def test_software_gso_charges_each_segment():
     tx = Tx(cpu, {0: txq}, 1, None, Snmp(), Books(1, 1), 64)
     tx.gso_udp_l4 = False
     bells = []
-    tx.doorbell = lambda t, q, pkts: bells.append(list(pkts))
-    tx.wfree_remote = lambda t, skb: None
+    tx.doorbell = lambda t, q, pkts, clean: bells.append(list(pkts))
+    tx.wfree_remote = lambda t, sock, truesize: None
     payload = 3000
     charge = gso_truesize(payload, 3, False)
     assert charge == 3 * GSO_HEAD_TRUESIZE + payload == gso_truesize(payload, 3, True) + 1536
