@@ -278,8 +278,8 @@ class CpuLookahead:
             return d in bl
         if kind == "ipi":
             return d in bl or d in self.sd.rps_ipi_list
-        if kind == "sk":
-            return d in sk or busy
+        if kind == "sk":                               # (landed before their socket:
+            return d in sk or bool(self.pending)       # kept whole, as a backlog's)
         return busy                                    # qh: a backlog to run
 
     def _possible_sends(self):
@@ -297,11 +297,22 @@ class CpuLookahead:
                 if me in t:
                     s = self.stack.flow_sock[f]
                     if s is not None:
-                        sk |= {self.lp_cpu[lp] for _, lp in self.sock_owners[s]}
+                        sk |= self._owner_cpus[s]
+        # a backlog packet goes up the stack here (no second steering): a hand-off only to
+        # its socket's owner
+        bk = self.backlog
+        flows = {skb.flow for skb in bk.input_pkt_queue}
+        flows.update(skb.flow for skb in bk.process_queue)
+        if bk.in_hand is not None:
+            flows.add(bk.in_hand.flow)
+        owners = self._owner_cpus
+        for f in flows:
+            s = self.stack.flow_sock[f]
+            if s is not None:
+                sk |= owners[s]
         bl.discard(me)
         sk.discard(me)
-        return bl, sk, bool(self.backlog.queued() or self.backlog.in_hand is not None
-                            or self.pending)
+        return bl, sk, bool(flows or self.pending)
 
     def _steer_targets(self, q: int, flow: int) -> set:
         """Where get_rps_cpu may send a frame of `flow` from queue q, tables as now."""

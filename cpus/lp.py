@@ -73,6 +73,9 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self.sock_args = {s["index"]: s for s in args["sockets"]}
         # socket -> [[from time, owner LP], …]: a reader that migrates takes its socket
         self.sock_owners = {s["index"]: s["owners"] for s in args["sockets"]}
+        # socket -> every CPU that owns it at some time (where a hand-off to it may go)
+        self._owner_cpus = {s["index"]: {int(lp[3:]) for _, lp in s["owners"]}
+                            for s in args["sockets"]}
         self.pending: dict[int, list] = {}    # hand-offs that landed before their socket
         self._ic = None                        # an interconnect link (all share a latency)
         for s in args["sockets"]:
