@@ -26,10 +26,11 @@ from .arfs import Arfs
 from .backlog import Backlog
 from .books import Books
 from .costs import Costs
-from .cpu import NET_RX_SOFTIRQ, NET_TX_SOFTIRQ, SOFTIRQ_NAMES, Cpu
+from .cpu import NET_RX_SOFTIRQ, NET_TX_SOFTIRQ, Cpu
 from .gro import GroFlow, GroList
 from .igb import IgbDriver, QVector
 from .lookahead import CpuLookahead
+from .report import cpu_report
 from .napi import NapiStruct, SoftnetData, net_rx_action
 from .rfs import HEAD_REPORT_DELAY_NS, HeadReports, RfsRx, RfsWriter, SockFlowTable
 from .sched import Task
@@ -392,20 +393,6 @@ class CpuLP(CpuLookahead, LogicalProcess):
         vec.cause_pending = True
         self._schedule_irq(vec, t)
 
-    def _txq_result(self, q: int, txq: TxQueue) -> dict:
-        """A TX queue's figures from the halves held here: the ring's counts and the CPU
-        from the cleaning half, the qdisc, restarts, BQL and state from the producing one
-        (the coordinator puts the halves together)."""
-        out = {}
-        if q in self.txq_cleaned:
-            out.update(cpu=self.cpu_id, packets=txq.ring.packets, bytes=txq.ring.bytes)
-        if q in self.tx.queues:
-            out.update(qdisc=txq.qdisc.stats(),
-                       restart=txq.ring.restart_queue + txq.ring.restart_queue2,
-                       bql_limit=txq.dql.limit, bql_inflight=txq.dql.inflight(),
-                       stopped=txq.stopped())
-        return out
-
     def _make_sock(self, s: dict) -> UdpSock:
         common = (s["index"], s["bind_ip"], s["port"], s["rcvbuf"], s["owner"], s["inode"],
                   s.get("rem_ip"), s.get("rem_port"))
@@ -745,124 +732,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
                 "sent": sum(t.sent for t in self.tx_socks.values())}
 
     def result(self) -> dict:
-        end = self.end
-        gro = [qv.napi.gro for qv in self.qvectors if qv.napi.gro is not None]
-        gro_held = sum(g.held_segs for g in gro)
-        in_flight = {"cpu_stack": self.stack.held - gro_held, "gro_held": gro_held}
-        for ring in self.rings.values():
-            for k, v in ring.in_flight(end).items():
-                in_flight[k] = in_flight.get(k, 0) + v
-        link = sum(e[5][1].nsegs for e in self.ev._heap
-                   if e[4] in (self._sock_arrive, self._backlog_arrive))
-        # a moving socket's queue, on the way or waited for
-        link += sum(1 + len(w[12] or ()) for e in self.ev._heap if e[4] == self._mig_arrive
-                    for w in e[5][2]["queue"])
-        link += sum(skb.nsegs for lst in self.pending.values() for skb, _ in lst)
-        in_flight["interconnect_link"] = link
-        # the transmit side: packets in qdiscs, not yet rung rings, or on their way to the
-        # queue's owner; a sender's count as TX in flight, a forwarded one's as RX
-        tx_if = {"qdisc": 0, "tx_ring": 0, "interconnect_link": 0, "xmit": 0, "neigh": 0}
-        def place(skb, where):
-            if skb.sock == -2:                     # the kernel's own ARP request
-                return
-            if skb.sock >= 0:
-                if not skb.more and not skb.lost and \
-                        (skb.sock, skb.id - skb.frag) not in self.tx.lost_sends:
-                    # a send counts where its last piece is, unless it lost one already
-                    tx_if[where] += 1
-            else:
-                in_flight[where] = in_flight.get(where, 0) + skb.nsegs
-        for txq in self.txqs.values():
-            for skb in txq.qdisc.skbs():
-                place(skb, "qdisc")
-            for skb in txq.ring.unsent:
-                place(skb, "tx_ring")
-        for skb, _, _ in self.tx.xmit_list:
-            place(skb, "qdisc")
-        for n in self.tx.neigh.values():            # waiting for a neighbour's answer
-            for skb, _, _, _ in n.queue:
-                place(skb, "neigh")
-        for skb, _, _, _ in self.tx.neigh_flush:
-            place(skb, "neigh")
-        for skb in self.tx.in_hand.values():        # in sendmsg, or being handed over
-            place(skb, "xmit")
-        for e in self.ev._heap:
-            if e[4] == self._xq_arrive:
-                place(e[5][1], "interconnect_link")
-        in_flight["backlog"] = self.backlog.queued()
-        in_flight["socket_queue"] = sum(s.queued() for s in self.sockets.values())
-        sd = self.sd
-        # /proc/stat: a reader's cost_per_read is user time (each of its steps is one
-        # read); the rest of an application's time (recvmsg, sendmsg, switches) is system
-        from .cpu import ACCT_TASK
-        cpu = self.cpu
-        cpr = {a["name"]: a["cost_per_read_ns"] for a in self.app_args.values()}
-        senders = {id(t) for t in self.sender_tasks}
-        user = {t: t.steps * cpr[t.name] for t in self.tasks
-                if id(t) not in senders and t.name in cpr}
-        last = cpu.sched.prev          # the task whose step ran last (if one did)
-        if cpu.now > end and cpu.last_kind == ACCT_TASK and cpu.switch_end != cpu.now \
-                and last in user:      # the step cut at the end: its user part comes last
-            user[last] -= min(cpu.now - end, cpr[last.name])
-        return {
-            "kind": "cpu",
-            "cpu": self.cpu_id,
-            "books": self.books.export(),
-            "in_flight": in_flight,
-            "softnet": {"processed": sd.processed, "dropped": sd.dropped,
-                        "time_squeeze": sd.time_squeeze, "received_rps": sd.received_rps,
-                        "input_qlen": len(self.backlog.input_pkt_queue),
-                        "process_qlen": len(self.backlog.process_queue)},
-            # flow-limit drops, by the enqueuing CPU whose softnet_stat counts them
-            "rfs": {"migrations": self.stack.rfs.migrations if self.stack.rfs else 0,
-                    "deferred": self.stack.rfs.deferred if self.stack.rfs else 0,
-                    "table_writes": self.rfs_writer.writes if self.rfs_writer else 0,
-                    **({"arfs_steer_calls": self.stack.rfs.arfs.calls}
-                       if self.stack.rfs is not None and self.stack.rfs.arfs else {})},
-            "flow_limit_by_cpu": {str(c): fl.count for c, fl in self.backlog.fl.items()},
-            "softirqs": dict(zip(SOFTIRQ_NAMES, self.cpu.kstat_softirqs)),
-            "irqs": self.cpu.irq_counts,
-            "time": self.cpu.time_by_context(end),
-            "snmp": {"Ip": self.snmp.ip, "Udp": self.snmp.udp,
-                     "Tcp": {**self.snmp.tcp, "CurrEstab": sum(
-                         1 for sk in self.sockets.values()
-                         if sk.is_tcp and sk.rem_ip is not None)}},   # accepted only
-            "gro": {k: sum(g.export()[k] for g in gro) for k in GroList().export()},
-            "core_rx_dropped": sum(self.stack.rx_dropped_core.values()),
-            "core_rx_dropped_by_flow": {str(f): n for f, n in
-                                        sorted(self.stack.rx_dropped_core.items())},
-            "queues": {str(r.index): {"rqdpc": r.rqdpc, "mpc": r.mpc,
-                                      "mpc_bytes": r.mpc_bytes, "rnbc": r.rnbc,
-                                      "gprc": r.gprc, "gorc": r.gorc, "received": r.received}
-                       for r in self.rings.values()},
-            "ring_stats": {str(qv.rx_ring.index): {"packets": qv.ring_packets,
-                                                   "bytes": qv.ring_bytes}
-                           for qv in self.qvectors if qv.rx_ring is not None},
-            "vectors": {v.name: {"itr_val": qv.itr_val, "interval_ns": v.interval,
-                                 "polls": qv.napi.polls}
-                        for v, qv in zip(self.vectors, self.qvectors)},
-            "sockets": {str(s.index): {"rcvbuf": s.rcvbuf, "rmem_alloc": s.rmem_alloc,
-                                       "rx_queue": s.rx_queue_bytes(), "drops": s.drops,
-                                       "queued": s.queued(), "enqueued": s.enqueued,
-                                       "incoming_cpu": s.incoming_cpu,
-                                       "processed_by_cpu": {str(c): n for c, n in
-                                                            sorted(s.by_cpu.items())}}
-                        for s in self.sockets.values()},
-            "context_switches": {t.name: t.switches for t in self.tasks},
-            "sched": {"nr_switches": cpu.nr_switches, "nr_running": len(cpu.sched.rq),
-                      "user_ns": sum(user.values())},
-            "tx_in_flight": tx_if,
-            "neigh": {str(k): {"state": ("none", "incomplete", "reachable")[n.state],
-                               "requests": n.requests, "replies": n.replies,
-                               "unres_discards": n.unres_discards}
-                      for k, n in self.tx.neigh.items()},
-            "tx": {"queues": {str(q): self._txq_result(q, txq)
-                              for q, txq in self.txqs.items()},
-                   "senders": {str(i): {"sendmsg_built": t.sent, "eagain": t.eagain,
-                                        "blocked": t.blocked, "wmem_alloc": t.wmem_alloc,
-                                        "sndbuf": t.sndbuf, "tx_queue": t.tx_queue}
-                               for i, t in self.tx_socks.items()}},
-        }
+        return cpu_report(self)
 
 
 def build(name: str, index: int, args: dict) -> CpuLP:
