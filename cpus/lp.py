@@ -36,8 +36,7 @@ from .rfs import HEAD_REPORT_DELAY_NS, HeadReports, RfsRx, RfsWriter, SockFlowTa
 from .sched import Task
 from .sock import TcpSock, UdpSock
 from .stack import Snmp, Stack
-from .tx import (ETH_HLEN, IP_HLEN, UDP_HLEN, Neigh, Tx, TxQueue, TxSock, gso_truesize,
-                 ip_fragments, tx_truesize)
+from .tx import ETH_HLEN, IP_HLEN, UDP_HLEN, Neigh, Tx, TxQueue, TxSock
 
 
 
@@ -169,7 +168,6 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self.tx.cleaned_remote = self._cleaned_remote
         self.tx.gso_udp_l4 = txa.get("gso_udp_l4", True)
         self.tx.remote_xmit = self._remote_xmit
-        self.tx.new_arp_skb = self._new_arp_skb
         self.tx.unres_qlen_bytes = txa.get("unres_qlen_bytes", 212992)
         self.tx.neigh_of_sender = {int(k): v for k, v in txa.get("neigh_of_sender", {}).items()}
         self.tx.neigh_of_flow = {int(k): v for k, v in txa.get("neigh_of_flow", {}).items()}
@@ -238,8 +236,8 @@ class CpuLP(CpuLookahead, LogicalProcess):
                     self._mig_in.append(at)
         self._mig_out.sort()
         self._mig_in.sort()
-        self.senders_payload = {sd["app"]: (sd["payload"], sd.get("gso_size", 0))
-                                for sd in args["senders"]}
+        self.tx.senders_payload = {sd["app"]: (sd["payload"], sd.get("gso_size", 0))
+                                   for sd in args["senders"]}
         self.sender_tasks: list[Task] = []
         for sd in args["senders"]:
             tsk = TxSock(sd["app"], sd["sk_sndbuf"], sd["hash"], sd["connected"],
@@ -252,7 +250,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
                     "count": sd["count"], "start_ns": sd["start_ns"], "stop_ns": sd["stop_ns"]}
             task = Task(sd["name"], 3, udp_sender(self.cpu, tsk, self.tx, spec, self.books,
                                                   self.snmp.udp, ref, self._sleep_until,
-                                                  self._new_skb))
+                                                  self.tx.ip_make_skb))
             ref[0] = task
             self.tasks.append(task)
             self.sender_tasks.append(task)
@@ -260,7 +258,6 @@ class CpuLP(CpuLookahead, LogicalProcess):
         for s_ in args["sockets"]:
             if s_.get("sender"):
                 self.tx_sock_lp[s_["index"]] = s_["owners"][0][1]
-        self._tx_ids = 0
         for k, (at, sidx, _) in enumerate(self._mig_out):
             self.ev.schedule_keyed(at, PRIO_LOCAL, self.index, -1000 - k,
                                    self._migrate_out, sidx)
@@ -268,47 +265,13 @@ class CpuLP(CpuLookahead, LogicalProcess):
     # -- the transmit side ---------------------------------------------------------------
     def _sleep_until(self, t: int, task: Task) -> None:
         """A paced sender's next send time: woken then, at no cost (ideal pacing)."""
-        self._tx_ids += 1
-        self.ev.schedule_keyed(t, PRIO_TIMER, self.index, -(1 << 40) - self._tx_ids,
+        self.tx.ids += 1
+        self.ev.schedule_keyed(t, PRIO_TIMER, self.index, -(1 << 40) - self.tx.ids,
                                self._wake_task, task)
         heapq.heappush(self._task_starts, t)
 
     def _wake_task(self, t: int, task: Task) -> None:
         self.cpu.sched.wake(task)
-
-    def _new_skb(self, tsk: TxSock) -> list:
-        """ip_make_skb's skbs for one sendmsg of `tsk`: one datagram; a datagram above the
-        MTU as the skbs __ip_append_data cut at maxfraglen, which ip_do_fragment sends as
-        its fragments; or with UDP_SEGMENT one skb, its payload in page fragments, a GSO
-        skb when it holds more than one segment (udp_send_skb). Ids of sent packets are
-        apart from the wire's (sender index in the high bits); a send's pieces take
-        consecutive ids."""
-        payload, gso = self.senders_payload[tsk.index]
-        base = ((tsk.index + 1) << 40) + self._tx_ids + 1
-        if gso:
-            n = -(-payload // gso) if payload > gso else 0
-            self._tx_ids += max(1, n)
-            return [SkBuff(base, tsk.index, payload + ETH_HLEN + IP_HLEN + UDP_HLEN,
-                           gso_truesize(payload, n, self.tx.gso_udp_l4), tsk.tx_queue, 0, 0,
-                           sock=tsk.index,
-                           gso_size=gso if n else 0, gso_segs=n)]
-        frags = ip_fragments(payload)
-        self._tx_ids += len(frags)
-        if len(frags) == 1:
-            return [SkBuff(base, tsk.index, payload + 42, tx_truesize(payload),
-                           tsk.tx_queue, 0, 0, sock=tsk.index)]
-        last = len(frags) - 1
-        # each fragment skb: alloclen = fraglen + hh_len + 15 (tx_truesize with no L4)
-        return [SkBuff(base + k, tsk.index, ETH_HLEN + IP_HLEN + f, tx_truesize(f, 0),
-                       tsk.tx_queue, 0, 0, sock=tsk.index, frag=k, more=k < last)
-                for k, f in enumerate(frags)]
-
-    def _new_arp_skb(self, neigh: int) -> SkBuff:
-        """arp_create: a 42-byte request (14 + 28, padded to 60 by the device), owned by
-        the kernel (sock -2), carrying its neighbour's index as its flow."""
-        self._tx_ids += 1
-        return SkBuff((1 << 52) + self._tx_ids, neigh, 42, tx_truesize(0, 0), 0, 0, 0,
-                      sock=-2)
 
     def _arp_arrive(self, t: int, neigh: int) -> None:
         self.tx.neigh_update(neigh)

@@ -252,7 +252,7 @@ class Tx:
                  "udp", "ip", "books", "dev_tx_weight", "ntxq", "xps", "remote_xmit",
                  "xmit_list", "in_hand", "gso_udp_l4", "frag_failed", "neigh",
                  "neigh_of_sender", "neigh_of_flow", "neigh_flush", "unres_qlen_bytes",
-                 "new_arp_skb", "lost_sends", "gro_flows", "fwd_txq")
+                 "lost_sends", "gro_flows", "fwd_txq", "ids", "senders_payload")
 
     def __init__(self, cpu, queues: dict[int, TxQueue], ntxq: int, xps: list[int] | None,
                  snmp, books, dev_tx_weight: int) -> None:
@@ -286,7 +286,8 @@ class Tx:
         self.neigh_of_flow: dict[int, int] = {}
         self.neigh_flush: deque = deque()
         self.unres_qlen_bytes = 212992
-        self.new_arp_skb = None               # fn(neighbour) -> an ARP request skb
+        self.ids = 0                          # ids of skbs built here (and timer keys)
+        self.senders_payload: dict = {}       # sender -> (payload, gso_size) of its sends
 
     # -- from the socket down (kernel-spec §10.1–§10.2) --------------------------------
     def pick_tx(self, hash_: int, tsk=None, rx_queue: int = -1) -> int:
@@ -358,12 +359,47 @@ class Tx:
             return
         n.state = NUD_INCOMPLETE
         n.requests += 1
-        arp = self.new_arp_skb(n.index)
+        arp = self.arp_create(n.index)
         yield c
         self.in_hand[id(arp)] = arp
         # the request leaves on the TX queue the waiting packet would take
         yield from self.neigh_output(arp, hash_, tsk, rx_queue, ip=False,
                                      q=self.queue_for(skb, hash_, tsk, rx_queue))
+
+    # -- building what is sent (ip_make_skb, arp_create) --------------------------
+    def ip_make_skb(self, tsk: TxSock) -> list:
+        """ip_make_skb's skbs for one sendmsg of `tsk`: one datagram; a datagram above the
+        MTU as the skbs __ip_append_data cut at maxfraglen, which ip_do_fragment sends as
+        its fragments; or with UDP_SEGMENT one skb, its payload in page fragments, a GSO
+        skb when it holds more than one segment (udp_send_skb). Ids of sent packets are
+        apart from the wire's (sender index in the high bits); a send's pieces take
+        consecutive ids."""
+        payload, gso = self.senders_payload[tsk.index]
+        base = ((tsk.index + 1) << 40) + self.ids + 1
+        if gso:
+            n = -(-payload // gso) if payload > gso else 0
+            self.ids += max(1, n)
+            return [SkBuff(base, tsk.index, payload + ETH_HLEN + IP_HLEN + UDP_HLEN,
+                           gso_truesize(payload, n, self.gso_udp_l4), tsk.tx_queue, 0, 0,
+                           sock=tsk.index,
+                           gso_size=gso if n else 0, gso_segs=n)]
+        frags = ip_fragments(payload)
+        self.ids += len(frags)
+        if len(frags) == 1:
+            return [SkBuff(base, tsk.index, payload + 42, tx_truesize(payload),
+                           tsk.tx_queue, 0, 0, sock=tsk.index)]
+        last = len(frags) - 1
+        # each fragment skb: alloclen = fraglen + hh_len + 15 (tx_truesize with no L4)
+        return [SkBuff(base + k, tsk.index, ETH_HLEN + IP_HLEN + f, tx_truesize(f, 0),
+                       tsk.tx_queue, 0, 0, sock=tsk.index, frag=k, more=k < last)
+                for k, f in enumerate(frags)]
+
+    def arp_create(self, neigh: int) -> SkBuff:
+        """arp_create: a 42-byte request (14 + 28, padded to 60 by the device), owned by
+        the kernel (sock -2), carrying its neighbour's index as its flow."""
+        self.ids += 1
+        return SkBuff((1 << 52) + self.ids, neigh, 42, tx_truesize(0, 0), 0, 0, 0,
+                      sock=-2)
 
     def neigh_update(self, index: int) -> None:
         """arp_rcv → neigh_update(NUD_REACHABLE): what waited goes out, from NET_TX."""
