@@ -523,7 +523,7 @@ def plan(r: dict) -> Plan:
             "interval_ns",
             "count", "start_ns", "stop_ns")}) for sd in p.senders
             if r["apps"][sd["app"]]["cpu"] == c]
-        p.lps.append({"name": f"cpu{c}", "index": c + 1, "factory": "softnet.cpus.lp:build",
+        p.lps.append({"name": f"cpu{c}", "index": c + 1, "factory": "softnet.cpus.host:build",
                       "args": {**common, "cpu": c, "ncpus": ncpus, "hz": r["hz"],
                                "lp_index": lp_index, "costs": prof["costs"],
                                "sysctl": {"netdev_budget": sysctl["net.core.netdev_budget"],

@@ -4,9 +4,11 @@
 boundaries, time accounting. `sched` shares the CPU between tasks (ksoftirqd and
 applications). `softirq`, `napi`, `igb`, `gro`, `stack`, `sock` and `app` are the kernel
 paths, written as generators that yield the cost of each step, named after the kernel
-functions they model. `costs` loads a cost profile. `lp` ties them into the cpuK logical
-process: it files the records that arrive (kinds declared in `engine.records`) and
-`lookahead` holds its promises. `backlog`,
+functions they model. `costs` loads a cost profile. `host` builds one CPU's components
+from its part of the plan and wires them (the driver from the device's ops table);
+`lp` is the cpuK logical process that runs them: it files the records that arrive (kinds
+declared in `engine.records`) and sends its own, `lookahead` holds its promises and
+`report` its end-of-run figures. `backlog`,
 `rfs` and `arfs` are RPS, RFS and accelerated RFS (set_rps_cpu's NIC filter requests).
 `tx` is the transmit path (sendmsg to the driver's ring, neighbours, NET_TX, TX
 completion), with `qdisc` (pfifo_fast, fq_codel) and `bql` (dynamic queue limits).

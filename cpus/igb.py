@@ -140,6 +140,11 @@ class IgbDriver:
             yield c.igb_alloc_rx_buffer * cleaned_count
         return total_packets
 
+    # the driver's ops, under the names the CPU calls them by (request_irq's handler,
+    # napi_struct.poll)
+    msix_ring = igb_msix_ring
+    poll = igb_poll
+
     def igb_ring_irq_enable(self, qv: QVector) -> int:
         if qv.itr_setting & 3:
             igb_update_ring_itr(qv)

@@ -38,6 +38,35 @@ DATA_KINDS = set(kinds_where(needs_data=True))
 class CpuLookahead:
     """The promise() of a cpuK LP and the earliest-time bounds it is built from."""
 
+    def _init_lookahead(self) -> None:
+        """The state the bounds keep: start-time heaps of what has been filed, per-round
+        caches, the per-kind bounds told and heard."""
+        self._causal: list[str] | None = None   # inputs that can make this CPU send
+        self._plans: dict = {}                  # output link -> its promise's _LinkPlan
+        self._die: dict = {}                     # this round's data-input bounds, by class
+        self._starts: list[int] = []             # times of events that start kernel work
+        self._sk_starts: list[int] = []          # times of socket hand-offs landing here
+        self._task_starts: list[int] = []        # sender wake-ups (pacing timers, wf)
+        self._sk_in: list[str] = []
+        self._wf_in: list[str] = []
+        self._pe_key = None                      # promise() caches per round
+        self._kernel_e = INF
+        self._app_e = None
+        self._task_e = None
+        self._rx_until: dict[str, int] = {}     # the nic's promise for frames alone
+        self._poss_key = None
+        self._poss = None
+        self._data_starts: list[int] = []        # received backlog packets, table writes,
+                                                 # moving sockets: data not yet applied
+        self._until_out: dict[str, dict] = {}
+        self._until_sent: dict[str, dict] = {}
+        self._until_in: dict[str, dict] = {}
+        self._db_e = None
+        self._fq_codel = None                    # a TX queue here runs fq_codel
+        self._txc_starts: list[int] = []         # held write-backs, at their IRQ's earliest
+        self._xq_starts: list[int] = []          # held hand-offs to a TX queue here
+        self._xq_frags = False                   # an IP fragment was handed over
+
     def promise(self, dst: str, safe: int) -> int:
         """Kernel records (socket hand-offs, backlog enqueues, IPIs, backlog progress) leave
         only from kernel steps of the receive path: an interrupt's softirq, ksoftirqd, a

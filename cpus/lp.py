@@ -4,7 +4,8 @@ vectors are affine to it, its softnet_data, its sockets and its applications.
 Inputs and outputs are the records of `engine.records` (frames for its RX rings, TX
 write-backs, socket hand-offs, backlog enqueues and IPIs, RFS table writes, doorbells,
 aRFS steering …); each kind that arrives is filed by its `_file_<kind>` method, and a kind
-it does not expect stops the run. Its promises are in `cpus.lookahead`.
+it does not expect stops the run. `cpus.host` builds and wires its components; its
+promises are in `cpus.lookahead`, its end-of-run report in `cpus.report`.
 """
 
 from __future__ import annotations
@@ -13,32 +14,25 @@ import heapq
 
 import numpy as np
 
-from softnet.engine.events import (INF, PRIO_DEVICE, PRIO_LINK, PRIO_LOCAL, PRIO_TIMER,
-                                   EventQueue)
+from softnet.engine.events import PRIO_DEVICE, PRIO_LINK, PRIO_TIMER, EventQueue
 from softnet.engine.lp import LogicalProcess
 from softnet.engine.records import accepted, refuse
 from softnet.engine.skb import SkBuff
 from softnet.nic.msix import MsixVector
 from softnet.nic.rxring import RxRing
 
-from .app import tcp_reader, udp_reader, udp_sender
-from .arfs import Arfs
-from .backlog import Backlog
+from .app import tcp_reader, udp_reader
 from .books import Books
 from .costs import Costs
-from .cpu import NET_RX_SOFTIRQ, NET_TX_SOFTIRQ, Cpu
-from .gro import GroFlow, GroList
-from .igb import IgbDriver, QVector
+from .cpu import Cpu
 from .lookahead import CpuLookahead
+from .napi import SoftnetData
 from .report import cpu_report
-from .napi import NapiStruct, SoftnetData, net_rx_action
-from .rfs import HEAD_REPORT_DELAY_NS, HeadReports, RfsRx, RfsWriter, SockFlowTable
+from .rfs import HEAD_REPORT_DELAY_NS
 from .sched import Task
 from .sock import TcpSock, UdpSock
-from .stack import Snmp, Stack
-from .tx import ETH_HLEN, IP_HLEN, UDP_HLEN, Neigh, Tx, TxQueue, TxSock
-
-
+from .stack import Snmp
+from .tx import ETH_HLEN, IP_HLEN, UDP_HLEN, TxQueue, TxSock
 
 
 class Sysctl:
@@ -83,184 +77,30 @@ class CpuLP(CpuLookahead, LogicalProcess):
                 self.sockets[s["index"]] = self._make_sock(s)
         self.outbox: dict[str, list] = {}
         self.out_seq = 0
-        self._causal: list[str] | None = None   # inputs that can make this CPU send
-        self._plans: dict = {}                  # output link -> its promise's _LinkPlan
-        self._die: dict = {}                     # this round's data-input bounds, by class
-        self._starts: list[int] = []
-        self._sk_starts: list[int] = []          # times of socket hand-offs landing here
-        self._sk_in: list[str] = []
-        self._pe_key = None                      # promise() caches per round
-        self._kernel_e = INF
-        self._app_e = None             # times of events that start kernel RX work
-        self._task_e = None
-        self._rx_until: dict[str, int] = {}     # the nic's promise for frames alone
-        self._poss_key = None
-        self._poss = None
-        self._data_starts: list[int] = []        # received backlog packets, table writes,
-                                                 # moving sockets: data not yet applied
-        self._until_out: dict[str, dict] = {}
-        self._until_sent: dict[str, dict] = {}
-        self._until_in: dict[str, dict] = {}
-        self._db_e = None
-        self._fq_codel = None                    # a TX queue here runs fq_codel
-        self._txc_starts: list[int] = []         # held write-backs, at their IRQ's earliest
-        self._xq_starts: list[int] = []          # held hand-offs to a TX queue here
-        self._xq_frags = False                   # an IP fragment was handed over
-        self.stack = Stack(self.cpu, self.sd, self.snmp,
-                           [f["local"] for f in args["flows"]],
-                           [f["sock"] for f in args["flows"]],
-                           self.sockets, self.books, self.sysctl.gro_normal_batch,
-                           self._remote_enqueue)
-        self.stack.sw_hash = [f["sw_hash"] for f in args["flows"]]
-        self.stack.flow_tcp = [f["proto"] == "tcp" for f in args["flows"]]
-        self.stack.flow_forward = [f.get("forward", False) for f in args["flows"]]
-        self.stack.gro_flows = [GroFlow(f["gro"], f["nic_hash"], f["l34_hdr"], f["payload"],
-                                        f["gro_lookup"]) for f in args["flows"]]
-        rfs = args.get("rfs") or {}
-        entries = rfs.get("sock_flow_entries", 0)
-        flow_cnt = {int(q): n for q, n in rfs.get("flow_cnt", {}).items()}
-        if entries and flow_cnt:             # this CPU polls RFS queues: a table replica
-            self.stack.rfs = RfsRx(self.cpu_id, args["ncpus"],
-                                   SockFlowTable(entries, args["ncpus"]), flow_cnt)
-        arfs = rfs.get("arfs")
-        if arfs and self.stack.rfs is not None:   # set_rps_cpu may program NIC filters
-            self.stack.rfs.arfs = Arfs(arfs["rmap"],
-                                       {int(q): m for q, m in arfs["flow_masks"].items()},
-                                       set(arfs["refused_flows"]), self._arfs_steer,
-                                       arfs["steers"]["pairs"], arfs["steers"]["forever"],
-                                       arfs["expiry"])
-        self.rfs_replicas = [f"cpu{c}" for c in rfs.get("replicas", []) if c != self.cpu_id]
+        # the components, built and wired by the host builder (cpus/host.py)
+        self.stack = self.backlog = self.tx = self.driver = None
         self.rfs_writer = None
-        mine = [self.sock_args[a["sock"]] for a in args["apps"]]   # ever owned here
-        if entries and any(sa.get("rem_ip") is not None and sa.get("rfs_hash")
-                           for sa in mine):
-            self.rfs_writer = RfsWriter(self.cpu_id, SockFlowTable(entries, args["ncpus"]),
-                                        set(rfs.get("shared_slots", [])), self._rfs_publish)
-        self.stack.rps_maps = {int(q): m for q, m in args["rps_maps"].items()}
-        self.stack.rps_remote = self._rps_remote
-        self.stack.rps_ipi = self._rps_ipi
-        self.cpu_lp = {int(c): n for c, n in args["cpu_lp"].items()}   # CPU -> LP name
-        self.lp_cpu = {n: c for c, n in self.cpu_lp.items()}
-        self.backlog = Backlog(self.cpu, self.sd, self.stack, self.books,
-                               self.sysctl.netdev_max_backlog, self.sysctl.dev_weight,
-                               set(self.sysctl.flow_limit_cpus),
-                               self.sysctl.flow_limit_table_len, self.stack.send_rps_ipis)
-        self.stack.backlog = self.backlog
-        if rfs.get("heads"):                 # an RFS queue's CPU may enqueue here
-            self.backlog.heads = HeadReports(self._head_report)
-        # the transmit side: the TX queues whose vectors this CPU serves (spec §10, §11)
-        # (a queue's producer half — qdisc, next_to_use, dql_queued — lives with the CPU
-        # that transmits on it, its consumer half with the CPU its vector cleans on)
-        cleaned = {q for v in args["vectors"] for q in v.get("tx_queues", ())}
-        busy = set(txa["busy_queues"])          # queues something transmits on
-        produced = {int(q) for q, lp in txa["queue_owner"].items()
-                    if lp == name and (int(q) in cleaned or int(q) in busy)}
-        self.txqs = {q: TxQueue(q, txa["ring"], txa["txqueuelen"], args["hz"],
-                                txa.get("qdisc", "pfifo_fast"), txa.get("fq_codel"))
-                     for q in sorted(cleaned | produced)}
-        for q in cleaned - produced:
-            self.txqs[q].producer = txa["queue_owner"][str(q)]
-        self.txq_cleaned = cleaned
-        self.tx = Tx(self.cpu, {q: self.txqs[q] for q in sorted(produced)}, txa["ntxq"],
-                     txa["xps"], self.snmp, self.books, txa["dev_tx_weight"])
-        self.tx.doorbell = self._doorbell
-        self.tx.wfree_remote = self._wfree
-        self.tx.cleaned_remote = self._cleaned_remote
-        self.tx.gso_udp_l4 = txa.get("gso_udp_l4", True)
-        self.tx.remote_xmit = self._remote_xmit
-        self.tx.unres_qlen_bytes = txa.get("unres_qlen_bytes", 212992)
-        self.tx.neigh_of_sender = {int(k): v for k, v in txa.get("neigh_of_sender", {}).items()}
-        self.tx.neigh_of_flow = {int(k): v for k, v in txa.get("neigh_of_flow", {}).items()}
-        for k in sorted(set(self.tx.neigh_of_sender.values())
-                        | set(self.tx.neigh_of_flow.values())):
-            if k >= 0:
-                self.tx.neigh[k] = Neigh(k, txa["neigh_hash"][k])
-        self.txq_owner = {int(q): lp for q, lp in txa["queue_owner"].items()}
-        self.tx_socks: dict[int, TxSock] = {}
-        self.tx_sock_lp: dict[int, str] = {}
-        self.txq_vec: dict[int, MsixVector] = {}
-        self._task_starts: list[int] = []        # sender wake-ups (pacing timers)
-        self._wf_in: list[str] = []
-        self.cpu.softirq_handlers[NET_TX_SOFTIRQ] = self.tx.net_tx_action
-        self.stack.tx = self.tx
-        self.tx.gro_flows = self.stack.gro_flows
-        self.tx.fwd_txq = {int(k): v for k, v in txa.get("fwd_txq", {}).items()}
-        self.driver = IgbDriver(self.cpu, self.sd, self.stack, self._rearm, self.tx)
-        self.cpu.softirq_handlers[NET_RX_SOFTIRQ] = (
-            lambda: net_rx_action(self.cpu, self.sd, self.sysctl, self.stack))
-
-        dev = args["device"]
-        flow_len = [f["len"] for f in args["flows"]]
-        self.vectors: list[MsixVector] = []
-        self.qvectors: list[QVector] = []
-        self.qv_of: dict[MsixVector, QVector] = {}
-        self.rings: dict[int, RxRing] = {}
-        for v in args["vectors"]:
-            vec = MsixVector(v["entry"], v["name"], v["irq"], 0)
-            ring = None
-            for q in v["rx_queues"]:
-                ring = RxRing(q, v["rx_ring"], v["drop_en"], v["packet_buffer"], flow_len,
-                              dev["truesize"])
-                ring.vector = vec
-                ring.on_drop = self.books.drop
-                ring.alloc_rx_buffers(ring.desc_unused(), 0)   # igb_configure_rx_ring
-                vec.rings.append(ring)
-                self.rings[q] = ring
-            qv = QVector(vec, ring, v["itr_setting"], dev["start_itr"], dev["gigabit"],
-                         dev["rx_buffer_write"])
-            for q in v.get("tx_queues", ()):
-                qv.txq = self.txqs[q]
-                qv.tx_work_limit = txa["work_limit"]
-                self.txq_vec[q] = vec
-            qv.napi = NapiStruct(v["name"], dev["napi_weight"], self.driver.igb_poll, qv)
-            if dev["gro"]:
-                qv.napi.gro = GroList()
-            self.vectors.append(vec)
-            self.qvectors.append(qv)
-            self.qv_of[vec] = qv
-        self.irq_names = [v.name for v in self.vectors]
-
-        self.tasks = [self.cpu.ksoftirqd]
-        self.app_args = {a["sock"]: a for a in args["apps"]}
+        self.rfs_replicas: list[str] = []
+        self.cpu_lp: dict[int, str] = {}                # CPU -> LP name, and back
+        self.lp_cpu: dict[str, int] = {}
+        self.txqs: dict[int, TxQueue] = {}              # TX queues with a half here
+        self.txq_cleaned: set[int] = set()              # … whose clean runs here
+        self.txq_owner: dict[int, str] = {}             # TX queue -> its producer's LP
+        self.txq_vec: dict[int, MsixVector] = {}        # TX queue cleaned here -> vector
+        self.tx_socks: dict[int, TxSock] = {}           # senders' sockets here
+        self.tx_sock_lp: dict[int, str] = {}            # every sender's socket -> its LP
+        self.vectors: list[MsixVector] = []             # the vectors this CPU serves
+        self.qvectors: list = []                        # … their driver q_vectors
+        self.qv_of: dict = {}
+        self.rings: dict[int, RxRing] = {}              # RX queue -> its ring
+        self.irq_names: list[str] = []
+        self.tasks: list[Task] = [self.cpu.ksoftirqd]
+        self.sender_tasks: list[Task] = []
+        self.app_args: dict[int, dict] = {}
         self.app_task: dict[int, Task] = {}
         self._mig_out: list[tuple] = []        # (time, socket, new owner LP), in time order
         self._mig_in: list[int] = []           # times readers move here, in time order
-        for a in args["apps"]:
-            tl = a["timeline"]
-            if tl[0][1] == self.cpu_id:
-                self._start_app(a, self.sockets[a["sock"]], True)
-            for (_, old), (at, new) in zip(tl, tl[1:]):
-                if old == self.cpu_id:
-                    self._mig_out.append((at, a["sock"], f"cpu{new}"))
-                if new == self.cpu_id:
-                    self._mig_in.append(at)
-        self._mig_out.sort()
-        self._mig_in.sort()
-        self.tx.senders_payload = {sd["app"]: (sd["payload"], sd.get("gso_size", 0))
-                                   for sd in args["senders"]}
-        self.sender_tasks: list[Task] = []
-        for sd in args["senders"]:
-            tsk = TxSock(sd["app"], sd["sk_sndbuf"], sd["hash"], sd["connected"],
-                         sd["blocking"])
-            tsk.tx_queue = sd["queue"]       # netdev_pick_tx's choice, fixed for the flow
-            tsk.port_base = sd.get("port_base", 0)
-            self.tx_socks[sd["app"]] = tsk
-            ref: list = [None]
-            spec = {"payload": sd["payload"], "interval_ns": sd["interval_ns"],
-                    "count": sd["count"], "start_ns": sd["start_ns"], "stop_ns": sd["stop_ns"]}
-            task = Task(sd["name"], 3, udp_sender(self.cpu, tsk, self.tx, spec, self.books,
-                                                  self.snmp.udp, ref, self._sleep_until,
-                                                  self.tx.ip_make_skb))
-            ref[0] = task
-            self.tasks.append(task)
-            self.sender_tasks.append(task)
-            self.cpu.sched.wake(task)
-        for s_ in args["sockets"]:
-            if s_.get("sender"):
-                self.tx_sock_lp[s_["index"]] = s_["owners"][0][1]
-        for k, (at, sidx, _) in enumerate(self._mig_out):
-            self.ev.schedule_keyed(at, PRIO_LOCAL, self.index, -1000 - k,
-                                   self._migrate_out, sidx)
+        self._init_lookahead()
 
     # -- the transmit side ---------------------------------------------------------------
     def _sleep_until(self, t: int, task: Task) -> None:
@@ -444,7 +284,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
         for r in vec.rings:
             r.materialize(t)
         vec.fire(t)
-        self.cpu.raise_irq(self.driver.igb_msix_ring, self.qv_of[vec], vec.name)
+        self.cpu.raise_irq(self.driver.msix_ring, self.qv_of[vec], vec.name)
 
     # -- sockets on other CPUs ------------------------------------------------------------
     def _remote_enqueue(self, t: int, sidx: int, skb: SkBuff) -> None:
@@ -696,7 +536,3 @@ class CpuLP(CpuLookahead, LogicalProcess):
 
     def result(self) -> dict:
         return cpu_report(self)
-
-
-def build(name: str, index: int, args: dict) -> CpuLP:
-    return CpuLP(name, index, args)
