@@ -6,8 +6,7 @@ wires them to the CPU LP (`cpus/lp.py`), which then only files records, advances
 out records and reports.
 
 The driver comes from the device's `driver` (its ops: the hard-IRQ handler and the NAPI
-poll); only igb's is modelled, and an E810 runs it with its own device data (`ice`'s own
-poll is still to come).
+poll): `cpus/igb.py` or `cpus/ice.py`.
 
 May import: the standard library, `engine`, `nic` (rings, vectors) and this package.
 """
@@ -23,6 +22,7 @@ from .arfs import Arfs
 from .backlog import Backlog
 from .cpu import NET_RX_SOFTIRQ, NET_TX_SOFTIRQ
 from .gro import GroFlow, GroList
+from .ice import IceDriver
 from .igb import IgbDriver, QVector
 from .lp import CpuLP
 from .napi import NapiStruct, net_rx_action
@@ -34,8 +34,8 @@ from .tx import Neigh, Tx, TxQueue, TxSock
 
 # the drivers modelled, by the name a device data file gives (`driver`): each instance
 # offers the hard-IRQ handler (`msix_ring`) and the NAPI poll (`poll`), as the kernel's
-# request_irq handler and napi_struct.poll; an E810 (`ice`) runs igb's for now
-DRIVERS = {"igb": IgbDriver, "ice": IgbDriver}
+# request_irq handler and napi_struct.poll
+DRIVERS = {"igb": IgbDriver, "ice": IceDriver}
 
 
 def build(name: str, index: int, args: dict) -> CpuLP:

@@ -7,6 +7,7 @@ recomputes the interrupt rate (dynamic modes) and re-arms the vector.
 
 from __future__ import annotations
 
+from softnet.engine.events import INF
 from softnet.nic.msix import eitr_ns
 
 from .gro import NORMAL, TCP
@@ -87,7 +88,7 @@ class IgbDriver:
         napi = qv.napi
         stack = self.stack
         batch = stack.gro_normal_batch
-        write = qv.rx_buffer_write
+        write = qv.rx_buffer_write or INF            # 0: once per poll, after the loop
         gro = napi.gro                 # None: GRO off (netif_elide_gro)
         gro_flows = stack.gro_flows
         per_packet = c.igb_clean_rx_packet
