@@ -10,8 +10,9 @@ from its part of the plan and wires them (the driver from the device's ops table
 declared in `engine.records`) and sends its own, `lookahead` holds its promises and
 `report` its end-of-run figures. `backlog`,
 `rfs` and `arfs` are RPS, RFS and accelerated RFS (set_rps_cpu's NIC filter requests).
-`tx` is the transmit path (sendmsg to the driver's ring, neighbours, NET_TX, TX
-completion), with `qdisc` (pfifo_fast, fq_codel) and `bql` (dynamic queue limits).
+`tx` is the transmit path (sendmsg to the driver, neighbours, NET_TX), with `qdisc`
+(pfifo_fast, fq_codel) and `bql` (dynamic queue limits). The drivers: `igb` (hard IRQ,
+NAPI poll, RX clean, ITR), `igb_tx` (its xmit and TX clean), `ice` (where ice differs).
 
 May import: `engine`, and from `nic` the device halves of queues that run on a CPU
 (`nic.rxring`, `nic.msix`, `nic.device`). Never imports `coordinator`.

@@ -24,6 +24,7 @@ from .cpu import NET_RX_SOFTIRQ, NET_TX_SOFTIRQ
 from .gro import GroFlow, GroList
 from .ice import IceDriver
 from .igb import IgbDriver, QVector
+from .igb_tx import IgbTx
 from .lp import CpuLP
 from .napi import NapiStruct, net_rx_action
 from .rfs import HeadReports, RfsRx, RfsWriter, SockFlowTable
@@ -36,6 +37,8 @@ from .tx import Neigh, Tx, TxQueue, TxSock
 # offers the hard-IRQ handler (`msix_ring`) and the NAPI poll (`poll`), as the kernel's
 # request_irq handler and napi_struct.poll
 DRIVERS = {"igb": IgbDriver, "ice": IceDriver}
+# … and its transmit half (ndo_start_xmit and the TX clean); ice's is igb's for now
+DRIVER_TX = {"igb": IgbTx, "ice": IgbTx}
 
 
 def build(name: str, index: int, args: dict) -> CpuLP:
@@ -151,7 +154,9 @@ def _driver(lp: CpuLP, args: dict) -> None:
     the TX queue it cleans and its NAPI."""
     txa = args["tx"]
     dev = args["device"]
-    lp.driver = DRIVERS[dev.get("driver", "igb")](lp.cpu, lp.sd, lp.stack, lp._rearm, lp.tx)
+    name = dev.get("driver", "igb")
+    txd = DRIVER_TX[name](lp.tx)             # attaches itself: lp.tx.drv
+    lp.driver = DRIVERS[name](lp.cpu, lp.sd, lp.stack, lp._rearm, txd)
     flow_len = [f["len"] for f in args["flows"]]
     for v in args["vectors"]:
         vec = MsixVector(v["entry"], v["name"], v["irq"], 0)

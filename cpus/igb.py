@@ -55,7 +55,7 @@ class IgbDriver:
         self.stack = stack
         self.costs = cpu.costs
         self.rearm = rearm           # fn(vector, now): the device re-checks its causes
-        self.tx = tx                 # cpus.tx.Tx: the TX queues this CPU cleans
+        self.tx = tx                 # cpus.igb_tx.IgbTx: the driver's transmit half here
 
     def igb_msix_ring(self, qv: QVector) -> int:
         if qv.set_itr:                              # igb_write_itr

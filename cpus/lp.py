@@ -171,7 +171,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
              (queue, descs, nbytes, packets)))
 
     def _tc_arrive(self, t: int, arg) -> None:
-        self.tx.cleaned(*arg)
+        self.tx.drv.cleaned(*arg)
 
     def _wfree_local(self, tsk: TxSock, truesize: int) -> None:
         if tsk.wfree(truesize):                  # sk_write_space wakes the sender

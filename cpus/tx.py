@@ -1,12 +1,14 @@
-"""The transmit path on a CPU (kernel-spec §10, §11; L6.6): from `udp_sendmsg` down to the
-driver's TX ring, and back up from a TX completion to `sock_wfree`.
+"""The transmit path on a CPU (kernel-spec §10, §11; L6.6): from `udp_sendmsg` through the
+neighbour and the qdisc to the driver (`start_xmit` of its transmit half, `cpus/igb_tx.py`),
+and NET_TX.
 
 `TxSock` is a sending socket's send-buffer side, owned by its application's CPU. A TX
-queue — its qdisc, the driver's ring and BQL state — is owned by the CPU serving the
-queue's MSI-X vector (`TxQueue`): that CPU cleans it, so that is where its state lives
-(design §2). A packet sent on another CPU reaches it as an `xq` record and is queued when
-it lands; the sender's CPU pays the stack down to `dev_queue_xmit`, the owner's CPU the
-qdisc and driver work, in NET_TX context.
+queue (`TxQueue`) is split as the CPUs use it: its producer half (qdisc, next_to_use,
+dql_queued, the XOFF bits) with the CPU that transmits on it, which runs dev_queue_xmit
+and the driver's xmit as the kernel does; its consumer half (the ring's write-backs, the
+clean) with the CPU its vector serves, which reports the clean's effect back (`tc`). A
+queue several CPUs transmit on keeps one producer half; the others hand their packets over
+(`xq`), queued in NET_TX when they land.
 
 Everything here yields step costs, like the receive path.
 """
@@ -21,11 +23,7 @@ from .bql import Dql
 from .cpu import NET_TX_SOFTIRQ
 from .qdisc import NET_XMIT_CN, NET_XMIT_DROP, NET_XMIT_SUCCESS, FqCodel, PfifoFast
 
-NETDEV_TX_OK, NETDEV_TX_BUSY = 0, 1
-DESC_NEEDED = 21                  # MAX_SKB_FRAGS + 4 (spec §1)
-# igb_xmit_frame_ring: one data descriptor per 32 KiB of linear data, plus the context
-# descriptor of a checksum-offloaded (CHECKSUM_PARTIAL) UDP packet
-IGB_MAX_DATA_PER_TXD = 32768
+NETDEV_TX_OK, NETDEV_TX_BUSY = 0, 1     # netdev_tx_t: what ndo_start_xmit answers
 
 
 # include/net/sock.h: SOCK_MIN_SNDBUF = 2 * TCP_SKB_MIN_TRUESIZE
@@ -38,10 +36,6 @@ def effective_sndbuf(so_sndbuf: int | None, wmem_default: int, wmem_max: int) ->
     if so_sndbuf is None:
         return wmem_default
     return max(2 * min(so_sndbuf, wmem_max), SOCK_MIN_SNDBUF)
-
-
-def txd_use_count(nbytes: int) -> int:
-    return -(-nbytes // IGB_MAX_DATA_PER_TXD)
 
 
 # __alloc_skb's data sizes: the kmalloc buckets a head buffer is rounded up to
@@ -248,7 +242,7 @@ class Tx:
     """The transmit work of one CPU: the TX queues it owns and its output_queue."""
 
     __slots__ = ("cpu", "costs", "queues", "output_queue", "doorbell", "wfree_remote",
-                 "cleaned_remote",
+                 "cleaned_remote", "drv",
                  "udp", "ip", "books", "dev_tx_weight", "ntxq", "xps", "remote_xmit",
                  "xmit_list", "in_hand", "gso_udp_l4", "frag_failed", "neigh",
                  "neigh_of_sender", "neigh_of_flow", "neigh_flush", "unres_qlen_bytes",
@@ -269,6 +263,7 @@ class Tx:
         self.doorbell = None                  # fn(t, queue, packets): tail write → nic
         self.wfree_remote = None              # fn(t, sock, truesize): sock_wfree on its owner
         self.cleaned_remote = None            # fn(t, queue, descs, bytes, packets): `tc`
+        self.drv = None                       # the driver's transmit half (start_xmit, …)
         self.remote_xmit = None               # fn(t, queue, skb, hash): to the queue's owner
         self.udp = snmp.udp
         self.ip = snmp.ip
@@ -658,7 +653,7 @@ class Tx:
             return False
         last = len(lst) - 1
         for i, skb in enumerate(lst):
-            rc = yield from self.igb_xmit_frame_ring(txq, skb, i < last)
+            rc = yield from self.drv.start_xmit(txq, skb, i < last)
             if rc == NETDEV_TX_BUSY:
                 self.requeue(q, lst[i:])
                 return False
@@ -697,46 +692,6 @@ class Tx:
             yield c * n
         return out
 
-    # -- the driver's transmit (igb_xmit_frame_ring, spec §3.7) ----------------------------
-    def igb_xmit_frame_ring(self, txq: TxQueue, skb, more: bool):
-        ring = txq.ring
-        c = self.costs
-        # data descriptors (a GRO super-packet: one per page fragment, sent with TSO) +
-        # the context descriptor of checksum/TSO offload
-        count = (skb.nsegs if skb.segs else txd_use_count(skb.len))
-        if skb.sock >= 0 or skb.segs:
-            count += 1          # a forwarded (CHECKSUM_NONE) or ARP packet needs none
-        if skb.gso_segs:
-            # a UDP GSO skb (igb_tso, L4T_UDP): the headers, the payload's page fragments
-            count = 1 + txd_use_count(skb.len - ETH_HLEN - IP_HLEN - UDP_HLEN) + 1
-        if ring.desc_unused() < count + 2:
-            # igb_maybe_stop_tx(ring, count + 3): stop, re-check (nothing cleaned meanwhile
-            # on this CPU), BUSY
-            txq.drv_xoff = True
-            return NETDEV_TX_BUSY
-        self.mark_lost(skb)
-        ring.used += count
-        bytecount = tx_bytecount(skb, self.seg_payload(skb))
-        ring.unsent.append(skb)
-        ring.unsent_clean.append((count, skb.gso_segs or skb.nsegs, bytecount, skb.sock,
-                                  skb.truesize))
-        self.in_hand.pop(id(skb), None)
-        txq.dql.queued(bytecount)                     # netdev_tx_sent_queue
-        if txq.dql.avail() < 0:
-            txq.stack_xoff = True
-        if ring.desc_unused() < DESC_NEEDED:          # igb_maybe_stop_tx(ring, DESC_NEEDED)
-            txq.drv_xoff = True
-        if txq.stopped() or not more:                # __netdev_tx_sent_queue's xmit_more
-            # the tail write follows the descriptor writes
-            self.doorbell(self.cpu.now + c.igb_xmit_frame, txq.index, ring.unsent,
-                          ring.unsent_clean)
-            ring.unsent = []
-            ring.unsent_clean = []
-            yield c.igb_xmit_frame + c.igb_tx_doorbell
-        else:
-            yield c.igb_xmit_frame
-        return NETDEV_TX_OK
-
     # -- NET_TX ------------------------------------------------------------------------
     def netif_schedule(self, txq: TxQueue) -> None:
         """__netif_schedule: put the qdisc on this CPU's output_queue, raise NET_TX."""
@@ -760,77 +715,6 @@ class Tx:
         for txq in head:
             txq.scheduled = False
             yield from self.qdisc_run(txq)
-
-    # -- TX completion (igb_clean_tx_irq, spec §3.5, §11) ------------------------------
-    def igb_clean_tx_irq(self, txq: TxQueue, work_limit: int):
-        """Returns True when the ring was cleaned within `work_limit` packets."""
-        ring = txq.ring
-        c = self.costs
-        budget = work_limit
-        packets = nbytes = 0
-        cpu = self.cpu
-        local = txq.producer is None
-        descs = 0
-        while budget > 0 and ring.hw_done:
-            count, segs, bytecount, sock, truesize = ring.in_flight.popleft()
-            ring.hw_done -= 1
-            if local:
-                ring.used -= count
-            descs += count
-            packets += segs                             # tx_buffer->gso_segs
-            nbytes += bytecount
-            budget -= 1
-            if sock >= 0:                               # sock_wfree, as the skb is freed
-                self.wfree_remote(cpu.now + c.igb_clean_tx_packet, sock, truesize)
-            yield c.igb_clean_tx_packet                # napi_consume_skb, unmap
-        ring.packets += packets
-        ring.bytes += nbytes
-        ring.tx_total_packets += packets
-        ring.tx_total_bytes += nbytes
-        if not local:
-            # next_to_clean, dql_completed and the wake act on the producer half, which
-            # another CPU holds: it sees them one line transfer later
-            if descs:
-                self.cleaned_remote(cpu.now, txq.index, descs, nbytes, packets)
-            return budget != 0
-        self.completed(txq, nbytes, packets)
-        return budget != 0
-
-    def completed(self, txq: TxQueue, nbytes: int, packets: int) -> None:
-        """The end of igb_clean_tx_irq on the producer half: netdev_tx_completed_queue
-        (dql_completed, STACK_XOFF cleared) and the wake of a queue the ring stopped."""
-        if nbytes:                                      # netdev_tx_completed_queue
-            txq.dql.completed(nbytes, self.cpu.jiffies())
-            if txq.stack_xoff and txq.dql.avail() >= 0:
-                txq.stack_xoff = False
-                if not txq.stopped():        # netif_schedule_queue: not if the ring is full
-                    self.netif_schedule(txq)
-        if packets and txq.drv_xoff and txq.ring.desc_unused() >= 2 * DESC_NEEDED:
-            txq.drv_xoff = False                        # netif_wake_subqueue
-            txq.ring.restart_queue += 1
-            self.netif_schedule(txq)
-
-    def cleaned(self, queue: int, descs: int, nbytes: int, packets: int) -> None:
-        """A clean on another CPU (`tc`): next_to_clean has moved, then as `completed`."""
-        txq = self.queues[queue]
-        txq.ring.used -= descs
-        self.completed(txq, nbytes, packets)
-
-
-def tx_bytecount(skb, seg_payload: int = 0) -> int:
-    """first->bytecount: skb->len, plus for a segmentation-offloaded skb the headers the
-    device repeats on every segment after the first (igb_tso/ice_tso: (gso_segs − 1) ×
-    hdr_len). What BQL and the ring's byte counters see. A forwarded GRO super-packet
-    (TSO again: tcp_gro_complete set gso_segs) repeats its first segment's headers: all
-    its frames are as long as the first."""
-    if skb.gso_segs > 1:
-        return skb.len + (skb.gso_segs - 1) * (ETH_HLEN + IP_HLEN + UDP_HLEN)
-    if skb.segs:
-        n = skb.nsegs
-        first = skb.len - (n - 1) * seg_payload
-        return first * n
-    return skb.len
-
 
 def skb_priority(skb) -> int:
     """skb->priority: 0 for datagrams of sockets without SO_PRIORITY (band 1)."""

@@ -9,6 +9,7 @@ from helpers import ROOT, run_both_modes, run_inline, softnet
 
 from softnet.coordinator import procfs
 from softnet.cpus.books import Books
+from softnet.cpus.igb_tx import IgbTx
 from softnet.cpus.qdisc import (NET_XMIT_CN, NET_XMIT_SUCCESS, FqCodel, codel_control_law,
                         codel_newton_step, codel_time_to_us, us_to_codel)
 from softnet.cpus.stack import Snmp
@@ -195,6 +196,7 @@ def test_dev_xmit_skb_enqueues_books_and_frees_fq_codel_drops():
     txq = TxQueue(0, 256, 1000, 1000, "fq_codel", {"limit": 3})
     books = Books(1, 1)
     tx = Tx(cpu, {0: txq}, 1, None, Snmp(), books, 64)
+    IgbTx(tx)                          # the driver's transmit half
     tx.doorbell = lambda t, q, pkts, clean: None
     freed = []
     tx.wfree_remote = lambda t, sock, truesize: freed.append((sock, truesize))

@@ -6,7 +6,8 @@ from softnet.cpus.books import Books
 from softnet.cpus.bql import Dql
 from softnet.cpus.qdisc import PRIO2BAND, PfifoFast
 from softnet.cpus.stack import Snmp
-from softnet.cpus.tx import (DESC_NEEDED, NET_XMIT_DROP, NET_XMIT_SUCCESS, Tx,
+from softnet.cpus.igb_tx import DESC_NEEDED, IgbTx
+from softnet.cpus.tx import (NET_XMIT_DROP, NET_XMIT_SUCCESS, Tx,
                      TxQueue, TxSock, tx_truesize)
 from softnet.engine.skb import SkBuff
 
@@ -71,6 +72,7 @@ def tx_with_queue(ring=64, qlen=1000):
     cpu = FakeCpu()
     txq = TxQueue(0, ring, qlen, 1000)
     tx = Tx(cpu, {0: txq}, 1, None, Snmp(), Books(1, 1), 64)
+    IgbTx(tx)                          # the driver's transmit half
     bells = []
 
     def doorbell(t, q, pkts, clean):
@@ -94,16 +96,16 @@ def test_ring_stops_below_desc_needed_and_wakes_at_twice():
     txq.dql.limit = txq.dql.adj_limit = 10**6           # keep BQL out of the way
     sent = 0
     while not txq.drv_xoff:
-        assert drive(cpu, tx.igb_xmit_frame_ring(txq, pkt(sent), False)) == 0
+        assert drive(cpu, tx.drv.igb_xmit_frame_ring(txq, pkt(sent), False)) == 0
         sent += 1
     # two descriptors each; stopped once fewer than DESC_NEEDED are free: 63 − 2 × 22
     assert sent == 22 and txq.ring.desc_unused() == 19 < DESC_NEEDED
     assert bells == [1] * sent                          # no xmit_more: a doorbell each
     write_back(txq, 5)                                  # 10 descriptors back: not yet 42
-    drive(cpu, tx.igb_clean_tx_irq(txq, 128))
+    drive(cpu, tx.drv.igb_clean_tx_irq(txq, 128))
     assert txq.drv_xoff and txq.ring.restart_queue == 0
     write_back(txq, sent - 5)
-    drive(cpu, tx.igb_clean_tx_irq(txq, 128))
+    drive(cpu, tx.drv.igb_clean_tx_irq(txq, 128))
     assert not txq.drv_xoff and txq.ring.restart_queue == 1
     assert txq.scheduled                                # the qdisc will run again (NET_TX)
 
@@ -112,9 +114,9 @@ def test_clean_stops_at_the_work_limit():
     cpu, tx, txq, _ = tx_with_queue(ring=512)
     txq.dql.limit = txq.dql.adj_limit = 10**6
     for i in range(200):                     # xmit_more on all but the last: one doorbell
-        drive(cpu, tx.igb_xmit_frame_ring(txq, pkt(i), i < 199))
+        drive(cpu, tx.drv.igb_xmit_frame_ring(txq, pkt(i), i < 199))
     write_back(txq, 200)
-    assert drive(cpu, tx.igb_clean_tx_irq(txq, 128)) is False   # 128 cleaned, more left
+    assert drive(cpu, tx.drv.igb_clean_tx_irq(txq, 128)) is False   # 128 cleaned, more left
     assert txq.ring.hw_done == 72 and txq.ring.packets == 128
 
 

@@ -13,7 +13,8 @@ from helpers import (ROOT, assert_refused, ethtool, run_both_modes,
 from softnet.cpus.books import Books
 from softnet.cpus.stack import Snmp
 from softnet.cpus.tx import (FRAG_DATA, GSO_HEAD_TRUESIZE, NET_XMIT_SUCCESS, Tx, TxQueue,
-                     gso_segments, gso_truesize, ip_fragments, tx_bytecount)
+                     gso_segments, gso_truesize, ip_fragments)
+from softnet.cpus.igb_tx import IgbTx, tx_bytecount
 from softnet.engine.skb import SkBuff
 
 GSO = os.path.join(ROOT, "examples", "udp_gso.toml")
@@ -47,6 +48,7 @@ def test_software_gso_charges_each_segment():
     txq = TxQueue(0, 256, 1000, 1000)
     txq.dql.limit = txq.dql.adj_limit = 10 ** 6
     tx = Tx(cpu, {0: txq}, 1, None, Snmp(), Books(1, 1), 64)
+    IgbTx(tx)                          # the driver's transmit half
     tx.gso_udp_l4 = False
     bells = []
     tx.doorbell = lambda t, q, pkts, clean: bells.append(list(pkts))
