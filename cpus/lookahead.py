@@ -430,13 +430,20 @@ class CpuLookahead:
 
     def _sender_earliest(self, safe: int):
         """When a sending application here can next call sendmsg: now if one is runnable;
-        else its pacing timer, or kernel work or a send-buffer release that can wake it."""
+        else, for one asleep in sock_alloc_send_skb, kernel work or a send-buffer release
+        that can wake it; else only its pacing timer (a sender waiting for its next send
+        time is woken by nothing else)."""
         senders = self.sender_tasks
         if not senders:
             return INF
         if any(t.on_rq for t in senders):
             return self.cpu.now
-        return self._wake_earliest(safe, (self._task_starts,), "_wf_in")
+        if any(tsk.waiter is not None for tsk in self.tx_socks.values()):
+            return self._wake_earliest(safe, (self._task_starts,), "_wf_in")
+        heap = self._task_starts                # pacing timers (and wf arrivals, later)
+        while heap and heap[0] < safe:
+            heapq.heappop(heap)
+        return heap[0] if heap else INF
 
     def _doorbell_earliest(self, safe: int):
         """Kernel work that can ring a doorbell. While every qdisc here is empty and nothing
