@@ -66,6 +66,7 @@ class CpuLookahead:
         self._txc_starts: list[int] = []         # held write-backs, at their IRQ's earliest
         self._xq_starts: list[int] = []          # held hand-offs to a TX queue here
         self._xq_frags = False                   # an IP fragment was handed over
+        self._bl_owner: dict = {}                # backlog target -> its packets' owners
 
     def promise(self, dst: str, safe: int) -> int:
         """Kernel records (socket hand-offs, backlog enqueues, IPIs, backlog progress) leave
@@ -111,12 +112,26 @@ class CpuLookahead:
                     b = max(self._kernel_e, safe)
                 else:
                     b = max(self._data_input_cached(k, dst), safe)
+                if k == "sk" and b < INF:
+                    # a hand-off goes to a socket's owner at the time: not before dst
+                    # owns one (a reader that moves there later)
+                    b = max(b, self._owned_from(plan.cpu, safe))
                 if b < INF:
                     b += (0 if k == "ipi" and plan.cpu in self.sd.rps_ipi_list
                           else prefixes[k])
                     if b < e:
                         e = b
                 until[k] = link.deliver(b) if b < INF else EOF_PROMISE
+                if k == "bl":
+                    # … and per owner of the sockets its packets are for: dst hands a
+                    # packet off (sk) only to that owner
+                    for o in plan.owners:
+                        if self._may_send_now(dst, k, o):
+                            bo = max(self._kernel_e, safe)
+                        else:
+                            bo = max(self._data_input_cached(k, dst), safe)
+                        until[f"bl@{o}"] = (link.deliver(bo + prefixes[k]) if bo < INF
+                                            else EOF_PROMISE)
         elif kernel or not plan.kinds:
             e = min(self._kernel_e, wf_task)
             if e < INF:
@@ -281,15 +296,31 @@ class CpuLookahead:
             clean = max(clean, safe) + self.costs.igb_clean_tx_packet
         return clean
 
+    def _owned_from(self, cpu: int, safe: int) -> int:
+        """The earliest time from `safe` on at which `cpu` owns a socket (INF: never)."""
+        name = self.cpu_lp[cpu]
+        e = INF
+        for owners in self.sock_owners.values():
+            cur = None
+            for at, lp in owners:           # [from time, owner LP], in time order
+                if at <= safe:
+                    cur = lp
+                elif lp == name:
+                    e = min(e, at)
+                    break
+            if cur == name:
+                return safe
+        return e
+
     def _data_input_cached(self, kind: str, dst: str) -> int:
         """`_data_input_earliest`, once per round for each class of kind it tells apart."""
-        cls = ("qh", dst) if kind == "qh" else ("sk" if kind == "sk" else "bl")
+        cls = (kind, dst) if kind in ("qh", "sk") else "bl"
         v = self._die.get(cls)
         if v is None:
             v = self._die[cls] = self._data_input_earliest(kind, dst)
         return v
 
-    def _may_send_now(self, dst: str, kind: str) -> bool:
+    def _may_send_now(self, dst: str, kind: str, owner: int | None = None) -> bool:
         """Can what this CPU holds now (frames in its rings, skbs in flight in its stack,
         its backlog, owed IPIs) lead to a record of `kind` for `dst`? Each frame's
         possible steering targets follow the tables as they are; they change only when
@@ -302,6 +333,8 @@ class CpuLookahead:
         if poss is None:
             return True
         bl, sk, busy = poss
+        if owner is not None:                          # a backlog packet for owner's socket
+            return owner in self._bl_owner.get(self.lp_cpu[dst], ())
         d = self.lp_cpu[dst]
         if kind == "bl":
             return d in bl
@@ -319,14 +352,18 @@ class CpuLookahead:
         me = self.cpu_id
         bl: set = set()
         sk: set = set()
+        bl_owner: dict = {}                  # backlog target -> owners of its packets' sockets
         for q, ring in self.rings.items():
             for f in ring.pending_flows():
                 t = self._steer_targets(q, f)
                 bl |= t
-                if me in t:
-                    s = self.stack.flow_sock[f]
-                    if s is not None:
-                        sk |= self._owner_cpus[s]
+                s = self.stack.flow_sock[f]
+                if s is not None:
+                    owners = self._owner_cpus[s]
+                    for x in t:
+                        bl_owner.setdefault(x, set()).update(owners)
+                    if me in t:
+                        sk |= owners
         # a backlog packet goes up the stack here (no second steering): a hand-off only to
         # its socket's owner
         bk = self.backlog
@@ -341,6 +378,7 @@ class CpuLookahead:
                 sk |= owners[s]
         bl.discard(me)
         sk.discard(me)
+        self._bl_owner = bl_owner
         return bl, sk, bool(flows or self.pending)
 
     def _steer_targets(self, q: int, flow: int) -> set:
@@ -367,9 +405,11 @@ class CpuLookahead:
                 if rf is not None and rf.cpu != RPS_NO_CPU:
                     out.add(rf.cpu)       # the old CPU while the flow drains there
                 # (aRFS's switched-to entries hold next_cpu); a local reader may overwrite
-                # the slot without an input (a colliding socket): then RPS decides
-                m = st.rps_maps.get(q)
-                out.add(m[(h * len(m)) >> 32] if m else self.cpu_id)
+                # the slot without an input (a colliding socket): then RPS decides. With
+                # no reader here, only an input (an RFS write, bounded apart) changes it.
+                if self.rfs_writer is not None:
+                    m = st.rps_maps.get(q)
+                    out.add(m[(h * len(m)) >> 32] if m else self.cpu_id)
                 return out
         m = st.rps_maps.get(q)
         if m:
@@ -396,6 +436,9 @@ class CpuLookahead:
         # which of a source's record kinds can bring the data
         wanted = ("rx", "rfs", "mig", "bl") if kind == "sk" else ("rx", "rfs", "mig")
         srcs = self._rx_rfs_in + (self._bl_in_list if kind == "sk" else [])
+        # a hand-off goes to dst only for a packet of a socket dst owns: a backlog
+        # source's bound for such packets, where it gives one
+        owner = f"bl@{self.lp_cpu[dst]}" if kind == "sk" else None
         e = INF
         vecs = self.vectors
         gated = bool(vecs) and not any(v.masked for v in vecs)
@@ -405,14 +448,15 @@ class CpuLookahead:
                 if gated:
                     p = min(v.earliest(p) for v in vecs)
             else:
-                p = self._in_kind(src, wanted)
+                p = self._in_kind(src, wanted, owner)
             if p < e:
                 e = p
         return e
 
-    def _in_kind(self, src: str, kinds: tuple) -> int:
+    def _in_kind(self, src: str, kinds: tuple, bl_key: str | None = None) -> int:
         """The least of src's per-kind promises for `kinds` it carries (its link promise
-        where it gave none, or for kinds it does not report)."""
+        where it gave none, or for kinds it does not report); for backlog enqueues,
+        `bl_key`'s bound (those carrying a given owner's packets) where src gives it."""
         link = self.in_links[src]
         p = self.sync.in_promise[src]
         until = self._until_in.get(src)
@@ -423,6 +467,8 @@ class CpuLookahead:
             if k not in kinds:
                 continue
             v = until.get(k)
+            if k == "bl" and bl_key is not None:
+                v = until.get(bl_key, v)
             b = p if v is None else max(p, v)
             if b < best:
                 best = b
@@ -510,7 +556,7 @@ class _LinkPlan:
     it has no bound of its own), and the least work before each (`Stack.send_prefix`)."""
 
     __slots__ = ("kinds", "cpu", "arfs", "wf_kernel", "rfs", "mig", "xq", "db", "ipi",
-                 "tc", "wf_fq_codel", "_variants")
+                 "tc", "owners", "wf_fq_codel", "_variants")
 
     def __init__(self, lp, dst: str) -> None:
         kinds = lp.out_links[dst].carries
@@ -525,6 +571,9 @@ class _LinkPlan:
         self.db = "db" in kinds
         self.ipi = "ipi" in kinds
         self.tc = "tc" in kinds              # bounded by the clean alone (_clean_earliest)
+        # CPUs that own a socket at some time, but dst: where dst may hand a packet off
+        self.owners = sorted({c for cs in lp._owner_cpus.values() for c in cs}
+                             - {self.cpu}) if "bl" in kinds else []
         self.wf_fq_codel = "wf" in kinds and bool(lp.sender_tasks) and any(
             q.qdisc.kind == "fq_codel" for q in lp.txqs.values())
         self._variants: dict = {}
