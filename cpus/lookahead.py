@@ -5,10 +5,13 @@ promises per record kind and per destination (engine/records.py names the kinds)
 only for data it holds (frames in its rings by flow and where they can be steered, its
 backlog, owed IPIs, packets in hand) or after an input that can bring such data, plus the
 least CPU work before such a send (`Stack.send_prefix`); it tells its peers those per-kind
-bounds (`until`) so a table-write bound is not mixed with a backlog bound. Kernel work
-starts only from an interrupt (no sooner than its vector's EITR interval allows), a
-softirq raised by an arrival, ksoftirqd, or a task's wake-up, so the earliest of those
-bounds every kernel send.
+bounds (`until`) so a table-write bound is not mixed with a backlog bound; a backlog
+enqueue's bound is also told per owner of the sockets its packets are for (`bl@N`), since
+the peer hands a packet off only to that owner. Kernel work starts only from an interrupt
+(no sooner than its vector's EITR interval allows), a softirq raised by an arrival,
+ksoftirqd, or a task's wake-up, so the earliest of those bounds every kernel send; a TX
+clean's records (sock_wfree, `tc`) only from a write-back, a qdisc drop only from a full
+band; a sender asleep until its next send time wakes only then.
 
 The bounds are a mixin of `CpuLP` (`cpus/lp.py`), which holds the state they read; the
 run stops on any record that arrives behind its receiver's clock, and
