@@ -13,6 +13,10 @@ ksoftirqd, or a task's wake-up, so the earliest of those bounds every kernel sen
 clean's records (sock_wfree, `tc`) only from a write-back, a qdisc drop only from a full
 band; a sender asleep until its next send time wakes only then.
 
+Of an interrupt source the bounds read only `earliest(t)` (when it can next fire for a
+cause at t) and `masked` (its NAPI is scheduled), so another interrupt model (MSI, INTx)
+plugs in by offering those two, not by editing this module.
+
 The bounds are a mixin of `CpuLP` (`cpus/lp.py`), which holds the state they read; the
 run stops on any record that arrives behind its receiver's clock, and
 `tests/test_lookahead.py` checks, kind by kind, that no record leaves below a promise.
