@@ -22,7 +22,7 @@ from .arfs import Arfs
 from .backlog import Backlog
 from .cpu import NET_RX_SOFTIRQ, NET_TX_SOFTIRQ
 from .gro import GroFlow, GroList
-from .ice import IceDriver
+from .ice import IceDriver, IceTx
 from .igb import IgbDriver, QVector
 from .igb_tx import IgbTx
 from .lp import CpuLP
@@ -37,8 +37,8 @@ from .tx import Neigh, Tx, TxQueue, TxSock
 # offers the hard-IRQ handler (`msix_ring`) and the NAPI poll (`poll`), as the kernel's
 # request_irq handler and napi_struct.poll
 DRIVERS = {"igb": IgbDriver, "ice": IceDriver}
-# … and its transmit half (ndo_start_xmit and the TX clean); ice's is igb's for now
-DRIVER_TX = {"igb": IgbTx, "ice": IgbTx}
+# … and its transmit half (ndo_start_xmit and the TX clean)
+DRIVER_TX = {"igb": IgbTx, "ice": IceTx}
 
 
 def build(name: str, index: int, args: dict) -> CpuLP:

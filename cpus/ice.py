@@ -1,23 +1,43 @@
-"""The ice driver's receive half as it runs on a CPU, where it differs from igb's
-(L6.6 drivers/net/ethernet/intel/ice/ice_txrx.c, ice_lib.c; read from a ≥ 6.4 tree).
+"""The ice driver as it runs on a CPU, where it differs from igb's (L6.6
+drivers/net/ethernet/intel/ice/ice_txrx.c, ice_lib.c; read from a ≥ 6.4 tree).
 
 `ice_msix_clean_rings` is the hard-IRQ handler: it counts the event and schedules NAPI
 (no interrupt-rate write of its own: the ITR is the device's, fixed here, net_dim not
 modelled — see nic/devices/e810.toml). `ice_napi_poll` cleans the TX ring first
-(`ice_clean_tx_irq`, ICE_DFLT_IRQ_WORK descriptors, BQL and wake as igb's), then the RX ring
-with the whole budget (one RX ring per q_vector); an incomplete poll returns the budget,
+(`ice_clean_tx_irq`, ICE_DFLT_IRQ_WORK descriptors, BQL as igb's, ice's wake threshold),
+then the RX ring with the whole budget (one RX ring per q_vector); an incomplete poll returns the budget,
 a complete one re-enables the interrupt (`ice_enable_interrupt`) and returns at most
 budget − 1. `ice_clean_rx_irq` walks the descriptors as igb's does but gives buffers back
 once per poll, after the loop (`ice_alloc_rx_bufs(rx_ring, ICE_RX_DESC_UNUSED(rx_ring))`),
 not every IGB_RX_BUFFER_WRITE descriptors: the device data says so (`rx_buffer_write = 0`).
 
-May import: this package's igb (the q_vector and the shared descriptor walk) and napi.
+`IceTx` is its transmit half: ice_xmit_frame_ring's descriptor counts and stop thresholds
+(see the class); the ring work itself and the clean are igb's.
+
+May import: this package's igb and igb_tx (the q_vector, the shared descriptor walk and
+ring work), napi and tx.
 """
 
 from __future__ import annotations
 
 from .igb import IgbDriver, QVector
+from .igb_tx import IgbTx, tx_bytecount
 from .napi import napi_complete_done, napi_schedule
+from .tx import ETH_HLEN, IP_HLEN, UDP_HLEN
+
+# ice_txrx.h: MAX_SKB_FRAGS (17) + ICE_DESCS_FOR_CTX_DESC (1) + ICE_DESCS_PER_CACHE_LINE (8)
+ICE_DESCS_PER_CACHE_LINE = 8
+ICE_DESCS_FOR_CTX_DESC = 1
+ICE_DESC_NEEDED = 17 + ICE_DESCS_FOR_CTX_DESC + ICE_DESCS_PER_CACHE_LINE
+ETH_ZLEN = 60
+# __ip_append_data fills a GSO skb's payload into sk_page_frag's 32 KiB fragments
+PAGE_FRAG = 32768
+
+
+def ice_txd_use_count(size: int) -> int:
+    """Data descriptors for one buffer: ICE_MAX_DATA_PER_TXD_ALIGNED (12 KiB) each, the
+    division done as ((size * 85) >> 20) + 1 (ice_txrx.c)."""
+    return ((size * 85) >> 20) + 1
 
 
 class IceDriver(IgbDriver):
@@ -56,3 +76,38 @@ class IceDriver(IgbDriver):
 
     msix_ring = ice_msix_clean_rings
     poll = ice_napi_poll
+
+
+class IceTx(IgbTx):
+    """ice's transmit half where it differs from igb's (ice_xmit_frame_ring, ice_tx_map,
+    ice_clean_tx_irq): checksum offload rides in the data descriptor, so only TSO/USO
+    takes a context descriptor; a packet needs its data descriptors plus a cache line
+    (8) and a context descriptor free (ice_maybe_stop_tx), the queue stops below
+    ICE_DESC_NEEDED (26) free and wakes at twice that; bytecount is at least ETH_ZLEN."""
+
+    __slots__ = ()
+    desc_needed = ICE_DESC_NEEDED
+
+    def tx_descriptors(self, skb) -> tuple[int, int]:
+        """ice_xmit_desc_count, and what ice_maybe_stop_tx asks before the packet."""
+        if skb.segs:                         # a GRO super-packet: one per page fragment
+            data, ctx = skb.nsegs, 1
+        elif skb.gso_segs:                   # headers linear, payload in page fragments
+            payload = skb.len - ETH_HLEN - IP_HLEN - UDP_HLEN
+            data = ice_txd_use_count(ETH_HLEN + IP_HLEN + UDP_HLEN)
+            while payload > 0:
+                data += ice_txd_use_count(min(payload, PAGE_FRAG))
+                payload -= PAGE_FRAG
+            ctx = 1
+        else:
+            data, ctx = ice_txd_use_count(skb.len), 0
+        return data + ctx, data + ICE_DESCS_PER_CACHE_LINE + ICE_DESCS_FOR_CTX_DESC
+
+    def bytecount(self, skb) -> int:
+        """first->bytecount = max(skb->len, ETH_ZLEN), plus ice_tso's repeated headers."""
+        n = tx_bytecount(skb, self.tx.seg_payload(skb))
+        return n if skb.gso_segs > 1 or skb.segs else max(n, ETH_ZLEN)
+
+    ice_xmit_frame_ring = IgbTx.igb_xmit_frame_ring   # the same ring work, ice's counts
+    start_xmit = ice_xmit_frame_ring
+    ice_clean_tx_irq = IgbTx.igb_clean_tx_irq

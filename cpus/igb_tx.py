@@ -34,26 +34,40 @@ class IgbTx:
         self.costs = tx.costs
         tx.drv = self
 
-    # -- the driver's transmit (igb_xmit_frame_ring, spec §3.7) ----------------------------
-    def igb_xmit_frame_ring(self, txq: TxQueue, skb, more: bool):
-        ring = txq.ring
-        c = self.costs
-        # data descriptors (a GRO super-packet: one per page fragment, sent with TSO) +
-        # the context descriptor of checksum/TSO offload
+    # ring free descriptors below which the queue stops after a packet (igb_maybe_stop_tx's
+    # DESC_NEEDED); the clean wakes it at twice that (TX_WAKE_THRESHOLD)
+    desc_needed = DESC_NEEDED
+
+    def tx_descriptors(self, skb) -> tuple[int, int]:
+        """(descriptors the packet takes, free descriptors the driver wants before it
+        takes them). igb: data descriptors (a GRO super-packet: one per page fragment,
+        sent with TSO) and the context descriptor of checksum/TSO offload;
+        igb_maybe_stop_tx(ring, data + 3)."""
         count = (skb.nsegs if skb.segs else txd_use_count(skb.len))
         if skb.sock >= 0 or skb.segs:
             count += 1          # a forwarded (CHECKSUM_NONE) or ARP packet needs none
         if skb.gso_segs:
             # a UDP GSO skb (igb_tso, L4T_UDP): the headers, the payload's page fragments
             count = 1 + txd_use_count(skb.len - ETH_HLEN - IP_HLEN - UDP_HLEN) + 1
-        if ring.desc_unused() < count + 2:
-            # igb_maybe_stop_tx(ring, count + 3): stop, re-check (nothing cleaned meanwhile
-            # on this CPU), BUSY
+        return count, count + 2
+
+    def bytecount(self, skb) -> int:
+        """first->bytecount: what BQL and the ring's byte counters see."""
+        return tx_bytecount(skb, self.tx.seg_payload(skb))
+
+    # -- the driver's transmit (igb_xmit_frame_ring, spec §3.7) ----------------------------
+    def igb_xmit_frame_ring(self, txq: TxQueue, skb, more: bool):
+        ring = txq.ring
+        c = self.costs
+        count, wanted = self.tx_descriptors(skb)
+        if ring.desc_unused() < wanted:
+            # the driver's maybe_stop_tx: stop, re-check (nothing cleaned meanwhile on
+            # this CPU), BUSY
             txq.drv_xoff = True
             return NETDEV_TX_BUSY
         self.tx.mark_lost(skb)
         ring.used += count
-        bytecount = tx_bytecount(skb, self.tx.seg_payload(skb))
+        bytecount = self.bytecount(skb)
         ring.unsent.append(skb)
         ring.unsent_clean.append((count, skb.gso_segs or skb.nsegs, bytecount, skb.sock,
                                   skb.truesize))
@@ -61,7 +75,7 @@ class IgbTx:
         txq.dql.queued(bytecount)                     # netdev_tx_sent_queue
         if txq.dql.avail() < 0:
             txq.stack_xoff = True
-        if ring.desc_unused() < DESC_NEEDED:          # igb_maybe_stop_tx(ring, DESC_NEEDED)
+        if ring.desc_unused() < self.desc_needed:     # maybe_stop_tx(ring, DESC_NEEDED)
             txq.drv_xoff = True
         if txq.stopped() or not more:                # __netdev_tx_sent_queue's xmit_more
             # the tail write follows the descriptor writes
@@ -120,7 +134,7 @@ class IgbTx:
                 txq.stack_xoff = False
                 if not txq.stopped():        # netif_schedule_queue: not if the ring is full
                     self.tx.netif_schedule(txq)
-        if packets and txq.drv_xoff and txq.ring.desc_unused() >= 2 * DESC_NEEDED:
+        if packets and txq.drv_xoff and txq.ring.desc_unused() >= 2 * self.desc_needed:
             txq.drv_xoff = False                        # netif_wake_subqueue
             txq.ring.restart_queue += 1
             self.tx.netif_schedule(txq)

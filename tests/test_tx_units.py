@@ -4,11 +4,10 @@ from conftest import drive
 
 from softnet.cpus.books import Books
 from softnet.cpus.bql import Dql
+from softnet.cpus.igb_tx import DESC_NEEDED, IgbTx
 from softnet.cpus.qdisc import PRIO2BAND, PfifoFast
 from softnet.cpus.stack import Snmp
-from softnet.cpus.igb_tx import DESC_NEEDED, IgbTx
-from softnet.cpus.tx import (NET_XMIT_DROP, NET_XMIT_SUCCESS, Tx,
-                     TxQueue, TxSock, tx_truesize)
+from softnet.cpus.tx import NET_XMIT_DROP, NET_XMIT_SUCCESS, Tx, TxQueue, TxSock, tx_truesize
 from softnet.engine.skb import SkBuff
 
 

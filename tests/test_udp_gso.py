@@ -11,10 +11,10 @@ from helpers import (ROOT, assert_refused, ethtool, run_both_modes,
                      run_inline, snmp, tx_balanced)
 
 from softnet.cpus.books import Books
+from softnet.cpus.igb_tx import IgbTx, tx_bytecount
 from softnet.cpus.stack import Snmp
 from softnet.cpus.tx import (FRAG_DATA, GSO_HEAD_TRUESIZE, NET_XMIT_SUCCESS, Tx, TxQueue,
                      gso_segments, gso_truesize, ip_fragments)
-from softnet.cpus.igb_tx import IgbTx, tx_bytecount
 from softnet.engine.skb import SkBuff
 
 GSO = os.path.join(ROOT, "examples", "udp_gso.toml")
