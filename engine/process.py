@@ -113,8 +113,8 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
     # a shared core it steals the peer's time
     spin_s = (go or {}).get("spin_us", 0) / 1e6 if links.kind == "pair" else 0.0
 
-    split = _Split(lp)
-    driver = SyncDriver(lp, spec["end"])
+    split = _Split()
+    driver = SyncDriver(lp, spec["end"], clock=time.perf_counter)
     poller = zmq.Poller()
     poller.register(ctl, zmq.POLLIN)
     poller.register(lifeline, zmq.POLLIN)
@@ -183,31 +183,25 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
     wall = time.perf_counter() - t_start
     result["engine"] = {"rounds": driver.rounds, "wait_s": wait_s, "wall_s": wall,
                         "pid": os.getpid(), "transport": links.kind,
-                        "split_s": split.export(wall, wait_s), "max_rss_kb": _vm_hwm_kb()}
+                        "split_s": split.export(wall, wait_s, driver.advance_s),
+                        "max_rss_kb": _vm_hwm_kb()}
     ctl.send(pack_msg("result", result))
     _wait_bye(ctl, lifeline)
 
 
 class _Split:
-    """Where an LP process's wall time goes: model work (`advance`, and filing what
-    arrives), the lookahead (the rest of a step: promises, outboxes), framing (msgpack),
-    transport (sending and taking frames) and waiting; what is left is the loop itself."""
+    """Where an LP process's wall time goes: model work (`advance`, timed by the driver,
+    and filing what arrives), the lookahead (the rest of a step: promises, outboxes),
+    framing (msgpack), transport (sending and taking frames) and waiting; what is left is
+    the loop itself."""
 
-    __slots__ = ("advance", "step", "receive", "framing", "transport")
+    __slots__ = ("step", "receive", "framing", "transport")
 
-    def __init__(self, lp) -> None:
-        self.advance = self.step = self.receive = self.framing = self.transport = 0.0
-        advance = lp.advance
-        clock = time.perf_counter
+    def __init__(self) -> None:
+        self.step = self.receive = self.framing = self.transport = 0.0
 
-        def timed(safe: int) -> None:           # wraps this LP's own advance()
-            t0 = clock()
-            advance(safe)
-            self.advance += clock() - t0
-        lp.advance = timed
-
-    def export(self, wall: float, wait: float) -> dict:
-        out = {"model": self.advance + self.receive, "lookahead": self.step - self.advance,
+    def export(self, wall: float, wait: float, advance: float) -> dict:
+        out = {"model": advance + self.receive, "lookahead": self.step - advance,
                "framing": self.framing, "transport": self.transport, "waiting": wait}
         out["loop"] = max(0.0, wall - sum(out.values()))
         return {k: round(v, 4) for k, v in out.items()}
