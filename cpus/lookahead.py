@@ -32,7 +32,6 @@ from softnet.engine.events import INF
 from softnet.engine.lp import EOF_PROMISE
 from softnet.engine.records import kinds_where
 
-from .rfs import RPS_NO_CPU
 
 # records sent from kernel steps (receive path, TX cleanup, aRFS), and the inputs that can
 # start kernel work here
@@ -389,39 +388,14 @@ class CpuLookahead:
         return bl, sk, bool(flows or self.pending)
 
     def _steer_targets(self, q: int, flow: int) -> set:
-        """Where get_rps_cpu may send a frame of `flow` from queue q, tables as now."""
+        """Where get_rps_cpu may send a frame of `flow` from queue q, tables as now (the
+        rule beside the data path's, in cpus/rfs.py), or RPS's map, or here."""
         st = self.stack
         h = st.sw_hash[flow]
-        rfs = st.rfs
-        stale = set()
-        if rfs is not None and q in rfs.flow_tables:
-            # a local reader can make the slot match without an input, and then a flow
-            # still draining on its old CPU goes there
-            mask, flows = rfs.flow_tables[q]
-            rf = flows.get(h & mask)
-            if rf is not None and rf.cpu != RPS_NO_CPU:
-                stale.add(rf.cpu)
-        if rfs is not None and q in rfs.flow_tables and rfs.sock_table is not None:
-            tab = rfs.sock_table
-            ident = tab.ents.get(h & tab.mask)
-            if ident is not None and not (ident ^ h) & ~tab.cpu_mask & 0xFFFFFFFF \
-                    and ident & tab.cpu_mask < rfs.ncpus:
-                out = {ident & tab.cpu_mask}
-                mask, flows = rfs.flow_tables[q]
-                rf = flows.get(h & mask)
-                if rf is not None and rf.cpu != RPS_NO_CPU:
-                    out.add(rf.cpu)       # the old CPU while the flow drains there
-                # (aRFS's switched-to entries hold next_cpu); a local reader may overwrite
-                # the slot without an input (a colliding socket): then RPS decides. With
-                # no reader here, only an input (an RFS write, bounded apart) changes it.
-                if self.rfs_writer is not None:
-                    m = st.rps_maps.get(q)
-                    out.add(m[(h * len(m)) >> 32] if m else self.cpu_id)
-                return out
         m = st.rps_maps.get(q)
-        if m:
-            return {m[(h * len(m)) >> 32]} | stale
-        return {self.cpu_id} | stale
+        if st.rfs is not None:
+            return st.rfs.possible_cpus(q, m, h, self.cpu_id, self.rfs_writer is not None)
+        return {m[(h * len(m)) >> 32]} if m else {self.cpu_id}
 
     def _data_input_earliest(self, kind: str, dst: str) -> int:
         """The earliest an input can bring data that leads to a record of `kind` for

@@ -100,6 +100,37 @@ class RfsRx:
             return rps_map[(hash_ * len(rps_map)) >> 32], None
         return -1, None
 
+    def possible_cpus(self, queue: int, rps_map, hash_: int, me: int,
+                      local_writes: bool) -> set[int]:
+        """Every CPU get_rps_cpu (above) may pick for a packet of this hash from `queue`
+        while the tables change only as they can without an input: a matching sock-table
+        slot sends it to the slot's CPU, or to the flow's old CPU while it drains there; a
+        reader on this CPU (`local_writes`) may overwrite the slot meanwhile — then RPS
+        decides, or a slot that now matches keeps the flow on its old CPU. What an input
+        changes (an RFS table write) the lookahead bounds apart."""
+        rps = rps_map[(hash_ * len(rps_map)) >> 32] if rps_map else me
+        ft = self.flow_tables.get(queue)
+        if ft is None:
+            return {rps}
+        mask, flows = ft
+        rf = flows.get(hash_ & mask)
+        old = rf.cpu if rf is not None and rf.cpu != RPS_NO_CPU else None
+        st = self.sock_table
+        if st is not None:
+            ident = st.ents.get(hash_ & st.mask)
+            if ident is not None and not (ident ^ hash_) & ~st.cpu_mask & 0xFFFFFFFF \
+                    and ident & st.cpu_mask < self.ncpus:
+                out = {ident & st.cpu_mask}
+                if old is not None:
+                    out.add(old)               # (aRFS's switched-to entries hold next_cpu)
+                if local_writes:
+                    out.add(rps)
+                return out
+        out = {rps}
+        if old is not None and local_writes:
+            out.add(old)
+        return out
+
     def set_rps_cpu(self, queue: int, rflow: RpsDevFlow, next_cpu: int, hash_: int,
                     flow: int) -> RpsDevFlow:
         """last_qtail = next_cpu's head (nothing of this flow is queued there yet) and
