@@ -118,13 +118,15 @@ class CpuLookahead:
                     b = max(self._kernel_e, safe)
                 else:
                     b = max(self._data_input_cached(k, dst), safe)
-                if k == "sk" and b < INF:
-                    # a hand-off goes to a socket's owner at the time: not before dst
-                    # owns one (a reader that moves there later)
-                    b = max(b, self._owned_from(plan.cpu, safe))
                 if b < INF:
                     b += (0 if k == "ipi" and plan.cpu in self.sd.rps_ipi_list
                           else prefixes[k])
+                    if k == "sk":
+                        # a hand-off goes to the socket's owner when it lands: not to
+                        # dst before dst owns one (a reader that moves there later),
+                        # i.e. not sent before that time less the link's delivery
+                        b = max(b, self._owned_from(plan.cpu, safe)
+                                - link.latency - link.quantum)
                     if b < e:
                         e = b
                 until[k] = link.deliver(b) if b < INF else EOF_PROMISE
@@ -265,7 +267,8 @@ class CpuLookahead:
             # come (free_dead), room or not.
             room = 0 if self._xq_frags else min(
                 q.qdisc.limit - max(len(b) for b in q.qdisc.bands) for q in self.txqs.values())
-            drop = max(drop + c.net_tx_action, safe + max(room, 0) * c.dev_queue_xmit) \
+            # (NET_TX may be mid-way through its list already: no net_tx_action first)
+            drop = max(drop, safe + max(room, 0) * c.dev_queue_xmit) \
                 + min(c.dev_queue_xmit, c.kfree_skb)
         return min(clean, drop)
 

@@ -106,7 +106,8 @@ class RfsRx:
         while the tables change only as they can without an input: a matching sock-table
         slot sends it to the slot's CPU, or to the flow's old CPU while it drains there; a
         reader on this CPU (`local_writes`) may overwrite the slot meanwhile — then RPS
-        decides, or a slot that now matches keeps the flow on its old CPU. What an input
+        decides, or the slot names this CPU, or a slot that now matches keeps the flow on
+        its old CPU. What an input
         changes (an RFS table write) the lookahead bounds apart."""
         rps = rps_map[(hash_ * len(rps_map)) >> 32] if rps_map else me
         ft = self.flow_tables.get(queue)
@@ -124,11 +125,13 @@ class RfsRx:
                 if old is not None:
                     out.add(old)               # (aRFS's switched-to entries hold next_cpu)
                 if local_writes:
-                    out.add(rps)
+                    out |= {rps, me}           # overwritten, by another socket or ours
                 return out
         out = {rps}
-        if old is not None and local_writes:
-            out.add(old)
+        if local_writes:                       # our reader's write makes it match us
+            out.add(me)
+            if old is not None:
+                out.add(old)
         return out
 
     def set_rps_cpu(self, queue: int, rflow: RpsDevFlow, next_cpu: int, hash_: int,
