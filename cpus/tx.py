@@ -472,6 +472,14 @@ class Tx:
                     # accepted, but the datagram ends here (its later fragments are
                     # freed): the send is lost where fq_codel dropped from its flow
                     self.books.tx_drop(skb, "fq_codel_drop")
+                if rc == NET_XMIT_CN and skb.more:
+                    # the fragment itself, and earlier ones of its datagram, stay queued:
+                    # marked, so that fq_codel dropping them later (or the wire sending
+                    # them) does not count the send again
+                    skb.lost = True
+                    for x in txq.qdisc.skbs():
+                        if x.sock == skb.sock and x.id - x.frag == key[1]:
+                            x.lost = True
                 if skb.more:
                     self.frag_failed.add(key)
         self.count_xmit(skb, rc)

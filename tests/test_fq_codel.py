@@ -320,6 +320,19 @@ def test_codel_and_overflow_drops_in_a_run_are_booked_and_counted(tmp_path):
     assert s["senders"]["sparse"]["dropped"] == 0
 
 
+def test_a_tiny_fq_codel_limit_drops_fragments_and_counts_each_send_once(tmp_path):
+    """A 16-packet limit under 4000-byte datagrams (three fragments each): an overflow
+    answers NET_XMIT_CN for a fragment whose earlier fragments are still queued; the send
+    is booked lost there once, and those fragments, dropped later by fq_codel or sent,
+    do not count it again (they did: 34 sends counted twice, the run refused its books)."""
+    s = run_inline(tmp_path / "t", "duration=5ms", "nic.fq_codel.limit=16",
+                   'apps.0.send={dst="10.0.0.9:7000", rate="120kpps", payload=4000}',
+                   'apps.1.send={dst="10.0.0.9:7001", rate="2kpps", payload=3000}',
+                   file=EXAMPLE)
+    assert tx_balanced(s) and s["tx_drops"]["fq_codel_drop"] > 100
+    assert s["senders"]["bulk"]["dropped"] == s["tx_drops"]["fq_codel_drop"]
+
+
 def test_fq_codel_runs_identically_inline_and_in_processes(tmp_path):
     run_both_modes(tmp_path / "m", "--set", "duration=30ms", "--set",
                    'nic.fq_codel={limit=200, target="1ms", interval="5ms"}', file=EXAMPLE)
