@@ -80,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
                           "inline: all in this process (same results)")
     run.add_argument("--transport", choices=TRANSPORTS, default=DEFAULT_TRANSPORT,
                      help="process mode's links between LPs on this host: pair (a socketpair "
-                          "per link that spins briefly before blocking; default) or zmq "
+                          "per link that spins briefly before blocking; default), shm (a "
+                          "shared-memory ring per link, its socketpair as a doorbell) or zmq "
                           "(ZeroMQ PUSH/PULL over ipc://); results are identical")
     run.add_argument("--seed", type=_ascii_int, metavar="N", help="shortcut for --set seed=N")
     run.add_argument("--duration", metavar="TIME",

@@ -24,12 +24,13 @@ import zmq
 from softnet.engine.codec import pack_msg, unpack_msg
 from softnet.engine.inline import run_inline
 from softnet.engine.process import build_lp
+from softnet.engine.shm import make_rings
 from softnet.engine.transport import cycle_inputs, make_pairs
 from softnet.engine.worker import send_spec
 
 START_TIMEOUT = 60.0     # seconds for every process to come up and say ready
 DEFAULT_TRANSPORT = "pair"
-TRANSPORTS = ("pair", "zmq")
+TRANSPORTS = ("pair", "zmq", "shm")
 # how long a receiver with a core of its own spins before it blocks: a peer's answer
 # within it costs no wake-up (tens of µs on a virtualised host); a round's model work is
 # typically well under it
@@ -66,6 +67,7 @@ def run_process_mode(specs: list[dict], end: int,
     base = f"ipc://@softnet-{os.getpid()}-{secrets.token_hex(6)}"
     procs: dict[str, subprocess.Popen] = {}
     pairs: dict = {}
+    rings: dict = {}
     ctx = ctl = None
     suspend = _Suspend(procs)
     try:
@@ -75,16 +77,19 @@ def run_process_mode(specs: list[dict], end: int,
             ctl.setsockopt(zmq.LINGER, 0)
             ctl.bind(f"{base}/ctl")
             links = [(l["src"], l["dst"]) for s in specs for l in s["out_links"]]
-            pairs.update(make_pairs(links) if transport == "pair" else {})
+            pairs.update(make_pairs(links) if transport in ("pair", "shm") else {})
+            if transport == "shm":
+                rings.update(make_rings(links))
         except (zmq.ZMQError, OSError) as e:
             raise LPFailed("coordinator", f"could not set up its links: {e}") from None
         cycles = cycle_inputs(links)
         for s in specs:
-            _spawn(procs, s, pairs, transport, leftovers,
+            _spawn(procs, s, pairs, transport, leftovers, rings,
                    {"end": end, "ipc_base": base, "control": f"{base}/ctl",
                     "fault": (fault or {}).get(s["name"]),
                     "cycle_inputs": sorted(cycles.get(s["name"], ()))})
         _close_pairs(pairs)            # each end lives on in its LP's process only
+        _close_rings(rings)
         info = _place(procs)
         _wait_ready(procs, ctl)
         if on_started is not None:
@@ -105,13 +110,15 @@ def run_process_mode(specs: list[dict], end: int,
         try:
             suspend.restore()
             _close_pairs(pairs)
+            _close_rings(rings)
             _stop_all(procs)
         finally:
             if ctx is not None:
                 ctx.destroy(linger=0)
 
 
-def _spawn(procs: dict, s: dict, pairs: dict, transport: str, leftovers, extra: dict) -> None:
+def _spawn(procs: dict, s: dict, pairs: dict, transport: str, leftovers, rings: dict,
+           extra: dict) -> None:
     name = s["name"]
     # the parent's path after the child's own (a test's toy LP lives there), never before
     spec = {**s, **extra, "sys_path": list(sys.path)}
@@ -122,6 +129,15 @@ def _spawn(procs: dict, s: dict, pairs: dict, transport: str, leftovers, extra: 
              "out_fds": {l["dst"]: pairs[(name, l["dst"])][0] for l in s["out_links"]}}
         spec["transport"] = t
         fds = (*t["in_fds"].values(), *t["out_fds"].values())
+    if transport == "shm":               # the socketpairs stay, as doorbells
+        t = {"kind": "shm",
+             "in_fds": {l["src"]: pairs[(l["src"], name)][1] for l in s["in_links"]},
+             "out_fds": {l["dst"]: pairs[(name, l["dst"])][0] for l in s["out_links"]},
+             "in_rings": {l["src"]: rings[(l["src"], name)] for l in s["in_links"]},
+             "out_rings": {l["dst"]: rings[(name, l["dst"])] for l in s["out_links"]}}
+        spec["transport"] = t
+        fds = (*t["in_fds"].values(), *t["out_fds"].values(), *t["in_rings"].values(),
+               *t["out_rings"].values())
     # -P: nothing from the current directory shadows the installed package
     procs[name] = p = subprocess.Popen(
         [sys.executable, "-P", "-m", "softnet.engine.worker", name, *leftovers],
@@ -235,6 +251,15 @@ def _close_pairs(pairs: dict) -> None:
             except OSError:
                 pass
     pairs.clear()
+
+
+def _close_rings(rings: dict) -> None:
+    for fd in rings.values():
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    rings.clear()
 
 
 def _join(procs: dict[str, subprocess.Popen], seconds: float) -> None:

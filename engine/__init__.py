@@ -5,7 +5,8 @@ deterministic tie-break (`events`), the logical-process contract and the conserv
 per-link synchronisation (`lp`), every record kind that crosses a link, declared once
 (`records`), the frame codec (`codec`), the two ways of running a set of LPs — all in one
 process (`inline`) or one OS process per LP (`process`, started by `worker`) — the data
-plane between LP processes (`transport`: socketpairs or ZeroMQ), lock files (`lockfile`),
+plane between LP processes (`transport`: socketpairs or ZeroMQ; `shm`: shared-memory
+rings), lock files (`lockfile`),
 the packet record (`skb`) and latency histograms (`histogram`).
 
 May import: the standard library, msgpack, pyzmq, numpy, setproctitle. Never imports

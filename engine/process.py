@@ -25,6 +25,7 @@ import zmq
 
 from .codec import pack_frame, pack_msg, unpack_frame, unpack_msg
 from .lp import LinkSpec, SyncDriver
+from .shm import ShmLinks
 from .transport import LinkBroken, PairLinks, ZmqLinks
 from .worker import coordinator_gone
 
@@ -99,6 +100,8 @@ def _links(spec: dict, ctx: zmq.Context, lp):
     t = spec.get("transport", {"kind": "zmq"})
     if t["kind"] == "pair":
         return PairLinks(t["in_fds"], t["out_fds"])
+    if t["kind"] == "shm":
+        return ShmLinks(t["in_rings"], t["out_rings"], t["in_fds"], t["out_fds"])
     return ZmqLinks(ctx, lp.name, spec["ipc_base"], lp.in_links, lp.out_links)
 
 
@@ -111,7 +114,8 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
     go = _wait_go(ctl, lifeline)
     # spin only on a core of one's own (the coordinator knows once it has pinned us): on
     # a shared core it steals the peer's time
-    spin_s = (go or {}).get("spin_us", 0) / 1e6 if links.kind == "pair" else 0.0
+    spin_s = (go or {}).get("spin_us", 0) / 1e6 if links.kind in ("pair", "shm") else 0.0
+    poll_ms = getattr(links, "poll_ms", POLL_MS)
 
     split = _Split()
     driver = SyncDriver(lp, spec["end"], clock=time.perf_counter)
@@ -148,8 +152,9 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
         now = time.perf_counter()
         if must_wait and not links.buffered(only):
             if not (spin_s and links.spin(spin_s, only)):
-                links.register(poller, only)
-                events = dict(poller.poll(POLL_MS))
+                # (a transport may find input arrived as it prepares to sleep)
+                ready = links.register(poller, only)
+                events = dict(poller.poll(0 if ready else poll_ms))
                 _control(events, ctl, lifeline)
                 last_check = now
             wait_s += time.perf_counter() - now

@@ -102,9 +102,9 @@ class ZmqLinks:
 
     def register(self, poller: zmq.Poller, only: frozenset | None = None) -> None:
         for src, sock in self.ins.items():
-            _want(poller, sock, zmq.POLLIN, only is None or src in only)
+            want_event(poller, sock, zmq.POLLIN, only is None or src in only)
         for dst, sock in self.outs.items():
-            _want(poller, sock, zmq.POLLOUT, bool(self.parked[dst]))
+            want_event(poller, sock, zmq.POLLOUT, bool(self.parked[dst]))
 
 
 class _In:
@@ -156,8 +156,8 @@ class PairLinks:
     kind = "pair"
 
     def __init__(self, in_fds: dict[str, int], out_fds: dict[str, int]) -> None:
-        self.ins = [_In(src, _adopt(fd)) for src, fd in sorted(in_fds.items())]
-        self.outs = {dst: _Out(_adopt(fd)) for dst, fd in out_fds.items()}
+        self.ins = [_In(src, adopt_fd(fd)) for src, fd in sorted(in_fds.items())]
+        self.outs = {dst: _Out(adopt_fd(fd)) for dst, fd in out_fds.items()}
         self._next = 0                 # which input is read first next time (fairness)
         self._queued = 0               # frames put and not yet wholly sent (hot: a counter)
         self._scratch = bytearray(READ_CHUNK)
@@ -249,13 +249,13 @@ class PairLinks:
 
     def register(self, poller: zmq.Poller, only: frozenset | None = None) -> None:
         for i in self.ins:
-            _want(poller, i.sock.fileno(), zmq.POLLIN,
+            want_event(poller, i.sock.fileno(), zmq.POLLIN,
                   not i.eof and (only is None or i.src in only))
         for o in self.outs.values():
-            _want(poller, o.sock.fileno(), zmq.POLLOUT, bool(o.queue))
+            want_event(poller, o.sock.fileno(), zmq.POLLOUT, bool(o.queue))
 
 
-def _want(poller: zmq.Poller, what, event: int, on: bool) -> None:
+def want_event(poller: zmq.Poller, what, event: int, on: bool) -> None:
     """Poll `what` (a socket or an fd) for `event`, or not at all."""
     if on:
         poller.register(what, event)
@@ -292,7 +292,7 @@ def cycle_inputs(links: list[tuple[str, str]]) -> dict[str, frozenset]:
     return out
 
 
-def _adopt(fd: int) -> socket.socket:
+def adopt_fd(fd: int) -> socket.socket:
     s = socket.socket(fileno=fd)
     s.setblocking(False)
     return s

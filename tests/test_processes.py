@@ -5,6 +5,7 @@ import os
 import signal
 
 import psutil
+import pytest
 
 from helpers import BASIC, run_both_modes, softnet
 
@@ -37,8 +38,10 @@ def test_bad_value_exits_2_and_writes_nothing(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-def test_crashed_process_is_named(tmp_path):
-    r = softnet("run", BASIC, "--out", str(tmp_path / "c"), "--fault", "cpu2@1000000")
+@pytest.mark.parametrize("transport", ["pair", "shm"])
+def test_crashed_process_is_named(tmp_path, transport):
+    r = softnet("run", BASIC, "--out", str(tmp_path / "c"), "--fault", "cpu2@1000000",
+                "--transport", transport)
     assert r.returncode == 3
     assert "cpu2 process failed" in r.stderr and "injected fault" in r.stderr
     assert not (tmp_path / "c").exists()

@@ -77,15 +77,75 @@ def test_make_pairs_gives_connected_ends():
         os.close(fd)
 
 
-def test_both_transports_give_identical_files(tmp_path):
+def test_every_transport_gives_identical_files(tmp_path):
     sets = ["--set", 'duration="5ms"', "--set", "flows.0.rate=1Mpps",
             "--set", 'nic.rps_cpus={ "rx-0" = "e" }']
-    for t in ("pair", "zmq"):
+    for t in ("pair", "zmq", "shm"):
         r = softnet("run", BASIC, "--transport", t, "--out", str(tmp_path / t), "--quiet",
                     *sets)
         assert r.returncode == 0, r.stderr
     for f in FILES:
-        assert (tmp_path / "pair" / f).read_bytes() == (tmp_path / "zmq" / f).read_bytes(), f
+        for t in ("zmq", "shm"):
+            assert (tmp_path / "pair" / f).read_bytes() == \
+                (tmp_path / t / f).read_bytes(), (t, f)
+
+
+# -- the shared-memory rings (engine/shm.py) ----------------------------------------------
+def _shm(cap):
+    from softnet.engine.shm import ShmLinks, make_rings
+    bells = make_pairs([("a", "b")])
+    rings = make_rings([("a", "b")], cap=cap)
+    a_end, b_end = bells[("a", "b")]
+    ring = rings[("a", "b")]
+    return (ShmLinks({}, {"b": ring}, {}, {"b": a_end}),
+            ShmLinks({"a": os.dup(ring)}, {}, {"a": b_end}, {}))
+
+
+def test_shm_frames_cross_whole_and_in_order_through_wrap_and_a_full_ring():
+    """A 4 KiB ring: frames wrap around its end, and a writer finding it full waits
+    (asleep, its flag set) until the reader makes room and rings it."""
+    tx, rx = _shm(4096)
+    frames = [os.urandom(n) for n in (0, 1, 3, 1000, 3000, 7, 2500, 4000, 11)]
+    for f in frames:
+        tx.put("b", f)
+    got = []
+    while tx.blocked() or len(got) < len(frames):
+        tx.flush()
+        f = rx.next_frame()
+        if f is not None:
+            got.append(f)
+    assert got == frames
+
+
+def test_shm_wakes_a_sleeping_reader_through_its_doorbell():
+    import select
+    tx, rx = _shm(1 << 16)
+    poller = select.poll()
+    assert rx.register(poller) is False          # nothing yet: it may sleep
+    tx.put("b", b"hello")
+    tx.flush()                                   # sees the reader asleep: rings it
+    assert poller.poll(1000), "the doorbell did not ring"
+    assert rx.next_frame() == b"hello" and rx.next_frame() is None
+
+
+def test_shm_a_frame_larger_than_the_ring_is_refused():
+    tx, _ = _shm(4096)
+    with pytest.raises(RuntimeError, match="does not fit"):
+        tx.put("b", b"x" * 5000)
+
+
+def test_shm_a_dead_reader_is_a_broken_link_for_a_waiting_writer():
+    tx, rx = _shm(4096)
+    tx.put("b", b"x" * 4000)
+    tx.put("b", b"y" * 4000)                     # cannot fit until the first is read
+    tx.flush()
+    assert tx.blocked()
+    for i in rx.ins:
+        i.bell.close()
+    import select
+    tx.register(select.poll())
+    with pytest.raises(LinkBroken):
+        tx.next_frame()                          # wakes: the doorbell says the peer left
 
 
 def test_a_blocked_lp_reads_only_links_on_a_cycle_through_it():
