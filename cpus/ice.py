@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from .igb import IgbDriver, QVector
 from .igb_tx import IgbTx, tx_bytecount
-from .napi import napi_complete_done, napi_schedule
+from .napi import napi_schedule
 from .tx import ETH_HLEN, IP_HLEN, UDP_HLEN
 
 # ice_txrx.h: MAX_SKB_FRAGS (17) + ICE_DESCS_FOR_CTX_DESC (1) + ICE_DESCS_PER_CACHE_LINE (8)
@@ -49,22 +49,10 @@ class IceDriver(IgbDriver):
         napi_schedule(self.cpu, self.sd, qv.napi)      # q_vector->total_events++ first
         return self.costs.igb_msix_ring
 
-    def ice_napi_poll(self, cpu, napi, budget: int):
-        qv = napi.ctx
-        clean_complete = True
-        if qv.txq is not None:
-            clean_complete = yield from self.tx.igb_clean_tx_irq(qv.txq, qv.tx_work_limit)
-        work_done = 0
-        if qv.rx_ring is not None:
-            cleaned = yield from self.ice_clean_rx_irq(qv, budget)
-            work_done += cleaned
-            if cleaned >= budget:
-                clean_complete = False
-        if not clean_complete:
-            return budget
-        if (yield from napi_complete_done(cpu, self.sd, napi, work_done, self.stack)):
-            yield self.ice_enable_interrupt(qv)
-        return min(work_done, budget - 1)
+    # ice_napi_poll has igb_poll's control flow (TX clean, RX with the whole budget,
+    # budget back when incomplete, else napi_complete_done and the re-arm; a complete
+    # poll's work is below the budget, so its min(work_done, budget - 1) is work_done)
+    ice_napi_poll = IgbDriver.igb_poll
 
     # the descriptor walk is igb's; the refill policy comes with the q_vector's data
     ice_clean_rx_irq = IgbDriver.igb_clean_rx_irq
@@ -76,6 +64,7 @@ class IceDriver(IgbDriver):
 
     msix_ring = ice_msix_clean_rings
     poll = ice_napi_poll
+    irq_enable = ice_enable_interrupt
 
 
 class IceTx(IgbTx):

@@ -78,8 +78,8 @@ class IgbDriver:
         if not clean_complete:
             return budget
         if (yield from napi_complete_done(cpu, self.sd, napi, work_done, self.stack)):
-            yield self.igb_ring_irq_enable(qv)
-        return work_done
+            yield self.irq_enable(qv)
+        return work_done            # (< budget here: ice's min(work_done, budget - 1))
 
     def igb_clean_rx_irq(self, qv: QVector, budget: int):
         cpu = self.cpu
@@ -152,6 +152,8 @@ class IgbDriver:
         qv.vec.masked = False                        # wr32(E1000_EIMS, eims_value)
         self.rearm(qv.vec, self.cpu.now)
         return self.costs.igb_irq_enable
+
+    irq_enable = igb_ring_irq_enable         # the poll's re-arm, a driver's own
 
 
 def igb_update_ring_itr(qv: QVector) -> None:

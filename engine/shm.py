@@ -18,10 +18,9 @@ import os
 import select
 import socket
 import struct
-import time
 from collections import deque
 
-from .transport import LinkBroken, adopt_fd, want_event
+from .transport import LinkBroken, adopt_fd, spin_for, want_event
 
 HDR = 64                         # write index (Q @0), read index (Q @8), flags (I @16, @20)
 CAP = 1 << 22                    # data bytes per link (a frame must fit: see put)
@@ -224,16 +223,7 @@ class ShmLinks:
         return any(i.ready() for i in self.ins if only is None or i.src in only)
 
     def spin(self, seconds: float, only: frozenset | None = None) -> bool:
-        clock = time.perf_counter
-        deadline = clock() + seconds
-        while clock() < deadline:
-            if self._queued:
-                self.flush()
-                if not self._queued:
-                    return True
-            if self.buffered(only):
-                return True
-        return False
+        return spin_for(self, seconds, lambda: self.buffered(only))
 
     def register(self, poller, only: frozenset | None = None) -> bool:
         """Say we sleep (in each ring we wait on) and poll the doorbells; True when input

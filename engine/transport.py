@@ -235,17 +235,7 @@ class PairLinks:
         return False
 
     def spin(self, seconds: float, only: frozenset | None = None) -> bool:
-        """Busy-wait up to `seconds` for input or room to send; True if either came."""
-        clock = time.perf_counter
-        deadline = clock() + seconds
-        while clock() < deadline:
-            if self._queued:
-                self.flush()
-                if not self._queued:
-                    return True
-            if self.readable_now(only):
-                return True
-        return False
+        return spin_for(self, seconds, lambda: self.readable_now(only))
 
     def register(self, poller: zmq.Poller, only: frozenset | None = None) -> None:
         for i in self.ins:
@@ -253,6 +243,21 @@ class PairLinks:
                   not i.eof and (only is None or i.src in only))
         for o in self.outs.values():
             want_event(poller, o.sock.fileno(), zmq.POLLOUT, bool(o.queue))
+
+
+def spin_for(links, seconds: float, readable) -> bool:
+    """Busy-wait up to `seconds` for input (`readable()`) or room to send the frames
+    `links` holds back; True if either came. Shared by the same-host transports."""
+    clock = time.perf_counter
+    deadline = clock() + seconds
+    while clock() < deadline:
+        if links.blocked():
+            links.flush()
+            if not links.blocked():
+                return True
+        if readable():
+            return True
+    return False
 
 
 def want_event(poller: zmq.Poller, what, event: int, on: bool) -> None:

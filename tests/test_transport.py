@@ -27,20 +27,24 @@ def _drain(rx, want):
     return got
 
 
-def test_frames_cross_whole_and_in_order_through_partial_writes():
-    tx, rx = _pair()
-    frames = [os.urandom(n) for n in (0, 1, 3, 4, 5, 1000, 300_000, 2_000_000, 7)]
+def _cross(tx, rx, frames):
+    """Put every frame, then flush while the receiver takes what has come; what came."""
     for f in frames:
         tx.put("b", f)
     got = []
-    # a 2 MB frame is larger than the socket buffer: it goes out in pieces while the
-    # receiver takes what has come
     while tx.blocked() or len(got) < len(frames):
         tx.flush()
         f = rx.next_frame()
         if f is not None:
             got.append(f)
-    assert got == frames
+    return got
+
+
+def test_frames_cross_whole_and_in_order_through_partial_writes():
+    # a 2 MB frame is larger than the socket buffer: it goes out in pieces while the
+    # receiver takes what has come
+    frames = [os.urandom(n) for n in (0, 1, 3, 4, 5, 1000, 300_000, 2_000_000, 7)]
+    assert _cross(*_pair(), frames) == frames
 
 
 def test_a_frame_taken_into_the_buffer_is_seen_without_the_socket():
@@ -104,17 +108,8 @@ def _shm(cap):
 def test_shm_frames_cross_whole_and_in_order_through_wrap_and_a_full_ring():
     """A 4 KiB ring: frames wrap around its end, and a writer finding it full waits
     (asleep, its flag set) until the reader makes room and rings it."""
-    tx, rx = _shm(4096)
     frames = [os.urandom(n) for n in (0, 1, 3, 1000, 3000, 7, 2500, 4000, 11)]
-    for f in frames:
-        tx.put("b", f)
-    got = []
-    while tx.blocked() or len(got) < len(frames):
-        tx.flush()
-        f = rx.next_frame()
-        if f is not None:
-            got.append(f)
-    assert got == frames
+    assert _cross(*_shm(4096), frames) == frames
 
 
 def test_shm_wakes_a_sleeping_reader_through_its_doorbell():
