@@ -5,8 +5,9 @@
   softnet validate FILE [--set KEY=VALUE]…
   softnet show RUN_DIR [summary|softnet_stat|interrupts|softirqs|snmp|netstat|dev|udp|stat|
                         uptime|ethtool|qdisc]
+  softnet diff RUN_A RUN_B [--all] [--json]
 
-Exit codes: 0 success; 2 refused input (a bad key or value, an --out that cannot be used, a
+Exit codes: 0 success; 1 `diff` found a difference; 2 refused input (a bad key or value, an --out that cannot be used, a
 damaged run directory); 3 a process failed; 4 the books did not balance; 128 + N when
 stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
 """
@@ -23,6 +24,7 @@ from importlib import metadata
 
 from softnet.engine.units import UnitError, fmt_ns, parse_duration
 
+from .compare import as_json, compare, differs, render
 from .config import ConfigError, apply_sets, load_file, validate
 from .entry import Interrupted, entry, say_last
 from .launch import (DEFAULT_TRANSPORT, TRANSPORTS, LPFailed, run_inline_mode,
@@ -30,9 +32,10 @@ from .launch import (DEFAULT_TRANSPORT, TRANSPORTS, LPFailed, run_inline_mode,
 from .progress import Progress
 from .results import Unbalanced, assemble
 from .rundir import OutBusy, OutError, RunDir
+from .runfiles import Damaged, run_json, run_text
 from .topology import plan
 
-EXIT_INPUT, EXIT_PROCESS, EXIT_BOOKS = 2, 3, 4
+EXIT_DIFFERS, EXIT_INPUT, EXIT_PROCESS, EXIT_BOOKS = 1, 2, 3, 4
 
 SHOW = {"summary": "summary.json", "softnet_stat": "proc/net/softnet_stat",
         "interrupts": "proc/interrupts", "softirqs": "proc/softirqs", "snmp": "proc/net/snmp",
@@ -104,6 +107,16 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("what", nargs="?", default="summary", choices=sorted(SHOW),
                       metavar="WHAT", help=f"one of: {', '.join(sorted(SHOW))} "
                       "(default summary)")
+    dif = sub.add_parser("diff", help="what changed between two run directories",
+                         description="Compare two run directories: the experiment's keys, "
+                         "then the figures of summary.json and the counters (ethtool -S, "
+                         "/proc/net/snmp, netstat, softnet_stat) side by side with deltas. "
+                         "Exit 0 when nothing differs, 1 when something does, 2 when a "
+                         "directory cannot be read.")
+    dif.add_argument("run_a", metavar="RUN_A", help="a directory written by softnet run")
+    dif.add_argument("run_b", metavar="RUN_B", help="another one")
+    dif.add_argument("--all", action="store_true", help="list equal keys too")
+    dif.add_argument("--json", action="store_true", help="print JSON instead of tables")
     return ap
 
 
@@ -115,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT
     if args.cmd == "show":
         return _show(args)
+    if args.cmd == "diff":
+        return _diff(args)
     try:
         raw = load_file(args.file)
         sets = list(args.set)
@@ -313,41 +328,14 @@ def screen_summary(s: dict, out: str, wall: float) -> str:
     return "\n".join(lines)
 
 
-class Damaged(ValueError):
-    """A run directory or one of its files is not what softnet wrote."""
-
-
-def _read_run_file(run_dir: str, rel: str) -> bytes:
-    if not os.path.isdir(run_dir):
-        raise Damaged(f"{run_dir}: not a directory (give a directory written by softnet run)")
-    path = os.path.join(run_dir, rel)
-    if not os.path.lexists(path):
-        raise Damaged(f"{path}: not found (is {run_dir} a run directory? runs from older "
-                      "softnet versions lack some files)")
-    if not os.path.isfile(path):
-        raise Damaged(f"{path}: not a regular file")
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise Damaged(f"{path}: cannot be read: {e.strerror}") from None
-
-
-def _text(path: str, data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise Damaged(f"{path}: damaged (not UTF-8 text: byte {e.start} is "
-                      f"0x{data[e.start]:02x})") from None
-
-
 def _show(args) -> int:
     rel = SHOW[args.what]
     path = os.path.join(args.run_dir, rel)
     try:
-        text = _text(path, _read_run_file(args.run_dir, rel))
         if args.what == "summary":
-            text = _summary_text(path, text, args.run_dir)
+            text = _summary_text(path, args.run_dir)
+        else:
+            text = run_text(args.run_dir, rel)
     except Damaged as e:
         print(f"softnet: {e}", file=sys.stderr)
         return EXIT_INPUT
@@ -355,15 +343,21 @@ def _show(args) -> int:
     return 0
 
 
-def _summary_text(path: str, text: str, run_dir: str) -> str:
-    if not text.strip():
-        raise Damaged(f"{path}: damaged (empty)")
+def _diff(args) -> int:
     try:
-        s = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise Damaged(f"{path}: damaged (not valid JSON: {e})") from None
-    if not isinstance(s, dict):
-        raise Damaged(f"{path}: damaged (a JSON {type(s).__name__}, not an object)")
+        result = compare(args.run_a, args.run_b)
+    except Damaged as e:
+        print(f"softnet: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    if args.json:
+        sys.stdout.write(json.dumps(as_json(result, args.all), indent=1) + "\n")
+    else:
+        sys.stdout.write(render(result, args.run_a, args.run_b, args.all))
+    return EXIT_DIFFERS if differs(result) else 0
+
+
+def _summary_text(path: str, run_dir: str) -> str:
+    s = run_json(run_dir, SHOW["summary"])
     try:
         return screen_summary(s, run_dir, 0.0) + "\n"
     except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError) as e:
