@@ -1,7 +1,7 @@
 """The `softnet` command line.
 
   softnet run [FILE] [--set KEY=VALUE]… [--out DIR] [--force] [--mode process|inline]
-              [--seed N] [--duration 50ms] [--quantum Q] [--quiet]
+              [--seed N] [--duration 50ms] [--quantum Q] [--interval TIME|auto] [--quiet]
   softnet validate FILE [--set KEY=VALUE]…
   softnet show RUN_DIR [summary|softnet_stat|interrupts|softirqs|snmp|netstat|dev|udp|stat|
                         uptime|ethtool|qdisc]
@@ -92,6 +92,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quantum", metavar="Q",
                      help="relaxed synchronisation: cross-CPU deliveries rounded up to a "
                           "multiple of Q (e.g. 1us); default exact")
+    run.add_argument("--interval", metavar="TIME",
+                     help="write per-interval time series (CSV, under timeseries/) every "
+                          "TIME of simulated time, e.g. 1ms, or auto (about 100 per run); "
+                          "shortcut for --set observe.interval=TIME")
     run.add_argument("--quiet", action="store_true", help="no progress or summary on screen")
     run.add_argument("--fault", action="append", default=[], metavar="LP@TIME",
                      help=argparse.SUPPRESS)   # test hook: make an LP fail at a sim time
@@ -139,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             sets.append(f"duration={json.dumps(args.duration)}")
         if getattr(args, "quantum", None) is not None:
             sets.append(f"quantum={json.dumps(args.quantum)}")
+        if getattr(args, "interval", None) is not None:
+            sets.append(f"observe.interval={json.dumps(args.interval)}")
         r = validate(apply_sets(raw, sets))
         p = plan(r)
         fault = _faults(args, p) if args.cmd == "run" else {}

@@ -96,7 +96,10 @@ QDISCS = ("pfifo_fast", "fq_codel")
 NEIGH_STATES = ("permanent", "reachable")
 TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq", "sysctl",
             "routes",
-            "flows", "apps", "host", "quantum"}
+            "flows", "apps", "host", "quantum", "observe"}
+OBSERVE_KEYS = {"interval"}
+MAX_INTERVALS = 100_000            # rows per CPU and per flow a time series may hold
+AUTO_INTERVALS = 100               # "auto": about this many intervals per run
 NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_hash",
             "rx_usecs", "rx_pause", "rx_packet_buffer", "rps_cpus", "rps_flow_cnt", "ntuple",
             "rules", "gro", "tx_ring", "xps_cpus", "txqueuelen", "tx_udp_segmentation",
@@ -527,7 +530,42 @@ def validate(raw: dict) -> dict:
     r["apps"] = _validate_apps(raw.get("apps", []), ncpus, host, r["sysctl"],
                                r["duration_ns"])
     _check_offered(r, prof["costs"]["udp_sendmsg"])
+    r["observe"] = _validate_observe(raw.get("observe", {}), r["duration_ns"])
     return r
+
+
+def _validate_observe(o, duration_ns: int) -> dict:
+    """What a run records besides its totals; everything off unless asked for."""
+    o = _table("observe", o, "a table: [observe] interval = \"1ms\"")
+    _unknown("observe", o, OBSERVE_KEYS)
+    interval = o.get("interval", "off")
+    if interval == "off":
+        return {"interval": "off", "interval_ns": 0}
+    if interval == "auto":
+        ns = auto_interval(duration_ns)
+    else:
+        what = (f"\"off\", \"auto\" or a duration from 1us to the run's duration "
+                f"({fmt_ns(duration_ns)}), e.g. \"1ms\"")
+        ns = _dur("observe.interval", interval, duration_ns, what)
+        if ns < 1_000:
+            _fail("observe.interval", interval, what)
+    if -(-duration_ns // ns) > MAX_INTERVALS:
+        _fail("observe.interval", interval, f"at most {MAX_INTERVALS} intervals per run: "
+              f"at least {fmt_ns(-(-duration_ns // MAX_INTERVALS))} for "
+              f"{fmt_ns(duration_ns)}")
+    return {"interval": interval, "interval_ns": ns}
+
+
+def auto_interval(duration_ns: int) -> int:
+    """About AUTO_INTERVALS intervals per run, on a 1-2-5 step (and at least 1 µs)."""
+    target = max(duration_ns // AUTO_INTERVALS, 1_000)
+    best, step = 1_000, 1_000
+    while step <= target:
+        for m in (1, 2, 5):
+            if step * m <= target:
+                best = step * m
+        step *= 10
+    return best
 
 
 def _check_offered(r: dict, sendmsg_ns: int) -> None:
@@ -1398,4 +1436,6 @@ def user_view(r: dict) -> dict:
             "host": {k: v for k, v in r["host"].items() if not k.endswith("_ns")},
             "flows": flows, "apps": apps,
             **({"routes": [{"dst": rt["dst"], "dev": rt["dev"]} for rt in r["routes"]]}
-               if r.get("routes") else {})}
+               if r.get("routes") else {}),
+            **({"observe": {"interval": r["observe"]["interval"]}}
+               if r["observe"]["interval_ns"] else {})}

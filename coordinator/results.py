@@ -14,6 +14,7 @@ import ipaddress
 from softnet.engine.histogram import merge, percentiles
 
 from . import procfs
+from .series import series_files
 
 # drop stage -> the counter that records it
 DROP_COUNTERS = {
@@ -321,6 +322,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
             if r["nic"]["_model"]["driver"] == "ice" else
             igb_ethtool_stats(nq, pp["nic"], pp["queues"], pp["ring"], pp["eth"], pp["rnbc"],
                               pp["mpc_bytes"], pp["txqs"]))
+    files.update(series_files(r, results))
     return {"summary": summary, "files": files}
 
 

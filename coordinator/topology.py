@@ -490,7 +490,8 @@ def plan(r: dict) -> Plan:
     if model.get("itr") == "fixed":    # ice, adaptive-rx off: rx_usecs in 0.25 µs units
         itr = nic["rx_usecs"] << 2
 
-    common = {"duration_ns": r["duration_ns"], "seed": r["seed"]}
+    common = {"duration_ns": r["duration_ns"], "seed": r["seed"],
+              "series_ns": r["observe"]["interval_ns"]}   # 0: no time series
     p.lps.append({"name": "nic", "index": 0, "factory": "softnet.nic.lp:build",
                   "args": {**common, "pcie_latency_ns": prof["links"]["pcie"],
                            "flows": [_flow_args(f) for f in r["flows"]],

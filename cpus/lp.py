@@ -30,6 +30,7 @@ from .napi import SoftnetData
 from .report import cpu_report
 from .rfs import HEAD_REPORT_DELAY_NS
 from .sched import Task
+from .series import CpuSeries, SeriesBooks
 from .sock import TcpSock, UdpSock
 from .stack import Snmp
 from .tx import ETH_HLEN, IP_HLEN, UDP_HLEN, TxQueue, TxSock
@@ -62,7 +63,8 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self.snmp = Snmp()
         nflows = len(args["flows"])
         txa = args["tx"]
-        self.books = Books(nflows, txa["nsenders"])
+        series_ns = args["series_ns"]
+        self.books = (SeriesBooks if series_ns else Books)(nflows, txa["nsenders"])
         self.sockets: dict[int, UdpSock] = {}           # the sockets this CPU owns now
         self.sock_args = {s["index"]: s for s in args["sockets"]}
         # socket -> [[from time, owner LP], …]: a reader that migrates takes its socket
@@ -101,6 +103,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self._mig_out: list[tuple] = []        # (time, socket, new owner LP), in time order
         self._mig_in: list[int] = []           # times readers move here, in time order
         self._init_lookahead()
+        self.series = CpuSeries(self, series_ns, self.end) if series_ns else None
 
     # -- the transmit side ---------------------------------------------------------------
     def _sleep_until(self, t: int, task: Task) -> None:
@@ -505,6 +508,8 @@ class CpuLP(CpuLookahead, LogicalProcess):
         heapq.heappush(self._data_starts, stamp)
 
     def advance(self, safe: int) -> None:
+        if self.series is not None:
+            self.series.advance(safe)       # to each interval boundary first, sampled there
         self.cpu.run(safe)
         # The start-time heaps only bound promises from `safe` on (each reader drops what
         # lies before it first): drop those entries now, or a heap whose reader is not
@@ -535,4 +540,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
                 "sent": sum(t.sent for t in self.tx_socks.values())}
 
     def result(self) -> dict:
-        return cpu_report(self)
+        out = cpu_report(self)
+        if self.series is not None:
+            out["series"] = self.series.export()
+        return out

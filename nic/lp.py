@@ -79,6 +79,10 @@ class NicLP(LogicalProcess):
         self.offered = np.zeros(len(self.flows), dtype=np.int64)
         self.not_offered = 0          # started by a sender but still on the wire at the end
         self.next_id = 0
+        # [observe] interval: frames offered per (interval, flow), by wire arrival time
+        self.series_ns = args["series_ns"]
+        self.series_offered: dict[tuple[int, int], int] = {}
+        self.series_dropped: dict[tuple[int, int], int] = {}   # by an ntuple drop rule
         self.done_generating = not self.flows
         self.t = 0
 
@@ -183,6 +187,8 @@ class NicLP(LogicalProcess):
         ids = np.arange(self.next_id, self.next_id + n, dtype=np.int64)
         self.next_id += n
         np.add.at(self.offered, f, 1)
+        if self.series_ns:
+            self._series_count(arrive, f, self.series_offered)
         if self.arfs is None:
             self._emit(arrive, ids, f, self.flow_queue[f])
         elif self.held is None:
@@ -191,6 +197,12 @@ class NicLP(LogicalProcess):
             a0, i0, f0 = self.held
             self.held = (np.concatenate((a0, arrive)), np.concatenate((i0, ids)),
                          np.concatenate((f0, f)))
+
+    def _series_count(self, arrive, f, so: dict) -> None:
+        ks = arrive // self.series_ns
+        keys, counts = np.unique(np.stack([ks, f]), axis=1, return_counts=True)
+        for (k, fl), c in zip(keys.T.tolist(), counts.tolist()):
+            so[(k, fl)] = so.get((k, fl), 0) + c
 
     def _release(self, safe: int) -> None:
         """Classify the held frames that arrived before `safe`, each with the aRFS filters
@@ -231,6 +243,8 @@ class NicLP(LogicalProcess):
             drop = q < 0
             if drop.any():
                 np.add.at(self.dropped, f[drop], 1)
+                if self.series_ns:
+                    self._series_count(arrive[drop], f[drop], self.series_dropped)
                 keep = ~drop
                 arrive, ids, f, q = arrive[keep], ids[keep], f[keep], q[keep]
         stamp = arrive + self.pcie_ns
@@ -301,6 +315,11 @@ class NicLP(LogicalProcess):
             "fdir_sb_match": self.sb_match,
             "ntuple_dropped_by_flow": self.dropped.tolist(),
             "tx": None if self.txe is None else self.txe.result(),
+            **({"series_offered": sorted([k, f, n] for (k, f), n in
+                                         self.series_offered.items()),
+                "series_ntuple_dropped": sorted([k, f, n] for (k, f), n in
+                                                self.series_dropped.items())}
+               if self.series_ns else {}),
             "arfs": None if self.arfs is None else dict(
                 self.arfs.result(), flow_queue=self.arfs.flow_queue,
                 queue_changes=self.arfs.changes),

@@ -1,0 +1,103 @@
+"""The time series files of a run (`[observe] interval`, `--interval`): the CPUs' and the
+nic's per-interval samples put together into CSV tables that `pandas.read_csv` takes as
+they are, one row per interval and per CPU, queue, flow, drop stage or socket.
+
+Every table starts with `t_ns,t_end_ns`: the interval [t_ns, t_end_ns) of simulated time
+(the last one ends at the run's end). Counts are what happened inside the interval;
+`ring_backlog`, `backlog_len`, `queued`, `rmem_alloc` are what was there at its end.
+
+May import: the standard library, `engine.histogram` and this package's modules.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from softnet.engine.histogram import percentiles
+
+CPU_COLS = ("t_ns", "t_end_ns", "cpu", "hardirq_ns", "softirq_ns", "ksoftirqd_ns", "task_ns",
+            "idle_ns", "busy", "interrupts", "net_rx_softirqs", "net_tx_softirqs",
+            "processed", "time_squeeze", "backlog_dropped", "backlog_len")
+QUEUE_COLS = ("t_ns", "t_end_ns", "queue", "cpu", "packets", "drops", "interrupts",
+              "ring_backlog", "itr_interval_ns")
+FLOW_COLS = ("t_ns", "t_end_ns", "flow", "offered", "delivered", "dropped",
+             "latency_mean_ns", "latency_p50_ns", "latency_p99_ns", "latency_max_ns")
+DROP_COLS = ("t_ns", "t_end_ns", "stage", "packets")
+SOCKET_COLS = ("t_ns", "t_end_ns", "socket", "cpu", "queued", "rmem_alloc", "rcvbuf")
+
+
+def _csv(cols: tuple, rows: list) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(cols)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def series_files(r: dict, results: dict) -> dict[str, str]:
+    """{path in the run directory: CSV text}; empty when no interval was asked for."""
+    step = r["observe"]["interval_ns"]
+    if not step:
+        return {}
+    end = r["duration_ns"]
+    n = -(-end // step)
+
+    def span(k: int) -> list[int]:
+        return [k * step, min((k + 1) * step, end)]
+
+    cpus = [results[f"cpu{c}"]["series"] for c in range(r["cpus"])]
+    cpu_rows = []
+    for s in cpus:
+        for k, cpu, hi, si, ks, task, idle, *rest in s["cpu"]:
+            t0, t1 = span(k)
+            busy = round((hi + si + ks + task) / (t1 - t0), 4)
+            cpu_rows.append([t0, t1, cpu, hi, si, ks, task, idle, busy, *rest])
+    queue_rows = [[*span(k), *rest] for s in cpus for k, *rest in s["queue"]]
+
+    names = [f["name"] for f in r["flows"]]
+    offered = {(k, f): c for k, f, c in results["nic"].get("series_offered", [])}
+    dropped: dict = {}
+    drops: dict = {}
+    for k, f, c in results["nic"].get("series_ntuple_dropped", []):
+        dropped[(k, f)] = dropped.get((k, f), 0) + c
+        drops[(k, "nic_ntuple_drop")] = drops.get((k, "nic_ntuple_drop"), 0) + c
+    reads: dict = {}
+    for s in cpus:
+        for k, f, c in s["flow_dropped"]:
+            dropped[(k, f)] = dropped.get((k, f), 0) + c
+        for k, f, cnt, total, mx, bins in s["flow_reads"]:
+            e = reads.setdefault((k, f), {"n": 0, "sum": 0, "max": 0, "bins": {}})
+            e["n"] += cnt
+            e["sum"] += total
+            e["max"] = max(e["max"], mx)
+            for b, c in bins:
+                e["bins"][b] = e["bins"].get(b, 0) + c
+    flow_rows = []
+    for k in range(n):
+        for f, name in enumerate(names):
+            h = reads.get((k, f))
+            lat = ["", "", "", ""]
+            if h is not None:
+                p = percentiles({**h, "bins": sorted(h["bins"].items())}, (50, 99))
+                lat = [p["mean"], p["p50"], p["p99"], p["max"]]
+            flow_rows.append([*span(k), name, offered.get((k, f), 0),
+                              0 if h is None else h["n"], dropped.get((k, f), 0), *lat])
+
+    for s in cpus:
+        for k, stage, c in s["drops"]:
+            drops[(k, stage)] = drops.get((k, stage), 0) + c
+    stages = sorted({stage for _, stage in drops})
+    drop_rows = [[*span(k), stage, drops.get((k, stage), 0)]
+                 for k in range(n) for stage in stages]
+
+    apps = {i: a["name"] for i, a in enumerate(r["apps"])}
+    sock_rows = sorted([[*span(k), apps.get(i, str(i)), cpu, *rest]
+                        for s in cpus for k, i, cpu, *rest in s["socket"]],
+                       key=lambda row: (row[0], row[2]))
+    return {"timeseries/cpu.csv": _csv(CPU_COLS, sorted(cpu_rows, key=lambda x: x[:3])),
+            "timeseries/queue.csv": _csv(QUEUE_COLS,
+                                         sorted(queue_rows, key=lambda x: x[:3])),
+            "timeseries/flow.csv": _csv(FLOW_COLS, flow_rows),
+            "timeseries/drops.csv": _csv(DROP_COLS, drop_rows),
+            "timeseries/socket.csv": _csv(SOCKET_COLS, sock_rows)}

@@ -1,0 +1,128 @@
+"""Per-interval time series (`[observe] interval`, `--interval`): the tables add up to the
+run's totals, are the same in both modes, and change nothing else."""
+
+import collections
+import csv
+
+import pytest
+
+from helpers import BASIC, softnet, summary
+
+from softnet.coordinator.cli import main
+from softnet.coordinator.config import ConfigError, apply_sets, auto_interval, load_file, validate
+
+TABLES = ("cpu", "queue", "flow", "drops", "socket")
+
+
+def _rows(run, name):
+    with open(run / "timeseries" / f"{name}.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _run(out, *extra, mode="inline"):
+    args = ["run", BASIC, "--mode", mode, "--out", str(out), "--quiet", "--duration", "3ms",
+            "--set", "flows.0.rate=700kpps", *extra]     # overloads the reader: drops
+    assert main(args) == 0
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ts")
+    _run(d / "with", "--interval", "700us")        # does not divide 3 ms: a short last row
+    _run(d / "without")
+    return d
+
+
+def test_rows_cover_the_run_and_add_up_to_the_totals(runs):
+    run = runs / "with"
+    s = summary(run)
+    cpu = _rows(run, "cpu")
+    spans = sorted({(int(r["t_ns"]), int(r["t_end_ns"])) for r in cpu})
+    assert spans == [(0, 700_000), (700_000, 1_400_000), (1_400_000, 2_100_000),
+                     (2_100_000, 2_800_000), (2_800_000, 3_000_000)]
+    assert len(cpu) == len(spans) * s["cpus"]
+    by_cpu = collections.defaultdict(collections.Counter)
+    for r in cpu:
+        t = {c: int(r[f"{c}_ns"]) for c in ("hardirq", "softirq", "ksoftirqd", "task", "idle")}
+        assert sum(t.values()) == int(r["t_end_ns"]) - int(r["t_ns"])   # the interval, exactly
+        by_cpu[f"cpu{r['cpu']}"].update(t)
+    assert {c: dict(v) for c, v in by_cpu.items()} == s["cpu_time_ns"]
+    flows = collections.defaultdict(collections.Counter)
+    for r in _rows(run, "flow"):
+        flows[r["flow"]].update({k: int(r[k]) for k in ("offered", "delivered", "dropped")})
+        if int(r["delivered"]):
+            p50, p99, mx = (float(r[k]) for k in ("latency_p50_ns", "latency_p99_ns",
+                                                  "latency_max_ns"))
+            assert 0 < p50 <= p99 <= mx
+    for f in s["flows"]:
+        assert dict(flows[f["name"]]) == {k: f[k] for k in ("offered", "delivered",
+                                                            "dropped")}, f["name"]
+    drops = collections.Counter()
+    for r in _rows(run, "drops"):
+        drops[r["stage"]] += int(r["packets"])
+    assert sum(s["drops"].values()) > 0
+    assert dict(drops) == s["drops"]
+    queues = collections.Counter()
+    for r in _rows(run, "queue"):
+        queues[int(r["queue"])] += int(r["packets"])
+    eth = dict(line.strip().split(": ") for line in
+               (run / "ethtool_S.txt").read_text().splitlines()[1:])
+    for q, n in queues.items():
+        assert n == int(eth[f"rx_queue_{q}_packets"])
+    assert {r["socket"] for r in _rows(run, "socket")} == {"server"}
+
+
+def test_nothing_else_changes_and_nothing_is_written_unasked(runs):
+    a, b = runs / "with", runs / "without"
+    assert not (b / "timeseries").exists()
+    for f in ("summary.json", "proc/net/softnet_stat", "proc/stat", "ethtool_S.txt"):
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+    assert 'interval = "700us"' in (a / "config.toml").read_text()
+    assert "observe" not in (b / "config.toml").read_text()
+
+
+def test_identical_in_both_modes(runs, tmp_path):
+    r = softnet("run", BASIC, "--mode", "process", "--out", str(tmp_path / "p"), "--quiet",
+                "--duration", "3ms", "--set", "flows.0.rate=700kpps", "--interval", "700us")
+    assert r.returncode == 0, r.stderr
+    for t in TABLES:
+        name = f"timeseries/{t}.csv"
+        assert (tmp_path / "p" / name).read_bytes() == (runs / "with" / name).read_bytes(), t
+
+
+def test_auto_interval():
+    assert auto_interval(50_000_000) == 500_000
+    assert auto_interval(123_000_000) == 1_000_000
+    assert auto_interval(3_000_000) == 20_000
+    assert auto_interval(10_000) == 1_000
+    r = validate(apply_sets(load_file(None), ['observe.interval="auto"', 'duration="30ms"']))
+    assert r["observe"]["interval_ns"] == 200_000
+
+
+@pytest.mark.parametrize("value, says", [
+    ('"500ns"', "from 1us"),
+    ('"300ms"', "to the run's duration"),
+    ('"1us"', "at most 100000 intervals"),
+    ('"often"', "observe.interval"),
+])
+def test_bad_intervals_are_refused(value, says):
+    with pytest.raises(ConfigError) as e:
+        validate(apply_sets(load_file(None), [f"observe.interval={value}",
+                                              'duration="200ms"']))
+    assert says in str(e.value)
+
+
+def test_unknown_observe_key_is_refused(tmp_path, capsys):
+    assert main(["run", "--out", str(tmp_path / "x"), "--set", "observe.intervall=1"]) == 2
+    err = capsys.readouterr().err
+    assert "observe.intervall" in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_interval_flag_reaches_the_config(tmp_path):
+    out = tmp_path / "r"
+    assert main(["run", "--mode", "inline", "--out", str(out), "--quiet", "--duration",
+                 "2ms", "--interval", "auto"]) == 0
+    assert 'interval = "auto"' in (out / "config.toml").read_text()
+    spans = {r["t_ns"] for r in _rows(out, "cpu")}
+    assert len(spans) == 100                          # 2 ms / 20 µs
