@@ -5,6 +5,8 @@
   softnet validate FILE [--set KEY=VALUE]…
   softnet show RUN_DIR [summary|softnet_stat|interrupts|softirqs|snmp|netstat|dev|udp|stat|
                         uptime|ethtool|qdisc]
+  softnet sweep [FILE] --vary KEY=V1,V2,… [--vary …] [--set KEY=VALUE]… [--jobs N]
+                [--out DIR] [--force] [--mode inline|process]
   softnet diff RUN_A RUN_B [--all] [--json]
 
 Exit codes: 0 success; 1 `diff` found a difference; 2 refused input (a bad key or value, an --out that cannot be used, a
@@ -33,6 +35,7 @@ from .progress import Progress
 from .results import Unbalanced, assemble
 from .rundir import OutBusy, OutError, RunDir
 from .runfiles import Damaged, run_json, run_text
+from .sweep import SweepError, check_points, grid, parse_vary, run_sweep
 from .topology import plan
 
 EXIT_DIFFERS, EXIT_INPUT, EXIT_PROCESS, EXIT_BOOKS = 1, 2, 3, 4
@@ -111,6 +114,30 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("what", nargs="?", default="summary", choices=sorted(SHOW),
                       metavar="WHAT", help=f"one of: {', '.join(sorted(SHOW))} "
                       "(default summary)")
+    sw = sub.add_parser("sweep", help="run a grid of experiments varying some keys",
+                        description="Run every combination of the --vary values, each an "
+                        "ordinary run (its run directory under points/), and write one table "
+                        "(sweep.csv) of the knob values and each point's headline figures. "
+                        "Exit 0 when every point ran, 3 when some failed (they are in the "
+                        "table), 2 for refused input.")
+    sw.add_argument("file", nargs="?", metavar="FILE",
+                    help="experiment file (TOML); without it, the built-in default")
+    sw.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2,…",
+                    help="a key and its values, e.g. flows.0.rate=100kpps,400kpps "
+                         "(repeatable: the grid is every combination)")
+    sw.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a key in every point, as for run (repeatable)")
+    sw.add_argument("--duration", metavar="TIME", help="shortcut for --set duration=TIME")
+    sw.add_argument("--out", metavar="DIR",
+                    help="sweep directory to write (default sweeps/sweep-DATE-TIME)")
+    sw.add_argument("--force", action="store_true",
+                    help="replace DIR if it is a softnet sweep or run directory")
+    sw.add_argument("--jobs", type=_ascii_int, metavar="N",
+                    help="points run at once (default: the cores this process may use)")
+    sw.add_argument("--mode", choices=("process", "inline"), default="inline",
+                    help="each point's mode (default inline: the points themselves run in "
+                         "parallel)")
+    sw.add_argument("--quiet", action="store_true", help="no line per point on screen")
     dif = sub.add_parser("diff", help="what changed between two run directories",
                          description="Compare two run directories: the experiment's keys, "
                          "then the figures of summary.json and the counters (ethtool -S, "
@@ -134,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         return _show(args)
     if args.cmd == "diff":
         return _diff(args)
+    if args.cmd == "sweep":
+        return _sweep(args)
     try:
         raw = load_file(args.file)
         sets = list(args.set)
@@ -184,11 +213,12 @@ def _faults(args, p) -> dict[str, int]:
     return fault
 
 
-def _claim(out: str | None, force: bool) -> RunDir:
-    """Claim --out, or the next free runs/run-DATE-TIME[-N] when none was given."""
+def _claim(out: str | None, force: bool, kind: str = "run") -> RunDir:
+    """Claim --out, or the next free runs/run-DATE-TIME[-N] (sweeps/sweep-…) when none
+    was given."""
     if out is not None:
         return RunDir(out, force).claim()
-    base = os.path.join("runs", time.strftime("run-%Y%m%d-%H%M%S"))
+    base = os.path.join(f"{kind}s", time.strftime(f"{kind}-%Y%m%d-%H%M%S"))
     for k in range(1, 1000):
         name = base if k == 1 else f"{base}-{k}"
         if os.path.lexists(name):
@@ -346,6 +376,43 @@ def _show(args) -> int:
         print(f"softnet: {e}", file=sys.stderr)
         return EXIT_INPUT
     sys.stdout.write(text)
+    return 0
+
+
+def _sweep(args) -> int:
+    def say(*a) -> None:
+        if not args.quiet:
+            print(*a, file=sys.stderr)
+    try:
+        if args.jobs is not None and args.jobs < 1:
+            raise ConfigError("--jobs: at least 1")
+        vary = parse_vary(args.vary)
+        raw = load_file(args.file)
+        sets = list(args.set)
+        if args.duration is not None:
+            sets.append(f"duration={json.dumps(args.duration)}")
+        validate(apply_sets(raw, sets))
+        check_points(raw, sets, grid(vary))
+    except (ConfigError, SweepError) as e:
+        print(f"softnet: config error: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    jobs = args.jobs or len(os.sched_getaffinity(0))
+    try:
+        rundir = _claim(args.out, args.force, "sweep")
+    except OutError as e:
+        print(f"softnet: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    with rundir:
+        npts = len(grid(vary))
+        say(f"softnet: sweep of {npts} points, {min(jobs, npts)} at a time "
+            f"({args.mode} mode)")
+        failed = run_sweep(args.file, raw, sets, vary, rundir, jobs, args.mode, say)
+    out = args.out or os.path.relpath(rundir.out)
+    if failed:
+        print(f"softnet: {failed} of {npts} points failed (see {out}/sweep.csv)",
+              file=sys.stderr)
+        return EXIT_PROCESS
+    say(f"softnet: the table is {out}/sweep.csv")
     return 0
 
 

@@ -137,9 +137,21 @@ class RunDir:
     def commit(self, r: dict, assembled: dict, engine_info: dict) -> None:
         """Write everything into a sibling staging directory, then swap it into place; the
         old directory (if --force) is removed only once the new one is complete."""
-        tmp = tempfile.mkdtemp(prefix=".softnet-", dir=self.parent)
+        tmp = self.stage()
         try:
             _write_all(tmp, r, assembled, engine_info)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.swap_in(tmp)
+
+    def stage(self) -> str:
+        """A new staging directory beside --out (what `swap_in` later puts in place)."""
+        return tempfile.mkdtemp(prefix=".softnet-", dir=self.parent)
+
+    def swap_in(self, tmp: str) -> None:
+        """Put the complete staging directory `tmp` in --out's place (removed on failure)."""
+        try:
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp, 0o777 & ~umask)         # mkdtemp's 0700 is for staging only

@@ -1,0 +1,126 @@
+"""`softnet sweep`: a grid of ordinary runs and one table of their figures."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from helpers import ROOT, softnet, summary
+
+from softnet.coordinator import sweep as sweep_mod
+from softnet.coordinator.cli import main
+
+
+def _cmdline(proc) -> str:
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:                        # it ended meanwhile
+        return ""
+
+
+def _table(out):
+    with open(out / "sweep.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_grid_of_runs_and_its_table(tmp_path):
+    out = tmp_path / "sw"
+    assert main(["sweep", "--vary", "flows.0.rate=100kpps,500kpps", "--vary",
+                 "cpus=2,4", "--duration", "2ms", "--out", str(out), "--quiet"]) == 0
+    rows = _table(out)
+    assert [(r["flows.0.rate"], r["cpus"]) for r in rows] == [
+        ("100kpps", "2"), ("100kpps", "4"), ("500kpps", "2"), ("500kpps", "4")]
+    for r in rows:
+        assert r["status"] == "ok"
+        s = summary(out / r["dir"])           # each point is an ordinary run directory
+        assert s["cpus"] == int(r["cpus"])
+        assert int(r["offered"]) == s["offered"]
+        assert int(r["delivered"]) == s["delivered"]
+        assert int(r["dropped"]) == sum(s["drops"].values())
+        for stage, n in s["drops"].items():
+            assert int(r[f"drop.{stage}"]) == n
+        assert float(r["busy.cpu0"]) == s["cpu_busy_share"]["cpu0"]
+    assert int(rows[2]["offered"]) > int(rows[0]["offered"])
+    meta = json.loads((out / "sweep.json").read_text())
+    assert meta["vary"] == [["flows.0.rate", ["100kpps", "500kpps"]], ["cpus", ["2", "4"]]]
+    assert [p["status"] for p in meta["points"]] == ["ok"] * 4
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".softnet-")]
+
+
+def test_a_failed_point_does_not_lose_the_others(tmp_path, monkeypatch):
+    real = sweep_mod.point_argv
+
+    def argv(file, sets, pt, out, mode):
+        if dict(pt)["flows.0.rate"] == "200kpps":
+            return [sys.executable, "-c", "import sys; sys.stderr.write('boom\\n'); "
+                    "sys.exit(3)"]
+        return real(file, sets, pt, out, mode)
+    monkeypatch.setattr(sweep_mod, "point_argv", argv)
+    out = tmp_path / "sw"
+    assert main(["sweep", "--vary", "flows.0.rate=100kpps,200kpps,300kpps", "--duration",
+                 "2ms", "--out", str(out), "--quiet", "--jobs", "2"]) == 3
+    rows = _table(out)
+    assert [r["status"] for r in rows] == ["ok", "failed: exit 3: boom", "ok"]
+    assert rows[1]["offered"] == ""
+    assert int(rows[2]["offered"]) > int(rows[0]["offered"])
+
+
+@pytest.mark.parametrize("vary, says", [
+    ("flows.0.rate", "give KEY=VALUE1,VALUE2"),
+    ("flows.0.rate=1kpps,,2kpps", "an empty value"),
+    ("nic.rx_ring=64,99999", "sweep point 1 (nic.rx_ring=99999)"),
+    ("nic.rx_rnig=64,128", "nic.rx_rnig"),
+])
+def test_bad_input_is_refused_before_anything_runs(tmp_path, capsys, vary, says):
+    out = tmp_path / "sw"
+    assert main(["sweep", "--vary", vary, "--out", str(out), "--quiet"]) == 2
+    assert says in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_no_vary_is_refused(tmp_path, capsys):
+    assert main(["sweep", "--out", str(tmp_path / "sw")]) == 2
+    assert "--vary" in capsys.readouterr().err
+
+
+def test_a_stop_ends_every_point_and_leaves_nothing(tmp_path):
+    out = tmp_path / "sw"
+    p = subprocess.Popen([sys.executable, "-m", "softnet.coordinator", "sweep", "--vary",
+                          "flows.0.rate=100kpps,101kpps,102kpps,103kpps", "--duration",
+                          "2s", "--jobs", "1", "--mode", "process", "--out", str(out)],
+                         cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in p.stderr:                   # the sweep has started its first point
+            if "sweep of 4 points" in line:
+                break
+        kids = []
+        deadline = time.monotonic() + 60
+        while not kids:                         # the first point's LP processes are up
+            assert time.monotonic() < deadline, "the first point never started"
+            kids = [c for c in psutil.Process(p.pid).children(recursive=True)
+                    if "softnet: cpu" in _cmdline(c)]
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        if p.poll() is None:
+            p.kill()
+    gone, alive = psutil.wait_procs(kids, timeout=30)
+    assert not alive
+    assert not out.exists()
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".softnet-")]
+
+
+def test_force_replaces_only_softnet_output(tmp_path):
+    out = tmp_path / "sw"
+    out.mkdir()
+    (out / "mine.txt").write_text("x")
+    r = softnet("sweep", "--vary", "flows.0.rate=100kpps,200kpps", "--duration", "1ms",
+                "--out", str(out), "--force")
+    assert r.returncode == 2 and "nothing was removed" in r.stderr
+    assert (out / "mine.txt").exists()
