@@ -1,7 +1,8 @@
 """The `softnet` command line.
 
   softnet run [FILE] [--set KEY=VALUE]… [--out DIR] [--force] [--mode process|inline]
-              [--seed N] [--duration 50ms] [--quantum Q] [--interval TIME|auto] [--quiet]
+              [--seed N] [--duration 50ms] [--quantum Q] [--interval TIME|auto] [--pcap wire]
+              [--quiet]
   softnet validate FILE [--set KEY=VALUE]…
   softnet show RUN_DIR [summary|softnet_stat|interrupts|softirqs|snmp|netstat|dev|udp|stat|
                         uptime|ethtool|qdisc]
@@ -99,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="write per-interval time series (CSV, under timeseries/) every "
                           "TIME of simulated time, e.g. 1ms, or auto (about 100 per run); "
                           "shortcut for --set observe.interval=TIME")
+    run.add_argument("--pcap", metavar="TAPS",
+                     help="write packet captures (pcap/, nanosecond pcap) at these taps: "
+                          "wire (every port's receive wire, as a mirror port sees it); "
+                          "shortcut for --set observe.pcap=TAPS")
     run.add_argument("--quiet", action="store_true", help="no progress or summary on screen")
     run.add_argument("--fault", action="append", default=[], metavar="LP@TIME",
                      help=argparse.SUPPRESS)   # test hook: make an LP fail at a sim time
@@ -174,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             sets.append(f"quantum={json.dumps(args.quantum)}")
         if getattr(args, "interval", None) is not None:
             sets.append(f"observe.interval={json.dumps(args.interval)}")
+        if getattr(args, "pcap", None) is not None:
+            sets.append(f"observe.pcap={json.dumps(args.pcap)}")
         r = validate(apply_sets(raw, sets))
         p = plan(r)
         fault = _faults(args, p) if args.cmd == "run" else {}

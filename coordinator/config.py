@@ -97,7 +97,10 @@ NEIGH_STATES = ("permanent", "reachable")
 TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq", "sysctl",
             "routes",
             "flows", "apps", "host", "quantum", "observe"}
-OBSERVE_KEYS = {"interval"}
+OBSERVE_KEYS = {"interval", "pcap", "pcap_flows", "pcap_count"}
+PCAP_TAPS = ("wire",)              # where a capture may sit (observability-formats §4)
+PCAP_COUNT = 100_000               # frames per capture file unless told
+MAX_PCAP_COUNT = 10_000_000
 MAX_INTERVALS = 100_000            # rows per CPU and per flow a time series may hold
 AUTO_INTERVALS = 100               # "auto": about this many intervals per run
 NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_hash",
@@ -530,14 +533,44 @@ def validate(raw: dict) -> dict:
     r["apps"] = _validate_apps(raw.get("apps", []), ncpus, host, r["sysctl"],
                                r["duration_ns"])
     _check_offered(r, prof["costs"]["udp_sendmsg"])
-    r["observe"] = _validate_observe(raw.get("observe", {}), r["duration_ns"])
+    r["observe"] = _validate_observe(raw.get("observe", {}), r["duration_ns"], r["flows"])
     return r
 
 
-def _validate_observe(o, duration_ns: int) -> dict:
+def _validate_observe(o, duration_ns: int, flows: list[dict]) -> dict:
     """What a run records besides its totals; everything off unless asked for."""
     o = _table("observe", o, "a table: [observe] interval = \"1ms\"")
     _unknown("observe", o, OBSERVE_KEYS)
+    out = _validate_interval(o, duration_ns)
+    taps = o.get("pcap", "off")
+    if isinstance(taps, str) and taps != "off":
+        taps = [t.strip() for t in taps.split(",")]
+    what = (f"\"off\" or a list of taps from: {', '.join(PCAP_TAPS)} (e.g. pcap = "
+            "[\"wire\"], or --pcap wire)")
+    if taps == "off":
+        taps = []
+    elif not isinstance(taps, list) or not taps or \
+            any(not isinstance(t, str) or t not in PCAP_TAPS for t in taps) or \
+            len(set(taps)) != len(taps):
+        _fail("observe.pcap", taps, what)
+    out["pcap"] = taps
+    names = [f["name"] for f in flows]
+    sel = o.get("pcap_flows", [])
+    if not isinstance(sel, list) or any(not isinstance(n, str) for n in sel):
+        _fail("observe.pcap_flows", sel, "a list of flow names (empty: every flow)")
+    for n in sel:
+        if n not in names:
+            _fail("observe.pcap_flows", n, f"a flow of this experiment: {', '.join(names)}")
+    out["pcap_flows"] = sel
+    out["pcap_count"] = _int("observe.pcap_count", o.get("pcap_count", PCAP_COUNT), 1,
+                             MAX_PCAP_COUNT)
+    if (sel or "pcap_count" in o) and not taps:
+        _fail("observe.pcap", "off", "pcap_flows and pcap_count need a tap: pcap = "
+              "[\"wire\"]")
+    return out
+
+
+def _validate_interval(o: dict, duration_ns: int) -> dict:
     interval = o.get("interval", "off")
     if interval == "off":
         return {"interval": "off", "interval_ns": 0}
@@ -1437,5 +1470,16 @@ def user_view(r: dict) -> dict:
             "flows": flows, "apps": apps,
             **({"routes": [{"dst": rt["dst"], "dev": rt["dev"]} for rt in r["routes"]]}
                if r.get("routes") else {}),
-            **({"observe": {"interval": r["observe"]["interval"]}}
-               if r["observe"]["interval_ns"] else {})}
+            **({"observe": observe_view(r["observe"])} if observe_view(r["observe"]) else {})}
+
+
+def observe_view(o: dict) -> dict:
+    """[observe] as the user would write it, only what is on."""
+    out: dict = {}
+    if o["interval_ns"]:
+        out["interval"] = o["interval"]
+    if o["pcap"]:
+        out.update(pcap=o["pcap"], pcap_count=o["pcap_count"])
+        if o["pcap_flows"]:
+            out["pcap_flows"] = o["pcap_flows"]
+    return out

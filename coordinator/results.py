@@ -14,6 +14,7 @@ import ipaddress
 from softnet.engine.histogram import merge, percentiles
 
 from . import procfs
+from .pcap import pcap_files
 from .series import series_files
 
 # drop stage -> the counter that records it
@@ -323,6 +324,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
             igb_ethtool_stats(nq, pp["nic"], pp["queues"], pp["ring"], pp["eth"], pp["rnbc"],
                               pp["mpc_bytes"], pp["txqs"]))
     files.update(series_files(r, results))
+    files.update(pcap_files(r, results))
     return {"summary": summary, "files": files}
 
 

@@ -219,11 +219,11 @@ def _write_all(tmp: str, r: dict, assembled: dict, engine_info: dict) -> None:
     with open(os.path.join(tmp, "engine.json"), "w") as f:
         json.dump(engine_info, f, indent=2)
         f.write("\n")
-    for rel, text in assembled["files"].items():
+    for rel, content in assembled["files"].items():
         path = os.path.join(tmp, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(text)
+        with open(path, "wb" if isinstance(content, bytes) else "w") as f:
+            f.write(content)
 
 
 def _why(e: OSError) -> str:

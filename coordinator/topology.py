@@ -497,6 +497,8 @@ def plan(r: dict) -> Plan:
                            "flows": [_flow_args(f) for f in r["flows"]],
                            "queue_cpu": [f"cpu{queue_cpu[q]}" for q in range(nq * nports)],
                            "flow_port": [f.get("port", 0) for f in r["flows"]],
+                           # [observe] pcap = ["wire"]: frames to capture on the wire
+                           "capture": _capture_args(r),
                            "ports": nports, "combined": nq,
                            "line_rate_bps": model["line_rate_bps"],
                            "rss": rss, "lp_index": lp_index,
@@ -621,6 +623,15 @@ def arfs_candidates(flow_queue, hashes, sock_hash, sock_cpus, smask, ncpus, rmap
             if len(targets - {q}) > 1:
                 c["forever"] = True
     return {c: {"pairs": sorted(v["pairs"]), "forever": v["forever"]} for c, v in out.items()}
+
+
+def _capture_args(r: dict) -> dict | None:
+    o = r["observe"]
+    if "wire" not in o["pcap"]:
+        return None
+    names = o["pcap_flows"]
+    return {"flows": [i for i, f in enumerate(r["flows"]) if not names or f["name"] in names],
+            "count": o["pcap_count"]}
 
 
 def _flow_args(f: dict) -> dict:

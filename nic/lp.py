@@ -79,6 +79,12 @@ class NicLP(LogicalProcess):
         self.offered = np.zeros(len(self.flows), dtype=np.int64)
         self.not_offered = 0          # started by a sender but still on the wire at the end
         self.next_id = 0
+        # [observe] pcap = ["wire"]: frames seen on each port's receive wire, in time order,
+        # as (arrival of the last bit, flow, packet id), up to `count` per port
+        cap = args["capture"]
+        self.cap_flows = None if cap is None else np.array(cap["flows"], dtype=np.int64)
+        self.cap_count = 0 if cap is None else cap["count"]
+        self.cap_rx: list[list] = [[] for _ in range(self.nports)]
         # [observe] interval: frames offered per (interval, flow), by wire arrival time
         self.series_ns = args["series_ns"]
         self.series_offered: dict[tuple[int, int], int] = {}
@@ -187,6 +193,8 @@ class NicLP(LogicalProcess):
         ids = np.arange(self.next_id, self.next_id + n, dtype=np.int64)
         self.next_id += n
         np.add.at(self.offered, f, 1)
+        if self.cap_flows is not None:
+            self._capture_rx(arrive, ids, f)
         if self.series_ns:
             self._series_count(arrive, f, self.series_offered)
         if self.arfs is None:
@@ -197,6 +205,17 @@ class NicLP(LogicalProcess):
             a0, i0, f0 = self.held
             self.held = (np.concatenate((a0, arrive)), np.concatenate((i0, ids)),
                          np.concatenate((f0, f)))
+
+    def _capture_rx(self, arrive, ids, f) -> None:
+        m = np.isin(f, self.cap_flows)
+        port = self.flow_port[f]
+        for pt, got in enumerate(self.cap_rx):
+            room = self.cap_count - len(got)
+            if room <= 0:
+                continue
+            sel = m & (port == pt)
+            got.extend(zip(arrive[sel][:room].tolist(), f[sel][:room].tolist(),
+                           ids[sel][:room].tolist()))
 
     def _series_count(self, arrive, f, so: dict) -> None:
         ks = arrive // self.series_ns
@@ -315,6 +334,7 @@ class NicLP(LogicalProcess):
             "fdir_sb_match": self.sb_match,
             "ntuple_dropped_by_flow": self.dropped.tolist(),
             "tx": None if self.txe is None else self.txe.result(),
+            **({"capture_rx": self.cap_rx} if self.cap_flows is not None else {}),
             **({"series_offered": sorted([k, f, n] for (k, f), n in
                                          self.series_offered.items()),
                 "series_ntuple_dropped": sorted([k, f, n] for (k, f), n in

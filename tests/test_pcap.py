@@ -1,0 +1,131 @@
+"""Packet captures (`[observe] pcap`, `--pcap wire`): nanosecond pcap files that a
+well-kept library (dpkt) and, where installed, tcpdump read back with the right frames,
+lengths, checksums and times."""
+
+import shutil
+import struct
+import subprocess
+
+import dpkt
+import pytest
+
+from helpers import softnet, summary
+
+from softnet.coordinator.cli import main
+from softnet.coordinator.config import ConfigError, apply_sets, load_file, validate
+
+def _run(out, *extra):
+    """The built-in default experiment: four UDP flows, one with no listener."""
+    assert main(["run", "--mode", "inline", "--out", str(out), "--quiet",
+                 "--duration", "2ms", *extra]) == 0
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    assert struct.unpack("<I", raw[:4])[0] == 0xA1B23C4D       # nanosecond magic
+    with open(path, "rb") as f:
+        return [(ts, buf) for ts, buf in dpkt.pcap.Reader(f)]
+
+
+def _inet_sum(b: bytes) -> int:
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack(f">{len(b) // 2}H", b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
+@pytest.fixture(scope="module")
+def wire(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pcap")
+    _run(d / "w", "--pcap", "wire")
+    _run(d / "plain")
+    return d
+
+
+def test_every_offered_frame_is_captured_with_real_headers(wire):
+    run = wire / "w"
+    s = summary(run)
+    pkts = _read(run / "pcap" / "eth0-wire.pcap")
+    assert len(pkts) == s["offered"]
+    flows = {(f["src"], f["dst"]): f for f in load_file(None)["flows"]}
+    seen = {}
+    last = -1
+    ids = set()
+    for ts, buf in pkts:
+        assert ts >= last
+        last = ts
+        eth = dpkt.ethernet.Ethernet(buf)
+        ip = eth.data
+        assert isinstance(ip, dpkt.ip.IP) and ip.ttl == 64 and ip.df
+        assert _inet_sum(bytes(ip)[:20]) == 0xFFFF                 # IP header checksum
+        udp = ip.data
+        pseudo = ip.src + ip.dst + struct.pack(">BBH", 0, 17, len(bytes(udp)))
+        assert _inet_sum(pseudo + bytes(udp)) == 0xFFFF           # UDP checksum
+        assert udp.ulen == len(bytes(udp)) == ip.len - 20
+        key = (f"{'.'.join(map(str, ip.src))}:{udp.sport}",
+               f"{'.'.join(map(str, ip.dst))}:{udp.dport}")
+        f = flows[key]
+        assert len(buf) == max(60, f["size"] - 4)                  # the frame, no FCS
+        seen[f["name"]] = seen.get(f["name"], 0) + 1
+        ids.add(int.from_bytes(udp.data[:8], "big"))
+    assert len(ids) == len(pkts)                                   # ids are the packets'
+    assert seen == {f["name"]: f["offered"] for f in s["flows"] if f["offered"]}
+
+
+def test_timestamps_are_the_wire_arrival_in_ns(wire):
+    pkts = _read(wire / "w" / "pcap" / "eth0-wire.pcap")
+    first = pkts[0][0]
+    assert first == first.quantize(dpkt.pcap.Decimal("1E-9"))     # exact nanoseconds
+    assert 0 < first < dpkt.pcap.Decimal("0.002")
+
+
+def test_capture_changes_nothing_else(wire):
+    for f in ("summary.json", "proc/net/softnet_stat", "ethtool_S.txt", "proc/stat"):
+        assert (wire / "w" / f).read_bytes() == (wire / "plain" / f).read_bytes(), f
+    assert not (wire / "plain" / "pcap").exists()
+
+
+def test_filters_and_count(tmp_path):
+    _run(tmp_path / "f", "--pcap", "wire", "--set", 'observe.pcap_flows=["bursty"]',
+         "--set", "observe.pcap_count=7")
+    pkts = _read(tmp_path / "f" / "pcap" / "eth0-wire.pcap")
+    assert len(pkts) == 7
+    bursty = next(f for f in load_file(None)["flows"] if f["name"] == "bursty")
+    for _, buf in pkts:
+        assert dpkt.ethernet.Ethernet(buf).data.data.dport == int(bursty["dst"].split(":")[1])
+    idx = (tmp_path / "f" / "pcap" / "captures.json").read_text()
+    assert '"cut_at_count_limit": true' in idx
+
+
+def test_identical_in_both_modes(wire, tmp_path):
+    r = softnet("run", "--mode", "process", "--out", str(tmp_path / "p"), "--quiet",
+                "--duration", "2ms", "--pcap", "wire")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "p/pcap/eth0-wire.pcap").read_bytes() == \
+        (wire / "w/pcap/eth0-wire.pcap").read_bytes()
+
+
+@pytest.mark.skipif(shutil.which("tcpdump") is None, reason="tcpdump is not installed")
+def test_tcpdump_reads_it(wire):
+    path = wire / "w" / "pcap" / "eth0-wire.pcap"
+    out = subprocess.run(["tcpdump", "-nn", "-r", str(path), "--time-stamp-precision=nano",
+                          "-tt", "-v"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = [l for l in out.stdout.splitlines() if " > " in l]
+    assert len(lines) == summary(wire / "w")["offered"]
+    assert "bad udp cksum" not in out.stdout and "bad cksum" not in out.stdout
+
+
+@pytest.mark.parametrize("sets, says", [
+    (['observe.pcap=["host2"]'], "list of taps from: wire"),
+    (['observe.pcap="wire"', 'observe.pcap_flows=["nope"]'], "a flow of this experiment"),
+    (['observe.pcap_count=5'], "need a tap"),
+    (['observe.pcap="wire"', "observe.pcap_count=0"], "observe.pcap_count"),
+])
+def test_bad_capture_settings_are_refused(sets, says):
+    with pytest.raises(ConfigError) as e:
+        validate(apply_sets(load_file(None), sets))
+    assert says in str(e.value)
