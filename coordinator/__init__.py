@@ -7,10 +7,11 @@ inline); `results` sums the per-process counters as the kernel does when a /proc
 read and checks the books; `rundir` claims, locks and writes the run directory; `procfs`
 holds the exact /proc and ethtool formats; `runfiles` reads a finished run directory back
 and `compare` diffs two of them (`softnet diff`); `series` writes the time series tables; `sweep` runs a grid of runs (`softnet
-sweep`); `pcap` builds the packet captures (with dpkt); `progress` draws the progress line; `suggest`
+sweep`); `pcap` builds the packet captures (with dpkt); `plot` draws a run's or a sweep's
+figures (matplotlib, an optional extra); `progress` draws the progress line; `suggest`
 finds the nearest valid name for a mistyped one; `entry` is the command's entry point and
 signal policy, `cli` the command line.
 
-May import: everything (`engine`, `nic`, `cpus`), rich, setproctitle and dpkt; nothing
-imports it.
+May import: everything (`engine`, `nic`, `cpus`), rich, setproctitle, dpkt and (for
+`plot` only) matplotlib; nothing imports it.
 """

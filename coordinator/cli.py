@@ -8,6 +8,8 @@
                         uptime|ethtool|qdisc]
   softnet sweep [FILE] --vary KEY=V1,V2,… [--vary …] [--set KEY=VALUE]… [--jobs N]
                 [--out DIR] [--force] [--mode inline|process]
+  softnet plot DIR [cpu|drops|irq|latency|sweep]… [--out DIR] [--format png|svg]
+               [--x KEY] [--y FIGURE]
   softnet diff RUN_A RUN_B [--all] [--json]
 
 Exit codes: 0 success; 1 `diff` found a difference; 2 refused input (a bad key or value, an --out that cannot be used, a
@@ -32,6 +34,7 @@ from .config import ConfigError, apply_sets, load_file, validate
 from .entry import Interrupted, entry, say_last
 from .launch import (DEFAULT_TRANSPORT, TRANSPORTS, LPFailed, run_inline_mode,
                      run_process_mode)
+from .plot import RUN_PLOTS, PlotError, draw
 from .progress import Progress
 from .results import Unbalanced, assemble
 from .rundir import OutBusy, OutError, RunDir
@@ -142,7 +145,25 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--mode", choices=("process", "inline"), default="inline",
                     help="each point's mode (default inline: the points themselves run in "
                          "parallel)")
+    sw.add_argument("--plot", metavar="FIGURE", default="delivered",
+                    help="the figure of sweep.csv that sweep.png draws against the first "
+                         "swept key (default delivered; needs matplotlib)")
     sw.add_argument("--quiet", action="store_true", help="no line per point on screen")
+    pl = sub.add_parser("plot", help="draw a run's (or a sweep's) figures",
+                        description="Draw figures of a run directory (cpu, drops, irq: from "
+                        "its time series, run with --interval; latency: from summary.json) "
+                        "or of a sweep directory (sweep: --y against --x). Needs "
+                        "matplotlib: pip install 'softnet[plot]'.")
+    pl.add_argument("target", metavar="DIR", help="a run or sweep directory")
+    pl.add_argument("what", nargs="*", choices=[*RUN_PLOTS, "sweep", []], metavar="WHAT",
+                    help=f"any of: {', '.join(RUN_PLOTS)} (a run; default all), sweep (a "
+                         "sweep)")
+    pl.add_argument("--out", metavar="DIR", help="where to write (default DIR/plots)")
+    pl.add_argument("--format", choices=("png", "svg"), default="png")
+    pl.add_argument("--x", metavar="KEY", help="sweep: the swept key along x (default the "
+                    "first)")
+    pl.add_argument("--y", metavar="FIGURE", help="sweep: the figure of sweep.csv to draw "
+                    "(default delivered)")
     dif = sub.add_parser("diff", help="what changed between two run directories",
                          description="Compare two run directories: the experiment's keys, "
                          "then the figures of summary.json and the counters (ethtool -S, "
@@ -168,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         return _diff(args)
     if args.cmd == "sweep":
         return _sweep(args)
+    if args.cmd == "plot":
+        return _plot(args)
     try:
         raw = load_file(args.file)
         sets = list(args.set)
@@ -413,13 +436,25 @@ def _sweep(args) -> int:
         npts = len(grid(vary))
         say(f"softnet: sweep of {npts} points, {min(jobs, npts)} at a time "
             f"({args.mode} mode)")
-        failed = run_sweep(args.file, raw, sets, vary, rundir, jobs, args.mode, say)
+        failed = run_sweep(args.file, raw, sets, vary, rundir, jobs, args.mode, say,
+                           args.plot)
     out = args.out or os.path.relpath(rundir.out)
     if failed:
         print(f"softnet: {failed} of {npts} points failed (see {out}/sweep.csv)",
               file=sys.stderr)
         return EXIT_PROCESS
     say(f"softnet: the table is {out}/sweep.csv")
+    return 0
+
+
+def _plot(args) -> int:
+    try:
+        paths = draw(args.target, args.what, args.out, args.format, args.x, args.y)
+    except (PlotError, Damaged) as e:
+        print(f"softnet: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    for p in paths:
+        print(p)
     return 0
 
 

@@ -27,6 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from .config import ConfigError, apply_sets, validate
+from .plot import PlotError, plot_sweep, pyplot
 from .runfiles import Damaged, run_json
 
 MAX_POINTS = 1000
@@ -170,8 +171,25 @@ def table(vary, pts, results) -> str:
     return buf.getvalue()
 
 
+def _plot(sweep_dir: str, y: str, say) -> None:
+    """sweep.png: `y` against the first swept key, when matplotlib is there."""
+    try:
+        plt = pyplot()
+    except PlotError as e:
+        say(f"sweep: no sweep.png: {e}")
+        return
+    try:
+        fig = plot_sweep(plt, sweep_dir, None, y)
+    except PlotError as e:
+        say(f"sweep: no sweep.png: {e}")
+        return
+    fig.tight_layout()
+    fig.savefig(os.path.join(sweep_dir, "sweep.png"), metadata={"Software": None})
+    plt.close(fig)
+
+
 def run_sweep(file: str | None, raw: dict, sets: list[str], vary, rundir, jobs: int,
-              mode: str, say) -> int:
+              mode: str, say, plot_y: str = "delivered") -> int:
     """Run every point into a staging directory, write the table, put it in place.
     Returns the number of points that failed."""
     pts = grid(vary)
@@ -224,6 +242,7 @@ def run_sweep(file: str | None, raw: dict, sets: list[str], vary, rundir, jobs: 
                                    "status": res["status"]}
                                   for pt, res in zip(pts, results)]}, f, indent=1)
             f.write("\n")
+        _plot(tmp, plot_y, say)
         with open(os.path.join(tmp, ".softnet-run"), "w") as f:
             f.write("softnet sweep directory: `softnet sweep --force` may replace it\n")
     except BaseException:
