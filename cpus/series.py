@@ -119,7 +119,7 @@ class CpuSeries:
             n = d(("fd", f), n)
             if n:
                 self.flow_dropped.append([k, f, n])
-        self._fold_reads(books)
+        # reads carry their own time: binned when the buffer fills or at the end, not here
 
     def _fold_reads(self, books: SeriesBooks) -> None:
         if not books.reads:
