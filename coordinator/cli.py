@@ -2,7 +2,7 @@
 
   softnet run [FILE] [--set KEY=VALUE]… [--out DIR] [--force] [--mode process|inline]
               [--seed N] [--duration 50ms] [--quantum Q] [--interval TIME|auto] [--pcap wire]
-              [--quiet]
+              [--trace] [--quiet]
   softnet validate FILE [--set KEY=VALUE]…
   softnet show RUN_DIR [summary|softnet_stat|interrupts|softirqs|snmp|netstat|dev|udp|stat|
                         uptime|ethtool|qdisc]
@@ -107,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="write packet captures (pcap/, nanosecond pcap) at these taps: "
                           "wire (every port's receive wire, as a mirror port sees it); "
                           "shortcut for --set observe.pcap=TAPS")
+    run.add_argument("--trace", action="store_true",
+                     help="write trace.json, every CPU's timeline for ui.perfetto.dev; "
+                          "shortcut for --set observe.trace=true")
     run.add_argument("--quiet", action="store_true", help="no progress or summary on screen")
     run.add_argument("--fault", action="append", default=[], metavar="LP@TIME",
                      help=argparse.SUPPRESS)   # test hook: make an LP fail at a sim time
@@ -204,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
             sets.append(f"observe.interval={json.dumps(args.interval)}")
         if getattr(args, "pcap", None) is not None:
             sets.append(f"observe.pcap={json.dumps(args.pcap)}")
+        if getattr(args, "trace", False):
+            sets.append("observe.trace=true")
         r = validate(apply_sets(raw, sets))
         p = plan(r)
         fault = _faults(args, p) if args.cmd == "run" else {}

@@ -97,7 +97,9 @@ NEIGH_STATES = ("permanent", "reachable")
 TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq", "sysctl",
             "routes",
             "flows", "apps", "host", "quantum", "observe"}
-OBSERVE_KEYS = {"interval", "pcap", "pcap_flows", "pcap_count"}
+OBSERVE_KEYS = {"interval", "pcap", "pcap_flows", "pcap_count", "trace", "trace_window",
+                "trace_max"}
+TRACE_MAX = 1_000_000              # slices per CPU a trace holds unless told
 PCAP_TAPS = ("wire",)              # where a capture may sit (observability-formats §4)
 PCAP_COUNT = 100_000               # frames per capture file unless told
 MAX_PCAP_COUNT = 10_000_000
@@ -564,6 +566,21 @@ def _validate_observe(o, duration_ns: int, flows: list[dict]) -> dict:
     out["pcap_flows"] = sel
     out["pcap_count"] = _int("observe.pcap_count", o.get("pcap_count", PCAP_COUNT), 1,
                              MAX_PCAP_COUNT)
+    out["trace"] = _bool("observe.trace", o.get("trace", False), "true or false")
+    win = o.get("trace_window", ["0ns", _show_ns(duration_ns)])
+    if not isinstance(win, list) or len(win) != 2:
+        _fail("observe.trace_window", win, "[start, end] as durations from the run's start, "
+              "e.g. [\"1ms\", \"2ms\"]")
+    t0 = _dur("observe.trace_window", win[0], duration_ns)
+    t1 = _dur("observe.trace_window", win[1], duration_ns)
+    if t1 <= t0:
+        _fail("observe.trace_window", win, "the end must come after the start")
+    out["trace_window_ns"] = [t0, t1]
+    out["trace_window"] = win
+    out["trace_max"] = _int("observe.trace_max", o.get("trace_max", TRACE_MAX), 1,
+                            100_000_000)
+    if ("trace_window" in o or "trace_max" in o) and not out["trace"]:
+        _fail("observe.trace", False, "trace_window and trace_max need trace = true")
     if (sel or "pcap_count" in o) and not taps:
         _fail("observe.pcap", "off", "pcap_flows and pcap_count need a tap: pcap = "
               "[\"wire\"]")
@@ -1473,9 +1490,19 @@ def user_view(r: dict) -> dict:
             **({"observe": observe_view(r["observe"])} if observe_view(r["observe"]) else {})}
 
 
+def _show_ns(ns: int) -> str:
+    """A duration exactly, in the largest unit that divides it."""
+    for unit, div in (("s", 10**9), ("ms", 10**6), ("us", 10**3)):
+        if ns and ns % div == 0:
+            return f"{ns // div}{unit}"
+    return f"{ns}ns"
+
+
 def observe_view(o: dict) -> dict:
     """[observe] as the user would write it, only what is on."""
     out: dict = {}
+    if o["trace"]:
+        out.update(trace=True, trace_window=o["trace_window"], trace_max=o["trace_max"])
     if o["interval_ns"]:
         out["interval"] = o["interval"]
     if o["pcap"]:

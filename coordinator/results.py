@@ -16,6 +16,7 @@ from softnet.engine.histogram import merge, percentiles
 from . import procfs
 from .pcap import pcap_files
 from .series import series_files
+from .trace import trace_files
 
 # drop stage -> the counter that records it
 DROP_COUNTERS = {
@@ -325,6 +326,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
                               pp["mpc_bytes"], pp["txqs"]))
     files.update(series_files(r, results))
     files.update(pcap_files(r, results))
+    files.update(trace_files(r, results))
     return {"summary": summary, "files": files}
 
 

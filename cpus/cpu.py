@@ -56,6 +56,7 @@ class Cpu:
         self.switch_end = -1                # when the last context switch's cost ended
         self.sched = Scheduler(base_slice_ns(ncpus))
         self.ksoftirqd = Task(f"ksoftirqd/{index}", ACCT_KSOFTIRQD, self._ksoftirqd())
+        self.tracer = None                  # cpus.trace.CpuTrace when a trace is asked for
         ev.schedule(self.jiffy_ns, self._tick_event, None, PRIO_TIMER)
 
     # -- time ---------------------------------------------------------------------------
@@ -119,6 +120,8 @@ class Cpu:
         while q:
             handler, arg, counter = q.popleft()
             cost = costs.irq_entry_exit + handler(arg)
+            if self.tracer is not None:
+                self.tracer.leaf("hardirq", handler.__name__, self.now, self.now + cost)
             self.irq_counts[counter] = self.irq_counts.get(counter, 0) + 1
             self.now += cost
             self.acct[ACCT_HARDIRQ] += cost
@@ -167,6 +170,8 @@ class Cpu:
                 self.now = now + cost
                 acct[ACCT_SOFTIRQ] += cost
                 self.last_kind = ACCT_SOFTIRQ
+                if self.tracer is not None:
+                    self.tracer.step("softirq", gen, now, now + cost)
                 continue
             task = sched.current
             if task is None or (sched.need_resched and not task.atomic):
@@ -192,6 +197,8 @@ class Cpu:
             self.last_kind = task.kind
             task.steps += 1
             sched.account(task, cost)
+            if self.tracer is not None:
+                self.tracer.step(task.name, task.gen, now, now + cost)
 
     def _switch(self) -> Task | None:
         """__schedule: switching in any task other than the one that ran last (the idle
@@ -203,6 +210,8 @@ class Cpu:
             if nxt is not None:
                 nxt.switches += 1
                 cost = self.costs.context_switch
+                if self.tracer is not None:
+                    self.tracer.leaf(nxt.name, "__schedule", self.now, self.now + cost)
                 self.now += cost
                 self.acct[nxt.kind] += cost
                 self.last_kind = nxt.kind

@@ -31,6 +31,7 @@ from .report import cpu_report
 from .rfs import HEAD_REPORT_DELAY_NS
 from .sched import Task
 from .series import CpuSeries, SeriesBooks
+from .trace import CpuTrace
 from .sock import TcpSock, UdpSock
 from .stack import Snmp
 from .tx import ETH_HLEN, IP_HLEN, UDP_HLEN, TxQueue, TxSock
@@ -104,6 +105,9 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self._mig_in: list[int] = []           # times readers move here, in time order
         self._init_lookahead()
         self.series = CpuSeries(self, series_ns, self.end) if series_ns else None
+        tr = args["trace"]
+        if tr is not None:
+            self.cpu.tracer = CpuTrace(tr["window"][0], tr["window"][1], tr["max"])
 
     # -- the transmit side ---------------------------------------------------------------
     def _sleep_until(self, t: int, task: Task) -> None:
@@ -543,4 +547,6 @@ class CpuLP(CpuLookahead, LogicalProcess):
         out = cpu_report(self)
         if self.series is not None:
             out["series"] = self.series.export()
+        if self.cpu.tracer is not None:
+            out["trace"] = self.cpu.tracer.export()
         return out

@@ -213,7 +213,7 @@ def test_nic_classifies_each_frame_with_the_filters_live_at_its_arrival():
             "start_ns": 0, "stop_ns": None}
     rss = {"key": bytes(range(52)), "rx_flow_hash": {"udp4": "sdfn"}, "reta": [0] * 8,
            "rules": []}
-    nic = NicLP("nic", 0, {"duration_ns": 40_000, "series_ns": 0, "capture": None,
+    nic = NicLP("nic", 0, {"duration_ns": 40_000, "series_ns": 0, "capture": None, "trace": None,
                            "pcie_latency_ns": 773,
                            "flows": [flow],
                            "queue_cpu": ["cpu0", "cpu1"], "seed": 1,

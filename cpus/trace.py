@@ -1,0 +1,89 @@
+"""Timeline trace of one CPU (`[observe] trace`): the slices Perfetto draws, one track per
+context — hard IRQs, softirqs run on IRQ exit, ksoftirqd and each task — each slice named
+after the kernel function it stands for (`handle_softirqs`, `net_rx_action`,
+`__napi_poll`, `igb_poll`, `udp_recvmsg` …).
+
+No function is wrapped: every step the CPU executes was yielded by a chain of kernel
+generators (`yield from`), and that chain, read at the step (`gi_yieldfrom`, `co_name`),
+is the call stack at that moment. Consecutive steps of one context extend the slices
+their stacks share; a stack that changes closes and opens slices; a context that stops
+(preempted by a hard IRQ, switched out, idle) closes all of its slices, which reopen when
+it runs again, so slices nest strictly on every track and the outermost ones add up to
+the CPU time of their context exactly. Steps that cost nothing are left out.
+
+May import: the standard library only.
+"""
+
+from __future__ import annotations
+
+# generator names that are this model's, not the kernel's
+KERNEL_NAMES = {"do_softirq": "handle_softirqs", "_ksoftirqd": "run_ksoftirqd",
+                "_tick_handler": "tick_handler", "_ipi_handler": "scheduler_ipi",
+                "_rps_trigger_softirq": "rps_trigger_softirq"}
+
+
+def call_stack(gen) -> list[str]:
+    """The kernel functions a suspended generator chain is in, outermost first."""
+    names = []
+    while gen is not None:
+        n = gen.gi_code.co_name
+        names.append(KERNEL_NAMES.get(n, n))
+        gen = gen.gi_yieldfrom
+    return names
+
+
+class CpuTrace:
+    """Slices of one CPU's tracks: (track, depth, name, start ns, end ns)."""
+
+    __slots__ = ("start", "end", "room", "slices", "open", "last", "truncated")
+
+    def __init__(self, start: int, end: int, max_slices: int) -> None:
+        self.start, self.end = start, end
+        self.room = max_slices
+        self.slices: list[tuple] = []
+        self.open: dict[str, list] = {}       # track -> [[name, start], …] outermost first
+        self.last: dict[str, int] = {}        # track -> end of its last step
+        self.truncated = False
+
+    def step(self, track: str, gen, t0: int, t1: int) -> None:
+        """A step of `track`'s generator chain `gen` over [t0, t1)."""
+        if t1 > t0:
+            self._at(track, call_stack(gen), t0, t1)
+
+    def leaf(self, track: str, name: str, t0: int, t1: int) -> None:
+        """Work outside any generator (a hard IRQ handler, a context switch)."""
+        if t1 > t0:
+            self._at(track, [KERNEL_NAMES.get(name, name)], t0, t1)
+            if track in self.last:
+                self._close(track, 0, self.last[track])
+
+    def _at(self, track: str, names: list[str], t0: int, t1: int) -> None:
+        t0, t1 = max(t0, self.start), min(t1, self.end)
+        if t1 <= t0 or self.truncated:
+            return
+        stack = self.open.setdefault(track, [])
+        if t0 != self.last.get(track):          # the context stopped meanwhile
+            self._close(track, 0, self.last.get(track, t0))
+        keep = 0
+        while keep < len(stack) and keep < len(names) and stack[keep][0] == names[keep]:
+            keep += 1
+        self._close(track, keep, t0)
+        for n in names[keep:]:
+            stack.append([n, t0])
+        self.last[track] = t1
+
+    def _close(self, track: str, depth: int, t: int) -> None:
+        stack = self.open.get(track)
+        while stack and len(stack) > depth:
+            name, t0 = stack.pop()
+            if t > t0:
+                if self.room <= 0:
+                    self.truncated = True
+                    continue
+                self.room -= 1
+                self.slices.append((track, len(stack), name, t0, t))
+
+    def export(self) -> dict:
+        for track in list(self.open):
+            self._close(track, 0, self.last.get(track, 0))
+        return {"slices": self.slices, "truncated": self.truncated}

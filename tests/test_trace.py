@@ -1,0 +1,131 @@
+"""The timeline trace (`--trace`, `[observe] trace`): Chrome/Perfetto trace-event JSON with
+one process per CPU and a track per context, slices named after kernel functions, nested
+strictly, adding up to the CPU time the summary reports."""
+
+import collections
+import json
+
+import pytest
+
+from helpers import softnet, summary
+
+from softnet.coordinator.cli import main
+from softnet.coordinator.config import ConfigError, apply_sets, load_file, validate
+
+CTX = {"hardirq": "hardirq", "softirq": "softirq"}
+
+
+def _run(out, *extra):
+    assert main(["run", "--mode", "inline", "--out", str(out), "--quiet", "--duration",
+                 "3ms", "--set", "flows.0.rate=700kpps", *extra]) == 0
+
+
+def _ns(us) -> int:
+    return round(float(us) * 1000)
+
+
+def _load(run):
+    ev = json.loads((run / "trace.json").read_text())
+    names = {(e["pid"], e["tid"]): e["args"]["name"] for e in ev
+             if e["ph"] == "M" and e["name"] == "thread_name"}
+    procs = {e["pid"]: e["args"]["name"] for e in ev
+             if e["ph"] == "M" and e["name"] == "process_name"}
+    xs = [e for e in ev if e["ph"] == "X"]
+    return ev, names, procs, xs
+
+
+def _context(track: str) -> str:
+    return CTX.get(track, "ksoftirqd" if track.startswith("ksoftirqd/") else "task")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("trace")
+    _run(d / "t", "--trace")
+    _run(d / "plain")
+    return d
+
+
+def test_outermost_slices_add_up_to_the_cpu_time(runs):
+    _, names, procs, xs = _load(runs / "t")
+    tot = collections.defaultdict(collections.Counter)
+    for e in xs:
+        if e["args"]["depth"] == 0:
+            tot[procs[e["pid"]]][_context(names[(e["pid"], e["tid"])])] += _ns(e["dur"])
+    for cpu, t in summary(runs / "t")["cpu_time_ns"].items():
+        assert dict(tot[cpu]) == {k: v for k, v in t.items() if k != "idle" and v}, cpu
+
+
+def test_slices_nest_strictly_on_every_track(runs):
+    _, _, _, xs = _load(runs / "t")
+    by_track = collections.defaultdict(list)
+    for e in xs:
+        by_track[(e["pid"], e["tid"])].append((_ns(e["ts"]), _ns(e["ts"]) + _ns(e["dur"]),
+                                               e["args"]["depth"], e["name"]))
+    for track, sl in by_track.items():
+        sl.sort(key=lambda x: (x[0], -x[1]))
+        stack = []
+        for s, e, depth, name in sl:
+            while stack and stack[-1][1] <= s:
+                stack.pop()
+            assert len(stack) == depth, (track, name, s)
+            if stack:
+                assert stack[-1][0] <= s and e <= stack[-1][1], (track, name, s)
+            stack.append((s, e))
+
+
+def test_kernel_names_and_tracks(runs):
+    _, names, procs, xs = _load(runs / "t")
+    got = {e["name"] for e in xs}
+    for n in ("handle_softirqs", "net_rx_action", "__napi_poll", "igb_poll",
+              "igb_clean_rx_irq", "igb_msix_ring", "__schedule"):
+        assert n in got, n
+    assert {procs[p] for p, _ in names} == {"cpu0", "cpu1", "cpu2", "cpu3"}
+    assert "server" in names.values() and "ksoftirqd/0" in names.values()
+    softirq = [e for e in xs if names[(e["pid"], e["tid"])] == "softirq"]
+    assert {e["name"] for e in softirq if e["args"]["depth"] == 0} == {"handle_softirqs"}
+
+
+def test_timestamps_are_exact_ns_in_three_decimals(runs):
+    text = (runs / "t" / "trace.json").read_text()
+    for line in text.splitlines():
+        if '"ph":"X"' in line:
+            ts = line.split('"ts":')[1].split(",")[0]
+            assert len(ts.split(".")[1]) == 3
+
+
+def test_nothing_else_changes(runs):
+    for f in ("summary.json", "proc/stat", "proc/net/softnet_stat"):
+        assert (runs / "t" / f).read_bytes() == (runs / "plain" / f).read_bytes(), f
+    assert not (runs / "plain" / "trace.json").exists()
+
+
+def test_identical_in_both_modes(runs, tmp_path):
+    r = softnet("run", "--mode", "process", "--out", str(tmp_path / "p"), "--quiet",
+                "--duration", "3ms", "--set", "flows.0.rate=700kpps", "--trace")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "p" / "trace.json").read_bytes() == \
+        (runs / "t" / "trace.json").read_bytes()
+
+
+def test_a_window_and_a_cap(tmp_path):
+    _run(tmp_path / "w", "--trace", "--set", 'observe.trace_window=["1ms", "1500us"]')
+    _, _, _, xs = _load(tmp_path / "w")
+    assert xs
+    for e in xs:
+        assert 1_000_000 <= _ns(e["ts"]) and _ns(e["ts"]) + _ns(e["dur"]) <= 1_500_000
+    _run(tmp_path / "c", "--trace", "--set", "observe.trace_max=20")
+    ev, _, _, xs = _load(tmp_path / "c")
+    assert len(xs) <= 20 * 4
+    assert "cut at trace_max" in ev[0]["args"]["name"]
+
+
+@pytest.mark.parametrize("sets, says", [
+    (["observe.trace=true", 'observe.trace_window=["2ms", "1ms"]'], "after the start"),
+    (['observe.trace_window=["1ms", "2ms"]'], "need trace = true"),
+    (["observe.trace=1"], "observe.trace"),
+])
+def test_bad_trace_settings_are_refused(sets, says):
+    with pytest.raises(ConfigError) as e:
+        validate(apply_sets(load_file(None), sets))
+    assert says in str(e.value)
