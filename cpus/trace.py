@@ -22,18 +22,20 @@ KERNEL_NAMES = {"do_softirq": "handle_softirqs", "_ksoftirqd": "run_ksoftirqd",
                 "_rps_trigger_softirq": "rps_trigger_softirq"}
 
 
-def call_stack(gen) -> list[str]:
-    """The kernel functions a suspended generator chain is in, outermost first."""
-    names = []
+def call_stack(gen) -> list[tuple]:
+    """(generator, kernel function) of each call a suspended generator chain is in,
+    outermost first: the generator tells one call from the next call of the same name."""
+    calls = []
     while gen is not None:
         n = gen.gi_code.co_name
-        names.append(KERNEL_NAMES.get(n, n))
+        calls.append((gen, KERNEL_NAMES.get(n, n)))
         gen = gen.gi_yieldfrom
-    return names
+    return calls
 
 
 class CpuTrace:
-    """Slices of one CPU's tracks: (track, depth, name, start ns, end ns)."""
+    """Slices of one CPU's tracks: (track, depth, name, start ns, end ns). A slice is one
+    call of its function (the same call over consecutive steps of its context)."""
 
     __slots__ = ("start", "end", "room", "slices", "open", "last", "truncated")
 
@@ -41,7 +43,7 @@ class CpuTrace:
         self.start, self.end = start, end
         self.room = max_slices
         self.slices: list[tuple] = []
-        self.open: dict[str, list] = {}       # track -> [[name, start], …] outermost first
+        self.open: dict[str, list] = {}       # track -> [[name, start, gen], …] outermost first
         self.last: dict[str, int] = {}        # track -> end of its last step
         self.truncated = False
 
@@ -53,11 +55,11 @@ class CpuTrace:
     def leaf(self, track: str, name: str, t0: int, t1: int) -> None:
         """Work outside any generator (a hard IRQ handler, a context switch)."""
         if t1 > t0:
-            self._at(track, [KERNEL_NAMES.get(name, name)], t0, t1)
+            self._at(track, [(None, KERNEL_NAMES.get(name, name))], t0, t1)
             if track in self.last:
                 self._close(track, 0, self.last[track])
 
-    def _at(self, track: str, names: list[str], t0: int, t1: int) -> None:
+    def _at(self, track: str, calls: list[tuple], t0: int, t1: int) -> None:
         t0, t1 = max(t0, self.start), min(t1, self.end)
         if t1 <= t0 or self.truncated:
             return
@@ -65,17 +67,20 @@ class CpuTrace:
         if t0 != self.last.get(track):          # the context stopped meanwhile
             self._close(track, 0, self.last.get(track, t0))
         keep = 0
-        while keep < len(stack) and keep < len(names) and stack[keep][0] == names[keep]:
+        # the same call goes on (an open slice holds its generator, so `is` cannot be
+        # fooled by a new generator at a freed one's address)
+        while keep < len(stack) and keep < len(calls) and stack[keep][2] is not None \
+                and stack[keep][2] is calls[keep][0]:
             keep += 1
         self._close(track, keep, t0)
-        for n in names[keep:]:
-            stack.append([n, t0])
+        for gen, n in calls[keep:]:
+            stack.append([n, t0, gen])
         self.last[track] = t1
 
     def _close(self, track: str, depth: int, t: int) -> None:
         stack = self.open.get(track)
         while stack and len(stack) > depth:
-            name, t0 = stack.pop()
+            name, t0, _ = stack.pop()
             if t > t0:
                 if self.room <= 0:
                     self.truncated = True
