@@ -2,7 +2,9 @@
 Chrome trace-event format that ui.perfetto.dev and chrome://tracing open
 (observability-formats §1): one process per simulated CPU, one thread per context on it
 (hardirq, softirq, ksoftirqd/N, each application), complete (`X`) slices named after the
-kernel functions, strictly nested on every track.
+kernel functions, strictly nested on every track; drops as instants (`i`, the CPU's own
+track, with the drop stage and flow) and occupancies as counters (`C`: RX ring backlog,
+backlog queue, socket memory, as each hard IRQ finds them).
 
 Times are µs written from integer ns with three decimals (Perfetto reads them back to the
 exact ns). The array form is used, which Perfetto accepts even cut short. A first
@@ -31,6 +33,14 @@ def trace_files(r: dict, results: dict) -> dict[str, str]:
     if not o["trace"]:
         return {}
     t0, t1 = o["trace_window_ns"]
+    flows = [f["name"] for f in r["flows"]]
+    apps = [a["name"] for a in r["apps"]]
+
+    def counter_name(name: str) -> str:
+        if name.startswith("socket "):           # "socket N rmem_alloc": its app's name
+            _, n, what = name.split(" ", 2)
+            return f"{apps[int(n)]} {what}"
+        return name
     lines = []
     truncated = []
     for c in range(r["cpus"]):
@@ -56,6 +66,15 @@ def trace_files(r: dict, results: dict) -> dict[str, str]:
             lines.append(f'{{"ph":"X","cat":"kernel","name":{json.dumps(name)},'
                          f'"pid":{pid},"tid":{tid[track]},"ts":{_us(s)},"dur":{_us(e - s)},'
                          f'"args":{{"depth":{depth}}}}}')
+        # drops on the CPU's own instant track; counters as Perfetto counter tracks
+        for t, stage, flow, n in tr["instants"]:
+            what = flows[flow] if flow >= 0 else "a sender's datagram"
+            lines.append(f'{{"ph":"i","s":"p","cat":"drop","name":{json.dumps(stage)},'
+                         f'"pid":{pid},"ts":{_us(t)},"args":{{"flow":{json.dumps(what)},'
+                         f'"packets":{n}}}}}')
+        for t, name, v in tr["counters"]:
+            lines.append(f'{{"ph":"C","name":{json.dumps(counter_name(name))},'
+                         f'"pid":{pid},"ts":{_us(t)},"args":{{"value":{v}}}}}')
     about = {"ph": "M", "name": "process_name", "pid": 0,
              "args": {"name": f"softnet: simulated {_us(t0)}–{_us(t1)} µs"
                       + (f"; cut at trace_max on {', '.join(truncated)}" if truncated

@@ -23,7 +23,7 @@ FOLD_EVERY = 6 * 2048     # stamps held before a fold: â‰ˆ100 KB; a fold costs â
 class Books:
     __slots__ = ("drops", "flow_dropped", "flow_delivered", "flow_reordered", "flow_last",
                  "lat", "delivered_total", "stamps", "tx_sent", "tx_dropped", "tx_drops",
-                 "kernel_drops")
+                 "kernel_drops", "tap")
 
     def __init__(self, nflows: int, nsenders: int = 0) -> None:
         self.drops: dict[str, int] = {}
@@ -39,10 +39,13 @@ class Books:
         self.tx_dropped = [0] * nsenders
         self.tx_drops: dict[str, int] = {}
         self.kernel_drops: dict[str, int] = {}   # packets the kernel itself sent (ARP)
+        self.tap = None             # fn(stage, flow or -1, packets) on each drop (a trace)
 
     def drop(self, flow: int, stage: str, n: int = 1) -> None:
         self.drops[stage] = self.drops.get(stage, 0) + n
         self.flow_dropped[flow] += n
+        if self.tap is not None:
+            self.tap(stage, flow, n)
 
     def tx_drop(self, skb, stage: str) -> None:
         """A packet lost on the way out: a sender's datagram in the TX books, a forwarded
@@ -55,6 +58,8 @@ class Books:
             return
         self.tx_drops[stage] = self.tx_drops.get(stage, 0) + 1
         self.tx_dropped[skb.sock] += 1
+        if self.tap is not None:
+            self.tap(stage, -1, 1)
 
     def delivered(self, skb, now: int) -> None:
         """Every wire packet of `skb` read by an application at `now`."""

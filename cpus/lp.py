@@ -107,7 +107,19 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self.series = CpuSeries(self, series_ns, self.end) if series_ns else None
         tr = args["trace"]
         if tr is not None:
-            self.cpu.tracer = CpuTrace(tr["window"][0], tr["window"][1], tr["max"])
+            self.cpu.tracer = t = CpuTrace(tr["window"][0], tr["window"][1], tr["max"])
+            self.books.tap = lambda stage, flow, n: t.drop(self.cpu.now, stage, flow, n)
+            t.read_counters = self._trace_counters
+
+    def _trace_counters(self) -> list[tuple[str, int]]:
+        """What a trace's counters show, read as a hard IRQ begins."""
+        now = self.cpu.now
+        out = [(f"rx-{qv.rx_ring.index} ring backlog",
+                max(0, qv.rx_ring.arrived_by(now) - qv.ring_packets - qv.rx_ring.rqdpc
+                    - qv.rx_ring.mpc)) for qv in self.qvectors if qv.rx_ring is not None]
+        out.append(("backlog queue", self.backlog.queued()))
+        out += [(f"socket {s.index} rmem_alloc", s.rmem_alloc) for s in self.sockets.values()]
+        return out
 
     # -- the transmit side ---------------------------------------------------------------
     def _sleep_until(self, t: int, task: Task) -> None:

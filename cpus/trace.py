@@ -9,7 +9,9 @@ is the call stack at that moment. Consecutive steps of one context extend the sl
 their stacks share; a stack that changes closes and opens slices; a context that stops
 (preempted by a hard IRQ, switched out, idle) closes all of its slices, which reopen when
 it runs again, so slices nest strictly on every track and the outermost ones add up to
-the CPU time of their context exactly. Steps that cost nothing are left out.
+the CPU time of their context exactly. Steps that cost nothing are left out. Drops are instants (when the CPU booked them), and
+at each hard IRQ the occupancies that changed (RX ring backlog, the backlog queue, socket
+memory) are counters.
 
 May import: the standard library only.
 """
@@ -37,7 +39,8 @@ class CpuTrace:
     """Slices of one CPU's tracks: (track, depth, name, start ns, end ns). A slice is one
     call of its function (the same call over consecutive steps of its context)."""
 
-    __slots__ = ("start", "end", "room", "slices", "open", "last", "truncated")
+    __slots__ = ("start", "end", "room", "slices", "open", "last", "truncated", "instants",
+                 "counters", "read_counters", "last_value")
 
     def __init__(self, start: int, end: int, max_slices: int) -> None:
         self.start, self.end = start, end
@@ -46,14 +49,36 @@ class CpuTrace:
         self.open: dict[str, list] = {}       # track -> [[name, start, gen], …] outermost first
         self.last: dict[str, int] = {}        # track -> end of its last step
         self.truncated = False
+        self.instants: list[tuple] = []       # (time, stage, flow, packets): drops
+        self.counters: list[tuple] = []       # (time, name, value), when a value changed
+        self.read_counters = None             # fn() -> [(name, value)], read at hard IRQs
+        self.last_value: dict[str, int] = {}
 
     def step(self, track: str, gen, t0: int, t1: int) -> None:
         """A step of `track`'s generator chain `gen` over [t0, t1)."""
         if t1 > t0:
             self._at(track, call_stack(gen), t0, t1)
 
+    def drop(self, t: int, stage: str, flow: int, n: int) -> None:
+        if self.start <= t < self.end and self._room():
+            self.instants.append((t, stage, flow, n))
+
+    def _room(self) -> bool:
+        if self.room <= 0:
+            self.truncated = True
+            return False
+        self.room -= 1
+        return True
+
     def leaf(self, track: str, name: str, t0: int, t1: int) -> None:
         """Work outside any generator (a hard IRQ handler, a context switch)."""
+        if track == "hardirq" and self.read_counters is not None and \
+                self.start <= t0 < self.end:
+            # occupancy as each interrupt finds it, when it has changed
+            for cname, v in self.read_counters():
+                if self.last_value.get(cname) != v and self._room():
+                    self.last_value[cname] = v
+                    self.counters.append((t0, cname, v))
         if t1 > t0:
             self._at(track, [(None, KERNEL_NAMES.get(name, name))], t0, t1)
             if track in self.last:
@@ -81,14 +106,11 @@ class CpuTrace:
         stack = self.open.get(track)
         while stack and len(stack) > depth:
             name, t0, _ = stack.pop()
-            if t > t0:
-                if self.room <= 0:
-                    self.truncated = True
-                    continue
-                self.room -= 1
+            if t > t0 and self._room():
                 self.slices.append((track, len(stack), name, t0, t))
 
     def export(self) -> dict:
         for track in list(self.open):
             self._close(track, 0, self.last.get(track, 0))
-        return {"slices": self.slices, "truncated": self.truncated}
+        return {"slices": self.slices, "instants": self.instants, "counters": self.counters,
+                "truncated": self.truncated}

@@ -129,3 +129,22 @@ def test_bad_trace_settings_are_refused(sets, says):
     with pytest.raises(ConfigError) as e:
         validate(apply_sets(load_file(None), sets))
     assert says in str(e.value)
+
+
+def test_drops_are_instants_and_occupancies_counters(runs):
+    ev, _, _, _ = _load(runs / "t")
+    drops = collections.Counter()
+    for e in ev:
+        if e["ph"] == "i":
+            assert e["cat"] == "drop" and e["s"] == "p"
+            drops[e["name"]] += e["args"]["packets"]
+    s = summary(runs / "t")
+    assert s["drops"] and dict(drops) == s["drops"]
+    counters = collections.defaultdict(list)
+    for e in ev:
+        if e["ph"] == "C":
+            counters[e["name"]].append(e["args"]["value"])
+    assert "server rmem_alloc" in counters
+    assert any(n.endswith("ring backlog") for n in counters)
+    for vals in counters.values():              # only changes are written
+        assert all(a != b for a, b in zip(vals, vals[1:]))
