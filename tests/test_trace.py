@@ -143,8 +143,8 @@ def test_drops_are_instants_and_occupancies_counters(runs):
     counters = collections.defaultdict(list)
     for e in ev:
         if e["ph"] == "C":
-            counters[e["name"]].append(e["args"]["value"])
-    assert "server rmem_alloc" in counters
-    assert any(n.endswith("ring backlog") for n in counters)
-    for vals in counters.values():              # only changes are written
+            counters[(e["pid"], e["name"])].append(e["args"]["value"])
+    assert any(n == "server rmem_alloc" for _, n in counters)
+    assert any(n.endswith("ring backlog") for _, n in counters)
+    for vals in counters.values():              # only changes are written, per CPU
         assert all(a != b for a, b in zip(vals, vals[1:]))
