@@ -8,7 +8,7 @@ read and checks the books; `rundir` claims, locks and writes the run directory; 
 holds the exact /proc and ethtool formats; `runfiles` reads a finished run directory back
 and `compare` diffs two of them (`softnet diff`); `series` writes the time series tables; `sweep` runs a grid of runs (`softnet
 sweep`); `pcap` builds the packet captures (with dpkt); `plot` draws a run's or a sweep's
-figures (matplotlib, an optional extra); `trace` writes the Perfetto timeline; `progress` draws the progress line; `suggest`
+figures (matplotlib, an optional extra); `trace` writes the Perfetto timeline and `ftrace` the function graph; `progress` draws the progress line; `suggest`
 finds the nearest valid name for a mistyped one; `entry` is the command's entry point and
 signal policy, `cli` the command line.
 

@@ -2,7 +2,7 @@
 
   softnet run [FILE] [--set KEY=VALUE]… [--out DIR] [--force] [--mode process|inline]
               [--seed N] [--duration 50ms] [--quantum Q] [--interval TIME|auto] [--pcap wire]
-              [--trace] [--quiet]
+              [--trace] [--ftrace] [--quiet]
   softnet validate FILE [--set KEY=VALUE]…
   softnet show RUN_DIR [summary|softnet_stat|interrupts|softirqs|snmp|netstat|dev|udp|stat|
                         uptime|ethtool|qdisc]
@@ -110,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--trace", action="store_true",
                      help="write trace.json, every CPU's timeline for ui.perfetto.dev; "
                           "shortcut for --set observe.trace=true")
+    run.add_argument("--ftrace", action="store_true",
+                     help="write ftrace.txt, the kernel functions each CPU ran in ftrace's "
+                          "function_graph format; shortcut for --set observe.ftrace=true")
     run.add_argument("--quiet", action="store_true", help="no progress or summary on screen")
     run.add_argument("--fault", action="append", default=[], metavar="LP@TIME",
                      help=argparse.SUPPRESS)   # test hook: make an LP fail at a sim time
@@ -209,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             sets.append(f"observe.pcap={json.dumps(args.pcap)}")
         if getattr(args, "trace", False):
             sets.append("observe.trace=true")
+        if getattr(args, "ftrace", False):
+            sets.append("observe.ftrace=true")
         r = validate(apply_sets(raw, sets))
         p = plan(r)
         fault = _faults(args, p) if args.cmd == "run" else {}

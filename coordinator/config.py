@@ -98,7 +98,7 @@ TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq",
             "routes",
             "flows", "apps", "host", "quantum", "observe"}
 OBSERVE_KEYS = {"interval", "pcap", "pcap_flows", "pcap_count", "trace", "trace_window",
-                "trace_max"}
+                "trace_max", "ftrace"}
 TRACE_MAX = 1_000_000              # slices per CPU a trace holds unless told
 PCAP_TAPS = ("wire",)              # where a capture may sit (observability-formats §4)
 PCAP_COUNT = 100_000               # frames per capture file unless told
@@ -567,6 +567,7 @@ def _validate_observe(o, duration_ns: int, flows: list[dict]) -> dict:
     out["pcap_count"] = _int("observe.pcap_count", o.get("pcap_count", PCAP_COUNT), 1,
                              MAX_PCAP_COUNT)
     out["trace"] = _bool("observe.trace", o.get("trace", False), "true or false")
+    out["ftrace"] = _bool("observe.ftrace", o.get("ftrace", False), "true or false")
     win = o.get("trace_window", ["0ns", _show_ns(duration_ns)])
     if not isinstance(win, list) or len(win) != 2:
         _fail("observe.trace_window", win, "[start, end] as durations from the run's start, "
@@ -579,8 +580,9 @@ def _validate_observe(o, duration_ns: int, flows: list[dict]) -> dict:
     out["trace_window"] = win
     out["trace_max"] = _int("observe.trace_max", o.get("trace_max", TRACE_MAX), 1,
                             100_000_000)
-    if ("trace_window" in o or "trace_max" in o) and not out["trace"]:
-        _fail("observe.trace", False, "trace_window and trace_max need trace = true")
+    if ("trace_window" in o or "trace_max" in o) and not (out["trace"] or out["ftrace"]):
+        _fail("observe.trace", False, "trace_window and trace_max need trace = true or "
+              "ftrace = true")
     if (sel or "pcap_count" in o) and not taps:
         _fail("observe.pcap", "off", "pcap_flows and pcap_count need a tap: pcap = "
               "[\"wire\"]")
@@ -1501,8 +1503,9 @@ def _show_ns(ns: int) -> str:
 def observe_view(o: dict) -> dict:
     """[observe] as the user would write it, only what is on."""
     out: dict = {}
-    if o["trace"]:
-        out.update(trace=True, trace_window=o["trace_window"], trace_max=o["trace_max"])
+    if o["trace"] or o["ftrace"]:
+        out.update(trace=o["trace"], ftrace=o["ftrace"], trace_window=o["trace_window"],
+                   trace_max=o["trace_max"])
     if o["interval_ns"]:
         out["interval"] = o["interval"]
     if o["pcap"]:

@@ -14,6 +14,7 @@ import ipaddress
 from softnet.engine.histogram import merge, percentiles
 
 from . import procfs
+from .ftrace import ftrace_files
 from .pcap import pcap_files
 from .series import series_files
 from .trace import trace_files
@@ -327,6 +328,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
     files.update(series_files(r, results))
     files.update(pcap_files(r, results))
     files.update(trace_files(r, results))
+    files.update(ftrace_files(r, results))
     return {"summary": summary, "files": files}
 
 

@@ -493,7 +493,8 @@ def plan(r: dict) -> Plan:
     common = {"duration_ns": r["duration_ns"], "seed": r["seed"],
               "series_ns": r["observe"]["interval_ns"],   # 0: no time series
               "trace": ({"window": r["observe"]["trace_window_ns"],
-                         "max": r["observe"]["trace_max"]} if r["observe"]["trace"] else None)}
+                         "max": r["observe"]["trace_max"]}
+                        if r["observe"]["trace"] or r["observe"]["ftrace"] else None)}
     p.lps.append({"name": "nic", "index": 0, "factory": "softnet.nic.lp:build",
                   "args": {**common, "pcie_latency_ns": prof["links"]["pcie"],
                            "flows": [_flow_args(f) for f in r["flows"]],

@@ -44,7 +44,7 @@ def trace_files(r: dict, results: dict) -> dict[str, str]:
     lines = []
     truncated = []
     for c in range(r["cpus"]):
-        tr = results[f"cpu{c}"]["trace"]
+        tr = results[f"cpu{c}"]["trace"]    # (also recorded for ftrace alone)
         if tr["truncated"]:
             truncated.append(f"cpu{c}")
         pid = c + 1

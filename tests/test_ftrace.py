@@ -1,0 +1,82 @@
+"""The function graph (`--ftrace`): ftrace's function_graph text as 6.6 prints it, drawn
+from the steps that cost time."""
+
+import re
+
+import pytest
+
+from helpers import ROOT, softnet
+
+from softnet.coordinator.cli import main
+from softnet.coordinator.ftrace import HEADER, cpu_field, duration, mark
+
+SENDER = f"{ROOT}/examples/sender.toml"
+LINE = re.compile(r"^ (\d)\) (?:(?P<mark>[ +!#*@$]) (?P<dur>\d+(?:\.\d+)?) us +\|  |"
+                  r" {14}\|  )(?P<indent>(?:  )*)(?P<text>\S.*)$")
+ARROW = re.compile(r"^ \d\)   (==========>|<==========) \|$")
+
+
+def test_duration_column_as_the_kernel_prints_it():
+    assert duration(1234) == "  1.234 us    |  "
+    assert duration(14_200) == "+ 14.200 us   |  "
+    assert duration(123_456) == "! 123.456 us  |  "
+    assert duration(1_234_567) == "# 1234.567 us |  "
+    assert duration(12_345_678) == "* 12345.67 us |  "
+    assert duration(1_234_567_890) == "$ 1234567 us  |  "
+    assert mark(10_000) == " " and mark(10_001) == "+"      # strictly above
+    assert cpu_field(3, 4) == " 3) " and cpu_field(3, 12) == "  3) "
+
+
+@pytest.fixture(scope="module")
+def graph(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ftrace") / "f"
+    assert main(["run", SENDER, "--mode", "inline", "--out", str(out), "--quiet",
+                 "--duration", "1ms", "--ftrace"]) == 0
+    return out
+
+
+def test_the_graph_nests_and_its_durations_add_up(graph):
+    text = (graph / "ftrace.txt").read_text()
+    assert text.startswith(HEADER)
+    assert not (graph / "trace.json").exists()
+    lines = text[len(HEADER):].splitlines()
+    assert lines
+    stack = []                         # (depth, children's total ns) of open entries
+    names = set()
+    for line in lines:
+        if ARROW.match(line):
+            continue
+        m = LINE.match(line)
+        assert m, line
+        depth = len(m["indent"]) // 2
+        t = m["text"]
+        if t.endswith("() {"):
+            assert m["dur"] is None
+            assert depth == len(stack)
+            stack.append([depth, 0])
+            names.add(t[:-4])
+        elif t == "}":
+            d, children = stack.pop()
+            assert d == depth
+            ns = round(float(m["dur"]) * 1000)
+            assert ns >= children              # a call lasts at least what it called
+            if stack:
+                stack[-1][1] += ns
+        else:
+            assert t.endswith("();") and depth == len(stack)
+            names.add(t[:-3])
+            if stack:
+                stack[-1][1] += round(float(m["dur"]) * 1000)
+    assert not stack
+    for n in ("udp_sender", "ip_send_skb", "dev_xmit_skb", "sch_direct_xmit",
+              "igb_xmit_frame_ring", "handle_softirqs", "net_tx_action", "igb_poll",
+              "igb_clean_tx_irq", "igb_msix_ring", "__schedule"):
+        assert n in names, n
+
+
+def test_identical_in_both_modes(graph, tmp_path):
+    r = softnet("run", SENDER, "--mode", "process", "--out", str(tmp_path / "p"), "--quiet",
+                "--duration", "1ms", "--ftrace")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "p" / "ftrace.txt").read_bytes() == \
+        (graph / "ftrace.txt").read_bytes()
