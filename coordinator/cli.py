@@ -8,7 +8,7 @@
                         uptime|ethtool|qdisc]
   softnet sweep [FILE] --vary KEY=V1,V2,… [--vary …] [--set KEY=VALUE]… [--jobs N]
                 [--out DIR] [--force] [--mode inline|process]
-  softnet plot DIR [cpu|drops|irq|latency|sweep]… [--out DIR] [--format png|svg]
+  softnet plot DIR [cpu|drops|irq|latency|timeline|sweep]… [--out DIR] [--format png|svg]
                [--x KEY] [--y FIGURE]
   softnet diff RUN_A RUN_B [--all] [--json]
 
@@ -34,7 +34,7 @@ from .config import ConfigError, apply_sets, load_file, validate
 from .entry import Interrupted, entry, say_last
 from .launch import (DEFAULT_TRANSPORT, TRANSPORTS, LPFailed, run_inline_mode,
                      run_process_mode)
-from .plot import RUN_PLOTS, PlotError, draw
+from .plot import OPTIONAL_PLOTS, RUN_PLOTS, PlotError, draw
 from .progress import Progress
 from .results import Unbalanced, assemble
 from .rundir import OutBusy, OutError, RunDir
@@ -161,9 +161,10 @@ def _parser() -> argparse.ArgumentParser:
                         "or of a sweep directory (sweep: --y against --x). Needs "
                         "matplotlib: pip install 'softnet[plot]'.")
     pl.add_argument("target", metavar="DIR", help="a run or sweep directory")
-    pl.add_argument("what", nargs="*", choices=[*RUN_PLOTS, "sweep", []], metavar="WHAT",
-                    help=f"any of: {', '.join(RUN_PLOTS)} (a run; default all), sweep (a "
-                         "sweep)")
+    pl.add_argument("what", nargs="*", choices=[*RUN_PLOTS, *OPTIONAL_PLOTS, "sweep", []],
+                    metavar="WHAT",
+                    help=f"any of: {', '.join(RUN_PLOTS)} (a run; default all), "
+                         f"{', '.join(OPTIONAL_PLOTS)} (a run with --trace), sweep (a sweep)")
     pl.add_argument("--out", metavar="DIR", help="where to write (default DIR/plots)")
     pl.add_argument("--format", choices=("png", "svg"), default="png")
     pl.add_argument("--x", metavar="KEY", help="sweep: the swept key along x (default the "

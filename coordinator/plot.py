@@ -6,6 +6,7 @@ matplotlib (the optional extra `pip install softnet[plot]`).
   drops    drops by stage over time                          (timeseries/drops.csv)
   irq      interrupt rate against packet rate, per RX queue  (timeseries/queue.csv)
   latency  latency percentiles per stage                     (summary.json)
+  timeline each CPU's tracks and the kernel functions on them (trace.json; --trace)
   sweep    a figure of sweep.csv against a swept key         (--x KEY --y FIGURE)
 
 May import: the standard library, matplotlib (only when drawing) and this package's
@@ -20,6 +21,7 @@ import os
 from .runfiles import Damaged, run_json, run_text
 
 RUN_PLOTS = ("cpu", "drops", "irq", "latency")
+OPTIONAL_PLOTS = ("timeline",)             # drawn only when asked for: needs --trace
 CONTEXTS = ("hardirq", "softirq", "ksoftirqd", "task")
 STAGES = ("wire_to_dma", "dma_to_poll", "poll_to_protocol", "protocol_to_socket",
           "socket_to_app", "wire_to_app")
@@ -138,6 +140,53 @@ def plot_latency(plt, run: str):
     return fig
 
 
+def plot_timeline(plt, run: str):
+    """Each CPU's tracks with their slices, the outermost coloured by function, the
+    nested ones drawn thinner inside them (what Perfetto shows, as a still picture)."""
+    import json
+    path = os.path.join(run, "trace.json")
+    if not os.path.lexists(path):
+        raise PlotError(f"{path}: not found (run it again with --trace, e.g. with "
+                        "--set 'observe.trace_window=[\"1ms\", \"1200us\"]' for a short "
+                        "stretch)")
+    try:
+        ev = json.loads(run_text(run, "trace.json"))
+    except json.JSONDecodeError as e:
+        raise Damaged(f"{path}: damaged (not valid JSON: {e})") from None
+    procs = {e["pid"]: e["args"]["name"] for e in ev
+             if e.get("ph") == "M" and e.get("name") == "process_name" and e["pid"]}
+    threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in ev
+               if e.get("ph") == "M" and e.get("name") == "thread_name"}
+    xs = [e for e in ev if e.get("ph") == "X"]
+    if not xs:
+        raise PlotError(f"{path}: no slices in the trace's window")
+    rows = sorted({(e["pid"], e["tid"]) for e in xs})
+    y = {r: i for i, r in enumerate(rows)}
+    names = sorted({e["name"] for e in xs if e["args"]["depth"] == 0})
+    cmap = plt.get_cmap("tab20")
+    colour = {n: cmap(i % 20) for i, n in enumerate(names)}
+    fig, ax = plt.subplots(figsize=(10, 0.5 + 0.45 * len(rows)))
+    for e in xs:
+        d = e["args"]["depth"]
+        h = 0.8 * 0.75 ** d
+        if d == 0:
+            ax.broken_barh([(e["ts"], e["dur"])], (y[(e["pid"], e["tid"])] - h / 2, h),
+                           color=colour[e["name"]], label=e["name"])
+        else:
+            ax.broken_barh([(e["ts"], e["dur"])], (y[(e["pid"], e["tid"])] - h / 2, h),
+                           facecolor="none", edgecolor="black", linewidth=0.3)
+    ax.set_yticks(range(len(rows)),
+                  [f"{procs.get(p, p)} {threads.get((p, t), t)}" for p, t in rows])
+    ax.invert_yaxis()
+    handles, labels = ax.get_legend_handles_labels()
+    seen = dict(zip(labels, handles))
+    ax.legend(seen.values(), seen.keys(), fontsize="x-small", loc="upper left",
+              bbox_to_anchor=(1.0, 1.0))
+    ax.set_xlabel("simulated time (µs)")
+    ax.set_title("timeline: outermost function per context (nested calls outlined)")
+    return fig
+
+
 def plot_sweep(plt, sweep_dir: str, x: str | None, y: str | None):
     rows = _table(sweep_dir, "sweep.csv", "not a sweep directory: give one written by "
                   "softnet sweep")
@@ -193,7 +242,8 @@ def draw(target: str, what: list[str], out_dir: str | None, fmt: str,
             figs.append((w, plot_sweep(plt, target, x, y)))
         else:
             figs.append((w, {"cpu": plot_cpu, "drops": plot_drops, "irq": plot_irq,
-                             "latency": plot_latency}[w](plt, target)))
+                             "latency": plot_latency,
+                             "timeline": plot_timeline}[w](plt, target)))
     os.makedirs(out_dir, exist_ok=True)
     paths = []
     for w, fig in figs:

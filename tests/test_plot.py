@@ -56,3 +56,13 @@ def test_a_sweep_figure(tmp_path, capsys):
     assert "--y nonsense" in err and "delivered" in err
     assert main(["plot", str(sw), "cpu"]) == 2
     assert "points/N" in capsys.readouterr().err
+
+
+def test_a_timeline_from_the_trace(tmp_path, run, capsys):
+    assert main(["plot", str(run), "timeline"]) == 2            # no trace.json there
+    assert "--trace" in capsys.readouterr().err
+    out = tmp_path / "t"
+    assert main(["run", "--mode", "inline", "--out", str(out), "--quiet", "--duration",
+                 "1ms", "--trace"]) == 0
+    assert main(["plot", str(out), "timeline"]) == 0
+    assert (out / "plots" / "timeline.png").read_bytes().startswith(PNG)
