@@ -7,7 +7,7 @@
   softnet show RUN_DIR [summary|softnet_stat|interrupts|softirqs|snmp|netstat|dev|udp|stat|
                         uptime|ethtool|qdisc]
   softnet sweep [FILE] --vary KEY=V1,V2,… [--vary …] [--set KEY=VALUE]… [--jobs N]
-                [--out DIR] [--force] [--mode inline|process]
+                [--out DIR] [--force] [--mode inline|process] [--scheduler ADDRESS]
   softnet plot DIR [cpu|drops|irq|latency|timeline|sweep]… [--out DIR] [--format png|svg]
                [--x KEY] [--y FIGURE]
   softnet diff RUN_A RUN_B [--all] [--json]
@@ -29,6 +29,7 @@ from importlib import metadata
 
 from softnet.engine.units import UnitError, fmt_ns, parse_duration
 
+from .cluster import ClusterError, ClusterRunner
 from .compare import as_json, compare, differs, render
 from .config import ConfigError, apply_sets, load_file, validate
 from .entry import Interrupted, entry, say_last
@@ -151,6 +152,9 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--mode", choices=("process", "inline"), default="inline",
                     help="each point's mode (default inline: the points themselves run in "
                          "parallel)")
+    sw.add_argument("--scheduler", metavar="ADDRESS",
+                    help="run the points on a Dask cluster (tcp://HOST:8786; softnet installed "
+                         "on its workers; pip install 'softnet[cluster]')")
     sw.add_argument("--plot", metavar="FIGURE", default="delivered",
                     help="the figure of sweep.csv that sweep.png draws against the first "
                          "swept key (default delivered; needs matplotlib)")
@@ -437,18 +441,28 @@ def _sweep(args) -> int:
     except (ConfigError, SweepError) as e:
         print(f"softnet: config error: {e}", file=sys.stderr)
         return EXIT_INPUT
-    jobs = args.jobs or len(os.sched_getaffinity(0))
+    runner = None
+    if args.scheduler is not None:
+        try:
+            runner = ClusterRunner(args.scheduler, args.file)
+        except ClusterError as e:
+            print(f"softnet: {e}", file=sys.stderr)
+            return EXIT_INPUT
+    jobs = args.jobs or (runner.threads() if runner else len(os.sched_getaffinity(0)))
     try:
         rundir = _claim(args.out, args.force, "sweep")
     except OutError as e:
+        if runner is not None:
+            runner.stop()
         print(f"softnet: {e}", file=sys.stderr)
         return EXIT_INPUT
     with rundir:
         npts = len(grid(vary))
-        say(f"softnet: sweep of {npts} points, {min(jobs, npts)} at a time "
+        where = f"on {args.scheduler}" if runner else "here"
+        say(f"softnet: sweep of {npts} points, {min(jobs, npts)} at a time {where} "
             f"({args.mode} mode)")
         failed = run_sweep(args.file, raw, sets, vary, rundir, jobs, args.mode, say,
-                           args.plot)
+                           args.plot, runner)
     out = args.out or os.path.relpath(rundir.out)
     if failed:
         print(f"softnet: {failed} of {npts} points failed (see {out}/sweep.csv)",

@@ -116,12 +116,11 @@ class Children:
                 p.wait()
 
 
-def point_argv(file: str | None, sets: list[str], pt: list[tuple[str, str]], out: str,
-               mode: str) -> list[str]:
+def point_argv(file: str | None, sets: list[str], out: str, mode: str) -> list[str]:
     argv = [sys.executable, "-m", "softnet.coordinator", "run"]
     if file is not None:
         argv.append(file)
-    for s in sets + [f"{k}={v}" for k, v in pt]:
+    for s in sets:
         argv += ["--set", s]
     return argv + ["--out", out, "--mode", mode, "--quiet"]
 
@@ -188,13 +187,28 @@ def _plot(sweep_dir: str, y: str, say) -> None:
     plt.close(fig)
 
 
+class LocalRunner:
+    """Runs points as child `softnet run` processes on this host."""
+
+    def __init__(self, file: str | None) -> None:
+        self.file = file
+        self.children = Children()
+
+    def run(self, sets: list[str], mode: str, dest: str) -> tuple[int, str]:
+        return self.children.run(point_argv(self.file, sets, dest, mode))
+
+    def stop(self) -> None:
+        self.children.stop()
+
+
 def run_sweep(file: str | None, raw: dict, sets: list[str], vary, rundir, jobs: int,
-              mode: str, say, plot_y: str = "delivered") -> int:
+              mode: str, say, plot_y: str = "delivered", runner=None) -> int:
     """Run every point into a staging directory, write the table, put it in place.
-    Returns the number of points that failed."""
+    Returns the number of points that failed. `runner`: where points run (LocalRunner by
+    default; coordinator.cluster.ClusterRunner for a Dask cluster)."""
     pts = grid(vary)
     tmp = rundir.stage()
-    children = Children()
+    runner = runner or LocalRunner(file)
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
         os.makedirs(os.path.join(tmp, "points"))
@@ -207,8 +221,8 @@ def run_sweep(file: str | None, raw: dict, sets: list[str], vary, rundir, jobs: 
 
         def one(i: int) -> None:
             pt = pts[i]
-            code, err = children.run(point_argv(file, sets, pt, os.path.join(tmp, dirs[i]),
-                                                mode))
+            code, err = runner.run(sets + [f"{k}={v}" for k, v in pt], mode,
+                                   os.path.join(tmp, dirs[i]))
             res = {"dir": dirs[i]}
             if code == 0:
                 try:
@@ -246,10 +260,11 @@ def run_sweep(file: str | None, raw: dict, sets: list[str], vary, rundir, jobs: 
         with open(os.path.join(tmp, ".softnet-run"), "w") as f:
             f.write("softnet sweep directory: `softnet sweep --force` may replace it\n")
     except BaseException:
-        children.stop()                    # no point starts now; the running ones end
+        runner.stop()                      # no point starts now; the running ones end
         pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     pool.shutdown()
+    runner.stop()
     rundir.swap_in(tmp)
     return sum(1 for res in results if res["status"] != "ok")

@@ -56,11 +56,11 @@ def test_a_grid_of_runs_and_its_table(tmp_path):
 def test_a_failed_point_does_not_lose_the_others(tmp_path, monkeypatch):
     real = sweep_mod.point_argv
 
-    def argv(file, sets, pt, out, mode):
-        if dict(pt)["flows.0.rate"] == "200kpps":
+    def argv(file, sets, out, mode):
+        if "flows.0.rate=200kpps" in sets:
             return [sys.executable, "-c", "import sys; sys.stderr.write('boom\\n'); "
                     "sys.exit(3)"]
-        return real(file, sets, pt, out, mode)
+        return real(file, sets, out, mode)
     monkeypatch.setattr(sweep_mod, "point_argv", argv)
     out = tmp_path / "sw"
     assert main(["sweep", "--vary", "flows.0.rate=100kpps,200kpps,300kpps", "--duration",
@@ -124,3 +124,30 @@ def test_force_replaces_only_softnet_output(tmp_path):
                 "--out", str(out), "--force")
     assert r.returncode == 2 and "nothing was removed" in r.stderr
     assert (out / "mine.txt").exists()
+
+
+def test_points_on_a_dask_cluster(tmp_path):
+    distributed = pytest.importorskip("distributed")   # softnet[cluster]; tox installs it
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        out = tmp_path / "sw"
+        assert main(["sweep", "--vary", "flows.0.rate=100kpps,500kpps", "--duration", "2ms",
+                     "--out", str(out), "--quiet", "--scheduler", cluster.scheduler_address,
+                     "--plot", "offered"]) == 0
+    rows = _table(out)
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    here = tmp_path / "here"
+    assert main(["sweep", "--vary", "flows.0.rate=100kpps,500kpps", "--duration", "2ms",
+                 "--out", str(here), "--quiet"]) == 0
+    for r, h in zip(rows, _table(here)):     # the same runs, wherever they ran
+        assert (out / r["dir"] / "summary.json").read_bytes() == \
+            (here / h["dir"] / "summary.json").read_bytes()
+
+
+def test_an_unreachable_scheduler_is_refused(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    out = tmp_path / "sw"
+    assert main(["sweep", "--vary", "flows.0.rate=100kpps,500kpps", "--out", str(out),
+                 "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    assert "cannot connect" in capsys.readouterr().err
+    assert not out.exists()
