@@ -64,6 +64,15 @@ def _ms(rows, key="t_ns") -> list[float]:
     return [int(r[key]) / 1e6 for r in rows]
 
 
+def _label(fig, ax, title: str, x: str, y: str, legend: bool = True):
+    ax.set_title(title)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    if legend:
+        ax.legend(fontsize="small")
+    return fig
+
+
 def plot_cpu(plt, run: str):
     rows = _series(run, "cpu")
     cpus = sorted({int(r["cpu"]) for r in rows})
@@ -110,11 +119,8 @@ def plot_irq(plt, run: str):
         pps = [int(r["packets"]) / s for r, s in zip(mine, secs)]
         ips = [int(r["interrupts"]) / s for r, s in zip(mine, secs)]
         ax.scatter(pps, ips, s=12, label=f"rx-{q}")
-    ax.set_title("interrupt rate against packet rate, per RX queue")
-    ax.set_xlabel("packets/s taken by the driver")
-    ax.set_ylabel("interrupts/s")
-    ax.legend(fontsize="small")
-    return fig
+    return _label(fig, ax, "interrupt rate against packet rate, per RX queue",
+                  "packets/s taken by the driver", "interrupts/s")
 
 
 def plot_latency(plt, run: str):
@@ -133,11 +139,8 @@ def plot_latency(plt, run: str):
     if not drawn:
         raise PlotError(f"{run}: no packet was delivered, so there is no latency to draw")
     ax.set_xscale("log")
-    ax.set_title("latency by stage (percentiles p50, p90, p99, p99.9, max)")
-    ax.set_xlabel("latency (µs)")
-    ax.set_ylabel("fraction of packets at or below")
-    ax.legend(fontsize="small")
-    return fig
+    return _label(fig, ax, "latency by stage (percentiles p50, p90, p99, p99.9, max)",
+                  "latency (µs)", "fraction of packets at or below")
 
 
 def plot_timeline(plt, run: str):
