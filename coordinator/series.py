@@ -21,7 +21,7 @@ CPU_COLS = ("t_ns", "t_end_ns", "cpu", "hardirq_ns", "softirq_ns", "ksoftirqd_ns
             "processed", "time_squeeze", "backlog_dropped", "backlog_len")
 QUEUE_COLS = ("t_ns", "t_end_ns", "queue", "cpu", "packets", "drops", "interrupts",
               "ring_backlog", "itr_interval_ns")
-FLOW_COLS = ("t_ns", "t_end_ns", "flow", "offered", "delivered", "dropped",
+FLOW_COLS = ("t_ns", "t_end_ns", "flow", "offered", "delivered", "forwarded", "dropped",
              "latency_mean_ns", "latency_p50_ns", "latency_p99_ns", "latency_max_ns")
 DROP_COLS = ("t_ns", "t_end_ns", "stage", "packets")
 SOCKET_COLS = ("t_ns", "t_end_ns", "socket", "cpu", "queued", "rmem_alloc", "rcvbuf")
@@ -57,6 +57,8 @@ def series_files(r: dict, results: dict) -> dict[str, str]:
 
     names = [f["name"] for f in r["flows"]]
     offered = {(k, f): c for k, f, c in results["nic"].get("series_offered", [])}
+    # by the time the last frame left the wire, as the summary counts them
+    forwarded = {(k, f): c for k, f, c in results["nic"].get("series_forwarded", [])}
     dropped: dict = {}
     drops: dict = {}
     for k, f, c in results["nic"].get("series_ntuple_dropped", []):
@@ -82,7 +84,8 @@ def series_files(r: dict, results: dict) -> dict[str, str]:
                 p = percentiles({**h, "bins": sorted(h["bins"].items())}, (50, 99))
                 lat = [p["mean"], p["p50"], p["p99"], p["max"]]
             flow_rows.append([*span(k), name, offered.get((k, f), 0),
-                              0 if h is None else h["n"], dropped.get((k, f), 0), *lat])
+                              0 if h is None else h["n"], forwarded.get((k, f), 0),
+                              dropped.get((k, f), 0), *lat])
 
     for s in cpus:
         for k, stage, c in s["drops"]:

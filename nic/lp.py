@@ -87,6 +87,8 @@ class NicLP(LogicalProcess):
         self.cap_rx: list[list] = [[] for _ in range(self.nports)]
         # [observe] interval: frames offered per (interval, flow), by wire arrival time
         self.series_ns = args["series_ns"]
+        if self.txe is not None:
+            self.txe.series_ns = self.series_ns
         self.series_offered: dict[tuple[int, int], int] = {}
         self.series_dropped: dict[tuple[int, int], int] = {}   # by an ntuple drop rule
         self.done_generating = not self.flows
@@ -338,7 +340,9 @@ class NicLP(LogicalProcess):
             **({"series_offered": sorted([k, f, n] for (k, f), n in
                                          self.series_offered.items()),
                 "series_ntuple_dropped": sorted([k, f, n] for (k, f), n in
-                                                self.series_dropped.items())}
+                                                self.series_dropped.items()),
+                "series_forwarded": sorted([k, f, n] for (k, f), n in
+                                           (self.txe.series_fwd if self.txe else {}).items())}
                if self.series_ns else {}),
             "arfs": None if self.arfs is None else dict(
                 self.arfs.result(), flow_queue=self.arfs.flow_queue,

@@ -25,7 +25,7 @@ class TxEngine:
                  "read_ns", "queue_cpu", "pending", "in_flight_fwd", "on_wire_by_sender",
                  "arp_requests", "arp_out",
                  "on_wire_by_flow", "frames", "bytes", "end", "in_flight", "queue_packets",
-                 "queue_bytes", "frames_by_sender")
+                 "queue_bytes", "frames_by_sender", "series_ns", "series_fwd")
 
     def __init__(self, line_rate_bps: int, read_ns: int, queue_cpu: dict[int, str],
                  nsenders: int, nflows: int, end: int, nports: int = 1, nq: int = 1) -> None:
@@ -50,6 +50,8 @@ class TxEngine:
         self.arp_requests = 0                  # ARP requests that left the wire
         self.arp_out: list = []                # (time its last bit left, neighbour)
         self.queue_bytes: dict[int, int] = {}
+        self.series_ns = 0                     # [observe] interval: forwarded per interval
+        self.series_fwd: dict[tuple[int, int], int] = {}
 
     def doorbell(self, stamp: int, origin: int, seq: int, queue: int, pkts: list,
                  clean: list) -> None:
@@ -104,6 +106,9 @@ class TxEngine:
                             self.on_wire_by_sender[p[2]] += 1
                     else:
                         self.on_wire_by_flow[p[1]] += n
+                        if self.series_ns:
+                            key = (t // self.series_ns, p[1])
+                            self.series_fwd[key] = self.series_fwd.get(key, 0) + n
                 elif p[2] >= 0:
                     if ends_send:
                         self.in_flight += 1

@@ -126,3 +126,16 @@ def test_cli_interval_flag_reaches_the_config(tmp_path):
     assert 'interval = "auto"' in (out / "config.toml").read_text()
     spans = {r["t_ns"] for r in _rows(out, "cpu")}
     assert len(spans) == 100                          # 2 ms / 20 µs
+
+
+def test_forwarded_packets_by_the_time_they_left(tmp_path):
+    from helpers import ROOT
+    out = tmp_path / "router"
+    assert main(["run", f"{ROOT}/examples/router.toml", "--mode", "inline", "--out",
+                 str(out), "--quiet", "--duration", "2ms", "--interval", "500us"]) == 0
+    s = summary(out)
+    fwd = collections.Counter()
+    for r in _rows(out, "flow"):
+        fwd[r["flow"]] += int(r["forwarded"])
+    assert sum(fwd.values()) > 0
+    assert dict(fwd) == {f["name"]: f["forwarded"] for f in s["flows"]}
