@@ -3,7 +3,9 @@ nic's per-interval samples put together into CSV tables that `pandas.read_csv` t
 they are, one row per interval and per CPU, queue, flow, drop stage or socket.
 
 Every table starts with `t_ns,t_end_ns`: the interval [t_ns, t_end_ns) of simulated time
-(the last one ends at the run's end). Counts are what happened inside the interval;
+(the last one ends at the run's end). In `drops.csv`, `books` says which books a stage is
+in: `rx` (summary.json's `drops`: received and forwarded packets) or `tx` (`tx_drops`:
+the senders' datagrams). Counts are what happened inside the interval;
 `ring_backlog`, `backlog_len`, `queued`, `rmem_alloc` are what was there at its end.
 
 May import: the standard library, `engine.histogram` and this package's modules.
@@ -23,7 +25,7 @@ QUEUE_COLS = ("t_ns", "t_end_ns", "queue", "cpu", "packets", "drops", "interrupt
               "ring_backlog", "itr_interval_ns")
 FLOW_COLS = ("t_ns", "t_end_ns", "flow", "offered", "delivered", "forwarded", "dropped",
              "latency_mean_ns", "latency_p50_ns", "latency_p99_ns", "latency_max_ns")
-DROP_COLS = ("t_ns", "t_end_ns", "stage", "packets")
+DROP_COLS = ("t_ns", "t_end_ns", "books", "stage", "packets")
 SOCKET_COLS = ("t_ns", "t_end_ns", "socket", "cpu", "queued", "rmem_alloc", "rcvbuf")
 
 
@@ -63,7 +65,7 @@ def series_files(r: dict, results: dict) -> dict[str, str]:
     drops: dict = {}
     for k, f, c in results["nic"].get("series_ntuple_dropped", []):
         dropped[(k, f)] = dropped.get((k, f), 0) + c
-        drops[(k, "nic_ntuple_drop")] = drops.get((k, "nic_ntuple_drop"), 0) + c
+        drops[(k, "rx", "nic_ntuple_drop")] = drops.get((k, "rx", "nic_ntuple_drop"), 0) + c
     reads: dict = {}
     for s in cpus:
         for k, f, c in s["flow_dropped"]:
@@ -88,11 +90,11 @@ def series_files(r: dict, results: dict) -> dict[str, str]:
                               dropped.get((k, f), 0), *lat])
 
     for s in cpus:
-        for k, stage, c in s["drops"]:
-            drops[(k, stage)] = drops.get((k, stage), 0) + c
-    stages = sorted({stage for _, stage in drops})
-    drop_rows = [[*span(k), stage, drops.get((k, stage), 0)]
-                 for k in range(n) for stage in stages]
+        for k, side, stage, c in s["drops"]:
+            drops[(k, side, stage)] = drops.get((k, side, stage), 0) + c
+    stages = sorted({(side, stage) for _, side, stage in drops})
+    drop_rows = [[*span(k), side, stage, drops.get((k, side, stage), 0)]
+                 for k in range(n) for side, stage in stages]
 
     apps = {i: a["name"] for i, a in enumerate(r["apps"])}
     sock_rows = sorted([[*span(k), apps.get(i, str(i)), cpu, *rest]

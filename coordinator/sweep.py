@@ -31,7 +31,7 @@ from .plot import PlotError, plot_sweep, pyplot
 from .runfiles import Damaged, run_json
 
 MAX_POINTS = 1000
-STAGES_PREFIX = "drop."
+STAGES_PREFIX = ("drop.", "tx_drop.")
 
 
 class SweepError(ValueError):
@@ -143,8 +143,10 @@ def headline(s: dict) -> dict:
         row[f"{k}_ns"] = v
     for c, share in s["cpu_busy_share"].items():
         row[f"busy.{c}"] = share
-    for stage, n in {**s["drops"], **s.get("tx_drops", {})}.items():
-        row[f"{STAGES_PREFIX}{stage}"] = n
+    for stage, n in s["drops"].items():
+        row[f"drop.{stage}"] = n
+    for stage, n in s.get("tx_drops", {}).items():       # a stage may be in both books
+        row[f"tx_drop.{stage}"] = n
     return row
 
 

@@ -553,7 +553,8 @@ def plan(r: dict) -> Plan:
                                        "replicas": rfs_rx, "shared_slots": shared,
                                        "heads": c in writers},
                                "cpu_lp": {str(k): f"cpu{k}" for k in range(ncpus)},
-                               "device": {"rx_buffer_write": model["rx_buffer_write"],
+                               "device": {"driver": model["driver"],   # its ops tables
+                                          "rx_buffer_write": model["rx_buffer_write"],
                                           "start_itr": model["start_itr"],
                                           "napi_weight": model["napi_weight"],
                                           "truesize": model["rx_truesize"],

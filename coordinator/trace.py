@@ -69,7 +69,8 @@ def trace_files(r: dict, results: dict) -> dict[str, str]:
         # drops on the CPU's own instant track; counters as Perfetto counter tracks
         for t, stage, flow, n in tr["instants"]:
             what = flows[flow] if flow >= 0 else "a sender's datagram"
-            lines.append(f'{{"ph":"i","s":"p","cat":"drop","name":{json.dumps(stage)},'
+            cat = "drop" if flow >= 0 else "tx_drop"          # summary drops / tx_drops
+            lines.append(f'{{"ph":"i","s":"p","cat":"{cat}","name":{json.dumps(stage)},'
                          f'"pid":{pid},"ts":{_us(t)},"args":{{"flow":{json.dumps(what)},'
                          f'"packets":{n}}}}}')
         for t, name, v in tr["counters"]:

@@ -154,9 +154,11 @@ def _driver(lp: CpuLP, args: dict) -> None:
     the TX queue it cleans and its NAPI."""
     txa = args["tx"]
     dev = args["device"]
-    name = dev.get("driver", "igb")
+    name = dev["driver"]
     txd = DRIVER_TX[name](lp.tx)             # attaches itself: lp.tx.drv
     lp.driver = DRIVERS[name](lp.cpu, lp.sd, lp.stack, lp._rearm, txd)
+    if lp.cpu.tracer is not None:            # a trace names the driver's functions its way
+        lp.cpu.tracer.names.update(lp.driver.function_names)
     flow_len = [f["len"] for f in args["flows"]]
     for v in args["vectors"]:
         vec = MsixVector(v["entry"], v["name"], v["irq"], 0)

@@ -65,6 +65,10 @@ class IceDriver(IgbDriver):
     msix_ring = ice_msix_clean_rings
     poll = ice_napi_poll
     irq_enable = ice_enable_interrupt
+    # the kernel's names of igb's generators where ice runs them (a trace's slices)
+    function_names = {"igb_poll": "ice_napi_poll", "igb_clean_rx_irq": "ice_clean_rx_irq",
+                      "igb_clean_tx_irq": "ice_clean_tx_irq",
+                      "igb_xmit_frame_ring": "ice_xmit_frame_ring"}
 
 
 class IceTx(IgbTx):

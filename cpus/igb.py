@@ -144,6 +144,7 @@ class IgbDriver:
     # the driver's ops, under the names the CPU calls them by (request_irq's handler,
     # napi_struct.poll)
     msix_ring = igb_msix_ring
+    function_names: dict[str, str] = {}     # generator name -> kernel name, where they differ
     poll = igb_poll
 
     def igb_ring_irq_enable(self, qv: QVector) -> int:

@@ -62,7 +62,7 @@ class CpuSeries:
         self.cpu_rows: list[list] = []
         self.queue_rows: list[list] = []
         self.sock_rows: list[list] = []
-        self.drop_rows: list[list] = []     # [k, stage, n], stages with n > 0
+        self.drop_rows: list[list] = []     # [k, "rx"|"tx", stage, n], n > 0
         self.flow_dropped: list[list] = []  # [k, flow, n], n > 0
         # (k, flow) -> [reads, latency sum, max, {bin: count}]
         self.flow_reads: dict[tuple[int, int], list] = {}
@@ -111,10 +111,13 @@ class CpuSeries:
             self.sock_rows.append([k, s.index, lp.cpu_id, s.queued(), s.rmem_alloc,
                                    s.rcvbuf])
         books = lp.books
-        for stage, n in {**books.drops, **books.tx_drops}.items():
-            n = d(("drop", stage), n)
-            if n:
-                self.drop_rows.append([k, stage, n])
+        # the receive books (received and forwarded packets) and the senders' apart: a
+        # stage may be in both (qdisc_drop)
+        for side, drops in (("rx", books.drops), ("tx", books.tx_drops)):
+            for stage, n in drops.items():
+                n = d((side, stage), n)
+                if n:
+                    self.drop_rows.append([k, side, stage, n])
         for f, n in enumerate(books.flow_dropped):
             n = d(("fd", f), n)
             if n:

@@ -24,13 +24,13 @@ KERNEL_NAMES = {"do_softirq": "handle_softirqs", "_ksoftirqd": "run_ksoftirqd",
                 "_rps_trigger_softirq": "rps_trigger_softirq"}
 
 
-def call_stack(gen) -> list[tuple]:
+def call_stack(gen, names: dict[str, str]) -> list[tuple]:
     """(generator, kernel function) of each call a suspended generator chain is in,
     outermost first: the generator tells one call from the next call of the same name."""
     calls = []
     while gen is not None:
         n = gen.gi_code.co_name
-        calls.append((gen, KERNEL_NAMES.get(n, n)))
+        calls.append((gen, names.get(n, n)))
         gen = gen.gi_yieldfrom
     return calls
 
@@ -40,11 +40,14 @@ class CpuTrace:
     call of its function (the same call over consecutive steps of its context)."""
 
     __slots__ = ("start", "end", "room", "slices", "open", "last", "truncated", "instants",
-                 "counters", "read_counters", "last_value")
+                 "counters", "read_counters", "last_value", "names")
 
-    def __init__(self, start: int, end: int, max_slices: int) -> None:
+    def __init__(self, start: int, end: int, max_records: int,
+                 driver_names: dict[str, str] | None = None) -> None:
         self.start, self.end = start, end
-        self.room = max_slices
+        self.room = max_records               # slices, instants and counter values
+        # the driver's kernel names for generators it shares with another driver
+        self.names = {**KERNEL_NAMES, **(driver_names or {})}
         self.slices: list[tuple] = []
         self.open: dict[str, list] = {}       # track -> [[name, start, gen], …] outermost first
         self.last: dict[str, int] = {}        # track -> end of its last step
@@ -57,14 +60,14 @@ class CpuTrace:
     def step(self, track: str, gen, t0: int, t1: int) -> None:
         """A step of `track`'s generator chain `gen` over [t0, t1)."""
         if t1 > t0:
-            self._at(track, call_stack(gen), t0, t1)
+            self._at(track, call_stack(gen, self.names), t0, t1)
 
     def drop(self, t: int, stage: str, flow: int, n: int) -> None:
         if self.start <= t < self.end and self._room():
             self.instants.append((t, stage, flow, n))
 
     def _room(self) -> bool:
-        if self.room <= 0:
+        if self.room <= 0 or self.truncated:
             self.truncated = True
             return False
         self.room -= 1
@@ -80,7 +83,7 @@ class CpuTrace:
                     self.last_value[cname] = v
                     self.counters.append((t0, cname, v))
         if t1 > t0:
-            self._at(track, [(None, KERNEL_NAMES.get(name, name))], t0, t1)
+            self._at(track, [(None, self.names.get(name, name))], t0, t1)
             if track in self.last:
                 self._close(track, 0, self.last[track])
 
@@ -98,7 +101,15 @@ class CpuTrace:
                 and stack[keep][2] is calls[keep][0]:
             keep += 1
         self._close(track, keep, t0)
+        if len(calls) - keep > self.room:
+            # the cap: every track's open slices end here, and nothing more is recorded,
+            # so what was recorded still nests and adds up
+            self.truncated = True
+            for tr in list(self.open):
+                self._close(tr, 0, min(self.last.get(tr, t0), t0) if tr != track else t0)
+            return
         for gen, n in calls[keep:]:
+            self.room -= 1                    # reserved as it opens: its close is sure
             stack.append([n, t0, gen])
         self.last[track] = t1
 
@@ -106,8 +117,10 @@ class CpuTrace:
         stack = self.open.get(track)
         while stack and len(stack) > depth:
             name, t0, _ = stack.pop()
-            if t > t0 and self._room():
+            if t > t0:
                 self.slices.append((track, len(stack), name, t0, t))
+            else:
+                self.room += 1                # an empty slice gives its room back
 
     def export(self) -> dict:
         for track in list(self.open):

@@ -59,6 +59,7 @@ def test_rows_cover_the_run_and_add_up_to_the_totals(runs):
                                                             "dropped")}, f["name"]
     drops = collections.Counter()
     for r in _rows(run, "drops"):
+        assert r["books"] == "rx"                       # no sender in this run
         drops[r["stage"]] += int(r["packets"])
     assert sum(s["drops"].values()) > 0
     assert dict(drops) == s["drops"]
@@ -139,3 +140,43 @@ def test_forwarded_packets_by_the_time_they_left(tmp_path):
         fwd[r["flow"]] += int(r["forwarded"])
     assert sum(fwd.values()) > 0
     assert dict(fwd) == {f["name"]: f["forwarded"] for f in s["flows"]}
+
+
+MIXED = """
+duration = "3ms"
+cpus = 1
+[nic]
+combined = 1
+tx_ring = 64
+txqueuelen = 4
+[sysctl]
+"net.ipv4.ip_forward" = 1
+[[flows]]
+name = "transit"
+src = "10.1.0.2:40000"
+dst = "10.2.0.9:7000"
+rate = "60kpps"
+size = 1518
+[[apps]]
+name = "sender"
+cpu = 0
+socket = { proto = "udp", sndbuf = 4000000 }
+send = { dst = "10.2.0.9:7001", rate = "60kpps", size = 1518 }
+"""
+
+
+def test_a_stage_in_both_books_is_kept_apart(tmp_path):
+    """A forwarded packet and a sender's datagram dropped at one qdisc: both qdisc_drop,
+    one in the receive books, one in the senders'."""
+    f = tmp_path / "mixed.toml"
+    f.write_text(MIXED)
+    out = tmp_path / "r"
+    assert main(["run", str(f), "--mode", "inline", "--out", str(out), "--quiet",
+                 "--interval", "500us"]) == 0
+    s = summary(out)
+    got = collections.Counter()
+    for r in _rows(out, "drops"):
+        got[(r["books"], r["stage"])] += int(r["packets"])
+    assert s["drops"].get("qdisc_drop") and s["tx_drops"].get("qdisc_drop")
+    assert got[("rx", "qdisc_drop")] == s["drops"]["qdisc_drop"]
+    assert got[("tx", "qdisc_drop")] == s["tx_drops"]["qdisc_drop"]

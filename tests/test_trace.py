@@ -57,7 +57,10 @@ def test_outermost_slices_add_up_to_the_cpu_time(runs):
 
 
 def test_slices_nest_strictly_on_every_track(runs):
-    _, _, _, xs = _load(runs / "t")
+    _nest(_load(runs / "t")[3])
+
+
+def _nest(xs):
     by_track = collections.defaultdict(list)
     for e in xs:
         by_track[(e["pid"], e["tid"])].append((_ns(e["ts"]), _ns(e["ts"]) + _ns(e["dur"]),
@@ -114,10 +117,26 @@ def test_a_window_and_a_cap(tmp_path):
     assert xs
     for e in xs:
         assert 1_000_000 <= _ns(e["ts"]) and _ns(e["ts"]) + _ns(e["dur"]) <= 1_500_000
-    _run(tmp_path / "c", "--trace", "--set", "observe.trace_max=20")
+    _run(tmp_path / "c", "--trace", "--ftrace", "--set", "observe.trace_max=20")
     ev, _, _, xs = _load(tmp_path / "c")
-    assert len(xs) <= 20 * 4
+    assert 0 < len(xs) <= 20 * 4
     assert "cut at trace_max" in ev[0]["args"]["name"]
+    _nest(xs)                                   # what was kept still nests
+    depth = 0
+    for line in (tmp_path / "c" / "ftrace.txt").read_text().splitlines()[4:]:
+        depth += line.endswith("{") - line.endswith("}")
+        assert depth >= 0
+    assert depth == 0
+
+
+def test_ice_functions_under_their_own_names(tmp_path):
+    from helpers import ROOT
+    out = tmp_path / "e810"
+    assert main(["run", f"{ROOT}/examples/ntuple.toml", "--mode", "inline", "--out",
+                 str(out), "--quiet", "--duration", "1ms", "--trace"]) == 0
+    names = {e["name"] for e in _load(out)[3]}
+    assert {"ice_msix_clean_rings", "ice_napi_poll", "ice_clean_rx_irq"} <= names
+    assert not any(n.startswith("igb_") for n in names)
 
 
 @pytest.mark.parametrize("sets, says", [
