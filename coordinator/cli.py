@@ -66,6 +66,13 @@ def _ascii_int(text: str) -> int:
     return int(text)
 
 
+def _plot_name(text: str) -> str:
+    allowed = (*RUN_PLOTS, *OPTIONAL_PLOTS, "sweep")
+    if text not in allowed:
+        raise argparse.ArgumentTypeError(f"{text!r}: one of {', '.join(allowed)}")
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="softnet", description="Simulate the Linux kernel's network packet path on a "
@@ -165,8 +172,7 @@ def _parser() -> argparse.ArgumentParser:
                         "or of a sweep directory (sweep: --y against --x). Needs "
                         "matplotlib: pip install 'softnet[plot]'.")
     pl.add_argument("target", metavar="DIR", help="a run or sweep directory")
-    pl.add_argument("what", nargs="*", choices=[*RUN_PLOTS, *OPTIONAL_PLOTS, "sweep", []],
-                    metavar="WHAT",
+    pl.add_argument("what", nargs="*", type=_plot_name, metavar="WHAT",
                     help=f"any of: {', '.join(RUN_PLOTS)} (a run; default all), "
                          f"{', '.join(OPTIONAL_PLOTS)} (a run with --trace), sweep (a sweep)")
     pl.add_argument("--out", metavar="DIR", help="where to write (default DIR/plots)")

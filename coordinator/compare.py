@@ -98,7 +98,14 @@ def counter_keys(run_dir: str) -> tuple[dict, list[str]]:
                "proc/net/snmp": lambda t: parse_header_pairs(t, "snmp"),
                "proc/net/netstat": lambda t: parse_header_pairs(t, "netstat"),
                "proc/net/softnet_stat": parse_softnet_stat}
-    for rel in COUNTER_FILES:
+    # a device of several ports writes ethtool_S_<port>.txt for each port after the first
+    extra = sorted(n for n in os.listdir(run_dir)
+                   if n.startswith("ethtool_S_") and n.endswith(".txt"))
+    for n in extra:
+        port = n[len("ethtool_S_"):-len(".txt")]
+        parsers[n] = lambda t, port=port: {k.replace("ethtool.", f"ethtool.{port}.", 1): v
+                                           for k, v in parse_ethtool(t).items()}
+    for rel in (*COUNTER_FILES, *extra):
         if not os.path.lexists(os.path.join(run_dir, rel)):
             missing.append(rel)
             continue
@@ -155,11 +162,11 @@ def compare_maps(a: dict, b: dict) -> list[Row]:
 
 def compare(run_a: str, run_b: str) -> dict:
     """Every section's rows (equal ones included) and the counter files either run lacks."""
+    config = compare_maps(config_keys(run_a), config_keys(run_b))   # both directories first
+    summary = compare_maps(summary_keys(run_a), summary_keys(run_b))
     ca, ma = counter_keys(run_a)
     cb, mb = counter_keys(run_b)
-    return {"config": compare_maps(config_keys(run_a), config_keys(run_b)),
-            "summary": compare_maps(summary_keys(run_a), summary_keys(run_b)),
-            "counters": compare_maps(ca, cb),
+    return {"config": config, "summary": summary, "counters": compare_maps(ca, cb),
             "missing": {"a": ma, "b": mb}}
 
 

@@ -577,7 +577,7 @@ def _validate_observe(o, duration_ns: int, flows: list[dict]) -> dict:
     if t1 <= t0:
         _fail("observe.trace_window", win, "the end must come after the start")
     out["trace_window_ns"] = [t0, t1]
-    out["trace_window"] = win
+    out["trace_window"] = o.get("trace_window")      # None: the whole run, however long
     out["trace_max"] = _int("observe.trace_max", o.get("trace_max", TRACE_MAX), 1,
                             100_000_000)
     if ("trace_window" in o or "trace_max" in o) and not (out["trace"] or out["ftrace"]):
@@ -1504,8 +1504,9 @@ def observe_view(o: dict) -> dict:
     """[observe] as the user would write it, only what is on."""
     out: dict = {}
     if o["trace"] or o["ftrace"]:
-        out.update(trace=o["trace"], ftrace=o["ftrace"], trace_window=o["trace_window"],
-                   trace_max=o["trace_max"])
+        out.update(trace=o["trace"], ftrace=o["ftrace"], trace_max=o["trace_max"])
+        if o["trace_window"] is not None:
+            out["trace_window"] = o["trace_window"]
     if o["interval_ns"]:
         out["interval"] = o["interval"]
     if o["pcap"]:

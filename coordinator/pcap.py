@@ -118,6 +118,6 @@ def pcap_files(r: dict, results: dict) -> dict[str, bytes | str]:
         frames[name] = pcap_bytes(records)
         index["files"][name] = {"tap": "wire", "port": ports[pt], "direction": "in",
                                 "frames": len(records),
-                                "cut_at_count_limit": len(records) >= o["pcap_count"]}
+                                "cut_at_count_limit": nic["capture_cut"][pt]}
     frames["pcap/captures.json"] = json.dumps(index, indent=1) + "\n"
     return frames

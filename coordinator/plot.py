@@ -43,21 +43,26 @@ def pyplot():
     return plt
 
 
-def _table(run: str, rel: str, hint: str) -> list[dict]:
+def _table(run: str, rel: str, hint: str, empty_ok: bool = False) -> list[dict]:
     path = os.path.join(run, rel)
     if not os.path.lexists(path):
         raise PlotError(f"{path}: not found ({hint})")
     text = run_text(run, rel)
     rows = list(csv.DictReader(text.splitlines()))
-    if not rows:
+    if not rows and not empty_ok:
         raise PlotError(f"{path}: no rows to draw")
     return rows
 
 
-def _series(run: str, name: str) -> list[dict]:
+def _series(run: str, name: str, empty_ok: bool = False) -> list[dict]:
     return _table(run, f"timeseries/{name}.csv",
                   "the run has no time series: run it again with --interval, e.g. "
-                  "--interval auto")
+                  "--interval auto", empty_ok)
+
+
+def _number(v) -> float | None:
+    """A cell as a number; None for an empty cell (a figure a point does not have)."""
+    return None if v == "" else float(v)
 
 
 def _ms(rows, key="t_ns") -> list[float]:
@@ -93,13 +98,13 @@ def plot_cpu(plt, run: str):
 
 
 def plot_drops(plt, run: str):
-    rows = _series(run, "drops") if os.path.lexists(
-        os.path.join(run, "timeseries/drops.csv")) else []
+    rows = _series(run, "drops", empty_ok=True)      # a run without drops has none
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    stages = sorted({r["stage"] for r in rows})
-    for st in stages:
-        mine = [r for r in rows if r["stage"] == st]
-        ax.step(_ms(mine), [int(r["packets"]) for r in mine], where="post", label=st)
+    stages = sorted({(r["books"], r["stage"]) for r in rows})
+    for books, st in stages:
+        mine = [r for r in rows if (r["books"], r["stage"]) == (books, st)]
+        ax.step(_ms(mine), [int(r["packets"]) for r in mine], where="post",
+                label=st if books == "rx" else f"{st} (senders)")
     if stages:
         ax.legend(fontsize="small")
     else:
@@ -113,12 +118,12 @@ def plot_drops(plt, run: str):
 def plot_irq(plt, run: str):
     rows = _series(run, "queue")
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    for q in sorted({int(r["queue"]) for r in rows}):
-        mine = [r for r in rows if int(r["queue"]) == q]
+    for port, q in sorted({(r["port"], int(r["queue"])) for r in rows}):
+        mine = [r for r in rows if (r["port"], int(r["queue"])) == (port, q)]
         secs = [(int(r["t_end_ns"]) - int(r["t_ns"])) / 1e9 for r in mine]
         pps = [int(r["packets"]) / s for r, s in zip(mine, secs)]
         ips = [int(r["interrupts"]) / s for r, s in zip(mine, secs)]
-        ax.scatter(pps, ips, s=12, label=f"rx-{q}")
+        ax.scatter(pps, ips, s=12, label=f"{port} rx-{q}")
     return _label(fig, ax, "interrupt rate against packet rate, per RX queue",
                   "packets/s taken by the driver", "interrupts/s")
 
@@ -209,11 +214,15 @@ def plot_sweep(plt, sweep_dir: str, x: str | None, y: str | None):
     for r in ok:
         groups.setdefault(tuple(r[k] for k in others), []).append(r)
     order = {v: i for i, v in enumerate(dict.fromkeys(r[x] for r in rows))}
+    drawn = False
     for g, rs in groups.items():
-        rs.sort(key=lambda r: order[r[x]])
+        rs = sorted((r for r in rs if _number(r[y]) is not None), key=lambda r: order[r[x]])
         label = ", ".join(f"{k}={v}" for k, v in zip(others, g)) or None
-        ax.plot([order[r[x]] for r in rs], [float(r[y]) for r in rs], marker="o",
+        ax.plot([order[r[x]] for r in rs], [_number(r[y]) for r in rs], marker="o",
                 label=label)
+        drawn = drawn or bool(rs)
+    if not drawn:
+        raise PlotError(f"--y {y}: no point has that figure (no packet was read, say)")
     ax.set_xticks(list(order.values()), list(order))
     ax.set_xlabel(x)
     ax.set_ylabel(y)
@@ -239,15 +248,25 @@ def draw(target: str, what: list[str], out_dir: str | None, fmt: str,
                             f"({target}/points/N) or draw `sweep`")
     plt = pyplot()
     out_dir = out_dir or os.path.join(target, "plots")
+    if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
+        raise PlotError(f"--out {out_dir}: exists and is not a directory")
     figs = []
     for w in what:
-        if w == "sweep":
-            figs.append((w, plot_sweep(plt, target, x, y)))
-        else:
-            figs.append((w, {"cpu": plot_cpu, "drops": plot_drops, "irq": plot_irq,
-                             "latency": plot_latency,
-                             "timeline": plot_timeline}[w](plt, target)))
-    os.makedirs(out_dir, exist_ok=True)
+        try:
+            if w == "sweep":
+                figs.append((w, plot_sweep(plt, target, x, y)))
+            else:
+                figs.append((w, {"cpu": plot_cpu, "drops": plot_drops, "irq": plot_irq,
+                                 "latency": plot_latency,
+                                 "timeline": plot_timeline}[w](plt, target)))
+        except (KeyError, ValueError, TypeError, AttributeError, IndexError) as e:
+            # a file softnet did not write, or wrote in another version
+            what_ = f"lacks {e}" if isinstance(e, KeyError) else f"has a bad value ({e})"
+            raise Damaged(f"{target}: cannot draw {w}: a file it reads {what_}") from None
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise PlotError(f"--out {out_dir}: cannot be created: {e.strerror}") from None
     paths = []
     for w, fig in figs:
         path = os.path.join(out_dir, f"{w}.{fmt}")

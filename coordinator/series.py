@@ -21,7 +21,7 @@ from softnet.engine.histogram import percentiles
 CPU_COLS = ("t_ns", "t_end_ns", "cpu", "hardirq_ns", "softirq_ns", "ksoftirqd_ns", "task_ns",
             "idle_ns", "busy", "interrupts", "net_rx_softirqs", "net_tx_softirqs",
             "processed", "time_squeeze", "backlog_dropped", "backlog_len")
-QUEUE_COLS = ("t_ns", "t_end_ns", "queue", "cpu", "packets", "drops", "interrupts",
+QUEUE_COLS = ("t_ns", "t_end_ns", "port", "queue", "cpu", "packets", "drops", "interrupts",
               "ring_backlog", "itr_interval_ns")
 FLOW_COLS = ("t_ns", "t_end_ns", "flow", "offered", "delivered", "forwarded", "dropped",
              "latency_mean_ns", "latency_p50_ns", "latency_p99_ns", "latency_max_ns")
@@ -55,7 +55,11 @@ def series_files(r: dict, results: dict) -> dict[str, str]:
             t0, t1 = span(k)
             busy = round((hi + si + ks + task) / (t1 - t0), 4)
             cpu_rows.append([t0, t1, cpu, hi, si, ks, task, idle, busy, *rest])
-    queue_rows = [[*span(k), *rest] for s in cpus for k, *rest in s["queue"]]
+    # a queue by its port and its number there, as ethtool -S names it (rx_queue_N)
+    nq = r["nic"]["combined"]
+    ports = r["nic"].get("port_names", [r["nic"]["ifname"]])
+    queue_rows = [[*span(k), ports[q // nq], q % nq, *rest]
+                  for s in cpus for k, q, *rest in s["queue"]]
 
     names = [f["name"] for f in r["flows"]]
     offered = {(k, f): c for k, f, c in results["nic"].get("series_offered", [])}
@@ -102,7 +106,7 @@ def series_files(r: dict, results: dict) -> dict[str, str]:
                        key=lambda row: (row[0], row[2]))
     return {"timeseries/cpu.csv": _csv(CPU_COLS, sorted(cpu_rows, key=lambda x: x[:3])),
             "timeseries/queue.csv": _csv(QUEUE_COLS,
-                                         sorted(queue_rows, key=lambda x: x[:3])),
+                                         sorted(queue_rows, key=lambda x: x[:4])),
             "timeseries/flow.csv": _csv(FLOW_COLS, flow_rows),
             "timeseries/drops.csv": _csv(DROP_COLS, drop_rows),
             "timeseries/socket.csv": _csv(SOCKET_COLS, sock_rows)}

@@ -181,7 +181,8 @@ def _plot(sweep_dir: str, y: str, say) -> None:
         return
     try:
         fig = plot_sweep(plt, sweep_dir, None, y)
-    except PlotError as e:
+    except (PlotError, ValueError, KeyError) as e:
+        # the table is what matters: a figure that cannot be drawn loses nothing else
         say(f"sweep: no sweep.png: {e}")
         return
     fig.tight_layout()

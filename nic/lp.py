@@ -85,6 +85,7 @@ class NicLP(LogicalProcess):
         self.cap_flows = None if cap is None else np.array(cap["flows"], dtype=np.int64)
         self.cap_count = 0 if cap is None else cap["count"]
         self.cap_rx: list[list] = [[] for _ in range(self.nports)]
+        self.cap_cut = [False] * self.nports     # frames were left out at the count cap
         # [observe] interval: frames offered per (interval, flow), by wire arrival time
         self.series_ns = args["series_ns"]
         if self.txe is not None:
@@ -213,9 +214,11 @@ class NicLP(LogicalProcess):
         port = self.flow_port[f]
         for pt, got in enumerate(self.cap_rx):
             room = self.cap_count - len(got)
+            sel = m & (port == pt)
+            if int(sel.sum()) > room:
+                self.cap_cut[pt] = True
             if room <= 0:
                 continue
-            sel = m & (port == pt)
             got.extend(zip(arrive[sel][:room].tolist(), f[sel][:room].tolist(),
                            ids[sel][:room].tolist()))
 
@@ -336,7 +339,8 @@ class NicLP(LogicalProcess):
             "fdir_sb_match": self.sb_match,
             "ntuple_dropped_by_flow": self.dropped.tolist(),
             "tx": None if self.txe is None else self.txe.result(),
-            **({"capture_rx": self.cap_rx} if self.cap_flows is not None else {}),
+            **({"capture_rx": self.cap_rx, "capture_cut": self.cap_cut}
+               if self.cap_flows is not None else {}),
             **({"series_offered": sorted([k, f, n] for (k, f), n in
                                          self.series_offered.items()),
                 "series_ntuple_dropped": sorted([k, f, n] for (k, f), n in

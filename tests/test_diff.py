@@ -108,3 +108,15 @@ def test_the_command_as_a_user_runs_it(runs):
     r = softnet("diff", str(runs / "a"), str(runs / "b"))
     assert r.returncode == 1, r.stderr
     assert "flows.steady-a.rate" in r.stdout
+
+
+def test_every_port_is_compared(tmp_path, capsys):
+    from helpers import ROOT
+    a, b = tmp_path / "a", tmp_path / "b"
+    for out, rate in ((a, "300kpps"), (b, "100kpps")):
+        assert main(["run", f"{ROOT}/examples/router2.toml", "--mode", "inline", "--out",
+                     str(out), "--quiet", "--duration", "2ms", "--set",
+                     f"flows.1.rate={rate}"]) == 0
+    assert main(["diff", str(a), str(b), "--json"]) == 1
+    keys = {r["key"] for r in json.loads(capsys.readouterr().out)["counters"]}
+    assert any(k.startswith("ethtool.eth1.") for k in keys)

@@ -98,6 +98,13 @@ def test_filters_and_count(tmp_path):
         assert dpkt.ethernet.Ethernet(buf).data.data.dport == int(bursty["dst"].split(":")[1])
     idx = (tmp_path / "f" / "pcap" / "captures.json").read_text()
     assert '"cut_at_count_limit": true' in idx
+    # exactly as many frames as the cap: nothing was cut
+    n = summary(tmp_path / "f")["flows"][2]["offered"]
+    _run(tmp_path / "g", "--pcap", "wire", "--set", 'observe.pcap_flows=["bursty"]',
+         "--set", f"observe.pcap_count={n}")
+    assert len(_read(tmp_path / "g" / "pcap" / "eth0-wire.pcap")) == n
+    assert '"cut_at_count_limit": false' in \
+        (tmp_path / "g" / "pcap" / "captures.json").read_text()
 
 
 def test_identical_in_both_modes(wire, tmp_path):

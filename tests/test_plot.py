@@ -66,3 +66,29 @@ def test_a_timeline_from_the_trace(tmp_path, run, capsys):
                  "1ms", "--trace"]) == 0
     assert main(["plot", str(out), "timeline"]) == 0
     assert (out / "plots" / "timeline.png").read_bytes().startswith(PNG)
+
+
+def test_a_run_without_drops_and_damaged_files(tmp_path, capsys):
+    out = tmp_path / "basic"
+    assert main(["run", "--mode", "inline", "--out", str(out), "--quiet", "--duration",
+                 "1ms", "--interval", "auto", "--set", "flows.3.rate=1kpps",
+                 "--set", "flows.3.dst=\"10.0.0.1:9000\""]) == 0
+    assert (out / "timeseries" / "drops.csv").read_text().count("\n") == 1   # header only
+    assert main(["plot", str(out), "drops"]) == 0            # "no drops" is a figure too
+    cpu = out / "timeseries" / "cpu.csv"
+    cpu.write_text(cpu.read_text().replace(",0,", ",x,", 1))
+    assert main(["plot", str(out), "cpu"]) == 2
+    assert "cannot draw cpu" in capsys.readouterr().err
+    assert main(["plot", str(out), "latency", "--out", str(out / "summary.json")]) == 2
+    assert "not a directory" in capsys.readouterr().err
+
+
+def test_a_sweep_figure_some_points_lack(tmp_path, capsys):
+    from helpers import ROOT
+    sw = tmp_path / "sw"
+    # a router reads nothing: no latency in any point; the table is kept all the same
+    assert main(["sweep", f"{ROOT}/examples/router.toml", "--vary",
+                 "flows.0.rate=100kpps,200kpps", "--duration", "1ms", "--out", str(sw),
+                 "--plot", "latency_p50_ns"]) == 0
+    assert (sw / "sweep.csv").exists() and not (sw / "sweep.png").exists()
+    assert "no sweep.png" in capsys.readouterr().err
