@@ -151,3 +151,34 @@ def test_an_unreachable_scheduler_is_refused(tmp_path, capsys):
                  "--scheduler", "tcp://127.0.0.1:9"]) == 2
     assert "cannot connect" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_stopped_cluster_sweep_ends_its_running_points(tmp_path):
+    """A cancelled Dask task's child would run on: the stop ends it on the worker."""
+    distributed = pytest.importorskip("distributed")
+    import tempfile
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  protocol="tcp", dashboard_address=None) as cluster:
+        out = tmp_path / "sw"
+        p = subprocess.Popen([sys.executable, "-m", "softnet.coordinator", "sweep", "--vary",
+                              "flows.0.rate=100kpps,200kpps", "--duration", "10s", "--out",
+                              str(out), "--scheduler", cluster.scheduler_address],
+                             cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            runs = []
+            while len(runs) < 2:                 # both points' runs are going
+                assert time.monotonic() < deadline, "the points never started"
+                # the in-process cluster's workers start them: they are ours
+                runs = [c for c in psutil.Process().children()
+                        if "coordinator run" in _cmdline(c)]
+            p.send_signal(signal.SIGTERM)
+            assert p.wait(timeout=60) == 128 + signal.SIGTERM
+        finally:
+            if p.poll() is None:
+                p.kill()
+        gone, alive = psutil.wait_procs(runs, timeout=30)
+        assert not alive
+        assert not out.exists()
+        assert not [n for n in os.listdir(tempfile.gettempdir())
+                    if n.startswith("softnet-point-")]
