@@ -24,6 +24,19 @@ def _cmdline(proc) -> str:
         return ""
 
 
+def _stop_once_running(p, find, n: int) -> None:
+    """SIGTERM the sweep `p` once `find()` shows n processes; they must all end."""
+    deadline = time.monotonic() + 60
+    procs = []
+    while len(procs) < n:
+        assert time.monotonic() < deadline, "the points never started"
+        procs = find()
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=60) == 128 + signal.SIGTERM
+    gone, alive = psutil.wait_procs(procs, timeout=30)
+    assert not alive
+
+
 def _table(out):
     with open(out / "sweep.csv", newline="") as f:
         return list(csv.DictReader(f))
@@ -99,19 +112,12 @@ def test_a_stop_ends_every_point_and_leaves_nothing(tmp_path):
         for line in p.stderr:                   # the sweep has started its first point
             if "sweep of 4 points" in line:
                 break
-        kids = []
-        deadline = time.monotonic() + 60
-        while not kids:                         # the first point's LP processes are up
-            assert time.monotonic() < deadline, "the first point never started"
-            kids = [c for c in psutil.Process(p.pid).children(recursive=True)
-                    if "softnet: cpu" in _cmdline(c)]
-        p.send_signal(signal.SIGTERM)
-        assert p.wait(timeout=60) == 128 + signal.SIGTERM
+        # once the first point's LP processes are up
+        _stop_once_running(p, lambda: [c for c in psutil.Process(p.pid).children(
+            recursive=True) if "softnet: cpu" in _cmdline(c)], 1)
     finally:
         if p.poll() is None:
             p.kill()
-    gone, alive = psutil.wait_procs(kids, timeout=30)
-    assert not alive
     assert not out.exists()
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".softnet-")]
 
@@ -165,20 +171,13 @@ def test_a_stopped_cluster_sweep_ends_its_running_points(tmp_path):
                               str(out), "--scheduler", cluster.scheduler_address],
                              cwd=ROOT, stderr=subprocess.PIPE, text=True)
         try:
-            deadline = time.monotonic() + 60
-            runs = []
-            while len(runs) < 2:                 # both points' runs are going
-                assert time.monotonic() < deadline, "the points never started"
-                # the in-process cluster's workers start them: they are ours
-                runs = [c for c in psutil.Process().children()
-                        if "coordinator run" in _cmdline(c)]
-            p.send_signal(signal.SIGTERM)
-            assert p.wait(timeout=60) == 128 + signal.SIGTERM
+            # once both points' runs are going (the in-process cluster's workers start
+            # them: they are this process's children)
+            _stop_once_running(p, lambda: [c for c in psutil.Process().children()
+                                           if "coordinator run" in _cmdline(c)], 2)
         finally:
             if p.poll() is None:
                 p.kill()
-        gone, alive = psutil.wait_procs(runs, timeout=30)
-        assert not alive
         assert not out.exists()
         assert not [n for n in os.listdir(tempfile.gettempdir())
                     if n.startswith("softnet-point-")]
