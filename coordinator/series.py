@@ -6,7 +6,8 @@ Every table starts with `t_ns,t_end_ns`: the interval [t_ns, t_end_ns) of simula
 (the last one ends at the run's end). In `drops.csv`, `books` says which books a stage is
 in: `rx` (summary.json's `drops`: received and forwarded packets) or `tx` (`tx_drops`:
 the senders' datagrams). Counts are what happened inside the interval;
-`ring_backlog`, `backlog_len`, `queued`, `rmem_alloc` are what was there at its end.
+`ring_backlog`, `backlog_len`, `queued`, `rmem_alloc`, the qdisc's and BQL's are what
+was there at its end.
 
 May import: the standard library, `engine.histogram` and this package's modules.
 """
@@ -27,6 +28,9 @@ FLOW_COLS = ("t_ns", "t_end_ns", "flow", "offered", "delivered", "forwarded", "d
              "latency_mean_ns", "latency_p50_ns", "latency_p99_ns", "latency_max_ns")
 DROP_COLS = ("t_ns", "t_end_ns", "books", "stage", "packets")
 SOCKET_COLS = ("t_ns", "t_end_ns", "socket", "cpu", "queued", "rmem_alloc", "rcvbuf")
+TXQ_COLS = ("t_ns", "t_end_ns", "port", "queue", "cpu", "packets", "bytes", "qdisc_qlen",
+            "qdisc_backlog", "bql_limit", "bql_inflight", "stopped")
+SENDER_COLS = ("t_ns", "t_end_ns", "sender", "sent", "on_wire")
 
 
 def _csv(cols: tuple, rows: list) -> str:
@@ -104,7 +108,28 @@ def series_files(r: dict, results: dict) -> dict[str, str]:
     sock_rows = sorted([[*span(k), apps.get(i, str(i)), cpu, *rest]
                         for s in cpus for k, i, cpu, *rest in s["socket"]],
                        key=lambda row: (row[0], row[2]))
-    return {"timeseries/cpu.csv": _csv(CPU_COLS, sorted(cpu_rows, key=lambda x: x[:3])),
+    # a TX queue's two halves may be on two CPUs: the ring's counts from the one that
+    # cleans it, the qdisc and BQL from the one that transmits on it
+    txq: dict = {}
+    for c, s in enumerate(cpus):
+        for k, q, cleans, pk, by, produces, qlen, backlog, limit, inflight, stopped in s["txq"]:
+            row = txq.setdefault((k, q), [*span(k), ports[q // nq], q % nq, "", 0, 0,
+                                          0, 0, 0, 0, 0])
+            if cleans:
+                row[4:7] = [c, pk, by]
+            if produces:
+                row[7:12] = [qlen, backlog, limit, inflight, int(stopped)]
+    sent: dict = {}
+    for s in cpus:
+        for k, a, n_ in s["sent"]:
+            sent[(k, a)] = sent.get((k, a), 0) + n_
+    on_wire = {(k, a): n_ for k, a, n_ in results["nic"].get("series_on_wire", [])}
+    senders = [i for i, a in enumerate(r["apps"]) if a.get("sender")]
+    sender_rows = [[*span(k), apps[i], sent.get((k, i), 0), on_wire.get((k, i), 0)]
+                   for k in range(n) for i in senders]
+    return {"timeseries/txq.csv": _csv(TXQ_COLS, [txq[key] for key in sorted(txq)]),
+            "timeseries/sender.csv": _csv(SENDER_COLS, sender_rows),
+            "timeseries/cpu.csv": _csv(CPU_COLS, sorted(cpu_rows, key=lambda x: x[:3])),
             "timeseries/queue.csv": _csv(QUEUE_COLS,
                                          sorted(queue_rows, key=lambda x: x[:4])),
             "timeseries/flow.csv": _csv(FLOW_COLS, flow_rows),

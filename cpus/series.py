@@ -50,7 +50,8 @@ class SeriesBooks(Books):
 
 class CpuSeries:
     __slots__ = ("lp", "interval", "end", "next_t", "k", "prev", "cpu_rows", "queue_rows",
-                 "sock_rows", "drop_rows", "flow_dropped", "flow_reads")
+                 "sock_rows", "drop_rows", "flow_dropped", "flow_reads", "txq_rows",
+                 "sent_rows")
 
     def __init__(self, lp, interval: int, end: int) -> None:
         self.lp = lp
@@ -64,6 +65,10 @@ class CpuSeries:
         self.sock_rows: list[list] = []
         self.drop_rows: list[list] = []     # [k, "rx"|"tx", stage, n], n > 0
         self.flow_dropped: list[list] = []  # [k, flow, n], n > 0
+        # a TX queue's halves: [k, queue, cleaned here, packets, bytes, produced here,
+        # qlen, backlog, bql limit, bql inflight, stopped]
+        self.txq_rows: list[list] = []
+        self.sent_rows: list[list] = []     # [k, sender, sendmsg calls], n > 0
         # (k, flow) -> [reads, latency sum, max, {bin: count}]
         self.flow_reads: dict[tuple[int, int], list] = {}
         lp.books.on_full = self._fold_reads
@@ -110,6 +115,17 @@ class CpuSeries:
         for s in lp.sockets.values():
             self.sock_rows.append([k, s.index, lp.cpu_id, s.queued(), s.rmem_alloc,
                                    s.rcvbuf])
+        for q, txq in lp.txqs.items():
+            cleans, produces = q in lp.txq_cleaned, q in lp.tx.queues
+            self.txq_rows.append(
+                [k, q, cleans, d(("txp", q), txq.ring.packets) if cleans else 0,
+                 d(("txb", q), txq.ring.bytes) if cleans else 0, produces,
+                 *((txq.qdisc.qlen(), txq.qdisc.backlog, txq.dql.limit, txq.dql.inflight(),
+                    txq.stopped()) if produces else (0, 0, 0, 0, False))])
+        for sender, n in enumerate(lp.books.tx_sent):
+            n = d(("sent", sender), n)
+            if n:
+                self.sent_rows.append([k, sender, n])
         books = lp.books
         # the receive books (received and forwarded packets) and the senders' apart: a
         # stage may be in both (qdisc_drop)
@@ -156,6 +172,7 @@ class CpuSeries:
     def export(self) -> dict:
         self._fold_reads(self.lp.books)
         return {"cpu": self.cpu_rows, "queue": self.queue_rows, "socket": self.sock_rows,
+                "txq": self.txq_rows, "sent": self.sent_rows,
                 "drops": self.drop_rows, "flow_dropped": self.flow_dropped,
                 "flow_reads": [[k, f, e[0], e[1], e[2], sorted(e[3].items())]
                                for (k, f), e in sorted(self.flow_reads.items())]}

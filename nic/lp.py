@@ -346,7 +346,9 @@ class NicLP(LogicalProcess):
                 "series_ntuple_dropped": sorted([k, f, n] for (k, f), n in
                                                 self.series_dropped.items()),
                 "series_forwarded": sorted([k, f, n] for (k, f), n in
-                                           (self.txe.series_fwd if self.txe else {}).items())}
+                                           (self.txe.series_fwd if self.txe else {}).items()),
+                "series_on_wire": sorted([k, a, n] for (k, a), n in
+                                         (self.txe.series_sent if self.txe else {}).items())}
                if self.series_ns else {}),
             "arfs": None if self.arfs is None else dict(
                 self.arfs.result(), flow_queue=self.arfs.flow_queue,

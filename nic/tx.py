@@ -25,7 +25,8 @@ class TxEngine:
                  "read_ns", "queue_cpu", "pending", "in_flight_fwd", "on_wire_by_sender",
                  "arp_requests", "arp_out",
                  "on_wire_by_flow", "frames", "bytes", "end", "in_flight", "queue_packets",
-                 "queue_bytes", "frames_by_sender", "series_ns", "series_fwd")
+                 "queue_bytes", "frames_by_sender", "series_ns", "series_fwd",
+                 "series_sent")
 
     def __init__(self, line_rate_bps: int, read_ns: int, queue_cpu: dict[int, str],
                  nsenders: int, nflows: int, end: int, nports: int = 1, nq: int = 1) -> None:
@@ -52,6 +53,7 @@ class TxEngine:
         self.queue_bytes: dict[int, int] = {}
         self.series_ns = 0                     # [observe] interval: forwarded per interval
         self.series_fwd: dict[tuple[int, int], int] = {}
+        self.series_sent: dict[tuple[int, int], int] = {}   # sends on the wire, by sender
 
     def doorbell(self, stamp: int, origin: int, seq: int, queue: int, pkts: list,
                  clean: list) -> None:
@@ -104,6 +106,9 @@ class TxEngine:
                         self.frames_by_sender[p[2]] += n
                         if ends_send:
                             self.on_wire_by_sender[p[2]] += 1
+                            if self.series_ns:
+                                key = (t // self.series_ns, p[2])
+                                self.series_sent[key] = self.series_sent.get(key, 0) + 1
                     else:
                         self.on_wire_by_flow[p[1]] += n
                         if self.series_ns:

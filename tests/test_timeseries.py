@@ -180,3 +180,24 @@ def test_a_stage_in_both_books_is_kept_apart(tmp_path):
     assert s["drops"].get("qdisc_drop") and s["tx_drops"].get("qdisc_drop")
     assert got[("rx", "qdisc_drop")] == s["drops"]["qdisc_drop"]
     assert got[("tx", "qdisc_drop")] == s["tx_drops"]["qdisc_drop"]
+
+
+def test_the_transmit_side(tmp_path):
+    from helpers import ROOT
+    out = tmp_path / "sender"
+    assert main(["run", f"{ROOT}/examples/sender.toml", "--mode", "inline", "--out",
+                 str(out), "--quiet", "--duration", "2ms", "--interval", "300us"]) == 0
+    s = summary(out)
+    sent = collections.Counter()
+    wire = collections.Counter()
+    for r in _rows(out, "sender"):
+        sent[r["sender"]] += int(r["sent"])
+        wire[r["sender"]] += int(r["on_wire"])
+    assert sum(sent.values()) == s["sent"] > 0
+    assert sum(wire.values()) == s["on_wire"] > 0
+    pk = collections.Counter()
+    for r in _rows(out, "txq"):
+        pk[f"tx-{r['queue']}"] += int(r["packets"])
+        assert int(r["bql_inflight"]) >= 0 and int(r["qdisc_qlen"]) >= 0
+    assert {q: n for q, n in pk.items() if n} == \
+        {q: t["packets"] for q, t in s["tx_queues"].items() if t["packets"]}
