@@ -1,8 +1,9 @@
 """Packet captures of a run (`[observe] pcap`, `--pcap wire`): what tcpdump on a mirror
-port of each of the host's ports would record, as nanosecond libpcap files
+port of each of the host's ports would record, both ways, as nanosecond libpcap files
 (observability-formats §3) that tcpdump, tshark, dpkt and scapy read.
 
-The nic reports each captured frame as (time its last bit arrived, flow, packet id); this
+The nic reports each captured frame as (time its last bit arrived, flow, packet id) or, for
+one that left, (time, forwarded or a sender's, flow or sender, id, piece, length); this
 module gives it real headers with dpkt, which computes the lengths and checksums: Ethernet
 (no FCS, as a capture shows it), IPv4 (DF set, TTL 64; IP ID 0 as Linux's unconnected UDP
 sends it, a count per segment for TCP as a connected socket's inet_id) or IPv6, then UDP,
@@ -26,6 +27,8 @@ import struct
 
 import dpkt
 
+from softnet.cpus.tx import gso_segments, ip_fragments
+
 SNAPLEN = 262144                  # libpcap's MAXIMUM_SNAPLEN
 FCS = 4
 ETH = 14
@@ -41,28 +44,49 @@ def remote_mac(ip: str) -> bytes:
     return bytes([0x02, 0x53, 0x4E]) + ipaddress.ip_address(ip).packed[-3:]
 
 
-class FlowFrames:
-    """Frames of one received flow, as its remote sender put them on the wire."""
+def _ip(src, dst, proto: int, ttl: int, data, ident: int = 0, df: bool = True,
+        mf: bool = False, offset: int = 0):
+    if src.version == 6:
+        ip = dpkt.ip6.IP6(src=src.packed, dst=dst.packed, nxt=proto, hlim=ttl, data=data)
+        ip.plen = len(data)
+        return ip, dpkt.ethernet.ETH_TYPE_IP6
+    ip = dpkt.ip.IP(src=src.packed, dst=dst.packed, p=proto, ttl=ttl, df=int(df),
+                    mf=int(mf), offset=offset, id=ident & 0xFFFF, data=data)
+    ip.len = len(ip)
+    return ip, dpkt.ethernet.ETH_TYPE_IP
 
-    def __init__(self, flow: dict, port: int) -> None:
+
+def _ether(src: bytes, dst: bytes, etype: int, ip) -> bytes:
+    out = bytes(dpkt.ethernet.Ethernet(src=src, dst=dst, type=etype, data=ip))
+    return out + b"\0" * (ETH_MIN - len(out)) if len(out) < ETH_MIN else out
+
+
+def _payload(pid: int, n: int) -> bytes:
+    head = pid.to_bytes(8, "big") if n >= 8 else b""
+    return head + b"\0" * (n - len(head))
+
+
+class FlowFrames:
+    """Frames of one received flow, as its remote sender put them on the wire (and as the
+    host forwards them: TTL one less, its own port's MAC as the source)."""
+
+    def __init__(self, flow: dict) -> None:
         self.flow = flow
         self.src = ipaddress.ip_address(flow["src_ip"])
         self.dst = ipaddress.ip_address(flow["dst_ip"])
-        self.v6 = self.src.version == 6
         self.tcp = flow["proto"] == "tcp"
-        l3 = 40 if self.v6 else 20
+        l3 = 40 if self.src.version == 6 else 20
         l4 = 32 if self.tcp else 8
         self.payload = max(0, flow["size"] - FCS - ETH - l3 - l4)
-        self.eth_src, self.eth_dst = remote_mac(flow["src_ip"]), host_mac(port)
-        self.sent = 0                 # frames so far: the TCP sequence
 
-    def frame(self, pid: int, t_ns: int) -> bytes:
-        data = (pid.to_bytes(8, "big") if self.payload >= 8 else b"")
-        data += b"\0" * (self.payload - len(data))
+    def frame(self, pid: int, index: int, t_ns: int, ttl: int, eth_src: bytes,
+              eth_dst: bytes) -> bytes:
+        """The flow's `index`-th frame (its TCP sequence and IP ID follow from it)."""
         f = self.flow
+        data = _payload(pid, self.payload)
         if self.tcp:
             l4 = dpkt.tcp.TCP(sport=f["sport"], dport=f["dport"],
-                              seq=(1 + self.sent * self.payload) & 0xFFFFFFFF, ack=1,
+                              seq=(1 + index * self.payload) & 0xFFFFFFFF, ack=1,
                               flags=dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH, win=502,
                               opts=TCP_OPTS + struct.pack(">II", (t_ns // 1_000_000)
                                                           & 0xFFFFFFFF, 0),
@@ -73,22 +97,51 @@ class FlowFrames:
             l4 = dpkt.udp.UDP(sport=f["sport"], dport=f["dport"], data=data)
             l4.ulen = len(l4)
             proto = dpkt.ip.IP_PROTO_UDP
-        self.sent += 1
-        if self.v6:
-            ip = dpkt.ip6.IP6(src=self.src.packed, dst=self.dst.packed, nxt=proto, hlim=64,
-                              data=l4)
-            ip.plen = len(l4)
-            etype = dpkt.ethernet.ETH_TYPE_IP6
-        else:
-            # a connected socket numbers its packets (inet_id, advanced per segment);
-            # an unconnected UDP sender with DF sends id 0
-            ip = dpkt.ip.IP(src=self.src.packed, dst=self.dst.packed, p=proto, ttl=64, df=1,
-                            id=(self.sent - 1) & 0xFFFF if self.tcp else 0, data=l4)
-            ip.len = len(ip)
-            etype = dpkt.ethernet.ETH_TYPE_IP
-        out = bytes(dpkt.ethernet.Ethernet(src=self.eth_src, dst=self.eth_dst, type=etype,
-                                           data=ip))
-        return out + b"\0" * (ETH_MIN - len(out)) if len(out) < ETH_MIN else out
+        # a connected socket numbers its packets (inet_id, advanced per segment); an
+        # unconnected UDP sender with DF sends id 0
+        ip, etype = _ip(self.src, self.dst, proto, ttl, l4, index if self.tcp else 0)
+        return _ether(eth_src, eth_dst, etype, ip)
+
+
+class SenderFrames:
+    """Frames of one of the host's senders: a datagram, its UDP GSO segments (each a
+    datagram of its own) or its IP fragments (the UDP header and checksum, over the whole
+    datagram, in the first)."""
+
+    def __init__(self, app: dict) -> None:
+        self.app = app
+        self.src = ipaddress.ip_address(app["src_ip"])
+        self.dst = ipaddress.ip_address(app["dst_ip"])
+        self.gso = app["gso_size"] if app["gso_size"] and app["payload"] > app["gso_size"] \
+            else 0
+        self.frags = ip_fragments(app["payload"]) if not self.gso else [app["payload"] + 8]
+        self.connected = app["connected"]
+
+    def frame(self, pid: int, piece: int, eth_src: bytes, eth_dst: bytes) -> bytes:
+        a = self.app
+        send = pid - piece if len(self.frags) > 1 or self.gso else pid   # the send's id
+        if self.gso:
+            sizes = gso_segments(a["payload"], self.gso)
+            udp = dpkt.udp.UDP(sport=a["sport"], dport=a["dport"],
+                               data=_payload(send, sizes[piece]))
+            udp.ulen = len(udp)
+            ip, etype = _ip(self.src, self.dst, dpkt.ip.IP_PROTO_UDP, 64, udp,
+                            (send + piece) if self.connected else 0)
+            return _ether(eth_src, eth_dst, etype, ip)
+        udp = dpkt.udp.UDP(sport=a["sport"], dport=a["dport"], data=_payload(send, a["payload"]))
+        udp.ulen = len(udp)
+        if len(self.frags) == 1:
+            ip, etype = _ip(self.src, self.dst, dpkt.ip.IP_PROTO_UDP, 64, udp,
+                            send if self.connected else 0)
+            return _ether(eth_src, eth_dst, etype, ip)
+        # the whole datagram once, for its checksum; then its bytes cut into fragments
+        whole, _ = _ip(self.src, self.dst, dpkt.ip.IP_PROTO_UDP, 64, udp, df=False)
+        body = bytes(whole)[20:]
+        start = sum(self.frags[:piece])
+        chunk = body[start:start + self.frags[piece]]
+        ip, etype = _ip(self.src, self.dst, dpkt.ip.IP_PROTO_UDP, 64, chunk, send, df=False,
+                        mf=piece < len(self.frags) - 1, offset=start // 8)
+        return _ether(eth_src, eth_dst, etype, ip)
 
 
 def pcap_bytes(records: list[tuple[int, bytes]]) -> bytes:
@@ -107,17 +160,50 @@ def pcap_files(r: dict, results: dict) -> dict[str, bytes | str]:
         return {}
     nic = results["nic"]
     ports = r["nic"].get("port_names", [r["nic"]["ifname"]])
-    frames = {}
+    flows = [FlowFrames(f) for f in r["flows"]]
+    senders = {i: SenderFrames(a) for i, a in enumerate(r["apps"]) if a.get("sender")}
+    # a forwarded segment is one the receive side captured: its place in its flow
+    place: dict[int, tuple[int, int]] = {}
+    order: dict[int, list[int]] = {}
+    for captured in nic["capture_rx"]:
+        for _, flow, pid in captured:
+            lst = order.setdefault(flow, [])
+            place[pid] = (flow, len(lst))
+            lst.append(pid)
     index = {"count_limit": o["pcap_count"],
              "flows": o["pcap_flows"] or [f["name"] for f in r["flows"]], "files": {}}
+    files = {}
+    tx_all = nic.get("capture_tx") or [[] for _ in ports]
     for pt, captured in enumerate(nic["capture_rx"]):
-        makers = {i: FlowFrames(f, pt) for i, f in enumerate(r["flows"])
-                  if f.get("port", 0) == pt}
-        records = [(t, makers[flow].frame(pid, t)) for t, flow, pid in captured]
+        records = [(t, 0, flows[flow].frame(pid, place[pid][1], t, 64,
+                                            remote_mac(r["flows"][flow]["src_ip"]),
+                                            host_mac(pt)))
+                   for t, flow, pid in captured]
+        unshown = 0
+        for t, kind, who, pid, piece, length in tx_all[pt]:
+            if kind == 0:
+                first = place.get(pid)
+                pos = None if first is None else first[1] + piece
+                if pos is None or pos >= len(order[who]):
+                    unshown += 1            # its received frame is beyond the capture
+                    continue
+                frame = flows[who].frame(order[who][pos], pos, t, 63, host_mac(pt),
+                                         remote_mac(r["flows"][who]["dst_ip"]))
+            else:
+                frame = senders[who].frame(pid, piece, host_mac(pt),
+                                           remote_mac(r["apps"][who]["dst_ip"]))
+            if len(frame) != max(length, ETH_MIN):    # the headers must match the model
+                raise RuntimeError(f"pcap: a frame of {len(frame)} bytes built for one the "
+                                   f"nic sent as {length} (kind {kind}, {who}, id {pid})")
+            records.append((t, 1, frame))
+        records.sort(key=lambda x: (x[0], x[1]))
         name = f"pcap/{ports[pt]}-wire.pcap"
-        frames[name] = pcap_bytes(records)
-        index["files"][name] = {"tap": "wire", "port": ports[pt], "direction": "in",
-                                "frames": len(records),
-                                "cut_at_count_limit": nic["capture_cut"][pt]}
-    frames["pcap/captures.json"] = json.dumps(index, indent=1) + "\n"
-    return frames
+        files[name] = pcap_bytes([(t, fr) for t, _, fr in records])
+        index["files"][name] = {
+            "tap": "wire", "port": ports[pt],
+            "frames_in": len(captured), "frames_out": len(tx_all[pt]) - unshown,
+            "cut_at_count_limit": bool(nic["capture_cut"][pt] or
+                                       (nic.get("capture_tx_cut") or [False] * len(ports))[pt]),
+            **({"forwarded_not_shown": unshown} if unshown else {})}
+    files["pcap/captures.json"] = json.dumps(index, indent=1) + "\n"
+    return files

@@ -635,7 +635,7 @@ def _capture_args(r: dict) -> dict | None:
         return None
     names = o["pcap_flows"]
     return {"flows": [i for i, f in enumerate(r["flows"]) if not names or f["name"] in names],
-            "count": o["pcap_count"]}
+            "filtered": bool(names), "count": o["pcap_count"]}
 
 
 def _flow_args(f: dict) -> dict:

@@ -145,14 +145,16 @@ class CpuLP(CpuLookahead, LogicalProcess):
             if p.sock >= 0 and (p.gso_segs or p.frag or p.more):
                 # a sender's piece, or a GSO skb the device segments: frames of its first
                 # and last segment, and whether the send goes on in later pieces
+                # (… and which piece it is: a capture gives it its headers)
                 if p.gso_segs:
                     n = p.gso_segs
                     frame = ETH_HLEN + IP_HLEN + UDP_HLEN + p.gso_size
                     last = p.len - (n - 1) * p.gso_size
-                    out.append((p.id, p.flow, p.sock, frame, n, last, p.lost))
+                    out.append((p.id, p.flow, p.sock, frame, n, last, p.lost, p.frag))
                 else:
                     # a piece of a send that lost one: never ends the send on the wire
-                    out.append((p.id, p.flow, p.sock, p.len, 1, p.len, p.more or p.lost))
+                    out.append((p.id, p.flow, p.sock, p.len, 1, p.len, p.more or p.lost,
+                                p.frag))
                 continue
             n = p.nsegs
             frame = p.len - (n - 1) * self.stack.gro_flows[p.flow].payload if n > 1 else p.len

@@ -86,6 +86,10 @@ class NicLP(LogicalProcess):
         self.cap_count = 0 if cap is None else cap["count"]
         self.cap_rx: list[list] = [[] for _ in range(self.nports)]
         self.cap_cut = [False] * self.nports     # frames were left out at the count cap
+        if cap is not None and self.txe is not None:   # … and the frames that left
+            self.txe.cap_tx = [[] for _ in range(self.nports)]
+            self.txe.cap_count = cap["count"]
+            self.txe.cap_flows = set(cap["flows"]) if cap["filtered"] else None
         # [observe] interval: frames offered per (interval, flow), by wire arrival time
         self.series_ns = args["series_ns"]
         if self.txe is not None:
@@ -339,7 +343,9 @@ class NicLP(LogicalProcess):
             "fdir_sb_match": self.sb_match,
             "ntuple_dropped_by_flow": self.dropped.tolist(),
             "tx": None if self.txe is None else self.txe.result(),
-            **({"capture_rx": self.cap_rx, "capture_cut": self.cap_cut}
+            **({"capture_rx": self.cap_rx, "capture_cut": self.cap_cut,
+                "capture_tx": self.txe.cap_tx if self.txe else None,
+                "capture_tx_cut": self.txe.cap_cut if self.txe else None}
                if self.cap_flows is not None else {}),
             **({"series_offered": sorted([k, f, n] for (k, f), n in
                                          self.series_offered.items()),

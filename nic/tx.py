@@ -26,7 +26,7 @@ class TxEngine:
                  "arp_requests", "arp_out",
                  "on_wire_by_flow", "frames", "bytes", "end", "in_flight", "queue_packets",
                  "queue_bytes", "frames_by_sender", "series_ns", "series_fwd",
-                 "series_sent")
+                 "series_sent", "cap_tx", "cap_count", "cap_flows", "cap_cut")
 
     def __init__(self, line_rate_bps: int, read_ns: int, queue_cpu: dict[int, str],
                  nsenders: int, nflows: int, end: int, nports: int = 1, nq: int = 1) -> None:
@@ -54,6 +54,13 @@ class TxEngine:
         self.series_ns = 0                     # [observe] interval: forwarded per interval
         self.series_fwd: dict[tuple[int, int], int] = {}
         self.series_sent: dict[tuple[int, int], int] = {}   # sends on the wire, by sender
+        # [observe] pcap = ["wire"]: frames that left each port, as (time the last bit
+        # left, kind (0 forwarded, 1 a sender's), flow or sender, packet id, piece,
+        # frame length without FCS), up to cap_count per port
+        self.cap_tx: list[list] | None = None
+        self.cap_count = 0
+        self.cap_flows: set | None = None      # forwarded flows to capture; None: all
+        self.cap_cut = [False] * nports
 
     def doorbell(self, stamp: int, origin: int, seq: int, queue: int, pkts: list,
                  clean: list) -> None:
@@ -69,7 +76,9 @@ class TxEngine:
             ready = stamp + 2 * self.read_ns            # descriptor read, then data read
             sizes: list[int] = []
             last: list[int] = []                         # a packet is done with its last frame
+            first: list[int] = []
             for p in pkts:
+                first.append(len(sizes))
                 size = max(p[3] + FCS, MIN_FRAME)
                 sizes += [size] * p[4]
                 # a sender's piece (7 fields) names its last frame, shorter after a UDP GSO
@@ -82,6 +91,8 @@ class TxEngine:
             # small costs more than it saves
             ends = self.wires[port].serialise_burst(ready, sizes)
             done_l = [ends[i] for i in last]
+            if self.cap_tx is not None:
+                self._capture(port, pkts, first, last, sizes, ends)
             for p, t in zip(pkts, done_l):
                 n = p[4]
                 if p[2] == -2:                           # the kernel's ARP request
@@ -120,6 +131,24 @@ class TxEngine:
                 else:
                     self.in_flight_fwd += n
             out.setdefault(self.queue_cpu[queue], []).append((queue, done_l, clean))
+
+    def _capture(self, port: int, pkts: list, first: list, last: list, sizes: list,
+                 ends: list) -> None:
+        got = self.cap_tx[port]
+        for p, i0, i1 in zip(pkts, first, last):
+            if p[2] == -2 or (p[2] < 0 and self.cap_flows is not None
+                              and p[1] not in self.cap_flows) or \
+                    (p[2] >= 0 and self.cap_flows is not None):
+                continue                   # ARP requests; flows or senders not asked for
+            for j in range(i0, i1 + 1):
+                if ends[j] >= self.end:
+                    return                 # on the wire after the run
+                if len(got) >= self.cap_count:
+                    self.cap_cut[port] = True
+                    return
+                piece = j - i0 + (p[7] if len(p) > 7 else 0)
+                got.append((ends[j], 0 if p[2] < 0 else 1, p[1] if p[2] < 0 else p[2],
+                            p[0], piece, sizes[j] - FCS))
 
     def next_done_bound(self, safe: int) -> int:
         """Least write-back time of a doorbell not yet rung: one rung at `safe` at best,

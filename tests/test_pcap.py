@@ -136,3 +136,58 @@ def test_bad_capture_settings_are_refused(sets, says):
     with pytest.raises(ConfigError) as e:
         validate(apply_sets(load_file(None), sets))
     assert says in str(e.value)
+
+
+def _udp_ok(ip) -> bool:
+    udp = bytes(ip.data) if not isinstance(ip.data, bytes) else ip.data
+    pseudo = ip.src + ip.dst + struct.pack(">BBH", 0, 17, len(udp))
+    return _inet_sum(pseudo + udp) == 0xFFFF
+
+
+def _capture(out, file, *extra):
+    from helpers import ROOT
+    assert main(["run", f"{ROOT}/examples/{file}" if not str(file).startswith("/") else
+                 str(file), "--mode", "inline", "--out", str(out), "--quiet", "--duration",
+                 "2ms", "--pcap", "wire", *extra]) == 0
+    return [dpkt.ethernet.Ethernet(buf) for _, buf in _read(out / "pcap" / "eth0-wire.pcap")]
+
+
+def test_a_router_s_wire_shows_both_directions(tmp_path):
+    frames = _capture(tmp_path / "r", "router.toml")
+    s = summary(tmp_path / "r")
+    host = bytes([0x02, 0x53, 0x4E, 0, 0, 1])
+    inbound = [e for e in frames if e.dst == host]
+    outbound = [e for e in frames if e.src == host]
+    assert len(inbound) == s["offered"] and len(outbound) == s["forwarded"] > 0
+    ids_in = {e.data.data.data[:8] for e in inbound}
+    for e in outbound:
+        assert e.data.ttl == 63                                  # one hop later
+        assert _inet_sum(bytes(e.data)[:20]) == 0xFFFF and _udp_ok(e.data)
+        assert e.data.data.data[:8] in ids_in                    # the packet that came in
+
+
+def test_senders_datagrams_segments_and_fragments(tmp_path):
+    frames = _capture(tmp_path / "g", "udp_gso.toml")
+    s = summary(tmp_path / "g")
+    assert len(frames) == s["on_wire_frames"] > 0
+    assert all(_udp_ok(e.data) and e.data.df for e in frames)    # each segment a datagram
+    big = tmp_path / "frag.toml"
+    big.write_text('duration = "1ms"\ncpus = 1\n[nic]\ncombined = 1\n[[apps]]\nname = "big"\n'
+                   'cpu = 0\nsocket = { proto = "udp" }\n'
+                   'send = { dst = "10.2.0.9:7001", rate = "20kpps", payload = 4000 }\n')
+    frames = _capture(tmp_path / "f", big)
+    s = summary(tmp_path / "f")
+    sends: dict = {}
+    for e in frames:
+        ip = e.data
+        assert _inet_sum(bytes(ip)[:20]) == 0xFFFF and not ip.df
+        sends.setdefault(ip.id, []).append(ip)
+    whole = [ps for ps in sends.values() if not ps[-1].mf]      # the last fragment left
+    assert len(whole) == s["on_wire"] > 0
+    for ps in whole:
+        assert [p.offset * 8 for p in ps] == [0, 1480, 2960]
+        body = b"".join(bytes(p)[20:] for p in ps)
+        assert len(body) == 4008                                 # UDP header + payload
+        first = ps[0]
+        pseudo = first.src + first.dst + struct.pack(">BBH", 0, 17, len(body))
+        assert _inet_sum(pseudo + body) == 0xFFFF                # over the whole datagram
