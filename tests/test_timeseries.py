@@ -129,12 +129,16 @@ def test_cli_interval_flag_reaches_the_config(tmp_path):
     assert len(spans) == 100                          # 2 ms / 20 µs
 
 
-def test_forwarded_packets_by_the_time_they_left(tmp_path):
+def _example(out, name: str, interval: str) -> dict:
     from helpers import ROOT
+    assert main(["run", f"{ROOT}/examples/{name}.toml", "--mode", "inline", "--out",
+                 str(out), "--quiet", "--duration", "2ms", "--interval", interval]) == 0
+    return summary(out)
+
+
+def test_forwarded_packets_by_the_time_they_left(tmp_path):
     out = tmp_path / "router"
-    assert main(["run", f"{ROOT}/examples/router.toml", "--mode", "inline", "--out",
-                 str(out), "--quiet", "--duration", "2ms", "--interval", "500us"]) == 0
-    s = summary(out)
+    s = _example(out, "router", "500us")
     fwd = collections.Counter()
     for r in _rows(out, "flow"):
         fwd[r["flow"]] += int(r["forwarded"])
@@ -183,11 +187,8 @@ def test_a_stage_in_both_books_is_kept_apart(tmp_path):
 
 
 def test_the_transmit_side(tmp_path):
-    from helpers import ROOT
     out = tmp_path / "sender"
-    assert main(["run", f"{ROOT}/examples/sender.toml", "--mode", "inline", "--out",
-                 str(out), "--quiet", "--duration", "2ms", "--interval", "300us"]) == 0
-    s = summary(out)
+    s = _example(out, "sender", "300us")
     sent = collections.Counter()
     wire = collections.Counter()
     for r in _rows(out, "sender"):
