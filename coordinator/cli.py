@@ -1,7 +1,7 @@
 """The `softnet` command line.
 
   softnet run [FILE] [--set KEY=VALUE]… [--out DIR] [--force] [--mode process|inline]
-              [--seed N] [--duration 50ms] [--quantum Q] [--interval TIME|auto] [--pcap wire]
+              [--seed N] [--duration 50ms] [--quantum Q] [--interval TIME|auto] [--pcap wire,host]
               [--trace] [--ftrace] [--quiet]
   softnet validate FILE [--set KEY=VALUE]…
   softnet show RUN_DIR [summary|softnet_stat|interrupts|softirqs|snmp|netstat|dev|udp|stat|
@@ -112,9 +112,10 @@ def _parser() -> argparse.ArgumentParser:
                           "TIME of simulated time, e.g. 1ms, or auto (about 100 per run); "
                           "shortcut for --set observe.interval=TIME")
     run.add_argument("--pcap", metavar="TAPS",
-                     help="write packet captures (pcap/, nanosecond pcap) at these taps: "
-                          "wire (every port's receive wire, as a mirror port sees it); "
-                          "shortcut for --set observe.pcap=TAPS")
+                     help="write packet captures (pcap/, nanosecond pcap) at these taps, "
+                          "comma-separated: wire (each port's wire both ways, as a mirror "
+                          "port sees it), host (what tcpdump on the host sees: after GRO, "
+                          "before TSO); shortcut for --set observe.pcap=TAPS")
     run.add_argument("--trace", action="store_true",
                      help="write trace.json, every CPU's timeline for ui.perfetto.dev; "
                           "shortcut for --set observe.trace=true")

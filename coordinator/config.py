@@ -100,7 +100,7 @@ TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq",
 OBSERVE_KEYS = {"interval", "pcap", "pcap_flows", "pcap_count", "trace", "trace_window",
                 "trace_max", "ftrace"}
 TRACE_MAX = 1_000_000              # slices per CPU a trace holds unless told
-PCAP_TAPS = ("wire",)              # where a capture may sit (observability-formats §4)
+PCAP_TAPS = ("wire", "host")      # where a capture may sit (observability-formats §4)
 PCAP_COUNT = 100_000               # frames per capture file unless told
 MAX_PCAP_COUNT = 10_000_000
 MAX_INTERVALS = 100_000            # rows per CPU and per flow a time series may hold

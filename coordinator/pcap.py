@@ -56,6 +56,16 @@ def _ip(src, dst, proto: int, ttl: int, data, ident: int = 0, df: bool = True,
     return ip, dpkt.ethernet.ETH_TYPE_IP
 
 
+def _partial(src, dst, proto: int, l4_len: int) -> int:
+    """What a CHECKSUM_PARTIAL skb carries in its checksum field before the device fills
+    it in: the pseudo header's sum, folded, not complemented (~csum_tcpudp_magic(…, 0))."""
+    if src.version == 6:
+        pseudo = src.packed + dst.packed + struct.pack(">I3xB", l4_len, proto)
+    else:
+        pseudo = src.packed + dst.packed + struct.pack(">BBH", 0, proto, l4_len)
+    return ~dpkt.in_cksum_done(dpkt.in_cksum_add(0, pseudo)) & 0xFFFF
+
+
 def _ether(src: bytes, dst: bytes, etype: int, ip) -> bytes:
     out = bytes(dpkt.ethernet.Ethernet(src=src, dst=dst, type=etype, data=ip))
     return out + b"\0" * (ETH_MIN - len(out)) if len(out) < ETH_MIN else out
@@ -75,20 +85,24 @@ class FlowFrames:
         self.src = ipaddress.ip_address(flow["src_ip"])
         self.dst = ipaddress.ip_address(flow["dst_ip"])
         self.tcp = flow["proto"] == "tcp"
-        l3 = 40 if self.src.version == 6 else 20
+        self.l3 = 40 if self.src.version == 6 else 20
         l4 = 32 if self.tcp else 8
-        self.payload = max(0, flow["size"] - FCS - ETH - l3 - l4)
+        self.payload = max(0, flow["size"] - FCS - ETH - self.l3 - l4)
 
-    def frame(self, pid: int, index: int, t_ns: int, ttl: int, eth_src: bytes,
-              eth_dst: bytes) -> bytes:
-        """The flow's `index`-th frame (its TCP sequence and IP ID follow from it)."""
+    def frame(self, pid: int, index: int, t_sent: int, ttl: int, eth_src: bytes,
+              eth_dst: bytes, segs: int = 1, csum: str = "valid") -> bytes:
+        """The flow's `index`-th frame (its TCP sequence and IP ID follow from it; the
+        TCP timestamp from `t_sent`, when it reached the host's wire). `segs` > 1: a GRO
+        super-packet of that many segments (`csum` "first": the first segment's checksum
+        kept, as GRO leaves it) or a TSO one about to be cut ("partial": the pseudo
+        header's sum only, CHECKSUM_PARTIAL)."""
         f = self.flow
-        data = _payload(pid, self.payload)
+        data = _payload(pid, self.payload * segs)
         if self.tcp:
             l4 = dpkt.tcp.TCP(sport=f["sport"], dport=f["dport"],
                               seq=(1 + index * self.payload) & 0xFFFFFFFF, ack=1,
                               flags=dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH, win=502,
-                              opts=TCP_OPTS + struct.pack(">II", (t_ns // 1_000_000)
+                              opts=TCP_OPTS + struct.pack(">II", (t_sent // 1_000_000)
                                                           & 0xFFFFFFFF, 0),
                               data=data)
             l4.off = (20 + len(l4.opts)) // 4
@@ -97,6 +111,12 @@ class FlowFrames:
             l4 = dpkt.udp.UDP(sport=f["sport"], dport=f["dport"], data=data)
             l4.ulen = len(l4)
             proto = dpkt.ip.IP_PROTO_UDP
+        if segs > 1 and csum == "first":
+            first = self.frame(pid, index, t_sent, ttl, eth_src, eth_dst)
+            l4.sum = struct.unpack(">H", first[ETH + self.l3 + (16 if self.tcp else 6):]
+                                   [:2])[0]
+        elif csum == "partial":
+            l4.sum = _partial(self.src, self.dst, proto, len(l4))
         # a connected socket numbers its packets (inet_id, advanced per segment); an
         # unconnected UDP sender with DF sends id 0
         ip, etype = _ip(self.src, self.dst, proto, ttl, l4, index if self.tcp else 0)
@@ -117,7 +137,27 @@ class SenderFrames:
         self.frags = ip_fragments(app["payload"]) if not self.gso else [app["payload"] + 8]
         self.connected = app["connected"]
 
-    def frame(self, pid: int, piece: int, eth_src: bytes, eth_dst: bytes) -> bytes:
+    def host_frame(self, pid: int, piece: int, segs: int, eth_src: bytes,
+                   eth_dst: bytes) -> bytes:
+        """The skb at dev_queue_xmit_nit: a UDP GSO skb whole, a datagram with its
+        checksum left to the device (CHECKSUM_PARTIAL), a fragment as it will leave."""
+        a = self.app
+        if len(self.frags) > 1 and not self.gso:
+            return self.frame(pid, piece, eth_src, eth_dst)
+        if self.gso and segs == 1:          # a segment validate_xmit_skb cut in software
+            return self.frame(pid, piece, eth_src, eth_dst, partial=True)
+        send = pid - piece if self.gso else pid
+        udp = dpkt.udp.UDP(sport=a["sport"], dport=a["dport"], data=_payload(send, a["payload"]))
+        udp.ulen = len(udp)
+        udp.sum = _partial(self.src, self.dst, dpkt.ip.IP_PROTO_UDP, len(udp))
+        ip, etype = _ip(self.src, self.dst, dpkt.ip.IP_PROTO_UDP, 64, udp,
+                        send if self.connected else 0)
+        return _ether(eth_src, eth_dst, etype, ip)
+
+    def frame(self, pid: int, piece: int, eth_src: bytes, eth_dst: bytes,
+              partial: bool = False) -> bytes:
+        """A frame as it leaves (`partial`: a GSO segment before the device has filled
+        in its checksum)."""
         a = self.app
         send = pid - piece if len(self.frags) > 1 or self.gso else pid   # the send's id
         if self.gso:
@@ -125,6 +165,8 @@ class SenderFrames:
             udp = dpkt.udp.UDP(sport=a["sport"], dport=a["dport"],
                                data=_payload(send, sizes[piece]))
             udp.ulen = len(udp)
+            if partial:
+                udp.sum = _partial(self.src, self.dst, dpkt.ip.IP_PROTO_UDP, len(udp))
             ip, etype = _ip(self.src, self.dst, dpkt.ip.IP_PROTO_UDP, 64, udp,
                             (send + piece) if self.connected else 0)
             return _ether(eth_src, eth_dst, etype, ip)
@@ -154,9 +196,11 @@ def pcap_bytes(records: list[tuple[int, bytes]]) -> bytes:
 
 
 def pcap_files(r: dict, results: dict) -> dict[str, bytes | str]:
-    """{path in the run directory: content}; empty when no capture was asked for."""
+    """{path in the run directory: content}; empty when no capture was asked for. The
+    receive wire is recorded for either tap: a TCP segment's place in its flow gives its
+    sequence number."""
     o = r["observe"]
-    if "wire" not in o["pcap"]:
+    if not o["pcap"]:
         return {}
     nic = results["nic"]
     ports = r["nic"].get("port_names", [r["nic"]["ifname"]])
@@ -165,16 +209,18 @@ def pcap_files(r: dict, results: dict) -> dict[str, bytes | str]:
     # a forwarded segment is one the receive side captured: its place in its flow
     place: dict[int, tuple[int, int]] = {}
     order: dict[int, list[int]] = {}
+    arrived: dict[int, int] = {}
     for captured in nic["capture_rx"]:
-        for _, flow, pid in captured:
+        for t, flow, pid in captured:
             lst = order.setdefault(flow, [])
             place[pid] = (flow, len(lst))
+            arrived[pid] = t
             lst.append(pid)
     index = {"count_limit": o["pcap_count"],
              "flows": o["pcap_flows"] or [f["name"] for f in r["flows"]], "files": {}}
     files = {}
     tx_all = nic.get("capture_tx") or [[] for _ in ports]
-    for pt, captured in enumerate(nic["capture_rx"]):
+    for pt, captured in enumerate(nic["capture_rx"] if "wire" in o["pcap"] else []):
         records = [(t, 0, flows[flow].frame(pid, place[pid][1], t, 64,
                                             remote_mac(r["flows"][flow]["src_ip"]),
                                             host_mac(pt)))
@@ -187,7 +233,8 @@ def pcap_files(r: dict, results: dict) -> dict[str, bytes | str]:
                 if pos is None or pos >= len(order[who]):
                     unshown += 1            # its received frame is beyond the capture
                     continue
-                frame = flows[who].frame(order[who][pos], pos, t, 63, host_mac(pt),
+                seg = order[who][pos]
+                frame = flows[who].frame(seg, pos, arrived[seg], 63, host_mac(pt),
                                          remote_mac(r["flows"][who]["dst_ip"]))
             else:
                 frame = senders[who].frame(pid, piece, host_mac(pt),
@@ -205,5 +252,52 @@ def pcap_files(r: dict, results: dict) -> dict[str, bytes | str]:
             "cut_at_count_limit": bool(nic["capture_cut"][pt] or
                                        (nic.get("capture_tx_cut") or [False] * len(ports))[pt]),
             **({"forwarded_not_shown": unshown} if unshown else {})}
+    if "host" in o["pcap"]:
+        files.update(_host_files(r, results, flows, senders, place, order, arrived, ports,
+                                 index))
     files["pcap/captures.json"] = json.dumps(index, indent=1) + "\n"
+    return files
+
+
+def _host_files(r, results, flows, senders, place, order, arrived, ports, index) -> dict:
+    """tcpdump on the host, one file per port: incoming after GRO, outgoing before TSO."""
+    nq = r["nic"]["combined"]
+    per_port: dict[int, list] = {pt: [] for pt in range(len(ports))}
+    unshown = [0] * len(ports)
+    cut = False
+    for c in range(r["cpus"]):
+        tap = results[f"cpu{c}"].get("host_capture")
+        if tap is None:
+            continue
+        cut = cut or tap["cut"]
+        for t, queue, flow, pid, segs in tap["rx"]:
+            pt = queue // nq
+            if pid not in place:
+                unshown[pt] += 1            # beyond the wire's record of its flow
+                continue
+            frame = flows[flow].frame(pid, place[pid][1], arrived[pid], 64,
+                                      remote_mac(r["flows"][flow]["src_ip"]), host_mac(pt),
+                                      segs, "first")
+            per_port[pt].append((t, 0, c, frame))
+        for t, queue, fwd, who, pid, piece, segs in tap["tx"]:
+            pt = queue // nq
+            if fwd:
+                if pid not in place:
+                    unshown[pt] += 1
+                    continue
+                frame = flows[who].frame(pid, place[pid][1], arrived[pid], 63, host_mac(pt),
+                                         remote_mac(r["flows"][who]["dst_ip"]), segs,
+                                         "partial" if segs > 1 else "valid")
+            else:
+                frame = senders[who].host_frame(pid, piece, segs, host_mac(pt),
+                                                remote_mac(r["apps"][who]["dst_ip"]))
+            per_port[pt].append((t, 1, c, frame))
+    files = {}
+    for pt, recs in per_port.items():
+        recs.sort(key=lambda x: (x[0], x[1], x[2]))
+        name = f"pcap/{ports[pt]}-host.pcap"
+        files[name] = pcap_bytes([(t, fr) for t, _, _, fr in recs])
+        index["files"][name] = {"tap": "host", "port": ports[pt], "frames": len(recs),
+                                "cut_at_count_limit": cut,
+                                **({"not_shown": unshown[pt]} if unshown[pt] else {})}
     return files

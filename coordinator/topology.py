@@ -492,6 +492,7 @@ def plan(r: dict) -> Plan:
 
     common = {"duration_ns": r["duration_ns"], "seed": r["seed"],
               "series_ns": r["observe"]["interval_ns"],   # 0: no time series
+              "host_capture": _capture_args(r, "host"),
               "trace": ({"window": r["observe"]["trace_window_ns"],
                          "max": r["observe"]["trace_max"]}
                         if r["observe"]["trace"] or r["observe"]["ftrace"] else None)}
@@ -629,9 +630,11 @@ def arfs_candidates(flow_queue, hashes, sock_hash, sock_cpus, smask, ncpus, rmap
     return {c: {"pairs": sorted(v["pairs"]), "forever": v["forever"]} for c, v in out.items()}
 
 
-def _capture_args(r: dict) -> dict | None:
+def _capture_args(r: dict, tap: str = "wire") -> dict | None:
+    """What a tap captures. The nic's receive wire is also recorded for the host tap
+    alone: a TCP segment's sequence number comes from its place in its flow."""
     o = r["observe"]
-    if "wire" not in o["pcap"]:
+    if tap not in o["pcap"] and not (tap == "wire" and o["pcap"]):
         return None
     names = o["pcap_flows"]
     return {"flows": [i for i, f in enumerate(r["flows"]) if not names or f["name"] in names],

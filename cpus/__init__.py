@@ -9,7 +9,8 @@ from its part of the plan and wires them (the driver from the device's ops table
 `lp` is the cpuK logical process that runs them: it files the records that arrive (kinds
 declared in `engine.records`) and sends its own, `lookahead` holds its promises,
 `report` its end-of-run figures and `series` its per-interval samples (`[observe]
-interval`), `trace` its timeline slices (`[observe] trace`). `backlog`,
+interval`), `trace` its timeline slices (`[observe] trace`), `capture` the host's own packet taps
+(`[observe] pcap = ["host"]`). `backlog`,
 `rfs` and `arfs` are RPS, RFS and accelerated RFS (set_rps_cpu's NIC filter requests).
 `tx` is the transmit path (sendmsg to the driver, neighbours, NET_TX), with `qdisc`
 (pfifo_fast, fq_codel) and `bql` (dynamic queue limits). The drivers: `igb` (hard IRQ,

@@ -20,6 +20,7 @@ from softnet.nic.rxring import RxRing
 from .app import udp_sender
 from .arfs import Arfs
 from .backlog import Backlog
+from .capture import HostTap
 from .cpu import NET_RX_SOFTIRQ, NET_TX_SOFTIRQ
 from .gro import GroFlow, GroList
 from .ice import IceDriver, IceTx
@@ -51,7 +52,17 @@ def build(name: str, index: int, args: dict) -> CpuLP:
     _driver(lp, args)
     _applications(lp, args)
     _senders(lp, args)
+    _taps(lp, args)
     return lp
+
+
+def _taps(lp: CpuLP, args: dict) -> None:
+    """[observe] pcap = ["host"]: the host's own taps, on the receive and transmit path."""
+    cap = args["host_capture"]
+    if cap is None:
+        return
+    lp.host_tap = HostTap(cap["count"], set(cap["flows"]) if cap["filtered"] else None)
+    lp.stack.tap = lp.tx.tap = lp.host_tap
 
 
 def _stack(lp: CpuLP, args: dict) -> None:

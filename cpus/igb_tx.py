@@ -65,6 +65,8 @@ class IgbTx:
             # this CPU), BUSY
             txq.drv_xoff = True
             return NETDEV_TX_BUSY
+        if self.tx.tap is not None:        # dev_queue_xmit_nit: tcpdump on the host
+            self.tx.tap.transmit(self.cpu.now, txq.index, skb)
         self.tx.mark_lost(skb)
         ring.used += count
         bytecount = self.bytecount(skb)

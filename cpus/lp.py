@@ -105,6 +105,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self._mig_in: list[int] = []           # times readers move here, in time order
         self._init_lookahead()
         self.series = CpuSeries(self, series_ns, self.end) if series_ns else None
+        self.host_tap = None                    # cpus.capture.HostTap (the host builder's)
         tr = args["trace"]
         if tr is not None:
             self.cpu.tracer = t = CpuTrace(tr["window"][0], tr["window"][1], tr["max"])
@@ -563,4 +564,6 @@ class CpuLP(CpuLookahead, LogicalProcess):
             out["series"] = self.series.export()
         if self.cpu.tracer is not None:
             out["trace"] = self.cpu.tracer.export()
+        if self.host_tap is not None:
+            out["host_capture"] = self.host_tap.export()
         return out

@@ -41,7 +41,7 @@ class Stack:
     __slots__ = ("cpu", "sd", "costs", "snmp", "flow_local", "flow_sock", "sockets",
                  "books", "gro_normal_batch", "held", "remote_enqueue", "rx_dropped_core",
                  "sw_hash", "rps_maps", "backlog", "rps_remote", "rps_ipi", "rfs",
-                 "flow_tcp", "gro_flows", "flow_forward", "fwd_pending", "tx")
+                 "flow_tcp", "gro_flows", "flow_forward", "fwd_pending", "tx", "tap")
 
     def __init__(self, cpu, sd, snmp: Snmp, flow_local: list[bool],
                  flow_sock: list[int | None], sockets: dict, books, gro_normal_batch: int,
@@ -69,6 +69,7 @@ class Stack:
         self.flow_forward = [False] * len(flow_local)   # not local, and ip_forward = 1
         self.fwd_pending: list = []            # routed out, waiting for the end of the step
         self.tx = None                         # cpus.tx.Tx
+        self.tap = None                        # cpus.capture.HostTap: [observe] pcap host
 
     def send_prefix(self, kind: str) -> int:
         """The least CPU time from the start of a step to the first record of `kind` it can
@@ -187,6 +188,8 @@ class Stack:
     def receive_skb(self, skb, now: int) -> int:
         """One skb from __netif_receive_skb_core to the socket, starting at `now`;
         returns its CPU cost."""
+        if self.tap is not None:               # ptype_all: tcpdump on the host
+            self.tap.receive(now, skb)
         c = self.costs
         self.sd.processed += 1                 # __netif_receive_skb_core, one round
         skb.t_proto = now

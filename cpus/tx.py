@@ -246,7 +246,7 @@ class Tx:
                  "udp", "ip", "books", "dev_tx_weight", "ntxq", "xps", "remote_xmit",
                  "xmit_list", "in_hand", "gso_udp_l4", "frag_failed", "neigh",
                  "neigh_of_sender", "neigh_of_flow", "neigh_flush", "unres_qlen_bytes",
-                 "lost_sends", "gro_flows", "fwd_txq", "ids", "senders_payload")
+                 "lost_sends", "gro_flows", "fwd_txq", "ids", "senders_payload", "tap")
 
     def __init__(self, cpu, queues: dict[int, TxQueue], ntxq: int, xps: list[int] | None,
                  snmp, books, dev_tx_weight: int) -> None:
@@ -260,6 +260,7 @@ class Tx:
         # skbs a step here holds between places (built, bypassing, dequeued): the books
         # count them in flight if the run ends in that step
         self.in_hand: dict[int, object] = {}
+        self.tap = None                       # cpus.capture.HostTap: dev_queue_xmit_nit
         self.doorbell = None                  # fn(t, queue, packets): tail write → nic
         self.wfree_remote = None              # fn(t, sock, truesize): sock_wfree on its owner
         self.cleaned_remote = None            # fn(t, queue, descs, bytes, packets): `tc`

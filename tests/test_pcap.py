@@ -191,3 +191,58 @@ def test_senders_datagrams_segments_and_fragments(tmp_path):
         first = ps[0]
         pseudo = first.src + first.dst + struct.pack(">BBH", 0, 17, len(body))
         assert _inet_sum(pseudo + body) == 0xFFFF                # over the whole datagram
+
+
+def _host(out, file, *extra):
+    from helpers import ROOT
+    assert main(["run", f"{ROOT}/examples/{file}", "--mode", "inline", "--out", str(out),
+                 "--quiet", "--duration", "1ms", "--pcap", "host", *extra]) == 0
+    assert not (out / "pcap" / "eth0-wire.pcap").exists()      # only the tap asked for
+    return [dpkt.ethernet.Ethernet(buf) for _, buf in _read(out / "pcap" / "eth0-host.pcap")]
+
+
+def _partial_ok(ip) -> bool:
+    """CHECKSUM_PARTIAL: the field holds the pseudo header's folded sum."""
+    l4 = bytes(ip.data)
+    pseudo = ip.src + ip.dst + struct.pack(">BBH", 0, ip.p, len(l4))
+    return ip.data.sum == _inet_sum(pseudo)
+
+
+def test_the_host_sees_gro_super_packets(tmp_path):
+    frames = _host(tmp_path / "g", "gro.toml")
+    s = summary(tmp_path / "g")
+    assert len(frames) == s["gro"]["skbs_to_stack"]
+    tcp = [e.data for e in frames if e.data.p == 6]
+    assert any(len(ip.data.data) > 1448 for ip in tcp)         # merged: past the MSS
+    seq = 1
+    for ip in tcp:                                              # the flow's bytes, in order
+        assert ip.data.seq == seq and ip.len == 20 + 32 + len(ip.data.data)
+        seq += len(ip.data.data)
+
+
+def test_the_host_sees_a_gso_skb_whole_and_leaves_checksums_to_the_device(tmp_path):
+    frames = _host(tmp_path / "d", "udp_gso.toml", "--set", "nic.tx_udp_segmentation=true")
+    s = summary(tmp_path / "d")
+    assert len(frames) == s["sent"] > 0                         # one record per GSO skb
+    for e in frames:
+        assert e.data.len > 1500 and _partial_ok(e.data)
+    frames = _host(tmp_path / "s", "udp_gso.toml")              # segmented in software
+    assert len(frames) > s["sent"]
+    assert all(e.data.len <= 1500 and _partial_ok(e.data) for e in frames)
+
+
+def test_a_router_host_tap_both_ways_in_both_modes(tmp_path):
+    frames = _host(tmp_path / "r", "router.toml")
+    host = bytes([0x02, 0x53, 0x4E, 0, 0, 1])
+    lines = (tmp_path / "r" / "proc" / "net" / "snmp").read_text().splitlines()
+    ip = dict(zip(lines[0].split()[1:], map(int, lines[1].split()[1:])))
+    # every skb __netif_receive_skb_core took (ip_rcv counts InReceives there)
+    assert len([e for e in frames if e.dst == host]) == ip["InReceives"] > 0
+    out = [e for e in frames if e.src == host]
+    assert out and all(e.data.ttl == 63 and _udp_ok(e.data) for e in out)
+    from helpers import softnet
+    r = softnet("run", "examples/router.toml", "--mode", "process", "--out",
+                str(tmp_path / "p"), "--quiet", "--duration", "1ms", "--pcap", "host")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "p/pcap/eth0-host.pcap").read_bytes() == \
+        (tmp_path / "r/pcap/eth0-host.pcap").read_bytes()

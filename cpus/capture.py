@@ -1,0 +1,51 @@
+"""The host's own packet taps on one CPU (`[observe] pcap = ["host"]`): what tcpdump on the
+host sees (observability-formats §4.1). Incoming, `__netif_receive_skb_core`'s ptype_all
+delivery: after GRO, so a GRO super-packet is one record; outgoing, `dev_queue_xmit_nit`
+just before the driver's xmit: after the qdisc, before TSO/USO, so a GSO skb is one
+record. Records are compact tuples; the coordinator (`coordinator/pcap.py`) gives them
+headers.
+
+May import: the standard library only.
+"""
+
+from __future__ import annotations
+
+
+class HostTap:
+    __slots__ = ("start", "count", "rx", "tx", "cut", "flows")
+
+    def __init__(self, count: int, flows: set | None) -> None:
+        self.count = count                   # records per direction on this CPU
+        self.flows = flows                   # received/forwarded flows to keep; None: all
+        self.rx: list[tuple] = []            # (time, rx queue, flow, id, segments)
+        self.tx: list[tuple] = []            # (time, tx queue, forwarded?, flow or sender,
+        self.cut = False                     #  id, piece, segments)
+
+    def receive(self, now: int, skb) -> None:
+        """__netif_receive_skb_core: the skb as the stack gets it."""
+        if self.flows is not None and skb.flow not in self.flows:
+            return
+        if len(self.rx) >= self.count:
+            self.cut = True
+            return
+        self.rx.append((now, skb.queue, skb.flow, skb.id, skb.nsegs))
+
+    def transmit(self, now: int, queue: int, skb) -> None:
+        """dev_queue_xmit_nit: the skb the driver is about to take."""
+        if skb.sock == -2:
+            return                           # the kernel's ARP request: not drawn yet
+        if skb.sock >= 0 and self.flows is not None:
+            return                           # a filter names flows: no sender
+        if skb.sock < 0 and self.flows is not None and skb.flow not in self.flows:
+            return
+        if len(self.tx) >= self.count:
+            self.cut = True
+            return
+        if skb.sock < 0:
+            self.tx.append((now, queue, True, skb.flow, skb.id, 0, skb.nsegs))
+        else:
+            self.tx.append((now, queue, False, skb.sock, skb.id, skb.frag,
+                            skb.gso_segs or 1))
+
+    def export(self) -> dict:
+        return {"rx": self.rx, "tx": self.tx, "cut": self.cut}
