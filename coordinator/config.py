@@ -98,7 +98,7 @@ TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq",
             "routes",
             "flows", "apps", "host", "quantum", "observe"}
 OBSERVE_KEYS = {"interval", "pcap", "pcap_flows", "pcap_count", "trace", "trace_window",
-                "trace_max", "ftrace"}
+                "trace_max", "ftrace", "trace_cpus"}
 TRACE_MAX = 1_000_000              # slices per CPU a trace holds unless told
 PCAP_TAPS = ("wire", "host")      # where a capture may sit (observability-formats §4)
 PCAP_COUNT = 100_000               # frames per capture file unless told
@@ -535,11 +535,12 @@ def validate(raw: dict) -> dict:
     r["apps"] = _validate_apps(raw.get("apps", []), ncpus, host, r["sysctl"],
                                r["duration_ns"])
     _check_offered(r, prof["costs"]["udp_sendmsg"])
-    r["observe"] = _validate_observe(raw.get("observe", {}), r["duration_ns"], r["flows"])
+    r["observe"] = _validate_observe(raw.get("observe", {}), r["duration_ns"], r["flows"],
+                                     ncpus)
     return r
 
 
-def _validate_observe(o, duration_ns: int, flows: list[dict]) -> dict:
+def _validate_observe(o, duration_ns: int, flows: list[dict], ncpus: int) -> dict:
     """What a run records besides its totals; everything off unless asked for."""
     o = _table("observe", o, "a table: [observe] interval = \"1ms\"")
     _unknown("observe", o, OBSERVE_KEYS)
@@ -580,9 +581,17 @@ def _validate_observe(o, duration_ns: int, flows: list[dict]) -> dict:
     out["trace_window"] = o.get("trace_window")      # None: the whole run, however long
     out["trace_max"] = _int("observe.trace_max", o.get("trace_max", TRACE_MAX), 1,
                             100_000_000)
-    if ("trace_window" in o or "trace_max" in o) and not (out["trace"] or out["ftrace"]):
-        _fail("observe.trace", False, "trace_window and trace_max need trace = true or "
-              "ftrace = true")
+    cpus = o.get("trace_cpus")
+    if cpus is not None and (not isinstance(cpus, list) or not cpus or any(
+            type(c) is not int or not 0 <= c < ncpus for c in cpus) or
+            len(set(cpus)) != len(cpus)):
+        _fail("observe.trace_cpus", cpus, f"a list of CPUs from 0 to {ncpus - 1}, each once "
+              "(e.g. [0, 2]); without it every CPU")
+    out["trace_cpus"] = sorted(cpus) if cpus is not None else None
+    if ("trace_window" in o or "trace_max" in o or cpus is not None) and \
+            not (out["trace"] or out["ftrace"]):
+        _fail("observe.trace", False, "trace_window, trace_max and trace_cpus need "
+              "trace = true or ftrace = true")
     if (sel or "pcap_count" in o) and not taps:
         _fail("observe.pcap", "off", "pcap_flows and pcap_count need a tap: pcap = "
               "[\"wire\"]")
@@ -1507,6 +1516,8 @@ def observe_view(o: dict) -> dict:
         out.update(trace=o["trace"], ftrace=o["ftrace"], trace_max=o["trace_max"])
         if o["trace_window"] is not None:
             out["trace_window"] = o["trace_window"]
+        if o["trace_cpus"] is not None:
+            out["trace_cpus"] = o["trace_cpus"]
     if o["interval_ns"]:
         out["interval"] = o["interval"]
     if o["pcap"]:

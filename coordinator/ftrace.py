@@ -7,7 +7,9 @@ It is drawn from the same slices as the timeline trace (`cpus.trace`): each call
 kernel generator that cost time is `func() {` … `}` (or `func();` when it called nothing
 that shows), with its duration on the closing line and ftrace's marks (`+` above 10 µs,
 `!` 100 µs, `#` 1 ms, `*` 10 ms, `@` 100 ms, `$` 1 s); a hard IRQ handler sits between
-`==========>` and `<==========`. CPUs follow one another (as `trace_pipe_raw` per CPU
+`==========>` and `<==========`; where another task's work follows a task's, verif_pid's
+banner says so (`ksoftirqd/N` has pid 10 + 8N, an application 1000 + its index; hard IRQs
+and softirqs are shown between them, not under a pid of their own). CPUs follow one another (as `trace_pipe_raw` per CPU
 would), each in time order. A call that a hard IRQ or another context interrupted shows
 as two pieces, since each piece is what that context ran.
 
@@ -49,13 +51,27 @@ def cpu_field(cpu: int, ncpus: int) -> str:
     return f" {cpu:>{len(str(max(ncpus - 1, 0)))}d}) "
 
 
-def render_cpu(cpu: int, ncpus: int, slices: list[tuple]) -> list[str]:
-    """slices: (track, depth, name, start, end); on one CPU they form one forest in time."""
+PROCINFO = 14                            # TRACE_GRAPH_PROCINFO_LENGTH
+DASHES = " " + "-" * 42
+
+
+def proc(comm: str, pid: int) -> str:
+    """print_graph_proc: comm cut to 7 characters, '-pid', centred in 14 columns."""
+    text = f"{comm[:7]}-{pid}"
+    spaces = max(0, PROCINFO - len(text))
+    return " " * (spaces // 2) + text + " " * (spaces - spaces // 2)
+
+
+def render_cpu(cpu: int, ncpus: int, slices: list[tuple], pids: dict[str, int]) -> list[str]:
+    """slices: (track, depth, name, start, end); on one CPU they form one forest in time.
+    A task's track that takes over from another's gets verif_pid's context-switch banner
+    (`pids`: each task's pid)."""
     pre = cpu_field(cpu, ncpus)
     irq = pre + "  "
     order = sorted(slices, key=lambda x: (x[3], -x[4], x[1]))
     out = []
     stack: list[tuple] = []              # (name, start, end, track, depth)
+    task = None                          # the task whose slices came last
 
     def close_until(t: int) -> None:
         while stack and stack[-1][2] <= t:
@@ -66,6 +82,11 @@ def render_cpu(cpu: int, ncpus: int, slices: list[tuple]) -> list[str]:
 
     for i, (track, depth, name, s, e) in enumerate(order):
         close_until(s)
+        if track in pids and depth == 0 and track != task:
+            if task is not None:
+                out += [DASHES, f"{pre}{proc(task, pids[task])} => {proc(track, pids[track])}",
+                        DASHES, ""]
+            task = track
         nxt = order[i + 1] if i + 1 < len(order) else None
         has_child = nxt is not None and nxt[0] == track and nxt[3] < e and nxt[1] > depth
         if track == "hardirq" and depth == 0:
@@ -84,7 +105,12 @@ def render_cpu(cpu: int, ncpus: int, slices: list[tuple]) -> list[str]:
 def ftrace_files(r: dict, results: dict) -> dict[str, str]:
     if not r["observe"]["ftrace"]:
         return {}
+    # pids as a booted host would have them: ksoftirqd/N a low one, applications later
+    pids = {f"ksoftirqd/{c}": 10 + 8 * c for c in range(r["cpus"])}
+    pids.update({a["name"]: 1000 + i for i, a in enumerate(r["apps"])})
     lines = []
     for c in range(r["cpus"]):
-        lines += render_cpu(c, r["cpus"], results[f"cpu{c}"]["trace"]["slices"])
+        tr = results[f"cpu{c}"].get("trace")
+        if tr is not None:                  # a CPU left out by observe.trace_cpus
+            lines += render_cpu(c, r["cpus"], tr["slices"], pids)
     return {"ftrace.txt": HEADER + "".join(line + "\n" for line in lines)}

@@ -530,8 +530,10 @@ def plan(r: dict) -> Plan:
             "interval_ns",
             "count", "start_ns", "stop_ns")}) for sd in p.senders
             if r["apps"][sd["app"]]["cpu"] == c]
+        traced = r["observe"]["trace_cpus"] is None or c in r["observe"]["trace_cpus"]
         p.lps.append({"name": f"cpu{c}", "index": c + 1, "factory": "softnet.cpus.host:build",
                       "args": {**common, "cpu": c, "ncpus": ncpus, "hz": r["hz"],
+                               "trace": common["trace"] if traced else None,
                                "lp_index": lp_index, "costs": prof["costs"],
                                "sysctl": {"netdev_budget": sysctl["net.core.netdev_budget"],
                                           "netdev_budget_usecs":

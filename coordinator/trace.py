@@ -43,7 +43,8 @@ def trace_files(r: dict, results: dict) -> dict[str, str]:
         return name
     lines = []
     truncated = []
-    for c in range(r["cpus"]):
+    shown = [c for c in range(r["cpus"]) if "trace" in results[f"cpu{c}"]]
+    for c in shown:                         # observe.trace_cpus may leave some out
         tr = results[f"cpu{c}"]["trace"]    # (also recorded for ftrace alone)
         if tr["truncated"]:
             truncated.append(f"cpu{c}")
@@ -78,6 +79,8 @@ def trace_files(r: dict, results: dict) -> dict[str, str]:
                          f'"pid":{pid},"ts":{_us(t)},"args":{{"value":{v}}}}}')
     about = {"ph": "M", "name": "process_name", "pid": 0,
              "args": {"name": f"softnet: simulated {_us(t0)}–{_us(t1)} µs"
+                      + (f"; CPUs {', '.join(map(str, shown))} only"
+                         if len(shown) < r["cpus"] else "")
                       + (f"; cut at trace_max on {', '.join(truncated)}" if truncated
                          else "")}}
     return {"trace.json": "[\n" + ",\n".join([json.dumps(about)] + lines) + "\n]\n"}

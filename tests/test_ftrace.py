@@ -8,12 +8,13 @@ import pytest
 from helpers import ROOT, softnet
 
 from softnet.coordinator.cli import main
-from softnet.coordinator.ftrace import HEADER, cpu_field, duration, mark
+from softnet.coordinator.ftrace import DASHES, HEADER, cpu_field, duration, mark, proc
 
 SENDER = f"{ROOT}/examples/sender.toml"
 LINE = re.compile(r"^ (\d)\) (?:(?P<mark>[ +!#*@$]) (?P<dur>\d+(?:\.\d+)?) us +\|  |"
                   r" {14}\|  )(?P<indent>(?:  )*)(?P<text>\S.*)$")
 ARROW = re.compile(r"^ \d\)   (==========>|<==========) \|$")
+SWITCH = re.compile(r"^ \d\) (.{14}) => (.{14})$")
 
 
 def test_duration_column_as_the_kernel_prints_it():
@@ -25,6 +26,10 @@ def test_duration_column_as_the_kernel_prints_it():
     assert duration(1_234_567_890) == "$ 1234567 us  |  "
     assert mark(10_000) == " " and mark(10_001) == "+"      # strictly above
     assert cpu_field(3, 4) == " 3) " and cpu_field(3, 12) == "  3) "
+    # verif_pid's banner, as the kernel centres comm-pid in 14 columns
+    assert f" 0) {proc('cat', 1234)} => {proc('bash', 456)}" == \
+        " 0)    cat-1234    =>    bash-456   "
+    assert proc("ksoftirqd/1", 18) == "  ksoftir-18  "
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +48,16 @@ def test_the_graph_nests_and_its_durations_add_up(graph):
     assert lines
     stack = []                         # (depth, children's total ns) of open entries
     names = set()
-    for line in lines:
+    switches = 0
+    it = iter(lines)
+    for line in it:
         if ARROW.match(line):
+            continue
+        if line == DASHES:                      # a context switch: banner, dashes, blank
+            m = SWITCH.match(next(it))
+            assert m and m[1] != m[2]
+            assert next(it) == DASHES and next(it) == ""
+            switches += 1
             continue
         m = LINE.match(line)
         assert m, line
@@ -68,6 +81,7 @@ def test_the_graph_nests_and_its_durations_add_up(graph):
             if stack:
                 stack[-1][1] += round(float(m["dur"]) * 1000)
     assert not stack
+    assert switches > 0                         # the sender and ksoftirqd take turns
     for n in ("udp_sender", "ip_send_skb", "dev_xmit_skb", "sch_direct_xmit",
               "igb_xmit_frame_ring", "handle_softirqs", "net_tx_action", "igb_poll",
               "igb_clean_tx_irq", "igb_msix_ring", "__schedule"):

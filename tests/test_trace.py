@@ -167,3 +167,16 @@ def test_drops_are_instants_and_occupancies_counters(runs):
     assert any(n.endswith("ring backlog") for _, n in counters)
     for vals in counters.values():              # only changes are written, per CPU
         assert all(a != b for a, b in zip(vals, vals[1:]))
+
+
+def test_only_the_cpus_asked_for(tmp_path):
+    _run(tmp_path / "c", "--trace", "--ftrace", "--set", "observe.trace_cpus=[0, 2]")
+    ev, _, procs, xs = _load(tmp_path / "c")
+    assert {procs[e["pid"]] for e in xs} <= {"cpu0", "cpu2"}
+    assert "CPUs 0, 2 only" in ev[0]["args"]["name"]
+    text = (tmp_path / "c" / "ftrace.txt").read_text()
+    assert " 0) " in text and " 2) " in text and " 1) " not in text
+    with pytest.raises(ConfigError) as e:
+        validate(apply_sets(load_file(None), ["observe.trace=true",
+                                              "observe.trace_cpus=[0, 9]"]))
+    assert "from 0 to 3" in str(e.value)
