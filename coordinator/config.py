@@ -98,8 +98,9 @@ TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq",
             "routes",
             "flows", "apps", "host", "quantum", "observe"}
 OBSERVE_KEYS = {"interval", "pcap", "pcap_flows", "pcap_count", "trace", "trace_window",
-                "trace_max", "ftrace", "trace_cpus"}
+                "trace_max", "ftrace", "trace_cpus", "trace_sample"}
 TRACE_MAX = 1_000_000              # slices per CPU a trace holds unless told
+TRACE_SAMPLE = 100                 # a trace follows one packet in this many with arrows
 PCAP_TAPS = ("wire", "host")      # where a capture may sit (observability-formats §4)
 PCAP_COUNT = 100_000               # frames per capture file unless told
 MAX_PCAP_COUNT = 10_000_000
@@ -588,7 +589,10 @@ def _validate_observe(o, duration_ns: int, flows: list[dict], ncpus: int) -> dic
         _fail("observe.trace_cpus", cpus, f"a list of CPUs from 0 to {ncpus - 1}, each once "
               "(e.g. [0, 2]); without it every CPU")
     out["trace_cpus"] = sorted(cpus) if cpus is not None else None
-    if ("trace_window" in o or "trace_max" in o or cpus is not None) and \
+    out["trace_sample"] = _int("observe.trace_sample", o.get("trace_sample", TRACE_SAMPLE),
+                               0, 1 << 40)
+    if ("trace_window" in o or "trace_max" in o or cpus is not None or
+            "trace_sample" in o) and \
             not (out["trace"] or out["ftrace"]):
         _fail("observe.trace", False, "trace_window, trace_max and trace_cpus need "
               "trace = true or ftrace = true")
@@ -1518,6 +1522,7 @@ def observe_view(o: dict) -> dict:
             out["trace_window"] = o["trace_window"]
         if o["trace_cpus"] is not None:
             out["trace_cpus"] = o["trace_cpus"]
+        out["trace_sample"] = o["trace_sample"]
     if o["interval_ns"]:
         out["interval"] = o["interval"]
     if o["pcap"]:

@@ -494,7 +494,9 @@ def plan(r: dict) -> Plan:
               "series_ns": r["observe"]["interval_ns"],   # 0: no time series
               "host_capture": _capture_args(r, "host"),
               "trace": ({"window": r["observe"]["trace_window_ns"],
-                         "max": r["observe"]["trace_max"]}
+                         "max": r["observe"]["trace_max"],
+                         "sample": r["observe"]["trace_sample"] if r["observe"]["trace"]
+                         else 0}
                         if r["observe"]["trace"] or r["observe"]["ftrace"] else None)}
     p.lps.append({"name": "nic", "index": 0, "factory": "softnet.nic.lp:build",
                   "args": {**common, "pcie_latency_ns": prof["links"]["pcie"],

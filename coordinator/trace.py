@@ -15,6 +15,7 @@ May import: the standard library only.
 
 from __future__ import annotations
 
+import bisect
 import json
 
 
@@ -44,6 +45,7 @@ def trace_files(r: dict, results: dict) -> dict[str, str]:
     lines = []
     truncated = []
     shown = [c for c in range(r["cpus"]) if "trace" in results[f"cpu{c}"]]
+    tids: dict[int, dict[str, int]] = {}
     for c in shown:                         # observe.trace_cpus may leave some out
         tr = results[f"cpu{c}"]["trace"]    # (also recorded for ftrace alone)
         if tr["truncated"]:
@@ -55,7 +57,7 @@ def trace_files(r: dict, results: dict) -> dict[str, str]:
                                  "args": {"sort_index": pid}}))
         tracks = track_order({s[0] for s in tr["slices"]} |
                              {"hardirq", "softirq", f"ksoftirqd/{c}"}, c)
-        tid = {t: i + 1 for i, t in enumerate(tracks)}
+        tid = tids[c] = {t: i + 1 for i, t in enumerate(tracks)}
         for t, i in tid.items():
             lines.append(json.dumps({"ph": "M", "name": "thread_name", "pid": pid,
                                      "tid": i, "args": {"name": t}}))
@@ -77,6 +79,7 @@ def trace_files(r: dict, results: dict) -> dict[str, str]:
         for t, name, v in tr["counters"]:
             lines.append(f'{{"ph":"C","name":{json.dumps(counter_name(name))},'
                          f'"pid":{pid},"ts":{_us(t)},"args":{{"value":{v}}}}}')
+    lines += _arrows(r, results, shown, tids)
     about = {"ph": "M", "name": "process_name", "pid": 0,
              "args": {"name": f"softnet: simulated {_us(t0)}–{_us(t1)} µs"
                       + (f"; CPUs {', '.join(map(str, shown))} only"
@@ -84,3 +87,70 @@ def trace_files(r: dict, results: dict) -> dict[str, str]:
                       + (f"; cut at trace_max on {', '.join(truncated)}" if truncated
                          else "")}}
     return {"trace.json": "[\n" + ",\n".join([json.dumps(about)] + lines) + "\n]\n"}
+
+
+class SliceIndex:
+    """One CPU's slices by track and depth (on one track, one depth's slices never
+    overlap), to find the innermost slice holding a time by bisection."""
+
+    def __init__(self, slices: list[tuple]) -> None:
+        self.by: dict[tuple[str, int], tuple[list[int], list[tuple]]] = {}
+        for sl in sorted(slices, key=lambda x: x[3]):
+            starts, items = self.by.setdefault((sl[0], sl[1]), ([], []))
+            starts.append(sl[3])
+            items.append(sl)
+
+    def containing(self, t: int, track: str | None = None):
+        """The innermost slice (track, depth, name, start, end) holding t, or None."""
+        best = None
+        for (tr, depth), (starts, items) in self.by.items():
+            if track is not None and tr != track:
+                continue
+            i = bisect.bisect_right(starts, t) - 1
+            if i >= 0 and items[i][4] >= t and (best is None or depth > best[1]):
+                best = items[i]
+        return best
+
+
+def _arrows(r: dict, results: dict, shown: list[int], tids: dict) -> list[str]:
+    """Sampled packets from the wire to the application (flow events, bound to the
+    slices they pass through): a slice on the nic's wire track as the frame arrives, the
+    driver's poll that took it, the application's read."""
+    ports = r["nic"].get("port_names", [r["nic"]["ifname"]])
+    nq = r["nic"]["combined"]
+    rate = r["nic"]["_model"]["line_rate_bps"]
+    queue_cpu = {int(q): c for c in range(r["cpus"]) for q in results[f"cpu{c}"]["queues"]}
+    nic_pid = r["cpus"] + 1
+    out, wire = [], []
+    index = {c: SliceIndex(results[f"cpu{c}"]["trace"]["slices"]) for c in shown}
+    for c in shown:
+        tr = results[f"cpu{c}"]["trace"]
+        for pid, flow, queue, t_wire, t_poll, now, reader in tr.get("arrows", ()):
+            f = r["flows"][flow]
+            read = index[c].containing(now, reader)
+            pc = queue_cpu.get(queue)
+            poll = index[pc].containing(t_poll) if pc in index else None
+            if read is None or reader not in tids[c]:
+                continue                     # its read fell outside the trace
+            tx = (f["size"] + 20) * 8 * 10**9 // rate       # its time on the wire
+            port = queue // nq
+            wire.append((port, t_wire - tx, tx, f["name"]))
+            ev = {"cat": "packet", "name": "packet", "id": pid}
+            out.append(json.dumps({**ev, "ph": "s", "pid": nic_pid, "tid": port + 1,
+                                   "ts": float(_us(t_wire - tx // 2))}))
+            if poll is not None:
+                out.append(json.dumps({**ev, "ph": "t", "pid": pc + 1,
+                                       "tid": tids[pc][poll[0]], "ts": float(_us(t_poll))}))
+            out.append(json.dumps({**ev, "ph": "f", "bp": "e", "pid": c + 1,
+                                   "tid": tids[c][reader], "ts": float(_us(now))}))
+    if not wire:
+        return out
+    head = [json.dumps({"ph": "M", "name": "process_name", "pid": nic_pid,
+                        "args": {"name": "nic"}})]
+    for pt, name in enumerate(ports):
+        head.append(json.dumps({"ph": "M", "name": "thread_name", "pid": nic_pid,
+                                "tid": pt + 1, "args": {"name": f"{name} wire in"}}))
+    for pt, s, d, name in sorted(wire):
+        head.append(f'{{"ph":"X","cat":"wire","name":{json.dumps(name)},"pid":{nic_pid},'
+                    f'"tid":{pt + 1},"ts":{_us(s)},"dur":{_us(d)},"args":{{"depth":0}}}}')
+    return head + out

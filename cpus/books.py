@@ -23,7 +23,7 @@ FOLD_EVERY = 6 * 2048     # stamps held before a fold: â‰ˆ100 KB; a fold costs â
 class Books:
     __slots__ = ("drops", "flow_dropped", "flow_delivered", "flow_reordered", "flow_last",
                  "lat", "delivered_total", "stamps", "tx_sent", "tx_dropped", "tx_drops",
-                 "kernel_drops", "tap")
+                 "kernel_drops", "tap", "read_tap")
 
     def __init__(self, nflows: int, nsenders: int = 0) -> None:
         self.drops: dict[str, int] = {}
@@ -40,6 +40,7 @@ class Books:
         self.tx_drops: dict[str, int] = {}
         self.kernel_drops: dict[str, int] = {}   # packets the kernel itself sent (ARP)
         self.tap = None             # fn(stage, flow or -1, packets) on each drop (a trace)
+        self.read_tap = None        # fn(skb, id, t_wire, t_poll, now) on each read (a trace)
 
     def drop(self, flow: int, stage: str, n: int = 1) -> None:
         self.drops[stage] = self.drops.get(stage, 0) + n
@@ -73,6 +74,8 @@ class Books:
         """One wire packet of `skb` (its own id and stamps up to the poll; protocol and
         socket stamps are the skb's) read at `now`."""
         self.delivered_total += 1
+        if self.read_tap is not None:
+            self.read_tap(skb, pid, t_wire, t_poll, now)
         f = skb.flow
         self.flow_delivered[f] += 1
         if pid < self.flow_last[f]:

@@ -108,8 +108,13 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self.host_tap = None                    # cpus.capture.HostTap (the host builder's)
         tr = args["trace"]
         if tr is not None:
-            self.cpu.tracer = t = CpuTrace(tr["window"][0], tr["window"][1], tr["max"])
+            self.cpu.tracer = t = CpuTrace(tr["window"][0], tr["window"][1], tr["max"],
+                                           sample=tr["sample"])
             self.books.tap = lambda stage, flow, n: t.drop(self.cpu.now, stage, flow, n)
+            if tr["sample"]:
+                self.books.read_tap = lambda skb, pid, t_wire, t_poll, now: t.read(
+                    pid, skb.flow, skb.queue, t_wire, t_poll, now,
+                    self.cpu.sched.current.name if self.cpu.sched.current else "softirq")
             t.read_counters = self._trace_counters
 
     def _trace_counters(self) -> list[tuple[str, int]]:

@@ -40,10 +40,10 @@ class CpuTrace:
     call of its function (the same call over consecutive steps of its context)."""
 
     __slots__ = ("start", "end", "room", "slices", "open", "last", "truncated", "instants",
-                 "counters", "read_counters", "last_value", "names")
+                 "counters", "read_counters", "last_value", "names", "sample", "arrows")
 
     def __init__(self, start: int, end: int, max_records: int,
-                 driver_names: dict[str, str] | None = None) -> None:
+                 driver_names: dict[str, str] | None = None, sample: int = 0) -> None:
         self.start, self.end = start, end
         self.room = max_records               # slices, instants and counter values
         # the driver's kernel names for generators it shares with another driver
@@ -56,11 +56,20 @@ class CpuTrace:
         self.counters: list[tuple] = []       # (time, name, value), when a value changed
         self.read_counters = None             # fn() -> [(name, value)], read at hard IRQs
         self.last_value: dict[str, int] = {}
+        self.sample = sample                  # follow packets whose id is a multiple
+        self.arrows: list[tuple] = []         # (id, flow, rx queue, wire, poll, read, reader)
 
     def step(self, track: str, gen, t0: int, t1: int) -> None:
         """A step of `track`'s generator chain `gen` over [t0, t1)."""
         if t1 > t0:
             self._at(track, call_stack(gen, self.names), t0, t1)
+
+    def read(self, pid: int, flow: int, queue: int, t_wire: int, t_poll: int, now: int,
+             reader: str) -> None:
+        """A sampled packet read by `reader`: its way from the wire, for an arrow."""
+        if self.sample and pid % self.sample == 0 and self.start <= t_wire and \
+                now < self.end and self._room():
+            self.arrows.append((pid, flow, queue, t_wire, t_poll, now, reader))
 
     def drop(self, t: int, stage: str, flow: int, n: int) -> None:
         if self.start <= t < self.end and self._room():
@@ -126,4 +135,4 @@ class CpuTrace:
         for track in list(self.open):
             self._close(track, 0, self.last.get(track, 0))
         return {"slices": self.slices, "instants": self.instants, "counters": self.counters,
-                "truncated": self.truncated}
+                "arrows": self.arrows, "truncated": self.truncated}

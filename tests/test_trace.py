@@ -83,7 +83,8 @@ def test_kernel_names_and_tracks(runs):
     for n in ("handle_softirqs", "net_rx_action", "__napi_poll", "igb_poll",
               "igb_clean_rx_irq", "igb_msix_ring", "__schedule"):
         assert n in got, n
-    assert {procs[p] for p, _ in names} == {"cpu0", "cpu1", "cpu2", "cpu3"}
+    # the CPUs, and the nic's wire where sampled packets arrive
+    assert {procs[p] for p, _ in names} == {"cpu0", "cpu1", "cpu2", "cpu3", "nic"}
     assert "server" in names.values() and "ksoftirqd/0" in names.values()
     softirq = [e for e in xs if names[(e["pid"], e["tid"])] == "softirq"]
     assert {e["name"] for e in softirq if e["args"]["depth"] == 0} == {"handle_softirqs"}
@@ -172,7 +173,7 @@ def test_drops_are_instants_and_occupancies_counters(runs):
 def test_only_the_cpus_asked_for(tmp_path):
     _run(tmp_path / "c", "--trace", "--ftrace", "--set", "observe.trace_cpus=[0, 2]")
     ev, _, procs, xs = _load(tmp_path / "c")
-    assert {procs[e["pid"]] for e in xs} <= {"cpu0", "cpu2"}
+    assert {procs[e["pid"]] for e in xs} <= {"cpu0", "cpu2", "nic"}
     assert "CPUs 0, 2 only" in ev[0]["args"]["name"]
     text = (tmp_path / "c" / "ftrace.txt").read_text()
     assert " 0) " in text and " 2) " in text and " 1) " not in text
@@ -180,3 +181,28 @@ def test_only_the_cpus_asked_for(tmp_path):
         validate(apply_sets(load_file(None), ["observe.trace=true",
                                               "observe.trace_cpus=[0, 9]"]))
     assert "from 0 to 3" in str(e.value)
+
+
+def test_sampled_packets_are_followed_from_the_wire_to_the_read(tmp_path):
+    _run(tmp_path / "a", "--trace", "--set", "observe.trace_sample=10")
+    ev, names, procs, xs = _load(tmp_path / "a")
+    spans = collections.defaultdict(list)
+    for e in xs:
+        spans[(e["pid"], e["tid"])].append((_ns(e["ts"]), _ns(e["ts"]) + _ns(e["dur"])))
+    flows = collections.defaultdict(list)
+    for e in ev:
+        if e["ph"] in "stf":
+            assert e["cat"] == "packet" and e["name"] == "packet"
+            # every step of an arrow sits in a slice of its track (that is what it binds to)
+            assert any(s <= _ns(e["ts"]) <= end for s, end in spans[(e["pid"], e["tid"])])
+            flows[e["id"]].append(e)
+    assert len(flows) >= 5
+    for pid, steps in flows.items():
+        assert pid % 10 == 0
+        kinds = [e["ph"] for e in steps]
+        assert kinds[0] == "s" and kinds[-1] == "f" and set(kinds[1:-1]) <= {"t"}
+        assert procs[steps[0]["pid"]] == "nic"
+        assert names[(steps[-1]["pid"], steps[-1]["tid"])] == "server"
+        assert [e["ts"] for e in steps] == sorted(e["ts"] for e in steps)
+    _run(tmp_path / "n", "--trace", "--set", "observe.trace_sample=0")
+    assert not [e for e in _load(tmp_path / "n")[0] if e["ph"] in "stf"]
