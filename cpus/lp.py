@@ -123,8 +123,14 @@ class CpuLP(CpuLookahead, LogicalProcess):
         out = [(f"rx-{qv.rx_ring.index} ring backlog",
                 max(0, qv.rx_ring.arrived_by(now) - qv.ring_packets - qv.rx_ring.rqdpc
                     - qv.rx_ring.mpc)) for qv in self.qvectors if qv.rx_ring is not None]
+        out += [(f"{qv.vec.name} ITR interval", qv.vec.interval) for qv in self.qvectors]
         out.append(("backlog queue", self.backlog.queued()))
         out += [(f"socket {s.index} rmem_alloc", s.rmem_alloc) for s in self.sockets.values()]
+        for q in self.tx.queues:                # the TX queues transmitted on from here
+            txq = self.txqs[q]
+            out += [(f"tx-{q} qdisc backlog", txq.qdisc.backlog),
+                    (f"tx-{q} BQL limit", txq.dql.limit),
+                    (f"tx-{q} BQL inflight", txq.dql.inflight())]
         return out
 
     # -- the transmit side ---------------------------------------------------------------

@@ -206,3 +206,13 @@ def test_sampled_packets_are_followed_from_the_wire_to_the_read(tmp_path):
         assert [e["ts"] for e in steps] == sorted(e["ts"] for e in steps)
     _run(tmp_path / "n", "--trace", "--set", "observe.trace_sample=0")
     assert not [e for e in _load(tmp_path / "n")[0] if e["ph"] in "stf"]
+
+
+def test_transmit_counters(tmp_path):
+    from helpers import ROOT
+    out = tmp_path / "s"
+    assert main(["run", f"{ROOT}/examples/sender.toml", "--mode", "inline", "--out",
+                 str(out), "--quiet", "--duration", "2ms", "--trace"]) == 0
+    names = {e["name"] for e in _load(out)[0] if e["ph"] == "C"}
+    assert {"tx-0 qdisc backlog", "tx-0 BQL limit", "tx-0 BQL inflight"} <= names
+    assert any(n.endswith("ITR interval") for n in names)
