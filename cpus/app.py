@@ -94,34 +94,41 @@ def udp_sender(cpu, tsk, tx, spec: dict, books, udp_mib: dict, task_ref: list, s
         books.tx_sent[tsk.index] += 1
         if interval:
             next_t = max(next_t + interval, cpu.now)
-        if tsk.wmem_alloc >= tsk.sndbuf:             # EAGAIN
-            tsk.eagain += 1
+        yield from udp_sendmsg(c, tsk, tx, books, udp_mib, new_skb, per_send)
+
+
+def udp_sendmsg(c, tsk, tx, books, udp_mib: dict, new_skb, per_send: int):
+    """One sendto() in the kernel: the send buffer check (EAGAIN), ip_make_skb (ENOBUFS
+    when a datagram above the MTU outgrows twice the send buffer), then udp_send_skb →
+    ip_send_skb with BH disabled (`tx.send_bh`)."""
+    if tsk.wmem_alloc >= tsk.sndbuf:             # EAGAIN
+        tsk.eagain += 1
+        udp_mib["SndbufErrors"] += 1
+        books.tx_drops["sndbuf_eagain"] = books.tx_drops.get("sndbuf_eagain", 0) + 1
+        books.tx_dropped[tsk.index] += 1
+        yield c.udp_sendmsg
+        return
+    skbs = new_skb(tsk)
+    if len(skbs) > 1:
+        # __ip_append_data: skbs after the first come from alloc_skb only while
+        # wmem_alloc + what this call already took ≤ 2 × sk_sndbuf, else -ENOBUFS:
+        # ip_flush_pending_frames frees the lot, udp_sendmsg counts SndbufErrors
+        taken = tsk.wmem_alloc + skbs[0].truesize
+        for skb in skbs[1:]:
+            if taken > 2 * tsk.sndbuf:
+                break
+            taken += skb.truesize
+        else:
+            taken = 0
+        if taken:
             udp_mib["SndbufErrors"] += 1
-            books.tx_drops["sndbuf_eagain"] = books.tx_drops.get("sndbuf_eagain", 0) + 1
+            books.tx_drops["sndbuf_enobufs"] = books.tx_drops.get("sndbuf_enobufs", 0) + 1
             books.tx_dropped[tsk.index] += 1
-            yield c.udp_sendmsg
-            continue
-        skbs = new_skb(tsk)
-        if len(skbs) > 1:
-            # __ip_append_data: skbs after the first come from alloc_skb only while
-            # wmem_alloc + what this call already took ≤ 2 × sk_sndbuf, else -ENOBUFS:
-            # ip_flush_pending_frames frees the lot, udp_sendmsg counts SndbufErrors
-            taken = tsk.wmem_alloc + skbs[0].truesize
-            for skb in skbs[1:]:
-                if taken > 2 * tsk.sndbuf:
-                    break
-                taken += skb.truesize
-            else:
-                taken = 0
-            if taken:
-                udp_mib["SndbufErrors"] += 1
-                books.tx_drops["sndbuf_enobufs"] = books.tx_drops.get("sndbuf_enobufs", 0) + 1
-                books.tx_dropped[tsk.index] += 1
-                yield per_send
-                continue
-        for skb in skbs:
-            tx.in_hand[id(skb)] = skb                # until the qdisc or a link has it
-            tsk.wmem_alloc += skb.truesize           # skb_set_owner_w
-        tsk.sent += 1
-        yield per_send
-        yield from tx.send_bh(skbs if len(skbs) > 1 else skbs[0], tsk)
+            yield per_send
+            return
+    for skb in skbs:
+        tx.in_hand[id(skb)] = skb                # until the qdisc or a link has it
+        tsk.wmem_alloc += skb.truesize           # skb_set_owner_w
+    tsk.sent += 1
+    yield per_send
+    yield from tx.send_bh(skbs if len(skbs) > 1 else skbs[0], tsk)

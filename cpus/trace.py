@@ -21,7 +21,11 @@ from __future__ import annotations
 # generator names that are this model's, not the kernel's
 KERNEL_NAMES = {"do_softirq": "handle_softirqs", "_ksoftirqd": "run_ksoftirqd",
                 "_tick_handler": "tick_handler", "_ipi_handler": "scheduler_ipi",
-                "_rps_trigger_softirq": "rps_trigger_softirq"}
+                "_rps_trigger_softirq": "rps_trigger_softirq",
+                # the transmit path's: udp_send_skb's BH-disabled send, dev_queue_xmit of
+                # one skb, and __dev_xmit_skb
+                "send_bh": "udp_send_skb", "xmit_one": "dev_queue_xmit",
+                "dev_xmit_skb": "__dev_xmit_skb"}
 
 
 def call_stack(gen, names: dict[str, str]) -> list[tuple]:

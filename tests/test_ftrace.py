@@ -82,10 +82,19 @@ def test_the_graph_nests_and_its_durations_add_up(graph):
                 stack[-1][1] += round(float(m["dur"]) * 1000)
     assert not stack
     assert switches > 0                         # the sender and ksoftirqd take turns
-    for n in ("udp_sender", "ip_send_skb", "dev_xmit_skb", "sch_direct_xmit",
+    # the seed's udp_sendmsg graph, down to the driver's xmit
+    for n in ("udp_sender", "udp_sendmsg", "udp_send_skb", "ip_send_skb",
+              "ip_finish_output2", "dev_queue_xmit", "__dev_xmit_skb", "sch_direct_xmit",
               "igb_xmit_frame_ring", "handle_softirqs", "net_tx_action", "igb_poll",
               "igb_clean_tx_irq", "igb_msix_ring", "__schedule"):
         assert n in names, n
+    text = (graph / "ftrace.txt").read_text()
+    i = text.index("udp_sendmsg() {")
+    for n in ("udp_send_skb() {", "ip_send_skb() {", "dev_queue_xmit() {",
+              "igb_xmit_frame_ring();"):
+        j = text.index(n, i)
+        assert j > i
+        i = j                                   # nested in that order, as in the seed
 
 
 def test_identical_in_both_modes(graph, tmp_path):
