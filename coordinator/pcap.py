@@ -186,6 +186,40 @@ class SenderFrames:
         return _ether(eth_src, eth_dst, etype, ip)
 
 
+class Places:
+    """Where each received frame the wire recorded stands in its flow. A TCP segment's
+    sequence number, IP ID and timestamp follow from its place and arrival; a UDP
+    datagram needs neither, so it is drawn wherever it is."""
+
+    def __init__(self, captured_by_port: list[list], flows: list[FlowFrames]) -> None:
+        self.flows = flows
+        self.place: dict[int, int] = {}           # packet id -> its index in its flow
+        self.order: dict[int, list[int]] = {}     # flow -> its packet ids, in order
+        self.arrived: dict[int, int] = {}
+        for captured in captured_by_port:
+            for t, flow, pid in captured:
+                lst = self.order.setdefault(flow, [])
+                self.place[pid] = len(lst)
+                self.arrived[pid] = t
+                lst.append(pid)
+
+    def index(self, pid: int) -> int:
+        return self.place[pid]
+
+    def segment(self, flow: int, pid: int, piece: int, t: int):
+        """(id, index in the flow, arrival) of the `piece`-th segment from packet `pid`
+        on (a GRO super-packet's segments follow one another in their flow), or None when
+        a TCP segment's place is beyond what the wire recorded."""
+        if not self.flows[flow].tcp:
+            return pid, 0, t
+        first = self.place.get(pid)
+        pos = None if first is None else first + piece
+        if pos is None or pos >= len(self.order[flow]):
+            return None
+        seg = self.order[flow][pos]
+        return seg, pos, self.arrived[seg]
+
+
 def pcap_bytes(records: list[tuple[int, bytes]]) -> bytes:
     """A nanosecond pcap (magic a1b23c4d) of (time ns, frame) in time order."""
     buf = io.BytesIO()
@@ -206,35 +240,24 @@ def pcap_files(r: dict, results: dict) -> dict[str, bytes | str]:
     ports = r["nic"].get("port_names", [r["nic"]["ifname"]])
     flows = [FlowFrames(f) for f in r["flows"]]
     senders = {i: SenderFrames(a) for i, a in enumerate(r["apps"]) if a.get("sender")}
-    # a forwarded segment is one the receive side captured: its place in its flow
-    place: dict[int, tuple[int, int]] = {}
-    order: dict[int, list[int]] = {}
-    arrived: dict[int, int] = {}
-    for captured in nic["capture_rx"]:
-        for t, flow, pid in captured:
-            lst = order.setdefault(flow, [])
-            place[pid] = (flow, len(lst))
-            arrived[pid] = t
-            lst.append(pid)
+    places = Places(nic["capture_rx"], flows)
     index = {"count_limit": o["pcap_count"],
              "flows": o["pcap_flows"] or [f["name"] for f in r["flows"]], "files": {}}
     files = {}
     tx_all = nic.get("capture_tx") or [[] for _ in ports]
     for pt, captured in enumerate(nic["capture_rx"] if "wire" in o["pcap"] else []):
-        records = [(t, 0, flows[flow].frame(pid, place[pid][1], t, 64,
+        records = [(t, 0, flows[flow].frame(pid, places.index(pid), t, 64,
                                             remote_mac(r["flows"][flow]["src_ip"]),
                                             host_mac(pt)))
                    for t, flow, pid in captured]
         unshown = 0
         for t, kind, who, pid, piece, length in tx_all[pt]:
             if kind == 0:
-                first = place.get(pid)
-                pos = None if first is None else first[1] + piece
-                if pos is None or pos >= len(order[who]):
+                at = places.segment(who, pid, piece, t)
+                if at is None:
                     unshown += 1            # its received frame is beyond the capture
                     continue
-                seg = order[who][pos]
-                frame = flows[who].frame(seg, pos, arrived[seg], 63, host_mac(pt),
+                frame = flows[who].frame(*at, 63, host_mac(pt),
                                          remote_mac(r["flows"][who]["dst_ip"]))
             else:
                 frame = senders[who].frame(pid, piece, host_mac(pt),
@@ -253,13 +276,12 @@ def pcap_files(r: dict, results: dict) -> dict[str, bytes | str]:
                                        (nic.get("capture_tx_cut") or [False] * len(ports))[pt]),
             **({"forwarded_not_shown": unshown} if unshown else {})}
     if "host" in o["pcap"]:
-        files.update(_host_files(r, results, flows, senders, place, order, arrived, ports,
-                                 index))
+        files.update(_host_files(r, results, flows, senders, places, ports, index))
     files["pcap/captures.json"] = json.dumps(index, indent=1) + "\n"
     return files
 
 
-def _host_files(r, results, flows, senders, place, order, arrived, ports, index) -> dict:
+def _host_files(r, results, flows, senders, places, ports, index) -> dict:
     """tcpdump on the host, one file per port: incoming after GRO, outgoing before TSO."""
     nq = r["nic"]["combined"]
     per_port: dict[int, list] = {pt: [] for pt in range(len(ports))}
@@ -272,20 +294,21 @@ def _host_files(r, results, flows, senders, place, order, arrived, ports, index)
         cut = cut or tap["cut"]
         for t, queue, flow, pid, segs in tap["rx"]:
             pt = queue // nq
-            if pid not in place:
+            at = places.segment(flow, pid, 0, t)
+            if at is None:
                 unshown[pt] += 1            # beyond the wire's record of its flow
                 continue
-            frame = flows[flow].frame(pid, place[pid][1], arrived[pid], 64,
-                                      remote_mac(r["flows"][flow]["src_ip"]), host_mac(pt),
-                                      segs, "first")
+            frame = flows[flow].frame(*at, 64, remote_mac(r["flows"][flow]["src_ip"]),
+                                      host_mac(pt), segs, "first")
             per_port[pt].append((t, 0, c, frame))
         for t, queue, fwd, who, pid, piece, segs in tap["tx"]:
             pt = queue // nq
             if fwd:
-                if pid not in place:
+                at = places.segment(who, pid, 0, t)
+                if at is None:
                     unshown[pt] += 1
                     continue
-                frame = flows[who].frame(pid, place[pid][1], arrived[pid], 63, host_mac(pt),
+                frame = flows[who].frame(*at, 63, host_mac(pt),
                                          remote_mac(r["flows"][who]["dst_ip"]), segs,
                                          "partial" if segs > 1 else "valid")
             else:

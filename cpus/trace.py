@@ -115,11 +115,9 @@ class CpuTrace:
             keep += 1
         self._close(track, keep, t0)
         if len(calls) - keep > self.room:
-            # the cap: every track's open slices end here, and nothing more is recorded,
-            # so what was recorded still nests and adds up
+            # the cap: nothing more is recorded; what is open closes at its context's last
+            # step (export), so what was recorded still nests and adds up
             self.truncated = True
-            for tr in list(self.open):
-                self._close(tr, 0, min(self.last.get(tr, t0), t0) if tr != track else t0)
             return
         for gen, n in calls[keep:]:
             self.room -= 1                    # reserved as it opens: its close is sure

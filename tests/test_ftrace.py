@@ -30,6 +30,7 @@ def test_duration_column_as_the_kernel_prints_it():
     assert f" 0) {proc('cat', 1234)} => {proc('bash', 456)}" == \
         " 0)    cat-1234    =>    bash-456   "
     assert proc("ksoftirqd/1", 18) == "  ksoftir-18  "
+    assert proc("sshd", 1755) == "  sshd-1755   "      # an odd space goes to the right
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 well-kept library (dpkt) and, where installed, tcpdump read back with the right frames,
 lengths, checksums and times."""
 
+import json
 import shutil
 import struct
 import subprocess
@@ -246,3 +247,11 @@ def test_a_router_host_tap_both_ways_in_both_modes(tmp_path):
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "p/pcap/eth0-host.pcap").read_bytes() == \
         (tmp_path / "r/pcap/eth0-host.pcap").read_bytes()
+
+
+def test_the_host_tap_keeps_to_its_cap(tmp_path):
+    frames = _host(tmp_path / "c", "router.toml", "--set", "observe.pcap_count=5")
+    # at most 5 records each way on each CPU that forwards (two of them here)
+    assert 0 < len(frames) <= 5 * 2 * 4
+    idx = json.loads((tmp_path / "c" / "pcap" / "captures.json").read_text())
+    assert idx["files"]["pcap/eth0-host.pcap"]["cut_at_count_limit"] is True

@@ -197,8 +197,12 @@ def test_the_transmit_side(tmp_path):
     assert sum(sent.values()) == s["sent"] > 0
     assert sum(wire.values()) == s["on_wire"] > 0
     pk = collections.Counter()
-    for r in _rows(out, "txq"):
+    rows = _rows(out, "txq")
+    for r in rows:
         pk[f"tx-{r['queue']}"] += int(r["packets"])
         assert int(r["bql_inflight"]) >= 0 and int(r["qdisc_qlen"]) >= 0
+    # the producing half's state is there: this sender keeps its qdisc and BQL busy
+    assert any(int(r["bql_limit"]) > 0 for r in rows)
+    assert any(int(r["qdisc_qlen"]) > 0 for r in rows)
     assert {q: n for q, n in pk.items() if n} == \
         {q: t["packets"] for q, t in s["tx_queues"].items() if t["packets"]}

@@ -216,3 +216,18 @@ def test_transmit_counters(tmp_path):
     names = {e["name"] for e in _load(out)[0] if e["ph"] == "C"}
     assert {"tx-0 qdisc backlog", "tx-0 BQL limit", "tx-0 BQL inflight"} <= names
     assert any(n.endswith("ITR interval") for n in names)
+
+
+def test_one_slice_per_call_even_back_to_back(tmp_path):
+    """Sends with nothing between them: each udp_sendmsg call is a slice of its own (the
+    generator, not the name, tells one call from the next)."""
+    f = tmp_path / "b2b.toml"
+    f.write_text('duration = "200us"\ncpus = 1\n[nic]\ncombined = 1\n[[apps]]\n'
+                 'name = "blast"\ncpu = 0\nsocket = { proto = "udp", sndbuf = 4000000 }\n'
+                 'send = { dst = "10.2.0.9:7001", size = 64 }\n')
+    out = tmp_path / "r"
+    assert main(["run", str(f), "--mode", "inline", "--out", str(out), "--quiet",
+                 "--trace"]) == 0
+    calls = [e for e in _load(out)[3] if e["name"] == "udp_sendmsg"]
+    assert summary(out)["sent"] > 10
+    assert len(calls) >= summary(out)["sent"]
