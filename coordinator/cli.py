@@ -66,6 +66,22 @@ def _ascii_int(text: str) -> int:
     return int(text)
 
 
+# the flags that stand for a --set: (argument, key); a switch sets its key to true
+SHORTCUTS = (("seed", "seed"), ("duration", "duration"), ("quantum", "quantum"),
+             ("interval", "observe.interval"), ("pcap", "observe.pcap"),
+             ("trace", "observe.trace"), ("ftrace", "observe.ftrace"))
+
+
+def _sets(args) -> list[str]:
+    """--set items, then the shortcuts a command has and was given."""
+    sets = list(args.set)
+    for attr, key in SHORTCUTS:
+        v = getattr(args, attr, None)
+        if v is not None and v is not False:
+            sets.append(f"{key}={json.dumps(v)}")
+    return sets
+
+
 def _plot_name(text: str) -> str:
     allowed = (*RUN_PLOTS, *OPTIONAL_PLOTS, "sweep")
     if text not in allowed:
@@ -211,21 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         return _plot(args)
     try:
         raw = load_file(args.file)
-        sets = list(args.set)
-        if getattr(args, "seed", None) is not None:
-            sets.append(f"seed={args.seed}")
-        if getattr(args, "duration", None) is not None:
-            sets.append(f"duration={json.dumps(args.duration)}")
-        if getattr(args, "quantum", None) is not None:
-            sets.append(f"quantum={json.dumps(args.quantum)}")
-        if getattr(args, "interval", None) is not None:
-            sets.append(f"observe.interval={json.dumps(args.interval)}")
-        if getattr(args, "pcap", None) is not None:
-            sets.append(f"observe.pcap={json.dumps(args.pcap)}")
-        if getattr(args, "trace", False):
-            sets.append("observe.trace=true")
-        if getattr(args, "ftrace", False):
-            sets.append("observe.ftrace=true")
+        sets = _sets(args)
         r = validate(apply_sets(raw, sets))
         p = plan(r)
         fault = _faults(args, p) if args.cmd == "run" else {}
@@ -440,9 +442,7 @@ def _sweep(args) -> int:
             raise ConfigError("--jobs: at least 1")
         vary = parse_vary(args.vary)
         raw = load_file(args.file)
-        sets = list(args.set)
-        if args.duration is not None:
-            sets.append(f"duration={json.dumps(args.duration)}")
+        sets = _sets(args)
         validate(apply_sets(raw, sets))
         check_points(raw, sets, grid(vary))
     except (ConfigError, SweepError) as e:

@@ -5,7 +5,8 @@ unpacked where a local point would have written it. A stopped sweep cancels its 
 and ends the runs already going on the workers. Dask distributed is the optional
 extra `pip install 'softnet[cluster]'`.
 
-May import: the standard library and, when a scheduler is given, dask.distributed.
+May import: the standard library, `sweep` (a point's command line) and, when a scheduler
+is given, dask.distributed.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tarfile
 import tempfile
+
+from .sweep import point_argv
 
 CONNECT_TIMEOUT_S = 10
 
@@ -40,18 +42,14 @@ def remote_point(file_text: str | None, sets: list[str], mode: str,
     d = _point_dir(token)
     os.makedirs(d)
     try:
-        argv = [sys.executable, "-m", "softnet.coordinator", "run"]
+        path = None
         if file_text is not None:
             path = os.path.join(d, "experiment.toml")
             with open(path, "w") as f:
                 f.write(file_text)
-            argv.append(path)
-        for s in sets:
-            argv += ["--set", s]
         out = os.path.join(d, "run")
-        p = subprocess.Popen(argv + ["--out", out, "--mode", mode, "--quiet"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)
+        p = subprocess.Popen(point_argv(path, sets, out, mode), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
         with open(os.path.join(d, "pid"), "w") as f:
             f.write(str(p.pid))
         _, err = p.communicate()

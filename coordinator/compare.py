@@ -175,8 +175,6 @@ def _fmt(v) -> str:
         return "-"
     if isinstance(v, float):
         return f"{v:.6g}"
-    if isinstance(v, (list, dict)):
-        return str(v)
     return str(v)
 
 

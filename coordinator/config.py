@@ -570,14 +570,16 @@ def _validate_observe(o, duration_ns: int, flows: list[dict], ncpus: int) -> dic
                              MAX_PCAP_COUNT)
     out["trace"] = _bool("observe.trace", o.get("trace", False), "true or false")
     out["ftrace"] = _bool("observe.ftrace", o.get("ftrace", False), "true or false")
-    win = o.get("trace_window", ["0ns", _show_ns(duration_ns)])
-    if not isinstance(win, list) or len(win) != 2:
-        _fail("observe.trace_window", win, "[start, end] as durations from the run's start, "
-              "e.g. [\"1ms\", \"2ms\"]")
-    t0 = _dur("observe.trace_window", win[0], duration_ns)
-    t1 = _dur("observe.trace_window", win[1], duration_ns)
-    if t1 <= t0:
-        _fail("observe.trace_window", win, "the end must come after the start")
+    win = o.get("trace_window")                   # none: the whole run
+    t0, t1 = 0, duration_ns
+    if win is not None:
+        if not isinstance(win, list) or len(win) != 2:
+            _fail("observe.trace_window", win, "[start, end] as durations from the run's "
+                  "start, e.g. [\"1ms\", \"2ms\"]")
+        t0 = _dur("observe.trace_window", win[0], duration_ns)
+        t1 = _dur("observe.trace_window", win[1], duration_ns)
+        if t1 <= t0:
+            _fail("observe.trace_window", win, "the end must come after the start")
     out["trace_window_ns"] = [t0, t1]
     out["trace_window"] = o.get("trace_window")      # None: the whole run, however long
     out["trace_max"] = _int("observe.trace_max", o.get("trace_max", TRACE_MAX), 1,
@@ -1502,15 +1504,7 @@ def user_view(r: dict) -> dict:
             "flows": flows, "apps": apps,
             **({"routes": [{"dst": rt["dst"], "dev": rt["dev"]} for rt in r["routes"]]}
                if r.get("routes") else {}),
-            **({"observe": observe_view(r["observe"])} if observe_view(r["observe"]) else {})}
-
-
-def _show_ns(ns: int) -> str:
-    """A duration exactly, in the largest unit that divides it."""
-    for unit, div in (("s", 10**9), ("ms", 10**6), ("us", 10**3)):
-        if ns and ns % div == 0:
-            return f"{ns // div}{unit}"
-    return f"{ns}ns"
+            **({"observe": view} if (view := observe_view(r["observe"])) else {})}
 
 
 def observe_view(o: dict) -> dict:

@@ -89,7 +89,7 @@ def run_process_mode(specs: list[dict], end: int,
                     "fault": (fault or {}).get(s["name"]),
                     "cycle_inputs": sorted(cycles.get(s["name"], ()))})
         _close_pairs(pairs)            # each end lives on in its LP's process only
-        _close_rings(rings)
+        _close_pairs(rings)
         info = _place(procs)
         _wait_ready(procs, ctl)
         if on_started is not None:
@@ -110,7 +110,7 @@ def run_process_mode(specs: list[dict], end: int,
         try:
             suspend.restore()
             _close_pairs(pairs)
-            _close_rings(rings)
+            _close_pairs(rings)
             _stop_all(procs)
         finally:
             if ctx is not None:
@@ -123,21 +123,16 @@ def _spawn(procs: dict, s: dict, pairs: dict, transport: str, leftovers, rings: 
     # the parent's path after the child's own (a test's toy LP lives there), never before
     spec = {**s, **extra, "sys_path": list(sys.path)}
     fds: tuple[int, ...] = ()
-    if transport == "pair":
-        t = {"kind": "pair",
+    if transport in ("pair", "shm"):     # with shm the socketpairs stay, as doorbells
+        t = {"kind": transport,
              "in_fds": {l["src"]: pairs[(l["src"], name)][1] for l in s["in_links"]},
              "out_fds": {l["dst"]: pairs[(name, l["dst"])][0] for l in s["out_links"]}}
+        if transport == "shm":
+            t["in_rings"] = {l["src"]: rings[(l["src"], name)] for l in s["in_links"]}
+            t["out_rings"] = {l["dst"]: rings[(name, l["dst"])] for l in s["out_links"]}
         spec["transport"] = t
-        fds = (*t["in_fds"].values(), *t["out_fds"].values())
-    if transport == "shm":               # the socketpairs stay, as doorbells
-        t = {"kind": "shm",
-             "in_fds": {l["src"]: pairs[(l["src"], name)][1] for l in s["in_links"]},
-             "out_fds": {l["dst"]: pairs[(name, l["dst"])][0] for l in s["out_links"]},
-             "in_rings": {l["src"]: rings[(l["src"], name)] for l in s["in_links"]},
-             "out_rings": {l["dst"]: rings[(name, l["dst"])] for l in s["out_links"]}}
-        spec["transport"] = t
-        fds = (*t["in_fds"].values(), *t["out_fds"].values(), *t["in_rings"].values(),
-               *t["out_rings"].values())
+        fds = tuple(fd for part in t.values() if isinstance(part, dict)
+                    for fd in part.values())
     # -P: nothing from the current directory shadows the installed package
     procs[name] = p = subprocess.Popen(
         [sys.executable, "-P", "-m", "softnet.engine.worker", name, *leftovers],
@@ -244,22 +239,14 @@ class _Suspend:
 
 
 def _close_pairs(pairs: dict) -> None:
+    """Close every fd the dict holds (a socketpair's two ends, or a ring's memfd)."""
     for ends in pairs.values():
-        for fd in ends:
+        for fd in ends if isinstance(ends, tuple) else (ends,):
             try:
                 os.close(fd)
             except OSError:
                 pass
     pairs.clear()
-
-
-def _close_rings(rings: dict) -> None:
-    for fd in rings.values():
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-    rings.clear()
 
 
 def _join(procs: dict[str, subprocess.Popen], seconds: float) -> None:

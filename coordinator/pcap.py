@@ -27,12 +27,12 @@ import struct
 
 import dpkt
 
-from softnet.cpus.tx import gso_segments, ip_fragments
+from softnet.cpus.tx import ETH_HLEN, gso_segments, ip_fragments
+from softnet.nic.tx import FCS, MIN_FRAME
 
 SNAPLEN = 262144                  # libpcap's MAXIMUM_SNAPLEN
-FCS = 4
-ETH = 14
-ETH_MIN = 60                      # a frame on the wire without its FCS, padded
+ETH = ETH_HLEN
+ETH_MIN = MIN_FRAME - FCS         # a frame on the wire without its FCS, padded
 TCP_OPTS = b"\x01\x01\x08\x0a"    # nop, nop, timestamps (kind 8, length 10)
 
 

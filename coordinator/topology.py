@@ -48,7 +48,6 @@ class Plan:
     arfs: bool = False                  # set_rps_cpu may program NIC filters (aRFS)
     senders: list = field(default_factory=list)   # per sending app: hash, TX queue, owner
     flow_txq: dict = field(default_factory=dict)  # forwarded flow -> its TX queue
-    txq_prod: dict = field(default_factory=dict)  # TX queue -> CPU of its producer half
     neigh: list = field(default_factory=list)     # next hops resolved by ARP
     neigh_cpus: dict = field(default_factory=dict)
 
@@ -387,10 +386,8 @@ def plan(r: dict) -> Plan:
         producers.setdefault(q, set()).add(p.flow_cpu[i])
     txq_prod = {q: (txq_cpu[q] if txq_cpu[q] in cs else min(cs))
                 for q, cs in producers.items()}
-    p.txq_prod = txq_prod
     for sd in p.senders:
         c, q = r["apps"][sd["app"]]["cpu"], sd["queue"]
-        sd["owner"] = txq_prod[q]
         if txq_prod[q] != c:                      # handed over; a refused one freed there
             carries.setdefault((c, txq_prod[q]), set()).add("xq")
             carries.setdefault((txq_prod[q], c), set()).add("wf")

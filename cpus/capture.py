@@ -12,7 +12,7 @@ from __future__ import annotations
 
 
 class HostTap:
-    __slots__ = ("start", "count", "rx", "tx", "cut", "flows")
+    __slots__ = ("count", "rx", "tx", "cut", "flows")
 
     def __init__(self, count: int, flows: set | None) -> None:
         self.count = count                   # records per direction on this CPU

@@ -134,8 +134,6 @@ def _transmit(lp: CpuLP, name: str, args: dict) -> None:
     lp.txqs = {q: TxQueue(q, txa["ring"], txa["txqueuelen"], args["hz"],
                           txa.get("qdisc", "pfifo_fast"), txa.get("fq_codel"))
                for q in sorted(cleaned | produced)}
-    for q in cleaned - produced:
-        lp.txqs[q].producer = txa["queue_owner"][str(q)]
     lp.txq_cleaned = cleaned
     lp.tx = Tx(lp.cpu, {q: lp.txqs[q] for q in sorted(produced)}, txa["ntxq"],
                txa["xps"], lp.snmp, lp.books, txa["dev_tx_weight"])

@@ -21,7 +21,7 @@ ring work), napi and tx.
 from __future__ import annotations
 
 from .igb import IgbDriver, QVector
-from .igb_tx import IgbTx, tx_bytecount
+from .igb_tx import IgbTx
 from .napi import napi_schedule
 from .tx import ETH_HLEN, IP_HLEN, UDP_HLEN
 
@@ -54,9 +54,6 @@ class IceDriver(IgbDriver):
     # poll's work is below the budget, so its min(work_done, budget - 1) is work_done)
     ice_napi_poll = IgbDriver.igb_poll
 
-    # the descriptor walk is igb's; the refill policy comes with the q_vector's data
-    ice_clean_rx_irq = IgbDriver.igb_clean_rx_irq
-
     def ice_enable_interrupt(self, qv: QVector) -> int:
         qv.vec.masked = False                # GLINT_DYN_CTL: INTENA | CLEARPBA, no ITR
         self.rearm(qv.vec, self.cpu.now)
@@ -65,7 +62,9 @@ class IceDriver(IgbDriver):
     msix_ring = ice_msix_clean_rings
     poll = ice_napi_poll
     irq_enable = ice_enable_interrupt
-    # the kernel's names of igb's generators where ice runs them (a trace's slices)
+    # the kernel's names of igb's generators where ice runs them (a trace's slices): the
+    # descriptor walks and the ring work are igb's, the refill policy comes with the
+    # q_vector's data, the descriptor counts with IceTx
     function_names = {"igb_poll": "ice_napi_poll", "igb_clean_rx_irq": "ice_clean_rx_irq",
                       "igb_clean_tx_irq": "ice_clean_tx_irq",
                       "igb_xmit_frame_ring": "ice_xmit_frame_ring"}
@@ -98,9 +97,5 @@ class IceTx(IgbTx):
 
     def bytecount(self, skb) -> int:
         """first->bytecount = max(skb->len, ETH_ZLEN), plus ice_tso's repeated headers."""
-        n = tx_bytecount(skb, self.tx.seg_payload(skb))
+        n = super().bytecount(skb)
         return n if skb.gso_segs > 1 or skb.segs else max(n, ETH_ZLEN)
-
-    ice_xmit_frame_ring = IgbTx.igb_xmit_frame_ring   # the same ring work, ice's counts
-    start_xmit = ice_xmit_frame_ring
-    ice_clean_tx_irq = IgbTx.igb_clean_tx_irq

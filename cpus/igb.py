@@ -44,6 +44,13 @@ class QVector:
         vec.interval = eitr_ns(self.itr_val)
 
 
+def ring_backlog(qv: "QVector", t: int) -> int:
+    """Frames that reached the q_vector's RX ring by t and neither the driver took nor the
+    ring dropped (a drop is booked when the driver next looks)."""
+    ring = qv.rx_ring
+    return max(0, ring.arrived_by(t) - qv.ring_packets - ring.rqdpc - ring.mpc)
+
+
 class IgbDriver:
     """The per-CPU instance of the driver's receive path."""
 

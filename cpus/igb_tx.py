@@ -100,7 +100,7 @@ class IgbTx:
         budget = work_limit
         packets = nbytes = 0
         cpu = self.cpu
-        local = txq.producer is None
+        local = txq.index in self.tx.queues     # the producer half is here too
         descs = 0
         while budget > 0 and ring.hw_done:
             count, segs, bytecount, sock, truesize = ring.in_flight.popleft()

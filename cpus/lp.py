@@ -25,6 +25,7 @@ from .app import tcp_reader, udp_reader
 from .books import Books
 from .costs import Costs
 from .cpu import Cpu
+from .igb import ring_backlog
 from .lookahead import CpuLookahead
 from .napi import SoftnetData
 from .report import cpu_report
@@ -56,7 +57,6 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self.ev = EventQueue(index)
         # a filing method for every record kind a CPU receives as a record (engine/records.py)
         self._file = {kind: getattr(self, f"_file_{kind}") for kind in accepted("cpu")}
-        self._accepts: dict[str, tuple] = {}     # input -> (kinds it may bring, its carries)
         self.costs = Costs(args["costs"])
         self.cpu = Cpu(self.cpu_id, args["ncpus"], self.costs, args["hz"], self.ev)
         self.sysctl = Sysctl(args["sysctl"])
@@ -120,9 +120,8 @@ class CpuLP(CpuLookahead, LogicalProcess):
     def _trace_counters(self) -> list[tuple[str, int]]:
         """What a trace's counters show, read as a hard IRQ begins."""
         now = self.cpu.now
-        out = [(f"rx-{qv.rx_ring.index} ring backlog",
-                max(0, qv.rx_ring.arrived_by(now) - qv.ring_packets - qv.rx_ring.rqdpc
-                    - qv.rx_ring.mpc)) for qv in self.qvectors if qv.rx_ring is not None]
+        out = [(f"rx-{qv.rx_ring.index} ring backlog", ring_backlog(qv, now))
+               for qv in self.qvectors if qv.rx_ring is not None]
         out += [(f"{qv.vec.name} ITR interval", qv.vec.interval) for qv in self.qvectors]
         out.append(("backlog queue", self.backlog.queued()))
         out += [(f"socket {s.index} rmem_alloc", s.rmem_alloc) for s in self.sockets.values()]
@@ -197,7 +196,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
                         packets: int) -> None:
         """A clean here of a queue another CPU transmits on: what it did to the queue,
         for that CPU's producer half."""
-        dst = self.txqs[queue].producer
+        dst = self.txq_owner[queue]
         self.out_seq += 1
         self.outbox.setdefault(dst, []).append(
             ("tc", self.out_links[dst].deliver(t), self.out_seq,
@@ -459,7 +458,9 @@ class CpuLP(CpuLookahead, LogicalProcess):
             origin = self.lp_index[src]
             src_cpu = self.lp_cpu.get(src, -1)
             floor = self.sync.advanced_to
-            accepts, carries = self._accepts.get(src) or self._accepting(src)
+            link = getattr(self, "in_links", {}).get(src)    # unit tests may have none
+            carries = link.carries if link is not None else ()
+            accepts = accepted("cpu", carries)
             file = self._file
             for kind, stamp, seq, body in recs:
                 if stamp < floor:            # a promise was broken: fail, never mis-order
@@ -468,12 +469,6 @@ class CpuLP(CpuLookahead, LogicalProcess):
                 if kind not in accepts:
                     refuse(kind, self.name, src, carries)
                 file[kind](stamp, origin, seq, body, src_cpu)
-
-    def _accepting(self, src: str) -> tuple:
-        link = getattr(self, "in_links", {}).get(src)
-        carries = link.carries if link is not None else ()
-        self._accepts[src] = (accepted("cpu", carries), carries)
-        return self._accepts[src]
 
     # Filing a record that arrived: its event, keyed by its sender, and the start-time heaps
     # the lookahead reads (which records can start work here, and when).
@@ -515,14 +510,15 @@ class CpuLP(CpuLookahead, LogicalProcess):
         vec = self.txq_vec[queue]
         for k, t in enumerate(times):
             self.ev.schedule_keyed(t, PRIO_DEVICE, origin, seq + k, self._txc_arrive,
-                                   (queue, tuple(clean[k])))
+                                   (queue, clean[k]))
             # a write-back starts work only through the vector's interrupt, no sooner than
             # its EITR interval allows (a later interrupt moves that only later)
-            heapq.heappush(self._starts, vec.earliest(t))
-            heapq.heappush(self._txc_starts, vec.earliest(t))
+            e = vec.earliest(t)
+            heapq.heappush(self._starts, e)
+            heapq.heappush(self._txc_starts, e)
 
     def _file_tc(self, stamp, origin, seq, body, src_cpu) -> None:
-        self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._tc_arrive, tuple(body))
+        self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._tc_arrive, body)
         heapq.heappush(self._starts, stamp)
 
     def _file_mig(self, stamp, origin, seq, body, src_cpu) -> None:

@@ -25,6 +25,7 @@ from softnet.engine.histogram import bin_index
 
 from .books import Books
 from .cpu import ACCT_NAMES, NET_RX_SOFTIRQ, NET_TX_SOFTIRQ
+from .igb import ring_backlog
 
 
 FOLD_READS = 3 * 8192          # reads held before they are binned
@@ -111,7 +112,7 @@ class CpuSeries:
             self.queue_rows.append(
                 [k, q, lp.cpu_id, d(("pk", q), taken), d(("dr", q), dropped),
                  d(("irq", q), cpu.irq_counts.get(qv.vec.name, 0)),
-                 max(0, ring.arrived_by(t) - taken - dropped), qv.vec.interval])
+                 ring_backlog(qv, t), qv.vec.interval])
         for s in lp.sockets.values():
             self.sock_rows.append([k, s.index, lp.cpu_id, s.queued(), s.rmem_alloc,
                                    s.rcvbuf])

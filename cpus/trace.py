@@ -46,12 +46,11 @@ class CpuTrace:
     __slots__ = ("start", "end", "room", "slices", "open", "last", "truncated", "instants",
                  "counters", "read_counters", "last_value", "names", "sample", "arrows")
 
-    def __init__(self, start: int, end: int, max_records: int,
-                 driver_names: dict[str, str] | None = None, sample: int = 0) -> None:
+    def __init__(self, start: int, end: int, max_records: int, sample: int = 0) -> None:
         self.start, self.end = start, end
         self.room = max_records               # slices, instants and counter values
-        # the driver's kernel names for generators it shares with another driver
-        self.names = {**KERNEL_NAMES, **(driver_names or {})}
+        # kernel names; the host builder adds the driver's for generators it shares
+        self.names = dict(KERNEL_NAMES)
         self.slices: list[tuple] = []
         self.open: dict[str, list] = {}       # track -> [[name, start, gen], …] outermost first
         self.last: dict[str, int] = {}        # track -> end of its last step

@@ -217,8 +217,7 @@ def qdisc_create_dflt(kind: str, txqueuelen: int, opts: dict | None = None):
 class TxQueue:
     """netdev_queue + its qdisc (an mq child) + igb_ring + dql."""
 
-    __slots__ = ("index", "qdisc", "ring", "dql", "drv_xoff", "stack_xoff", "scheduled",
-                 "producer")
+    __slots__ = ("index", "qdisc", "ring", "dql", "drv_xoff", "stack_xoff", "scheduled")
 
     def __init__(self, index: int, ring_size: int, txqueuelen: int, hz: int,
                  qdisc: str = "pfifo_fast", qdisc_opts: dict | None = None) -> None:
@@ -229,9 +228,6 @@ class TxQueue:
         self.drv_xoff = False             # __QUEUE_STATE_DRV_XOFF: ring short of descriptors
         self.stack_xoff = False           # __QUEUE_STATE_STACK_XOFF: BQL limit reached
         self.scheduled = False            # __QDISC_STATE_SCHED: on an output_queue
-        # the LP holding the producer half (qdisc, next_to_use, dql_queued) when it is not
-        # the one cleaning here: the clean's effect goes there as a `tc` record
-        self.producer: str | None = None
 
     def stopped(self) -> bool:
         """netif_xmit_frozen_or_stopped"""

@@ -114,8 +114,8 @@ def _run(spec: dict, ctx: zmq.Context, ctl: zmq.Socket, lifeline: int) -> None:
     go = _wait_go(ctl, lifeline)
     # spin only on a core of one's own (the coordinator knows once it has pinned us): on
     # a shared core it steals the peer's time
-    spin_s = (go or {}).get("spin_us", 0) / 1e6 if links.kind in ("pair", "shm") else 0.0
-    poll_ms = getattr(links, "poll_ms", POLL_MS)
+    spin_s = (go or {}).get("spin_us", 0) / 1e6 if links.spins else 0.0
+    poll_ms = links.poll_ms or POLL_MS
 
     split = _Split()
     driver = SyncDriver(lp, spec["end"], clock=time.perf_counter)

@@ -14,6 +14,8 @@ May import: the standard library and `engine.events`.
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 
 from .events import PRIO_DEVICE, PRIO_LINK
@@ -97,7 +99,8 @@ def check_kind(kind: str, receiver: str, src: str, carries) -> RecordKind:
     return k
 
 
-def accepted(role: str, carries=()) -> frozenset[str]:
+@functools.cache
+def accepted(role: str, carries: tuple = ()) -> frozenset[str]:
     """The kinds a receiver of `role` ("cpu" or "nic") files as records from a link that
     carries `carries` (a link that does not say: all of the role's kinds). Frames that
     travel as columns ("rx") are not records."""

@@ -20,7 +20,7 @@ import socket
 import struct
 from collections import deque
 
-from .transport import LinkBroken, adopt_fd, spin_for, want_event
+from .transport import LinkBroken, adopt_fd, next_in_turn, spin_for, want_event
 
 HDR = 64                         # write index (Q @0), read index (Q @8), flags (I @16, @20)
 CAP = 1 << 22                    # data bytes per link (a frame must fit: see put)
@@ -140,6 +140,7 @@ def _drain(bell: socket.socket) -> bool:
 
 class ShmLinks:
     kind = "shm"
+    spins = True
     poll_ms = 2                          # a lost wake-up costs at most this
 
     def __init__(self, in_rings: dict[str, int], out_rings: dict[str, int],
@@ -206,17 +207,7 @@ class ShmLinks:
     def next_frame(self, only: frozenset | None = None) -> bytes | None:
         if self._armed:
             self._wake_up()
-        ins = self.ins
-        n = len(ins)
-        for k in range(n):
-            i = ins[(self._next + k) % n]
-            if only is not None and i.src not in only:
-                continue
-            frame = i.take()
-            if frame is not None:
-                self._next = (self._next + k + 1) % n
-                return frame
-        return None
+        return next_in_turn(self, only, _In.take)
 
     def buffered(self, only: frozenset | None = None) -> bool:
         """A whole frame waits in a ring (visible without a system call)."""

@@ -41,6 +41,8 @@ class LinkBroken(ConnectionError):
 
 class ZmqLinks:
     kind = "zmq"
+    spins = False                  # libzmq wakes its own threads; spinning only adds to it
+    poll_ms = 0                    # the engine's own liveness interval
 
     def __init__(self, ctx: zmq.Context, name: str, base: str, in_srcs, out_dsts) -> None:
         # a PULL per input link (not one inbox for all), so an LP can choose which links
@@ -97,9 +99,6 @@ class ZmqLinks:
     def buffered(self, only: frozenset | None = None) -> bool:
         return False                   # every frame not taken stays in the socket
 
-    def spin(self, seconds: float, only: frozenset | None = None) -> bool:
-        return False                   # libzmq wakes its own threads; spinning only adds to it
-
     def register(self, poller: zmq.Poller, only: frozenset | None = None) -> None:
         for src, sock in self.ins.items():
             want_event(poller, sock, zmq.POLLIN, only is None or src in only)
@@ -154,6 +153,8 @@ class _Out:
 
 class PairLinks:
     kind = "pair"
+    spins = True
+    poll_ms = 0
 
     def __init__(self, in_fds: dict[str, int], out_fds: dict[str, int]) -> None:
         self.ins = [_In(src, adopt_fd(fd)) for src, fd in sorted(in_fds.items())]
@@ -191,29 +192,24 @@ class PairLinks:
         return self._queued > 0
 
     def next_frame(self, only: frozenset | None = None) -> bytes | None:
-        ins = self.ins
-        n = len(ins)
-        for k in range(n):
-            i = ins[(self._next + k) % n]
-            if only is not None and i.src not in only:
-                continue
+        return next_in_turn(self, only, self._take)
+
+    def _take(self, i: _In) -> bytes | None:
+        """A whole frame from input i: buffered, or after reading what its socket holds."""
+        frame = i.take()
+        if frame is None and not i.eof:
+            try:
+                # into one scratch buffer: recv(n) would allocate (and free) n bytes
+                # on every call, which for a large n is an mmap each time
+                got = i.sock.recv_into(self._scratch)
+            except BlockingIOError:
+                return None
+            if not got:
+                i.eof = True
+                return None
+            i.buf += self._scratch_view[:got]
             frame = i.take()
-            if frame is None and not i.eof:
-                try:
-                    # into one scratch buffer: recv(n) would allocate (and free) n bytes
-                    # on every call, which for a large n is an mmap each time
-                    got = i.sock.recv_into(self._scratch)
-                except BlockingIOError:
-                    continue
-                if not got:
-                    i.eof = True
-                    continue
-                i.buf += self._scratch_view[:got]
-                frame = i.take()
-            if frame is not None:
-                self._next = (self._next + k + 1) % n
-                return frame
-        return None
+        return frame
 
     def buffered(self, only: frozenset | None = None) -> bool:
         """A whole frame waits in this process already: polling the sockets would not
@@ -243,6 +239,23 @@ class PairLinks:
                   not i.eof and (only is None or i.src in only))
         for o in self.outs.values():
             want_event(poller, o.sock.fileno(), zmq.POLLOUT, bool(o.queue))
+
+
+def next_in_turn(links, only: frozenset | None, take):
+    """The next whole frame from the inputs in turn (`only`: from those alone), starting
+    after the input that gave the last one, so no input starves; `take(input)` gives a
+    frame or None. Shared by the same-host transports."""
+    ins = links.ins
+    n = len(ins)
+    for k in range(n):
+        i = ins[(links._next + k) % n]
+        if only is not None and i.src not in only:
+            continue
+        frame = take(i)
+        if frame is not None:
+            links._next = (links._next + k + 1) % n
+            return frame
+    return None
 
 
 def spin_for(links, seconds: float, readable) -> bool:

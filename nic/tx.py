@@ -76,9 +76,7 @@ class TxEngine:
             ready = stamp + 2 * self.read_ns            # descriptor read, then data read
             sizes: list[int] = []
             last: list[int] = []                         # a packet is done with its last frame
-            first: list[int] = []
             for p in pkts:
-                first.append(len(sizes))
                 size = max(p[3] + FCS, MIN_FRAME)
                 sizes += [size] * p[4]
                 # a sender's piece (7 fields) names its last frame, shorter after a UDP GSO
@@ -92,7 +90,7 @@ class TxEngine:
             ends = self.wires[port].serialise_burst(ready, sizes)
             done_l = [ends[i] for i in last]
             if self.cap_tx is not None:
-                self._capture(port, pkts, first, last, sizes, ends)
+                self._capture(port, pkts, last, sizes, ends)
             for p, t in zip(pkts, done_l):
                 n = p[4]
                 if p[2] == -2:                           # the kernel's ARP request
@@ -132,9 +130,9 @@ class TxEngine:
                     self.in_flight_fwd += n
             out.setdefault(self.queue_cpu[queue], []).append((queue, done_l, clean))
 
-    def _capture(self, port: int, pkts: list, first: list, last: list, sizes: list,
-                 ends: list) -> None:
+    def _capture(self, port: int, pkts: list, last: list, sizes: list, ends: list) -> None:
         got = self.cap_tx[port]
+        first = [0] + [i + 1 for i in last[:-1]]         # each packet's first frame
         for p, i0, i1 in zip(pkts, first, last):
             if p[2] == -2 or (p[2] < 0 and self.cap_flows is not None
                               and p[1] not in self.cap_flows) or \

@@ -128,10 +128,10 @@ def test_an_ice_ring_stops_later_for_small_datagrams_and_wakes_at_its_threshold(
         if cls is IceTx:
             # TX_WAKE_THRESHOLD = 2 × ICE_DESC_NEEDED = 52 free: 26 cleaned leave 51 free
             _write_back(txq, rung, 26)
-            drive(cpu, drv.ice_clean_tx_irq(txq, 256))
+            drive(cpu, drv.igb_clean_tx_irq(txq, 256))
             assert txq.drv_xoff and txq.ring.desc_unused() == 51
             _write_back(txq, rung, 1)
-            drive(cpu, drv.ice_clean_tx_irq(txq, 256))
+            drive(cpu, drv.igb_clean_tx_irq(txq, 256))
             assert not txq.drv_xoff and txq.ring.restart_queue == 1
     # igb: 2 each, stops below 21 free of 63 → 22; ice: 1 each, stops below 26 → 38
     assert sent[IgbTx] == (22, 19) and sent[IceTx] == (38, 25)
