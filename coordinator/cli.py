@@ -29,7 +29,6 @@ from importlib import metadata
 
 from softnet.engine.units import UnitError, fmt_ns, parse_duration
 
-from .cluster import ClusterError, ClusterRunner
 from .compare import as_json, compare, differs, render
 from .config import ConfigError, apply_sets, load_file, validate
 from .entry import Interrupted, entry, say_last
@@ -450,6 +449,7 @@ def _sweep(args) -> int:
         return EXIT_INPUT
     runner = None
     if args.scheduler is not None:
+        from .cluster import ClusterError, ClusterRunner     # only for a Dask cluster
         try:
             runner = ClusterRunner(args.scheduler, args.file)
         except ClusterError as e:

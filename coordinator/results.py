@@ -15,7 +15,6 @@ from softnet.engine.histogram import merge, percentiles
 
 from . import procfs
 from .ftrace import ftrace_files
-from .pcap import pcap_files
 from .series import series_files
 from .trace import trace_files
 
@@ -326,7 +325,9 @@ def assemble(r: dict, plan, results: dict) -> dict:
             igb_ethtool_stats(nq, pp["nic"], pp["queues"], pp["ring"], pp["eth"], pp["rnbc"],
                               pp["mpc_bytes"], pp["txqs"]))
     files.update(series_files(r, results))
-    files.update(pcap_files(r, results))
+    if r["observe"]["pcap"]:
+        from .pcap import pcap_files        # dpkt loads (30 ms) only for a capture
+        files.update(pcap_files(r, results))
     files.update(trace_files(r, results))
     files.update(ftrace_files(r, results))
     return {"summary": summary, "files": files}

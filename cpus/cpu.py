@@ -148,6 +148,7 @@ class Cpu:
         acct = self.acct
         sched = self.sched
         pop = heapq.heappop
+        tracer = self.tracer                    # None unless a trace was asked for
         while True:
             now = self.now
             while heap and heap[0][0] <= now and heap[0][0] < limit:
@@ -170,8 +171,8 @@ class Cpu:
                 self.now = now + cost
                 acct[ACCT_SOFTIRQ] += cost
                 self.last_kind = ACCT_SOFTIRQ
-                if self.tracer is not None:
-                    self.tracer.step("softirq", gen, now, now + cost)
+                if tracer is not None:
+                    tracer.step("softirq", gen, now, now + cost)
                 continue
             task = sched.current
             if task is None or (sched.need_resched and not task.atomic):
@@ -197,8 +198,8 @@ class Cpu:
             self.last_kind = task.kind
             task.steps += 1
             sched.account(task, cost)
-            if self.tracer is not None:
-                self.tracer.step(task.name, task.gen, now, now + cost)
+            if tracer is not None:
+                tracer.step(task.name, task.gen, now, now + cost)
 
     def _switch(self) -> Task | None:
         """__schedule: switching in any task other than the one that ran last (the idle
