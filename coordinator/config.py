@@ -98,7 +98,7 @@ TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq",
             "routes",
             "flows", "apps", "host", "quantum", "observe"}
 OBSERVE_KEYS = {"interval", "pcap", "pcap_flows", "pcap_count", "trace", "trace_window",
-                "trace_max", "ftrace", "trace_cpus", "trace_sample"}
+                "trace_max", "ftrace", "trace_cpus", "trace_sample", "trace_flows"}
 TRACE_MAX = 1_000_000              # slices per CPU a trace holds unless told
 TRACE_SAMPLE = 100                 # a trace follows one packet in this many with arrows
 PCAP_TAPS = ("wire", "host")      # where a capture may sit (observability-formats §4)
@@ -537,11 +537,12 @@ def validate(raw: dict) -> dict:
                                r["duration_ns"])
     _check_offered(r, prof["costs"]["udp_sendmsg"])
     r["observe"] = _validate_observe(raw.get("observe", {}), r["duration_ns"], r["flows"],
-                                     ncpus)
+                                     ncpus, [a["name"] for a in r["apps"] if a.get("sender")])
     return r
 
 
-def _validate_observe(o, duration_ns: int, flows: list[dict], ncpus: int) -> dict:
+def _validate_observe(o, duration_ns: int, flows: list[dict], ncpus: int,
+                      senders: list[str]) -> dict:
     """What a run records besides its totals; everything off unless asked for."""
     o = _table("observe", o, "a table: [observe] interval = \"1ms\"")
     _unknown("observe", o, OBSERVE_KEYS)
@@ -593,12 +594,24 @@ def _validate_observe(o, duration_ns: int, flows: list[dict], ncpus: int) -> dic
     out["trace_cpus"] = sorted(cpus) if cpus is not None else None
     out["trace_sample"] = _int("observe.trace_sample", o.get("trace_sample", TRACE_SAMPLE),
                                0, 1 << 40)
+    tsel = o.get("trace_flows")
+    if tsel is not None:
+        known = names + senders
+        if not isinstance(tsel, list) or not tsel or \
+                any(not isinstance(n, str) for n in tsel) or len(set(tsel)) != len(tsel):
+            _fail("observe.trace_flows", tsel, "a list of flow or sender names, each once "
+                  "(e.g. [\"f0\"]); without it every flow and sender")
+        for n in tsel:
+            if n not in known:
+                _fail("observe.trace_flows", n, "a flow or sender of this experiment: "
+                      + ", ".join(known))
+    out["trace_flows"] = tsel
     if ("trace_window" in o or "trace_max" in o or cpus is not None or
-            "trace_sample" in o) and \
+            "trace_sample" in o or tsel is not None) and \
             not (out["trace"] or out["ftrace"]):
-        _fail("observe.trace", False, "trace_window, trace_max and trace_cpus need "
-              "trace = true or ftrace = true")
-    if (sel or "pcap_count" in o) and not taps:
+        _fail("observe.trace", False, "trace_window, trace_max, trace_cpus, trace_sample "
+              "and trace_flows need trace = true or ftrace = true")
+    if (out["pcap_flows"] or "pcap_count" in o) and not taps:
         _fail("observe.pcap", "off", "pcap_flows and pcap_count need a tap: pcap = "
               "[\"wire\"]")
     return out
@@ -1516,6 +1529,8 @@ def observe_view(o: dict) -> dict:
             out["trace_window"] = o["trace_window"]
         if o["trace_cpus"] is not None:
             out["trace_cpus"] = o["trace_cpus"]
+        if o["trace_flows"] is not None:
+            out["trace_flows"] = o["trace_flows"]
         out["trace_sample"] = o["trace_sample"]
     if o["interval_ns"]:
         out["interval"] = o["interval"]

@@ -63,7 +63,7 @@ def proc(comm: str, pid: int) -> str:
 
 
 def render_cpu(cpu: int, ncpus: int, slices: list[tuple], pids: dict[str, int]) -> list[str]:
-    """slices: (track, depth, name, start, end); on one CPU they form one forest in time.
+    """slices: (track, depth, name, start, end, args); on one CPU they form one forest in time.
     A task's track that takes over from another's gets verif_pid's context-switch banner
     (`pids`: each task's pid)."""
     pre = cpu_field(cpu, ncpus)
@@ -80,7 +80,7 @@ def render_cpu(cpu: int, ncpus: int, slices: list[tuple], pids: dict[str, int]) 
             if track == "hardirq" and depth == 0:
                 out.append(f"{irq}<========== |")
 
-    for i, (track, depth, name, s, e) in enumerate(order):
+    for i, (track, depth, name, s, e, _) in enumerate(order):
         close_until(s)
         if track in pids and depth == 0 and track != task:
             if task is not None:

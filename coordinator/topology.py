@@ -493,7 +493,7 @@ def plan(r: dict) -> Plan:
               "trace": ({"window": r["observe"]["trace_window_ns"],
                          "max": r["observe"]["trace_max"],
                          "sample": r["observe"]["trace_sample"] if r["observe"]["trace"]
-                         else 0}
+                         else 0, **_trace_filter(r)}
                         if r["observe"]["trace"] or r["observe"]["ftrace"] else None)}
     p.lps.append({"name": "nic", "index": 0, "factory": "softnet.nic.lp:build",
                   "args": {**common, "pcie_latency_ns": prof["links"]["pcie"],
@@ -640,6 +640,16 @@ def _capture_args(r: dict, tap: str = "wire") -> dict | None:
     names = o["pcap_flows"]
     return {"flows": [i for i, f in enumerate(r["flows"]) if not names or f["name"] in names],
             "filtered": bool(names), "count": o["pcap_count"]}
+
+
+def _trace_filter(r: dict) -> dict:
+    """observe.trace_flows as indices: the flows, and the senders (by application), whose
+    drops and packets a trace shows; None: every one."""
+    sel = r["observe"]["trace_flows"]
+    if sel is None:
+        return {"flows": None, "senders": None}
+    return {"flows": [i for i, f in enumerate(r["flows"]) if f["name"] in sel],
+            "senders": [i for i, a in enumerate(r["apps"]) if a["name"] in sel]}
 
 
 def _flow_args(f: dict) -> dict:

@@ -2,7 +2,9 @@
 Chrome trace-event format that ui.perfetto.dev and chrome://tracing open
 (observability-formats §1): one process per simulated CPU, one thread per context on it
 (hardirq, softirq, ksoftirqd/N, each application), complete (`X`) slices named after the
-kernel functions, strictly nested on every track; drops as instants (`i`, the CPU's own
+kernel functions, strictly nested on every track, with the arguments their tracepoints
+gave (a hard IRQ's vector, a poll's napi, work and budget, net_rx_action's polls, work
+and time squeeze, a TX clean's queue, packets and bytes); drops as instants (`i`, the CPU's own
 track, with the drop stage and flow) and occupancies as counters (`C`: RX ring backlog,
 backlog queue, socket memory, as each hard IRQ finds them).
 
@@ -64,14 +66,16 @@ def trace_files(r: dict, results: dict) -> dict[str, str]:
             lines.append(json.dumps({"ph": "M", "name": "thread_sort_index", "pid": pid,
                                      "tid": i, "args": {"sort_index": i}}))
         # by track, then start, outer before inner: a reader that needs order gets it
-        for track, depth, name, s, e in sorted(tr["slices"],
-                                              key=lambda x: (tid[x[0]], x[3], x[1])):
+        for track, depth, name, s, e, args in sorted(tr["slices"],
+                                                    key=lambda x: (tid[x[0]], x[3], x[1])):
+            more = "".join(f",{json.dumps(k)}:{json.dumps(v)}" for k, v in args.items()) \
+                if args else ""
             lines.append(f'{{"ph":"X","cat":"kernel","name":{json.dumps(name)},'
                          f'"pid":{pid},"tid":{tid[track]},"ts":{_us(s)},"dur":{_us(e - s)},'
-                         f'"args":{{"depth":{depth}}}}}')
+                         f'"args":{{"depth":{depth}{more}}}}}')
         # drops on the CPU's own instant track; counters as Perfetto counter tracks
         for t, stage, flow, n in tr["instants"]:
-            what = flows[flow] if flow >= 0 else "a sender's datagram"
+            what = flows[flow] if flow >= 0 else apps[-1 - flow]     # a sender's datagram
             cat = "drop" if flow >= 0 else "tx_drop"          # summary drops / tx_drops
             lines.append(f'{{"ph":"i","s":"p","cat":"{cat}","name":{json.dumps(stage)},'
                          f'"pid":{pid},"ts":{_us(t)},"args":{{"flow":{json.dumps(what)},'
@@ -113,44 +117,96 @@ class SliceIndex:
 
 
 def _arrows(r: dict, results: dict, shown: list[int], tids: dict) -> list[str]:
-    """Sampled packets from the wire to the application (flow events, bound to the
-    slices they pass through): a slice on the nic's wire track as the frame arrives, the
-    driver's poll that took it, the application's read."""
+    """Sampled packets followed by flow events bound to the slices they pass through:
+    a received packet from the nic's wire (a slice on its port's `wire in` track as the
+    frame arrives) to the driver's poll that took it and to the application's read, or,
+    forwarded, to the driver's transmit and the `wire out` track as its frame leaves; a
+    sender's datagram from its sendmsg to the driver's transmit and the wire."""
     ports = r["nic"].get("port_names", [r["nic"]["ifname"]])
     nq = r["nic"]["combined"]
     rate = r["nic"]["_model"]["line_rate_bps"]
     queue_cpu = {int(q): c for c in range(r["cpus"]) for q in results[f"cpu{c}"]["queues"]}
     nic_pid = r["cpus"] + 1
-    out, wire = [], []
+    apps = [a["name"] for a in r["apps"]]
+    out: list[str] = []
+    wire_in, wire_out = [], []
     index = {c: SliceIndex(results[f"cpu{c}"]["trace"]["slices"]) for c in shown}
+    left = {x[0]: x[1:] for x in results["nic"].get("trace_tx", ())}  # id -> port, t, size
+    xmits = {}                                  # id -> (cpu, flow, queue, wire, poll, t)
+    for c in shown:
+        for x in results[f"cpu{c}"]["trace"].get("xmits", ()):
+            xmits[x[0]] = (c, *x[1:])
+
+    def on_wire(t: int, size: int) -> int:
+        """A frame's time on the wire (`size` with FCS; preamble and gap added)."""
+        return (size + 20) * 8 * 10**9 // rate
+
+    def step(ph: str, pid: int, c: int | None, t: int, track: str | None = None) -> bool:
+        """A step of the arrow on CPU c's slice holding t (any track unless named)."""
+        sl = index[c].containing(t, track) if c in index else None
+        if sl is None:
+            return False
+        ev = {"cat": "packet", "name": "packet", "id": pid, "ph": ph, "pid": c + 1,
+              "tid": tids[c][sl[0]], "ts": float(_us(t))}
+        if ph == "f":
+            ev["bp"] = "e"
+        out.append(json.dumps(ev))
+        return True
+
+    def from_wire(pid: int, flow: int, queue: int, t_wire: int, t_poll: int) -> None:
+        f = r["flows"][flow]
+        tx = on_wire(t_wire, f["size"])
+        port = queue // nq
+        wire_in.append((port, t_wire - tx, tx, f["name"]))
+        out.append(json.dumps({"cat": "packet", "name": "packet", "id": pid, "ph": "s",
+                               "pid": nic_pid, "tid": port + 1,
+                               "ts": float(_us(t_wire - tx // 2))}))
+        step("t", pid, queue_cpu.get(queue), t_poll)
+
+    def to_wire(pid: int, name: str) -> None:
+        port, t, size = left[pid]
+        tx = on_wire(t, size)
+        wire_out.append((port, t - tx, tx, name))
+        out.append(json.dumps({"cat": "packet", "name": "packet", "id": pid, "ph": "f",
+                               "bp": "e", "pid": nic_pid, "tid": len(ports) + port + 1,
+                               "ts": float(_us(t - tx // 2))}))
+
     for c in shown:
         tr = results[f"cpu{c}"]["trace"]
         for pid, flow, queue, t_wire, t_poll, now, reader in tr.get("arrows", ()):
-            f = r["flows"][flow]
-            read = index[c].containing(now, reader)
-            pc = queue_cpu.get(queue)
-            poll = index[pc].containing(t_poll) if pc in index else None
-            if read is None or reader not in tids[c]:
+            if reader not in tids[c] or index[c].containing(now, reader) is None:
                 continue                     # its read fell outside the trace
-            tx = (f["size"] + 20) * 8 * 10**9 // rate       # its time on the wire
-            port = queue // nq
-            wire.append((port, t_wire - tx, tx, f["name"]))
-            ev = {"cat": "packet", "name": "packet", "id": pid}
-            out.append(json.dumps({**ev, "ph": "s", "pid": nic_pid, "tid": port + 1,
-                                   "ts": float(_us(t_wire - tx // 2))}))
-            if poll is not None:
-                out.append(json.dumps({**ev, "ph": "t", "pid": pc + 1,
-                                       "tid": tids[pc][poll[0]], "ts": float(_us(t_poll))}))
-            out.append(json.dumps({**ev, "ph": "f", "bp": "e", "pid": c + 1,
-                                   "tid": tids[c][reader], "ts": float(_us(now))}))
-    if not wire:
+            from_wire(pid, flow, queue, t_wire, t_poll)
+            step("f", pid, c, now, reader)
+        for pid, sender, now in tr.get("sends", ()):
+            name = apps[sender]
+            if name not in tids[c] or not step("s", pid, c, now, name):
+                continue
+            x = xmits.get(pid)
+            if x is not None:
+                step("t", pid, x[0], x[5])
+            if pid in left:
+                to_wire(pid, name)
+    for pid, (c, flow, queue, t_wire, t_poll, t) in sorted(xmits.items()):
+        if flow >= 0:                           # forwarded: from the wire, out again
+            from_wire(pid, flow, queue, t_wire, t_poll)
+            step("t", pid, c, t)
+            if pid in left:
+                to_wire(pid, r["flows"][flow]["name"])
+    if not wire_in and not wire_out:
         return out
     head = [json.dumps({"ph": "M", "name": "process_name", "pid": nic_pid,
                         "args": {"name": "nic"}})]
     for pt, name in enumerate(ports):
         head.append(json.dumps({"ph": "M", "name": "thread_name", "pid": nic_pid,
                                 "tid": pt + 1, "args": {"name": f"{name} wire in"}}))
-    for pt, s, d, name in sorted(wire):
-        head.append(f'{{"ph":"X","cat":"wire","name":{json.dumps(name)},"pid":{nic_pid},'
-                    f'"tid":{pt + 1},"ts":{_us(s)},"dur":{_us(d)},"args":{{"depth":0}}}}')
+        if wire_out:
+            head.append(json.dumps({"ph": "M", "name": "thread_name", "pid": nic_pid,
+                                    "tid": len(ports) + pt + 1,
+                                    "args": {"name": f"{name} wire out"}}))
+    for base, wire in ((1, wire_in), (len(ports) + 1, wire_out)):
+        for pt, s, d, name in sorted(wire):
+            head.append(f'{{"ph":"X","cat":"wire","name":{json.dumps(name)},'
+                        f'"pid":{nic_pid},"tid":{pt + base},"ts":{_us(s)},"dur":{_us(d)},'
+                        f'"args":{{"depth":0}}}}')
     return head + out

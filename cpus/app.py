@@ -126,6 +126,9 @@ def udp_sendmsg(c, tsk, tx, books, udp_mib: dict, new_skb, per_send: int):
             books.tx_dropped[tsk.index] += 1
             yield per_send
             return
+    tracer = tx.cpu.tracer
+    if tracer is not None and tracer.sample:
+        tracer.send(skbs[-1].id, tsk.index, tx.cpu.now)
     for skb in skbs:
         tx.in_hand[id(skb)] = skb                # until the qdisc or a link has it
         tsk.wmem_alloc += skb.truesize           # skb_set_owner_w

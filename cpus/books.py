@@ -39,7 +39,7 @@ class Books:
         self.tx_dropped = [0] * nsenders
         self.tx_drops: dict[str, int] = {}
         self.kernel_drops: dict[str, int] = {}   # packets the kernel itself sent (ARP)
-        self.tap = None             # fn(stage, flow or -1, packets) on each drop (a trace)
+        self.tap = None             # fn(stage, flow or -1 - sender, packets) on each drop (a trace)
         self.read_tap = None        # fn(skb, id, t_wire, t_poll, now) on each read (a trace)
 
     def drop(self, flow: int, stage: str, n: int = 1) -> None:
@@ -60,7 +60,7 @@ class Books:
         self.tx_drops[stage] = self.tx_drops.get(stage, 0) + 1
         self.tx_dropped[skb.sock] += 1
         if self.tap is not None:
-            self.tap(stage, -1, 1)
+            self.tap(stage, -1 - skb.sock, 1)
 
     def delivered(self, skb, now: int) -> None:
         """Every wire packet of `skb` read by an application at `now`."""

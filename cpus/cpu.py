@@ -121,7 +121,8 @@ class Cpu:
             handler, arg, counter = q.popleft()
             cost = costs.irq_entry_exit + handler(arg)
             if self.tracer is not None:
-                self.tracer.leaf("hardirq", handler.__name__, self.now, self.now + cost)
+                self.tracer.leaf("hardirq", handler.__name__, self.now, self.now + cost,
+                                 {"irq": counter})
             self.irq_counts[counter] = self.irq_counts.get(counter, 0) + 1
             self.now += cost
             self.acct[ACCT_HARDIRQ] += cost

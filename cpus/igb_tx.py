@@ -67,6 +67,8 @@ class IgbTx:
             return NETDEV_TX_BUSY
         if self.tx.tap is not None:        # dev_queue_xmit_nit: tcpdump on the host
             self.tx.tap.transmit(self.cpu.now, txq.index, skb)
+        if self.cpu.tracer is not None and self.cpu.tracer.sample:
+            self.cpu.tracer.xmit(skb, self.cpu.now)
         self.tx.mark_lost(skb)
         ring.used += count
         bytecount = self.bytecount(skb)
@@ -116,6 +118,9 @@ class IgbTx:
             yield c.igb_clean_tx_packet                # napi_consume_skb, unmap
         ring.packets += packets
         ring.bytes += nbytes
+        if cpu.tracer is not None:
+            cpu.tracer.args("igb_clean_tx_irq", queue=txq.index, packets=packets,
+                            bytes=nbytes)
         ring.tx_total_packets += packets
         ring.tx_total_bytes += nbytes
         if not local:

@@ -89,6 +89,8 @@ def __napi_poll(cpu, n: NapiStruct, stack):
     if n.sched:
         n.polls += 1
         work = yield from n.poll(cpu, n, weight)
+        if cpu.tracer is not None:
+            cpu.tracer.napi_poll(n.name, work, weight)      # trace_napi_poll
     if work < weight:
         return work, False
     # Full weight used: the core still owns n. Held packets older than this jiffy are
@@ -134,6 +136,8 @@ def net_rx_action(cpu, sd: SoftnetData, sysctl, stack):
             budget -= work
             if budget <= 0 or cpu.jiffies() >= time_limit:
                 sd.time_squeeze += 1
+                if cpu.tracer is not None:
+                    cpu.tracer.args("net_rx_action", time_squeeze=1)
                 finish = True
                 break
         if finish:

@@ -13,10 +13,20 @@ the CPU time of their context exactly. Steps that cost nothing are left out. Dro
 at each hard IRQ the occupancies that changed (RX ring backlog, the backlog queue, socket
 memory) are counters.
 
-May import: the standard library only.
+A slice's arguments come from tracepoints the kernel functions fire (`trace_napi_poll` in
+`__napi_poll`, as the kernel's own): the tracepoint finds the call it belongs to among the
+open slices whose generator is executing (`gi_running`). A call a hard IRQ or a switch
+cut into pieces has its arguments on its last piece, so each call counts once.
+
+May import: `engine.skb`, the standard library.
 """
 
 from __future__ import annotations
+
+import sys
+import weakref
+
+from ..engine.skb import sampled
 
 # generator names that are this model's, not the kernel's
 KERNEL_NAMES = {"do_softirq": "handle_softirqs", "_ksoftirqd": "run_ksoftirqd",
@@ -27,6 +37,8 @@ KERNEL_NAMES = {"do_softirq": "handle_softirqs", "_ksoftirqd": "run_ksoftirqd",
                 "send_bh": "udp_send_skb", "xmit_one": "dev_queue_xmit",
                 "dev_xmit_skb": "__dev_xmit_skb"}
 
+# generators (by code name) whose calls carry arguments: only these look theirs up
+ARGS_OF = frozenset({"net_rx_action", "__napi_poll", "igb_clean_tx_irq"})
 
 def call_stack(gen, names: dict[str, str]) -> list[tuple]:
     """(generator, kernel function) of each call a suspended generator chain is in,
@@ -40,19 +52,22 @@ def call_stack(gen, names: dict[str, str]) -> list[tuple]:
 
 
 class CpuTrace:
-    """Slices of one CPU's tracks: (track, depth, name, start ns, end ns). A slice is one
-    call of its function (the same call over consecutive steps of its context)."""
+    """Slices of one CPU's tracks: (track, depth, name, start ns, end ns, arguments or
+    None). A slice is one call of its function (the same call over consecutive steps of
+    its context)."""
 
     __slots__ = ("start", "end", "room", "slices", "open", "last", "truncated", "instants",
-                 "counters", "read_counters", "last_value", "names", "sample", "arrows")
+                 "counters", "read_counters", "last_value", "names", "sample", "arrows",
+                 "call_args", "pending", "flows", "senders", "xmits", "sends")
 
-    def __init__(self, start: int, end: int, max_records: int, sample: int = 0) -> None:
+    def __init__(self, start: int, end: int, max_records: int, sample: int = 0,
+                 flows: set | None = None, senders: set | None = None) -> None:
         self.start, self.end = start, end
         self.room = max_records               # slices, instants and counter values
         # kernel names; the host builder adds the driver's for generators it shares
         self.names = dict(KERNEL_NAMES)
         self.slices: list[tuple] = []
-        self.open: dict[str, list] = {}       # track -> [[name, start, gen], …] outermost first
+        self.open: dict[str, list] = {}       # track -> [[name, start, gen, args], …] outermost first
         self.last: dict[str, int] = {}        # track -> end of its last step
         self.truncated = False
         self.instants: list[tuple] = []       # (time, stage, flow, packets): drops
@@ -61,22 +76,90 @@ class CpuTrace:
         self.last_value: dict[str, int] = {}
         self.sample = sample                  # follow packets whose id is a multiple
         self.arrows: list[tuple] = []         # (id, flow, rx queue, wire, poll, read, reader)
+        self.xmits: list[tuple] = []          # (id, flow or -1, rx queue, wire, poll, xmit)
+        self.sends: list[tuple] = []          # (last skb's id, sender, sendmsg)
+        # observe.trace_flows: the flows (and senders) whose drops and packets are shown;
+        # None: every one
+        self.flows, self.senders = flows, senders
+        # a call's arguments, shared by its slices (a call preempted is several)
+        self.call_args: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.pending: dict = {}               # frame -> arguments of a call not yet open
 
     def step(self, track: str, gen, t0: int, t1: int) -> None:
         """A step of `track`'s generator chain `gen` over [t0, t1)."""
         if t1 > t0:
             self._at(track, call_stack(gen, self.names), t0, t1)
+        if self.pending:
+            self.pending.clear()              # a call that ended with no cost has no slice
 
     def read(self, pid: int, flow: int, queue: int, t_wire: int, t_poll: int, now: int,
              reader: str) -> None:
         """A sampled packet read by `reader`: its way from the wire, for an arrow."""
         if self.sample and pid % self.sample == 0 and self.start <= t_wire and \
-                now < self.end and self._room():
+                now < self.end and (self.flows is None or flow in self.flows) and \
+                self._room():
             self.arrows.append((pid, flow, queue, t_wire, t_poll, now, reader))
 
+    def send(self, last_id: int, sender: int, now: int) -> None:
+        """A sendmsg whose last skb is `last_id`: where its arrow to the wire starts."""
+        if sampled(last_id, self.sample) and self.start <= now < self.end and \
+                (self.senders is None or sender in self.senders) and self._room():
+            self.sends.append((last_id, sender, now))
+
+    def xmit(self, skb, now: int) -> None:
+        """A sampled packet handed to the driver (ndo_start_xmit): a sender's skb, or a
+        forwarded one (with its way from the wire)."""
+        if skb.sock == -2 or not sampled(skb.id, self.sample) or \
+                not self.start <= now < self.end:
+            return                            # the kernel's ARP, not sampled, outside
+        if skb.sock >= 0:
+            if (self.senders is None or skb.sock in self.senders) and self._room():
+                self.xmits.append((skb.id, -1, -1, 0, 0, now))
+        elif (self.flows is None or skb.flow in self.flows) and self._room():
+            self.xmits.append((skb.id, skb.flow, skb.queue, skb.t_wire, skb.t_poll, now))
+
     def drop(self, t: int, stage: str, flow: int, n: int) -> None:
-        if self.start <= t < self.end and self._room():
-            self.instants.append((t, stage, flow, n))
+        """`flow` -1 - sender for a sender's datagram."""
+        if not self.start <= t < self.end:
+            return
+        if (self.flows is None or flow in self.flows) if flow >= 0 else \
+                (self.senders is None or -1 - flow in self.senders):
+            if self._room():
+                self.instants.append((t, stage, flow, n))
+
+    # -- tracepoints ------------------------------------------------------------------------
+    def napi_poll(self, napi: str, work: int, budget: int) -> None:
+        """trace_napi_poll: the poll's fields on its `__napi_poll`, and what net_rx_action
+        has spent of its budget so far."""
+        d = self._call_args("__napi_poll")
+        if d is not None:
+            d.update(napi=napi, work=work, budget=budget)
+        d = self._call_args("net_rx_action")
+        if d is not None:
+            d["polls"] = d.get("polls", 0) + 1
+            d["work"] = d.get("work", 0) + work
+
+    def args(self, func: str, **fields) -> None:
+        """Fields of the running call of generator `func` (its code name)."""
+        d = self._call_args(func)
+        if d is not None:
+            d.update(fields)
+
+    def _call_args(self, func: str) -> dict | None:
+        """The arguments of the call of `func` the CPU is executing: its open slice's
+        (a running generator is executing, `gi_running`, as is every one delegating to
+        it), or, when it has no slice yet, kept for the step that opens it."""
+        for stack in self.open.values():
+            for e in stack:
+                gen = e[2]
+                if gen is not None and gen.gi_running and gen.gi_code.co_name == func:
+                    return e[3]
+        f = sys._getframe(2)
+        while f is not None and f.f_code.co_name != func:
+            f = f.f_back
+        if f is None:
+            return None
+        return self.pending.setdefault(f, {})
 
     def _room(self) -> bool:
         if self.room <= 0 or self.truncated:
@@ -85,7 +168,7 @@ class CpuTrace:
         self.room -= 1
         return True
 
-    def leaf(self, track: str, name: str, t0: int, t1: int) -> None:
+    def leaf(self, track: str, name: str, t0: int, t1: int, args: dict | None = None) -> None:
         """Work outside any generator (a hard IRQ handler, a context switch)."""
         if track == "hardirq" and self.read_counters is not None and \
                 self.start <= t0 < self.end:
@@ -95,11 +178,12 @@ class CpuTrace:
                     self.last_value[cname] = v
                     self.counters.append((t0, cname, v))
         if t1 > t0:
-            self._at(track, [(None, self.names.get(name, name))], t0, t1)
+            self._at(track, [(None, self.names.get(name, name))], t0, t1, args)
             if track in self.last:
                 self._close(track, 0, self.last[track])
 
-    def _at(self, track: str, calls: list[tuple], t0: int, t1: int) -> None:
+    def _at(self, track: str, calls: list[tuple], t0: int, t1: int,
+            leaf_args: dict | None = None) -> None:
         t0, t1 = max(t0, self.start), min(t1, self.end)
         if t1 <= t0 or self.truncated:
             return
@@ -118,22 +202,32 @@ class CpuTrace:
             # step (export), so what was recorded still nests and adds up
             self.truncated = True
             return
+        call_args = self.call_args
         for gen, n in calls[keep:]:
             self.room -= 1                    # reserved as it opens: its close is sure
-            stack.append([n, t0, gen])
+            args = leaf_args
+            if gen is not None and gen.gi_code.co_name in ARGS_OF:
+                args = call_args.get(gen)
+                if args is None:
+                    args = call_args[gen] = self.pending.pop(gen.gi_frame, None) or {}
+            stack.append([n, t0, gen, args])
         self.last[track] = t1
 
-    def _close(self, track: str, depth: int, t: int) -> None:
+    def _close(self, track: str, depth: int, t: int, final: bool = False) -> None:
         stack = self.open.get(track)
         while stack and len(stack) > depth:
-            name, t0, _ = stack.pop()
+            name, t0, gen, args = stack.pop()
             if t > t0:
-                self.slices.append((track, len(stack), name, t0, t))
+                if args is not None and gen is not None and gen.gi_frame is not None \
+                        and not final:
+                    args = None               # the call goes on: its last piece has them
+                self.slices.append((track, len(stack), name, t0, t, args))
             else:
                 self.room += 1                # an empty slice gives its room back
 
     def export(self) -> dict:
         for track in list(self.open):
-            self._close(track, 0, self.last.get(track, 0))
+            self._close(track, 0, self.last.get(track, 0), True)
         return {"slices": self.slices, "instants": self.instants, "counters": self.counters,
-                "arrows": self.arrows, "truncated": self.truncated}
+                "arrows": self.arrows, "xmits": self.xmits, "sends": self.sends,
+                "truncated": self.truncated}

@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+ID_LOW = (1 << 40) - 1      # a sent packet's id has its sender (+ 1) in the bits above
+
+
+def sampled(pid: int, sample: int) -> bool:
+    """A trace follows one packet in `sample`: a received one by its wire id, a sent one
+    by its id's low bits; the CPUs and the nic apply the same rule."""
+    return sample > 0 and (pid & ID_LOW) % sample == 0
+
 
 @dataclass(slots=True)
 class SkBuff:

@@ -90,6 +90,12 @@ class NicLP(LogicalProcess):
             self.txe.cap_tx = [[] for _ in range(self.nports)]
             self.txe.cap_count = cap["count"]
             self.txe.cap_flows = set(cap["flows"]) if cap["filtered"] else None
+        tr = args["trace"]
+        if tr is not None and tr["sample"] and self.txe is not None:
+            self.txe.trace_sample = tr["sample"]
+            self.txe.trace_window = tuple(tr["window"])
+            self.txe.trace_flows = None if tr["flows"] is None else set(tr["flows"])
+            self.txe.trace_senders = None if tr["senders"] is None else set(tr["senders"])
         # [observe] interval: frames offered per (interval, flow), by wire arrival time
         self.series_ns = args["series_ns"]
         if self.txe is not None:
@@ -343,6 +349,8 @@ class NicLP(LogicalProcess):
             "fdir_sb_match": self.sb_match,
             "ntuple_dropped_by_flow": self.dropped.tolist(),
             "tx": None if self.txe is None else self.txe.result(),
+            **({"trace_tx": self.txe.trace_tx} if self.txe is not None
+               and self.txe.trace_sample else {}),
             **({"capture_rx": self.cap_rx, "capture_cut": self.cap_cut,
                 "capture_tx": self.txe.cap_tx if self.txe else None,
                 "capture_tx_cut": self.txe.cap_cut if self.txe else None}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 
+from ..engine.skb import sampled
 from .traffic import Wire
 
 FCS = 4
@@ -26,7 +27,8 @@ class TxEngine:
                  "arp_requests", "arp_out",
                  "on_wire_by_flow", "frames", "bytes", "end", "in_flight", "queue_packets",
                  "queue_bytes", "frames_by_sender", "series_ns", "series_fwd",
-                 "series_sent", "cap_tx", "cap_count", "cap_flows", "cap_cut")
+                 "series_sent", "cap_tx", "cap_count", "cap_flows", "cap_cut",
+                 "trace_sample", "trace_window", "trace_flows", "trace_senders", "trace_tx")
 
     def __init__(self, line_rate_bps: int, read_ns: int, queue_cpu: dict[int, str],
                  nsenders: int, nflows: int, end: int, nports: int = 1, nq: int = 1) -> None:
@@ -61,6 +63,13 @@ class TxEngine:
         self.cap_count = 0
         self.cap_flows: set | None = None      # forwarded flows to capture; None: all
         self.cap_cut = [False] * nports
+        # [observe] trace: sampled packets as their last frame leaves, for the arrows'
+        # ends: (id, port, time the last bit left, its frame length with FCS)
+        self.trace_sample = 0
+        self.trace_window = (0, 0)
+        self.trace_flows: set | None = None    # observe.trace_flows; None: every one
+        self.trace_senders: set | None = None
+        self.trace_tx: list[tuple] = []
 
     def doorbell(self, stamp: int, origin: int, seq: int, queue: int, pkts: list,
                  clean: list) -> None:
@@ -91,6 +100,8 @@ class TxEngine:
             done_l = [ends[i] for i in last]
             if self.cap_tx is not None:
                 self._capture(port, pkts, last, sizes, ends)
+            if self.trace_sample:
+                self._trace(port, pkts, done_l, [sizes[i] for i in last])
             for p, t in zip(pkts, done_l):
                 n = p[4]
                 if p[2] == -2:                           # the kernel's ARP request
@@ -147,6 +158,18 @@ class TxEngine:
                 piece = j - i0 + (p[7] if len(p) > 7 else 0)
                 got.append((ends[j], 0 if p[2] < 0 else 1, p[1] if p[2] < 0 else p[2],
                             p[0], piece, sizes[j] - FCS))
+
+    def _trace(self, port: int, pkts: list, done: list, sizes: list) -> None:
+        w0, w1 = self.trace_window
+        for p, t, size in zip(pkts, done, sizes):
+            if not (w0 <= t < min(w1, self.end) and sampled(p[0], self.trace_sample)):
+                continue
+            if p[2] >= 0:                       # a sender's: when its send's last leaves
+                if (len(p) <= 5 or not p[6]) and \
+                        (self.trace_senders is None or p[2] in self.trace_senders):
+                    self.trace_tx.append((p[0], port, t, size))
+            elif p[2] == -1 and (self.trace_flows is None or p[1] in self.trace_flows):
+                self.trace_tx.append((p[0], port, t, size))
 
     def next_done_bound(self, safe: int) -> int:
         """Least write-back time of a doorbell not yet rung: one rung at `safe` at best,

@@ -180,6 +180,7 @@ def test_memory_limit_drops_and_counts_drop_overmemory():
 # -- the TX path drives it: no bypass, drops booked and freed ------------------------------
 class FakeCpu:
     def __init__(self):
+        self.tracer = None
         self.costs = zero_costs()
         self.now = 0
         self.in_softirq = True

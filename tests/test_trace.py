@@ -231,3 +231,130 @@ def test_one_slice_per_call_even_back_to_back(tmp_path):
     calls = [e for e in _load(out)[3] if e["name"] == "udp_sendmsg"]
     assert summary(out)["sent"] > 10
     assert len(calls) >= summary(out)["sent"]
+
+
+def _args_of(xs, name):
+    return [e["args"] for e in xs if e["name"] == name and len(e["args"]) > 1]
+
+
+def test_slices_carry_their_tracepoints_arguments(runs):
+    """A call's arguments are on its last piece, so each call counts once: the polls'
+    work adds up to the packets the rings gave, and every hard IRQ names its vector."""
+    from helpers import ethtool
+    _, _, _, xs = _load(runs / "t")
+    polls = _args_of(xs, "__napi_poll")
+    stats = ethtool(runs / "t")
+    ring = sum(v for k, v in stats.items() if k.startswith("rx_queue_") and
+               k.endswith("_packets"))
+    assert ring and sum(a["work"] for a in polls) == ring
+    assert all(a["budget"] == 64 and 0 <= a["work"] <= 64 and a["napi"].startswith("eth0-")
+               for a in polls)
+    rx = _args_of(xs, "net_rx_action")
+    assert sum(a["work"] for a in rx) == ring
+    assert sum(a["polls"] for a in rx) == len(polls)
+    irqs = collections.Counter(e["args"]["irq"] for e in xs if e["name"] == "igb_msix_ring")
+    proc = {}
+    for line in (runs / "t" / "proc" / "interrupts").read_text().splitlines()[1:]:
+        f = line.split()
+        if f[-1].startswith("eth0-"):
+            proc[f[-1]] = sum(int(x) for x in f[1:5])
+    assert dict(irqs) == {k: v for k, v in proc.items() if v}
+
+
+def test_a_squeeze_and_a_transmit_clean_are_marked(tmp_path):
+    from helpers import ROOT, ethtool
+    _run(tmp_path / "s", "--trace", "--set", 'sysctl."net.core.netdev_budget"=20')
+    xs = _load(tmp_path / "s")[3]
+    squeezed = sum(int(line.split()[2], 16) for line in
+                   (tmp_path / "s" / "proc/net/softnet_stat").read_text().splitlines())
+    assert squeezed and \
+        sum(a.get("time_squeeze", 0) for a in _args_of(xs, "net_rx_action")) == squeezed
+    assert main(["run", f"{ROOT}/examples/sender.toml", "--mode", "inline", "--out",
+                 str(tmp_path / "tx"), "--quiet", "--duration", "1ms", "--trace"]) == 0
+    cleans = _args_of(_load(tmp_path / "tx")[3], "igb_clean_tx_irq")
+    stats = ethtool(tmp_path / "tx")
+    assert cleans and sum(a["packets"] for a in cleans) == stats["tx_queue_0_packets"]
+    assert sum(a["bytes"] for a in cleans) == stats["tx_queue_0_bytes"]
+
+
+def _arrows(ev):
+    flows = collections.defaultdict(list)
+    for e in ev:
+        if e["ph"] in "stf":
+            flows[e["id"]].append(e)
+    return flows
+
+
+def test_sends_are_followed_to_the_wire(tmp_path):
+    """One send in `trace_sample` (by its id): sendmsg on the sender's track, the driver's
+    transmit, the nic's `wire out` track as its frame leaves; sends leave in order, so
+    the sampled ones on the wire are the first on_wire of them."""
+    f = tmp_path / "b2b.toml"
+    f.write_text('duration = "300us"\ncpus = 1\n[nic]\ncombined = 1\n[[apps]]\n'
+                 'name = "blast"\ncpu = 0\nsocket = { proto = "udp", sndbuf = 4000000 }\n'
+                 'send = { dst = "10.2.0.9:7001", size = 64 }\n')
+    out = tmp_path / "r"
+    assert main(["run", str(f), "--mode", "inline", "--out", str(out), "--quiet",
+                 "--trace", "--set", "observe.trace_sample=5"]) == 0
+    ev, names, procs, xs = _load(out)
+    s = summary(out)
+    on_wire = s["on_wire"]
+    flows = _arrows(ev)
+    assert len(flows) == s["sent"] // 5 and on_wire >= 10
+    ends = 0
+    for pid, steps in flows.items():
+        assert (pid & ((1 << 40) - 1)) % 5 == 0
+        assert names[(steps[0]["pid"], steps[0]["tid"])] == "blast"
+        assert [e["ts"] for e in steps] == sorted(e["ts"] for e in steps)
+        if steps[-1]["ph"] == "f":
+            ends += 1
+            assert [e["ph"] for e in steps] == ["s", "t", "f"]
+            assert names[(steps[-1]["pid"], steps[-1]["tid"])] == "eth0 wire out"
+    assert ends == on_wire // 5
+    wire = [e for e in xs if names[(e["pid"], e["tid"])] == "eth0 wire out"]
+    assert len(wire) == ends and all(e["name"] == "blast" for e in wire)
+
+
+def test_forwarded_packets_are_followed_through_and_a_flow_filter(tmp_path):
+    from helpers import ROOT
+    out = tmp_path / "fw"
+    assert main(["run", f"{ROOT}/examples/router.toml", "--mode", "inline", "--out",
+                 str(out), "--quiet", "--duration", "1ms", "--trace", "--set",
+                 "observe.trace_sample=10"]) == 0
+    ev, names, procs, xs = _load(out)
+    flows = _arrows(ev)
+    assert len(flows) >= 20
+    seen = set()
+    for pid, steps in flows.items():
+        assert pid % 10 == 0 and [e["ph"] for e in steps] == ["s", "t", "t", "f"]
+        assert names[(steps[0]["pid"], steps[0]["tid"])].endswith(" wire in")
+        assert names[(steps[-1]["pid"], steps[-1]["tid"])].endswith(" wire out")
+        assert [e["ts"] for e in steps] == sorted(e["ts"] for e in steps)
+        seen.add(next(e["name"] for e in xs if procs[e["pid"]] == "nic" and
+                      e["ts"] <= steps[0]["ts"] <= e["ts"] + e["dur"] and
+                      (e["pid"], e["tid"]) == (steps[0]["pid"], steps[0]["tid"])))
+    assert len(seen) == 2                       # both of the router's flows
+    one = sorted(seen)[0]
+    assert main(["run", f"{ROOT}/examples/router.toml", "--mode", "inline", "--out",
+                 str(tmp_path / "one"), "--quiet", "--duration", "1ms", "--trace", "--set",
+                 "observe.trace_sample=10", "--set", f'observe.trace_flows=["{one}"]']) == 0
+    ev1, names1, procs1, xs1 = _load(tmp_path / "one")
+    assert {e["name"] for e in xs1 if procs1[e["pid"]] == "nic"} == {one}
+    assert 0 < len(_arrows(ev1)) < len(flows)
+    assert set(_arrows(ev1)) < set(flows)
+    # the slices are the CPUs' time, whichever flow it was spent on: all still there
+    assert len(xs1) - len([e for e in xs1 if procs1[e["pid"]] == "nic"]) == \
+        len(xs) - len([e for e in xs if procs[e["pid"]] == "nic"])
+    with pytest.raises(ConfigError) as e:
+        validate(apply_sets(load_file(None), ["observe.trace=true",
+                                              'observe.trace_flows=["nope"]']))
+    assert "a flow or sender of this experiment" in str(e.value)
+
+
+def test_a_flow_filter_keeps_only_its_drops():
+    from softnet.cpus.trace import CpuTrace
+    t = CpuTrace(0, 100, 1000, flows={1}, senders={0})
+    for flow in (0, 1, -1, -2):                 # -1 - sender for a sender's datagram
+        t.drop(5, "stage", flow, 1)
+    t.drop(100, "stage", 1, 1)                  # after the window
+    assert t.export()["instants"] == [(5, "stage", 1, 1), (5, "stage", -1, 1)]

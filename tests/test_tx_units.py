@@ -56,6 +56,7 @@ class FakeCpu:
         self.now = 0
         self.in_softirq = True
         self.raised = []
+        self.tracer = None
 
     def jiffies(self):
         return self.now // 1_000_000
