@@ -98,7 +98,8 @@ TOP_KEYS = {"seed", "duration", "cpus", "kernel", "hz", "profile", "nic", "irq",
             "routes",
             "flows", "apps", "host", "quantum", "observe"}
 OBSERVE_KEYS = {"interval", "pcap", "pcap_flows", "pcap_count", "trace", "trace_window",
-                "trace_max", "ftrace", "trace_cpus", "trace_sample", "trace_flows"}
+                "trace_max", "ftrace", "trace_cpus", "trace_sample", "trace_flows",
+                "ftrace_packets"}
 TRACE_MAX = 1_000_000              # slices per CPU a trace holds unless told
 TRACE_SAMPLE = 100                 # a trace follows one packet in this many with arrows
 PCAP_TAPS = ("wire", "host")      # where a capture may sit (observability-formats §4)
@@ -606,6 +607,15 @@ def _validate_observe(o, duration_ns: int, flows: list[dict], ncpus: int,
                 _fail("observe.trace_flows", n, "a flow or sender of this experiment: "
                       + ", ".join(known))
     out["trace_flows"] = tsel
+    npk = o.get("ftrace_packets")
+    if npk is not None:
+        npk = _int("observe.ftrace_packets", npk, 1, 100_000)
+        if not out["ftrace"]:
+            _fail("observe.ftrace_packets", npk, "needs ftrace = true")
+        if out["trace_sample"] == 0:
+            _fail("observe.trace_sample", 0, "at least 1 with ftrace_packets (the packets "
+                  "are chosen one in trace_sample)")
+    out["ftrace_packets"] = npk
     if ("trace_window" in o or "trace_max" in o or cpus is not None or
             "trace_sample" in o or tsel is not None) and \
             not (out["trace"] or out["ftrace"]):
@@ -1531,6 +1541,8 @@ def observe_view(o: dict) -> dict:
             out["trace_cpus"] = o["trace_cpus"]
         if o["trace_flows"] is not None:
             out["trace_flows"] = o["trace_flows"]
+        if o["ftrace_packets"] is not None:
+            out["ftrace_packets"] = o["ftrace_packets"]
         out["trace_sample"] = o["trace_sample"]
     if o["interval_ns"]:
         out["interval"] = o["interval"]

@@ -3,8 +3,9 @@ port of each of the host's ports would record, both ways, as nanosecond libpcap 
 (observability-formats §3) that tcpdump, tshark, dpkt and scapy read.
 
 The nic reports each captured frame as (time its last bit arrived, flow, packet id) or, for
-one that left, (time, forwarded or a sender's, flow or sender, id, piece, length); this
-module gives it real headers with dpkt, which computes the lengths and checksums: Ethernet
+one that left, (time, forwarded, a sender's or an ARP request, flow, sender or neighbour,
+id, piece, length), and the neighbours' ARP replies as (arrival, neighbour); this module
+gives it real headers with dpkt, which computes the lengths and checksums: Ethernet
 (no FCS, as a capture shows it), IPv4 (DF set, TTL 64; IP ID 0 as Linux's unconnected UDP
 sends it, a count per segment for TCP as a connected socket's inet_id) or IPv6, then UDP,
 or TCP with the timestamp option (the 32-byte header the flow's frame size assumes;
@@ -220,6 +221,40 @@ class Places:
         return seg, pos, self.arrived[seg]
 
 
+class ArpFrames:
+    """The kernel's ARP requests for the neighbours it resolves (arp_solicit: broadcast,
+    the sending packet's own source address when it is the host's, else the port's first
+    address) and the neighbours' replies (sent to the port's MAC)."""
+
+    def __init__(self, r: dict, neigh: list[str]) -> None:
+        first = next((a for a in r["host"]["addresses"]
+                      if ipaddress.ip_address(a).version == 4), "0.0.0.0")
+        self.neigh = neigh
+        self.src = {ip: next((a["src_ip"] for a in r["apps"]
+                              if a.get("sender") and a["dst_ip"] == ip), first)
+                    for ip in neigh}
+
+    def _arp(self, op: int, src_mac: bytes, dst_mac: bytes, sha: bytes, spa: str,
+             tha: bytes, tpa: str, pad: bool = True) -> bytes:
+        arp = dpkt.arp.ARP(op=op, sha=sha, spa=ipaddress.ip_address(spa).packed, tha=tha,
+                           tpa=ipaddress.ip_address(tpa).packed)
+        if not pad:
+            return bytes(dpkt.ethernet.Ethernet(src=src_mac, dst=dst_mac,
+                                                type=dpkt.ethernet.ETH_TYPE_ARP, data=arp))
+        return _ether(src_mac, dst_mac, dpkt.ethernet.ETH_TYPE_ARP, arp)
+
+    def request(self, k: int, port: int, pad: bool = True) -> bytes:
+        """`pad` False: as dev_queue_xmit_nit sees it, 42 bytes, before the device pads."""
+        ip = self.neigh[k]
+        return self._arp(dpkt.arp.ARP_OP_REQUEST, host_mac(port), b"\xff" * 6,
+                         host_mac(port), self.src[ip], b"\0" * 6, ip, pad)
+
+    def reply(self, k: int, port: int) -> bytes:
+        ip = self.neigh[k]
+        return self._arp(dpkt.arp.ARP_OP_REPLY, remote_mac(ip), host_mac(port),
+                         remote_mac(ip), ip, host_mac(port), self.src[ip])
+
+
 def pcap_bytes(records: list[tuple[int, bytes]]) -> bytes:
     """A nanosecond pcap (magic a1b23c4d) of (time ns, frame) in time order."""
     buf = io.BytesIO()
@@ -229,7 +264,7 @@ def pcap_bytes(records: list[tuple[int, bytes]]) -> bytes:
     return buf.getvalue()
 
 
-def pcap_files(r: dict, results: dict) -> dict[str, bytes | str]:
+def pcap_files(r: dict, results: dict, neigh: list[str]) -> dict[str, bytes | str]:
     """{path in the run directory: content}; empty when no capture was asked for. The
     receive wire is recorded for either tap: a TCP segment's place in its flow gives its
     sequence number."""
@@ -241,6 +276,8 @@ def pcap_files(r: dict, results: dict) -> dict[str, bytes | str]:
     flows = [FlowFrames(f) for f in r["flows"]]
     senders = {i: SenderFrames(a) for i, a in enumerate(r["apps"]) if a.get("sender")}
     places = Places(nic["capture_rx"], flows)
+    arp = ArpFrames(r, neigh)
+    arp_rx = nic.get("capture_arp_rx") or [[] for _ in ports]
     index = {"count_limit": o["pcap_count"],
              "flows": o["pcap_flows"] or [f["name"] for f in r["flows"]], "files": {}}
     files = {}
@@ -250,6 +287,7 @@ def pcap_files(r: dict, results: dict) -> dict[str, bytes | str]:
                                             remote_mac(r["flows"][flow]["src_ip"]),
                                             host_mac(pt)))
                    for t, flow, pid in captured]
+        records += [(t, 0, arp.reply(k, pt)) for t, k, _ in arp_rx[pt]]
         unshown = 0
         for t, kind, who, pid, piece, length in tx_all[pt]:
             if kind == 0:
@@ -259,6 +297,8 @@ def pcap_files(r: dict, results: dict) -> dict[str, bytes | str]:
                     continue
                 frame = flows[who].frame(*at, 63, host_mac(pt),
                                          remote_mac(r["flows"][who]["dst_ip"]))
+            elif kind == 2:
+                frame = arp.request(who, pt)
             else:
                 frame = senders[who].frame(pid, piece, host_mac(pt),
                                            remote_mac(r["apps"][who]["dst_ip"]))
@@ -271,17 +311,19 @@ def pcap_files(r: dict, results: dict) -> dict[str, bytes | str]:
         files[name] = pcap_bytes([(t, fr) for t, _, fr in records])
         index["files"][name] = {
             "tap": "wire", "port": ports[pt],
-            "frames_in": len(captured), "frames_out": len(tx_all[pt]) - unshown,
+            "frames_in": len(captured) + len(arp_rx[pt]),
+            "frames_out": len(tx_all[pt]) - unshown,
             "cut_at_count_limit": bool(nic["capture_cut"][pt] or
                                        (nic.get("capture_tx_cut") or [False] * len(ports))[pt]),
             **({"forwarded_not_shown": unshown} if unshown else {})}
     if "host" in o["pcap"]:
-        files.update(_host_files(r, results, flows, senders, places, ports, index))
+        files.update(_host_files(r, results, flows, senders, places, ports, index, arp,
+                                 arp_rx))
     files["pcap/captures.json"] = json.dumps(index, indent=1) + "\n"
     return files
 
 
-def _host_files(r, results, flows, senders, places, ports, index) -> dict:
+def _host_files(r, results, flows, senders, places, ports, index, arp, arp_rx) -> dict:
     """tcpdump on the host, one file per port: incoming after GRO, outgoing before TSO."""
     nq = r["nic"]["combined"]
     per_port: dict[int, list] = {pt: [] for pt in range(len(ports))}
@@ -301,9 +343,11 @@ def _host_files(r, results, flows, senders, places, ports, index) -> dict:
             frame = flows[flow].frame(*at, 64, remote_mac(r["flows"][flow]["src_ip"]),
                                       host_mac(pt), segs, "first")
             per_port[pt].append((t, 0, c, frame))
-        for t, queue, fwd, who, pid, piece, segs in tap["tx"]:
+        for t, queue, kind, who, pid, piece, segs in tap["tx"]:
             pt = queue // nq
-            if fwd:
+            if kind == 2:                   # before the device pads it
+                frame = arp.request(who, pt, pad=False)
+            elif kind == 0:
                 at = places.segment(who, pid, 0, t)
                 if at is None:
                     unshown[pt] += 1
@@ -315,6 +359,9 @@ def _host_files(r, results, flows, senders, places, ports, index) -> dict:
                 frame = senders[who].host_frame(pid, piece, segs, host_mac(pt),
                                                 remote_mac(r["apps"][who]["dst_ip"]))
             per_port[pt].append((t, 1, c, frame))
+    for pt, replies in enumerate(arp_rx):   # arp_rcv has it as the model's CPUs do
+        per_port[pt] += [(t_host, 0, -1, arp.reply(k, pt)) for _, k, t_host in replies
+                         if t_host < r["duration_ns"]]
     files = {}
     for pt, recs in per_port.items():
         recs.sort(key=lambda x: (x[0], x[1], x[2]))

@@ -327,7 +327,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
     files.update(series_files(r, results))
     if r["observe"]["pcap"]:
         from .pcap import pcap_files        # dpkt loads (30 ms) only for a capture
-        files.update(pcap_files(r, results))
+        files.update(pcap_files(r, results, plan.neigh))
     files.update(trace_files(r, results))
     files.update(ftrace_files(r, results))
     return {"summary": summary, "files": files}

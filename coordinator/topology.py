@@ -492,8 +492,10 @@ def plan(r: dict) -> Plan:
               "host_capture": _capture_args(r, "host"),
               "trace": ({"window": r["observe"]["trace_window_ns"],
                          "max": r["observe"]["trace_max"],
+                         # packets are followed for the trace's arrows and for
+                         # ftrace_packets
                          "sample": r["observe"]["trace_sample"] if r["observe"]["trace"]
-                         else 0, **_trace_filter(r)}
+                         or r["observe"]["ftrace_packets"] else 0, **_trace_filter(r)}
                         if r["observe"]["trace"] or r["observe"]["ftrace"] else None)}
     p.lps.append({"name": "nic", "index": 0, "factory": "softnet.nic.lp:build",
                   "args": {**common, "pcie_latency_ns": prof["links"]["pcie"],

@@ -104,6 +104,20 @@ class SliceIndex:
             starts.append(sl[3])
             items.append(sl)
 
+    def holding(self, t: int, track: str | None = None) -> list[tuple]:
+        """Every slice holding t on the track of the innermost one (or on `track`),
+        outermost first."""
+        inner = self.containing(t, track)
+        if inner is None:
+            return []
+        out = []
+        for (tr, depth), (starts, items) in self.by.items():
+            if tr == inner[0] and depth <= inner[1]:
+                i = bisect.bisect_right(starts, t) - 1
+                if i >= 0 and items[i][4] >= t:
+                    out.append(items[i])
+        return sorted(out, key=lambda x: x[1])
+
     def containing(self, t: int, track: str | None = None):
         """The innermost slice (track, depth, name, start, end) holding t, or None."""
         best = None

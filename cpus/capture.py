@@ -11,6 +11,9 @@ May import: the standard library only.
 from __future__ import annotations
 
 
+FORWARDED, SENT, ARP = 0, 1, 2            # what an outgoing record is (the wire's kinds)
+
+
 class HostTap:
     __slots__ = ("count", "rx", "tx", "cut", "flows")
 
@@ -18,8 +21,8 @@ class HostTap:
         self.count = count                   # records per direction on this CPU
         self.flows = flows                   # received/forwarded flows to keep; None: all
         self.rx: list[tuple] = []            # (time, rx queue, flow, id, segments)
-        self.tx: list[tuple] = []            # (time, tx queue, forwarded?, flow or sender,
-        self.cut = False                     #  id, piece, segments)
+        self.tx: list[tuple] = []            # (time, tx queue, kind, flow, sender or
+        self.cut = False                     #  neighbour, id, piece, segments)
 
     def receive(self, now: int, skb) -> None:
         """__netif_receive_skb_core: the skb as the stack gets it."""
@@ -32,19 +35,19 @@ class HostTap:
 
     def transmit(self, now: int, queue: int, skb) -> None:
         """dev_queue_xmit_nit: the skb the driver is about to take."""
-        if skb.sock == -2:
-            return                           # the kernel's ARP request: not drawn yet
-        if skb.sock >= 0 and self.flows is not None:
-            return                           # a filter names flows: no sender
+        if skb.sock != -1 and self.flows is not None:
+            return                           # a filter names flows: no sender, no ARP
         if skb.sock < 0 and self.flows is not None and skb.flow not in self.flows:
             return
         if len(self.tx) >= self.count:
             self.cut = True
             return
-        if skb.sock < 0:
-            self.tx.append((now, queue, True, skb.flow, skb.id, 0, skb.nsegs))
+        if skb.sock == -1:
+            self.tx.append((now, queue, FORWARDED, skb.flow, skb.id, 0, skb.nsegs))
+        elif skb.sock == -2:                 # its flow is the neighbour it asks for
+            self.tx.append((now, queue, ARP, skb.flow, skb.id, 0, 1))
         else:
-            self.tx.append((now, queue, False, skb.sock, skb.id, skb.frag,
+            self.tx.append((now, queue, SENT, skb.sock, skb.id, skb.frag,
                             skb.gso_segs or 1))
 
     def export(self) -> dict:

@@ -96,6 +96,10 @@ class NicLP(LogicalProcess):
             self.txe.trace_window = tuple(tr["window"])
             self.txe.trace_flows = None if tr["flows"] is None else set(tr["flows"])
             self.txe.trace_senders = None if tr["senders"] is None else set(tr["senders"])
+        # … and the neighbours' ARP replies on each port's receive wire, unless only some
+        # flows are captured
+        self.cap_arp_rx = [[] for _ in range(self.nports)] \
+            if cap is not None and not cap["filtered"] else None
         # [observe] interval: frames offered per (interval, flow), by wire arrival time
         self.series_ns = args["series_ns"]
         if self.txe is not None:
@@ -144,7 +148,9 @@ class NicLP(LogicalProcess):
             # a neighbour answers a request: its reply (60 bytes) follows on the receive
             # wire, and arp_rcv's neigh_update reaches each CPU that sends to it
             reply = self.arp_delay + self.wire.tx_ps_one(64) // 1000 + pcie
-            for t, k in self.txe.arp_out:
+            for t, k, port in self.txe.arp_out:
+                if self.cap_arp_rx is not None:
+                    self._capture_arp_reply(port, t + reply - pcie, k, t + reply)
                 for dst in self.arp_notify[k]:
                     self.out_seq += 1
                     self.tx_out.setdefault(dst, []).append(("arp", t + reply, self.out_seq, k))
@@ -231,6 +237,15 @@ class NicLP(LogicalProcess):
                 continue
             got.extend(zip(arrive[sel][:room].tolist(), f[sel][:room].tolist(),
                            ids[sel][:room].tolist()))
+
+    def _capture_arp_reply(self, port: int, t: int, neigh: int, t_host: int) -> None:
+        """(last bit on the wire, neighbour, when arp_rcv has it on the host)."""
+        got = self.cap_arp_rx[port]
+        if t < self.end:
+            if len(got) < self.cap_count:
+                got.append((t, neigh, t_host))
+            else:
+                self.cap_cut[port] = True
 
     def _series_count(self, arrive, f, so: dict) -> None:
         ks = arrive // self.series_ns
@@ -352,6 +367,7 @@ class NicLP(LogicalProcess):
             **({"trace_tx": self.txe.trace_tx} if self.txe is not None
                and self.txe.trace_sample else {}),
             **({"capture_rx": self.cap_rx, "capture_cut": self.cap_cut,
+                "capture_arp_rx": self.cap_arp_rx,
                 "capture_tx": self.txe.cap_tx if self.txe else None,
                 "capture_tx_cut": self.txe.cap_cut if self.txe else None}
                if self.cap_flows is not None else {}),

@@ -51,14 +51,14 @@ class TxEngine:
         self.in_flight_fwd = 0                 # forwarded ones (the receive books')
         self.queue_packets: dict[int, int] = {}
         self.arp_requests = 0                  # ARP requests that left the wire
-        self.arp_out: list = []                # (time its last bit left, neighbour)
+        self.arp_out: list = []                # (time its last bit left, neighbour, port)
         self.queue_bytes: dict[int, int] = {}
         self.series_ns = 0                     # [observe] interval: forwarded per interval
         self.series_fwd: dict[tuple[int, int], int] = {}
         self.series_sent: dict[tuple[int, int], int] = {}   # sends on the wire, by sender
         # [observe] pcap = ["wire"]: frames that left each port, as (time the last bit
-        # left, kind (0 forwarded, 1 a sender's), flow or sender, packet id, piece,
-        # frame length without FCS), up to cap_count per port
+        # left, kind (0 forwarded, 1 a sender's, 2 an ARP request), flow, sender or
+        # neighbour, packet id, piece, frame length without FCS), up to cap_count per port
         self.cap_tx: list[list] | None = None
         self.cap_count = 0
         self.cap_flows: set | None = None      # forwarded flows to capture; None: all
@@ -111,7 +111,7 @@ class TxEngine:
                         self.frames_by_port[port] += 1
                         self.bytes_by_port[port] += max(p[3] + FCS, MIN_FRAME)
                         self.arp_requests += 1
-                        self.arp_out.append((t, p[1]))
+                        self.arp_out.append((t, p[1], port))
                     continue
                 ends_send = len(p) <= 5 or not p[6]
                 if t < self.end:
@@ -145,10 +145,8 @@ class TxEngine:
         got = self.cap_tx[port]
         first = [0] + [i + 1 for i in last[:-1]]         # each packet's first frame
         for p, i0, i1 in zip(pkts, first, last):
-            if p[2] == -2 or (p[2] < 0 and self.cap_flows is not None
-                              and p[1] not in self.cap_flows) or \
-                    (p[2] >= 0 and self.cap_flows is not None):
-                continue                   # ARP requests; flows or senders not asked for
+            if self.cap_flows is not None and (p[2] != -1 or p[1] not in self.cap_flows):
+                continue                   # senders, ARP, flows not asked for
             for j in range(i0, i1 + 1):
                 if ends[j] >= self.end:
                     return                 # on the wire after the run
@@ -156,8 +154,10 @@ class TxEngine:
                     self.cap_cut[port] = True
                     return
                 piece = j - i0 + (p[7] if len(p) > 7 else 0)
-                got.append((ends[j], 0 if p[2] < 0 else 1, p[1] if p[2] < 0 else p[2],
-                            p[0], piece, sizes[j] - FCS))
+                # kind 0 forwarded (flow), 1 a sender's (sender), 2 the kernel's ARP
+                # request (neighbour)
+                got.append((ends[j], 0 if p[2] == -1 else 2 if p[2] == -2 else 1,
+                            p[2] if p[2] >= 0 else p[1], p[0], piece, sizes[j] - FCS))
 
     def _trace(self, port: int, pkts: list, done: list, sizes: list) -> None:
         w0, w1 = self.trace_window

@@ -8,6 +8,7 @@ import pytest
 from helpers import ROOT, softnet
 
 from softnet.coordinator.cli import main
+from softnet.coordinator.config import ConfigError, apply_sets, load_file, validate
 from softnet.coordinator.ftrace import DASHES, HEADER, cpu_field, duration, mark, proc
 
 SENDER = f"{ROOT}/examples/sender.toml"
@@ -104,3 +105,53 @@ def test_identical_in_both_modes(graph, tmp_path):
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "p" / "ftrace.txt").read_bytes() == \
         (graph / "ftrace.txt").read_bytes()
+
+
+def _blocks(text):
+    """(comments, top-level call name, lines) of each packet's graph, in order."""
+    out, notes = [], []
+    for line in text.splitlines()[4:]:
+        m = LINE.match(line)
+        if m and m["text"].startswith("/* "):
+            notes.append(m["text"][3:-3])
+        elif m and not m["indent"] and m["text"] != "}":
+            out.append((notes, m["text"].rstrip("{; ").removesuffix("()"), []))
+            notes = []
+        if out and m:
+            out[-1][2].append(line)
+    return out
+
+
+@pytest.mark.parametrize("file, n, roots, what", [
+    (SENDER, 3, {"udp_sendmsg", "net_tx_action"}, "sent"),
+    (None, 2, {"net_rx_action", "udp_reader"}, "received"),
+])
+def test_the_graphs_of_n_followed_packets(tmp_path, file, n, roots, what):
+    """observe.ftrace_packets: only the calls that handled the first N followed packets,
+    each from the call set_graph_function would start at, named by a comment first."""
+    out = tmp_path / "p"
+    assert main(["run", *([file] if file else []), "--mode", "inline", "--out", str(out),
+                 "--quiet", "--duration", "1ms", "--ftrace", "--set",
+                 f"observe.ftrace_packets={n}", "--set", "observe.trace_sample=1"]) == 0
+    text = (out / "ftrace.txt").read_text()
+    assert text.startswith(HEADER)
+    blocks = _blocks(text)
+    named = {w for notes, _, _ in blocks for w in notes}
+    assert len(named) == n and all(w.endswith(what) for w in named)
+    assert {name for _, name, _ in blocks} == roots
+    depth = 0
+    for line in text.splitlines()[4:]:
+        depth += line.endswith("{") - line.endswith("}")
+        assert depth >= 0
+    assert depth == 0
+    # every call shown is one that handled a named packet, its comment before it
+    assert blocks and all(notes for notes, _, _ in blocks)
+    if file:                                    # the same from processes (whose slices
+        r = softnet("run", file, "--mode", "process", "--out", str(tmp_path / "pp"),
+                    "--quiet", "--duration", "1ms", "--ftrace", "--set",   # come as lists)
+                    f"observe.ftrace_packets={n}", "--set", "observe.trace_sample=1")
+        assert r.returncode == 0, r.stderr
+        assert (tmp_path / "pp" / "ftrace.txt").read_text() == text
+    with pytest.raises(ConfigError) as e:
+        validate(apply_sets(load_file(None), ["observe.ftrace_packets=3"]))
+    assert "needs ftrace = true" in str(e.value)

@@ -29,6 +29,12 @@ def _read(path):
         return [(ts, buf) for ts, buf in dpkt.pcap.Reader(f)]
 
 
+def _ip_frames(path):
+    """The IP frames of a capture (the kernel's ARP exchange left out)."""
+    return [e for e in (dpkt.ethernet.Ethernet(buf) for _, buf in _read(path))
+            if e.type != dpkt.ethernet.ETH_TYPE_ARP]
+
+
 def _inet_sum(b: bytes) -> int:
     if len(b) % 2:
         b += b"\0"
@@ -150,7 +156,7 @@ def _capture(out, file, *extra):
     assert main(["run", f"{ROOT}/examples/{file}" if not str(file).startswith("/") else
                  str(file), "--mode", "inline", "--out", str(out), "--quiet", "--duration",
                  "2ms", "--pcap", "wire", *extra]) == 0
-    return [dpkt.ethernet.Ethernet(buf) for _, buf in _read(out / "pcap" / "eth0-wire.pcap")]
+    return _ip_frames(out / "pcap" / "eth0-wire.pcap")
 
 
 def test_a_router_s_wire_shows_both_directions(tmp_path):
@@ -199,7 +205,7 @@ def _host(out, file, *extra):
     assert main(["run", f"{ROOT}/examples/{file}", "--mode", "inline", "--out", str(out),
                  "--quiet", "--duration", "1ms", "--pcap", "host", *extra]) == 0
     assert not (out / "pcap" / "eth0-wire.pcap").exists()      # only the tap asked for
-    return [dpkt.ethernet.Ethernet(buf) for _, buf in _read(out / "pcap" / "eth0-host.pcap")]
+    return _ip_frames(out / "pcap" / "eth0-host.pcap")
 
 
 def _partial_ok(ip) -> bool:
@@ -255,3 +261,37 @@ def test_the_host_tap_keeps_to_its_cap(tmp_path):
     assert 0 < len(frames) <= 5 * 2 * 4
     idx = json.loads((tmp_path / "c" / "pcap" / "captures.json").read_text())
     assert idx["files"]["pcap/eth0-host.pcap"]["cut_at_count_limit"] is True
+
+
+def test_the_kernel_s_arp_exchange(tmp_path):
+    """A neighbour not in host.neigh is resolved first: the request leaves broadcast
+    (padded to 60 bytes on the wire, 42 as the host's tap sees it before the device pads
+    it), the reply comes back addressed to the port, and the first datagram follows."""
+    from helpers import ROOT
+    out = tmp_path / "a"
+    assert main(["run", f"{ROOT}/examples/sender.toml", "--mode", "inline", "--out",
+                 str(out), "--quiet", "--duration", "1ms", "--pcap", "wire,host"]) == 0
+    host = bytes([0x02, 0x53, 0x4E, 0, 0, 1])
+    for tap, req_len in (("wire", 60), ("host", 42)):
+        got = [(ts, dpkt.ethernet.Ethernet(buf), len(buf))
+               for ts, buf in _read(out / "pcap" / f"eth0-{tap}.pcap")]
+        arp = [(ts, e, n) for ts, e, n in got if e.type == dpkt.ethernet.ETH_TYPE_ARP]
+        assert len(arp) == 2 == 2 * summary(out)["arp_requests_on_wire"], tap
+        (t_req, req, n_req), (t_rep, rep, n_rep) = arp
+        assert req.dst == b"\xff" * 6 and req.src == host and n_req == req_len
+        assert req.data.op == dpkt.arp.ARP_OP_REQUEST and req.data.sha == host
+        assert req.data.tpa == bytes([10, 0, 0, 9]) and req.data.spa == bytes([10, 0, 0, 1])
+        assert rep.dst == host and rep.data.op == dpkt.arp.ARP_OP_REPLY and n_rep == 60
+        assert rep.data.spa == req.data.tpa and rep.data.tpa == req.data.spa
+        assert rep.data.tha == host and rep.src == rep.data.sha
+        first_ip = min(ts for ts, e, _ in got if e.type == dpkt.ethernet.ETH_TYPE_IP)
+        assert t_req < t_rep < first_ip, tap
+    # a forwarded flow's next hop is resolved too; a filter names flows: no ARP then
+    for name, sets, arps in (("u", [], 4),
+                             ("f", ["--set", 'observe.pcap_flows=["transit"]'], 0)):
+        assert main(["run", f"{ROOT}/examples/router.toml", "--mode", "inline", "--out",
+                     str(tmp_path / name), "--quiet", "--duration", "1ms", "--pcap", "wire",
+                     *sets]) == 0
+        frames = _read(tmp_path / name / "pcap" / "eth0-wire.pcap")
+        assert arps == len([1 for _, buf in frames if dpkt.ethernet.Ethernet(buf).type ==
+                            dpkt.ethernet.ETH_TYPE_ARP])
