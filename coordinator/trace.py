@@ -80,6 +80,14 @@ def trace_files(r: dict, results: dict) -> dict[str, str]:
             lines.append(f'{{"ph":"i","s":"p","cat":"{cat}","name":{json.dumps(stage)},'
                          f'"pid":{pid},"ts":{_us(t)},"args":{{"flow":{json.dumps(what)},'
                          f'"packets":{n}}}}}')
+        for t, kind, what in tr["events"]:
+            if kind == "irq":                    # raised, on the track that will take it
+                lines.append(f'{{"ph":"i","s":"t","cat":"irq","name":{json.dumps(what)},'
+                             f'"pid":{pid},"tid":{tid["hardirq"]},"ts":{_us(t)},'
+                             f'"args":{{"raised":{json.dumps(what)}}}}}')
+            else:
+                lines.append(f'{{"ph":"i","s":"p","cat":"ipi","name":"IPI to {what}",'
+                             f'"pid":{pid},"ts":{_us(t)},"args":{{"target":"{what}"}}}}')
         for t, name, v in tr["counters"]:
             lines.append(f'{{"ph":"C","name":{json.dumps(counter_name(name))},'
                          f'"pid":{pid},"ts":{_us(t)},"args":{{"value":{v}}}}}')

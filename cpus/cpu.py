@@ -110,9 +110,11 @@ class Cpu:
             yield 0                                 # cond_resched()
 
     # -- hard interrupts ------------------------------------------------------------------
-    def raise_irq(self, handler, arg, counter: str) -> None:
-        """An interrupt asserted at this CPU; taken at the next step boundary."""
+    def raise_irq(self, handler, arg, counter: str, t: int) -> None:
+        """An interrupt asserted at this CPU at `t`; taken at the next step boundary."""
         self.irq_queue.append((handler, arg, counter))
+        if self.tracer is not None:
+            self.tracer.event(t, "irq", counter)
 
     def _hardirq(self) -> None:
         costs = self.costs
@@ -136,7 +138,7 @@ class Cpu:
         self.ev.schedule(t + self.jiffy_ns, self._tick_event, None, PRIO_TIMER)
         if self.is_idle():
             return                            # NOHZ idle: no tick on an idle CPU
-        self.raise_irq(self._tick_handler, None, "LOC")
+        self.raise_irq(self._tick_handler, None, "LOC", t)
 
     def _tick_handler(self, _arg) -> int:
         self.sched.tick()

@@ -318,7 +318,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
         for r in vec.rings:
             r.materialize(t)
         vec.fire(t)
-        self.cpu.raise_irq(self.driver.msix_ring, self.qv_of[vec], vec.name)
+        self.cpu.raise_irq(self.driver.msix_ring, self.qv_of[vec], vec.name, t)
 
     # -- sockets on other CPUs ------------------------------------------------------------
     def _remote_enqueue(self, t: int, sidx: int, skb: SkBuff) -> None:
@@ -397,7 +397,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
 
     def _ipi_arrive(self, t: int, src: int) -> None:
         if self.backlog.ipi_from(src):
-            self.cpu.raise_irq(self._rps_trigger_softirq, None, "CAL")
+            self.cpu.raise_irq(self._rps_trigger_softirq, None, "CAL", t)
 
     def _rps_trigger_softirq(self, _arg) -> int:
         self.backlog.rps_trigger_softirq()
@@ -416,7 +416,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
         if not idle and not before and self.cpu.sched.need_resched:
             # a remote wake-up that preempts a busy CPU kicks it with a reschedule IPI;
             # an idle CPU polling on its flags needs none
-            self.cpu.raise_irq(self._ipi_handler, None, "RES")
+            self.cpu.raise_irq(self._ipi_handler, None, "RES", t)
 
     def _ipi_handler(self, _arg) -> int:
         return self.costs.ipi_call_function

@@ -181,8 +181,12 @@ class Stack:
         # one at a time off the list, so IPIs still owed stay visible to the promises
         lst = self.sd.rps_ipi_list
         cost = self.costs.rps_ipi_send
+        tracer = self.cpu.tracer
         while lst:
-            self.rps_ipi(self.cpu.now, lst.pop(0))
+            target = lst.pop(0)
+            self.rps_ipi(self.cpu.now, target)
+            if tracer is not None:
+                tracer.event(self.cpu.now, "ipi", f"cpu{target}")
             yield cost
 
     def receive_skb(self, skb, now: int) -> int:

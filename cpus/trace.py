@@ -9,7 +9,9 @@ is the call stack at that moment. Consecutive steps of one context extend the sl
 their stacks share; a stack that changes closes and opens slices; a context that stops
 (preempted by a hard IRQ, switched out, idle) closes all of its slices, which reopen when
 it runs again, so slices nest strictly on every track and the outermost ones add up to
-the CPU time of their context exactly. Steps that cost nothing are left out. Drops are instants (when the CPU booked them), and
+the CPU time of their context exactly. Steps that cost nothing are left out. Drops are
+instants (when the CPU booked them), as are interrupts when raised (taken at the next step
+boundary: the hard IRQ slice shows when) and the RPS IPIs the CPU sends, and
 at each hard IRQ the occupancies that changed (RX ring backlog, the backlog queue, socket
 memory) are counters.
 
@@ -58,7 +60,8 @@ class CpuTrace:
 
     __slots__ = ("start", "end", "room", "slices", "open", "last", "truncated", "instants",
                  "counters", "read_counters", "last_value", "names", "sample", "arrows",
-                 "call_args", "pending", "flows", "senders", "xmits", "sends")
+                 "call_args", "pending", "flows", "senders", "xmits", "sends",
+                 "events")
 
     def __init__(self, start: int, end: int, max_records: int, sample: int = 0,
                  flows: set | None = None, senders: set | None = None) -> None:
@@ -71,6 +74,8 @@ class CpuTrace:
         self.last: dict[str, int] = {}        # track -> end of its last step
         self.truncated = False
         self.instants: list[tuple] = []       # (time, stage, flow, packets): drops
+        self.events: list[tuple] = []         # (time, "irq", vector) raised; (time, "ipi",
+                                              # target) sent
         self.counters: list[tuple] = []       # (time, name, value), when a value changed
         self.read_counters = None             # fn() -> [(name, value)], read at hard IRQs
         self.last_value: dict[str, int] = {}
@@ -117,6 +122,12 @@ class CpuTrace:
                 self.xmits.append((skb.id, -1, -1, 0, 0, now))
         elif (self.flows is None or skb.flow in self.flows) and self._room():
             self.xmits.append((skb.id, skb.flow, skb.queue, skb.t_wire, skb.t_poll, now))
+
+    def event(self, t: int, kind: str, what: str) -> None:
+        """An interrupt raised at this CPU (taken at its next step boundary), or an IPI
+        this CPU sent."""
+        if self.start <= t < self.end and self._room():
+            self.events.append((t, kind, what))
 
     def drop(self, t: int, stage: str, flow: int, n: int) -> None:
         """`flow` -1 - sender for a sender's datagram."""
@@ -230,4 +241,5 @@ class CpuTrace:
             self._close(track, 0, self.last.get(track, 0), True)
         return {"slices": self.slices, "instants": self.instants, "counters": self.counters,
                 "arrows": self.arrows, "xmits": self.xmits, "sends": self.sends,
+                "events": self.events,
                 "truncated": self.truncated}

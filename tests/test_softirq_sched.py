@@ -25,7 +25,7 @@ def irq(cpu):
     def h(_):
         cpu.raise_softirq_irqoff(NET_RX_SOFTIRQ, True)
         return 0
-    cpu.raise_irq(h, None, "test")
+    cpu.raise_irq(h, None, "test", cpu.now)
 
 
 def test_ten_runs_on_irq_exit_then_ksoftirqd():

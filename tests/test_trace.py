@@ -155,8 +155,8 @@ def test_drops_are_instants_and_occupancies_counters(runs):
     ev, _, _, _ = _load(runs / "t")
     drops = collections.Counter()
     for e in ev:
-        if e["ph"] == "i":
-            assert e["cat"] == "drop" and e["s"] == "p"
+        if e["ph"] == "i" and e["cat"] == "drop":
+            assert e["s"] == "p"
             drops[e["name"]] += e["args"]["packets"]
     s = summary(runs / "t")
     assert s["drops"] and dict(drops) == s["drops"]
@@ -358,3 +358,37 @@ def test_a_flow_filter_keeps_only_its_drops():
         t.drop(5, "stage", flow, 1)
     t.drop(100, "stage", 1, 1)                  # after the window
     assert t.export()["instants"] == [(5, "stage", 1, 1), (5, "stage", -1, 1)]
+
+
+def test_interrupts_raised_and_ipis_sent_are_instants(tmp_path):
+    """An interrupt is an instant on the hardirq track when raised, and a hard IRQ slice
+    when taken (at the next step boundary): one slice per raise, none before it; each
+    RPS IPI sent is an instant on its sender, and arrives as a CAL that counts
+    received_rps."""
+    from helpers import ROOT
+    out = tmp_path / "r"
+    assert main(["run", f"{ROOT}/examples/rfs.toml", "--mode", "inline", "--out",
+                 str(out), "--quiet", "--duration", "2ms", "--trace"]) == 0
+    ev, names, procs, xs = _load(out)
+    raised = collections.defaultdict(list)
+    for e in ev:
+        if e["ph"] == "i" and e["cat"] == "irq":
+            assert names[(e["pid"], e["tid"])] == "hardirq" and e["s"] == "t"
+            raised[(e["pid"], e["name"])].append(_ns(e["ts"]))
+    taken = collections.defaultdict(list)
+    for e in xs:
+        if names[(e["pid"], e["tid"])] == "hardirq":
+            taken[(e["pid"], e["args"]["irq"])].append(_ns(e["ts"]))
+    assert {k for k, _ in raised} and set(raised) >= set(taken)
+    assert any(n.startswith("eth0-") for _, n in raised) and ("CAL" in
+                                                               {n for _, n in raised})
+    for key, ts in raised.items():
+        got = sorted(taken.get(key, []))
+        assert 0 <= len(ts) - len(got) <= 1, key       # the last may be taken after the end
+        assert all(r <= t for r, t in zip(sorted(ts), got)), key
+    sent = [e for e in ev if e["ph"] == "i" and e["cat"] == "ipi"]
+    rps = sum(int(line.split()[9], 16) for line in
+              (out / "proc/net/softnet_stat").read_text().splitlines())
+    assert rps and 0 <= len(sent) - rps <= 4
+    assert all(e["name"] == "IPI to " + e["args"]["target"] and
+               e["args"]["target"] != procs[e["pid"]] for e in sent)
