@@ -47,7 +47,7 @@ def parse_vary(items: list[str]) -> list[tuple[str, list[str]]]:
         if not sep or not key or not values.strip():
             raise SweepError(f"--vary {item!r}: give KEY=VALUE1,VALUE2,… "
                              "(e.g. --vary flows.0.rate=100kpps,200kpps)")
-        vals = [v.strip() for v in values.split(",")]
+        vals = split_values(values)
         if any(not v for v in vals):
             raise SweepError(f"--vary {item!r}: an empty value (a stray comma?)")
         if len(set(vals)) != len(vals):
@@ -59,6 +59,28 @@ def parse_vary(items: list[str]) -> list[tuple[str, list[str]]]:
     if not out:
         raise SweepError("give at least one --vary KEY=VALUE1,VALUE2,…")
     return out
+
+
+def split_values(text: str) -> list[str]:
+    """The values of a --vary, split at the commas outside brackets, braces and quotes,
+    so a value may be a list or a table: `["1ms", "2ms"],["2ms", "3ms"]`."""
+    vals, cur, depth, quote = [], [], 0, ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            vals.append("".join(cur).strip())
+            cur = []
+            continue
+        cur.append(ch)
+    vals.append("".join(cur).strip())
+    return vals
 
 
 def grid(vary: list[tuple[str, list[str]]]) -> list[list[tuple[str, str]]]:
@@ -213,6 +235,7 @@ def run_sweep(file: str | None, raw: dict, sets: list[str], vary, rundir, jobs: 
     tmp = rundir.stage()
     runner = runner or LocalRunner(file)
     pool = ThreadPoolExecutor(max_workers=jobs)
+    stopping = threading.Event()             # set by a stop: what ends then is not a failure
     try:
         os.makedirs(os.path.join(tmp, "points"))
         width = len(str(len(pts) - 1))
@@ -226,6 +249,8 @@ def run_sweep(file: str | None, raw: dict, sets: list[str], vary, rundir, jobs: 
             pt = pts[i]
             code, err = runner.run(sets + [f"{k}={v}" for k, v in pt], mode,
                                    os.path.join(tmp, dirs[i]))
+            if stopping.is_set():
+                return                     # ended by the stop: not a failure of its own
             res = {"dir": dirs[i]}
             if code == 0:
                 try:
@@ -263,6 +288,7 @@ def run_sweep(file: str | None, raw: dict, sets: list[str], vary, rundir, jobs: 
         with open(os.path.join(tmp, ".softnet-run"), "w") as f:
             f.write("softnet sweep directory: `softnet sweep --force` may replace it\n")
     except BaseException:
+        stopping.set()
         runner.stop()                      # no point starts now; the running ones end
         pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(tmp, ignore_errors=True)
