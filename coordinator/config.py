@@ -1220,10 +1220,12 @@ def _validate_flows(flows, duration_ns: int, nic: dict) -> list[dict]:
         r["dst_ip"], r["dport"] = _endpoint(f"{key}.dst", f["dst"])
         if ipaddress.ip_address(r["src_ip"]).version != ipaddress.ip_address(r["dst_ip"]).version:
             _fail(f"{key}.dst", f["dst"], "must be the same IP version as src")
-        least = max(64, FRAME_OVERHEAD + L4_HDR[proto] + 1)
-        r["size"] = _int(f"{key}.size", f.get("size", 64 if proto == "udp" else 1518),
+        v6 = ipaddress.ip_address(r["src_ip"]).version == 6
+        # an IPv6 header is 20 bytes longer: its smallest UDP frame is above 64 bytes
+        least = max(64, FRAME_OVERHEAD + (20 if v6 else 0) + L4_HDR[proto] + 1)
+        r["size"] = _int(f"{key}.size", f.get("size", least if proto == "udp" else 1518),
                          least, 1518, f"Ethernet frame size incl. FCS: {least}-1518 bytes "
-                         f"for {proto} (MTU 1500)")
+                         f"for {proto} over IPv{6 if v6 else 4} (MTU 1500)")
         if ipaddress.ip_address(r["src_ip"]).version != 4 and proto == "tcp":
             _fail(f"{key}.src", f["src"], "TCP flows are IPv4")
         if "rate" not in f:

@@ -3,15 +3,17 @@ ftrace's function_graph format as Linux 6.6 prints it with its default options (
 overhead, duration, irqs; observability-formats §2), so it can be held next to a real
 one such as seed `000_f9268658a50c67ce.txt`.
 
-It is drawn from the same slices as the timeline trace (`cpus.trace`): each call of a
-kernel generator that cost time is `func() {` … `}` (or `func();` when it called nothing
-that shows), with its duration on the closing line and ftrace's marks (`+` above 10 µs,
-`!` 100 µs, `#` 1 ms, `*` 10 ms, `@` 100 ms, `$` 1 s); a hard IRQ handler sits between
-`==========>` and `<==========`; where another task's work follows a task's, verif_pid's
-banner says so (`ksoftirqd/N` has pid 10 + 8N, an application 1000 + its index; hard IRQs
-and softirqs are shown between them, not under a pid of their own). CPUs follow one another (as `trace_pipe_raw` per CPU
-would), each in time order. A call that a hard IRQ or another context interrupted shows
-as two pieces, since each piece is what that context ran.
+It is drawn from the same slices as the timeline trace (`cpus.trace`), each call's pieces
+merged back into one call: a kernel generator's call that cost time is `func() {` … `}`
+(or `func();` when nothing shows inside it), with its duration on the closing line and
+ftrace's marks (`+` above 10 µs, `!` 100 µs, `#` 1 ms, `*` 10 ms, `@` 100 ms, `$` 1 s).
+An interrupt runs on the stack of what it interrupted, as in the kernel: a hard IRQ
+handler and the softirqs run at its exit sit between `==========>` and `<==========`,
+nested in the call it cut. Each task has its own depth (ftrace's return stack is per
+task); where another task's lines follow a task's, verif_pid's banner says so
+(`ksoftirqd/N` has pid 10 + 8N, an application 1000 + its index). An application's own
+loop is user space and a kthread's its smpboot loop: neither shows, their calls do. CPUs
+follow one another (as `trace_pipe_raw` per CPU would), each in time order.
 
 May import: `engine.skb`, `coordinator.trace`, the standard library.
 """
@@ -64,53 +66,175 @@ def proc(comm: str, pid: int) -> str:
     return " " * (spaces // 2) + text + " " * (spaces - spaces // 2)
 
 
-def render_cpu(cpu: int, ncpus: int, slices: list[tuple], pids: dict[str, int],
-               notes: dict | None = None) -> list[str]:
-    """slices: (track, depth, name, start, end, args); on one CPU they form one forest in time.
-    A task's track that takes over from another's gets verif_pid's context-switch banner
-    (`pids`: each task's pid). `notes`: comments (`/* … */`, as trace_marker writes
-    show) before the top-level slice they name by (track, start)."""
+IRQ_TRACKS = ("hardirq", "softirq")      # run on whatever stack they interrupted
+
+
+class Call:
+    """One call: its slices (pieces a hard IRQ or a switch cut) merged back into one, as
+    ftrace sees it: entered at its first piece, returned from at its last."""
+
+    __slots__ = ("track", "depth", "name", "start", "end", "pieces", "kids", "root",
+                 "base", "host", "close")
+
+    def __init__(self, track: str, depth: int, name: str, start: int, end: int) -> None:
+        self.track, self.depth, self.name = track, depth, name
+        self.start, self.end = start, end
+        self.pieces = 1
+        self.kids = False            # something shows inside it: a call, or what cut it
+        self.root: Call = self       # its context's outermost call
+        self.base = 0                # a root's depth on the stack it runs on
+        self.host: tuple = ()        # an IRQ's: the tracks it interrupted, innermost first
+        self.close = end             # a hard IRQ's `<==========`: after its softirqs
+
+
+def merge_calls(slices: list) -> list[Call]:
+    """Calls from one CPU's slices, with what nests in what, and the depth each IRQ's
+    calls take on the stack of the context it interrupted (a task's, or a softirq's on
+    top of one), as the kernel runs an interrupt on the interrupted task's stack."""
+    calls: list[Call] = []
+    last: dict[tuple, Call] = {}
+    ended: dict[int, set] = {}
+    for sl in sorted(slices, key=lambda x: (x[3], x[1])):
+        track, depth, name, s, e = sl[:5]
+        ended.setdefault(e, set()).add(track)
+        c = last.get((track, depth, name))
+        if len(sl) > 6 and sl[6] and c is not None:
+            c.end = c.close = e               # the same call goes on
+            c.pieces += 1
+            c.kids = True
+            continue
+        c = Call(track, depth, name, s, e)
+        calls.append(c)
+        last[(track, depth, name)] = c
+    by_track: dict[str, list[Call]] = {}
+    for c in calls:
+        by_track.setdefault(c.track, []).append(c)
+    for lst in by_track.values():
+        stack: list[Call] = []
+        for c in lst:                          # in start order, outer before inner
+            if c.name == "__schedule":
+                continue                        # inside what its task slept in (below)
+            while stack and (stack[-1].end <= c.start or stack[-1].depth >= c.depth):
+                stack.pop()
+            if stack:
+                stack[-1].kids = True
+                c.root = stack[0]
+            stack.append(c)
+    # one sweep in time: how many calls of each context are open when an IRQ comes
+    ev = []
+    for c in calls:
+        ev.append((c.start, 2, c))
+        ev.append((c.end, 0, c))
+        if c.track == "hardirq" or c.name == "__schedule":
+            ev.append((c.start, 1, c))
+        elif c.track not in IRQ_TRACKS and c.depth == 0:
+            c.base = -1                         # a task's own loop: not a kernel call
+    ev.sort(key=lambda x: (x[0], x[1], x[2].start, x[2].depth))
+    open_n: dict[str, int] = {}
+    last_irq = None
+    softirq_root = None
+    for t, kind, c in ev:
+        if kind == 0:
+            open_n[c.track] -= 1
+            continue
+        if kind == 2:
+            open_n[c.track] = open_n.get(c.track, 0) + 1
+            if c.track == "softirq" and c.depth == 0:
+                softirq_root = c
+                if last_irq is not None and last_irq.end == c.start:
+                    # run at that interrupt's exit: on its stack, inside its arrows
+                    c.base, c.host = last_irq.base, last_irq.host
+                    last_irq.close = c.end
+            continue
+        if c.name == "__schedule":             # where its task slept, on its stack
+            c.base = max(0, open_n.get(c.track, 0) - 1)
+            continue
+        # a hard IRQ arriving at t, at the step boundary where its context stopped
+        stopped = ended.get(t, set())
+        if "hardirq" in stopped and last_irq is not None and last_irq.end == t:
+            c.base, c.host = last_irq.base, last_irq.host       # the next in one batch
+        elif "softirq" in stopped and open_n.get("softirq") and softirq_root is not None:
+            c.base = softirq_root.base + open_n["softirq"]
+            c.host = ("softirq",) + softirq_root.host
+        else:
+            task = next((tr for tr in sorted(stopped) if tr not in IRQ_TRACKS), None)
+            if task is not None:
+                c.base, c.host = max(0, open_n.get(task, 0) - 1), (task,)
+        last_irq = c
+    return calls
+
+
+def render_cpu(cpu: int, ncpus: int, slices: list, pids: dict[str, int],
+               notes: dict | None = None, roots: list | None = None) -> list[str]:
+    """slices: (track, depth, name, start, end, args, continues) of one CPU. A call cut
+    by a hard IRQ is one call with the IRQ inside it, as ftrace shows an interrupt on
+    the interrupted task's stack; a task's lines after another task's get verif_pid's
+    context-switch banner (`pids`: each task's pid). `notes`: comments (`/* … */`, as
+    trace_marker writes show) before the calls they name by (track, depth, start).
+    `roots`: (track, depth, start) of the calls to show, each with what ran inside it (its calls and
+    the IRQs that cut it), from depth 0; None: everything."""
     pre = cpu_field(cpu, ncpus)
     irq = pre + "  "
-    order = sorted(slices, key=lambda x: (x[3], -x[4], x[1]))
-    out = []
-    stack: list[tuple] = []              # (name, start, end, track, depth)
-    task = None                          # the task whose slices came last
-
-    def close_until(t: int) -> None:
-        while stack and stack[-1][2] <= t:
-            name, s, e, track, depth = stack.pop()
-            out.append(f"{pre}{duration(e - s)}{'  ' * depth}}}")
-            if track == "hardirq" and depth == 0:
-                out.append(f"{irq}<========== |")
-
-    for i, (track, depth, name, s, e, _) in enumerate(order):
-        close_until(s)
-        if track in pids and depth == 0 and track != task:
-            if task is not None:
-                out += [DASHES, f"{pre}{proc(task, pids[task])} => {proc(track, pids[track])}",
-                        DASHES, ""]
-            task = track
-        if notes and depth == 0:
-            out += [f"{pre}{FILL}/* {msg} */" for msg in notes.get((track, s), ())]
-        nxt = order[i + 1] if i + 1 < len(order) else None
-        has_child = nxt is not None and nxt[0] == track and nxt[3] < e and nxt[1] > depth
-        if track == "hardirq" and depth == 0:
-            out.append(f"{irq}==========> |")
-        if has_child:
-            out.append(f"{pre}{FILL}{'  ' * depth}{name}() {{")
-            stack.append((name, s, e, track, depth))
+    calls = merge_calls(slices)
+    shift: dict[Call, int] = {}
+    if roots is not None:
+        want = {tuple(x) for x in roots}
+        tops = [c for c in calls if (c.track, c.depth, c.start) in want]
+        for top in tops:
+            d0 = top.root.base + top.depth
+            for c in calls:
+                inside = top.start <= c.start and c.end <= top.end
+                if inside and (c.track == top.track and c.depth >= top.depth or
+                               c.track in IRQ_TRACKS and top.track in c.root.host):
+                    shift[c] = d0
+        show = [c for c in calls if c in shift]
+    else:
+        show = calls
+    ev = []
+    for c in show:
+        d = c.root.base + c.depth - shift.get(c, 0)
+        if d < 0:
+            continue                            # a task's loop (user space, smpboot)
+        if c.kids:
+            ev.append((c.start, 3, d, "entry", c))
+            ev.append((c.end, 0, -d, "exit", c))
         else:
-            out.append(f"{pre}{duration(e - s)}{'  ' * depth}{name}();")
-            if track == "hardirq" and depth == 0:
-                out.append(f"{irq}<========== |")
-    close_until(1 << 62)
+            ev.append((c.start, 3, d, "leaf", c))
+        if c.track == "hardirq":
+            ev.append((c.start, 2, d, "open", c))
+            ev.append((c.close, 1, d, "close", c))
+    ev.sort(key=lambda x: x[:3])
+    out: list[str] = []
+    task = None                               # the task whose lines came last
+    for _, _, d, kind, c in ev:
+        d = abs(d)
+        owner = c.track if c.track not in IRQ_TRACKS else \
+            next((h for h in c.root.host if h not in IRQ_TRACKS), None)
+        if owner in pids and owner != task and kind not in ("open", "close"):
+            if task is not None:
+                out += [DASHES, f"{pre}{proc(task, pids[task])} => {proc(owner, pids[owner])}",
+                        DASHES, ""]
+            task = owner
+        if kind == "open":
+            out.append(f"{irq}==========> |")
+        elif kind == "close":
+            out.append(f"{irq}<========== |")
+        elif kind == "exit":
+            out.append(f"{pre}{duration(c.end - c.start)}{'  ' * d}}}")
+        else:
+            if notes and (c.track, c.depth, c.start) in notes:
+                out += [f"{pre}{FILL}{'  ' * d}/* {msg} */"
+                        for msg in notes[(c.track, c.depth, c.start)]]
+            if kind == "entry":
+                out.append(f"{pre}{FILL}{'  ' * d}{c.name}() {{")
+            else:
+                out.append(f"{pre}{duration(c.end - c.start)}{'  ' * d}{c.name}();")
     return out
 
 
 # the calls a followed packet's graph starts at, as set_graph_function would: the
 # outermost of these that holds the packet's moment, else the context's outermost call
-ROOTS = ("udp_sendmsg", "net_rx_action", "net_tx_action")
+ROOTS = ("udp_sendmsg", "udp_recvmsg", "tcp_recvmsg", "net_rx_action", "net_tx_action")
 
 
 def packet_points(r: dict, results: dict) -> list[tuple]:
@@ -143,34 +267,33 @@ def packet_points(r: dict, results: dict) -> list[tuple]:
 
 
 def packet_graphs(r: dict, results: dict, n: int) -> dict[int, tuple[list, dict]]:
-    """Per CPU, the calls that handled the first `n` followed packets, each with the calls
-    under it (depths from 0), and the comments that name the packets before them."""
+    """Per CPU, the calls that handled the first `n` followed packets, as (track, depth,
+    start) of each, and the comments that name the packets before them."""
     from .trace import SliceIndex
-    index = {c: SliceIndex(results[f"cpu{c}"]["trace"]["slices"])
-             for c in range(r["cpus"]) if "trace" in results[f"cpu{c}"]}
+    found: dict[int, tuple] = {}
     roots: dict[int, dict[tuple, list[str]]] = {}
     for _, _, what, pts in packet_points(r, results)[:n]:
         for c, track, t in pts:
-            held = index[c].holding(t, track) if c in index else []
+            tr = results[f"cpu{c}"].get("trace") if c is not None else None
+            if tr is None:
+                continue                        # a CPU the trace leaves out
+            if c not in found:
+                found[c] = (SliceIndex(tr["slices"]), merge_calls(tr["slices"]))
+            index, calls = found[c]
+            inner = index.containing(t, track)  # the context running then
+            if inner is None:
+                continue                        # outside the trace's window
+            held = sorted((x for x in calls if x.track == inner[0] and
+                           x.start <= t <= x.end and x.root.base + x.depth >= 0),
+                          key=lambda x: x.depth)
             if not held:
-                continue                        # outside the trace's window or CPUs
-            # (a tuple: slices come back from a process as lists)
-            root = tuple(next((sl for sl in held if sl[2] in ROOTS), held[0])[:5])
-            whats = roots.setdefault(c, {}).setdefault(root, [])
+                continue
+            root = next((x for x in held if x.name in ROOTS), held[0])
+            whats = roots.setdefault(c, {}).setdefault((root.track, root.depth, root.start),
+                                                       [])
             if what not in whats:
                 whats.append(what)
-    out = {}
-    for c, by_root in roots.items():
-        slices = results[f"cpu{c}"]["trace"]["slices"]
-        keep, notes = {}, {}
-        for root, whats in by_root.items():
-            track, d0, _, s0, e0 = root
-            for sl in slices:
-                if sl[0] == track and sl[1] >= d0 and s0 <= sl[3] and sl[4] <= e0:
-                    keep[tuple(sl[:5])] = (track, sl[1] - d0, *sl[2:])
-            notes[(track, s0)] = whats
-        out[c] = (sorted(keep.values(), key=lambda x: (x[3], -x[4], x[1])), notes)
-    return out
+    return {c: (list(by_root), by_root) for c, by_root in roots.items()}
 
 
 def ftrace_files(r: dict, results: dict) -> dict[str, str]:
@@ -188,7 +311,8 @@ def ftrace_files(r: dict, results: dict) -> dict[str, str]:
             continue
         if npk:
             if c in graphs:
-                lines += render_cpu(c, r["cpus"], graphs[c][0], pids, graphs[c][1])
+                lines += render_cpu(c, r["cpus"], tr["slices"], pids, graphs[c][1],
+                                    graphs[c][0])
         else:
             lines += render_cpu(c, r["cpus"], tr["slices"], pids)
     return {"ftrace.txt": HEADER + "".join(line + "\n" for line in lines)}

@@ -66,8 +66,8 @@ def trace_files(r: dict, results: dict) -> dict[str, str]:
             lines.append(json.dumps({"ph": "M", "name": "thread_sort_index", "pid": pid,
                                      "tid": i, "args": {"sort_index": i}}))
         # by track, then start, outer before inner: a reader that needs order gets it
-        for track, depth, name, s, e, args in sorted(tr["slices"],
-                                                    key=lambda x: (tid[x[0]], x[3], x[1])):
+        for track, depth, name, s, e, args, _ in sorted(tr["slices"],
+                                                       key=lambda x: (tid[x[0]], x[3], x[1])):
             more = "".join(f",{json.dumps(k)}:{json.dumps(v)}" for k, v in args.items()) \
                 if args else ""
             lines.append(f'{{"ph":"X","cat":"kernel","name":{json.dumps(name)},'

@@ -24,37 +24,51 @@ def udp_reader(cpu, sock, cost_per_read: int, books, udp_mib: dict, task_ref: li
     recvmsg before the protocol's own (None when RFS is off)."""
     c = cpu.costs
     per_read = c.udp_recvmsg + cost_per_read
-    per_kb = c.copy_to_user_kb
+    while True:
+        yield from udp_recvmsg(cpu, sock, per_read, books, udp_mib, task_ref, record_flow)
+
+
+def udp_recvmsg(cpu, sock, per_read: int, books, udp_mib: dict, task_ref: list,
+                record_flow):
+    """One recvmsg: it sleeps in the call until a datagram is queued (__skb_recv_udp),
+    then copies it out."""
     while True:
         if record_flow is not None:
             record_flow(sock)
         skb = sock.recv()
-        if skb is None:
-            sock.waiter = task_ref[0]
-            yield BLOCK
-            continue
-        udp_mib["InDatagrams"] += 1
-        books.delivered(skb, cpu.now)
-        extra = skb.len - UDP_HDRS - MEASURED_PAYLOAD
-        yield per_read + (extra * per_kb >> 10 if extra > 0 else 0)
+        if skb is not None:
+            break
+        sock.waiter = task_ref[0]
+        yield BLOCK
+    udp_mib["InDatagrams"] += 1
+    books.delivered(skb, cpu.now)
+    extra = skb.len - UDP_HDRS - MEASURED_PAYLOAD
+    yield per_read + (extra * cpu.costs.copy_to_user_kb >> 10 if extra > 0 else 0)
 
 
 def tcp_reader(cpu, sock, cost_per_read: int, read_size: int, books, task_ref: list,
                record_flow=None):
     """recv(fd, buf, read_size) in a loop on an established connection."""
+    per_read = cpu.costs.tcp_recvmsg + cost_per_read
+    while True:
+        yield from tcp_recvmsg(cpu, sock, per_read, read_size, books, task_ref, record_flow)
+
+
+def tcp_recvmsg(cpu, sock, per_read: int, read_size: int, books, task_ref: list,
+                record_flow):
+    """One recv: it sleeps in the call until data is queued (sk_wait_data), then copies
+    up to `read_size` bytes and frees the skbs it emptied."""
     c = cpu.costs
-    per_read = c.tcp_recvmsg + cost_per_read
-    per_kb = c.copy_to_user_kb
-    free, frag = c.kfree_skb, c.kfree_skb_frag
     while True:
         if record_flow is not None:
             record_flow(sock)
         copied, freed, frags = sock.read(read_size, books, cpu.now)
-        if not copied:
-            sock.waiter = task_ref[0]
-            yield BLOCK
-            continue
-        yield per_read + (copied * per_kb >> 10) + freed * free + frags * frag
+        if copied:
+            break
+        sock.waiter = task_ref[0]
+        yield BLOCK
+    yield per_read + (copied * c.copy_to_user_kb >> 10) + freed * c.kfree_skb + \
+        frags * c.kfree_skb_frag
 
 
 def udp_sender(cpu, tsk, tx, spec: dict, books, udp_mib: dict, task_ref: list, sleep_until,

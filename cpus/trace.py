@@ -55,13 +55,14 @@ def call_stack(gen, names: dict[str, str]) -> list[tuple]:
 
 class CpuTrace:
     """Slices of one CPU's tracks: (track, depth, name, start ns, end ns, arguments or
-    None). A slice is one call of its function (the same call over consecutive steps of
-    its context)."""
+    None, continues): one call of its function over consecutive steps of its context;
+    `continues` when it goes on a call its context had open when a hard IRQ or a
+    switch stopped it (the same generator)."""
 
     __slots__ = ("start", "end", "room", "slices", "open", "last", "truncated", "instants",
                  "counters", "read_counters", "last_value", "names", "sample", "arrows",
                  "call_args", "pending", "flows", "senders", "xmits", "sends",
-                 "events")
+                 "events", "resume")
 
     def __init__(self, start: int, end: int, max_records: int, sample: int = 0,
                  flows: set | None = None, senders: set | None = None) -> None:
@@ -70,8 +71,12 @@ class CpuTrace:
         # kernel names; the host builder adds the driver's for generators it shares
         self.names = dict(KERNEL_NAMES)
         self.slices: list[tuple] = []
-        self.open: dict[str, list] = {}       # track -> [[name, start, gen, args], …] outermost first
+        # track -> [[name, start, gen, args, continues], …] outermost first
+        self.open: dict[str, list] = {}
         self.last: dict[str, int] = {}        # track -> end of its last step
+        # track -> the generators of the calls its context had open when it stopped: the
+        # slices that reopen them are pieces of the same calls
+        self.resume: dict[str, list] = {}
         self.truncated = False
         self.instants: list[tuple] = []       # (time, stage, flow, packets): drops
         self.events: list[tuple] = []         # (time, "irq", vector) raised; (time, "ipi",
@@ -200,6 +205,8 @@ class CpuTrace:
             return
         stack = self.open.setdefault(track, [])
         if t0 != self.last.get(track):          # the context stopped meanwhile
+            if stack and stack[0][2] is not None:
+                self.resume[track] = [e[2] for e in stack]
             self._close(track, 0, self.last.get(track, t0))
         keep = 0
         # the same call goes on (an open slice holds its generator, so `is` cannot be
@@ -214,25 +221,29 @@ class CpuTrace:
             self.truncated = True
             return
         call_args = self.call_args
-        for gen, n in calls[keep:]:
+        prev = self.resume.get(track) if calls[0][0] is not None else None
+        for i, (gen, n) in enumerate(calls[keep:], keep):
             self.room -= 1                    # reserved as it opens: its close is sure
             args = leaf_args
             if gen is not None and gen.gi_code.co_name in ARGS_OF:
                 args = call_args.get(gen)
                 if args is None:
                     args = call_args[gen] = self.pending.pop(gen.gi_frame, None) or {}
-            stack.append([n, t0, gen, args])
+            stack.append([n, t0, gen, args,
+                          prev is not None and i < len(prev) and prev[i] is gen])
+        if prev is not None:
+            del self.resume[track]
         self.last[track] = t1
 
     def _close(self, track: str, depth: int, t: int, final: bool = False) -> None:
         stack = self.open.get(track)
         while stack and len(stack) > depth:
-            name, t0, gen, args = stack.pop()
+            name, t0, gen, args, cont = stack.pop()
             if t > t0:
                 if args is not None and gen is not None and gen.gi_frame is not None \
                         and not final:
                     args = None               # the call goes on: its last piece has them
-                self.slices.append((track, len(stack), name, t0, t, args))
+                self.slices.append((track, len(stack), name, t0, t, args, cont))
             else:
                 self.room += 1                # an empty slice gives its room back
 

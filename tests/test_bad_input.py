@@ -508,3 +508,14 @@ def test_readers_on_one_port_of_two_addresses(tmp_path):
             'duration="2ms"', 'host.addresses=["10.0.0.1", "10.0.0.2"]',
             'apps=[{name="a", socket={bind="10.0.0.1:9000"}}, '
             '{name="b", cpu=1, socket={bind="10.0.0.2:9000"}}]')]) == 0
+
+
+def test_an_ipv6_udp_frame_has_room_for_its_headers():
+    """14 + 40 + 8 bytes of headers and the FCS: no 64-byte IPv6 UDP frame exists."""
+    from softnet.coordinator.config import ConfigError, apply_sets, load_file, validate
+    v6 = ['flows.0.src="[fd00::2]:40000"', 'flows.0.dst="[fd00::1]:9000"']
+    with pytest.raises(ConfigError) as e:
+        validate(apply_sets(load_file(None), v6 + ["flows.0.size=64"]))
+    assert "67-1518 bytes for udp over IPv6" in str(e.value)
+    assert validate(apply_sets(load_file(None), v6 + ["flows.0.size=67"]))["flows"][0][
+        "size"] == 67

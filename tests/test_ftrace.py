@@ -48,7 +48,10 @@ def test_the_graph_nests_and_its_durations_add_up(graph):
     assert not (graph / "trace.json").exists()
     lines = text[len(HEADER):].splitlines()
     assert lines
-    stack = []                         # (depth, children's total ns) of open entries
+    # each task has its own stack (as ftrace's ret_stack is per task); an interrupt
+    # nests on the stack of the task it interrupted
+    stacks: dict = {None: []}          # task -> [(depth, children's total ns)] open
+    stack = stacks[None]
     names = set()
     switches = 0
     it = iter(lines)
@@ -59,6 +62,9 @@ def test_the_graph_nests_and_its_durations_add_up(graph):
             m = SWITCH.match(next(it))
             assert m and m[1] != m[2]
             assert next(it) == DASHES and next(it) == ""
+            if None in stacks:                  # the lines so far were the first task's
+                stacks[m[1].strip()] = stacks.pop(None)
+            stack = stacks.setdefault(m[2].strip(), [])
             switches += 1
             continue
         m = LINE.match(line)
@@ -82,10 +88,12 @@ def test_the_graph_nests_and_its_durations_add_up(graph):
             names.add(t[:-3])
             if stack:
                 stack[-1][1] += round(float(m["dur"]) * 1000)
-    assert not stack
+    # what is open at the end is what each task was still in when the run ended
+    assert all(d == i for st in stacks.values() for i, (d, _) in enumerate(st))
     assert switches > 0                         # the sender and ksoftirqd take turns
+    assert "udp_sender" not in names            # the application's loop is user space
     # the seed's udp_sendmsg graph, down to the driver's xmit
-    for n in ("udp_sender", "udp_sendmsg", "udp_send_skb", "ip_send_skb",
+    for n in ("udp_sendmsg", "udp_send_skb", "ip_send_skb",
               "ip_finish_output2", "dev_queue_xmit", "__dev_xmit_skb", "sch_direct_xmit",
               "igb_xmit_frame_ring", "handle_softirqs", "net_tx_action", "igb_poll",
               "igb_clean_tx_irq", "igb_msix_ring", "__schedule"):
@@ -124,7 +132,7 @@ def _blocks(text):
 
 @pytest.mark.parametrize("file, n, roots, what", [
     (SENDER, 3, {"udp_sendmsg", "net_tx_action"}, "sent"),
-    (None, 2, {"net_rx_action", "udp_reader"}, "received"),
+    (None, 2, {"net_rx_action", "udp_recvmsg"}, "received"),
 ])
 def test_the_graphs_of_n_followed_packets(tmp_path, file, n, roots, what):
     """observe.ftrace_packets: only the calls that handled the first N followed packets,
