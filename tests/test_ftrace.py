@@ -42,10 +42,10 @@ def graph(tmp_path_factory):
     return out
 
 
-def test_the_graph_nests_and_its_durations_add_up(graph):
-    text = (graph / "ftrace.txt").read_text()
+def _check_graph(text):
+    """Nesting and durations, per task; returns (names, switches, IRQs nested in a
+    call)."""
     assert text.startswith(HEADER)
-    assert not (graph / "trace.json").exists()
     lines = text[len(HEADER):].splitlines()
     assert lines
     # each task has its own stack (as ftrace's ret_stack is per task); an interrupt
@@ -53,10 +53,11 @@ def test_the_graph_nests_and_its_durations_add_up(graph):
     stacks: dict = {None: []}          # task -> [(depth, children's total ns)] open
     stack = stacks[None]
     names = set()
-    switches = 0
+    switches = nested = 0
     it = iter(lines)
     for line in it:
         if ARROW.match(line):
+            nested += line.endswith("==========> |") and bool(stack)
             continue
         if line == DASHES:                      # a context switch: banner, dashes, blank
             m = SWITCH.match(next(it))
@@ -73,7 +74,7 @@ def test_the_graph_nests_and_its_durations_add_up(graph):
         t = m["text"]
         if t.endswith("() {"):
             assert m["dur"] is None
-            assert depth == len(stack)
+            assert depth == len(stack), line
             stack.append([depth, 0])
             names.add(t[:-4])
         elif t == "}":
@@ -84,12 +85,19 @@ def test_the_graph_nests_and_its_durations_add_up(graph):
             if stack:
                 stack[-1][1] += ns
         else:
-            assert t.endswith("();") and depth == len(stack)
+            assert t.endswith("();") and depth == len(stack), line
             names.add(t[:-3])
             if stack:
                 stack[-1][1] += round(float(m["dur"]) * 1000)
     # what is open at the end is what each task was still in when the run ended
     assert all(d == i for st in stacks.values() for i, (d, _) in enumerate(st))
+    return names, switches, nested
+
+
+def test_the_graph_nests_and_its_durations_add_up(graph):
+    text = (graph / "ftrace.txt").read_text()
+    assert not (graph / "trace.json").exists()
+    names, switches, _ = _check_graph(text)
     assert switches > 0                         # the sender and ksoftirqd take turns
     assert "udp_sender" not in names            # the application's loop is user space
     # the seed's udp_sendmsg graph, down to the driver's xmit
@@ -163,3 +171,13 @@ def test_the_graphs_of_n_followed_packets(tmp_path, file, n, roots, what):
     with pytest.raises(ConfigError) as e:
         validate(apply_sets(load_file(None), ["observe.ftrace_packets=3"]))
     assert "needs ftrace = true" in str(e.value)
+
+
+def test_an_interrupt_nests_in_the_call_it_cut(tmp_path):
+    """A hard IRQ taken between two steps of net_rx_action shows inside it, and the call
+    is one, lasting across the interrupt."""
+    out = tmp_path / "n"
+    assert main(["run", "--mode", "inline", "--out", str(out), "--quiet", "--duration",
+                 "3ms", "--ftrace", "--set", "flows.0.rate=1Mpps"]) == 0
+    names, switches, nested = _check_graph((out / "ftrace.txt").read_text())
+    assert nested >= 1 and "udp_recvmsg" in names and "udp_reader" not in names
