@@ -96,6 +96,10 @@ def trace_files(r: dict, results: dict) -> dict[str, str]:
              "args": {"name": f"softnet: simulated {_us(t0)}–{_us(t1)} µs"
                       + (f"; CPUs {', '.join(map(str, shown))} only"
                          if len(shown) < r["cpus"] else "")
+                      + (f"; drops and arrows of {', '.join(o['trace_flows'])} only"
+                         if o["trace_flows"] else "")
+                      + (f"; one packet in {o['trace_sample']} followed" if o["trace_sample"]
+                         else "; no packet followed")
                       + (f"; cut at trace_max on {', '.join(truncated)}" if truncated
                          else "")}}
     return {"trace.json": "[\n" + ",\n".join([json.dumps(about)] + lines) + "\n]\n"}

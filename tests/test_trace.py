@@ -339,6 +339,8 @@ def test_forwarded_packets_are_followed_through_and_a_flow_filter(tmp_path):
                  str(tmp_path / "one"), "--quiet", "--duration", "1ms", "--trace", "--set",
                  "observe.trace_sample=10", "--set", f'observe.trace_flows=["{one}"]']) == 0
     ev1, names1, procs1, xs1 = _load(tmp_path / "one")
+    assert f"drops and arrows of {one} only; one packet in 10 followed" in \
+        ev1[0]["args"]["name"]
     assert {e["name"] for e in xs1 if procs1[e["pid"]] == "nic"} == {one}
     assert 0 < len(_arrows(ev1)) < len(flows)
     assert set(_arrows(ev1)) < set(flows)
