@@ -109,7 +109,7 @@ MAX_INTERVALS = 100_000            # rows per CPU and per flow a time series may
 AUTO_INTERVALS = 100               # "auto": about this many intervals per run
 NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_hash",
             "rx_usecs", "rx_pause", "rx_packet_buffer", "rps_cpus", "rps_flow_cnt", "ntuple",
-            "rules", "gro", "tx_ring", "xps_cpus", "txqueuelen", "tx_udp_segmentation",
+            "rules", "gro", "adaptive_rx", "tx_ring", "xps_cpus", "txqueuelen", "tx_udp_segmentation",
             "fq_codel", "ports"}
 # tc qdisc replace dev eth0 parent :N fq_codel … (every mq child); defaults: fq_codel_init
 FQ_CODEL_KEYS = {"limit", "flows", "quantum", "target", "interval", "memory_limit", "ecn",
@@ -782,12 +782,26 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
                   f"(got {len(key)} bytes)")
     out["hkey"] = hkey
     out["rx_flow_hash"] = _rx_flow_hash(n.get("rx_flow_hash", {}), model)
+    if "dim_rx_profile" in model:
+        out["adaptive_rx"] = _bool("nic.adaptive_rx", n.get("adaptive_rx",
+                                                            model["adaptive_rx_default"]),
+                                   "true or false (ethtool -C eth0 adaptive-rx on|off)")
+        if out["adaptive_rx"] and "rx_usecs" in n:
+            # ice_set_rc_coalesce: "interrupt throttling cannot be changed if adaptive-rx
+            # is enabled" (-EINVAL)
+            _fail("nic.rx_usecs", n["rx_usecs"], f"{model['driver']} refuses rx-usecs while "
+                  "adaptive-rx is on (net_dim sets the ITR); add nic.adaptive_rx = false")
+    elif "adaptive_rx" in n:
+        _fail("nic.adaptive_rx", n["adaptive_rx"], f"{model['driver']} has no adaptive-rx "
+              "(ethtool: Operation not supported); its dynamic ITR is rx_usecs = 1 or 3")
+    else:
+        out["adaptive_rx"] = False
     if model.get("itr") == "fixed":
-        # ice with adaptive-rx off: 2 µs granularity, odd values rounded down (ITR_REG_ALIGN)
+        # ice with a static ITR: 2 µs granularity, odd values rounded down (ITR_REG_ALIGN)
         gran, top = model["itr_granularity"], model["itr_max"]
         usecs = _int("nic.rx_usecs", n.get("rx_usecs", model["itr_setting_default"]), gran,
-                     top, f"{model['driver']} (adaptive-rx off, as softnet models it): "
-                     f"{gran}-{top} µs; 0 (no moderation) and net_dim are not modelled")
+                     top, f"{model['driver']} (adaptive-rx off): {gran}-{top} µs; 0 (no "
+                     "moderation) is not modelled")
         usecs -= usecs % gran
     else:
         usecs = _int("nic.rx_usecs", n.get("rx_usecs", model["itr_setting_default"]), 0,
@@ -1498,6 +1512,10 @@ def user_view(r: dict) -> dict:
            if not k.startswith("_") and k not in ("reta", "port_names")}
     if nic.get("hkey") is None:
         nic.pop("hkey", None)
+    if "dim_rx_profile" not in r["nic"]["_model"]:
+        nic.pop("adaptive_rx", None)           # igb has none: the key would be refused
+    elif nic.get("adaptive_rx"):
+        nic.pop("rx_usecs", None)              # net_dim sets it: ice refuses one given
     flows = []
     for f in r["flows"]:
         g = {k: f[k] for k in ("name", "proto", "src", "dst", "rate", "size", "arrival",

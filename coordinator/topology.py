@@ -560,6 +560,11 @@ def plan(r: dict) -> Plan:
                                "device": {"driver": model["driver"],   # its ops tables
                                           "rx_buffer_write": model["rx_buffer_write"],
                                           "start_itr": model["start_itr"],
+                                          # adaptive-rx: net_dim's profiles (ITR µs)
+                                          "dim": {"profile": model["dim_rx_profile"],
+                                                  "start": model["dim_default_profile"],
+                                                  "intrl": model["dim_intrl"]}
+                                          if nic["adaptive_rx"] else None,
                                           "napi_weight": model["napi_weight"],
                                           "truesize": model["rx_truesize"],
                                           "gro": nic["gro"],

@@ -182,6 +182,8 @@ def _driver(lp: CpuLP, args: dict) -> None:
             lp.rings[q] = ring
         qv = QVector(vec, ring, v["itr_setting"], dev["start_itr"], dev["gigabit"],
                      dev["rx_buffer_write"])
+        if dev["dim"] is not None:
+            lp.driver.dim_init(qv, dev["dim"])
         for q in v.get("tx_queues", ()):
             qv.txq = lp.txqs[q]
             qv.tx_work_limit = txa["work_limit"]

@@ -1,9 +1,10 @@
 """The ice driver as it runs on a CPU, where it differs from igb's (L6.6
 drivers/net/ethernet/intel/ice/ice_txrx.c, ice_lib.c; read from a ≥ 6.4 tree).
 
-`ice_msix_clean_rings` is the hard-IRQ handler: it counts the event and schedules NAPI
-(no interrupt-rate write of its own: the ITR is the device's, fixed here, net_dim not
-modelled — see nic/devices/e810.toml). `ice_napi_poll` cleans the TX ring first
+`ice_msix_clean_rings` is the hard-IRQ handler: it counts the event and schedules NAPI.
+With adaptive-rx on (the default) each completion that re-enables the interrupt feeds
+net_dim (`cpus.dim`) a sample, and a new profile's ITR is written from ice's RX table
+(nic/devices/e810.toml); with it off the ITR is the fixed rx_usecs. `ice_napi_poll` cleans the TX ring first
 (`ice_clean_tx_irq`, ICE_DFLT_IRQ_WORK descriptors, BQL as igb's, ice's wake threshold),
 then the RX ring with the whole budget (one RX ring per q_vector); an incomplete poll returns the budget,
 a complete one re-enables the interrupt (`ice_enable_interrupt`) and returns at most
@@ -15,11 +16,12 @@ not every IGB_RX_BUFFER_WRITE descriptors: the device data says so (`rx_buffer_w
 (see the class); the ring work itself and the clean are igb's.
 
 May import: this package's igb and igb_tx (the q_vector, the shared descriptor walk and
-ring work), napi and tx.
+ring work), dim, napi and tx.
 """
 
 from __future__ import annotations
 
+from .dim import DIM_START_MEASURE, Dim, DimSample, net_dim
 from .igb import IgbDriver, QVector
 from .igb_tx import IgbTx
 from .napi import napi_schedule
@@ -46,7 +48,8 @@ class IceDriver(IgbDriver):
     __slots__ = ()
 
     def ice_msix_clean_rings(self, qv: QVector) -> int:
-        napi_schedule(self.cpu, self.sd, qv.napi)      # q_vector->total_events++ first
+        qv.total_events += 1
+        napi_schedule(self.cpu, self.sd, qv.napi)
         return self.costs.igb_msix_ring
 
     # ice_napi_poll has igb_poll's control flow (TX clean, RX with the whole budget,
@@ -55,9 +58,35 @@ class IceDriver(IgbDriver):
     ice_napi_poll = IgbDriver.igb_poll
 
     def ice_enable_interrupt(self, qv: QVector) -> int:
+        """The re-arm after a complete poll; ice_napi_poll runs ice_net_dim just before."""
+        if qv.dim is not None:
+            self.ice_net_dim(qv)
         qv.vec.masked = False                # GLINT_DYN_CTL: INTENA | CLEARPBA, no ITR
         self.rearm(qv.vec, self.cpu.now)
         return self.costs.igb_irq_enable
+
+    # -- adaptive-rx (shared-state-dim-rr.md §4.4) -----------------------------------------
+    @staticmethod
+    def dim_init(qv: QVector, dim: dict) -> None:
+        """ice_vsi_alloc_q_vector's ITR_DYNAMIC: net_dim from the default profile, whose
+        ITR is written at once; INTRL caps the rate while dynamic."""
+        qv.dim = Dim(dim["start"])
+        qv.dim_itr = dim["profile"]
+        qv.dim_intrl = dim["intrl"] * 1000
+        ice_write_itr(qv, qv.dim_itr[dim["start"]])
+
+    def ice_net_dim(self, qv: QVector) -> None:
+        """A sample of the RX container (its rings' packets and bytes, the vector's
+        interrupts); stale after a second without a new start (an idle queue), it starts
+        again. A new profile's ITR is written as ice_rx_dim_work writes it, which the
+        kernel runs from the system workqueue a moment later: here at once."""
+        now = self.cpu.now
+        dim = qv.dim
+        if (now - dim.start_sample.time) // 1_000_000 >= 1000:     # ktime_ms_delta
+            dim.state = DIM_START_MEASURE
+        if net_dim(dim, DimSample(now, qv.ring_packets, qv.ring_bytes, qv.total_events)):
+            ice_write_itr(qv, qv.dim_itr[dim.profile_ix])
+            dim.state = DIM_START_MEASURE
 
     msix_ring = ice_msix_clean_rings
     poll = ice_napi_poll
@@ -68,6 +97,12 @@ class IceDriver(IgbDriver):
     function_names = {"igb_poll": "ice_napi_poll", "igb_clean_rx_irq": "ice_clean_rx_irq",
                       "igb_clean_tx_irq": "ice_clean_tx_irq",
                       "igb_xmit_frame_ring": "ice_xmit_frame_ring"}
+
+
+def ice_write_itr(qv: QVector, itr_us: int) -> None:
+    """__ice_write_itr: 2 µs granularity (odd values round down); the vector fires no
+    sooner than its ITR, nor than INTRL allows."""
+    qv.vec.interval = max((itr_us & 0x1FFE) * 1000, qv.dim_intrl)
 
 
 class IceTx(IgbTx):

@@ -22,7 +22,8 @@ class QVector:
 
     __slots__ = ("vec", "napi", "rx_ring", "itr_val", "set_itr", "itr_setting",
                  "rx_total_bytes", "rx_total_packets", "gigabit", "ring_packets",
-                 "ring_bytes", "rx_buffer_write", "txq", "tx_work_limit")
+                 "ring_bytes", "rx_buffer_write", "txq", "tx_work_limit", "total_events",
+                 "dim", "dim_itr", "dim_intrl")
 
     def __init__(self, vec, rx_ring, itr_setting: int, start_itr: int, gigabit: bool,
                  rx_buffer_write: int) -> None:
@@ -41,6 +42,12 @@ class QVector:
         self.rx_buffer_write = rx_buffer_write
         self.txq = None            # the TX queue (cpus.tx.TxQueue) this vector cleans
         self.tx_work_limit = 128   # IGB_DEFAULT_TX_WORK
+        # adaptive moderation where the driver runs net_dim (ice): the vector's interrupt
+        # count, the state, the profiles' ITR (µs) and the interrupt rate limit (ns)
+        self.total_events = 0
+        self.dim = None
+        self.dim_itr: list[int] = []
+        self.dim_intrl = 0
         vec.interval = eitr_ns(self.itr_val)
 
 

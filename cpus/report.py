@@ -107,7 +107,13 @@ def cpu_report(lp) -> dict:
                                                "bytes": qv.ring_bytes}
                        for qv in lp.qvectors if qv.rx_ring is not None},
         "vectors": {v.name: {"itr_val": qv.itr_val, "interval_ns": v.interval,
-                             "polls": qv.napi.polls}
+                             "polls": qv.napi.polls,
+                             # adaptive-rx: where net_dim ended, what it decided
+                             **({"dim": {"profile_ix": qv.dim.profile_ix,
+                                         "itr_us": qv.dim_itr[qv.dim.profile_ix],
+                                         "decisions": qv.dim.decisions,
+                                         "profile_changes": qv.dim.changes}}
+                                if qv.dim is not None else {})}
                     for v, qv in zip(lp.vectors, lp.qvectors)},
         "sockets": {str(s.index): {"rcvbuf": s.rcvbuf, "rmem_alloc": s.rmem_alloc,
                                    "rx_queue": s.rx_queue_bytes(), "drops": s.drops,

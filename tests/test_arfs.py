@@ -45,8 +45,11 @@ def test_rules_ice_refuses(rule, words):
 def test_other_e810_knobs_refused_with_the_reason():
     assert "ntuple = true" in refused("nic.ntuple=false")      # the file's rules need it
     assert "one queue per online CPU" in refused("nic.combined=5")
-    assert "2-8160" in refused("nic.rx_usecs=0")
-    assert "2-8160" in refused("nic.rx_usecs=8162")
+    assert "2-8160" in refused("nic.adaptive_rx=false", "nic.rx_usecs=0")
+    assert "2-8160" in refused("nic.adaptive_rx=false", "nic.rx_usecs=8162")
+    # ice_set_rc_coalesce's -EINVAL: the ITR is net_dim's while adaptive-rx is on
+    assert "adaptive-rx is on" in refused("nic.rx_usecs=20")
+    assert "true or false" in refused("nic.adaptive_rx=1")
     assert "packet-buffer" in refused("nic.rx_packet_buffer=65536")
 
 
@@ -55,9 +58,10 @@ def test_e810_defaults_and_the_refused_flow_types():
     nic = r["nic"]
     assert nic["ntuple"] is True                   # NETIF_F_NTUPLE in ice's dflt_features
     assert nic["rx_ring"] == 2048 and nic["rx_usecs"] == 50
+    assert nic["adaptive_rx"] is True              # ITR_DYNAMIC: ice's default
     assert nic["rx_flow_hash"]["udp4"] == "sdfn"
     r2 = validate(load_file(ARFS) | {"nic": dict(load_file(ARFS)["nic"], rx_usecs=51,
-                                                  rx_ring=100)})
+                                                  rx_ring=100, adaptive_rx=False)})
     assert r2["nic"]["rx_usecs"] == 50 and r2["nic"]["rx_ring"] == 128   # 2 µs, 32 desc
     full = {"flow_type": "udp4", "src_ip": "10.0.0.2", "dst_ip": "10.0.0.1",
             "src_port": 1, "dst_port": 2}

@@ -1,0 +1,141 @@
+"""net_dim (lib/dim, Linux 6.6) and ice's adaptive-rx: the algorithm step by step, and an
+E810 whose interrupt rate follows its load."""
+
+import csv
+
+import pytest
+
+from helpers import run_inline
+
+from softnet.cpus.dim import (DIM_APPLY_NEW_PROFILE, DIM_GOING_LEFT, DIM_GOING_RIGHT,
+                              DIM_MEASURE_IN_PROGRESS, DIM_PARKING_ON_TOP,
+                              DIM_PARKING_TIRED, DIM_STATS_BETTER, DIM_STATS_SAME,
+                              DIM_STATS_WORSE, Dim, DimSample, DimStats, dim_calc_stats,
+                              net_dim, net_dim_decision, net_dim_stats_compare, significant)
+
+
+def test_significant_is_above_ten_percent_in_integers():
+    assert significant(111, 100) and not significant(110, 100)
+    assert significant(89, 100) and not significant(90, 100)
+    assert not significant(5, 0)                    # no reference: never
+
+
+def test_rates_per_ms_count_64_events_whatever_passed():
+    s = dim_calc_stats(DimSample(0, 0, 0, 0), DimSample(2_000_000, 1000, 64_000, 100))
+    assert (s.ppms, s.bpms, s.epms) == (500, 32_000, 32)      # 64 events / 2 ms
+    assert dim_calc_stats(DimSample(0), DimSample(999)) is None   # no µs passed
+    # 32-bit counters wrap (BIT_GAP)
+    w = dim_calc_stats(DimSample(0, 0xFFFFFFF0, 0, 0), DimSample(1_000_000, 0x10, 0, 64))
+    assert w.ppms == 32
+
+
+@pytest.mark.parametrize("curr, prev, res", [
+    ((10, 100, 5), (10, 0, 5), DIM_STATS_BETTER),     # bytes from none
+    ((10, 0, 5), (10, 0, 5), DIM_STATS_SAME),
+    ((10, 120, 5), (10, 100, 5), DIM_STATS_BETTER),   # more bytes
+    ((10, 80, 5), (10, 100, 5), DIM_STATS_WORSE),
+    ((20, 105, 5), (10, 100, 5), DIM_STATS_BETTER),   # bytes alike: more packets
+    ((10, 105, 4), (10, 100, 5), DIM_STATS_BETTER),   # … alike: fewer interrupts
+    ((10, 105, 9), (10, 100, 5), DIM_STATS_WORSE),
+    ((10, 105, 5), (10, 100, 5), DIM_STATS_SAME),
+])
+def test_stats_compare_bytes_then_packets_then_interrupts(curr, prev, res):
+    assert net_dim_stats_compare(DimStats(*curr), DimStats(*prev)) == res
+
+
+def _decide(dim, ppms, bpms, epms):
+    return net_dim_decision(DimStats(ppms, bpms, epms), dim)
+
+
+def test_a_rising_byte_rate_walks_right_to_the_edge_and_parks():
+    dim = Dim(1)
+    assert _decide(dim, 10, 100, 50)                 # parked, then BETTER: exit to the left
+    assert (dim.profile_ix, dim.tune_state) == (0, DIM_GOING_LEFT)
+    # not better: turn right (index 1), then better and better up to index 4
+    assert _decide(dim, 10, 100, 50) and dim.profile_ix == 1
+    assert dim.tune_state == DIM_GOING_RIGHT
+    for want in (2, 3, 4):
+        assert _decide(dim, 10, dim.prev_stats.bpms * 2, 50)
+        assert dim.profile_ix == want
+    assert not _decide(dim, 10, dim.prev_stats.bpms * 2, 50)   # on the edge: park
+    assert dim.tune_state == DIM_PARKING_ON_TOP and dim.profile_ix == 4
+    # parked: the same stats keep it there; a significant change exits
+    assert not _decide(dim, 10, dim.prev_stats.bpms, 50)
+    assert _decide(dim, 10, dim.prev_stats.bpms // 2, 50) and dim.profile_ix == 3
+
+
+def test_alternating_steps_tire_and_rest():
+    dim = Dim(2)
+    dim.tune_state, dim.prev_stats = DIM_GOING_RIGHT, DimStats(10, 100, 50)
+    seen = []
+    for _ in range(12):                              # never better: it turns every time
+        _decide(dim, 10, 100, 50)
+        seen.append(dim.profile_ix)
+        if dim.tune_state == DIM_PARKING_TIRED or dim.tune_state == DIM_PARKING_ON_TOP:
+            break
+    assert dim.tune_state in (DIM_PARKING_TIRED, DIM_PARKING_ON_TOP), seen
+
+
+def test_no_decision_before_64_interrupts_and_none_while_a_profile_applies():
+    dim = Dim(1)
+    assert not net_dim(dim, DimSample(0, 0, 0, 0))
+    assert dim.state == DIM_MEASURE_IN_PROGRESS
+    assert not net_dim(dim, DimSample(1_000_000, 100, 6400, 63))
+    assert dim.decisions == 0
+    assert net_dim(dim, DimSample(2_000_000, 200, 12800, 64))    # bytes from none: move
+    assert dim.state == DIM_APPLY_NEW_PROFILE and dim.decisions == 1
+    assert not net_dim(dim, DimSample(3_000_000, 300, 19200, 200))   # until it is applied
+
+
+E810 = """
+seed = 3
+duration = "{dur}"
+cpus = 1
+[nic]
+model = "e810"
+combined = 1
+{nic}
+[observe]
+interval = "500us"
+[[flows]]
+name = "light"
+src = "10.0.0.2:40000"
+dst = "10.0.0.1:9000"
+rate = "20kpps"
+size = 64
+stop = "10ms"
+[[flows]]
+name = "heavy"
+src = "10.0.0.3:40000"
+dst = "10.0.0.1:9000"
+rate = "1500kpps"
+size = 1518
+start = "10ms"
+[[apps]]
+name = "r"
+cpu = 0
+socket = {{ proto = "udp", bind = "0.0.0.0:9000", rcvbuf = 8000000 }}
+"""
+
+
+def _itr(out):
+    with open(out / "timeseries" / "queue.csv", newline="") as f:
+        return [(int(r["t_ns"]), int(r["itr_interval_ns"])) for r in csv.DictReader(f)]
+
+
+def test_an_e810_moderates_more_as_its_load_grows(tmp_path):
+    """adaptive-rx (the E810's default): light load keeps a short ITR, a heavy one moves
+    net_dim right to a longer ITR (fewer interrupts per packet); with it off the ITR is
+    rx_usecs throughout."""
+    f = tmp_path / "e810.toml"
+    f.write_text(E810.format(dur="20ms", nic=""))
+    s = run_inline(tmp_path / "dim", file=str(f))
+    itr = _itr(tmp_path / "dim")
+    light = {v for t, v in itr if 2_000_000 <= t < 10_000_000}
+    heavy = [v for t, v in itr if t >= 15_000_000]
+    assert max(light) <= 16_000 and min(heavy) > max(light), itr
+    vec = s["vectors"]["ice-eth0-TxRx-0"]
+    assert vec["dim"]["profile_changes"] >= 2 and vec["dim"]["decisions"] > 2
+    f.write_text(E810.format(dur="20ms", nic="adaptive_rx = false\nrx_usecs = 50"))
+    run_inline(tmp_path / "fixed", file=str(f))
+    assert {v for _, v in _itr(tmp_path / "fixed")} == {50_000}
