@@ -15,12 +15,11 @@ task); where another task's lines follow a task's, verif_pid's banner says so
 loop is user space and a kthread's its smpboot loop: neither shows, their calls do. CPUs
 follow one another (as `trace_pipe_raw` per CPU would), each in time order.
 
-May import: `engine.skb`, `coordinator.trace`, the standard library.
+May import: `coordinator.trace`, the standard library.
 """
 
 from __future__ import annotations
 
-from ..engine.skb import ID_LOW
 
 MARKS = ((1_000_000_000, "$"), (100_000_000, "@"), (10_000_000, "*"), (1_000_000, "#"),
          (100_000, "!"), (10_000, "+"))
@@ -67,6 +66,7 @@ def proc(comm: str, pid: int) -> str:
 
 
 IRQ_TRACKS = ("hardirq", "softirq")      # run on whatever stack they interrupted
+IDLE = "<idle>"                           # the idle task (swapper/N, pid 0 as ftrace shows it)
 
 
 class Call:
@@ -98,12 +98,14 @@ def merge_calls(slices: list) -> list[Call]:
         track, depth, name, s, e = sl[:5]
         ended.setdefault(e, set()).add(track)
         c = last.get((track, depth, name))
-        if len(sl) > 6 and sl[6] and c is not None:
+        if sl[6] and c is not None:
             c.end = c.close = e               # the same call goes on
             c.pieces += 1
             c.kids = True
             continue
-        c = Call(track, depth, name, s, e)
+        c = Call(track, depth, name, s if sl[7] is None else sl[7], e)
+        if sl[7] is not None:
+            c.kids = True                     # its task slept in it: __schedule inside
         calls.append(c)
         last[(track, depth, name)] = c
     by_track: dict[str, list[Call]] = {}
@@ -111,6 +113,7 @@ def merge_calls(slices: list) -> list[Call]:
         by_track.setdefault(c.track, []).append(c)
     for lst in by_track.values():
         stack: list[Call] = []
+        lst.sort(key=lambda c: (c.start, c.depth))
         for c in lst:                          # in start order, outer before inner
             if c.name == "__schedule":
                 continue                        # inside what its task slept in (below)
@@ -208,9 +211,10 @@ def render_cpu(cpu: int, ncpus: int, slices: list, pids: dict[str, int],
     task = None                               # the task whose lines came last
     for _, _, d, kind, c in ev:
         d = abs(d)
+        # whose stack it is on: an interrupt's, the task it cut (the idle task's if none)
         owner = c.track if c.track not in IRQ_TRACKS else \
-            next((h for h in c.root.host if h not in IRQ_TRACKS), None)
-        if owner in pids and owner != task and kind not in ("open", "close"):
+            next((h for h in c.root.host if h not in IRQ_TRACKS), IDLE)
+        if owner in pids and owner != task and kind != "close":
             if task is not None:
                 out += [DASHES, f"{pre}{proc(task, pids[task])} => {proc(owner, pids[owner])}",
                         DASHES, ""]
@@ -237,43 +241,14 @@ def render_cpu(cpu: int, ncpus: int, slices: list, pids: dict[str, int],
 ROOTS = ("udp_sendmsg", "udp_recvmsg", "tcp_recvmsg", "net_rx_action", "net_tx_action")
 
 
-def packet_points(r: dict, results: dict) -> list[tuple]:
-    """The followed packets (observe.trace_sample) in order of their first moment:
-    (first moment, id, what, [(cpu, track or None, time), …]), one point where a CPU
-    handled it (the poll, the read, the send, the driver's transmit)."""
-    cpus = [c for c in range(r["cpus"]) if "trace" in results[f"cpu{c}"]]
-    queue_cpu = {int(q): c for c in range(r["cpus"]) for q in results[f"cpu{c}"]["queues"]}
-    flows = [f["name"] for f in r["flows"]]
-    apps = [a["name"] for a in r["apps"]]
-    xmits = {x[0]: (c, x) for c in cpus for x in results[f"cpu{c}"]["trace"]["xmits"]}
-    out = []
-    for c in cpus:
-        tr = results[f"cpu{c}"]["trace"]
-        for pid, flow, queue, _, t_poll, now, reader in tr["arrows"]:
-            out.append((t_poll, pid, f"packet {pid} of {flows[flow]}: received",
-                        [(queue_cpu.get(queue), None, t_poll), (c, reader, now)]))
-        for pid, sender, now in tr["sends"]:
-            pts = [(c, apps[sender], now)]
-            if pid in xmits:
-                xc, x = xmits[pid]
-                pts.append((xc, None, x[5]))
-            out.append((now, pid, f"{apps[sender]}'s datagram (skb {pid & ID_LOW}): sent",
-                        pts))
-    for pid, (c, (_, flow, queue, _w, t_poll, t)) in xmits.items():
-        if flow >= 0:
-            out.append((t_poll, pid, f"packet {pid} of {flows[flow]}: forwarded",
-                        [(queue_cpu.get(queue), None, t_poll), (c, None, t)]))
-    return sorted(out, key=lambda x: (x[0], x[1]))
-
-
 def packet_graphs(r: dict, results: dict, n: int) -> dict[int, tuple[list, dict]]:
     """Per CPU, the calls that handled the first `n` followed packets, as (track, depth,
     start) of each, and the comments that name the packets before them."""
-    from .trace import SliceIndex
+    from .trace import SliceIndex, followed
     found: dict[int, tuple] = {}
     roots: dict[int, dict[tuple, list[str]]] = {}
-    for _, _, what, pts in packet_points(r, results)[:n]:
-        for c, track, t in pts:
+    for f in followed(r, results)[:n]:
+        for c, track, t, what in f.points:
             tr = results[f"cpu{c}"].get("trace") if c is not None else None
             if tr is None:
                 continue                        # a CPU the trace leaves out
@@ -283,16 +258,19 @@ def packet_graphs(r: dict, results: dict, n: int) -> dict[int, tuple[list, dict]
             inner = index.containing(t, track)  # the context running then
             if inner is None:
                 continue                        # outside the trace's window
+            # the calls holding t (a step that begins at t is its call's, not the one
+            # that ended there), outermost first, not a task's own loop
             held = sorted((x for x in calls if x.track == inner[0] and
-                           x.start <= t <= x.end and x.root.base + x.depth >= 0),
+                           x.start <= t < x.end and x.root.base + x.depth >= 0),
                           key=lambda x: x.depth)
             if not held:
                 continue
             root = next((x for x in held if x.name in ROOTS), held[0])
             whats = roots.setdefault(c, {}).setdefault((root.track, root.depth, root.start),
                                                        [])
-            if what not in whats:
-                whats.append(what)
+            note = f"{f.label()}: {what}"
+            if note not in whats:
+                whats.append(note)
     return {c: (list(by_root), by_root) for c, by_root in roots.items()}
 
 
@@ -300,7 +278,8 @@ def ftrace_files(r: dict, results: dict) -> dict[str, str]:
     if not r["observe"]["ftrace"]:
         return {}
     # pids as a booted host would have them: ksoftirqd/N a low one, applications later
-    pids = {f"ksoftirqd/{c}": 10 + 8 * c for c in range(r["cpus"])}
+    pids = {IDLE: 0}
+    pids.update({f"ksoftirqd/{c}": 10 + 8 * c for c in range(r["cpus"])})
     pids.update({a["name"]: 1000 + i for i, a in enumerate(r["apps"])})
     lines = []
     npk = r["observe"].get("ftrace_packets")

@@ -67,9 +67,11 @@ def _partial(src, dst, proto: int, l4_len: int) -> int:
     return ~dpkt.in_cksum_done(dpkt.in_cksum_add(0, pseudo)) & 0xFFFF
 
 
-def _ether(src: bytes, dst: bytes, etype: int, ip) -> bytes:
+def _ether(src: bytes, dst: bytes, etype: int, ip, pad: bool = True) -> bytes:
+    """`pad`: to the 60 bytes a frame has on the wire (the device pads; a host's tap
+    before it sees the skb as it is)."""
     out = bytes(dpkt.ethernet.Ethernet(src=src, dst=dst, type=etype, data=ip))
-    return out + b"\0" * (ETH_MIN - len(out)) if len(out) < ETH_MIN else out
+    return out + b"\0" * (ETH_MIN - len(out)) if pad and len(out) < ETH_MIN else out
 
 
 def _payload(pid: int, n: int) -> bytes:
@@ -223,8 +225,8 @@ class Places:
 
 class ArpFrames:
     """The kernel's ARP requests for the neighbours it resolves (arp_solicit: broadcast,
-    the sending packet's own source address when it is the host's, else the port's first
-    address) and the neighbours' replies (sent to the port's MAC)."""
+    the sending packet's own source address when it is the host's, else the host's first
+    IPv4 address) and the neighbours' replies (sent to the port's MAC)."""
 
     def __init__(self, r: dict, neigh: list[str]) -> None:
         first = next((a for a in r["host"]["addresses"]
@@ -238,10 +240,7 @@ class ArpFrames:
              tha: bytes, tpa: str, pad: bool = True) -> bytes:
         arp = dpkt.arp.ARP(op=op, sha=sha, spa=ipaddress.ip_address(spa).packed, tha=tha,
                            tpa=ipaddress.ip_address(tpa).packed)
-        if not pad:
-            return bytes(dpkt.ethernet.Ethernet(src=src_mac, dst=dst_mac,
-                                                type=dpkt.ethernet.ETH_TYPE_ARP, data=arp))
-        return _ether(src_mac, dst_mac, dpkt.ethernet.ETH_TYPE_ARP, arp)
+        return _ether(src_mac, dst_mac, dpkt.ethernet.ETH_TYPE_ARP, arp, pad)
 
     def request(self, k: int, port: int, pad: bool = True) -> bytes:
         """`pad` False: as dev_queue_xmit_nit sees it, 42 bytes, before the device pads."""

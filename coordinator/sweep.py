@@ -34,6 +34,12 @@ MAX_POINTS = 1000
 STAGES_PREFIX = ("drop.", "tx_drop.")
 
 
+# how a point ends when a signal stops it (SIGINT, SIGTERM: by the signal, or the
+# shell's 128 + N from the run's own handler)
+STOP_CODES = (-2, -15, 130, 143)
+STOP_GRACE_S = 2.0
+
+
 class SweepError(ValueError):
     """A refused --vary; the message names it and says what is allowed."""
 
@@ -249,6 +255,10 @@ def run_sweep(file: str | None, raw: dict, sets: list[str], vary, rundir, jobs: 
             pt = pts[i]
             code, err = runner.run(sets + [f"{k}={v}" for k, v in pt], mode,
                                    os.path.join(tmp, dirs[i]))
+            if code in STOP_CODES and not stopping.is_set():
+                # a Ctrl-C reaches the points with the sweep: its stop may be a moment
+                # behind the point's end
+                stopping.wait(STOP_GRACE_S)
             if stopping.is_set():
                 return                     # ended by the stop: not a failure of its own
             res = {"dir": dirs[i]}

@@ -373,7 +373,10 @@ def plan(r: dict) -> Plan:
     forward = r["sysctl"]["net.ipv4.ip_forward"] == 1
     p.flow_txq = {}
     for i, f in enumerate(r["flows"]):
-        if not forward or f["dst_ip"] in local or p.flow_queue[i] < 0:
+        if not forward or f["dst_ip"] in local or p.flow_queue[i] < 0 or \
+                ":" in f["dst_ip"]:
+            # net.ipv4.ip_forward forwards IPv4 only; IPv6's own switch
+            # (net.ipv6.conf.all.forwarding) is off, as by default
             continue
         c = p.flow_cpu[i]
         q = route_port(r["routes"], f["dst_ip"]) * nq + pick_tx(

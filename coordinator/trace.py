@@ -4,21 +4,26 @@ Chrome trace-event format that ui.perfetto.dev and chrome://tracing open
 (hardirq, softirq, ksoftirqd/N, each application), complete (`X`) slices named after the
 kernel functions, strictly nested on every track, with the arguments their tracepoints
 gave (a hard IRQ's vector, a poll's napi, work and budget, net_rx_action's polls, work
-and time squeeze, a TX clean's queue, packets and bytes); drops as instants (`i`, the CPU's own
-track, with the drop stage and flow) and occupancies as counters (`C`: RX ring backlog,
-backlog queue, socket memory, as each hard IRQ finds them).
+and time squeeze, a TX clean's queue, packets and bytes); instants (`i`) for drops (the
+CPU's own track, with the drop stage and flow or sender), interrupts as raised (the
+hardirq track) and RPS IPIs sent; occupancies as counters (`C`: RX ring backlog, ITR,
+backlog queue, socket memory, qdisc backlog and BQL, as each hard IRQ finds them); and
+followed packets as flow events (`s`/`t`/`f`) from the nic's `wire in` track or a
+sendmsg to a read or the `wire out` track (`followed`, shared with the function graph).
 
 Times are µs written from integer ns with three decimals (Perfetto reads them back to the
 exact ns). The array form is used, which Perfetto accepts even cut short. A first
 metadata record says what the trace covers and whether it was cut at `trace_max`.
 
-May import: the standard library only.
+May import: `engine.skb`, the standard library.
 """
 
 from __future__ import annotations
 
 import bisect
 import json
+
+from ..engine.skb import ID_LOW
 
 
 def _us(ns: int) -> str:
@@ -66,8 +71,8 @@ def trace_files(r: dict, results: dict) -> dict[str, str]:
             lines.append(json.dumps({"ph": "M", "name": "thread_sort_index", "pid": pid,
                                      "tid": i, "args": {"sort_index": i}}))
         # by track, then start, outer before inner: a reader that needs order gets it
-        for track, depth, name, s, e, args, _ in sorted(tr["slices"],
-                                                       key=lambda x: (tid[x[0]], x[3], x[1])):
+        for track, depth, name, s, e, args, *_ in sorted(tr["slices"],
+                                                        key=lambda x: (tid[x[0]], x[3], x[1])):
             more = "".join(f",{json.dumps(k)}:{json.dumps(v)}" for k, v in args.items()) \
                 if args else ""
             lines.append(f'{{"ph":"X","cat":"kernel","name":{json.dumps(name)},'
@@ -116,109 +121,122 @@ class SliceIndex:
             starts.append(sl[3])
             items.append(sl)
 
-    def holding(self, t: int, track: str | None = None) -> list[tuple]:
-        """Every slice holding t on the track of the innermost one (or on `track`),
-        outermost first."""
-        inner = self.containing(t, track)
-        if inner is None:
-            return []
-        out = []
-        for (tr, depth), (starts, items) in self.by.items():
-            if tr == inner[0] and depth <= inner[1]:
-                i = bisect.bisect_right(starts, t) - 1
-                if i >= 0 and items[i][4] >= t:
-                    out.append(items[i])
-        return sorted(out, key=lambda x: x[1])
-
     def containing(self, t: int, track: str | None = None):
-        """The innermost slice (track, depth, name, start, end) holding t, or None."""
+        """The innermost slice (track, depth, name, start, end, …) holding t (start ≤ t <
+        end: a step that begins at t belongs to the slice it opens), or None."""
         best = None
         for (tr, depth), (starts, items) in self.by.items():
             if track is not None and tr != track:
                 continue
             i = bisect.bisect_right(starts, t) - 1
-            if i >= 0 and items[i][4] >= t and (best is None or depth > best[1]):
+            if i >= 0 and items[i][4] > t and (best is None or depth > best[1]):
                 best = items[i]
         return best
 
 
-def _arrows(r: dict, results: dict, shown: list[int], tids: dict) -> list[str]:
-    """Sampled packets followed by flow events bound to the slices they pass through:
-    a received packet from the nic's wire (a slice on its port's `wire in` track as the
-    frame arrives) to the driver's poll that took it and to the application's read, or,
-    forwarded, to the driver's transmit and the `wire out` track as its frame leaves; a
-    sender's datagram from its sendmsg to the driver's transmit and the wire."""
-    ports = r["nic"].get("port_names", [r["nic"]["ifname"]])
+class Followed:
+    """One followed packet (observe.trace_sample): where a CPU handled it, in order, as
+    (cpu, track or None for any, time, what), and its frame on the wire in and out as
+    (port, time its last bit passed, frame length with FCS), when it was there."""
+
+    __slots__ = ("id", "kind", "name", "points", "wire_in", "wire_out")
+
+    def __init__(self, pid: int, kind: str, name: str, points: list, wire_in=None,
+                 wire_out=None) -> None:
+        self.id, self.kind, self.name = pid, kind, name
+        self.points, self.wire_in, self.wire_out = points, wire_in, wire_out
+
+    def label(self) -> str:
+        if self.kind == "sent":
+            return f"{self.name}'s datagram (skb {self.id & ID_LOW})"
+        return f"packet {self.id} of {self.name}"
+
+
+def followed(r: dict, results: dict) -> list[Followed]:
+    """The followed packets of the CPUs a trace holds, in order of their first moment:
+    a received one polled off its ring and read, a forwarded one polled and handed to the
+    driver, a sender's datagram sent and handed to the driver."""
+    cpus = [c for c in range(r["cpus"]) if "trace" in results[f"cpu{c}"]]
     nq = r["nic"]["combined"]
-    rate = r["nic"]["_model"]["line_rate_bps"]
     queue_cpu = {int(q): c for c in range(r["cpus"]) for q in results[f"cpu{c}"]["queues"]}
-    nic_pid = r["cpus"] + 1
+    flows = r["flows"]
     apps = [a["name"] for a in r["apps"]]
+    left = {x[0]: tuple(x[1:]) for x in results["nic"].get("trace_tx", ())}
+    xmits = {x[0]: (c, x) for c in cpus for x in results[f"cpu{c}"]["trace"]["xmits"]}
+    out = []
+    for c in cpus:
+        tr = results[f"cpu{c}"]["trace"]
+        for pid, flow, queue, t_wire, t_poll, now, reader in tr["arrows"]:
+            out.append(Followed(pid, "received", flows[flow]["name"],
+                                [(queue_cpu.get(queue), None, t_poll, "polled"),
+                                 (c, reader, now, "read")],
+                                (queue // nq, t_wire, flows[flow]["size"])))
+        for pid, sender, now in tr["sends"]:
+            pts = [(c, apps[sender], now, "sent")]
+            if pid in xmits:
+                pts.append((xmits[pid][0], None, xmits[pid][1][5], "transmitted"))
+            out.append(Followed(pid, "sent", apps[sender], pts, None, left.get(pid)))
+    for pid, (c, (_, flow, queue, t_wire, t_poll, t)) in xmits.items():
+        if flow >= 0:                           # forwarded: from the wire, out again
+            out.append(Followed(pid, "forwarded", flows[flow]["name"],
+                                [(queue_cpu.get(queue), None, t_poll, "polled"),
+                                 (c, None, t, "transmitted")],
+                                (queue // nq, t_wire, flows[flow]["size"]), left.get(pid)))
+    return sorted(out, key=lambda f: (f.points[0][2] if f.kind == "sent" else f.wire_in[1],
+                                      f.id))
+
+
+def _arrows(r: dict, results: dict, shown: list[int], tids: dict) -> list[str]:
+    """Followed packets as flow events bound to the slices they pass through: from the
+    nic's `wire in` track as the frame arrives (a slice for its time on the wire), or a
+    sender's sendmsg, through each CPU step that handled it, to the application's read
+    or the `wire out` track as its frame leaves. A received packet whose read, a sent
+    one whose sendmsg, a forwarded one whose transmit the trace does not hold has
+    none."""
+    ports = r["nic"].get("port_names", [r["nic"]["ifname"]])
+    rate = r["nic"]["_model"]["line_rate_bps"]
+    nic_pid = r["cpus"] + 1
     out: list[str] = []
     wire_in, wire_out = [], []
     index = {c: SliceIndex(results[f"cpu{c}"]["trace"]["slices"]) for c in shown}
-    left = {x[0]: x[1:] for x in results["nic"].get("trace_tx", ())}  # id -> port, t, size
-    xmits = {}                                  # id -> (cpu, flow, queue, wire, poll, t)
-    for c in shown:
-        for x in results[f"cpu{c}"]["trace"].get("xmits", ()):
-            xmits[x[0]] = (c, *x[1:])
 
-    def on_wire(t: int, size: int) -> int:
+    def on_wire(size: int) -> int:
         """A frame's time on the wire (`size` with FCS; preamble and gap added)."""
         return (size + 20) * 8 * 10**9 // rate
 
-    def step(ph: str, pid: int, c: int | None, t: int, track: str | None = None) -> bool:
-        """A step of the arrow on CPU c's slice holding t (any track unless named)."""
-        sl = index[c].containing(t, track) if c in index else None
-        if sl is None:
-            return False
-        ev = {"cat": "packet", "name": "packet", "id": pid, "ph": ph, "pid": c + 1,
-              "tid": tids[c][sl[0]], "ts": float(_us(t))}
-        if ph == "f":
-            ev["bp"] = "e"
-        out.append(json.dumps(ev))
-        return True
-
-    def from_wire(pid: int, flow: int, queue: int, t_wire: int, t_poll: int) -> None:
-        f = r["flows"][flow]
-        tx = on_wire(t_wire, f["size"])
-        port = queue // nq
-        wire_in.append((port, t_wire - tx, tx, f["name"]))
-        out.append(json.dumps({"cat": "packet", "name": "packet", "id": pid, "ph": "s",
-                               "pid": nic_pid, "tid": port + 1,
-                               "ts": float(_us(t_wire - tx // 2))}))
-        step("t", pid, queue_cpu.get(queue), t_poll)
-
-    def to_wire(pid: int, name: str) -> None:
-        port, t, size = left[pid]
-        tx = on_wire(t, size)
-        wire_out.append((port, t - tx, tx, name))
-        out.append(json.dumps({"cat": "packet", "name": "packet", "id": pid, "ph": "f",
-                               "bp": "e", "pid": nic_pid, "tid": len(ports) + port + 1,
-                               "ts": float(_us(t - tx // 2))}))
-
-    for c in shown:
-        tr = results[f"cpu{c}"]["trace"]
-        for pid, flow, queue, t_wire, t_poll, now, reader in tr.get("arrows", ()):
-            if reader not in tids[c] or index[c].containing(now, reader) is None:
-                continue                     # its read fell outside the trace
-            from_wire(pid, flow, queue, t_wire, t_poll)
-            step("f", pid, c, now, reader)
-        for pid, sender, now in tr.get("sends", ()):
-            name = apps[sender]
-            if name not in tids[c] or not step("s", pid, c, now, name):
+    for f in followed(r, results):
+        steps = []                              # (pid, tid, ts ns)
+        if f.wire_in is not None:
+            port, t, size = f.wire_in
+            steps.append((nic_pid, port + 1, t - on_wire(size) // 2))
+        for c, track, t, what in f.points:
+            sl = index[c].containing(t, track) if c in index else None
+            if sl is None:
+                if what in ("read", "sent") or (f.kind == "forwarded" and
+                                                what == "transmitted"):
+                    steps = []                  # the step that makes the arrow is not held
+                    break
                 continue
-            x = xmits.get(pid)
-            if x is not None:
-                step("t", pid, x[0], x[5])
-            if pid in left:
-                to_wire(pid, name)
-    for pid, (c, flow, queue, t_wire, t_poll, t) in sorted(xmits.items()):
-        if flow >= 0:                           # forwarded: from the wire, out again
-            from_wire(pid, flow, queue, t_wire, t_poll)
-            step("t", pid, c, t)
-            if pid in left:
-                to_wire(pid, r["flows"][flow]["name"])
+            steps.append((c + 1, tids[c][sl[0]], t))
+        else:
+            if f.wire_out is not None:
+                port, t, size = f.wire_out
+                steps.append((nic_pid, len(ports) + port + 1, t - on_wire(size) // 2))
+        if len(steps) < 2:
+            continue
+        if f.wire_in is not None:
+            port, t, size = f.wire_in
+            wire_in.append((port, t - on_wire(size), on_wire(size), f.name))
+        if f.wire_out is not None and steps[-1][0] == nic_pid:
+            port, t, size = f.wire_out
+            wire_out.append((port, t - on_wire(size), on_wire(size), f.name))
+        for i, (pid, tid, t) in enumerate(steps):
+            ev = {"cat": "packet", "name": "packet", "id": f.id,
+                  "ph": "s" if i == 0 else "f" if i == len(steps) - 1 else "t",
+                  "pid": pid, "tid": tid, "ts": float(_us(t))}
+            if ev["ph"] == "f":
+                ev["bp"] = "e"
+            out.append(json.dumps(ev))
     if not wire_in and not wire_out:
         return out
     head = [json.dumps({"ph": "M", "name": "process_name", "pid": nic_pid,

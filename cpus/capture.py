@@ -21,8 +21,10 @@ class HostTap:
         self.count = count                   # records per direction on this CPU
         self.flows = flows                   # received/forwarded flows to keep; None: all
         self.rx: list[tuple] = []            # (time, rx queue, flow, id, segments)
-        self.tx: list[tuple] = []            # (time, tx queue, kind, flow, sender or
-        self.cut = False                     #  neighbour, id, piece, segments)
+        # (time, tx queue, kind, who, id, piece, segments); who is the flow, the sender
+        # or the neighbour, as kind says
+        self.tx: list[tuple] = []
+        self.cut = False
 
     def receive(self, now: int, skb) -> None:
         """__netif_receive_skb_core: the skb as the stack gets it."""
@@ -35,10 +37,8 @@ class HostTap:
 
     def transmit(self, now: int, queue: int, skb) -> None:
         """dev_queue_xmit_nit: the skb the driver is about to take."""
-        if skb.sock != -1 and self.flows is not None:
+        if self.flows is not None and (skb.sock != -1 or skb.flow not in self.flows):
             return                           # a filter names flows: no sender, no ARP
-        if skb.sock < 0 and self.flows is not None and skb.flow not in self.flows:
-            return
         if len(self.tx) >= self.count:
             self.cut = True
             return

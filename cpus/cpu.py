@@ -195,6 +195,8 @@ class Cpu:
                 continue
             if cost == BLOCK:
                 sched.block(task)
+                if tracer is not None:
+                    tracer.block(task.name, task.gen, now)
                 continue
             self.now = now + cost
             acct[task.kind] += cost

@@ -55,14 +55,15 @@ def call_stack(gen, names: dict[str, str]) -> list[tuple]:
 
 class CpuTrace:
     """Slices of one CPU's tracks: (track, depth, name, start ns, end ns, arguments or
-    None, continues): one call of its function over consecutive steps of its context;
-    `continues` when it goes on a call its context had open when a hard IRQ or a
-    switch stopped it (the same generator)."""
+    None, continues, began): one call of its function over consecutive steps of its
+    context; `continues` when it goes on a call its context had open when a hard IRQ or
+    a switch stopped it (the same generator); `began`, when the call's first step came
+    after its task slept in it, the time it went to sleep (else None)."""
 
     __slots__ = ("start", "end", "room", "slices", "open", "last", "truncated", "instants",
                  "counters", "read_counters", "last_value", "names", "sample", "arrows",
                  "call_args", "pending", "flows", "senders", "xmits", "sends",
-                 "events", "resume")
+                 "events", "resume", "blocked")
 
     def __init__(self, start: int, end: int, max_records: int, sample: int = 0,
                  flows: set | None = None, senders: set | None = None) -> None:
@@ -71,12 +72,15 @@ class CpuTrace:
         # kernel names; the host builder adds the driver's for generators it shares
         self.names = dict(KERNEL_NAMES)
         self.slices: list[tuple] = []
-        # track -> [[name, start, gen, args, continues], …] outermost first
+        # track -> [[name, start, gen, args, continues, began], …] outermost first
         self.open: dict[str, list] = {}
         self.last: dict[str, int] = {}        # track -> end of its last step
         # track -> the generators of the calls its context had open when it stopped: the
         # slices that reopen them are pieces of the same calls
         self.resume: dict[str, list] = {}
+        # track -> (when, generators) of the calls a task went to sleep in: the slice
+        # that opens one of them after the wake-up says when the call began
+        self.blocked: dict[str, tuple] = {}
         self.truncated = False
         self.instants: list[tuple] = []       # (time, stage, flow, packets): drops
         self.events: list[tuple] = []         # (time, "irq", vector) raised; (time, "ipi",
@@ -84,7 +88,7 @@ class CpuTrace:
         self.counters: list[tuple] = []       # (time, name, value), when a value changed
         self.read_counters = None             # fn() -> [(name, value)], read at hard IRQs
         self.last_value: dict[str, int] = {}
-        self.sample = sample                  # follow packets whose id is a multiple
+        self.sample = sample                  # follow one packet in this many (sampled)
         self.arrows: list[tuple] = []         # (id, flow, rx queue, wire, poll, read, reader)
         self.xmits: list[tuple] = []          # (id, flow or -1, rx queue, wire, poll, xmit)
         self.sends: list[tuple] = []          # (last skb's id, sender, sendmsg)
@@ -102,10 +106,15 @@ class CpuTrace:
         if self.pending:
             self.pending.clear()              # a call that ended with no cost has no slice
 
+    def block(self, track: str, gen, t: int) -> None:
+        """A task goes to sleep at t inside the calls of its chain (a recvmsg waiting)."""
+        if self.start <= t < self.end:
+            self.blocked[track] = (t, [g for g, _ in call_stack(gen, self.names)])
+
     def read(self, pid: int, flow: int, queue: int, t_wire: int, t_poll: int, now: int,
              reader: str) -> None:
         """A sampled packet read by `reader`: its way from the wire, for an arrow."""
-        if self.sample and pid % self.sample == 0 and self.start <= t_wire and \
+        if sampled(pid, self.sample) and self.start <= t_wire and \
                 now < self.end and (self.flows is None or flow in self.flows) and \
                 self._room():
             self.arrows.append((pid, flow, queue, t_wire, t_poll, now, reader))
@@ -125,7 +134,8 @@ class CpuTrace:
         if skb.sock >= 0:
             if (self.senders is None or skb.sock in self.senders) and self._room():
                 self.xmits.append((skb.id, -1, -1, 0, 0, now))
-        elif (self.flows is None or skb.flow in self.flows) and self._room():
+        elif (self.flows is None or skb.flow in self.flows) and \
+                self.start <= skb.t_wire and self._room():
             self.xmits.append((skb.id, skb.flow, skb.queue, skb.t_wire, skb.t_poll, now))
 
     def event(self, t: int, kind: str, what: str) -> None:
@@ -221,7 +231,10 @@ class CpuTrace:
             self.truncated = True
             return
         call_args = self.call_args
-        prev = self.resume.get(track) if calls[0][0] is not None else None
+        prev = slept = None
+        if calls[0][0] is not None:
+            prev = self.resume.pop(track, None)
+            slept = self.blocked.pop(track, None)
         for i, (gen, n) in enumerate(calls[keep:], keep):
             self.room -= 1                    # reserved as it opens: its close is sure
             args = leaf_args
@@ -229,21 +242,21 @@ class CpuTrace:
                 args = call_args.get(gen)
                 if args is None:
                     args = call_args[gen] = self.pending.pop(gen.gi_frame, None) or {}
-            stack.append([n, t0, gen, args,
-                          prev is not None and i < len(prev) and prev[i] is gen])
-        if prev is not None:
-            del self.resume[track]
+            cont = prev is not None and i < len(prev) and prev[i] is gen
+            began = slept[0] if slept is not None and not cont and i < len(slept[1]) \
+                and slept[1][i] is gen else None
+            stack.append([n, t0, gen, args, cont, began])
         self.last[track] = t1
 
     def _close(self, track: str, depth: int, t: int, final: bool = False) -> None:
         stack = self.open.get(track)
         while stack and len(stack) > depth:
-            name, t0, gen, args, cont = stack.pop()
+            name, t0, gen, args, cont, began = stack.pop()
             if t > t0:
                 if args is not None and gen is not None and gen.gi_frame is not None \
                         and not final:
                     args = None               # the call goes on: its last piece has them
-                self.slices.append((track, len(stack), name, t0, t, args, cont))
+                self.slices.append((track, len(stack), name, t0, t, args, cont, began))
             else:
                 self.room += 1                # an empty slice gives its room back
 

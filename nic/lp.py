@@ -241,8 +241,9 @@ class NicLP(LogicalProcess):
     def _capture_arp_reply(self, port: int, t: int, neigh: int, t_host: int) -> None:
         """(last bit on the wire, neighbour, when arp_rcv has it on the host)."""
         got = self.cap_arp_rx[port]
-        if t < self.end:
-            if len(got) < self.cap_count:
+        if t < self.end and not self.cap_cut[port]:
+            # the receive wire's count: its frames and its replies together
+            if len(got) + len(self.cap_rx[port]) < self.cap_count:
                 got.append((t, neigh, t_host))
             else:
                 self.cap_cut[port] = True

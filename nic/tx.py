@@ -57,8 +57,9 @@ class TxEngine:
         self.series_fwd: dict[tuple[int, int], int] = {}
         self.series_sent: dict[tuple[int, int], int] = {}   # sends on the wire, by sender
         # [observe] pcap = ["wire"]: frames that left each port, as (time the last bit
-        # left, kind (0 forwarded, 1 a sender's, 2 an ARP request), flow, sender or
-        # neighbour, packet id, piece, frame length without FCS), up to cap_count per port
+        # left, kind (0 forwarded, 1 a sender's, 2 an ARP request), who (the flow, the
+        # sender or the neighbour, as kind says), packet id, piece, frame length without
+        # FCS), up to cap_count per port
         self.cap_tx: list[list] | None = None
         self.cap_count = 0
         self.cap_flows: set | None = None      # forwarded flows to capture; None: all

@@ -519,3 +519,16 @@ def test_an_ipv6_udp_frame_has_room_for_its_headers():
     assert "67-1518 bytes for udp over IPv6" in str(e.value)
     assert validate(apply_sets(load_file(None), v6 + ["flows.0.size=67"]))["flows"][0][
         "size"] == 67
+
+
+def test_ipv4_forwarding_leaves_ipv6_alone(tmp_path):
+    """net.ipv4.ip_forward forwards IPv4 only: an IPv6 flow to another host is dropped
+    as the host's own IPv6 (forwarding off by default) drops it, not routed."""
+    from helpers import ROOT, run_inline
+    s = run_inline(tmp_path / "r", 'flows.0.src="[fd00::2]:40000"',
+                   'flows.0.dst="[fd00:2::9]:7000"', "flows.0.size=80",
+                   file=f"{ROOT}/examples/router.toml")
+    v6 = s["flows"][0]
+    assert v6["offered"] and not v6.get("forwarded") and s["forwarded"] > 0
+    assert s["drops"]["ip_in_addr_errors"] == v6["dropped"] > 0 and s["balanced"]
+    assert v6["offered"] - v6["dropped"] <= s["in_flight"]

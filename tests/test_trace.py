@@ -300,9 +300,12 @@ def test_sends_are_followed_to_the_wire(tmp_path):
     s = summary(out)
     on_wire = s["on_wire"]
     flows = _arrows(ev)
-    assert len(flows) == s["sent"] // 5 and on_wire >= 10
+    # an arrow needs a second step: the sends still queued at the end have none
+    assert s["sent"] // 5 - s["tx_in_flight"] <= len(flows) <= s["sent"] // 5
+    assert on_wire >= 10
     ends = 0
     for pid, steps in flows.items():
+        assert len(steps) >= 2
         assert (pid & ((1 << 40) - 1)) % 5 == 0
         assert names[(steps[0]["pid"], steps[0]["tid"])] == "blast"
         assert [e["ts"] for e in steps] == sorted(e["ts"] for e in steps)
