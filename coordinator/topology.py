@@ -561,6 +561,8 @@ def plan(r: dict) -> Plan:
                                        "heads": c in writers},
                                "cpu_lp": {str(k): f"cpu{k}" for k in range(ncpus)},
                                "device": {"driver": model["driver"],   # its ops tables
+                                          # skb->hash from the NIC (no flow dissector)
+                                          "l4_rxhash": bool(model.get("l4_rxhash")),
                                           "rx_buffer_write": model["rx_buffer_write"],
                                           "start_itr": model["start_itr"],
                                           # adaptive-rx: net_dim's profiles (ITR µs)

@@ -366,7 +366,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
 
     def _arfs_steer(self, flow: int, rxq: int, flow_id: int) -> None:
         """ndo_rx_flow_steer from get_rps_cpu: a record to the nic (its MMIO write)."""
-        t = self.cpu.now + self.costs.get_rps_cpu
+        t = self.cpu.now + self.stack.hash_cost + self.costs.get_rps_cpu
         self.out_seq += 1
         self.outbox.setdefault("nic", []).append(
             ("arfs", self.out_links["nic"].deliver(t), self.out_seq, (flow, rxq, flow_id)))

@@ -41,7 +41,8 @@ class Stack:
     __slots__ = ("cpu", "sd", "costs", "snmp", "flow_local", "flow_sock", "sockets",
                  "books", "gro_normal_batch", "held", "remote_enqueue", "rx_dropped_core",
                  "sw_hash", "rps_maps", "backlog", "rps_remote", "rps_ipi", "rfs",
-                 "flow_tcp", "gro_flows", "flow_forward", "fwd_pending", "tx", "tap")
+                 "flow_tcp", "gro_flows", "flow_forward", "fwd_pending", "tx", "tap",
+                 "hash_cost")
 
     def __init__(self, cpu, sd, snmp: Snmp, flow_local: list[bool],
                  flow_sock: list[int | None], sockets: dict, books, gro_normal_batch: int,
@@ -59,6 +60,8 @@ class Stack:
         self.remote_enqueue = remote_enqueue   # fn(t, sock_index, skb)
         self.rx_dropped_core: dict[int, int] = {}   # flow -> drops (skb->dev->rx_dropped)
         self.sw_hash: list[int] = []           # skb_get_hash per flow (flow dissector)
+        # skb_get_hash's cost: the flow dissector, unless the NIC gave an L4 hash
+        self.hash_cost = 0
         self.rps_maps: dict[int, list[int]] = {}   # RX queue -> rps_cpus as a CPU list
         self.backlog = None                    # this CPU's Backlog
         self.rps_remote = None                 # fn(t, cpu, skb): enqueue on another CPU
@@ -82,11 +85,11 @@ class Stack:
                 udp = min(udp, c.tcp_v4_rcv + c.tcp_rcv_established)
             return c.netif_receive_skb_ip_rcv + c.ip_local_deliver + udp
         if kind in ("bl", "ipi"):    # rps_steer; an IPI is owed only after an enqueue
-            return c.get_rps_cpu + c.enqueue_to_backlog
+            return self.hash_cost + c.get_rps_cpu + c.enqueue_to_backlog
         if kind == "qh":             # backlog progress reports leave this much later
             return HEAD_REPORT_DELAY_NS
         if kind == "arfs":           # ndo_rx_flow_steer, from get_rps_cpu's set_rps_cpu
-            return c.get_rps_cpu
+            return self.hash_cost + c.get_rps_cpu
         if kind == "wf":             # sock_wfree, after the first completed packet …
             if self.tx is not None and any(q.qdisc.kind == "fq_codel"
                                            for q in self.tx.queues.values()):
@@ -162,14 +165,20 @@ class Stack:
                                                  self.sw_hash[skb.flow], skb.flow)
             if rflow is not None:
                 self.rfs.stamp(skb, rflow)
-        if target < 0:
-            return self.receive_skb(skb, now)
         c = self.costs
-        cost = c.get_rps_cpu + c.enqueue_to_backlog
+        if target < 0:
+            # no CPU picked; the hash was taken only if the queue has a map or a flow table
+            q = skb.queue
+            if q in self.rps_maps or (self.rfs is not None and q in self.rfs.flow_tables):
+                pre = self.hash_cost + c.get_rps_cpu
+                return pre + self.receive_skb(skb, now + pre)
+            return self.receive_skb(skb, now)
+        cost = self.hash_cost + c.get_rps_cpu + c.enqueue_to_backlog
         self.held -= skb.nsegs
         me = self.cpu.index
         if target == me:
-            self.backlog.enqueue_to_backlog(skb, me)
+            if not self.backlog.enqueue_to_backlog(skb, me):
+                cost += self.free_cost(skb)    # kfree_skb of the dropped packet
         else:
             self.rps_remote(now + cost, target, skb)
             if target not in self.sd.rps_ipi_list:
@@ -211,7 +220,7 @@ class Stack:
             ip["InAddrErrors"] += 1
             self.held -= n
             self.books.drop(flow, "ip_in_addr_errors", n)
-            return cost
+            return cost + self.free_cost(skb)
         cost += c.ip_local_deliver
         ip["InDelivers"] += 1
         sidx = self.flow_sock[flow]
@@ -221,7 +230,7 @@ class Stack:
             if sidx is None:                   # no socket: answered with a RST
                 self.held -= n
                 self.books.drop(flow, "tcp_no_socket", n)
-                return cost
+                return cost + self.free_cost(skb)
             cost += c.tcp_rcv_established
         else:
             cost += c.udp_rcv
@@ -229,7 +238,7 @@ class Stack:
                 self.snmp.udp["NoPorts"] += 1
                 self.held -= n
                 self.books.drop(flow, "udp_no_ports", n)
-                return cost
+                return cost + self.free_cost(skb)
             cost += c.udp_queue_rcv_skb
         t = now + cost
         skb.t_sock = t
@@ -241,18 +250,26 @@ class Stack:
             self.remote_enqueue(t, sidx, skb)
         return cost
 
+    def free_cost(self, skb) -> int:
+        """kfree_skb of a dropped packet (a GRO super-packet's page fragments too): the
+        profile's drop-path figures had it inside, so each drop stage charges it."""
+        c = self.costs
+        return c.kfree_skb + (c.kfree_skb_frag * (skb.nsegs - 1) if skb.segs else 0)
+
     def sock_enqueue(self, sk, skb, cpu: int) -> int:
         """Queue on a socket this CPU owns, for a datagram CPU `cpu` processed; returns the
-        extra cost (waking the reader)."""
+        extra cost (waking the reader, or freeing what the full socket dropped). A
+        producer on another CPU pays neither here: that needs the socket shared between
+        CPUs, which is not modelled yet."""
         if not sk.enqueue(skb, self.sw_hash[skb.flow], cpu):
             if sk.is_tcp:                      # tcp_data_queue: LINUX_MIB_TCPRCVQDROP
                 self.books.drop(skb.flow, "tcp_rcvq_drop", skb.nsegs)
-                return 0
+                return self.free_cost(skb)
             udp = self.snmp.udp
             udp["RcvbufErrors"] += 1
             udp["InErrors"] += 1
             self.books.drop(skb.flow, "udp_rcvbuf_errors", skb.nsegs)
-            return 0
+            return self.free_cost(skb)
         w = sk.waiter
         if w is not None:                      # sk_data_ready → wake the reader
             sk.waiter = None

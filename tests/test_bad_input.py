@@ -287,7 +287,7 @@ ON_SENDER = [
     ("apps.0.send.rate=\"2000Mpps\"", ["apps[0].send.rate = '2000Mpps'", "at most 1000Mpps"]),
     ("apps.0.send.rate=\"1" + "0" * 25 + "pps\"", ["apps[0].send.rate = '1000", "at most"]),
     (("apps.0.send={dst=\"10.0.0.9:7000\"}", "duration=\"1000s\""),
-     ["duration = '1000s'", "apps[0].send.rate = None: 1,08", "at most 1,000,000,000"]),
+     ["duration = '1000s'", "apps[0].send.rate = None: 1,09", "at most 1,000,000,000"]),
     ("apps.0.send.stop=\"2000s\"", ["apps[0].send.stop = '2000s'", "at most 1000.000s"]),
     # B
     ("nic.xps_cpus.tx-0=\"0x1\"", ["nic.xps_cpus.tx-0 = '0x1'", MASK]),

@@ -1,0 +1,68 @@
+"""softnet's figures next to the published ones its cost profile was built from
+(shared/reference/calibration.md, the profile's [sources]): the experiments in
+`examples/calibration/`, each run once, the rate a core gets through printed beside the
+published rate. Every cost the profile holds is a piece of these totals, so they show
+whether the pieces add back up: what a drop stage frees, which TX steps a forward takes.
+
+    python3 bench/calibration.py [--duration 50ms] [--mode inline|process]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+from softnet.coordinator.cli import main as softnet
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CAL = os.path.join(ROOT, "examples", "calibration")
+
+# (file, what is counted, published pps, source)
+FIGURES = (
+    ("noports.toml", "udp_no_ports", 3_326_983,
+     "cpumap02: UdpNoPorts, E5-1650 v4, 5.1"),
+    ("forward.toml", "forwarded", 1_739_672,
+     "XDP paper bench04: Linux forward, E5-1650 v4, 4.18"),
+    ("sink.toml", "delivered", 2_311_585,
+     "cpumap02: udp_sink on another CPU, E5-1650 v4, 5.1"),
+)
+
+
+def counted(s: dict, what: str) -> int:
+    if what in ("forwarded", "delivered"):
+        return s[what]
+    return s["drops"].get(what, 0)
+
+
+def rate(path: str, what: str, duration: str, mode: str, out: str) -> float:
+    """Packets per simulated second through the stage `what`."""
+    code = softnet(["run", path, "--mode", mode, "--out", out, "--quiet", "--force",
+                    "--duration", duration])
+    if code != 0:
+        raise SystemExit(f"{path}: softnet exited {code}")
+    with open(os.path.join(out, "summary.json")) as f:
+        s = json.load(f)
+    return counted(s, what) * 1e9 / s["duration_ns"]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--duration", default="50ms", help="simulated time per run")
+    ap.add_argument("--mode", default="inline", choices=("inline", "process"))
+    a = ap.parse_args(argv)
+    print(f"{'experiment':<14} {'counted':<13} {'softnet pps':>12} {'published':>12} "
+          f"{'ratio':>6}  source")
+    with tempfile.TemporaryDirectory() as d:
+        for name, what, published, source in FIGURES:
+            got = rate(os.path.join(CAL, name), what, a.duration, a.mode,
+                       os.path.join(d, name[:-5]))
+            print(f"{name[:-5]:<14} {what:<13} {got:>12,.0f} {published:>12,} "
+                  f"{got / published:>6.3f}  {source}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The published one-core rates the cost profile was built from come back out of the
+model within 5 % (examples/calibration/, bench/calibration.py): the profile's pieces add
+back up to the totals they were cut from — each drop stage frees its skb, a forward
+takes the 6.6 path's TX steps, RPS hashes only without a NIC hash."""
+
+import os
+import sys
+
+import pytest
+
+from helpers import ROOT, run_inline
+
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from calibration import CAL, FIGURES, counted  # noqa: E402
+
+
+@pytest.mark.parametrize("name, what, published, source", FIGURES)
+def test_a_published_rate_within_five_percent(tmp_path, name, what, published, source):
+    s = run_inline(tmp_path / "r", file=os.path.join(CAL, name))
+    got = counted(s, what) * 1e9 / s["duration_ns"]
+    assert abs(got / published - 1) < 0.05, (name, got, published, source)
+    assert s["balanced"]
+
+
+def _softirq_ns(s: dict) -> int:
+    return sum(t.get("softirq", 0) + t.get("ksoftirqd", 0)
+               for t in s["cpu_time_ns"].values())
+
+
+def _with_cost(monkeypatch, step: str, ns: int):
+    from softnet.coordinator import topology
+    from softnet.cpus.costs import load_profile
+
+    def patched(name):
+        p = load_profile(name)
+        p["costs"][step] = ns
+        return p
+    monkeypatch.setattr(topology, "load_profile", patched)
+
+
+@pytest.mark.parametrize("sets, stage", [
+    ([], "udp_no_ports"),
+    (['flows.0.dst="10.9.9.9:9"'], "ip_in_addr_errors"),     # not the host's: no route
+])
+def test_each_drop_stage_frees_its_skb(tmp_path, monkeypatch, sets, stage):
+    """kfree_skb is charged where the packet is dropped: the run's softirq time is less
+    by exactly that many frees when it costs nothing."""
+    common = ["flows.0.rate=100kpps", 'duration="2ms"', *sets]
+    file = os.path.join(CAL, "noports.toml")
+    s = run_inline(tmp_path / "a", *common, file=file)
+    _with_cost(monkeypatch, "kfree_skb", 0)
+    free = run_inline(tmp_path / "b", *common, file=file)
+    drops = s["drops"][stage]
+    assert drops > 100 and s["drops"] == free["drops"]
+    assert _softirq_ns(s) - _softirq_ns(free) == drops * 20
+
+
+@pytest.mark.parametrize("model, hashed", [("i350", True), ("e810", False)])
+def test_rps_hashes_only_without_a_nic_l4_hash(tmp_path, monkeypatch, model, hashed):
+    """get_rps_cpu runs the flow dissector where the NIC's hash is L3-typed (igb), not
+    where it hands up an L4 hash (ice)."""
+    common = [f'nic.model="{model}"', "nic.combined=1", 'nic.rps_cpus={"rx-0"="2"}',
+              "cpus=2", "flows.0.rate=50kpps", 'duration="2ms"']
+    file = os.path.join(CAL, "noports.toml")
+    s = run_inline(tmp_path / "a", *common, file=file)
+    _with_cost(monkeypatch, "flow_dissector", 0)
+    free = run_inline(tmp_path / "b", *common, file=file)
+    steered = s["softnet"]["cpu1"]["processed"]
+    assert steered > 50
+    assert _softirq_ns(s) - _softirq_ns(free) == (32 * steered if hashed else 0)
