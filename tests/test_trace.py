@@ -218,16 +218,22 @@ def test_transmit_counters(tmp_path):
     assert any(n.endswith("ITR interval") for n in names)
 
 
-def test_one_slice_per_call_even_back_to_back(tmp_path):
-    """Sends with nothing between them: each udp_sendmsg call is a slice of its own (the
-    generator, not the name, tells one call from the next)."""
+def _back_to_back(tmp_path, duration: str, *extra):
+    """A sender on one CPU sending 64-byte datagrams as fast as it can, traced."""
     f = tmp_path / "b2b.toml"
-    f.write_text('duration = "200us"\ncpus = 1\n[nic]\ncombined = 1\n[[apps]]\n'
+    f.write_text(f'duration = "{duration}"\ncpus = 1\n[nic]\ncombined = 1\n[[apps]]\n'
                  'name = "blast"\ncpu = 0\nsocket = { proto = "udp", sndbuf = 4000000 }\n'
                  'send = { dst = "10.2.0.9:7001", size = 64 }\n')
     out = tmp_path / "r"
     assert main(["run", str(f), "--mode", "inline", "--out", str(out), "--quiet",
-                 "--trace"]) == 0
+                 "--trace", *extra]) == 0
+    return out
+
+
+def test_one_slice_per_call_even_back_to_back(tmp_path):
+    """Sends with nothing between them: each udp_sendmsg call is a slice of its own (the
+    generator, not the name, tells one call from the next)."""
+    out = _back_to_back(tmp_path, "200us")
     calls = [e for e in _load(out)[3] if e["name"] == "udp_sendmsg"]
     assert summary(out)["sent"] > 10
     assert len(calls) >= summary(out)["sent"]
@@ -289,13 +295,7 @@ def test_sends_are_followed_to_the_wire(tmp_path):
     """One send in `trace_sample` (by its id): sendmsg on the sender's track, the driver's
     transmit, the nic's `wire out` track as its frame leaves; sends leave in order, so
     the sampled ones on the wire are the first on_wire of them."""
-    f = tmp_path / "b2b.toml"
-    f.write_text('duration = "300us"\ncpus = 1\n[nic]\ncombined = 1\n[[apps]]\n'
-                 'name = "blast"\ncpu = 0\nsocket = { proto = "udp", sndbuf = 4000000 }\n'
-                 'send = { dst = "10.2.0.9:7001", size = 64 }\n')
-    out = tmp_path / "r"
-    assert main(["run", str(f), "--mode", "inline", "--out", str(out), "--quiet",
-                 "--trace", "--set", "observe.trace_sample=5"]) == 0
+    out = _back_to_back(tmp_path, "300us", "--set", "observe.trace_sample=5")
     ev, names, procs, xs = _load(out)
     s = summary(out)
     on_wire = s["on_wire"]
