@@ -118,7 +118,14 @@ RULE_KEYS = {"flow_type", "proto", "src_ip", "dst_ip", "src_port", "dst_port", "
 FLOW_KEYS = {"name", "proto", "src", "dst", "rate", "size", "arrival", "on", "off", "count",
              "port",
              "start", "stop"}
-APP_KEYS = {"name", "cpu", "socket", "cost_per_read", "read_size", "migrate", "send"}
+# request/response flows (netperf UDP_RR): instances, payloads, think time, recv timeout
+RR_KEYS = {"name", "proto", "src", "dst", "port", "start", "stop", "instances", "request",
+           "response", "think", "timeout"}
+RR_PROTOS = ("udp_rr", "tcp_rr")
+MAX_RR_INSTANCES = 4096
+MAX_RR_PAYLOAD = 1472               # one datagram on a 1500-byte MTU
+APP_KEYS = {"name", "cpu", "socket", "cost_per_read", "read_size", "migrate", "send",
+            "serve"}
 SENDER_SOCKET_KEYS = {"proto", "bind", "sndbuf", "blocking", "connect", "udp_segment"}
 SEND_KEYS = {"dst", "rate", "size", "payload", "count", "start", "stop"}
 EPHEMERAL_PORT = 32768             # net.ipv4.ip_local_port_range's first port
@@ -661,7 +668,14 @@ def auto_interval(duration_ns: int) -> int:
 def _check_offered(r: dict, sendmsg_ns: int) -> None:
     """Refuse a run that would offer more than MAX_PACKETS packets: it could not finish."""
     parts = [(f"flows[{i}].rate", f["rate"], _flow_packets(f, r["duration_ns"]))
-             for i, f in enumerate(r["flows"])]
+             for i, f in enumerate(r["flows"]) if "rr" not in f]
+    # a closed loop: its requests and responses, at most one transaction per sendmsg
+    # of the server's (whatever its instances, the server answers one at a time)
+    rr = {f["rr"]["group"]: f for f in r["flows"] if "rr" in f}
+    parts += [(f"flows ({g})", "closed loop", 2 * _sender_packets(
+        {"stop_ns": f["stop_ns"], "start_ns": f["start_ns"], "interval_ns": 0,
+         "count": None, "frames": 1}, r["duration_ns"], sendmsg_ns))
+        for g, f in rr.items()]
     parts += [(f"apps[{i}].send.rate", a["send"].get("rate"),
                _sender_packets(a, r["duration_ns"], sendmsg_ns))
               for i, a in enumerate(r["apps"]) if a.get("sender")]
@@ -1214,7 +1228,11 @@ def route_port(routes: list[dict], ip: str) -> int:
 def _validate_flows(flows, duration_ns: int, nic: dict) -> list[dict]:
     out = []
     names: set[str] = set()
-    for i, key, f in _tables("flows", flows, FLOW_KEYS):
+    for i, key, f in _tables("flows", flows, FLOW_KEYS | RR_KEYS):
+        if f.get("proto") in RR_PROTOS:
+            rr = _validate_rr_flow(i, key, f, duration_ns, nic, names)
+            out += rr
+            continue
         r = {"name": _name(f"{key}.name", f.get("name", f"flow{i}"))}
         if r["name"] in names:
             _fail(f"{key}.name", r["name"], "flow names must be unique (results are kept "
@@ -1256,6 +1274,65 @@ def _validate_flows(flows, duration_ns: int, nic: dict) -> list[dict]:
             if r["on_ns"] <= 0:
                 _fail(f"{key}.on", f["on"], "must be longer than 0")
         r["count"] = _int(f"{key}.count", f["count"], 1) if "count" in f else None
+        for k in ("instances", "request", "response", "think", "timeout"):
+            if k in f:
+                _fail(f"{key}.{k}", f[k], f"a key of request/response flows (proto = "
+                      f"\"udp_rr\"), not of proto = \"{proto}\"")
+        _start_stop(key, f, r, duration_ns)
+        out.append(r)
+    return out
+
+
+def _validate_rr_flow(i: int, key: str, f: dict, duration_ns: int, nic: dict,
+                      names: set) -> list[dict]:
+    """A netperf UDP_RR test: `instances` clients, each a flow of its own (its source
+    port is src's plus its number), one transaction outstanding each. Returns the
+    instances' flows, each named NAME#k and carrying the test's settings under `rr`."""
+    _unknown(key, f, RR_KEYS)
+    name = _name(f"{key}.name", f.get("name", f"flow{i}"))
+    if name in names:
+        _fail(f"{key}.name", name, "flow names must be unique (results are kept by flow "
+              "name)")
+    names.add(name)
+    if f["proto"] == "tcp_rr":
+        _fail(f"{key}.proto", "tcp_rr", "udp_rr (TCP_RR needs TCP's retransmission timer and "
+              "loss probe, not modelled yet)")
+    for side in ("src", "dst"):
+        if side not in f:
+            raise ConfigError(f"{key}.{side}: missing; give 'ADDRESS:PORT'")
+    src_ip, sport = _endpoint(f"{key}.src", f["src"])
+    dst_ip, dport = _endpoint(f"{key}.dst", f["dst"])
+    for k, v in (("src", src_ip), ("dst", dst_ip)):
+        if ipaddress.ip_address(v).version != 4:
+            _fail(f"{key}.{k}", f[k], "an IPv4 address: the server's socket is AF_INET")
+    n = _int(f"{key}.instances", f.get("instances", 1), 1, MAX_RR_INSTANCES,
+             f"concurrent clients (netperf processes), 1 to {MAX_RR_INSTANCES}")
+    if sport + n - 1 > 65535:
+        _fail(f"{key}.src", f["src"], f"each of the {n} instances takes a source port from "
+              f"{sport} up: the last must be at most 65535")
+    req = _int(f"{key}.request", f.get("request", 1), 1, MAX_RR_PAYLOAD,
+               f"request payload bytes, 1 to {MAX_RR_PAYLOAD} (netperf -r REQ,RESP)")
+    resp = _int(f"{key}.response", f.get("response", 1), 1, MAX_RR_PAYLOAD,
+                f"response payload bytes, 1 to {MAX_RR_PAYLOAD}")
+    think = f.get("think", "0us")
+    timeout = f.get("timeout")
+    spec = {"group": name, "request": req, "response": resp, "think": think,
+            "think_ns": _dur(f"{key}.think", think), "timeout": timeout,
+            "timeout_ns": None, "instances": n, "src": f["src"], "dst": f["dst"]}
+    if timeout is not None:
+        spec["timeout_ns"] = _dur(f"{key}.timeout", timeout)
+        if spec["timeout_ns"] <= 0:
+            _fail(f"{key}.timeout", timeout, "longer than 0 (netperf -e; without it an "
+                  "instance waits for ever)")
+    port = _int(f"{key}.port", f.get("port", 0), 0, nic["ports"] - 1,
+                f"the port it arrives on, 0 to {nic['ports'] - 1}")
+    out = []
+    for k in range(n):
+        r = {"name": f"{name}#{k}", "port": port, "proto": "udp",
+             "src": f"{src_ip}:{sport + k}", "dst": f["dst"], "src_ip": src_ip,
+             "sport": sport + k, "dst_ip": dst_ip, "dport": dport,
+             "size": max(64, FRAME_OVERHEAD + L4_HDR["udp"] + req), "rate": None,
+             "pps": 0.0, "arrival": "rr", "count": None, "rr": dict(spec, instance=k)}
         _start_stop(key, f, r, duration_ns)
         out.append(r)
     return out
@@ -1347,8 +1424,26 @@ def _validate_apps(apps, ncpus: int, host: dict, sysctl: dict,
         r["cost_per_read_ns"] = _dur(f"{key}.cost_per_read", r["cost_per_read"])
         r["migrate"], r["timeline"] = _validate_migrate(key, a.get("migrate", []), r["cpu"],
                                                         ncpus, duration_ns)
+        if "serve" in a:
+            _validate_server(key, a, r, sysctl)
         out.append(r)
     return out
+
+
+def _validate_server(key: str, a: dict, r: dict, sysctl: dict) -> None:
+    """serve = "rr": netperf's server side (recv_omni): each datagram read is a request,
+    answered with a response sent back to where it came from (recvfrom, then sendto on
+    the same socket, blocking)."""
+    if a["serve"] != "rr":
+        _fail(f"{key}.serve", a["serve"], "\"rr\": answer each request of a udp_rr flow")
+    if r["socket"]["proto"] != "udp":
+        _fail(f"{key}.socket.proto", r["socket"]["proto"], "udp (a udp_rr server)")
+    if r["migrate"]:
+        _fail(f"{key}.migrate", a["migrate"], "a server stays on its CPU (its responses "
+              "leave through the TX queue of that CPU)")
+    r["serve"] = "rr"
+    r["sk_sndbuf"] = effective_sndbuf(None, sysctl["net.core.wmem_default"],
+                                      sysctl["net.core.wmem_max"])
 
 
 def _ipv4_socket(key: str, text: str, ip: str) -> None:
@@ -1518,6 +1613,19 @@ def user_view(r: dict) -> dict:
         nic.pop("rx_usecs", None)              # net_dim sets it: ice refuses one given
     flows = []
     for f in r["flows"]:
+        rr = f.get("rr")
+        if rr is not None:                 # a request/response test: its own keys, once
+            if rr["instance"] == 0:
+                g = {"name": rr["group"], "proto": "udp_rr", "src": rr["src"],
+                     "dst": rr["dst"], "instances": rr["instances"],
+                     "request": rr["request"], "response": rr["response"],
+                     "think": rr["think"], "start": f["start"]}
+                for k, v in (("timeout", rr["timeout"]), ("stop", f["stop"]),
+                             ("port", f["port"])):
+                    if v:
+                        g[k] = v
+                flows.append(g)
+            continue
         g = {k: f[k] for k in ("name", "proto", "src", "dst", "rate", "size", "arrival",
                                "start")}
         for k in ("on", "off", "count", "stop"):
@@ -1539,6 +1647,8 @@ def user_view(r: dict) -> dict:
             app["read_size"] = a["read_size"]
         if a["migrate"]:
             app["migrate"] = a["migrate"]
+        if a.get("serve"):
+            app["serve"] = a["serve"]
         apps.append(app)
     return {"seed": r["seed"], "duration": r["duration"], "cpus": r["cpus"],
             "quantum": r["quantum"], "kernel": r["kernel"], "hz": r["hz"], "profile": r["profile"], "nic": nic,

@@ -90,7 +90,9 @@ class FlowFrames:
         self.tcp = flow["proto"] == "tcp"
         self.l3 = 40 if self.src.version == 6 else 20
         l4 = 32 if self.tcp else 8
-        self.payload = max(0, flow["size"] - FCS - ETH - self.l3 - l4)
+        # a udp_rr request carries its own payload, padded on the wire to the minimum
+        self.payload = flow["rr"]["request"] if "rr" in flow else \
+            max(0, flow["size"] - FCS - ETH - self.l3 - l4)
 
     def frame(self, pid: int, index: int, t_sent: int, ttl: int, eth_src: bytes,
               eth_dst: bytes, segs: int = 1, csum: str = "valid") -> bytes:
@@ -124,6 +126,21 @@ class FlowFrames:
         # unconnected UDP sender with DF sends id 0
         ip, etype = _ip(self.src, self.dst, proto, ttl, l4, index if self.tcp else 0)
         return _ether(eth_src, eth_dst, etype, ip)
+
+
+def rr_response(flow: dict, pid: int, eth_src: bytes, eth_dst: bytes,
+                partial: bool = False) -> bytes:
+    """A udp_rr server's response to a request of `flow`: back from the flow's
+    destination to its source, the flow's response payload (`partial`: before the device
+    fills in the checksum, as the host's tap sees it)."""
+    src, dst = ipaddress.ip_address(flow["dst_ip"]), ipaddress.ip_address(flow["src_ip"])
+    udp = dpkt.udp.UDP(sport=flow["dport"], dport=flow["sport"],
+                       data=_payload(pid, flow["rr"]["response"]))
+    udp.ulen = len(udp)
+    if partial:
+        udp.sum = _partial(src, dst, dpkt.ip.IP_PROTO_UDP, len(udp))
+    ip, etype = _ip(src, dst, dpkt.ip.IP_PROTO_UDP, 64, udp)
+    return _ether(eth_src, eth_dst, etype, ip)
 
 
 class SenderFrames:
@@ -298,6 +315,9 @@ def pcap_files(r: dict, results: dict, neigh: list[str]) -> dict[str, bytes | st
                                          remote_mac(r["flows"][who]["dst_ip"]))
             elif kind == 2:
                 frame = arp.request(who, pt)
+            elif kind == 3:
+                f = r["flows"][who]
+                frame = rr_response(f, pid, host_mac(pt), remote_mac(f["src_ip"]))
             else:
                 frame = senders[who].frame(pid, piece, host_mac(pt),
                                            remote_mac(r["apps"][who]["dst_ip"]))
@@ -346,6 +366,9 @@ def _host_files(r, results, flows, senders, places, ports, index, arp, arp_rx) -
             pt = queue // nq
             if kind == 2:                   # before the device pads it
                 frame = arp.request(who, pt, pad=False)
+            elif kind == 3:
+                f = r["flows"][who]
+                frame = rr_response(f, pid, host_mac(pt), remote_mac(f["src_ip"]), True)
             elif kind == 0:
                 at = places.segment(who, pid, 0, t)
                 if at is None:

@@ -222,6 +222,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
         "proc_stat_ns": {f"cpu{c}": t for c, t in enumerate(stat_times)},
         "context_switches": sum(c["sched"]["nr_switches"] for c in cpus),
         "latency_ns": latency,
+        **({"rr": rr_summary(r, nic["rr"])} if "rr" in nic else {}),
         "softnet": {f"cpu{c}": softnet[c] for c in range(ncpus)},
         "vectors": {v["name"]: {"irq": v["irq"], "cpu": v["cpu"],
                                 **_vector_detail(cpus[v["cpu"]], v["name"])}
@@ -400,8 +401,9 @@ def _tx_books(r: dict, plan, nic: dict, cpus: list, books: list) -> dict | None:
         i = sd["app"]
         a = r["apps"][i]
         st = per_cpu.get(i, {})
-        senders[a["name"]] = {"cpu": a["cpu"], "src": f"{a['src_ip']}:{a['sport']}",
-                              "dst": f"{a['dst_ip']}:{a['dport']}",
+        src, dst = (f"{a['src_ip']}:{a['sport']}", f"{a['dst_ip']}:{a['dport']}") \
+            if "responses" not in sd else (a["socket"]["bind"], sd["dst_ip"])  # a server
+        senders[a["name"]] = {"cpu": a["cpu"], "src": src, "dst": dst,
                               "tx_queue": _local_q(r, sd["queue"]),
                               **({"egress": r["nic"]["port_names"][sd["queue"]
                                                                    // r["nic"]["combined"]]}
@@ -431,6 +433,42 @@ def _tx_books(r: dict, plan, nic: dict, cpus: list, books: list) -> dict | None:
             "tx_in_flight": sum(where.values()), "tx_in_flight_by_place": where,
             "tx_balanced": total_sent == total_wire + sum(drops.values()) + sum(where.values()),
             "senders": senders}
+
+
+def rr_summary(r: dict, rr: dict) -> dict:
+    """Per udp_rr flow and in total, as netperf reports them: transactions completed,
+    their rate over the flow's active time, the RTT's percentiles (µs), receive timeouts
+    (netperf -e), and retransmissions (none: UDP_RR does not retransmit)."""
+    groups = {}
+    for f in r["flows"]:
+        if "rr" in f:
+            groups.setdefault(f["rr"]["group"], f)
+    out, hists = {}, []
+    total_tps = 0.0
+    for name, f in groups.items():
+        st = rr[name]
+        stop = r["duration_ns"] if f["stop_ns"] is None else min(f["stop_ns"],
+                                                                   r["duration_ns"])
+        secs = max(1, stop - f["start_ns"]) / 1e9
+        tps = st["transactions"] / secs
+        total_tps += tps
+        hists.append(st["rtt_ns"])
+        out[name] = _rr_figures(st["transactions"], tps, st["rtt_ns"], st["timeouts"],
+                                f["rr"]["instances"], st["outstanding"])
+    out["total"] = _rr_figures(sum(v["transactions"] for v in rr.values()), total_tps,
+                               merge(hists), sum(v["timeouts"] for v in rr.values()),
+                               sum(f["rr"]["instances"] for f in groups.values()),
+                               sum(v["outstanding"] for v in rr.values()))
+    return out
+
+
+def _rr_figures(n: int, tps: float, rtt: dict, timeouts: int, instances: int,
+                outstanding: int) -> dict:
+    p = percentiles(rtt, (50, 90, 99))
+    return {"instances": instances, "transactions": n, "tps": round(tps, 1),
+            "rtt_us": {k: round(p[k] / 1000, 3) for k in ("p50", "p90", "p99", "mean")
+                       if k in p},
+            "timeouts": timeouts, "retransmits": 0, "outstanding": outstanding}
 
 
 def _vector_detail(cpu_result: dict, name: str) -> dict:

@@ -27,7 +27,7 @@ from softnet.nic.device import default_reta, vector_layout
 from softnet.nic.rss import flow_hash_and_queue, flow_type
 from softnet.nic.toeplitz import parse_hkey
 
-from .config import FRAME_OVERHEAD, L4_HDR, arfs_refused_types, route_port
+from .config import ConfigError, FRAME_OVERHEAD, L4_HDR, arfs_refused_types, route_port
 
 NETDEV_RSS_KEY_LEN = 52
 FIRST_IRQ = 65          # IRQ numbers as on the seed's host (eth0 = 65, queues follow)
@@ -121,6 +121,29 @@ def tx_hash(a: dict, index: int, seed: int) -> int:
         return h or 1
     return sw_flow_hash({"src_ip": a["src_ip"], "sport": a["sport"], "dst_ip": a["dst_ip"],
                          "dport": a["dport"], "proto": "udp"}, seed)
+
+
+def rr_servers(r: dict, flow_sock: list) -> dict[int, dict]:
+    """The udp_rr servers (apps with serve = "rr"), each as a sender to its clients: the
+    address its responses leave from and go to, and the response payload per flow. One
+    server answers clients of one IPv4 address (its responses have one next hop)."""
+    out: dict[int, dict] = {}
+    for i, a in enumerate(r["apps"]):
+        if a.get("serve") != "rr":
+            continue
+        flows = [k for k, f in enumerate(r["flows"]) if flow_sock[k] == i and "rr" in f]
+        clients = sorted({r["flows"][k]["src_ip"] for k in flows})
+        if len(clients) > 1:
+            raise ConfigError(f"apps[{i}].serve = 'rr': its udp_rr flows come from "
+                              f"{', '.join(clients)}; one server answers clients of one "
+                              "address (give each client address its own server)")
+        src = a["bind_ip"] if a["bind_ip"] != "0.0.0.0" else r["host"]["addresses"][0]
+        first = r["flows"][flows[0]] if flows else None
+        out[i] = {"src_ip": src, "sport": a["port"],
+                  "dst_ip": first["src_ip"] if first else src,
+                  "dport": first["sport"] if first else 0,
+                  "responses": {k: r["flows"][k]["rr"]["response"] for k in flows}}
+    return out
 
 
 def reuseport_hash(flow: dict, seed: int) -> int:
@@ -360,14 +383,19 @@ def plan(r: dict) -> Plan:
     xps = {int(q[3:]): mask_cpus(m) for q, m in nic["xps_cpus"].items()}
     xps_by_cpu = {c: sorted(q for q, cs in xps.items() if c in cs) for c in range(ncpus)}
     p.senders = []
+    servers = rr_servers(r, p.flow_sock)
     for i, a in enumerate(r["apps"]):
-        if not a.get("sender"):
+        if i in servers:                  # a udp_rr server: it sends to its clients
+            a = dict(servers[i], connected=False, cpu=a["cpu"])
+        elif not a.get("sender"):
             continue
         h = tx_hash(a, i, r["seed"])
         # the route decides the port; netdev_pick_tx the queue on it
         base = route_port(r["routes"], a["dst_ip"]) * nq
         q = base + pick_tx(nq, xps_by_cpu[a["cpu"]], h)
-        p.senders.append({"app": i, "hash": h, "queue": q, "port_base": base})
+        p.senders.append({"app": i, "hash": h, "queue": q, "port_base": base,
+                          "dst_ip": a["dst_ip"], **({"responses": servers[i]["responses"]}
+                                                    if i in servers else {})})
     # forwarding (ip_forward = 1): a received packet for another host goes out again on
     # the TX queue of its recorded RX queue, or XPS's for the CPU that routed it
     forward = r["sysctl"]["net.ipv4.ip_forward"] == 1
@@ -410,8 +438,7 @@ def plan(r: dict) -> Plan:
     # side and tells each of them.
     hops: dict[str, set] = {}
     for sd in p.senders:
-        a = r["apps"][sd["app"]]
-        hops.setdefault(a["dst_ip"], set()).add(a["cpu"])
+        hops.setdefault(sd["dst_ip"], set()).add(r["apps"][sd["app"]]["cpu"])
     for i in p.flow_txq:
         hops.setdefault(r["flows"][i]["dst_ip"], set()).add(p.flow_cpu[i])
     static = r["host"]["neigh"]
@@ -510,6 +537,16 @@ def plan(r: dict) -> Plan:
                            "ports": nports, "combined": nq,
                            "line_rate_bps": model["line_rate_bps"],
                            "rss": rss, "lp_index": lp_index,
+                           # udp_rr clients on the wire, and the servers that answer them
+                           **({"rr": {"instances": [
+                               {"flow": k, "group": f["rr"]["group"],
+                                "start_ns": f["start_ns"], "stop_ns": f["stop_ns"],
+                                "think_ns": f["rr"]["think_ns"],
+                                "timeout_ns": f["rr"]["timeout_ns"]}
+                               for k, f in enumerate(r["flows"]) if "rr" in f],
+                               "servers": sorted(sd["app"] for sd in p.senders
+                                                 if "responses" in sd)}}
+                              if any("rr" in f for f in r["flows"]) else {}),
                            **({"arfs": nic_arfs} if arfs else {}),
                            **({"tx": {"pcie_read_ns": prof["links"]["pcie_read"],
                                       "queue_cpu": {str(q): f"cpu{o}"
@@ -533,7 +570,14 @@ def plan(r: dict) -> Plan:
             "name", "sk_sndbuf", "blocking", "connected", "payload", "gso_size", "size",
             "interval_ns",
             "count", "start_ns", "stop_ns")}) for sd in p.senders
-            if r["apps"][sd["app"]]["cpu"] == c]
+            if r["apps"][sd["app"]]["cpu"] == c and "responses" not in sd]
+        # udp_rr servers here: the send side of their sockets (a response per request,
+        # its payload by the request's flow)
+        my_servers = [dict(sd, name=r["apps"][sd["app"]]["name"],
+                           sk_sndbuf=r["apps"][sd["app"]]["sk_sndbuf"],
+                           responses={str(f): n for f, n in sd["responses"].items()})
+                      for sd in p.senders if r["apps"][sd["app"]]["cpu"] == c
+                      and "responses" in sd]
         traced = r["observe"]["trace_cpus"] is None or c in r["observe"]["trace_cpus"]
         p.lps.append({"name": f"cpu{c}", "index": c + 1, "factory": "softnet.cpus.host:build",
                       "args": {**common, "cpu": c, "ncpus": ncpus, "hz": r["hz"],
@@ -578,10 +622,12 @@ def plan(r: dict) -> Plan:
                                "apps": [{"name": a["name"], "sock": i,
                                          "timeline": a["timeline"],
                                          "cost_per_read_ns": a["cost_per_read_ns"],
-                                         "read_size": a["read_size"]}
+                                         "read_size": a["read_size"],
+                                         **({"serve": a["serve"]} if a.get("serve")
+                                            else {})}
                                         for i, a in enumerate(r["apps"])
                                         if c in sock_cpus[i] and not a.get("sender")],
-                               "senders": my_senders,
+                               "senders": my_senders, "servers": my_servers,
                                "tx": {"ntxq": nic["combined"], "ring": nic["tx_ring"],
                                       "txqueuelen": nic["txqueuelen"],
                                       "gso_udp_l4": nic["tx_udp_segmentation"],
@@ -598,8 +644,7 @@ def plan(r: dict) -> Plan:
                                           sysctl["net.ipv4.neigh.default.unres_qlen_bytes"],
                                       # neighbour index of each sender and forwarded flow
                                       "neigh_of_sender": {
-                                          str(sd["app"]): neigh_idx.get(
-                                              r["apps"][sd["app"]]["dst_ip"], -1)
+                                          str(sd["app"]): neigh_idx.get(sd["dst_ip"], -1)
                                           for sd in p.senders},
                                       "fwd_txq": {str(i): q for i, q in p.flow_txq.items()},
                                       "neigh_of_flow": {

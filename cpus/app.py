@@ -31,7 +31,7 @@ def udp_reader(cpu, sock, cost_per_read: int, books, udp_mib: dict, task_ref: li
 def udp_recvmsg(cpu, sock, per_read: int, books, udp_mib: dict, task_ref: list,
                 record_flow):
     """One recvmsg: it sleeps in the call until a datagram is queued (__skb_recv_udp),
-    then copies it out."""
+    then copies it out. Returns the datagram's skb (its flow tells where it came from)."""
     while True:
         if record_flow is not None:
             record_flow(sock)
@@ -44,6 +44,30 @@ def udp_recvmsg(cpu, sock, per_read: int, books, udp_mib: dict, task_ref: list,
     books.delivered(skb, cpu.now)
     extra = skb.len - UDP_HDRS - MEASURED_PAYLOAD
     yield per_read + (extra * cpu.costs.copy_to_user_kb >> 10 if extra > 0 else 0)
+    return skb
+
+
+def udp_rr_server(cpu, sock, tsk, tx, cost_per_read: int, books, udp_mib: dict,
+                  task_ref: list, record_flow, responses: dict):
+    """netperf's UDP_RR server (recv_omni): recvfrom a request, sendto its response back
+    to where it came from on the same socket, blocking while the send buffer is full.
+    `responses`: the response payload per request flow (its client)."""
+    c = cpu.costs
+    per_read = c.udp_recvmsg + cost_per_read
+    while True:
+        skb = yield from udp_recvmsg(cpu, sock, per_read, books, udp_mib, task_ref,
+                                     record_flow)
+        flow = skb.flow
+        payload = responses[flow]
+        while tsk.wmem_alloc >= tsk.sndbuf:          # sock_alloc_send_skb
+            tsk.nospace = True
+            tsk.waiter = task_ref[0]
+            tsk.blocked += 1
+            yield BLOCK
+        books.tx_sent[tsk.index] += 1
+        yield from udp_sendmsg(c, tsk, tx, books, udp_mib,
+                               lambda t, f=flow, n=payload: tx.rr_response(t, f, n),
+                               c.udp_sendmsg + (payload * c.copy_to_user_kb >> 10))
 
 
 def tcp_reader(cpu, sock, cost_per_read: int, read_size: int, books, task_ref: list,

@@ -11,15 +11,16 @@ May import: the standard library only.
 from __future__ import annotations
 
 
-FORWARDED, SENT, ARP = 0, 1, 2            # what an outgoing record is (the wire's kinds)
+FORWARDED, SENT, ARP, RESPONSE = 0, 1, 2, 3   # what an outgoing record is (the wire's kinds)
 
 
 class HostTap:
-    __slots__ = ("count", "rx", "tx", "cut", "flows")
+    __slots__ = ("count", "rx", "tx", "cut", "flows", "servers")
 
-    def __init__(self, count: int, flows: set | None) -> None:
+    def __init__(self, count: int, flows: set | None, servers: set = frozenset()) -> None:
         self.count = count                   # records per direction on this CPU
         self.flows = flows                   # received/forwarded flows to keep; None: all
+        self.servers = servers               # udp_rr servers: their skbs carry a flow
         self.rx: list[tuple] = []            # (time, rx queue, flow, id, segments)
         # (time, tx queue, kind, who, id, piece, segments); who is the flow, the sender
         # or the neighbour, as kind says
@@ -37,7 +38,8 @@ class HostTap:
 
     def transmit(self, now: int, queue: int, skb) -> None:
         """dev_queue_xmit_nit: the skb the driver is about to take."""
-        if self.flows is not None and (skb.sock != -1 or skb.flow not in self.flows):
+        flowish = skb.sock == -1 or skb.sock in self.servers
+        if self.flows is not None and not (flowish and skb.flow in self.flows):
             return                           # a filter names flows: no sender, no ARP
         if len(self.tx) >= self.count:
             self.cut = True
@@ -46,6 +48,8 @@ class HostTap:
             self.tx.append((now, queue, FORWARDED, skb.flow, skb.id, 0, skb.nsegs))
         elif skb.sock == -2:                 # its flow is the neighbour it asks for
             self.tx.append((now, queue, ARP, skb.flow, skb.id, 0, 1))
+        elif flowish:                        # a response: its flow is the request's
+            self.tx.append((now, queue, RESPONSE, skb.flow, skb.id, 0, 1))
         else:
             self.tx.append((now, queue, SENT, skb.sock, skb.id, skb.frag,
                             skb.gso_segs or 1))

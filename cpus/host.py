@@ -50,6 +50,7 @@ def build(name: str, index: int, args: dict) -> CpuLP:
     _backlog(lp, args)
     _transmit(lp, name, args)
     _driver(lp, args)
+    _servers(lp, args)
     _applications(lp, args)
     _senders(lp, args)
     _taps(lp, args)
@@ -61,7 +62,8 @@ def _taps(lp: CpuLP, args: dict) -> None:
     cap = args["host_capture"]
     if cap is None:
         return
-    lp.host_tap = HostTap(cap["count"], set(cap["flows"]) if cap["filtered"] else None)
+    lp.host_tap = HostTap(cap["count"], set(cap["flows"]) if cap["filtered"] else None,
+                          set(lp.rr_responses))
     lp.stack.tap = lp.tx.tap = lp.host_tap
 
 
@@ -196,6 +198,17 @@ def _driver(lp: CpuLP, args: dict) -> None:
         lp.qvectors.append(qv)
         lp.qv_of[vec] = qv
     lp.irq_names = [v.name for v in lp.vectors]
+
+
+def _servers(lp: CpuLP, args: dict) -> None:
+    """udp_rr servers here: the send side of their sockets, and the response payload of
+    each flow they answer (the reader task itself starts with the applications)."""
+    for sd in args["servers"]:
+        tsk = TxSock(sd["app"], sd["sk_sndbuf"], sd["hash"], False, True)
+        tsk.tx_queue = sd["queue"]
+        tsk.port_base = sd.get("port_base", 0)
+        lp.tx_socks[sd["app"]] = tsk
+        lp.rr_responses[sd["app"]] = {int(f): n for f, n in sd["responses"].items()}
 
 
 def _applications(lp: CpuLP, args: dict) -> None:

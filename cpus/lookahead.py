@@ -103,7 +103,7 @@ class CpuLookahead:
             wf_b = self._wfree_earliest(safe)
         kernel, data, prefixes, prefix = plan.variant(self, arfs_off, wf_b is not None)
         wf_task = INF
-        if "wf" in kernel and self.sender_tasks:
+        if "wf" in kernel and (self.sender_tasks or self.server_tasks):
             # a sender's own dev_queue_xmit may free other CPUs' skbs (a qdisc drop)
             if self._task_e is None:
                 self._task_e = self._sender_earliest(safe)
@@ -463,17 +463,20 @@ class CpuLookahead:
         else, for one asleep in sock_alloc_send_skb, kernel work or a send-buffer release
         that can wake it; else only its pacing timer (a sender waiting for its next send
         time is woken by nothing else)."""
-        senders = self.sender_tasks
-        if not senders:
+        senders, servers = self.sender_tasks, self.server_tasks
+        if not senders and not servers:
             return INF
-        if any(t.on_rq for t in senders):
+        if any(t.on_rq for t in senders) or any(t.on_rq for t in servers):
             return self.cpu.now
+        e = INF
+        if servers:        # asleep in recvmsg: a request queued to its socket wakes one
+            e = self._wake_earliest(safe, (self._sk_starts,), "_sk_in", "_wf_in")
         if any(tsk.waiter is not None for tsk in self.tx_socks.values()):
-            return self._wake_earliest(safe, (self._task_starts,), "_wf_in")
+            return min(e, self._wake_earliest(safe, (self._task_starts,), "_wf_in"))
         heap = self._task_starts                # pacing timers (and wf arrivals, later)
         while heap and heap[0] < safe:
             heapq.heappop(heap)
-        return heap[0] if heap else INF
+        return min(e, heap[0]) if heap else e
 
     def _doorbell_earliest(self, safe: int):
         """Kernel work that can ring a doorbell. While every qdisc here is empty and nothing
@@ -558,7 +561,7 @@ class _LinkPlan:
         # CPUs that own a socket at some time, but dst: where dst may hand a packet off
         self.owners = sorted({c for cs in lp._owner_cpus.values() for c in cs}
                              - {self.cpu}) if "bl" in kinds else []
-        self.wf_fq_codel = "wf" in kinds and bool(lp.sender_tasks) and any(
+        self.wf_fq_codel = "wf" in kinds and bool(lp.sender_tasks or lp.server_tasks) and any(
             q.qdisc.kind == "fq_codel" for q in lp.txqs.values())
         self._variants: dict = {}
 

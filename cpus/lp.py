@@ -21,7 +21,7 @@ from softnet.engine.skb import SkBuff
 from softnet.nic.msix import MsixVector
 from softnet.nic.rxring import RxRing
 
-from .app import tcp_reader, udp_reader
+from .app import tcp_reader, udp_reader, udp_rr_server
 from .books import Books
 from .costs import Costs
 from .cpu import Cpu
@@ -99,6 +99,8 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self.irq_names: list[str] = []
         self.tasks: list[Task] = [self.cpu.ksoftirqd]
         self.sender_tasks: list[Task] = []
+        self.server_tasks: list[Task] = []      # udp_rr servers: readers that also send
+        self.rr_responses: dict[int, dict] = {}  # server app -> response payload by flow
         self.app_args: dict[int, dict] = {}
         self.app_task: dict[int, Task] = {}
         self._mig_out: list[tuple] = []        # (time, socket, new owner LP), in time order
@@ -248,6 +250,10 @@ class CpuLP(CpuLookahead, LogicalProcess):
         if sk.is_tcp:
             body = tcp_reader(self.cpu, sk, a["cost_per_read_ns"], a["read_size"],
                               self.books, ref, record)
+        elif a.get("serve") == "rr":
+            body = udp_rr_server(self.cpu, sk, self.tx_socks[a["sock"]], self.tx,
+                                 a["cost_per_read_ns"], self.books, self.snmp.udp, ref,
+                                 record, self.rr_responses[a["sock"]])
         else:
             body = udp_reader(self.cpu, sk, a["cost_per_read_ns"], self.books,
                               self.snmp.udp, ref, record)
@@ -255,6 +261,8 @@ class CpuLP(CpuLookahead, LogicalProcess):
         ref[0] = task
         self.tasks.append(task)
         self.app_task[a["sock"]] = task
+        if a.get("serve"):
+            self.server_tasks.append(task)
         if runnable:
             self.cpu.sched.wake(task)
         else:

@@ -386,6 +386,13 @@ class Tx:
                        tsk.tx_queue, 0, 0, sock=tsk.index, frag=k, more=k < last)
                 for k, f in enumerate(frags)]
 
+    def rr_response(self, tsk: TxSock, flow: int, payload: int) -> list:
+        """A udp_rr server's response to a request of `flow`: one datagram, its flow the
+        request's (so the client that sent it knows it, nic.rr)."""
+        self.ids += 1
+        return [SkBuff(((tsk.index + 1) << 40) + self.ids, flow, payload + 42,
+                       tx_truesize(payload), tsk.tx_queue, 0, 0, sock=tsk.index)]
+
     def arp_create(self, neigh: int) -> SkBuff:
         """arp_create: a 42-byte request (14 + 28, padded to 60 by the device), owned by
         the kernel (sock -2), carrying its neighbour's index as its flow."""

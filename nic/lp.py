@@ -22,6 +22,7 @@ from softnet.engine.records import accepted, refuse
 
 from .arfs import ArfsTable
 from .rss import flow_hash_and_queue, rule_matches
+from .rr import RrClients
 from .traffic import FlowSource, Wire
 from .tx import TxEngine
 
@@ -106,6 +107,10 @@ class NicLP(LogicalProcess):
             self.txe.series_ns = self.series_ns
         self.series_offered: dict[tuple[int, int], int] = {}
         self.series_dropped: dict[tuple[int, int], int] = {}   # by an ntuple drop rule
+        rr = args.get("rr")
+        self.rr = None if rr is None else RrClients(rr["instances"], self.end)
+        if rr is not None:
+            self.txe.rr_servers = set(rr["servers"])
         self.done_generating = not self.flows
         self.t = 0
 
@@ -130,6 +135,9 @@ class NicLP(LogicalProcess):
                 self.steers.append((stamp, origin, seq, *body))
 
     def advance(self, safe: int) -> None:
+        if self.rr is not None:
+            self._advance_rr(safe)
+            return
         if self.arfs is None and self.txe is not None:
             # receive does not depend on what the CPUs transmit: frames may be generated
             # a window beyond the doorbells' safe time, so the CPUs are not held to it;
@@ -142,26 +150,45 @@ class NicLP(LogicalProcess):
         if self.arfs is not None:
             self._release(safe)
         if self.txe is not None:
-            done: dict[str, list] = {}
-            self.txe.advance(safe, done)
-            pcie = self.pcie_ns
-            # a neighbour answers a request: its reply (60 bytes) follows on the receive
-            # wire, and arp_rcv's neigh_update reaches each CPU that sends to it
-            reply = self.arp_delay + self.wire.tx_ps_one(64) // 1000 + pcie
-            for t, k, port in self.txe.arp_out:
-                if self.cap_arp_rx is not None:
-                    self._capture_arp_reply(port, t + reply - pcie, k, t + reply)
-                for dst in self.arp_notify[k]:
-                    self.out_seq += 1
-                    self.tx_out.setdefault(dst, []).append(("arp", t + reply, self.out_seq, k))
-            self.txe.arp_out.clear()
-            for dst, lst in done.items():
-                for queue, times, clean in lst:
-                    times = [t + pcie for t in times]    # the write-back reaches the host
-                    seq = self.out_seq + 1
-                    self.out_seq += len(times)
-                    self.tx_out.setdefault(dst, []).append(("txc", times[0], seq,
-                                                            (queue, times, clean)))
+            self._transmit(safe)
+
+    def _transmit(self, safe: int) -> None:
+        """Doorbells rung before `safe`: frames out, write-backs and ARP replies back."""
+        done: dict[str, list] = {}
+        self.txe.advance(safe, done)
+        pcie = self.pcie_ns
+        # a neighbour answers a request: its reply (60 bytes) follows on the receive
+        # wire, and arp_rcv's neigh_update reaches each CPU that sends to it
+        reply = self.arp_delay + self.wire.tx_ps_one(64) // 1000 + pcie
+        for t, k, port in self.txe.arp_out:
+            if self.cap_arp_rx is not None:
+                self._capture_arp_reply(port, t + reply - pcie, k, t + reply)
+            for dst in self.arp_notify[k]:
+                self.out_seq += 1
+                self.tx_out.setdefault(dst, []).append(("arp", t + reply, self.out_seq, k))
+        self.txe.arp_out.clear()
+        for dst, lst in done.items():
+            for queue, times, clean in lst:
+                times = [t + pcie for t in times]    # the write-back reaches the host
+                seq = self.out_seq + 1
+                self.out_seq += len(times)
+                self.tx_out.setdefault(dst, []).append(("txc", times[0], seq,
+                                                        (queue, times, clean)))
+
+    def _advance_rr(self, safe: int) -> None:
+        """With request/response clients, what the CPUs transmit decides what arrives:
+        the doorbells before `safe` first (their responses reach the clients), then the
+        frames, up to where no response not yet known could start a request earlier (a
+        doorbell rung at `safe` at best, then the clients' think time)."""
+        self._transmit(safe)
+        for t, flow in self.txe.rr_out:
+            self.rr.response(t, flow)
+        self.txe.rr_out.clear()
+        bound = self.txe.next_done_bound(safe) + self.rr.min_think
+        target = safe if self.arfs is not None else safe + self.window
+        self._generate(max(self.t, min(target, bound, self.end)))
+        if self.arfs is not None:
+            self._release(safe)
 
     def _generate(self, safe: int) -> None:
         if self.done_generating:
@@ -173,8 +200,13 @@ class NicLP(LogicalProcess):
             if t.size:
                 starts.append(t)
                 flows.append(np.full(t.size, src.index, dtype=np.int64))
+        if self.rr is not None:              # the clients' requests before `safe`
+            req = self.rr.requests_before(safe)
+            if req:
+                starts.append(np.array([t for t, _ in req], dtype=np.int64))
+                flows.append(np.array([f for _, f in req], dtype=np.int64))
         self.t = safe
-        if all(s.exhausted for s in self.sources):
+        if self.rr is None and all(s.exhausted for s in self.sources):
             self.done_generating = True
         if not starts:
             return
@@ -365,6 +397,7 @@ class NicLP(LogicalProcess):
             "fdir_sb_match": self.sb_match,
             "ntuple_dropped_by_flow": self.dropped.tolist(),
             "tx": None if self.txe is None else self.txe.result(),
+            **({"rr": self.rr.result()} if self.rr is not None else {}),
             **({"trace_tx": self.txe.trace_tx} if self.txe is not None
                and self.txe.trace_sample else {}),
             **({"capture_rx": self.cap_rx, "capture_cut": self.cap_cut,

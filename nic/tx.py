@@ -28,7 +28,8 @@ class TxEngine:
                  "on_wire_by_flow", "frames", "bytes", "end", "in_flight", "queue_packets",
                  "queue_bytes", "frames_by_sender", "series_ns", "series_fwd",
                  "series_sent", "cap_tx", "cap_count", "cap_flows", "cap_cut",
-                 "trace_sample", "trace_window", "trace_flows", "trace_senders", "trace_tx")
+                 "trace_sample", "trace_window", "trace_flows", "trace_senders", "trace_tx",
+                 "rr_servers", "rr_out")
 
     def __init__(self, line_rate_bps: int, read_ns: int, queue_cpu: dict[int, str],
                  nsenders: int, nflows: int, end: int, nports: int = 1, nq: int = 1) -> None:
@@ -57,9 +58,9 @@ class TxEngine:
         self.series_fwd: dict[tuple[int, int], int] = {}
         self.series_sent: dict[tuple[int, int], int] = {}   # sends on the wire, by sender
         # [observe] pcap = ["wire"]: frames that left each port, as (time the last bit
-        # left, kind (0 forwarded, 1 a sender's, 2 an ARP request), who (the flow, the
-        # sender or the neighbour, as kind says), packet id, piece, frame length without
-        # FCS), up to cap_count per port
+        # left, kind (0 forwarded, 1 a sender's, 2 an ARP request, 3 a udp_rr response),
+        # who (the flow, the sender, the neighbour or the request's flow, as kind says),
+        # packet id, piece, frame length without FCS), up to cap_count per port
         self.cap_tx: list[list] | None = None
         self.cap_count = 0
         self.cap_flows: set | None = None      # forwarded flows to capture; None: all
@@ -71,6 +72,10 @@ class TxEngine:
         self.trace_flows: set | None = None    # observe.trace_flows; None: every one
         self.trace_senders: set | None = None
         self.trace_tx: list[tuple] = []
+        # udp_rr servers (app indices): their responses, as (time the last bit left, the
+        # request's flow), tell the clients (nic.rr)
+        self.rr_servers: set = set()
+        self.rr_out: list[tuple] = []
 
     def doorbell(self, stamp: int, origin: int, seq: int, queue: int, pkts: list,
                  clean: list) -> None:
@@ -127,6 +132,8 @@ class TxEngine:
                         self.frames_by_sender[p[2]] += n
                         if ends_send:
                             self.on_wire_by_sender[p[2]] += 1
+                            if p[2] in self.rr_servers:    # a response: its flow is the
+                                self.rr_out.append((t, p[1]))   # request's
                             if self.series_ns:
                                 key = (t // self.series_ns, p[2])
                                 self.series_sent[key] = self.series_sent.get(key, 0) + 1
@@ -146,7 +153,9 @@ class TxEngine:
         got = self.cap_tx[port]
         first = [0] + [i + 1 for i in last[:-1]]         # each packet's first frame
         for p, i0, i1 in zip(pkts, first, last):
-            if self.cap_flows is not None and (p[2] != -1 or p[1] not in self.cap_flows):
+            # a udp_rr server's response belongs to its request's flow (p[1])
+            flowish = p[2] == -1 or p[2] in self.rr_servers
+            if self.cap_flows is not None and not (flowish and p[1] in self.cap_flows):
                 continue                   # senders, ARP, flows not asked for
             for j in range(i0, i1 + 1):
                 if ends[j] >= self.end:
@@ -157,8 +166,9 @@ class TxEngine:
                 piece = j - i0 + (p[7] if len(p) > 7 else 0)
                 # kind 0 forwarded (flow), 1 a sender's (sender), 2 the kernel's ARP
                 # request (neighbour)
-                got.append((ends[j], 0 if p[2] == -1 else 2 if p[2] == -2 else 1,
-                            p[2] if p[2] >= 0 else p[1], p[0], piece, sizes[j] - FCS))
+                kind = 0 if p[2] == -1 else 2 if p[2] == -2 else 3 if flowish else 1
+                got.append((ends[j], kind, p[1] if kind != 1 else p[2], p[0], piece,
+                            sizes[j] - FCS))
 
     def _trace(self, port: int, pkts: list, done: list, sizes: list) -> None:
         w0, w1 = self.trace_window
