@@ -1288,6 +1288,11 @@ def _validate_rr_flow(i: int, key: str, f: dict, duration_ns: int, nic: dict,
     """A netperf UDP_RR test: `instances` clients, each a flow of its own (its source
     port is src's plus its number), one transaction outstanding each. Returns the
     instances' flows, each named NAME#k and carrying the test's settings under `rr`."""
+    for k in ("rate", "size", "arrival", "count"):
+        if k in f:
+            _fail(f"{key}.{k}", f[k], "not for a request/response flow: a closed loop has "
+                  "no rate (each instance sends its next request once its response is in; "
+                  "`instances` sets the load, `request` the size)")
     _unknown(key, f, RR_KEYS)
     name = _name(f"{key}.name", f.get("name", f"flow{i}"))
     if name in names:

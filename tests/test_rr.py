@@ -1,0 +1,88 @@
+"""Closed-loop request/response traffic (netperf UDP_RR): clients on the wire with one
+transaction outstanding each, a server that answers through the whole transmit path."""
+
+import json
+
+import dpkt
+import pytest
+
+from helpers import ROOT, run_inline, softnet
+
+from softnet.coordinator.config import ConfigError, apply_sets, load_file, validate
+
+RR = f"{ROOT}/examples/udp_rr.toml"
+FLOOD = f"{ROOT}/examples/rr_flood.toml"
+
+
+def test_one_instance_is_a_closed_loop(tmp_path):
+    """One outstanding transaction: the transactions are the run over the mean RTT, and a
+    think time adds to every round."""
+    s = run_inline(tmp_path / "a", "flows.0.instances=1", 'duration="5ms"', file=RR)
+    t = s["rr"]["rr"]
+    assert t["transactions"] > 100 and t["timeouts"] == 0 and t["outstanding"] == 1
+    rounds = 5_000 / t["rtt_us"]["mean"]
+    assert abs(t["transactions"] - rounds) <= 2, (t, rounds)
+    assert t["tps"] == t["transactions"] / 0.005
+    assert s["balanced"] and s["tx_balanced"]
+    # every request read was answered: requests delivered = responses sent (+ one in hand)
+    assert 0 <= s["delivered"] - s["sent"] <= 1
+    think = run_inline(tmp_path / "b", "flows.0.instances=1", 'duration="5ms"',
+                       'flows.0.think="20us"', file=RR)["rr"]["rr"]
+    assert abs(think["transactions"] - 5_000 / (think["rtt_us"]["mean"] + 20)) <= 2
+    # more instances, more transactions (the server's CPU is not yet full)
+    four = run_inline(tmp_path / "c", "flows.0.instances=4", 'duration="5ms"', file=RR)
+    assert four["rr"]["total"]["transactions"] > 2 * t["transactions"]
+    assert four["flows"][3]["name"] == "rr#3" and four["flows"][3]["delivered"] > 0
+
+
+def test_a_flood_collapses_it_and_timeouts_recover_lost_requests(tmp_path):
+    """Requests the ring drops stall their instances until the receive timeout; without
+    one they stall for good."""
+    calm = run_inline(tmp_path / "calm", "flows.1.rate=1pps", file=FLOOD)["rr"]["total"]
+    hard = run_inline(tmp_path / "hard", "flows.1.rate=3Mpps", file=FLOOD)
+    h = hard["rr"]["total"]
+    assert h["transactions"] < calm["transactions"] / 20 and h["timeouts"] > 0
+    assert calm["timeouts"] == 0
+    assert hard["balanced"] and hard["tx_balanced"]
+    # the flood stops half-way: with the timeout every instance comes back; without it
+    # an instance whose request was lost waits for ever
+    back = run_inline(tmp_path / "back", "flows.1.rate=3Mpps", 'flows.1.stop="10ms"',
+                      file=FLOOD)["rr"]["total"]
+    stuck = run_inline(tmp_path / "stuck", "flows.1.rate=3Mpps", 'flows.1.stop="10ms"',
+                       'flows.0.timeout="1000s"', file=FLOOD)["rr"]["total"]
+    assert back["timeouts"] > 0 and stuck["timeouts"] == 0
+    assert stuck["transactions"] < 0.9 * back["transactions"]
+
+
+def test_identical_in_both_modes_and_rerunnable(tmp_path):
+    r = softnet("run", RR, "--mode", "process", "--out", str(tmp_path / "p"), "--quiet",
+                "--duration", "3ms", "--pcap", "wire")
+    assert r.returncode == 0, r.stderr
+    run_inline(tmp_path / "i", 'duration="3ms"', 'observe.pcap=["wire"]', file=RR)
+    for f in ("summary.json", "pcap/eth0-wire.pcap", "proc/net/snmp"):
+        assert (tmp_path / "p" / f).read_bytes() == (tmp_path / "i" / f).read_bytes(), f
+    again = run_inline(tmp_path / "again", file=str(tmp_path / "i" / "config.toml"))
+    assert again["rr"] == json.loads((tmp_path / "i" / "summary.json").read_text())["rr"]
+    # the responses on the wire: back from the server's port to each client's
+    with open(tmp_path / "i" / "pcap" / "eth0-wire.pcap", "rb") as fh:
+        frames = [dpkt.ethernet.Ethernet(b) for _, b in dpkt.pcap.Reader(fh)]
+    udp = [e.data.data for e in frames if e.type == dpkt.ethernet.ETH_TYPE_IP]
+    resp = [u for u in udp if u.sport == 9000]
+    assert resp and all(40000 <= u.dport < 40008 and len(u.data) == 1 for u in resp)
+    assert all(len(u.data) == 1 for u in udp if u.dport == 9000)      # 1-byte requests
+
+
+@pytest.mark.parametrize("sets, says", [
+    (['flows.0.proto="tcp_rr"'], "TCP_RR needs TCP's retransmission timer"),
+    (['flows.0.rate="1Mpps"'], "a closed loop has no rate"),
+    (["flows.0.instances=0"], "concurrent clients"),
+    (["flows.0.request=2000"], "request payload bytes, 1 to 1472"),
+    (['flows.0.timeout="0s"'], "longer than 0"),
+    (['apps.0.serve="echo"'], '"rr": answer each request'),
+    (['apps.0.migrate=[{at = "1ms", cpu = 0}]'], "a server stays on its CPU"),
+    (['flows.0.src="10.0.0.2:65530"'], "at most 65535"),
+])
+def test_bad_rr_settings_are_refused(sets, says):
+    with pytest.raises(ConfigError) as e:
+        validate(apply_sets(load_file(RR), sets))
+    assert says in str(e.value)
