@@ -1,4 +1,5 @@
-"""Applications: a task pinned to a CPU that reads from its socket.
+"""Applications: a task pinned to a CPU that reads from its socket, sends (`udp_sender`),
+or answers requests (`udp_rr_server`, netperf's UDP_RR server).
 
 Each read is `recvmsg` (kernel side, from the cost profile) plus the application's own
 `cost_per_read`. A UDP read takes one datagram — a GRO super-datagram whole on a

@@ -5,8 +5,9 @@ that run inside CPU processes (design §2).
 derives what the driver sets up at probe time (vectors, the default RETA). `toeplitz` and
 `rss` classify a flow (Toeplitz hash, RETA, ntuple rules); `traffic` makes the flows'
 frames and serialises them on the wire; `arfs` is ice's aRFS filter table; `tx` is the
-transmit engine (doorbells, DMA reads, the transmit wire, write-backs, ARP answers); `lp`
-ties the nic logical process together. `rxring` (descriptor ring, packet buffer) and
+transmit engine (doorbells, DMA reads, the transmit wire, write-backs, ARP answers); `rr`
+the request/response clients on the far side of the wire (netperf UDP_RR); `lp` ties the
+nic logical process together. `rxring` (descriptor ring, packet buffer) and
 `msix` (auto-masking, EITR) are the device halves of a queue, run by the CPU serving it.
 
 May import: `engine`, numpy. Never imports `cpus` or `coordinator`.
