@@ -505,6 +505,7 @@ def plan(r: dict) -> Plan:
         f = peer.get(i)
         rem_ip, rem_port = (f["src_ip"], f["sport"]) if f else (a["rem_ip"], a["rem_port"])
         sockets.append({"index": i, "sender": bool(a.get("sender")),
+                        "serve": bool(a.get("serve")),
                         "proto": a["socket"]["proto"], "bind_ip": a["bind_ip"],
                         "port": a["port"], "rcvbuf": a["sk_rcvbuf"], "owner": a["cpu"],
                         "owners": [[t, f"cpu{c}"] for t, c in a["timeline"]],

@@ -248,7 +248,7 @@ def _senders(lp: CpuLP, args: dict) -> None:
         lp.sender_tasks.append(task)
         lp.cpu.sched.wake(task)
     for s_ in args["sockets"]:
-        if s_.get("sender"):
+        if s_.get("sender") or s_.get("serve"):      # where its send side lives
             lp.tx_sock_lp[s_["index"]] = s_["owners"][0][1]
     for k, (at, sidx, _) in enumerate(lp._mig_out):
         lp.ev.schedule_keyed(at, PRIO_LOCAL, lp.index, -1000 - k, lp._migrate_out, sidx)

@@ -86,3 +86,20 @@ def test_bad_rr_settings_are_refused(sets, says):
     with pytest.raises(ConfigError) as e:
         validate(apply_sets(load_file(RR), sets))
     assert says in str(e.value)
+
+
+def test_servers_in_a_reuseport_group_on_several_cpus(tmp_path):
+    """Servers on CPUs other than the one cleaning their TX queue (one queue pair):
+    their send buffers are released across CPUs, and every instance is answered."""
+    f = tmp_path / "group.toml"
+    apps = "".join(f'[[apps]]\nname = "srv{c}"\ncpu = {c}\nserve = "rr"\nsocket = '
+                   '{ proto = "udp", bind = "0.0.0.0:9000", reuseport = true }\n'
+                   for c in range(3))
+    f.write_text('seed = 1\nduration = "3ms"\ncpus = 3\n[nic]\nmodel = "i350"\n'
+                 'combined = 1\nrx_flow_hash = { udp4 = "sdfn" }\n[[flows]]\nname = "rr"\n'
+                 'proto = "udp_rr"\nsrc = "10.0.0.2:40000"\ndst = "10.0.0.1:9000"\n'
+                 f'instances = 12\n{apps}')
+    s = run_inline(tmp_path / "r", file=str(f))
+    assert s["balanced"] and s["tx_balanced"]
+    assert all(fl["delivered"] > 10 for fl in s["flows"])
+    assert {a for a, v in s["senders"].items() if v["sent"]} == {"srv0", "srv1", "srv2"}
