@@ -74,6 +74,7 @@ class IceDriver(IgbDriver):
         qv.dim_itr = dim["profile"]
         qv.dim_intrl = dim["intrl"] * 1000
         ice_write_itr(qv, qv.dim_itr[dim["start"]])
+        qv.vec.floor = min(max((itr & 0x1FFE) * 1000, qv.dim_intrl) for itr in qv.dim_itr)
 
     def ice_net_dim(self, qv: QVector) -> None:
         """A sample of the RX container (its rings' packets and bytes, the vector's

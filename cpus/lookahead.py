@@ -227,7 +227,7 @@ class CpuLookahead:
                 if rx_until is not None and src in rx_until and rx_until[src] > p:
                     p = rx_until[src]
                 if gated and src in self._pcie_gated:
-                    p = min(v.earliest(p) for v in vecs)
+                    p = min(v.earliest_bound(p) for v in vecs)
                 if p < e:
                     e = p
         return e
@@ -288,7 +288,7 @@ class CpuLookahead:
             clean = self._kernel_e           # NAPI is under way
         elif any(txq.ring.hw_done for txq in self.txqs.values()):
             # cleaning is due, in the poll its vector's interrupt schedules
-            clean = min(v.earliest(safe) for v in vecs)
+            clean = min(v.earliest_bound(safe) for v in vecs)
         else:
             heap = self._txc_starts          # write-backs held, at their IRQ's earliest
             while heap and heap[0] < safe:
@@ -298,7 +298,7 @@ class CpuLookahead:
             for src in self._txc_in:         # write-backs still to come
                 p = ins[src]
                 if vecs:
-                    p = min(v.earliest(p) for v in vecs)
+                    p = min(v.earliest_bound(p) for v in vecs)
                 if p < clean:
                     clean = p
         if clean < INF:
@@ -430,7 +430,7 @@ class CpuLookahead:
             if src in self._pcie_in:
                 p = ins[src]
                 if gated:
-                    p = min(v.earliest(p) for v in vecs)
+                    p = min(v.earliest_bound(p) for v in vecs)
             else:
                 p = self._in_kind(src, wanted, owner)
             if p < e:

@@ -522,8 +522,9 @@ class CpuLP(CpuLookahead, LogicalProcess):
             self.ev.schedule_keyed(t, PRIO_DEVICE, origin, seq + k, self._txc_arrive,
                                    (queue, clean[k]))
             # a write-back starts work only through the vector's interrupt, no sooner than
-            # its EITR interval allows (a later interrupt moves that only later)
-            e = vec.earliest(t)
+            # its EITR interval allows (a later interrupt moves that only later), however
+            # low the driver may set it meanwhile
+            e = vec.earliest_bound(t)
             heapq.heappush(self._starts, e)
             heapq.heappush(self._txc_starts, e)
 

@@ -25,7 +25,7 @@ def eitr_ns(itr_val: int) -> int:
 
 class MsixVector:
     __slots__ = ("entry", "name", "irq", "masked", "last_fire", "interval",
-                 "cause_pending", "irq_at", "rings")
+                 "cause_pending", "irq_at", "rings", "floor")
 
     def __init__(self, entry: int, name: str, irq: int, interval: int) -> None:
         self.entry = entry
@@ -34,6 +34,9 @@ class MsixVector:
         self.masked = False        # igb_irq_enable at igb_up arms every vector
         self.last_fire = None
         self.interval = interval
+        # the least interval the driver may ever write (its dynamic modes move it): what
+        # a bound on interrupts not yet scheduled may count on
+        self.floor = interval
         self.cause_pending = False
         self.irq_at = None         # time of the scheduled assertion, if any
         self.rings = []            # RxRing objects whose write-backs raise this vector
@@ -43,6 +46,13 @@ class MsixVector:
         if self.last_fire is None:
             return t
         return max(t, self.last_fire + self.interval)
+
+    def earliest_bound(self, t: int) -> int:
+        """No interrupt of this vector comes before this, whatever the driver writes to
+        its interval before then (for bounds computed ahead of time)."""
+        if self.last_fire is None:
+            return t
+        return max(t, self.last_fire + self.floor)
 
     def next_fire(self, now: int) -> int | None:
         """When an armed vector will fire, judged at `now`: at once if a cause is pending,
