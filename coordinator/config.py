@@ -109,7 +109,7 @@ MAX_INTERVALS = 100_000            # rows per CPU and per flow a time series may
 AUTO_INTERVALS = 100               # "auto": about this many intervals per run
 NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_hash",
             "rx_usecs", "rx_pause", "rx_packet_buffer", "rps_cpus", "rps_flow_cnt", "ntuple",
-            "rules", "gro", "adaptive_rx", "tx_ring", "xps_cpus", "txqueuelen", "tx_udp_segmentation",
+            "rules", "gro", "adaptive_rx", "adaptive_tx", "tx_ring", "xps_cpus", "txqueuelen", "tx_udp_segmentation",
             "fq_codel", "ports"}
 # tc qdisc replace dev eth0 parent :N fq_codel … (every mq child); defaults: fq_codel_init
 FQ_CODEL_KEYS = {"limit", "flows", "quantum", "target", "interval", "memory_limit", "ecn",
@@ -810,6 +810,15 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
               "(ethtool: Operation not supported); its dynamic ITR is rx_usecs = 1 or 3")
     else:
         out["adaptive_rx"] = False
+    if "dim_tx_profile" in model:
+        out["adaptive_tx"] = _bool("nic.adaptive_tx", n.get("adaptive_tx",
+                                                            model["adaptive_tx_default"]),
+                                   "true or false (ethtool -C eth0 adaptive-tx on|off)")
+    elif "adaptive_tx" in n:
+        _fail("nic.adaptive_tx", n["adaptive_tx"], f"{model['driver']} has no adaptive-tx "
+              "(ethtool: Operation not supported); its ITR covers TX and RX alike")
+    else:
+        out["adaptive_tx"] = False
     if model.get("itr") == "fixed":
         # ice with a static ITR: 2 µs granularity, odd values rounded down (ITR_REG_ALIGN)
         gran, top = model["itr_granularity"], model["itr_max"]
@@ -1614,6 +1623,7 @@ def user_view(r: dict) -> dict:
         nic.pop("hkey", None)
     if "dim_rx_profile" not in r["nic"]["_model"]:
         nic.pop("adaptive_rx", None)           # igb has none: the key would be refused
+        nic.pop("adaptive_tx", None)
     elif nic.get("adaptive_rx"):
         nic.pop("rx_usecs", None)              # net_dim sets it: ice refuses one given
     flows = []

@@ -611,10 +611,16 @@ def plan(r: dict) -> Plan:
                                           "rx_buffer_write": model["rx_buffer_write"],
                                           "start_itr": model["start_itr"],
                                           # adaptive-rx: net_dim's profiles (ITR µs)
-                                          "dim": {"profile": model["dim_rx_profile"],
+                                          # and adaptive-tx's, or ITR1's static
+                                          # value (None: RX only)
+                                          "dim": {"profile": model["dim_rx_profile"]
+                                                  if nic["adaptive_rx"] else None,
+                                                  "tx_profile": model["dim_tx_profile"]
+                                                  if nic["adaptive_tx"] else None,
+                                                  "tx_itr": model["tx_itr_default"],
                                                   "start": model["dim_default_profile"],
                                                   "intrl": model["dim_intrl"]}
-                                          if nic["adaptive_rx"] else None,
+                                          if "dim_rx_profile" in model else None,
                                           "napi_weight": model["napi_weight"],
                                           "truesize": model["rx_truesize"],
                                           "gro": nic["gro"],

@@ -185,12 +185,12 @@ def _driver(lp: CpuLP, args: dict) -> None:
             lp.rings[q] = ring
         qv = QVector(vec, ring, v["itr_setting"], dev["start_itr"], dev["gigabit"],
                      dev["rx_buffer_write"])
-        if dev["dim"] is not None:
-            lp.driver.dim_init(qv, dev["dim"])
         for q in v.get("tx_queues", ()):
             qv.txq = lp.txqs[q]
             qv.tx_work_limit = txa["work_limit"]
             lp.txq_vec[q] = vec
+        if dev["dim"] is not None:              # ice: its containers' moderation
+            lp.driver.dim_init(qv, dev["dim"])
         qv.napi = NapiStruct(v["name"], dev["napi_weight"], lp.driver.poll, qv)
         if dev["gro"]:
             qv.napi.gro = GroList()

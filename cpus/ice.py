@@ -59,7 +59,7 @@ class IceDriver(IgbDriver):
 
     def ice_enable_interrupt(self, qv: QVector) -> int:
         """The re-arm after a complete poll; ice_napi_poll runs ice_net_dim just before."""
-        if qv.dim is not None:
+        if qv.dim is not None or qv.tx_dim is not None:
             self.ice_net_dim(qv)
         qv.vec.masked = False                # GLINT_DYN_CTL: INTENA | CLEARPBA, no ITR
         self.rearm(qv.vec, self.cpu.now)
@@ -68,26 +68,55 @@ class IceDriver(IgbDriver):
     # -- adaptive-rx (shared-state-dim-rr.md §4.4) -----------------------------------------
     @staticmethod
     def dim_init(qv: QVector, dim: dict) -> None:
-        """ice_vsi_alloc_q_vector's ITR_DYNAMIC: net_dim from the default profile, whose
-        ITR is written at once; INTRL caps the rate while dynamic."""
-        qv.dim = Dim(dim["start"])
-        qv.dim_itr = dim["profile"]
-        qv.dim_intrl = dim["intrl"] * 1000
-        ice_write_itr(qv, qv.dim_itr[dim["start"]])
-        qv.vec.floor = min(max((itr & 0x1FFE) * 1000, qv.dim_intrl) for itr in qv.dim_itr)
+        """ice_vsi_alloc_q_vector's ITR_DYNAMIC for each container asked (adaptive-rx,
+        adaptive-tx): net_dim from the default profile, whose ITR is written at once;
+        INTRL caps the rate while either is dynamic. A static TX container throttles its
+        causes by ITR1's fixed value."""
+        intrl = dim["intrl"] * 1000 if dim["profile"] or dim["tx_profile"] else 0
+        qv.dim_intrl = intrl
+        floors = []
+        if dim["profile"] is not None:
+            qv.dim = Dim(dim["start"])
+            qv.dim_itr = dim["profile"]
+            ice_write_itr(qv, qv.dim_itr[dim["start"]])
+            floors += [max((itr & 0x1FFE) * 1000, intrl) for itr in qv.dim_itr]
+        else:
+            floors.append(qv.vec.interval)
+        if dim["tx_profile"] is not None and qv.txq is not None:
+            qv.tx_dim = Dim(dim["start"])
+            qv.tx_dim_itr = dim["tx_profile"]
+            ice_write_itr(qv, qv.tx_dim_itr[dim["start"]], tx=True)
+            floors += [max((itr & 0x1FFE) * 1000, intrl) for itr in qv.tx_dim_itr]
+        elif qv.txq is not None:
+            ice_write_itr(qv, dim["tx_itr"], tx=True)
+            floors.append(qv.vec.tx_interval)
+        qv.vec.floor = min(floors)
 
     def ice_net_dim(self, qv: QVector) -> None:
-        """A sample of the RX container (its rings' packets and bytes, the vector's
-        interrupts); stale after a second without a new start (an idle queue), it starts
-        again. A new profile's ITR is written as ice_rx_dim_work writes it, which the
-        kernel runs from the system workqueue a moment later: here at once."""
+        """A sample of each dynamic container, TX first (its ring's packets and bytes,
+        the vector's interrupts); stale after a second without a new start (an idle
+        queue), it starts again. A new profile's ITR is written as ice_{tx,rx}_dim_work
+        write it, which the kernel runs from the system workqueue a moment later: here at
+        once."""
         now = self.cpu.now
-        dim = qv.dim
-        if (now - dim.start_sample.time) // 1_000_000 >= 1000:     # ktime_ms_delta
+        if qv.tx_dim is not None:
+            ring = qv.txq.ring
+            if self._net_dim(qv.tx_dim, DimSample(now, ring.packets, ring.bytes,
+                                                  qv.total_events)):
+                ice_write_itr(qv, qv.tx_dim_itr[qv.tx_dim.profile_ix], tx=True)
+        if qv.dim is not None:
+            if self._net_dim(qv.dim, DimSample(now, qv.ring_packets, qv.ring_bytes,
+                                               qv.total_events)):
+                ice_write_itr(qv, qv.dim_itr[qv.dim.profile_ix])
+
+    @staticmethod
+    def _net_dim(dim: Dim, sample: DimSample) -> bool:
+        if (sample.time - dim.start_sample.time) // 1_000_000 >= 1000:   # ktime_ms_delta
             dim.state = DIM_START_MEASURE
-        if net_dim(dim, DimSample(now, qv.ring_packets, qv.ring_bytes, qv.total_events)):
-            ice_write_itr(qv, qv.dim_itr[dim.profile_ix])
-            dim.state = DIM_START_MEASURE
+        if net_dim(dim, sample):
+            dim.state = DIM_START_MEASURE      # ice_*_dim_work, once it has written
+            return True
+        return False
 
     msix_ring = ice_msix_clean_rings
     poll = ice_napi_poll
@@ -100,10 +129,14 @@ class IceDriver(IgbDriver):
                       "igb_xmit_frame_ring": "ice_xmit_frame_ring"}
 
 
-def ice_write_itr(qv: QVector, itr_us: int) -> None:
-    """__ice_write_itr: 2 µs granularity (odd values round down); the vector fires no
-    sooner than its ITR, nor than INTRL allows."""
-    qv.vec.interval = max((itr_us & 0x1FFE) * 1000, qv.dim_intrl)
+def ice_write_itr(qv: QVector, itr_us: int, tx: bool = False) -> None:
+    """__ice_write_itr of the RX (ITR0) or TX (ITR1) container: 2 µs granularity (odd
+    values round down); the vector fires no sooner than its ITR, nor than INTRL allows."""
+    ns = max((itr_us & 0x1FFE) * 1000, qv.dim_intrl)
+    if tx:
+        qv.vec.tx_interval = ns
+    else:
+        qv.vec.interval = ns
 
 
 class IceTx(IgbTx):

@@ -23,7 +23,7 @@ class QVector:
     __slots__ = ("vec", "napi", "rx_ring", "itr_val", "set_itr", "itr_setting",
                  "rx_total_bytes", "rx_total_packets", "gigabit", "ring_packets",
                  "ring_bytes", "rx_buffer_write", "txq", "tx_work_limit", "total_events",
-                 "dim", "dim_itr", "dim_intrl")
+                 "dim", "dim_itr", "dim_intrl", "tx_dim", "tx_dim_itr")
 
     def __init__(self, vec, rx_ring, itr_setting: int, start_itr: int, gigabit: bool,
                  rx_buffer_write: int) -> None:
@@ -48,6 +48,8 @@ class QVector:
         self.dim = None
         self.dim_itr: list[int] = []
         self.dim_intrl = 0
+        self.tx_dim = None                 # … and the TX container's (ice's adaptive-tx)
+        self.tx_dim_itr: list[int] = []
         vec.interval = eitr_ns(self.itr_val)
         # igb_update_ring_itr may go as low as the hardware minimum, or IGB_20K_ITR in the
         # conservative mode (3)

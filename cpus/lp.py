@@ -229,7 +229,10 @@ class CpuLP(CpuLookahead, LogicalProcess):
         ring.in_flight.append(clean)
         ring.hw_done += 1
         vec = self.txq_vec[queue]
-        vec.cause_pending = True
+        if vec.tx_interval is None:
+            vec.cause_pending = True
+        else:
+            vec.tx_cause = True                # ITR1: the TX container's own throttle
         self._schedule_irq(vec, t)
 
     def _make_sock(self, s: dict) -> UdpSock:

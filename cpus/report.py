@@ -113,7 +113,12 @@ def cpu_report(lp) -> dict:
                                          "itr_us": qv.dim_itr[qv.dim.profile_ix],
                                          "decisions": qv.dim.decisions,
                                          "profile_changes": qv.dim.changes}}
-                                if qv.dim is not None else {})}
+                                if qv.dim is not None else {}),
+                             **({"tx_dim": {"profile_ix": qv.tx_dim.profile_ix,
+                                            "itr_us": qv.tx_dim_itr[qv.tx_dim.profile_ix],
+                                            "decisions": qv.tx_dim.decisions,
+                                            "profile_changes": qv.tx_dim.changes}}
+                                if qv.tx_dim is not None else {})}
                     for v, qv in zip(lp.vectors, lp.qvectors)},
         "sockets": {str(s.index): {"rcvbuf": s.rcvbuf, "rmem_alloc": s.rmem_alloc,
                                    "rx_queue": s.rx_queue_bytes(), "drops": s.drops,

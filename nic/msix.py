@@ -1,4 +1,5 @@
-"""One MSI-X vector's hardware state: auto-masking and interrupt throttling (EITR).
+"""One MSI-X vector's hardware state: auto-masking and interrupt throttling (EITR; on the
+E810 with adaptive-tx, a TX cause throttled by an interval of its own).
 
 The I350 sets GPIE.EIAME with EIAM/EIAC (kernel-spec §3.1): a vector that fires is masked
 by hardware and its cause cleared; it stays silent until the driver writes EIMS again
@@ -25,7 +26,7 @@ def eitr_ns(itr_val: int) -> int:
 
 class MsixVector:
     __slots__ = ("entry", "name", "irq", "masked", "last_fire", "interval",
-                 "cause_pending", "irq_at", "rings", "floor")
+                 "cause_pending", "irq_at", "rings", "floor", "tx_interval", "tx_cause")
 
     def __init__(self, entry: int, name: str, irq: int, interval: int) -> None:
         self.entry = entry
@@ -38,6 +39,10 @@ class MsixVector:
         # a bound on interrupts not yet scheduled may count on
         self.floor = interval
         self.cause_pending = False
+        # a TX cause throttled by an ITR of its own (ice's ITR1, with adaptive-tx): its
+        # interval, and whether one is latched; None: TX causes are like any other
+        self.tx_interval: int | None = None
+        self.tx_cause = False
         self.irq_at = None         # time of the scheduled assertion, if any
         self.rings = []            # RxRing objects whose write-backs raise this vector
 
@@ -59,8 +64,13 @@ class MsixVector:
         else at the first frame still to be written back to one of its rings."""
         if self.masked:
             return None
+        tx = None
+        if self.tx_cause:           # the TX cause's own throttle
+            tx = now if self.last_fire is None else max(now, self.last_fire +
+                                                        self.tx_interval)
         if self.cause_pending:
-            return self.earliest(now)
+            e = self.earliest(now)
+            return e if tx is None else min(e, tx)
         first = None
         for r in self.rings:
             if r.hw_avail <= 0 or r.pbuf:
@@ -68,10 +78,12 @@ class MsixVector:
             s = r.first_pending_stamp()
             if s is not None and (first is None or s < first):
                 first = s
-        return None if first is None else self.earliest(first)
+        rx = None if first is None else self.earliest(first)
+        return tx if rx is None else rx if tx is None else min(rx, tx)
 
     def fire(self, t: int) -> None:
         self.masked = True          # EIAM auto-mask
         self.cause_pending = False  # EIAC auto-clear
+        self.tx_cause = False
         self.last_fire = t
         self.irq_at = None

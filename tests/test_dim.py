@@ -139,3 +139,22 @@ def test_an_e810_moderates_more_as_its_load_grows(tmp_path):
     f.write_text(E810.format(dur="20ms", nic="adaptive_rx = false\nrx_usecs = 50"))
     run_inline(tmp_path / "fixed", file=str(f))
     assert {v for _, v in _itr(tmp_path / "fixed")} == {50_000}
+
+
+def test_the_tx_container_has_its_own_dim(tmp_path):
+    """adaptive-tx: a vector that cleans a TX ring runs net_dim on its TX packets too,
+    and its TX causes are throttled by that ITR; off, by the static 50 µs."""
+    from helpers import ROOT
+    s = run_inline(tmp_path / "on", 'duration="5ms"', file=f"{ROOT}/examples/udp_rr.toml")
+    vec = s["vectors"]["ice-eth0-TxRx-1"]             # the server's queue
+    assert vec["tx_dim"]["decisions"] > 0 and vec["tx_dim"]["itr_us"] in (2, 8, 40, 128, 256)
+    assert "tx_dim" not in s["vectors"]["ice-eth0-TxRx-0"] or \
+        s["vectors"]["ice-eth0-TxRx-0"]["tx_dim"]["decisions"] == 0
+    off = run_inline(tmp_path / "off", 'duration="5ms"', "nic.adaptive_tx=false",
+                     file=f"{ROOT}/examples/udp_rr.toml")
+    assert "tx_dim" not in off["vectors"]["ice-eth0-TxRx-1"]
+    assert off["rr"] != s["rr"]                       # the TX throttle is another
+    from softnet.coordinator.config import ConfigError, apply_sets, load_file, validate
+    with pytest.raises(ConfigError) as e:                 # the default I350
+        validate(apply_sets(load_file(None), ["nic.adaptive_tx=true"]))
+    assert "igb has no adaptive-tx" in str(e.value)
