@@ -1,0 +1,116 @@
+"""The experiments where the kernel shares state between CPUs, run as softnet models them
+today (no lock or cache-line costs between CPUs yet), so each prints the figure the model
+gives and says what the published result is made of:
+
+- one UDP socket fed by 1, 2, 4 and 8 producer CPUs (an E810 queue on each, the reader
+  on CPU 0): published, the reader's socket saturates lower as producers are added and
+  the extra packets become RcvbufErrors, through the receive queue's lock, the busylock
+  and the bouncing lines of sk_rmem_alloc (shared-state-dim-rr.md §1);
+- RPS on a single-queue NIC under UDP_RR (64 instances, one server per CPU in a reuseport
+  group, and one instance alone), without and with rps_cpus;
+- XPS on and off with a sender on each of 4 CPUs sharing 4 TX queues.
+
+    python3 bench/shared_state.py [--duration 10ms]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+import tomli_w
+
+from softnet.coordinator.cli import main as softnet
+
+
+def one_socket(producers: int, duration: str) -> dict:
+    """An E810 queue per producer CPU (1..n), 16 flows per queue at 1 Mpps each queue, all
+    for one socket read on CPU 0."""
+    n = producers
+    flows = [{"name": f"f{i}", "src": f"10.0.{i // 200}.{2 + i % 200}:{40000 + i}",
+              "dst": "10.0.0.1:9000", "rate": f"{1_000_000 / 16:.0f}pps", "size": 64}
+             for i in range(16 * n)]
+    return {"seed": 3, "duration": duration, "cpus": n + 1,
+            "nic": {"model": "e810", "combined": n},
+            "irq": {"smp_affinity": {f"ice-eth0-TxRx-{q}": f"{1 << (q + 1):x}"
+                                     for q in range(n)}},
+            "flows": flows,
+            "apps": [{"name": "reader", "cpu": 0,
+                      "socket": {"proto": "udp", "bind": "0.0.0.0:9000",
+                                 "rcvbuf": 4_000_000}}]}
+
+
+def rps_rr(instances: int, rps: bool, duration: str) -> dict:
+    cfg = {"seed": 1, "duration": duration, "cpus": 4,
+           "nic": {"model": "i350", "combined": 1, "rx_flow_hash": {"udp4": "sdfn"}},
+           "flows": [{"name": "rr", "proto": "udp_rr", "src": "10.0.0.2:40000",
+                      "dst": "10.0.0.1:9000", "instances": instances}],
+           "apps": [{"name": f"srv{c}", "cpu": c, "serve": "rr",
+                     "socket": {"proto": "udp", "bind": "0.0.0.0:9000", "reuseport": True}}
+                    for c in range(4)]}
+    if rps:
+        cfg["nic"]["rps_cpus"] = {"rx-0": "f"}
+    return cfg
+
+
+def xps(on: bool, duration: str) -> dict:
+    cfg = {"seed": 1, "duration": duration, "cpus": 4,
+           "nic": {"model": "i350", "combined": 4},
+           "host": {"neigh": {"10.2.0.9": "permanent"}},
+           "apps": [{"name": f"tx{c}", "cpu": c,
+                     "socket": {"proto": "udp", "sndbuf": 4_000_000},
+                     "send": {"dst": f"10.2.0.9:{7000 + c}", "rate": "150kpps",
+                              "size": 64}} for c in range(4)]}
+    if on:
+        cfg["nic"]["xps_cpus"] = {f"tx-{q}": f"{1 << q:x}" for q in range(4)}
+    return cfg
+
+
+def run(cfg: dict, d: str, tag: str) -> dict:
+    path = os.path.join(d, f"{tag}.toml")
+    with open(path, "wb") as f:
+        tomli_w.dump(cfg, f)
+    out = os.path.join(d, tag)
+    if softnet(["run", path, "--mode", "inline", "--out", out, "--quiet", "--force"]) != 0:
+        raise SystemExit(f"{tag}: softnet failed")
+    with open(os.path.join(out, "summary.json")) as f:
+        return json.load(f)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--duration", default="10ms", help="simulated time per run")
+    a = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as d:
+        print("one socket, n producer CPUs (1 Mpps offered per producer)")
+        print(f"{'producers':>9} {'delivered pps':>14} {'RcvbufErrors/s':>15} "
+              f"{'reader CPU %':>12}")
+        for n in (1, 2, 4, 8):
+            s = run(one_socket(n, a.duration), d, f"sock{n}")
+            secs = s["duration_ns"] / 1e9
+            print(f"{n:>9} {s['delivered'] / secs:>14,.0f} "
+                  f"{s['drops'].get('udp_rcvbuf_errors', 0) / secs:>15,.0f} "
+                  f"{100 * s['cpu_busy_share']['cpu0']:>12.1f}")
+        print("\nUDP_RR on a single-queue I350, 4 CPUs, a server per CPU")
+        print(f"{'instances':>9} {'RPS':>4} {'transactions/s':>15} {'RTT p50 µs':>11}")
+        for inst in (1, 64):
+            for rps in (False, True):
+                t = run(rps_rr(inst, rps, a.duration), d, f"rr{inst}{rps}")["rr"]["total"]
+                print(f"{inst:>9} {'on' if rps else 'off':>4} {t['tps']:>15,.0f} "
+                      f"{t['rtt_us'].get('p50', 0):>11}")
+        print("\na sender on each of 4 CPUs, 4 TX queues (150 kpps each)")
+        print(f"{'XPS':>4} {'on wire pps':>12} {'CPU % (mean)':>13}")
+        for on in (False, True):
+            s = run(xps(on, a.duration), d, f"xps{on}")
+            secs = s["duration_ns"] / 1e9
+            busy = sum(s["cpu_busy_share"].values()) / len(s["cpu_busy_share"])
+            print(f"{'on' if on else 'off':>4} {s['on_wire'] / secs:>12,.0f} "
+                  f"{100 * busy:>13.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
