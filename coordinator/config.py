@@ -711,6 +711,20 @@ def _sender_packets(a: dict, duration_ns: int, sendmsg_ns: int) -> float:
     return sends * a["frames"]
 
 
+def _adaptive(n: dict, model: dict, d: str) -> bool:
+    """nic.adaptive_rx / adaptive_tx (ethtool -C adaptive-rx|tx): a device whose driver
+    runs net_dim on that container defaults to its own setting; others refuse the key."""
+    key = f"adaptive_{d}"
+    if f"dim_{d}_profile" in model:
+        return _bool(f"nic.{key}", n.get(key, model[f"{key}_default"]),
+                     f"true or false (ethtool -C eth0 adaptive-{d} on|off)")
+    if key in n:
+        _fail(f"nic.{key}", n[key], f"{model['driver']} has no adaptive-{d} (ethtool: "
+              "Operation not supported); its dynamic ITR is rx_usecs = 1 or 3, for RX and "
+              "TX alike")
+    return False
+
+
 def _validate_fq_codel(f, nic: dict, qdisc: str) -> None:
     """nic.fq_codel: tc's fq_codel options for every TX queue's qdisc, checked as
     fq_codel_change does (L6.6 net/sched/sch_fq_codel.c); only with default_qdisc =
@@ -796,29 +810,13 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
                   f"(got {len(key)} bytes)")
     out["hkey"] = hkey
     out["rx_flow_hash"] = _rx_flow_hash(n.get("rx_flow_hash", {}), model)
-    if "dim_rx_profile" in model:
-        out["adaptive_rx"] = _bool("nic.adaptive_rx", n.get("adaptive_rx",
-                                                            model["adaptive_rx_default"]),
-                                   "true or false (ethtool -C eth0 adaptive-rx on|off)")
-        if out["adaptive_rx"] and "rx_usecs" in n:
-            # ice_set_rc_coalesce: "interrupt throttling cannot be changed if adaptive-rx
-            # is enabled" (-EINVAL)
-            _fail("nic.rx_usecs", n["rx_usecs"], f"{model['driver']} refuses rx-usecs while "
-                  "adaptive-rx is on (net_dim sets the ITR); add nic.adaptive_rx = false")
-    elif "adaptive_rx" in n:
-        _fail("nic.adaptive_rx", n["adaptive_rx"], f"{model['driver']} has no adaptive-rx "
-              "(ethtool: Operation not supported); its dynamic ITR is rx_usecs = 1 or 3")
-    else:
-        out["adaptive_rx"] = False
-    if "dim_tx_profile" in model:
-        out["adaptive_tx"] = _bool("nic.adaptive_tx", n.get("adaptive_tx",
-                                                            model["adaptive_tx_default"]),
-                                   "true or false (ethtool -C eth0 adaptive-tx on|off)")
-    elif "adaptive_tx" in n:
-        _fail("nic.adaptive_tx", n["adaptive_tx"], f"{model['driver']} has no adaptive-tx "
-              "(ethtool: Operation not supported); its ITR covers TX and RX alike")
-    else:
-        out["adaptive_tx"] = False
+    for d in ("rx", "tx"):
+        out[f"adaptive_{d}"] = _adaptive(n, model, d)
+    if out["adaptive_rx"] and "rx_usecs" in n:
+        # ice_set_rc_coalesce: "interrupt throttling cannot be changed if adaptive-rx is
+        # enabled" (-EINVAL)
+        _fail("nic.rx_usecs", n["rx_usecs"], f"{model['driver']} refuses rx-usecs while "
+              "adaptive-rx is on (net_dim sets the ITR); add nic.adaptive_rx = false")
     if model.get("itr") == "fixed":
         # ice with a static ITR: 2 µs granularity, odd values rounded down (ITR_REG_ALIGN)
         gran, top = model["itr_granularity"], model["itr_max"]
