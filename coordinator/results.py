@@ -401,10 +401,16 @@ def _tx_books(r: dict, plan, nic: dict, cpus: list, books: list) -> dict | None:
         i = sd["app"]
         a = r["apps"][i]
         st = per_cpu.get(i, {})
-        src, dst = (f"{a['src_ip']}:{a['sport']}", f"{a['dst_ip']}:{a['dport']}") \
-            if "responses" not in sd else (a["socket"]["bind"], sd["dst_ip"])  # a server
+        if "responses" not in sd:
+            src, dst = f"{a['src_ip']}:{a['sport']}", f"{a['dst_ip']}:{a['dport']}"
+            txq = _local_q(r, sd["queue"])
+        else:                                 # a udp_rr server: to each client, by flow
+            served = [k for k in plan.rr_txq if int(k) in {int(f) for f in sd["responses"]}]
+            src = a["socket"]["bind"]
+            dst = sorted({r["flows"][k]["src_ip"] for k in served})
+            txq = sorted({_local_q(r, plan.rr_txq[k]) for k in served})
         senders[a["name"]] = {"cpu": a["cpu"], "src": src, "dst": dst,
-                              "tx_queue": _local_q(r, sd["queue"]),
+                              "tx_queue": txq,
                               **({"egress": r["nic"]["port_names"][sd["queue"]
                                                                    // r["nic"]["combined"]]}
                                  if r["nic"].get("ports", 1) > 1 else {}),

@@ -27,7 +27,7 @@ from softnet.nic.device import default_reta, vector_layout
 from softnet.nic.rss import flow_hash_and_queue, flow_type
 from softnet.nic.toeplitz import parse_hkey
 
-from .config import ConfigError, FRAME_OVERHEAD, L4_HDR, arfs_refused_types, route_port
+from .config import FRAME_OVERHEAD, L4_HDR, arfs_refused_types, route_port
 
 NETDEV_RSS_KEY_LEN = 52
 FIRST_IRQ = 65          # IRQ numbers as on the seed's host (eth0 = 65, queues follow)
@@ -40,6 +40,7 @@ class Plan:
     flow_queue: list[int] = field(default_factory=list)
     flow_hash: list[int] = field(default_factory=list)   # the NIC's RSS hash
     flow_sock: list[int | None] = field(default_factory=list)
+    rr_txq: dict = field(default_factory=dict)    # udp_rr flow -> its responses' TX queue
     flow_cpu: list[int] = field(default_factory=list)
     rss_key: bytes = b""
     reta: list[int] = field(default_factory=list)
@@ -125,18 +126,13 @@ def tx_hash(a: dict, index: int, seed: int) -> int:
 
 def rr_servers(r: dict, flow_sock: list) -> dict[int, dict]:
     """The udp_rr servers (apps with serve = "rr"), each as a sender to its clients: the
-    address its responses leave from and go to, and the response payload per flow. One
-    server answers clients of one IPv4 address (its responses have one next hop)."""
+    address its responses leave from, and the response payload per flow (where each goes,
+    its next hop and TX queue, is per flow: `Plan.rr_txq`)."""
     out: dict[int, dict] = {}
     for i, a in enumerate(r["apps"]):
         if a.get("serve") != "rr":
             continue
         flows = [k for k, f in enumerate(r["flows"]) if flow_sock[k] == i and "rr" in f]
-        clients = sorted({r["flows"][k]["src_ip"] for k in flows})
-        if len(clients) > 1:
-            raise ConfigError(f"apps[{i}].serve = 'rr': its udp_rr flows come from "
-                              f"{', '.join(clients)}; one server answers clients of one "
-                              "address (give each client address its own server)")
         src = a["bind_ip"] if a["bind_ip"] != "0.0.0.0" else r["host"]["addresses"][0]
         first = r["flows"][flows[0]] if flows else None
         out[i] = {"src_ip": src, "sport": a["port"],
@@ -410,15 +406,30 @@ def plan(r: dict) -> Plan:
         q = route_port(r["routes"], f["dst_ip"]) * nq + pick_tx(
             nq, xps_by_cpu[c], sw_hash[i], p.flow_queue[i] % nq)
         p.flow_txq[i] = q
+    # a udp_rr server's responses: unconnected, so each skb is hashed (its 4-tuple back to
+    # the client) and routed on its own: a TX queue per request flow
+    p.rr_txq = {}
+    for k, f in enumerate(r["flows"]):
+        if "rr" in f and p.flow_sock[k] is not None and p.flow_sock[k] in servers:
+            a = r["apps"][p.flow_sock[k]]
+            back = {"src_ip": servers[p.flow_sock[k]]["src_ip"], "sport": f["dport"],
+                    "dst_ip": f["src_ip"], "dport": f["sport"], "connected": False}
+            p.rr_txq[k] = route_port(r["routes"], f["src_ip"]) * nq + pick_tx(
+                nq, xps_by_cpu[a["cpu"]], tx_hash(back, p.flow_sock[k], r["seed"]))
     producers: dict[int, set] = {}
     for sd in p.senders:
-        producers.setdefault(sd["queue"], set()).add(r["apps"][sd["app"]]["cpu"])
+        if "responses" not in sd:
+            producers.setdefault(sd["queue"], set()).add(r["apps"][sd["app"]]["cpu"])
     for i, q in p.flow_txq.items():
         producers.setdefault(q, set()).add(p.flow_cpu[i])
+    for k, q in p.rr_txq.items():
+        producers.setdefault(q, set()).add(r["apps"][p.flow_sock[k]]["cpu"])
     txq_prod = {q: (txq_cpu[q] if txq_cpu[q] in cs else min(cs))
                 for q, cs in producers.items()}
-    for sd in p.senders:
-        c, q = r["apps"][sd["app"]]["cpu"], sd["queue"]
+    sends = [(r["apps"][sd["app"]]["cpu"], sd["queue"]) for sd in p.senders
+             if "responses" not in sd]
+    sends += [(r["apps"][p.flow_sock[k]]["cpu"], q) for k, q in p.rr_txq.items()]
+    for c, q in sends:
         if txq_prod[q] != c:                      # handed over; a refused one freed there
             carries.setdefault((c, txq_prod[q]), set()).add("xq")
             carries.setdefault((txq_prod[q], c), set()).add("wf")
@@ -438,7 +449,10 @@ def plan(r: dict) -> Plan:
     # side and tells each of them.
     hops: dict[str, set] = {}
     for sd in p.senders:
-        hops.setdefault(sd["dst_ip"], set()).add(r["apps"][sd["app"]]["cpu"])
+        if "responses" not in sd:
+            hops.setdefault(sd["dst_ip"], set()).add(r["apps"][sd["app"]]["cpu"])
+    for k in p.rr_txq:                            # a response's next hop: its client
+        hops.setdefault(r["flows"][k]["src_ip"], set()).add(r["apps"][p.flow_sock[k]]["cpu"])
     for i in p.flow_txq:
         hops.setdefault(r["flows"][i]["dst_ip"], set()).add(p.flow_cpu[i])
     static = r["host"]["neigh"]
@@ -653,10 +667,16 @@ def plan(r: dict) -> Plan:
                                       "neigh_of_sender": {
                                           str(sd["app"]): neigh_idx.get(sd["dst_ip"], -1)
                                           for sd in p.senders},
-                                      "fwd_txq": {str(i): q for i, q in p.flow_txq.items()},
+                                      # the TX queue of each forwarded flow, and
+                                      # of the responses to each udp_rr flow
+                                      "fwd_txq": {str(i): q for i, q in
+                                                  (p.flow_txq | p.rr_txq).items()},
                                       "neigh_of_flow": {
                                           str(i): neigh_idx.get(r["flows"][i]["dst_ip"], -1)
                                           for i in p.flow_txq},
+                                      "rr_neigh": {
+                                          str(k): neigh_idx.get(r["flows"][k]["src_ip"], -1)
+                                          for k in p.rr_txq},
                                       "neigh_hash": [sw_flow_hash(
                                           {"src_ip": ip, "sport": 0, "dst_ip": ip,
                                            "dport": 0}, r["seed"]) for ip in p.neigh]}}})

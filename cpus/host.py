@@ -148,6 +148,8 @@ def _transmit(lp: CpuLP, name: str, args: dict) -> None:
     lp.tx.unres_qlen_bytes = txa.get("unres_qlen_bytes", 212992)
     lp.tx.neigh_of_sender = {int(k): v for k, v in txa.get("neigh_of_sender", {}).items()}
     lp.tx.neigh_of_flow = {int(k): v for k, v in txa.get("neigh_of_flow", {}).items()}
+    # a udp_rr response goes to its request's client: its flow names the next hop
+    lp.tx.neigh_of_flow.update({int(k): v for k, v in txa.get("rr_neigh", {}).items()})
     for k in sorted(set(lp.tx.neigh_of_sender.values())
                     | set(lp.tx.neigh_of_flow.values())):
         if k >= 0:
@@ -209,6 +211,7 @@ def _servers(lp: CpuLP, args: dict) -> None:
         tsk.port_base = sd.get("port_base", 0)
         lp.tx_socks[sd["app"]] = tsk
         lp.rr_responses[sd["app"]] = {int(f): n for f, n in sd["responses"].items()}
+        lp.tx.rr_servers.add(sd["app"])
 
 
 def _applications(lp: CpuLP, args: dict) -> None:

@@ -242,7 +242,8 @@ class Tx:
                  "udp", "ip", "books", "dev_tx_weight", "ntxq", "xps", "remote_xmit",
                  "xmit_list", "in_hand", "gso_udp_l4", "frag_failed", "neigh",
                  "neigh_of_sender", "neigh_of_flow", "neigh_flush", "unres_qlen_bytes",
-                 "lost_sends", "gro_flows", "fwd_txq", "ids", "senders_payload", "tap")
+                 "lost_sends", "gro_flows", "fwd_txq", "ids", "senders_payload", "tap",
+                 "rr_servers")
 
     def __init__(self, cpu, queues: dict[int, TxQueue], ntxq: int, xps: list[int] | None,
                  snmp, books, dev_tx_weight: int) -> None:
@@ -272,7 +273,10 @@ class Tx:
         self.frag_failed: set = set()
         self.lost_sends: set = set()          # sends (sock, id) that lost a piece here
         self.gro_flows: list = []             # the stack's GroFlow per received flow
-        self.fwd_txq: dict[int, int] = {}     # forwarded flow -> its TX queue
+        self.fwd_txq: dict[int, int] = {}     # forwarded flow -> its TX queue (and a
+                                              # udp_rr flow -> its responses')
+        self.rr_servers: set = set()          # udp_rr servers here: their skbs' flow is
+                                              # the request's
         self.neigh: dict[int, Neigh] = {}      # next hops still resolved by ARP here
         self.neigh_of_sender: dict[int, int] = {}
         self.neigh_of_flow: dict[int, int] = {}
@@ -329,8 +333,9 @@ class Tx:
         """The entry of the skb's next hop still to be resolved here, or None."""
         if not self.neigh:
             return None
-        k = (self.neigh_of_sender.get(skb.sock, -1) if skb.sock >= 0
-             else self.neigh_of_flow.get(skb.flow, -1) if skb.sock == -1 else -1)
+        by_flow = skb.sock == -1 or skb.sock in self.rr_servers
+        k = (self.neigh_of_flow.get(skb.flow, -1) if by_flow
+             else self.neigh_of_sender.get(skb.sock, -1) if skb.sock >= 0 else -1)
         return self.neigh.get(k)
 
     def neigh_resolve_output(self, n, skb, hash_: int, tsk, rx_queue: int):
@@ -415,8 +420,9 @@ class Tx:
 
     def queue_for(self, skb, hash_: int, tsk, rx_queue: int) -> int:
         """The TX queue (numbered across ports): a forwarded flow's is fixed by its route
-        and recorded RX queue (plan time), else netdev_pick_tx's."""
-        if skb.sock == -1 and skb.flow in self.fwd_txq:
+        and recorded RX queue, a udp_rr response's by its 4-tuple's hash (plan time), else
+        netdev_pick_tx's."""
+        if (skb.sock == -1 or skb.sock in self.rr_servers) and skb.flow in self.fwd_txq:
             return self.fwd_txq[skb.flow]
         return self.pick_tx(hash_, tsk, rx_queue)
 

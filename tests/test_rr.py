@@ -103,3 +103,18 @@ def test_servers_in_a_reuseport_group_on_several_cpus(tmp_path):
     assert s["balanced"] and s["tx_balanced"]
     assert all(fl["delivered"] > 10 for fl in s["flows"])
     assert {a for a, v in s["senders"].items() if v["sent"]} == {"srv0", "srv1", "srv2"}
+
+
+def test_one_server_answers_clients_of_several_addresses(tmp_path):
+    """An unconnected server's responses are routed and hashed one by one: each client
+    address is a neighbour of its own (one ARP exchange each), and the responses spread
+    over the TX queues by their 4-tuples."""
+    groups = ", ".join(f'{{name="{g}", proto="udp_rr", src="10.0.0.{h}:{p}", '
+                       'dst="10.0.0.1:9000", instances=8}'
+                       for g, h, p in (("a", 2, 40000), ("b", 3, 41000)))
+    s = run_inline(tmp_path / "r", 'duration="3ms"', f"flows=[{groups}]", file=RR)
+    assert s["rr"]["a"]["transactions"] > 100 and s["rr"]["b"]["transactions"] > 100
+    assert s["arp_requests_on_wire"] == 2
+    srv = s["senders"]["netserver"]
+    assert srv["dst"] == ["10.0.0.2", "10.0.0.3"] and srv["tx_queue"] == [0, 1]
+    assert s["balanced"] and s["tx_balanced"]
