@@ -146,13 +146,12 @@ def test_the_tx_container_has_its_own_dim(tmp_path):
     and its TX causes are throttled by that ITR; off, by the static 50 µs."""
     from helpers import ROOT
     s = run_inline(tmp_path / "on", 'duration="5ms"', file=f"{ROOT}/examples/udp_rr.toml")
-    vec = s["vectors"]["ice-eth0-TxRx-1"]             # the server's queue
-    assert vec["tx_dim"]["decisions"] > 0 and vec["tx_dim"]["itr_us"] in (2, 8, 40, 128, 256)
-    assert "tx_dim" not in s["vectors"]["ice-eth0-TxRx-0"] or \
-        s["vectors"]["ice-eth0-TxRx-0"]["tx_dim"]["decisions"] == 0
+    tx = [v["tx_dim"] for v in s["vectors"].values() if "tx_dim" in v]
+    assert tx and all(d["itr_us"] in (2, 8, 40, 128, 256) for d in tx)
+    assert any(d["decisions"] > 0 for d in tx)      # the queues the responses leave by
     off = run_inline(tmp_path / "off", 'duration="5ms"', "nic.adaptive_tx=false",
                      file=f"{ROOT}/examples/udp_rr.toml")
-    assert "tx_dim" not in off["vectors"]["ice-eth0-TxRx-1"]
+    assert not any("tx_dim" in v for v in off["vectors"].values())
     assert off["rr"] != s["rr"]                       # the TX throttle is another
     from softnet.coordinator.config import ConfigError, apply_sets, load_file, validate
     with pytest.raises(ConfigError) as e:                 # the default I350
