@@ -20,6 +20,8 @@ May import: `coordinator.trace`, the standard library.
 
 from __future__ import annotations
 
+import bisect
+
 
 MARKS = ((1_000_000_000, "$"), (100_000_000, "@"), (10_000_000, "*"), (1_000_000, "#"),
          (100_000, "!"), (10_000, "+"))
@@ -182,13 +184,14 @@ def render_cpu(cpu: int, ncpus: int, slices: list, pids: dict[str, int],
     shift: dict[Call, int] = {}
     if roots is not None:
         want = {tuple(x) for x in roots}
-        tops = [c for c in calls if (c.track, c.depth, c.start) in want]
-        for top in tops:
+        by_start = sorted(calls, key=lambda c: c.start)
+        starts = [c.start for c in by_start]
+        for top in (c for c in calls if (c.track, c.depth, c.start) in want):
             d0 = top.root.base + top.depth
-            for c in calls:
-                inside = top.start <= c.start and c.end <= top.end
-                if inside and (c.track == top.track and c.depth >= top.depth or
-                               c.track in IRQ_TRACKS and top.track in c.root.host):
+            for c in by_start[bisect.bisect_left(starts, top.start):
+                              bisect.bisect_left(starts, top.end)]:
+                if c.end <= top.end and (c.track == top.track and c.depth >= top.depth or
+                                         c.track in IRQ_TRACKS and top.track in c.root.host):
                     shift[c] = d0
         show = [c for c in calls if c in shift]
     else:
@@ -236,6 +239,31 @@ def render_cpu(cpu: int, ncpus: int, slices: list, pids: dict[str, int],
     return out
 
 
+class CallIndex:
+    """One CPU's calls by track and depth (at one depth of a track they follow one
+    another), to find those holding a time by bisection."""
+
+    def __init__(self, calls: list[Call]) -> None:
+        self.by: dict[tuple, tuple[list[int], list[Call]]] = {}
+        for c in sorted(calls, key=lambda c: c.start):
+            if c.name == "__schedule" or c.root.base + c.depth < 0:
+                continue                        # inside another call; a task's own loop
+            starts, items = self.by.setdefault((c.track, c.depth), ([], []))
+            starts.append(c.start)
+            items.append(c)
+
+    def holding(self, t: int, track: str) -> list[Call]:
+        """The calls of `track` holding t (a step that begins at t is its call's, not
+        the one that ended there), outermost first."""
+        out = []
+        for (tr, _), (starts, items) in self.by.items():
+            if tr == track:
+                i = bisect.bisect_right(starts, t) - 1
+                if i >= 0 and items[i].end > t:
+                    out.append(items[i])
+        return sorted(out, key=lambda c: c.depth)
+
+
 # the calls a followed packet's graph starts at, as set_graph_function would: the
 # outermost of these that holds the packet's moment, else the context's outermost call
 ROOTS = ("udp_sendmsg", "udp_recvmsg", "tcp_recvmsg", "net_rx_action", "net_tx_action")
@@ -245,7 +273,7 @@ def packet_graphs(r: dict, results: dict, n: int) -> dict[int, tuple[list, dict]
     """Per CPU, the calls that handled the first `n` followed packets, as (track, depth,
     start) of each, and the comments that name the packets before them."""
     from .trace import SliceIndex, followed
-    found: dict[int, tuple] = {}
+    found: dict[int, tuple] = {}              # cpu -> (its slices' index, its calls' one)
     roots: dict[int, dict[tuple, list[str]]] = {}
     for f in followed(r, results)[:n]:
         for c, track, t, what in f.points:
@@ -253,16 +281,12 @@ def packet_graphs(r: dict, results: dict, n: int) -> dict[int, tuple[list, dict]
             if tr is None:
                 continue                        # a CPU the trace leaves out
             if c not in found:
-                found[c] = (SliceIndex(tr["slices"]), merge_calls(tr["slices"]))
+                found[c] = (SliceIndex(tr["slices"]), CallIndex(merge_calls(tr["slices"])))
             index, calls = found[c]
             inner = index.containing(t, track)  # the context running then
             if inner is None:
                 continue                        # outside the trace's window
-            # the calls holding t (a step that begins at t is its call's, not the one
-            # that ended there), outermost first, not a task's own loop
-            held = sorted((x for x in calls if x.track == inner[0] and
-                           x.start <= t < x.end and x.root.base + x.depth >= 0),
-                          key=lambda x: x.depth)
+            held = calls.holding(t, inner[0])
             if not held:
                 continue
             root = next((x for x in held if x.name in ROOTS), held[0])

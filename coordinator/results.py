@@ -379,7 +379,7 @@ def _udp_line(i: int, a: dict, sock: dict, tx: dict | None, addresses: list[str]
 
 def _tx_books(r: dict, plan, nic: dict, cpus: list, books: list) -> dict | None:
     """sent = on_wire + TX drops + TX in flight, over every sending application."""
-    if not plan.senders and not plan.flow_txq:
+    if not plan.senders and not plan.flow_txq and not plan.servers:
         return None
     napps = len(r["apps"])
     sent = [sum(b["tx_sent"][i] for b in books) for i in range(napps)]
@@ -397,22 +397,23 @@ def _tx_books(r: dict, plan, nic: dict, cpus: list, books: list) -> dict | None:
     per_cpu = {}
     for c in cpus:
         per_cpu.update({int(i): v for i, v in c["tx"]["senders"].items()})
+    sending = []                          # (app, src, dst, tx_queue shown, a queue)
     for sd in plan.senders:
-        i = sd["app"]
+        a = r["apps"][sd["app"]]
+        sending.append((sd["app"], f"{a['src_ip']}:{a['sport']}",
+                        f"{a['dst_ip']}:{a['dport']}", _local_q(r, sd["queue"]), sd["queue"]))
+    # a udp_rr server sends to each client, by the request's flow
+    sending += [(i, r["apps"][i]["socket"]["bind"],
+                 sorted({r["flows"][k]["src_ip"] for k in srv["responses"]}),
+                 sorted({_local_q(r, plan.rr_txq[k]) for k in srv["responses"]}),
+                 min((plan.rr_txq[k] for k in srv["responses"]), default=0))
+                for i, srv in plan.servers.items()]
+    for i, src, dst, txq, q in sending:
         a = r["apps"][i]
         st = per_cpu.get(i, {})
-        if "responses" not in sd:
-            src, dst = f"{a['src_ip']}:{a['sport']}", f"{a['dst_ip']}:{a['dport']}"
-            txq = _local_q(r, sd["queue"])
-        else:                                 # a udp_rr server: to each client, by flow
-            served = [k for k in plan.rr_txq if int(k) in {int(f) for f in sd["responses"]}]
-            src = a["socket"]["bind"]
-            dst = sorted({r["flows"][k]["src_ip"] for k in served})
-            txq = sorted({_local_q(r, plan.rr_txq[k]) for k in served})
         senders[a["name"]] = {"cpu": a["cpu"], "src": src, "dst": dst,
                               "tx_queue": txq,
-                              **({"egress": r["nic"]["port_names"][sd["queue"]
-                                                                   // r["nic"]["combined"]]}
+                              **({"egress": r["nic"]["port_names"][q // r["nic"]["combined"]]}
                                  if r["nic"].get("ports", 1) > 1 else {}),
                               "sent": sent[i], "on_wire": on_wire[i],
                               "on_wire_frames": frames[i], "dropped": dropped[i],

@@ -40,7 +40,9 @@ class Plan:
     flow_queue: list[int] = field(default_factory=list)
     flow_hash: list[int] = field(default_factory=list)   # the NIC's RSS hash
     flow_sock: list[int | None] = field(default_factory=list)
+    servers: dict = field(default_factory=dict)   # udp_rr server app -> rr_servers' entry
     rr_txq: dict = field(default_factory=dict)    # udp_rr flow -> its responses' TX queue
+    rr_hash: dict = field(default_factory=dict)   # … and their skb hash
     flow_cpu: list[int] = field(default_factory=list)
     rss_key: bytes = b""
     reta: list[int] = field(default_factory=list)
@@ -125,20 +127,15 @@ def tx_hash(a: dict, index: int, seed: int) -> int:
 
 
 def rr_servers(r: dict, flow_sock: list) -> dict[int, dict]:
-    """The udp_rr servers (apps with serve = "rr"), each as a sender to its clients: the
-    address its responses leave from, and the response payload per flow (where each goes,
-    its next hop and TX queue, is per flow: `Plan.rr_txq`)."""
+    """The udp_rr servers (apps with serve = "rr"): the address their responses leave
+    from, and the response payload of each request flow they answer."""
     out: dict[int, dict] = {}
     for i, a in enumerate(r["apps"]):
-        if a.get("serve") != "rr":
-            continue
-        flows = [k for k, f in enumerate(r["flows"]) if flow_sock[k] == i and "rr" in f]
-        src = a["bind_ip"] if a["bind_ip"] != "0.0.0.0" else r["host"]["addresses"][0]
-        first = r["flows"][flows[0]] if flows else None
-        out[i] = {"src_ip": src, "sport": a["port"],
-                  "dst_ip": first["src_ip"] if first else src,
-                  "dport": first["sport"] if first else 0,
-                  "responses": {k: r["flows"][k]["rr"]["response"] for k in flows}}
+        if a.get("serve") == "rr":
+            src = a["bind_ip"] if a["bind_ip"] != "0.0.0.0" else r["host"]["addresses"][0]
+            out[i] = {"src_ip": src,
+                      "responses": {k: f["rr"]["response"] for k, f in enumerate(r["flows"])
+                                    if flow_sock[k] == i and "rr" in f}}
     return out
 
 
@@ -379,19 +376,15 @@ def plan(r: dict) -> Plan:
     xps = {int(q[3:]): mask_cpus(m) for q, m in nic["xps_cpus"].items()}
     xps_by_cpu = {c: sorted(q for q, cs in xps.items() if c in cs) for c in range(ncpus)}
     p.senders = []
-    servers = rr_servers(r, p.flow_sock)
     for i, a in enumerate(r["apps"]):
-        if i in servers:                  # a udp_rr server: it sends to its clients
-            a = dict(servers[i], connected=False, cpu=a["cpu"])
-        elif not a.get("sender"):
+        if not a.get("sender"):
             continue
         h = tx_hash(a, i, r["seed"])
         # the route decides the port; netdev_pick_tx the queue on it
         base = route_port(r["routes"], a["dst_ip"]) * nq
         q = base + pick_tx(nq, xps_by_cpu[a["cpu"]], h)
         p.senders.append({"app": i, "hash": h, "queue": q, "port_base": base,
-                          "dst_ip": a["dst_ip"], **({"responses": servers[i]["responses"]}
-                                                    if i in servers else {})})
+                          "dst_ip": a["dst_ip"]})
     # forwarding (ip_forward = 1): a received packet for another host goes out again on
     # the TX queue of its recorded RX queue, or XPS's for the CPU that routed it
     forward = r["sysctl"]["net.ipv4.ip_forward"] == 1
@@ -408,26 +401,27 @@ def plan(r: dict) -> Plan:
         p.flow_txq[i] = q
     # a udp_rr server's responses: unconnected, so each skb is hashed (its 4-tuple back to
     # the client) and routed on its own: a TX queue per request flow
-    p.rr_txq = {}
-    for k, f in enumerate(r["flows"]):
-        if "rr" in f and p.flow_sock[k] is not None and p.flow_sock[k] in servers:
-            a = r["apps"][p.flow_sock[k]]
-            back = {"src_ip": servers[p.flow_sock[k]]["src_ip"], "sport": f["dport"],
-                    "dst_ip": f["src_ip"], "dport": f["sport"], "connected": False}
+    p.servers = rr_servers(r, p.flow_sock)
+    p.rr_txq, p.rr_hash = {}, {}
+    for i, srv in p.servers.items():
+        cpu = r["apps"][i]["cpu"]
+        for k in srv["responses"]:
+            f = r["flows"][k]
+            back = {"src_ip": srv["src_ip"], "sport": f["dport"], "dst_ip": f["src_ip"],
+                    "dport": f["sport"], "connected": False}
+            p.rr_hash[k] = h = tx_hash(back, i, r["seed"])
             p.rr_txq[k] = route_port(r["routes"], f["src_ip"]) * nq + pick_tx(
-                nq, xps_by_cpu[a["cpu"]], tx_hash(back, p.flow_sock[k], r["seed"]))
+                nq, xps_by_cpu[cpu], h)
     producers: dict[int, set] = {}
     for sd in p.senders:
-        if "responses" not in sd:
-            producers.setdefault(sd["queue"], set()).add(r["apps"][sd["app"]]["cpu"])
+        producers.setdefault(sd["queue"], set()).add(r["apps"][sd["app"]]["cpu"])
     for i, q in p.flow_txq.items():
         producers.setdefault(q, set()).add(p.flow_cpu[i])
     for k, q in p.rr_txq.items():
         producers.setdefault(q, set()).add(r["apps"][p.flow_sock[k]]["cpu"])
     txq_prod = {q: (txq_cpu[q] if txq_cpu[q] in cs else min(cs))
                 for q, cs in producers.items()}
-    sends = [(r["apps"][sd["app"]]["cpu"], sd["queue"]) for sd in p.senders
-             if "responses" not in sd]
+    sends = [(r["apps"][sd["app"]]["cpu"], sd["queue"]) for sd in p.senders]
     sends += [(r["apps"][p.flow_sock[k]]["cpu"], q) for k, q in p.rr_txq.items()]
     for c, q in sends:
         if txq_prod[q] != c:                      # handed over; a refused one freed there
@@ -449,8 +443,7 @@ def plan(r: dict) -> Plan:
     # side and tells each of them.
     hops: dict[str, set] = {}
     for sd in p.senders:
-        if "responses" not in sd:
-            hops.setdefault(sd["dst_ip"], set()).add(r["apps"][sd["app"]]["cpu"])
+        hops.setdefault(sd["dst_ip"], set()).add(r["apps"][sd["app"]]["cpu"])
     for k in p.rr_txq:                            # a response's next hop: its client
         hops.setdefault(r["flows"][k]["src_ip"], set()).add(r["apps"][p.flow_sock[k]]["cpu"])
     for i in p.flow_txq:
@@ -559,8 +552,7 @@ def plan(r: dict) -> Plan:
                                 "think_ns": f["rr"]["think_ns"],
                                 "timeout_ns": f["rr"]["timeout_ns"]}
                                for k, f in enumerate(r["flows"]) if "rr" in f],
-                               "servers": sorted(sd["app"] for sd in p.senders
-                                                 if "responses" in sd)}}
+                               "servers": sorted(p.servers)}}
                               if any("rr" in f for f in r["flows"]) else {}),
                            **({"arfs": nic_arfs} if arfs else {}),
                            **({"tx": {"pcie_read_ns": prof["links"]["pcie_read"],
@@ -585,14 +577,13 @@ def plan(r: dict) -> Plan:
             "name", "sk_sndbuf", "blocking", "connected", "payload", "gso_size", "size",
             "interval_ns",
             "count", "start_ns", "stop_ns")}) for sd in p.senders
-            if r["apps"][sd["app"]]["cpu"] == c and "responses" not in sd]
+            if r["apps"][sd["app"]]["cpu"] == c]
         # udp_rr servers here: the send side of their sockets (a response per request,
-        # its payload by the request's flow)
-        my_servers = [dict(sd, name=r["apps"][sd["app"]]["name"],
-                           sk_sndbuf=r["apps"][sd["app"]]["sk_sndbuf"],
-                           responses={str(f): n for f, n in sd["responses"].items()})
-                      for sd in p.senders if r["apps"][sd["app"]]["cpu"] == c
-                      and "responses" in sd]
+        # its payload and its skb's hash by the request's flow)
+        my_servers = [{"app": i, "sk_sndbuf": r["apps"][i]["sk_sndbuf"],
+                       "responses": {str(k): [n, p.rr_hash[k]]
+                                     for k, n in srv["responses"].items()}}
+                      for i, srv in p.servers.items() if r["apps"][i]["cpu"] == c]
         traced = r["observe"]["trace_cpus"] is None or c in r["observe"]["trace_cpus"]
         p.lps.append({"name": f"cpu{c}", "index": c + 1, "factory": "softnet.cpus.host:build",
                       "args": {**common, "cpu": c, "ncpus": ncpus, "hz": r["hz"],

@@ -52,23 +52,36 @@ def udp_rr_server(cpu, sock, tsk, tx, cost_per_read: int, books, udp_mib: dict,
                   task_ref: list, record_flow, responses: dict):
     """netperf's UDP_RR server (recv_omni): recvfrom a request, sendto its response back
     to where it came from on the same socket, blocking while the send buffer is full.
-    `responses`: the response payload per request flow (its client)."""
-    c = cpu.costs
-    per_read = c.udp_recvmsg + cost_per_read
+    `responses`: per request flow (its client), the response's payload and skb hash."""
+    per_read = cpu.costs.udp_recvmsg + cost_per_read
     while True:
         skb = yield from udp_recvmsg(cpu, sock, per_read, books, udp_mib, task_ref,
                                      record_flow)
         flow = skb.flow
-        payload = responses[flow]
-        while tsk.wmem_alloc >= tsk.sndbuf:          # sock_alloc_send_skb
-            tsk.nospace = True
-            tsk.waiter = task_ref[0]
-            tsk.blocked += 1
-            yield BLOCK
+        payload, hash_ = responses[flow]
+        yield from wait_for_sndbuf(tsk, task_ref)
         books.tx_sent[tsk.index] += 1
-        yield from udp_sendmsg(c, tsk, tx, books, udp_mib,
+        yield from udp_sendmsg(cpu.costs, tsk, tx, books, udp_mib,
                                lambda t, f=flow, n=payload: tx.rr_response(t, f, n),
-                               c.udp_sendmsg + (payload * c.copy_to_user_kb >> 10))
+                               sendmsg_cost(cpu.costs, payload), hash_)
+
+
+def wait_for_sndbuf(tsk, task_ref: list):
+    """sock_alloc_send_skb finding the send buffer full: SOCK_NOSPACE, and a blocking
+    socket sleeps until TX completions free half of it (a non-blocking one goes on, to
+    fail with EAGAIN)."""
+    while tsk.wmem_alloc >= tsk.sndbuf:
+        tsk.nospace = True
+        if not tsk.blocking:
+            return
+        tsk.waiter = task_ref[0]
+        tsk.blocked += 1
+        yield BLOCK
+
+
+def sendmsg_cost(c, payload: int) -> int:
+    """udp_sendmsg per call, with the copy of its payload from user space."""
+    return c.udp_sendmsg + (payload * c.copy_to_user_kb >> 10)
 
 
 def tcp_reader(cpu, sock, cost_per_read: int, read_size: int, books, task_ref: list,
@@ -107,8 +120,7 @@ def udp_sender(cpu, tsk, tx, spec: dict, books, udp_mib: dict, task_ref: list, s
     one skb holds the whole payload. Either way one sendmsg is one `sent`, charged the
     copy of its whole payload."""
     c = cpu.costs
-    payload = spec["payload"]
-    per_send = c.udp_sendmsg + (payload * c.copy_to_user_kb >> 10)
+    per_send = sendmsg_cost(c, spec["payload"])
     interval = spec["interval_ns"]
     count = spec["count"]
     next_t = spec["start_ns"]
@@ -122,13 +134,7 @@ def udp_sender(cpu, tsk, tx, spec: dict, books, udp_mib: dict, task_ref: list, s
             sleep_until(next_t, task_ref[0])
             yield BLOCK
             continue
-        while tsk.wmem_alloc >= tsk.sndbuf:          # sock_alloc_send_skb
-            tsk.nospace = True
-            if not tsk.blocking:
-                break
-            tsk.waiter = task_ref[0]
-            tsk.blocked += 1
-            yield BLOCK
+        yield from wait_for_sndbuf(tsk, task_ref)
         sent += 1
         books.tx_sent[tsk.index] += 1
         if interval:
@@ -136,7 +142,8 @@ def udp_sender(cpu, tsk, tx, spec: dict, books, udp_mib: dict, task_ref: list, s
         yield from udp_sendmsg(c, tsk, tx, books, udp_mib, new_skb, per_send)
 
 
-def udp_sendmsg(c, tsk, tx, books, udp_mib: dict, new_skb, per_send: int):
+def udp_sendmsg(c, tsk, tx, books, udp_mib: dict, new_skb, per_send: int,
+                hash_: int | None = None):
     """One sendto() in the kernel: the send buffer check (EAGAIN), ip_make_skb (ENOBUFS
     when a datagram above the MTU outgrows twice the send buffer), then udp_send_skb →
     ip_send_skb with BH disabled (`tx.send_bh`)."""
@@ -173,4 +180,5 @@ def udp_sendmsg(c, tsk, tx, books, udp_mib: dict, new_skb, per_send: int):
         tsk.wmem_alloc += skb.truesize           # skb_set_owner_w
     tsk.sent += 1
     yield per_send
-    yield from tx.send_bh(skbs if len(skbs) > 1 else skbs[0], tsk)
+    yield from tx.send_bh(skbs if len(skbs) > 1 else skbs[0], tsk,
+                          tsk.hash if hash_ is None else hash_)

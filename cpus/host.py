@@ -203,14 +203,13 @@ def _driver(lp: CpuLP, args: dict) -> None:
 
 
 def _servers(lp: CpuLP, args: dict) -> None:
-    """udp_rr servers here: the send side of their sockets, and the response payload of
-    each flow they answer (the reader task itself starts with the applications)."""
+    """udp_rr servers here: the send side of their sockets, and the response payload and
+    skb hash of each flow they answer (the reader task itself starts with the
+    applications)."""
     for sd in args["servers"]:
-        tsk = TxSock(sd["app"], sd["sk_sndbuf"], sd["hash"], False, True)
-        tsk.tx_queue = sd["queue"]
-        tsk.port_base = sd.get("port_base", 0)
-        lp.tx_socks[sd["app"]] = tsk
-        lp.rr_responses[sd["app"]] = {int(f): n for f, n in sd["responses"].items()}
+        # unconnected: no hash or queue of its own, each response has its flow's
+        lp.tx_socks[sd["app"]] = TxSock(sd["app"], sd["sk_sndbuf"], 0, False, True)
+        lp.rr_responses[sd["app"]] = {int(f): tuple(v) for f, v in sd["responses"].items()}
         lp.tx.rr_servers.add(sd["app"])
 
 

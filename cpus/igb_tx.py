@@ -67,8 +67,9 @@ class IgbTx:
             return NETDEV_TX_BUSY
         if self.tx.tap is not None:        # dev_queue_xmit_nit: tcpdump on the host
             self.tx.tap.transmit(self.cpu.now, txq.index, skb)
-        if self.cpu.tracer is not None and self.cpu.tracer.sample:
-            self.cpu.tracer.xmit(skb, self.cpu.now)
+        tracer = self.cpu.tracer
+        if tracer is not None and tracer.sample:
+            tracer.xmit(skb, self.cpu.now)
         self.tx.mark_lost(skb)
         ring.used += count
         bytecount = self.bytecount(skb)

@@ -112,8 +112,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
         if tr is not None:
             self.cpu.tracer = t = CpuTrace(
                 tr["window"][0], tr["window"][1], tr["max"], sample=tr["sample"],
-                flows=None if tr["flows"] is None else set(tr["flows"]),
-                senders=None if tr["senders"] is None else set(tr["senders"]))
+                flows=tr["flows"], senders=tr["senders"])
             self.books.tap = lambda stage, flow, n: t.drop(self.cpu.now, stage, flow, n)
             if tr["sample"]:
                 self.books.read_tap = lambda skb, pid, t_wire, t_poll, now: t.read(

@@ -28,7 +28,7 @@ from __future__ import annotations
 import sys
 import weakref
 
-from ..engine.skb import sampled
+from ..engine.skb import TraceChoice
 
 # generator names that are this model's, not the kernel's
 KERNEL_NAMES = {"do_softirq": "handle_softirqs", "_ksoftirqd": "run_ksoftirqd",
@@ -62,7 +62,7 @@ class CpuTrace:
 
     __slots__ = ("start", "end", "room", "slices", "open", "last", "truncated", "instants",
                  "counters", "read_counters", "last_value", "names", "sample", "arrows",
-                 "call_args", "pending", "flows", "senders", "xmits", "sends",
+                 "call_args", "pending", "chosen", "xmits", "sends",
                  "events", "resume", "blocked")
 
     def __init__(self, start: int, end: int, max_records: int, sample: int = 0,
@@ -88,13 +88,12 @@ class CpuTrace:
         self.counters: list[tuple] = []       # (time, name, value), when a value changed
         self.read_counters = None             # fn() -> [(name, value)], read at hard IRQs
         self.last_value: dict[str, int] = {}
-        self.sample = sample                  # follow one packet in this many (sampled)
+        self.sample = sample                  # follow one packet in this many
         self.arrows: list[tuple] = []         # (id, flow, rx queue, wire, poll, read, reader)
         self.xmits: list[tuple] = []          # (id, flow or -1, rx queue, wire, poll, xmit)
         self.sends: list[tuple] = []          # (last skb's id, sender, sendmsg)
-        # observe.trace_flows: the flows (and senders) whose drops and packets are shown;
-        # None: every one
-        self.flows, self.senders = flows, senders
+        # the packets followed, and the flows and senders whose drops and packets show
+        self.chosen = TraceChoice(sample, start, end, flows, senders)
         # a call's arguments, shared by its slices (a call preempted is several)
         self.call_args: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.pending: dict = {}               # frame -> arguments of a call not yet open
@@ -114,28 +113,26 @@ class CpuTrace:
     def read(self, pid: int, flow: int, queue: int, t_wire: int, t_poll: int, now: int,
              reader: str) -> None:
         """A sampled packet read by `reader`: its way from the wire, for an arrow."""
-        if sampled(pid, self.sample) and self.start <= t_wire and \
-                now < self.end and (self.flows is None or flow in self.flows) and \
-                self._room():
+        ch = self.chosen
+        if ch.packet(pid, t_wire) and now < self.end and ch.flow(flow) and self._room():
             self.arrows.append((pid, flow, queue, t_wire, t_poll, now, reader))
 
     def send(self, last_id: int, sender: int, now: int) -> None:
         """A sendmsg whose last skb is `last_id`: where its arrow to the wire starts."""
-        if sampled(last_id, self.sample) and self.start <= now < self.end and \
-                (self.senders is None or sender in self.senders) and self._room():
+        if self.chosen.packet(last_id, now) and self.chosen.sender(sender) and \
+                self._room():
             self.sends.append((last_id, sender, now))
 
     def xmit(self, skb, now: int) -> None:
         """A sampled packet handed to the driver (ndo_start_xmit): a sender's skb, or a
         forwarded one (with its way from the wire)."""
-        if skb.sock == -2 or not sampled(skb.id, self.sample) or \
-                not self.start <= now < self.end:
+        ch = self.chosen
+        if skb.sock == -2 or not ch.packet(skb.id, now):
             return                            # the kernel's ARP, not sampled, outside
         if skb.sock >= 0:
-            if (self.senders is None or skb.sock in self.senders) and self._room():
+            if ch.sender(skb.sock) and self._room():
                 self.xmits.append((skb.id, -1, -1, 0, 0, now))
-        elif (self.flows is None or skb.flow in self.flows) and \
-                self.start <= skb.t_wire and self._room():
+        elif ch.flow(skb.flow) and self.start <= skb.t_wire and self._room():
             self.xmits.append((skb.id, skb.flow, skb.queue, skb.t_wire, skb.t_poll, now))
 
     def event(self, t: int, kind: str, what: str) -> None:
@@ -148,8 +145,7 @@ class CpuTrace:
         """`flow` -1 - sender for a sender's datagram."""
         if not self.start <= t < self.end:
             return
-        if (self.flows is None or flow in self.flows) if flow >= 0 else \
-                (self.senders is None or -1 - flow in self.senders):
+        if self.chosen.flow(flow) if flow >= 0 else self.chosen.sender(-1 - flow):
             if self._room():
                 self.instants.append((t, stage, flow, n))
 

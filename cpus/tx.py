@@ -396,7 +396,8 @@ class Tx:
         request's (so the client that sent it knows it, nic.rr)."""
         self.ids += 1
         return [SkBuff(((tsk.index + 1) << 40) + self.ids, flow, payload + 42,
-                       tx_truesize(payload), tsk.tx_queue, 0, 0, sock=tsk.index)]
+                       tx_truesize(payload), self.fwd_txq.get(flow, 0), 0, 0,
+                       sock=tsk.index)]
 
     def arp_create(self, neigh: int) -> SkBuff:
         """arp_create: a 42-byte request (14 + 28, padded to 60 by the device), owned by
@@ -494,7 +495,7 @@ class Tx:
                     self.frag_failed.add(key)
         self.count_xmit(skb, rc)
 
-    def send_bh(self, skb, tsk):
+    def send_bh(self, skb, tsk, hash_: int):
         """ip_send_skb from a task: rcu_read_lock_bh … unlock, so softirqs raised meanwhile
         (NET_TX from a stopped queue, NET_RX from an interrupt) run at local_bh_enable,
         in this task's time slot but as softirq time."""
@@ -502,7 +503,7 @@ class Tx:
         task = cpu.sched.current
         was = cpu.in_softirq
         cpu.in_softirq = task.atomic = True
-        yield from self.ip_send_skb(skb, tsk.hash, tsk)
+        yield from self.ip_send_skb(skb, hash_, tsk)
         cpu.in_softirq = was
         task.atomic = False
         if cpu.softirq_pending and not was:          # local_bh_enable → do_softirq

@@ -18,6 +18,29 @@ def sampled(pid: int, sample: int) -> bool:
     return sample > 0 and (pid & ID_LOW) % sample == 0
 
 
+class TraceChoice:
+    """Which packets a trace follows (observe.trace_sample, one in `sample`, inside the
+    trace window) and whose they may be (observe.trace_flows: these flows and senders;
+    None, every one). The CPUs and the nic ask the same questions of it."""
+
+    __slots__ = ("sample", "start", "end", "flows", "senders")
+
+    def __init__(self, sample: int, start: int, end: int, flows=None, senders=None) -> None:
+        self.sample, self.start, self.end = sample, start, end
+        self.flows = None if flows is None else set(flows)
+        self.senders = None if senders is None else set(senders)
+
+    def packet(self, pid: int, t: int) -> bool:
+        """A sampled packet at a time inside the window."""
+        return sampled(pid, self.sample) and self.start <= t < self.end
+
+    def flow(self, flow: int) -> bool:
+        return self.flows is None or flow in self.flows
+
+    def sender(self, sender: int) -> bool:
+        return self.senders is None or sender in self.senders
+
+
 @dataclass(slots=True)
 class SkBuff:
     id: int          # packet id, unique per run, in wire-arrival order

@@ -19,6 +19,7 @@ import numpy as np
 
 from softnet.engine.lp import LogicalProcess
 from softnet.engine.records import accepted, refuse
+from softnet.engine.skb import TraceChoice
 
 from .arfs import ArfsTable
 from .rss import flow_hash_and_queue, rule_matches
@@ -93,10 +94,9 @@ class NicLP(LogicalProcess):
             self.txe.cap_flows = set(cap["flows"]) if cap["filtered"] else None
         tr = args["trace"]
         if tr is not None and tr["sample"] and self.txe is not None:
-            self.txe.trace_sample = tr["sample"]
-            self.txe.trace_window = tuple(tr["window"])
-            self.txe.trace_flows = None if tr["flows"] is None else set(tr["flows"])
-            self.txe.trace_senders = None if tr["senders"] is None else set(tr["senders"])
+            self.txe.trace = TraceChoice(tr["sample"], tr["window"][0],
+                                      min(tr["window"][1], self.end), tr["flows"],
+                                      tr["senders"])
         # … and the neighbours' ARP replies on each port's receive wire, unless only some
         # flows are captured
         self.cap_arp_rx = [[] for _ in range(self.nports)] \
@@ -399,7 +399,7 @@ class NicLP(LogicalProcess):
             "tx": None if self.txe is None else self.txe.result(),
             **({"rr": self.rr.result()} if self.rr is not None else {}),
             **({"trace_tx": self.txe.trace_tx} if self.txe is not None
-               and self.txe.trace_sample else {}),
+               and self.txe.trace is not None else {}),
             **({"capture_rx": self.cap_rx, "capture_cut": self.cap_cut,
                 "capture_arp_rx": self.cap_arp_rx,
                 "capture_tx": self.txe.cap_tx if self.txe else None,

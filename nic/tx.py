@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import heapq
 
-from ..engine.skb import sampled
 from .traffic import Wire
 
 FCS = 4
@@ -28,7 +27,7 @@ class TxEngine:
                  "on_wire_by_flow", "frames", "bytes", "end", "in_flight", "queue_packets",
                  "queue_bytes", "frames_by_sender", "series_ns", "series_fwd",
                  "series_sent", "cap_tx", "cap_count", "cap_flows", "cap_cut",
-                 "trace_sample", "trace_window", "trace_flows", "trace_senders", "trace_tx",
+                 "trace", "trace_tx",
                  "rr_servers", "rr_out")
 
     def __init__(self, line_rate_bps: int, read_ns: int, queue_cpu: dict[int, str],
@@ -67,10 +66,7 @@ class TxEngine:
         self.cap_cut = [False] * nports
         # [observe] trace: sampled packets as their last frame leaves, for the arrows'
         # ends: (id, port, time the last bit left, its frame length with FCS)
-        self.trace_sample = 0
-        self.trace_window = (0, 0)
-        self.trace_flows: set | None = None    # observe.trace_flows; None: every one
-        self.trace_senders: set | None = None
+        self.trace = None                      # engine.skb.TraceChoice: which to record
         self.trace_tx: list[tuple] = []
         # udp_rr servers (app indices): their responses, as (time the last bit left, the
         # request's flow), tell the clients (nic.rr)
@@ -106,7 +102,7 @@ class TxEngine:
             done_l = [ends[i] for i in last]
             if self.cap_tx is not None:
                 self._capture(port, pkts, last, sizes, ends)
-            if self.trace_sample:
+            if self.trace is not None:
                 self._trace(port, pkts, done_l, [sizes[i] for i in last])
             for p, t in zip(pkts, done_l):
                 n = p[4]
@@ -171,15 +167,14 @@ class TxEngine:
                             sizes[j] - FCS))
 
     def _trace(self, port: int, pkts: list, done: list, sizes: list) -> None:
-        w0, w1 = self.trace_window
+        ch = self.trace
         for p, t, size in zip(pkts, done, sizes):
-            if not (w0 <= t < min(w1, self.end) and sampled(p[0], self.trace_sample)):
+            if not ch.packet(p[0], t):
                 continue
             if p[2] >= 0:                       # a sender's: when its send's last leaves
-                if (len(p) <= 5 or not p[6]) and \
-                        (self.trace_senders is None or p[2] in self.trace_senders):
+                if (len(p) <= 5 or not p[6]) and ch.sender(p[2]):
                     self.trace_tx.append((p[0], port, t, size))
-            elif p[2] == -1 and (self.trace_flows is None or p[1] in self.trace_flows):
+            elif p[2] == -1 and ch.flow(p[1]):
                 self.trace_tx.append((p[0], port, t, size))
 
     def next_done_bound(self, safe: int) -> int:
