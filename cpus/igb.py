@@ -8,7 +8,7 @@ recomputes the interrupt rate (dynamic modes) and re-arms the vector.
 from __future__ import annotations
 
 from softnet.engine.events import INF
-from softnet.nic.msix import EITR_MIN, eitr_ns
+from softnet.nic.msix import eitr_ns
 
 from .gro import NORMAL, TCP
 from .napi import napi_complete_done, napi_schedule
@@ -51,10 +51,6 @@ class QVector:
         self.tx_dim = None                 # … and the TX container's (ice's adaptive-tx)
         self.tx_dim_itr: list[int] = []
         vec.interval = eitr_ns(self.itr_val)
-        # igb_update_ring_itr may go as low as the hardware minimum, or IGB_20K_ITR in the
-        # conservative mode (3)
-        vec.floor = vec.interval if not 0 < itr_setting <= 3 else \
-            eitr_ns(IGB_20K_ITR) if itr_setting == 3 else eitr_ns(EITR_MIN)
 
 
 def ring_backlog(qv: "QVector", t: int) -> int:

@@ -35,9 +35,12 @@ class MsixVector:
         self.masked = False        # igb_irq_enable at igb_up arms every vector
         self.last_fire = None
         self.interval = interval
-        # the least interval the driver may ever write (its dynamic modes move it): what
-        # a bound on interrupts not yet scheduled may count on
-        self.floor = interval
+        # the least interval a driver that rewrites it between two interrupts (ice's
+        # net_dim, at a poll's completion) may write: what a bound on interrupts not yet
+        # scheduled may count on. None: the interval changes only as the vector fires
+        # (igb writes EITR in its handler), so no later interrupt comes sooner than the
+        # next one, which the interval now in force governs
+        self.floor: int | None = None
         self.cause_pending = False
         # a TX cause throttled by an ITR of its own (ice's ITR1, with adaptive-tx): its
         # interval, and whether one is latched; None: TX causes are like any other
@@ -57,7 +60,7 @@ class MsixVector:
         its interval before then (for bounds computed ahead of time)."""
         if self.last_fire is None:
             return t
-        return max(t, self.last_fire + self.floor)
+        return max(t, self.last_fire + (self.interval if self.floor is None else self.floor))
 
     def next_fire(self, now: int) -> int | None:
         """When an armed vector will fire, judged at `now`: at once if a cause is pending,
