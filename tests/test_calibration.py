@@ -39,20 +39,24 @@ def _with_cost(monkeypatch, step: str, ns: int):
 
 
 @pytest.mark.parametrize("sets, stage", [
-    ([], "udp_no_ports"),
-    (['flows.0.dst="10.9.9.9:9"'], "ip_in_addr_errors"),     # not the host's: no route
+    (["flows.0.rate=100kpps"], "udp_no_ports"),
+    (["flows.0.rate=100kpps", 'flows.0.dst="10.9.9.9:9"'], "ip_in_addr_errors"),
+    # RPS to this very CPU, its backlog too short for the burst a poll hands it
+    (["flows.0.rate=1Mpps", 'nic.rps_cpus={"rx-0"="1"}',
+      'sysctl."net.core.netdev_max_backlog"=8'], "backlog"),
 ])
 def test_each_drop_stage_frees_its_skb(tmp_path, monkeypatch, sets, stage):
     """kfree_skb is charged where the packet is dropped: the run's softirq time is less
-    by exactly that many frees when it costs nothing."""
-    common = ["flows.0.rate=100kpps", 'duration="2ms"', *sets]
+    by that many frees when it costs nothing."""
+    common = ['duration="2ms"', *sets]
     file = os.path.join(CAL, "noports.toml")
     s = run_inline(tmp_path / "a", *common, file=file)
     _with_cost(monkeypatch, "kfree_skb", 0)
     free = run_inline(tmp_path / "b", *common, file=file)
-    drops = s["drops"][stage]
-    assert drops > 100 and s["drops"] == free["drops"]
-    assert _softirq_ns(s) - _softirq_ns(free) == drops * 20
+    assert s["drops"][stage] > 100 and s["drops"] == free["drops"]
+    freed = sum(n for st, n in s["drops"].items() if not st.startswith("nic_"))
+    # all of them, but for those of a step the run's end cuts (one NAPI batch at most)
+    assert 0 <= freed * 20 - (_softirq_ns(s) - _softirq_ns(free)) <= 64 * 20
 
 
 @pytest.mark.parametrize("model, hashed", [("i350", True), ("e810", False)])

@@ -117,4 +117,6 @@ def test_one_server_answers_clients_of_several_addresses(tmp_path):
     assert s["arp_requests_on_wire"] == 2
     srv = s["senders"]["netserver"]
     assert srv["dst"] == ["10.0.0.2", "10.0.0.3"] and srv["tx_queue"] == [0, 1]
+    assert {q: v["packets"] > 0 for q, v in s["tx_queues"].items()} == \
+        {"tx-0": True, "tx-1": True}                 # where they really left
     assert s["balanced"] and s["tx_balanced"]
