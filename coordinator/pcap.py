@@ -15,7 +15,8 @@ can be found again in another capture or in a trace; the rest is zeros. MAC addr
 locally administered: the host's port N is 02:53:4e:00:00:0N+1, a remote sender's is
 02:53:4e followed by the last three bytes of its IP address.
 
-May import: the standard library, dpkt and this package's modules.
+May import: the standard library, dpkt, this package's modules, and the frame rules of
+the transmit path it draws (`cpus.tx`, `nic.tx`, `engine.skb`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import struct
 import dpkt
 
 from softnet.cpus.tx import ETH_HLEN, gso_segments, ip_fragments
+from softnet.engine.skb import TX_ARP, TX_FORWARDED, TX_RESPONSE
 from softnet.nic.tx import FCS, MIN_FRAME
 
 SNAPLEN = 262144                  # libpcap's MAXIMUM_SNAPLEN
@@ -306,16 +308,16 @@ def pcap_files(r: dict, results: dict, neigh: list[str]) -> dict[str, bytes | st
         records += [(t, 0, arp.reply(k, pt)) for t, k, _ in arp_rx[pt]]
         unshown = 0
         for t, kind, who, pid, piece, length in tx_all[pt]:
-            if kind == 0:
+            if kind == TX_FORWARDED:
                 at = places.segment(who, pid, piece, t)
                 if at is None:
                     unshown += 1            # its received frame is beyond the capture
                     continue
                 frame = flows[who].frame(*at, 63, host_mac(pt),
                                          remote_mac(r["flows"][who]["dst_ip"]))
-            elif kind == 2:
+            elif kind == TX_ARP:
                 frame = arp.request(who, pt)
-            elif kind == 3:
+            elif kind == TX_RESPONSE:
                 f = r["flows"][who]
                 frame = rr_response(f, pid, host_mac(pt), remote_mac(f["src_ip"]))
             else:
@@ -364,12 +366,12 @@ def _host_files(r, results, flows, senders, places, ports, index, arp, arp_rx) -
             per_port[pt].append((t, 0, c, frame))
         for t, queue, kind, who, pid, piece, segs in tap["tx"]:
             pt = queue // nq
-            if kind == 2:                   # before the device pads it
+            if kind == TX_ARP:              # before the device pads it
                 frame = arp.request(who, pt, pad=False)
-            elif kind == 3:
+            elif kind == TX_RESPONSE:
                 f = r["flows"][who]
                 frame = rr_response(f, pid, host_mac(pt), remote_mac(f["src_ip"]), True)
-            elif kind == 0:
+            elif kind == TX_FORWARDED:
                 at = places.segment(who, pid, 0, t)
                 if at is None:
                     unshown[pt] += 1

@@ -412,17 +412,18 @@ def plan(r: dict) -> Plan:
             p.rr_hash[k] = h = tx_hash(back, i, r["seed"])
             p.rr_txq[k] = route_port(r["routes"], f["src_ip"]) * nq + pick_tx(
                 nq, xps_by_cpu[cpu], h)
+    rr_cpu = {k: r["apps"][p.flow_sock[k]]["cpu"] for k in p.rr_txq}   # its server's
     producers: dict[int, set] = {}
     for sd in p.senders:
         producers.setdefault(sd["queue"], set()).add(r["apps"][sd["app"]]["cpu"])
     for i, q in p.flow_txq.items():
         producers.setdefault(q, set()).add(p.flow_cpu[i])
     for k, q in p.rr_txq.items():
-        producers.setdefault(q, set()).add(r["apps"][p.flow_sock[k]]["cpu"])
+        producers.setdefault(q, set()).add(rr_cpu[k])
     txq_prod = {q: (txq_cpu[q] if txq_cpu[q] in cs else min(cs))
                 for q, cs in producers.items()}
     sends = [(r["apps"][sd["app"]]["cpu"], sd["queue"]) for sd in p.senders]
-    sends += [(r["apps"][p.flow_sock[k]]["cpu"], q) for k, q in p.rr_txq.items()]
+    sends += [(rr_cpu[k], q) for k, q in p.rr_txq.items()]
     for c, q in sends:
         if txq_prod[q] != c:                      # handed over; a refused one freed there
             carries.setdefault((c, txq_prod[q]), set()).add("xq")
@@ -445,7 +446,7 @@ def plan(r: dict) -> Plan:
     for sd in p.senders:
         hops.setdefault(sd["dst_ip"], set()).add(r["apps"][sd["app"]]["cpu"])
     for k in p.rr_txq:                            # a response's next hop: its client
-        hops.setdefault(r["flows"][k]["src_ip"], set()).add(r["apps"][p.flow_sock[k]]["cpu"])
+        hops.setdefault(r["flows"][k]["src_ip"], set()).add(rr_cpu[k])
     for i in p.flow_txq:
         hops.setdefault(r["flows"][i]["dst_ip"], set()).add(p.flow_cpu[i])
     static = r["host"]["neigh"]
@@ -654,7 +655,8 @@ def plan(r: dict) -> Plan:
                                       "nsenders": len(r["apps"]),
                                       "unres_qlen_bytes":
                                           sysctl["net.ipv4.neigh.default.unres_qlen_bytes"],
-                                      # neighbour index of each sender and forwarded flow
+                                      # neighbour index of each sender, forwarded
+                                      # flow and udp_rr flow (its responses' client)
                                       "neigh_of_sender": {
                                           str(sd["app"]): neigh_idx.get(sd["dst_ip"], -1)
                                           for sd in p.senders},
@@ -664,8 +666,7 @@ def plan(r: dict) -> Plan:
                                                   (p.flow_txq | p.rr_txq).items()},
                                       "neigh_of_flow": {
                                           str(i): neigh_idx.get(r["flows"][i]["dst_ip"], -1)
-                                          for i in p.flow_txq},
-                                      "rr_neigh": {
+                                          for i in p.flow_txq} | {
                                           str(k): neigh_idx.get(r["flows"][k]["src_ip"], -1)
                                           for k in p.rr_txq},
                                       "neigh_hash": [sw_flow_hash(

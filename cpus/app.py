@@ -13,6 +13,8 @@ included; a longer datagram adds `copy_to_user_kb` per KiB beyond those 18 bytes
 
 from __future__ import annotations
 
+from functools import partial
+
 from .sched import BLOCK
 
 UDP_HDRS = 14 + 20 + 8       # skb->len counts the Ethernet header; payload starts after UDP
@@ -53,17 +55,17 @@ def udp_rr_server(cpu, sock, tsk, tx, cost_per_read: int, books, udp_mib: dict,
     """netperf's UDP_RR server (recv_omni): recvfrom a request, sendto its response back
     to where it came from on the same socket, blocking while the send buffer is full.
     `responses`: per request flow (its client), the response's payload and skb hash."""
-    per_read = cpu.costs.udp_recvmsg + cost_per_read
+    c = cpu.costs
+    per_read = c.udp_recvmsg + cost_per_read
+    # per client: how its response is built, what sending it costs, its skb hash
+    sends = {f: (partial(tx.rr_response, flow=f, payload=n), sendmsg_cost(c, n), h)
+             for f, (n, h) in responses.items()}
     while True:
         skb = yield from udp_recvmsg(cpu, sock, per_read, books, udp_mib, task_ref,
                                      record_flow)
-        flow = skb.flow
-        payload, hash_ = responses[flow]
+        new_skb, per_send, hash_ = sends[skb.flow]
         yield from wait_for_sndbuf(tsk, task_ref)
-        books.tx_sent[tsk.index] += 1
-        yield from udp_sendmsg(cpu.costs, tsk, tx, books, udp_mib,
-                               lambda t, f=flow, n=payload: tx.rr_response(t, f, n),
-                               sendmsg_cost(cpu.costs, payload), hash_)
+        yield from udp_sendmsg(c, tsk, tx, books, udp_mib, new_skb, per_send, hash_)
 
 
 def wait_for_sndbuf(tsk, task_ref: list):
@@ -136,7 +138,6 @@ def udp_sender(cpu, tsk, tx, spec: dict, books, udp_mib: dict, task_ref: list, s
             continue
         yield from wait_for_sndbuf(tsk, task_ref)
         sent += 1
-        books.tx_sent[tsk.index] += 1
         if interval:
             next_t = max(next_t + interval, cpu.now)
         yield from udp_sendmsg(c, tsk, tx, books, udp_mib, new_skb, per_send)
@@ -147,6 +148,7 @@ def udp_sendmsg(c, tsk, tx, books, udp_mib: dict, new_skb, per_send: int,
     """One sendto() in the kernel: the send buffer check (EAGAIN), ip_make_skb (ENOBUFS
     when a datagram above the MTU outgrows twice the send buffer), then udp_send_skb →
     ip_send_skb with BH disabled (`tx.send_bh`)."""
+    books.tx_sent[tsk.index] += 1
     if tsk.wmem_alloc >= tsk.sndbuf:             # EAGAIN
         tsk.eagain += 1
         udp_mib["SndbufErrors"] += 1

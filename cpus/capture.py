@@ -5,22 +5,21 @@ just before the driver's xmit: after the qdisc, before TSO/USO, so a GSO skb is 
 record. Records are compact tuples; the coordinator (`coordinator/pcap.py`) gives them
 headers.
 
-May import: the standard library only.
+May import: `engine.skb`, the standard library.
 """
 
 from __future__ import annotations
 
-
-FORWARDED, SENT, ARP, RESPONSE = 0, 1, 2, 3   # what an outgoing record is (the wire's kinds)
+from ..engine.skb import TX_ARP, TX_FORWARDED, TX_RESPONSE, TX_SENT
 
 
 class HostTap:
-    __slots__ = ("count", "rx", "tx", "cut", "flows", "servers")
+    __slots__ = ("count", "rx", "tx", "cut", "flows", "by_flow")
 
-    def __init__(self, count: int, flows: set | None, servers: set = frozenset()) -> None:
+    def __init__(self, count: int, flows: set | None, by_flow) -> None:
         self.count = count                   # records per direction on this CPU
         self.flows = flows                   # received/forwarded flows to keep; None: all
-        self.servers = servers               # udp_rr servers: their skbs carry a flow
+        self.by_flow = by_flow               # fn(skb): it carries a flow (Tx.by_flow)
         self.rx: list[tuple] = []            # (time, rx queue, flow, id, segments)
         # (time, tx queue, kind, who, id, piece, segments); who is the flow, the sender
         # or the neighbour, as kind says
@@ -38,20 +37,20 @@ class HostTap:
 
     def transmit(self, now: int, queue: int, skb) -> None:
         """dev_queue_xmit_nit: the skb the driver is about to take."""
-        flowish = skb.sock == -1 or skb.sock in self.servers
+        flowish = self.by_flow(skb)
         if self.flows is not None and not (flowish and skb.flow in self.flows):
             return                           # a filter names flows: no sender, no ARP
         if len(self.tx) >= self.count:
             self.cut = True
             return
         if skb.sock == -1:
-            self.tx.append((now, queue, FORWARDED, skb.flow, skb.id, 0, skb.nsegs))
+            self.tx.append((now, queue, TX_FORWARDED, skb.flow, skb.id, 0, skb.nsegs))
         elif skb.sock == -2:                 # its flow is the neighbour it asks for
-            self.tx.append((now, queue, ARP, skb.flow, skb.id, 0, 1))
+            self.tx.append((now, queue, TX_ARP, skb.flow, skb.id, 0, 1))
         elif flowish:                        # a response: its flow is the request's
-            self.tx.append((now, queue, RESPONSE, skb.flow, skb.id, 0, 1))
+            self.tx.append((now, queue, TX_RESPONSE, skb.flow, skb.id, 0, 1))
         else:
-            self.tx.append((now, queue, SENT, skb.sock, skb.id, skb.frag,
+            self.tx.append((now, queue, TX_SENT, skb.sock, skb.id, skb.frag,
                             skb.gso_segs or 1))
 
     def export(self) -> dict:

@@ -63,7 +63,7 @@ def _taps(lp: CpuLP, args: dict) -> None:
     if cap is None:
         return
     lp.host_tap = HostTap(cap["count"], set(cap["flows"]) if cap["filtered"] else None,
-                          set(lp.rr_responses))
+                          lp.tx.by_flow)
     lp.stack.tap = lp.tx.tap = lp.host_tap
 
 
@@ -148,8 +148,6 @@ def _transmit(lp: CpuLP, name: str, args: dict) -> None:
     lp.tx.unres_qlen_bytes = txa.get("unres_qlen_bytes", 212992)
     lp.tx.neigh_of_sender = {int(k): v for k, v in txa.get("neigh_of_sender", {}).items()}
     lp.tx.neigh_of_flow = {int(k): v for k, v in txa.get("neigh_of_flow", {}).items()}
-    # a udp_rr response goes to its request's client: its flow names the next hop
-    lp.tx.neigh_of_flow.update({int(k): v for k, v in txa.get("rr_neigh", {}).items()})
     for k in sorted(set(lp.tx.neigh_of_sender.values())
                     | set(lp.tx.neigh_of_flow.values())):
         if k >= 0:

@@ -79,14 +79,14 @@ class IceDriver(IgbDriver):
             qv.dim = Dim(dim["start"])
             qv.dim_itr = dim["profile"]
             ice_write_itr(qv, qv.dim_itr[dim["start"]])
-            floors += [max((itr & 0x1FFE) * 1000, intrl) for itr in qv.dim_itr]
+            floors += [itr_ns(itr, intrl) for itr in qv.dim_itr]
         else:
             floors.append(qv.vec.interval)
         if dim["tx_profile"] is not None and qv.txq is not None:
             qv.tx_dim = Dim(dim["start"])
             qv.tx_dim_itr = dim["tx_profile"]
             ice_write_itr(qv, qv.tx_dim_itr[dim["start"]], tx=True)
-            floors += [max((itr & 0x1FFE) * 1000, intrl) for itr in qv.tx_dim_itr]
+            floors += [itr_ns(itr, intrl) for itr in qv.tx_dim_itr]
         elif qv.txq is not None:
             ice_write_itr(qv, dim["tx_itr"], tx=True)
             floors.append(qv.vec.tx_interval)
@@ -129,10 +129,15 @@ class IceDriver(IgbDriver):
                       "igb_xmit_frame_ring": "ice_xmit_frame_ring"}
 
 
+def itr_ns(itr_us: int, intrl_ns: int) -> int:
+    """The least gap between interrupts an ITR gives: 2 µs granularity (odd values round
+    down), and no less than INTRL allows."""
+    return max((itr_us & 0x1FFE) * 1000, intrl_ns)
+
+
 def ice_write_itr(qv: QVector, itr_us: int, tx: bool = False) -> None:
-    """__ice_write_itr of the RX (ITR0) or TX (ITR1) container: 2 µs granularity (odd
-    values round down); the vector fires no sooner than its ITR, nor than INTRL allows."""
-    ns = max((itr_us & 0x1FFE) * 1000, qv.dim_intrl)
+    """__ice_write_itr of the RX (ITR0) or TX (ITR1) container."""
+    ns = itr_ns(itr_us, qv.dim_intrl)
     if tx:
         qv.vec.tx_interval = ns
     else:

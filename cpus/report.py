@@ -108,17 +108,9 @@ def cpu_report(lp) -> dict:
                        for qv in lp.qvectors if qv.rx_ring is not None},
         "vectors": {v.name: {"itr_val": qv.itr_val, "interval_ns": v.interval,
                              "polls": qv.napi.polls,
-                             # adaptive-rx: where net_dim ended, what it decided
-                             **({"dim": {"profile_ix": qv.dim.profile_ix,
-                                         "itr_us": qv.dim_itr[qv.dim.profile_ix],
-                                         "decisions": qv.dim.decisions,
-                                         "profile_changes": qv.dim.changes}}
-                                if qv.dim is not None else {}),
-                             **({"tx_dim": {"profile_ix": qv.tx_dim.profile_ix,
-                                            "itr_us": qv.tx_dim_itr[qv.tx_dim.profile_ix],
-                                            "decisions": qv.tx_dim.decisions,
-                                            "profile_changes": qv.tx_dim.changes}}
-                                if qv.tx_dim is not None else {})}
+                             # adaptive-rx/-tx: where net_dim ended, what it decided
+                             **_dim("dim", qv.dim, qv.dim_itr),
+                             **_dim("tx_dim", qv.tx_dim, qv.tx_dim_itr)}
                     for v, qv in zip(lp.vectors, lp.qvectors)},
         "sockets": {str(s.index): {"rcvbuf": s.rcvbuf, "rmem_alloc": s.rmem_alloc,
                                    "rx_queue": s.rx_queue_bytes(), "drops": s.drops,
@@ -158,3 +150,10 @@ def _txq_result(lp, q: int, txq) -> dict:
                    stopped=txq.stopped())
     return out
 
+
+def _dim(key: str, dim, itrs) -> dict:
+    """A container's net_dim in the summary: {} when its ITR is static."""
+    if dim is None:
+        return {}
+    return {key: {"profile_ix": dim.profile_ix, "itr_us": itrs[dim.profile_ix],
+                  "decisions": dim.decisions, "profile_changes": dim.changes}}

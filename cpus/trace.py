@@ -100,7 +100,8 @@ class CpuTrace:
 
     def step(self, track: str, gen, t0: int, t1: int) -> None:
         """A step of `track`'s generator chain `gen` over [t0, t1)."""
-        if t1 > t0:
+        # outside the window, or once full, `_at` would drop it: skip reading the chain
+        if t1 > t0 and t1 > self.start and t0 < self.end and not self.truncated:
             self._at(track, call_stack(gen, self.names), t0, t1)
         if self.pending:
             self.pending.clear()              # a call that ended with no cost has no slice
@@ -193,7 +194,7 @@ class CpuTrace:
     def leaf(self, track: str, name: str, t0: int, t1: int, args: dict | None = None) -> None:
         """Work outside any generator (a hard IRQ handler, a context switch)."""
         if track == "hardirq" and self.read_counters is not None and \
-                self.start <= t0 < self.end:
+                self.start <= t0 < self.end and not self.truncated:
             # occupancy as each interrupt finds it, when it has changed
             for cname, v in self.read_counters():
                 if self.last_value.get(cname) != v and self._room():

@@ -333,8 +333,7 @@ class Tx:
         """The entry of the skb's next hop still to be resolved here, or None."""
         if not self.neigh:
             return None
-        by_flow = skb.sock == -1 or skb.sock in self.rr_servers
-        k = (self.neigh_of_flow.get(skb.flow, -1) if by_flow
+        k = (self.neigh_of_flow.get(skb.flow, -1) if self.by_flow(skb)
              else self.neigh_of_sender.get(skb.sock, -1) if skb.sock >= 0 else -1)
         return self.neigh.get(k)
 
@@ -419,11 +418,16 @@ class Tx:
             n.queue_bytes = 0
             self.cpu.raise_softirq_irqoff(NET_TX_SOFTIRQ, False)
 
+    def by_flow(self, skb) -> bool:
+        """A forwarded skb, or a udp_rr response: its flow, not its socket, names where it
+        goes."""
+        return skb.sock == -1 or skb.sock in self.rr_servers
+
     def queue_for(self, skb, hash_: int, tsk, rx_queue: int) -> int:
         """The TX queue (numbered across ports): a forwarded flow's is fixed by its route
         and recorded RX queue, a udp_rr response's by its 4-tuple's hash (plan time), else
         netdev_pick_tx's."""
-        if (skb.sock == -1 or skb.sock in self.rr_servers) and skb.flow in self.fwd_txq:
+        if self.by_flow(skb) and skb.flow in self.fwd_txq:
             return self.fwd_txq[skb.flow]
         return self.pick_tx(hash_, tsk, rx_queue)
 

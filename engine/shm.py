@@ -26,7 +26,7 @@ HDR = 64                         # write index (Q @0), read index (Q @8), flags 
 CAP = 1 << 22                    # data bytes per link (a frame must fit: see put)
 _Q = struct.Struct("<Q")
 _I = struct.Struct("<I")
-_LEN = struct.Struct("<I")
+_LEN = _I                        # a frame's length, before it in the ring
 W_AT, R_AT, READER_ASLEEP, WRITER_ASLEEP = 0, 8, 16, 20
 
 
@@ -42,10 +42,9 @@ def make_rings(links: list[tuple[str, str]], cap: int = CAP) -> dict[tuple[str, 
 
 
 class _Ring:
-    __slots__ = ("mm", "cap", "fd")
+    __slots__ = ("mm", "cap")
 
     def __init__(self, fd: int) -> None:
-        self.fd = fd
         size = os.fstat(fd).st_size
         self.mm = mmap.mmap(fd, size)
         self.cap = size - HDR

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 ID_LOW = (1 << 40) - 1      # a sent packet's id has its sender (+ 1) in the bits above
 
+# what an outgoing frame a capture records is: the nic's wire taps and the host's
+# dev_queue_xmit_nit say it the same way, and the coordinator writes the frame from it
+TX_FORWARDED, TX_SENT, TX_ARP, TX_RESPONSE = 0, 1, 2, 3
+
 
 def sampled(pid: int, sample: int) -> bool:
     """A trace follows one packet in `sample`: a received one by its wire id, a sent one

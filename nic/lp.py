@@ -39,7 +39,9 @@ class NicLP(LogicalProcess):
         self.flows = args["flows"]
         self.queue_cpu = args["queue_cpu"]            # RX queue -> name of the serving LP
         self.lp_index = args.get("lp_index", {})
-        self.sources = [FlowSource(i, f, args["seed"], self.end) for i, f in enumerate(self.flows)]
+        # a request/response flow's frames come from its clients (nic.rr), not a source
+        self.sources = [FlowSource(i, f, args["seed"], self.end)
+                        for i, f in enumerate(self.flows) if f["arrival"] != "rr"]
         self.sizes = np.array([f["size"] for f in self.flows], dtype=np.int64)
         # one receive wire per port (each port is its own link); flows arrive on theirs
         self.nports = args.get("ports", 1)

@@ -23,9 +23,7 @@ class FlowSource:
 
     def __init__(self, index: int, flow: dict, seed: int, duration: int) -> None:
         self.index = index
-        # ns between frames while sending (a request/response flow's frames come from
-        # its clients, nic.rr, not from here)
-        self.period = 1e9 / flow["pps"] if flow["arrival"] != "rr" else 0.0
+        self.period = 1e9 / flow["pps"]           # ns between frames while sending
         self.arrival = flow["arrival"]
         self.on = flow.get("on_ns", 0)
         self.off = flow.get("off_ns", 0)
@@ -37,7 +35,7 @@ class FlowSource:
         self._pending = np.empty(0, dtype=np.int64)
         self._next_k = 0
         self._t = float(self.start)
-        self.exhausted = self.start >= self.stop or flow["arrival"] == "rr"
+        self.exhausted = self.start >= self.stop
 
     def _more(self) -> np.ndarray:
         """The next block of start times, in ns, in order."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 
+from ..engine.skb import TX_ARP, TX_FORWARDED, TX_RESPONSE, TX_SENT
 from .traffic import Wire
 
 FCS = 4
@@ -153,6 +154,10 @@ class TxEngine:
             flowish = p[2] == -1 or p[2] in self.rr_servers
             if self.cap_flows is not None and not (flowish and p[1] in self.cap_flows):
                 continue                   # senders, ARP, flows not asked for
+            # who: the flow, the sender, or the neighbour an ARP request asks for
+            kind = (TX_FORWARDED if p[2] == -1 else TX_ARP if p[2] == -2
+                    else TX_RESPONSE if flowish else TX_SENT)
+            who = p[2] if kind == TX_SENT else p[1]
             for j in range(i0, i1 + 1):
                 if ends[j] >= self.end:
                     return                 # on the wire after the run
@@ -160,11 +165,7 @@ class TxEngine:
                     self.cap_cut[port] = True
                     return
                 piece = j - i0 + (p[7] if len(p) > 7 else 0)
-                # kind 0 forwarded (flow), 1 a sender's (sender), 2 the kernel's ARP
-                # request (neighbour)
-                kind = 0 if p[2] == -1 else 2 if p[2] == -2 else 3 if flowish else 1
-                got.append((ends[j], kind, p[1] if kind != 1 else p[2], p[0], piece,
-                            sizes[j] - FCS))
+                got.append((ends[j], kind, who, p[0], piece, sizes[j] - FCS))
 
     def _trace(self, port: int, pkts: list, done: list, sizes: list) -> None:
         ch = self.trace
