@@ -259,6 +259,8 @@ def draw(target: str, what: list[str], out_dir: str | None, fmt: str,
                 figs.append((w, {"cpu": plot_cpu, "drops": plot_drops, "irq": plot_irq,
                                  "latency": plot_latency,
                                  "timeline": plot_timeline}[w](plt, target)))
+        except PlotError:
+            raise                               # what the figure itself says is missing
         except (KeyError, ValueError, TypeError, AttributeError, IndexError) as e:
             # a file softnet did not write, or wrote in another version
             what_ = f"lacks {e}" if isinstance(e, KeyError) else f"has a bad value ({e})"

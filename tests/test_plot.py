@@ -54,6 +54,7 @@ def test_a_sweep_figure(tmp_path, capsys):
     assert main(["plot", str(sw), "--y", "nonsense"]) == 2
     err = capsys.readouterr().err
     assert "--y nonsense" in err and "delivered" in err
+    assert "a file it reads" not in err            # the question was wrong, not the files
     assert main(["plot", str(sw), "cpu"]) == 2
     assert "points/N" in capsys.readouterr().err
 
