@@ -443,7 +443,8 @@ def _sweep(args) -> int:
         raw = load_file(args.file)
         sets = _sets(args)
         validate(apply_sets(raw, sets))
-        check_points(raw, sets, grid(vary))
+        pts = grid(vary)
+        check_points(raw, sets, pts)
     except (ConfigError, SweepError) as e:
         print(f"softnet: config error: {e}", file=sys.stderr)
         return EXIT_INPUT
@@ -464,11 +465,11 @@ def _sweep(args) -> int:
         print(f"softnet: {e}", file=sys.stderr)
         return EXIT_INPUT
     with rundir:
-        npts = len(grid(vary))
+        npts = len(pts)
         where = f"on {args.scheduler}" if runner else "here"
         say(f"softnet: sweep of {npts} points, {min(jobs, npts)} at a time {where} "
             f"({args.mode} mode)")
-        failed = run_sweep(args.file, raw, sets, vary, rundir, jobs, args.mode, say,
+        failed = run_sweep(args.file, sets, vary, pts, rundir, jobs, args.mode, say,
                            args.plot, runner)
     out = args.out or os.path.relpath(rundir.out)
     if failed:

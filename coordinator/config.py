@@ -1236,24 +1236,24 @@ def _validate_flows(flows, duration_ns: int, nic: dict) -> list[dict]:
     out = []
     names: set[str] = set()
     for i, key, f in _tables("flows", flows, FLOW_KEYS | RR_KEYS):
+        name = _name(f"{key}.name", f.get("name", f"flow{i}"))
+        if name in names:
+            _fail(f"{key}.name", name, "flow names must be unique (results are kept by "
+                  "flow name)")
+        names.add(name)
+        for side in ("src", "dst"):
+            if side not in f:
+                raise ConfigError(f"{key}.{side}: missing; give 'ADDRESS:PORT'")
         if f.get("proto") in RR_PROTOS:
-            rr = _validate_rr_flow(i, key, f, duration_ns, nic, names)
-            out += rr
+            out += _validate_rr_flow(key, f, duration_ns, nic, name)
             continue
-        r = {"name": _name(f"{key}.name", f.get("name", f"flow{i}"))}
-        if r["name"] in names:
-            _fail(f"{key}.name", r["name"], "flow names must be unique (results are kept "
-                  "by flow name)")
-        names.add(r["name"])
+        r = {"name": name}
         r["port"] = _int(f"{key}.port", f.get("port", 0), 0, nic["ports"] - 1,
                          f"the port it arrives on, 0 to {nic['ports'] - 1} "
                          f"({', '.join(nic['port_names'])})")
         r["proto"] = proto = _choice(f"{key}.proto", f.get("proto", "udp"), L4_HDR,
                                      "udp, or tcp (an in-order bulk stream of segments at "
                                      "the given rate)")
-        for side in ("src", "dst"):
-            if side not in f:
-                raise ConfigError(f"{key}.{side}: missing; give 'ADDRESS:PORT'")
         r["src"], r["dst"] = f["src"], f["dst"]
         r["src_ip"], r["sport"] = _endpoint(f"{key}.src", f["src"])
         r["dst_ip"], r["dport"] = _endpoint(f"{key}.dst", f["dst"])
@@ -1290,8 +1290,8 @@ def _validate_flows(flows, duration_ns: int, nic: dict) -> list[dict]:
     return out
 
 
-def _validate_rr_flow(i: int, key: str, f: dict, duration_ns: int, nic: dict,
-                      names: set) -> list[dict]:
+def _validate_rr_flow(key: str, f: dict, duration_ns: int, nic: dict,
+                      name: str) -> list[dict]:
     """A netperf UDP_RR test: `instances` clients, each a flow of its own (its source
     port is src's plus its number), one transaction outstanding each. Returns the
     instances' flows, each named NAME#k and carrying the test's settings under `rr`."""
@@ -1301,17 +1301,9 @@ def _validate_rr_flow(i: int, key: str, f: dict, duration_ns: int, nic: dict,
                   "no rate (each instance sends its next request once its response is in; "
                   "`instances` sets the load, `request` the size)")
     _unknown(key, f, RR_KEYS)
-    name = _name(f"{key}.name", f.get("name", f"flow{i}"))
-    if name in names:
-        _fail(f"{key}.name", name, "flow names must be unique (results are kept by flow "
-              "name)")
-    names.add(name)
     if f["proto"] == "tcp_rr":
         _fail(f"{key}.proto", "tcp_rr", "udp_rr (TCP_RR needs TCP's retransmission timer and "
               "loss probe, not modelled yet)")
-    for side in ("src", "dst"):
-        if side not in f:
-            raise ConfigError(f"{key}.{side}: missing; give 'ADDRESS:PORT'")
     src_ip, sport = _endpoint(f"{key}.src", f["src"])
     dst_ip, dport = _endpoint(f"{key}.dst", f["dst"])
     for k, v in (("src", src_ip), ("dst", dst_ip)):

@@ -169,21 +169,20 @@ def merge_calls(slices: list) -> list[Call]:
     return calls
 
 
-def render_cpu(cpu: int, ncpus: int, slices: list, pids: dict[str, int],
-               notes: dict | None = None, roots: list | None = None) -> list[str]:
-    """slices: (track, depth, name, start, end, args, continues) of one CPU. A call cut
-    by a hard IRQ is one call with the IRQ inside it, as ftrace shows an interrupt on
-    the interrupted task's stack; a task's lines after another task's get verif_pid's
-    context-switch banner (`pids`: each task's pid). `notes`: comments (`/* … */`, as
-    trace_marker writes show) before the calls they name by (track, depth, start).
-    `roots`: (track, depth, start) of the calls to show, each with what ran inside it (its calls and
-    the IRQs that cut it), from depth 0; None: everything."""
+def render_cpu(cpu: int, ncpus: int, calls: list[Call], pids: dict[str, int],
+               notes: dict | None = None) -> list[str]:
+    """calls: one CPU's (`merge_calls`). A call cut by a hard IRQ is one call with the
+    IRQ inside it, as ftrace shows an interrupt on the interrupted task's stack; a task's
+    lines after another task's get verif_pid's context-switch banner (`pids`: each
+    task's pid). `notes`: comments (`/* … */`, as trace_marker writes show) before the
+    calls they name by (track, depth, start); only those calls are shown then, each with
+    what ran inside it (its calls and the IRQs that cut it), from depth 0. None:
+    everything."""
     pre = cpu_field(cpu, ncpus)
     irq = pre + "  "
-    calls = merge_calls(slices)
     shift: dict[Call, int] = {}
-    if roots is not None:
-        want = {tuple(x) for x in roots}
+    if notes is not None:
+        want = notes.keys()
         by_start = sorted(calls, key=lambda c: c.start)
         starts = [c.start for c in by_start]
         for top in (c for c in calls if (c.track, c.depth, c.start) in want):
@@ -269,9 +268,11 @@ class CallIndex:
 ROOTS = ("udp_sendmsg", "udp_recvmsg", "tcp_recvmsg", "net_rx_action", "net_tx_action")
 
 
-def packet_graphs(r: dict, results: dict, n: int) -> dict[int, tuple[list, dict]]:
-    """Per CPU, the calls that handled the first `n` followed packets, as (track, depth,
-    start) of each, and the comments that name the packets before them."""
+def packet_graphs(r: dict, results: dict, n: int,
+                  calls_of: dict[int, list[Call]]) -> dict[int, dict[tuple, list[str]]]:
+    """Per CPU, the calls that handled the first `n` followed packets, by (track, depth,
+    start), with the comments that name the packets before them. `calls_of`: each
+    traced CPU's calls."""
     from .trace import SliceIndex, followed
     found: dict[int, tuple] = {}              # cpu -> (its slices' index, its calls' one)
     roots: dict[int, dict[tuple, list[str]]] = {}
@@ -281,7 +282,7 @@ def packet_graphs(r: dict, results: dict, n: int) -> dict[int, tuple[list, dict]
             if tr is None:
                 continue                        # a CPU the trace leaves out
             if c not in found:
-                found[c] = (SliceIndex(tr["slices"]), CallIndex(merge_calls(tr["slices"])))
+                found[c] = (SliceIndex(tr["slices"]), CallIndex(calls_of[c]))
             index, calls = found[c]
             inner = index.containing(t, track)  # the context running then
             if inner is None:
@@ -295,7 +296,7 @@ def packet_graphs(r: dict, results: dict, n: int) -> dict[int, tuple[list, dict]
             note = f"{f.label()}: {what}"
             if note not in whats:
                 whats.append(note)
-    return {c: (list(by_root), by_root) for c, by_root in roots.items()}
+    return roots
 
 
 def ftrace_files(r: dict, results: dict) -> dict[str, str]:
@@ -305,17 +306,16 @@ def ftrace_files(r: dict, results: dict) -> dict[str, str]:
     pids = {IDLE: 0}
     pids.update({f"ksoftirqd/{c}": 10 + 8 * c for c in range(r["cpus"])})
     pids.update({a["name"]: 1000 + i for i, a in enumerate(r["apps"])})
+    # a CPU left out by observe.trace_cpus has no trace
+    calls_of = {c: merge_calls(tr["slices"]) for c in range(r["cpus"])
+                if (tr := results[f"cpu{c}"].get("trace")) is not None}
     lines = []
     npk = r["observe"].get("ftrace_packets")
-    graphs = packet_graphs(r, results, npk) if npk else {}
-    for c in range(r["cpus"]):
-        tr = results[f"cpu{c}"].get("trace")
-        if tr is None:                      # a CPU left out by observe.trace_cpus
-            continue
-        if npk:
-            if c in graphs:
-                lines += render_cpu(c, r["cpus"], tr["slices"], pids, graphs[c][1],
-                                    graphs[c][0])
-        else:
-            lines += render_cpu(c, r["cpus"], tr["slices"], pids)
+    if npk:
+        graphs = packet_graphs(r, results, npk, calls_of)
+        for c in sorted(graphs):
+            lines += render_cpu(c, r["cpus"], calls_of[c], pids, graphs[c])
+    else:
+        for c, calls in calls_of.items():
+            lines += render_cpu(c, r["cpus"], calls, pids)
     return {"ftrace.txt": HEADER + "".join(line + "\n" for line in lines)}

@@ -69,6 +69,22 @@ def _partial(src, dst, proto: int, l4_len: int) -> int:
     return ~dpkt.in_cksum_done(dpkt.in_cksum_add(0, pseudo)) & 0xFFFF
 
 
+def _udp(sport: int, dport: int, data: bytes, partial_of: tuple | None = None):
+    """A UDP header over `data`; `partial_of` (source, destination address): with the
+    checksum a CHECKSUM_PARTIAL skb carries (else none: dpkt fills it in)."""
+    udp = dpkt.udp.UDP(sport=sport, dport=dport, data=data)
+    udp.ulen = len(udp)
+    if partial_of is not None:
+        udp.sum = _partial(*partial_of, dpkt.ip.IP_PROTO_UDP, len(udp))
+    return udp
+
+
+def _host_udp_frame(src, dst, udp, ident: int, eth_src: bytes, eth_dst: bytes) -> bytes:
+    """A datagram the host sends (TTL 64), whole in one frame."""
+    ip, etype = _ip(src, dst, dpkt.ip.IP_PROTO_UDP, 64, udp, ident)
+    return _ether(eth_src, eth_dst, etype, ip)
+
+
 def _ether(src: bytes, dst: bytes, etype: int, ip, pad: bool = True) -> bytes:
     """`pad`: to the 60 bytes a frame has on the wire (the device pads; a host's tap
     before it sees the skb as it is)."""
@@ -115,8 +131,7 @@ class FlowFrames:
             l4.off = (20 + len(l4.opts)) // 4
             proto = dpkt.ip.IP_PROTO_TCP
         else:
-            l4 = dpkt.udp.UDP(sport=f["sport"], dport=f["dport"], data=data)
-            l4.ulen = len(l4)
+            l4 = _udp(f["sport"], f["dport"], data)
             proto = dpkt.ip.IP_PROTO_UDP
         if segs > 1 and csum == "first":
             first = self.frame(pid, index, t_sent, ttl, eth_src, eth_dst)
@@ -136,13 +151,9 @@ def rr_response(flow: dict, pid: int, eth_src: bytes, eth_dst: bytes,
     destination to its source, the flow's response payload (`partial`: before the device
     fills in the checksum, as the host's tap sees it)."""
     src, dst = ipaddress.ip_address(flow["dst_ip"]), ipaddress.ip_address(flow["src_ip"])
-    udp = dpkt.udp.UDP(sport=flow["dport"], dport=flow["sport"],
-                       data=_payload(pid, flow["rr"]["response"]))
-    udp.ulen = len(udp)
-    if partial:
-        udp.sum = _partial(src, dst, dpkt.ip.IP_PROTO_UDP, len(udp))
-    ip, etype = _ip(src, dst, dpkt.ip.IP_PROTO_UDP, 64, udp)
-    return _ether(eth_src, eth_dst, etype, ip)
+    udp = _udp(flow["dport"], flow["sport"], _payload(pid, flow["rr"]["response"]),
+               (src, dst) if partial else None)
+    return _host_udp_frame(src, dst, udp, 0, eth_src, eth_dst)
 
 
 class SenderFrames:
@@ -169,12 +180,9 @@ class SenderFrames:
         if self.gso and segs == 1:          # a segment validate_xmit_skb cut in software
             return self.frame(pid, piece, eth_src, eth_dst, partial=True)
         send = pid - piece if self.gso else pid
-        udp = dpkt.udp.UDP(sport=a["sport"], dport=a["dport"], data=_payload(send, a["payload"]))
-        udp.ulen = len(udp)
-        udp.sum = _partial(self.src, self.dst, dpkt.ip.IP_PROTO_UDP, len(udp))
-        ip, etype = _ip(self.src, self.dst, dpkt.ip.IP_PROTO_UDP, 64, udp,
-                        send if self.connected else 0)
-        return _ether(eth_src, eth_dst, etype, ip)
+        udp = _udp(a["sport"], a["dport"], _payload(send, a["payload"]), (self.src, self.dst))
+        return _host_udp_frame(self.src, self.dst, udp, send if self.connected else 0,
+                               eth_src, eth_dst)
 
     def frame(self, pid: int, piece: int, eth_src: bytes, eth_dst: bytes,
               partial: bool = False) -> bytes:
@@ -184,20 +192,14 @@ class SenderFrames:
         send = pid - piece if len(self.frags) > 1 or self.gso else pid   # the send's id
         if self.gso:
             sizes = gso_segments(a["payload"], self.gso)
-            udp = dpkt.udp.UDP(sport=a["sport"], dport=a["dport"],
-                               data=_payload(send, sizes[piece]))
-            udp.ulen = len(udp)
-            if partial:
-                udp.sum = _partial(self.src, self.dst, dpkt.ip.IP_PROTO_UDP, len(udp))
-            ip, etype = _ip(self.src, self.dst, dpkt.ip.IP_PROTO_UDP, 64, udp,
-                            (send + piece) if self.connected else 0)
-            return _ether(eth_src, eth_dst, etype, ip)
-        udp = dpkt.udp.UDP(sport=a["sport"], dport=a["dport"], data=_payload(send, a["payload"]))
-        udp.ulen = len(udp)
+            udp = _udp(a["sport"], a["dport"], _payload(send, sizes[piece]),
+                       (self.src, self.dst) if partial else None)
+            return _host_udp_frame(self.src, self.dst, udp,
+                                   (send + piece) if self.connected else 0, eth_src, eth_dst)
+        udp = _udp(a["sport"], a["dport"], _payload(send, a["payload"]))
         if len(self.frags) == 1:
-            ip, etype = _ip(self.src, self.dst, dpkt.ip.IP_PROTO_UDP, 64, udp,
-                            send if self.connected else 0)
-            return _ether(eth_src, eth_dst, etype, ip)
+            return _host_udp_frame(self.src, self.dst, udp, send if self.connected else 0,
+                                   eth_src, eth_dst)
         # the whole datagram once, for its checksum; then its bytes cut into fragments
         whole, _ = _ip(self.src, self.dst, dpkt.ip.IP_PROTO_UDP, 64, udp, df=False)
         body = bytes(whole)[20:]

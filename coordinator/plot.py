@@ -69,12 +69,11 @@ def _ms(rows, key="t_ns") -> list[float]:
     return [int(r[key]) / 1e6 for r in rows]
 
 
-def _label(fig, ax, title: str, x: str, y: str, legend: bool = True):
+def _label(fig, ax, title: str, x: str, y: str):
     ax.set_title(title)
     ax.set_xlabel(x)
     ax.set_ylabel(y)
-    if legend:
-        ax.legend(fontsize="small")
+    ax.legend(fontsize="small")
     return fig
 
 
@@ -151,16 +150,12 @@ def plot_latency(plt, run: str):
 def plot_timeline(plt, run: str):
     """Each CPU's tracks with their slices, the outermost coloured by function, the
     nested ones drawn thinner inside them (what Perfetto shows, as a still picture)."""
-    import json
     path = os.path.join(run, "trace.json")
     if not os.path.lexists(path):
         raise PlotError(f"{path}: not found (run it again with --trace, e.g. with "
                         "--set 'observe.trace_window=[\"1ms\", \"1200us\"]' for a short "
                         "stretch)")
-    try:
-        ev = json.loads(run_text(run, "trace.json"))
-    except json.JSONDecodeError as e:
-        raise Damaged(f"{path}: damaged (not valid JSON: {e})") from None
+    ev = run_json(run, "trace.json", list)
     procs = {e["pid"]: e["args"]["name"] for e in ev
              if e.get("ph") == "M" and e.get("name") == "process_name" and e["pid"]}
     threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in ev

@@ -43,8 +43,9 @@ def run_text(run_dir: str, rel: str) -> str:
     return as_text(os.path.join(run_dir, rel), read_run_file(run_dir, rel))
 
 
-def run_json(run_dir: str, rel: str) -> dict:
-    """A JSON object file of the run directory (summary.json)."""
+def run_json(run_dir: str, rel: str, expect: type = dict):
+    """A JSON file of the run directory: an object (summary.json), or as `expect` says
+    (a list: trace.json)."""
     path = os.path.join(run_dir, rel)
     text = run_text(run_dir, rel)
     if not text.strip():
@@ -53,6 +54,7 @@ def run_json(run_dir: str, rel: str) -> dict:
         s = json.loads(text)
     except json.JSONDecodeError as e:
         raise Damaged(f"{path}: damaged (not valid JSON: {e})") from None
-    if not isinstance(s, dict):
-        raise Damaged(f"{path}: damaged (a JSON {type(s).__name__}, not an object)")
+    if not isinstance(s, expect):
+        what = "an object" if expect is dict else f"a {expect.__name__}"
+        raise Damaged(f"{path}: damaged (a JSON {type(s).__name__}, not {what})")
     return s

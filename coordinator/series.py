@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 
-from softnet.engine.histogram import percentiles
+from softnet.engine.histogram import merge, percentiles
 
 CPU_COLS = ("t_ns", "t_end_ns", "cpu", "hardirq_ns", "softirq_ns", "ksoftirqd_ns", "task_ns",
             "idle_ns", "busy", "interrupts", "net_rx_softirqs", "net_tx_softirqs",
@@ -74,24 +74,21 @@ def series_files(r: dict, results: dict) -> dict[str, str]:
     for k, f, c in results["nic"].get("series_ntuple_dropped", []):
         dropped[(k, f)] = dropped.get((k, f), 0) + c
         drops[(k, "rx", "nic_ntuple_drop")] = drops.get((k, "rx", "nic_ntuple_drop"), 0) + c
-    reads: dict = {}
+    parts: dict = {}                    # (interval, flow) -> each CPU's histogram of reads
     for s in cpus:
         for k, f, c in s["flow_dropped"]:
             dropped[(k, f)] = dropped.get((k, f), 0) + c
         for k, f, cnt, total, mx, bins in s["flow_reads"]:
-            e = reads.setdefault((k, f), {"n": 0, "sum": 0, "max": 0, "bins": {}})
-            e["n"] += cnt
-            e["sum"] += total
-            e["max"] = max(e["max"], mx)
-            for b, c in bins:
-                e["bins"][b] = e["bins"].get(b, 0) + c
+            parts.setdefault((k, f), []).append({"n": cnt, "sum": total, "max": mx,
+                                                 "bins": bins})
+    reads = {kf: merge(p) for kf, p in parts.items()}
     flow_rows = []
     for k in range(n):
         for f, name in enumerate(names):
             h = reads.get((k, f))
             lat = ["", "", "", ""]
             if h is not None:
-                p = percentiles({**h, "bins": sorted(h["bins"].items())}, (50, 99))
+                p = percentiles(h, (50, 99))
                 lat = [p["mean"], p["p50"], p["p99"], p["max"]]
             flow_rows.append([*span(k), name, offered.get((k, f), 0),
                               0 if h is None else h["n"], forwarded.get((k, f), 0),

@@ -27,7 +27,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from .config import ConfigError, apply_sets, validate
-from .plot import PlotError, plot_sweep, pyplot
+from .plot import PlotError, draw
+from .rundir import MARKER
 from .runfiles import Damaged, run_json
 
 MAX_POINTS = 1000
@@ -201,21 +202,13 @@ def table(vary, pts, results) -> str:
 
 
 def _plot(sweep_dir: str, y: str, say) -> None:
-    """sweep.png: `y` against the first swept key, when matplotlib is there."""
+    """sweep.png (next to sweep.csv): `y` against the first swept key, when matplotlib is
+    there."""
     try:
-        plt = pyplot()
-    except PlotError as e:
-        say(f"sweep: no sweep.png: {e}")
-        return
-    try:
-        fig = plot_sweep(plt, sweep_dir, None, y)
-    except (PlotError, ValueError, KeyError) as e:
+        draw(sweep_dir, ["sweep"], sweep_dir, "png", None, y)
+    except (PlotError, Damaged) as e:
         # the table is what matters: a figure that cannot be drawn loses nothing else
         say(f"sweep: no sweep.png: {e}")
-        return
-    fig.tight_layout()
-    fig.savefig(os.path.join(sweep_dir, "sweep.png"), metadata={"Software": None})
-    plt.close(fig)
 
 
 class LocalRunner:
@@ -232,12 +225,12 @@ class LocalRunner:
         self.children.stop()
 
 
-def run_sweep(file: str | None, raw: dict, sets: list[str], vary, rundir, jobs: int,
+def run_sweep(file: str | None, sets: list[str], vary, pts: list, rundir, jobs: int,
               mode: str, say, plot_y: str = "delivered", runner=None) -> int:
-    """Run every point into a staging directory, write the table, put it in place.
-    Returns the number of points that failed. `runner`: where points run (LocalRunner by
-    default; coordinator.cluster.ClusterRunner for a Dask cluster)."""
-    pts = grid(vary)
+    """Run every point (`pts`, the grid of `vary`) into a staging directory, write the
+    table, put it in place. Returns the number of points that failed. `runner`: where
+    points run (LocalRunner by default; coordinator.cluster.ClusterRunner for a Dask
+    cluster)."""
     tmp = rundir.stage()
     runner = runner or LocalRunner(file)
     pool = ThreadPoolExecutor(max_workers=jobs)
@@ -295,7 +288,7 @@ def run_sweep(file: str | None, raw: dict, sets: list[str], vary, rundir, jobs: 
                                   for pt, res in zip(pts, results)]}, f, indent=1)
             f.write("\n")
         _plot(tmp, plot_y, say)
-        with open(os.path.join(tmp, ".softnet-run"), "w") as f:
+        with open(os.path.join(tmp, MARKER), "w") as f:
             f.write("softnet sweep directory: `softnet sweep --force` may replace it\n")
     except BaseException:
         stopping.set()

@@ -15,7 +15,7 @@ Times are µs written from integer ns with three decimals (Perfetto reads them b
 exact ns). The array form is used, which Perfetto accepts even cut short. A first
 metadata record says what the trace covers and whether it was cut at `trace_max`.
 
-May import: `engine.skb`, the standard library.
+May import: `engine.skb`, `nic.traffic` (the wire's framing), the standard library.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import bisect
 import json
 
 from ..engine.skb import ID_LOW
+from ..nic.traffic import WIRE_OVERHEAD_BYTES
 
 
 def _us(ns: int) -> str:
@@ -202,7 +203,7 @@ def _arrows(r: dict, results: dict, shown: list[int], tids: dict) -> list[str]:
 
     def on_wire(size: int) -> int:
         """A frame's time on the wire (`size` with FCS; preamble and gap added)."""
-        return (size + 20) * 8 * 10**9 // rate
+        return (size + WIRE_OVERHEAD_BYTES) * 8 * 10**9 // rate
 
     for f in followed(r, results):
         steps = []                              # (pid, tid, ts ns)
