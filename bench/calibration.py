@@ -10,14 +10,18 @@ whether the pieces add back up: what a drop stage frees, which TX steps a forwar
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 
-from softnet.coordinator.cli import main as softnet
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from runner import run_softnet  # noqa: E402
+
+from softnet.coordinator.config import load_file  # noqa: E402
+
+ROOT = os.path.dirname(HERE)
 CAL = os.path.join(ROOT, "examples", "calibration")
 
 # (file, what is counted, published pps, source)
@@ -37,14 +41,9 @@ def counted(s: dict, what: str) -> int:
     return s["drops"].get(what, 0)
 
 
-def rate(path: str, what: str, duration: str, mode: str, out: str) -> float:
+def rate(path: str, what: str, duration: str, mode: str, d: str, tag: str) -> float:
     """Packets per simulated second through the stage `what`."""
-    code = softnet(["run", path, "--mode", mode, "--out", out, "--quiet", "--force",
-                    "--duration", duration])
-    if code != 0:
-        raise SystemExit(f"{path}: softnet exited {code}")
-    with open(os.path.join(out, "summary.json")) as f:
-        s = json.load(f)
+    s = run_softnet(load_file(path), mode, d, tag, ("--duration", duration))[0]
     return counted(s, what) * 1e9 / s["duration_ns"]
 
 
@@ -57,8 +56,7 @@ def main(argv=None) -> int:
           f"{'ratio':>6}  source")
     with tempfile.TemporaryDirectory() as d:
         for name, what, published, source in FIGURES:
-            got = rate(os.path.join(CAL, name), what, a.duration, a.mode,
-                       os.path.join(d, name[:-5]))
+            got = rate(os.path.join(CAL, name), what, a.duration, a.mode, d, name[:-5])
             print(f"{name[:-5]:<14} {what:<13} {got:>12,.0f} {published:>12,} "
                   f"{got / published:>6.3f}  {source}")
     return 0

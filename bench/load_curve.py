@@ -11,29 +11,29 @@ interrupt rate is capped from the start.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 
-from softnet.coordinator.cli import main as softnet
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from runner import run_softnet  # noqa: E402
+
+from softnet.coordinator.config import load_file  # noqa: E402
+
+ROOT = os.path.dirname(HERE)
 FILE = os.path.join(ROOT, "examples", "calibration", "noports.toml")
 RATES = "50k,100k,200k,400k,800k,1200k,1600k,2000k,2400k,2800k"
 MODES = (("adaptive-rx on", []), ("rx-usecs 50", ["nic.adaptive_rx=false",
                                                   "nic.rx_usecs=50"]))
 
 
-def point(rate: str, sets: list[str], duration: str, out: str) -> dict:
-    args = ["run", FILE, "--mode", "inline", "--out", out, "--quiet", "--force",
-            "--duration", duration, "--set", f"flows.0.rate={rate}pps"]
-    for s in sets:
-        args += ["--set", s]
-    if softnet(args) != 0:
-        raise SystemExit(f"rate {rate}: softnet failed")
-    with open(os.path.join(out, "summary.json")) as f:
-        s = json.load(f)
+def point(rate: str, sets: list[str], duration: str, d: str, tag: str) -> dict:
+    extra = ["--duration", duration]
+    for s in [f"flows.0.rate={rate}pps", *sets]:
+        extra += ["--set", s]
+    s = run_softnet(load_file(FILE), "inline", d, tag, tuple(extra))[0]
     secs = s["duration_ns"] / 1e9
     irqs = sum(v.get("interrupts", 0) for v in s["vectors"].values())
     return {"busy": s["cpu_busy_share"]["cpu0"], "pps": s["drops"].get("udp_no_ports", 0)
@@ -53,7 +53,7 @@ def main(argv=None) -> int:
         for r in rates:
             cells = []
             for i, (_, sets) in enumerate(MODES):
-                p = point(r, sets, a.duration, os.path.join(d, f"{r}-{i}"))
+                p = point(r, sets, a.duration, d, f"{r}-{i}")
                 cells.append(f"{100 * p['busy']:>8.1f} {p['pps']:>11,.0f} {p['irq_s']:>9,.0f}")
             print(f"{r:>8} | " + " | ".join(cells))
     return 0

@@ -16,14 +16,14 @@ gives and says what the published result is made of:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 
-import tomli_w
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 
-from softnet.coordinator.cli import main as softnet
+from runner import run_softnet  # noqa: E402
 
 
 def one_socket(producers: int, duration: str) -> dict:
@@ -70,14 +70,7 @@ def xps(on: bool, duration: str) -> dict:
 
 
 def run(cfg: dict, d: str, tag: str) -> dict:
-    path = os.path.join(d, f"{tag}.toml")
-    with open(path, "wb") as f:
-        tomli_w.dump(cfg, f)
-    out = os.path.join(d, tag)
-    if softnet(["run", path, "--mode", "inline", "--out", out, "--quiet", "--force"]) != 0:
-        raise SystemExit(f"{tag}: softnet failed")
-    with open(os.path.join(out, "summary.json")) as f:
-        return json.load(f)
+    return run_softnet(cfg, "inline", d, tag)[0]
 
 
 def main(argv=None) -> int:

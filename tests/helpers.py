@@ -17,8 +17,9 @@ def softnet(*args, **kw):
 
 
 def run_inline(out, *sets, file=BASIC):
+    """Run `file` (None: the built-in default experiment) inline; its summary."""
     from softnet.coordinator.cli import main
-    args = ["run", file, "--mode", "inline", "--out", str(out), "--quiet"]
+    args = ["run", *([file] if file else []), "--mode", "inline", "--out", str(out), "--quiet"]
     for s in sets:
         args += ["--set", s]
     assert main(args) == 0
@@ -60,6 +61,33 @@ def ethtool(path):
     """ethtool_S.txt of a run directory as {name: int}."""
     return {k: int(v) for k, v in (l.strip().split(": ") for l in
                                   (path / "ethtool_S.txt").read_text().splitlines()[1:])}
+
+
+def refused(*sets, file=None):
+    """What validation says refusing the experiment (`file`, None: the built-in default)
+    with these --set assignments; it must refuse."""
+    import pytest
+    from softnet.coordinator.config import ConfigError, apply_sets, load_file, validate
+    with pytest.raises(ConfigError) as e:
+        validate(apply_sets(load_file(file), list(sets)))
+    return str(e.value)
+
+
+def pcap_records(path):
+    """(timestamp, frame) of a pcap file softnet wrote (nanosecond format)."""
+    import struct
+    import dpkt
+    with open(path, "rb") as f:
+        assert struct.unpack("<I", f.read(4))[0] == 0xA1B23C4D   # nanosecond magic
+        f.seek(0)
+        return list(dpkt.pcap.Reader(f))
+
+
+def pcap_ip_frames(path):
+    """The IP frames of a capture, parsed (the kernel's ARP exchange left out)."""
+    import dpkt
+    return [e for e in (dpkt.ethernet.Ethernet(buf) for _, buf in pcap_records(path))
+            if e.type != dpkt.ethernet.ETH_TYPE_ARP]
 
 
 def assert_refused(tmp_path, file, sets, msg):

@@ -4,10 +4,11 @@ import os
 
 import pytest
 
-from softnet.coordinator.config import ConfigError, arfs_refused_types, load_file, validate
+from softnet.coordinator.config import arfs_refused_types, load_file, validate
 from softnet.coordinator.topology import plan
 from softnet.cpus.arfs import Arfs, cpu_rmap
 from softnet.cpus.rfs import RfsRx, SockFlowTable
+import helpers
 from helpers import ROOT, balanced, run_both_modes, run_inline, softnet
 from softnet.nic.arfs import ArfsTable
 
@@ -18,11 +19,7 @@ SHORT = "duration=\"3ms\""
 
 # -- validation as ice does it -------------------------------------------------------------
 def refused(*sets, file=NTUPLE):
-    raw = load_file(file)
-    from softnet.coordinator.config import apply_sets
-    with pytest.raises(ConfigError) as e:
-        validate(apply_sets(raw, list(sets)))
-    return str(e.value)
+    return helpers.refused(*sets, file=file)
 
 
 @pytest.mark.parametrize("rule, words", [

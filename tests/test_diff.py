@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from helpers import softnet
+from helpers import run_inline, softnet, summary
 
 from softnet.coordinator.cli import main
 from softnet.coordinator.compare import (flatten, parse_header_pairs, parse_softnet_stat,
@@ -13,10 +13,7 @@ from softnet.coordinator.compare import (flatten, parse_header_pairs, parse_soft
 
 
 def _run(out, *sets):
-    args = ["run", "--mode", "inline", "--out", str(out), "--quiet", "--duration", "3ms"]
-    for s in sets:
-        args += ["--set", s]
-    assert main(args) == 0
+    run_inline(out, 'duration="3ms"', *sets, file=None)
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +63,7 @@ def test_a_changed_rate_shows_in_config_figures_and_counters(runs, capsys):
     out = capsys.readouterr().out
     line = next(l for l in out.splitlines() if l.strip().startswith("flows.steady-a.rate"))
     assert "400kpps" in line
-    sa = json.load(open(f"{a}/summary.json"))
-    sb = json.load(open(f"{b}/summary.json"))
+    sa, sb = summary(a), summary(b)
     assert sa["offered"] != sb["offered"]
     # the deltas are B − A of the files themselves
     assert main(["diff", a, b, "--json"]) == 1

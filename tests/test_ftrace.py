@@ -5,10 +5,9 @@ import re
 
 import pytest
 
-from helpers import ROOT, softnet
+from helpers import ROOT, refused, softnet
 
 from softnet.coordinator.cli import main
-from softnet.coordinator.config import ConfigError, apply_sets, load_file, validate
 from softnet.coordinator.ftrace import DASHES, HEADER, cpu_field, duration, mark, proc
 
 SENDER = f"{ROOT}/examples/sender.toml"
@@ -188,9 +187,10 @@ def test_the_graphs_of_n_followed_packets(tmp_path, file, n, roots, whats):
                     f"observe.ftrace_packets={n}", "--set", "observe.trace_sample=1")
         assert r.returncode == 0, r.stderr
         assert (tmp_path / "pp" / "ftrace.txt").read_text() == text
-    with pytest.raises(ConfigError) as e:
-        validate(apply_sets(load_file(None), ["observe.ftrace_packets=3"]))
-    assert "needs ftrace = true" in str(e.value)
+
+
+def test_packet_graphs_need_the_function_graph():
+    assert "needs ftrace = true" in refused("observe.ftrace_packets=3")
 
 
 def test_an_interrupt_nests_in_the_call_it_cut(tmp_path):

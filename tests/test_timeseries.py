@@ -6,10 +6,10 @@ import csv
 
 import pytest
 
-from helpers import BASIC, softnet, summary
+from helpers import BASIC, ethtool, refused, softnet, summary
 
 from softnet.coordinator.cli import main
-from softnet.coordinator.config import ConfigError, apply_sets, auto_interval, load_file, validate
+from softnet.coordinator.config import apply_sets, auto_interval, load_file, validate
 
 TABLES = ("cpu", "queue", "flow", "drops", "socket")
 
@@ -66,10 +66,9 @@ def test_rows_cover_the_run_and_add_up_to_the_totals(runs):
     queues = collections.Counter()
     for r in _rows(run, "queue"):
         queues[int(r["queue"])] += int(r["packets"])
-    eth = dict(line.strip().split(": ") for line in
-               (run / "ethtool_S.txt").read_text().splitlines()[1:])
+    eth = ethtool(run)
     for q, n in queues.items():
-        assert n == int(eth[f"rx_queue_{q}_packets"])
+        assert n == eth[f"rx_queue_{q}_packets"]
     assert {r["socket"] for r in _rows(run, "socket")} == {"server"}
 
 
@@ -107,10 +106,7 @@ def test_auto_interval():
     ('"often"', "observe.interval"),
 ])
 def test_bad_intervals_are_refused(value, says):
-    with pytest.raises(ConfigError) as e:
-        validate(apply_sets(load_file(None), [f"observe.interval={value}",
-                                              'duration="200ms"']))
-    assert says in str(e.value)
+    assert says in refused(f"observe.interval={value}", 'duration="200ms"')
 
 
 def test_unknown_observe_key_is_refused(tmp_path, capsys):
