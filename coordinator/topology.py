@@ -359,6 +359,8 @@ def plan(r: dict) -> Plan:
             for o in sock_cpus[s]:
                 if c != o:
                     carries.setdefault((c, o), set()).add("sk")
+                    # … and what the producer paid on the socket's lock and line, back
+                    carries.setdefault((o, c), set()).add("stall")
     for a in r["apps"]:                            # a moving reader takes its socket along
         for (_, old), (_, new) in zip(a["timeline"], a["timeline"][1:]):
             carries.setdefault((old, new), set()).add("mig")

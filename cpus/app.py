@@ -38,7 +38,11 @@ def udp_recvmsg(cpu, sock, per_read: int, books, udp_mib: dict, task_ref: list,
     while True:
         if record_flow is not None:
             record_flow(sock)
-        skb = sock.recv()
+        skb = sock.recv(cpu.index, cpu.now)
+        while skb is None and sock.read_stall:   # the empty check fetched the line back
+            stall, sock.read_stall = sock.read_stall, 0
+            yield stall
+            skb = sock.recv(cpu.index, cpu.now)
         if skb is not None:
             break
         sock.waiter = task_ref[0]
@@ -46,7 +50,8 @@ def udp_recvmsg(cpu, sock, per_read: int, books, udp_mib: dict, task_ref: list,
     udp_mib["InDatagrams"] += 1
     books.delivered(skb, cpu.now)
     extra = skb.len - UDP_HDRS - MEASURED_PAYLOAD
-    yield per_read + (extra * cpu.costs.copy_to_user_kb >> 10 if extra > 0 else 0)
+    stall, sock.read_stall = sock.read_stall, 0     # spinning, and lines other CPUs wrote
+    yield per_read + stall + (extra * cpu.costs.copy_to_user_kb >> 10 if extra > 0 else 0)
     return skb
 
 

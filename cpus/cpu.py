@@ -57,6 +57,7 @@ class Cpu:
         self.sched = Scheduler(base_slice_ns(ncpus))
         self.ksoftirqd = Task(f"ksoftirqd/{index}", ACCT_KSOFTIRQD, self._ksoftirqd())
         self.tracer = None                  # cpus.trace.CpuTrace when a trace is asked for
+        self.owed = 0                       # softirq time told late, to take at the next step
         ev.schedule(self.jiffy_ns, self._tick_event, None, PRIO_TIMER)
 
     # -- time ---------------------------------------------------------------------------
@@ -65,6 +66,12 @@ class Cpu:
 
     def is_idle(self) -> bool:
         return not self.softirq_frames and self.sched.current is None and not self.irq_queue
+
+    def charge_late(self, ns: int) -> None:
+        """Softirq time this CPU spent earlier, spinning in __udp_enqueue_schedule_skb on a
+        socket another CPU owns, told by that CPU's record: taken inside the next step of
+        a softirq run under way, else as a stretch of its own before anything else."""
+        self.owed += ns
 
     # -- softirqs -------------------------------------------------------------------------
     def raise_softirq_irqoff(self, nr: int, in_interrupt: bool) -> None:
@@ -159,6 +166,9 @@ class Cpu:
                 handler(t, arg)
             if now >= limit:
                 return
+            if self.owed and not self.in_softirq:
+                self._take_owed()
+                continue
             if self.irq_queue:
                 self._hardirq()
                 continue
@@ -171,6 +181,9 @@ class Cpu:
                     frames.pop()
                     self.in_softirq = False
                     continue
+                if self.owed:
+                    cost += self.owed
+                    self.owed = 0
                 self.now = now + cost
                 acct[ACCT_SOFTIRQ] += cost
                 self.last_kind = ACCT_SOFTIRQ
@@ -198,6 +211,9 @@ class Cpu:
                 if tracer is not None:
                     tracer.block(task.name, task.gen, now)
                 continue
+            if self.owed:                      # ksoftirqd in a softirq run
+                cost += self.owed
+                self.owed = 0
             self.now = now + cost
             acct[task.kind] += cost
             self.last_kind = task.kind
@@ -205,6 +221,15 @@ class Cpu:
             sched.account(task, cost)
             if tracer is not None:
                 tracer.step(task.name, task.gen, now, now + cost)
+
+    def _take_owed(self) -> None:
+        cost, self.owed = self.owed, 0
+        if self.tracer is not None:
+            self.tracer.leaf("softirq", "__udp_enqueue_schedule_skb", self.now,
+                             self.now + cost)
+        self.now += cost
+        self.acct[ACCT_SOFTIRQ] += cost
+        self.last_kind = ACCT_SOFTIRQ
 
     def _switch(self) -> Task | None:
         """__schedule: switching in any task other than the one that ran last (the idle

@@ -33,6 +33,12 @@ from softnet.engine.lp import EOF_PROMISE
 from softnet.engine.records import kinds_where
 
 
+# How much later than the hand-off it answers a `stall` record is stamped: a stall is sent
+# only as a hand-off lands, so the owner can promise it this far past its safe time, and
+# the producer, which already waits for nothing from the owner but these, keeps running
+# that far ahead of it. What the producer paid is exact; it is taken this much late.
+STALL_DELAY_NS = 1000
+
 # records sent from kernel steps (receive path, TX cleanup, aRFS), and the inputs that can
 # start kernel work here
 KERNEL_KINDS = set(kinds_where(from_kernel=True))
@@ -162,6 +168,8 @@ class CpuLookahead:
             until["rfs"] = link.deliver(b) if b < INF else EOF_PROMISE
         if until:
             self._until_out[dst] = until
+        if plan.stall:                       # answers a hand-off landing at `safe` or later
+            e = min(e, safe + STALL_DELAY_NS)
         if plan.mig:                         # a socket leaves at its reader's move, or later
             for at, _, to in self._mig_out:
                 if to == dst:
@@ -543,7 +551,7 @@ class _LinkPlan:
     it has no bound of its own), and the least work before each (`Stack.send_prefix`)."""
 
     __slots__ = ("kinds", "cpu", "arfs", "wf_kernel", "rfs", "mig", "xq", "db", "ipi",
-                 "tc", "owners", "wf_fq_codel", "_variants")
+                 "tc", "stall", "owners", "wf_fq_codel", "_variants")
 
     def __init__(self, lp, dst: str) -> None:
         kinds = lp.out_links[dst].carries
@@ -558,6 +566,7 @@ class _LinkPlan:
         self.db = "db" in kinds
         self.ipi = "ipi" in kinds
         self.tc = "tc" in kinds              # bounded by the clean alone (_clean_earliest)
+        self.stall = "stall" in kinds
         # CPUs that own a socket at some time, but dst: where dst may hand a packet off
         self.owners = sorted({c for cs in lp._owner_cpus.values() for c in cs}
                              - {self.cpu}) if "bl" in kinds else []

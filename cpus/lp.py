@@ -26,7 +26,7 @@ from .books import Books
 from .costs import Costs
 from .cpu import Cpu
 from .igb import ring_backlog
-from .lookahead import CpuLookahead
+from .lookahead import STALL_DELAY_NS, CpuLookahead
 from .napi import SoftnetData
 from .report import cpu_report
 from .rfs import HEAD_REPORT_DELAY_NS
@@ -34,6 +34,7 @@ from .sched import Task
 from .series import CpuSeries, SeriesBooks
 from .trace import CpuTrace
 from .sock import TcpSock, UdpSock
+from .sock_lines import RxLines
 from .stack import Snmp
 from .tx import ETH_HLEN, IP_HLEN, UDP_HLEN, TxQueue, TxSock
 
@@ -45,6 +46,10 @@ class Sysctl:
     def __init__(self, d: dict) -> None:
         for k in self.__slots__:
             setattr(self, k, d[k])
+
+
+# tie-break keys of a vector's events at one time: the frames' kick before the assertion
+RX_KICK = -(1 << 41)
 
 
 class CpuLP(CpuLookahead, LogicalProcess):
@@ -240,7 +245,9 @@ class CpuLP(CpuLookahead, LogicalProcess):
         if s["proto"] == "tcp":
             sk = TcpSock(*common, payload=s["payload"])
         else:
-            sk = UdpSock(*common)
+            c = self.costs
+            sk = UdpSock(*common, lines=RxLines(c.cacheline_transfer, c.udp_rxq_hold,
+                                                self.cpu_id))
             sk.udp_gro = s.get("udp_gro", False)
         sk.rfs_hash = s.get("rfs_hash")
         return sk
@@ -297,7 +304,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
             self.rfs_writer.forget(sk)
         self._start_app(self.app_args[sidx], sk, runnable)
         for skb, src_cpu in self.pending.pop(sidx, ()):
-            self.stack.sock_enqueue(sk, skb, src_cpu)
+            self._enqueue_for(sk, skb, src_cpu, t)
 
     def _owner_at(self, sidx: int, t: int) -> str:
         owner = None
@@ -321,6 +328,12 @@ class CpuLP(CpuLookahead, LogicalProcess):
         for r in vec.rings:
             r.materialize(now)
         self._schedule_irq(vec, now)
+
+    def _rx_kick(self, t: int, vec: MsixVector) -> None:
+        """Frames reach a ring of `vec` from `t` on: an armed vector's next interrupt is
+        judged again (a frame can bring it before a TX cause's throttled one)."""
+        if not vec.masked:
+            self._schedule_irq(vec, t)
 
     def _irq_assert(self, t: int, vec: MsixVector) -> None:
         if vec.irq_at != t or vec.masked:
@@ -422,11 +435,29 @@ class CpuLP(CpuLookahead, LogicalProcess):
             return
         idle = self.cpu.is_idle()
         before = self.cpu.sched.need_resched
-        self.stack.sock_enqueue(sk, skb, src_cpu)
+        self._enqueue_for(sk, skb, src_cpu, t)
         if not idle and not before and self.cpu.sched.need_resched:
             # a remote wake-up that preempts a busy CPU kicks it with a reschedule IPI;
             # an idle CPU polling on its flags needs none
             self.cpu.raise_irq(self._ipi_handler, None, "RES", t)
+
+    def _enqueue_for(self, sk, skb, src_cpu: int, t: int) -> None:
+        """A hand-off queued here at `t`: what its producer paid on top of the uncontended
+        path (spinning, lines, a free) goes back to it in a `stall` record, taken
+        STALL_DELAY_NS later at its next step (which keeps the lookahead: see there)."""
+        extra = self.stack.sock_enqueue(sk, skb, src_cpu, t)
+        if not extra:
+            return
+        if src_cpu == self.cpu_id:           # a hand-off to a socket on its way here
+            self.cpu.charge_late(extra)
+            return
+        dst = self.cpu_lp[src_cpu]
+        self.out_seq += 1
+        self.outbox.setdefault(dst, []).append(
+            ("stall", self.out_links[dst].deliver(t + STALL_DELAY_NS), self.out_seq, extra))
+
+    def _stall_arrive(self, t: int, ns: int) -> None:
+        self.cpu.charge_late(ns)
 
     def _ipi_handler(self, _arg) -> int:
         return self.costs.ipi_call_function
@@ -450,21 +481,27 @@ class CpuLP(CpuLookahead, LogicalProcess):
                 raise RuntimeError(f"{self.name}: a frame from {src} stamped "
                                    f"{int(stamps.min())} arrived after advancing to "
                                    f"{self.sync.advanced_to}")
-            touched = set()
+            # the first new frame of each vector's rings: its interrupt is judged then, as
+            # an event, so in time order however late in a round the frames were filed
+            first: dict = {}
             if len(self.rings) == 1:
                 (q, ring), = self.rings.items()
                 ring.add_arrivals(stamps.tolist(), ids.tolist(), flows.tolist(), wires.tolist())
-                touched.add(ring.vector)
+                if stamps.size:
+                    first[ring.vector] = int(stamps.min())
             else:
                 for q, ring in self.rings.items():
                     m = queues == q
                     if m.any():
                         ring.add_arrivals(stamps[m].tolist(), ids[m].tolist(),
                                           flows[m].tolist(), wires[m].tolist())
-                        touched.add(ring.vector)
-            for vec in sorted(touched, key=lambda v: v.entry):
-                if not vec.masked and vec.irq_at is None:
-                    self._schedule_irq(vec, self.cpu.now)
+                        s = int(stamps[m].min())
+                        v = ring.vector
+                        first[v] = min(first.get(v, s), s)
+            for vec, s in first.items():
+                self.ev.schedule_keyed(s, PRIO_DEVICE, self.index, RX_KICK - vec.entry,
+                                       self._rx_kick, vec)
+                heapq.heappush(self._starts, vec.earliest_bound(s))
         recs = payload.get("cpu")
         if recs is not None:
             origin = self.lp_index[src]
@@ -538,6 +575,9 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._mig_arrive, body)
         heapq.heappush(self._sk_starts, stamp)
         heapq.heappush(self._data_starts, stamp)
+
+    def _file_stall(self, stamp, origin, seq, body, src_cpu) -> None:
+        self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._stall_arrive, body)
 
     def _file_qh(self, stamp, origin, seq, body, src_cpu) -> None:
         self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._qh_arrive, (src_cpu, body))

@@ -116,6 +116,8 @@ def cpu_report(lp) -> dict:
                                    "rx_queue": s.rx_queue_bytes(), "drops": s.drops,
                                    "queued": s.queued(), "enqueued": s.enqueued,
                                    "incoming_cpu": s.incoming_cpu,
+                                   # a UDP receive queue's lock and line, as CPUs shared them
+                                   **({} if s.is_tcp else {"lock": s.lines.report()}),
                                    "processed_by_cpu": {str(c): n for c, n in
                                                         sorted(s.by_cpu.items())}}
                     for s in lp.sockets.values()},

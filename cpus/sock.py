@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from .sock_lines import RxLines
+
 # include/net/sock.h: SOCK_MIN_RCVBUF = TCP_SKB_MIN_TRUESIZE = 2048 + SKB_DATA_ALIGN(sizeof(sk_buff))
 SOCK_MIN_RCVBUF = 2048 + 256
 
@@ -28,10 +30,11 @@ class UdpSock:
     __slots__ = ("index", "bind_ip", "port", "rem_ip", "rem_port", "owner", "inode",
                  "rcvbuf", "rmem_alloc", "forward_deficit", "forward_threshold",
                  "receive_queue", "reader_queue", "drops", "waiter", "enqueued", "rxhash",
-                 "incoming_cpu", "rfs_hash", "by_cpu", "udp_gro")
+                 "incoming_cpu", "rfs_hash", "by_cpu", "udp_gro", "lines", "read_stall")
 
     def __init__(self, index: int, bind_ip: str, port: int, rcvbuf: int, owner: int,
-                 inode: int, rem_ip: str | None = None, rem_port: int | None = None) -> None:
+                 inode: int, rem_ip: str | None = None, rem_port: int | None = None,
+                 lines: RxLines | None = None) -> None:
         self.index = index
         self.bind_ip = bind_ip
         self.port = port
@@ -53,6 +56,9 @@ class UdpSock:
         self.rfs_hash = None    # the hash its peer's flow will have (plan time)
         self.by_cpu: dict[int, int] = {}   # skbs offered to it, by processing CPU
         self.udp_gro = False    # setsockopt(UDP_GRO): GRO super-datagrams are read whole
+        # the lock and line the CPUs that touch it share (free of cost unless given)
+        self.lines = lines if lines is not None else RxLines(0, 0, -1)
+        self.read_stall = 0     # the reader's stall on them, not yet charged
 
     def enqueue(self, skb, sw_hash: int, cpu: int) -> bool:
         """__udp_queue_rcv_skb on the CPU `cpu` that processed it, then
@@ -70,18 +76,27 @@ class UdpSock:
         self.enqueued += 1
         return True
 
-    def recv(self):
-        """__skb_recv_udp + skb_consume_udp: the next datagram, or None if none queued."""
+    def recv(self, cpu: int, now: int):
+        """__skb_recv_udp + skb_consume_udp by the reader on CPU `cpu` at `now`: the next
+        datagram, or None if none queued. What it spent on the shared lock and line is
+        added to `read_stall`."""
         rq = self.reader_queue
+        lines = self.lines
+        locked = False
         if not rq:
             if not self.receive_queue:
+                self.read_stall += lines.peek(cpu)      # skb_queue_empty_lockless
                 return None
-            # splice the whole receive queue into the reader queue
+            # splice the whole receive queue into the reader queue, under its lock
+            self.read_stall += lines.consume(cpu, now)
+            locked = True
             self.reader_queue, self.receive_queue = self.receive_queue, rq
             rq = self.reader_queue
         skb = rq.popleft()
         self.forward_deficit += skb.truesize                 # udp_rmem_release(partial=1)
         if self.forward_deficit >= self.forward_threshold or not rq:
+            if not locked:                                   # … takes the lock to return it
+                self.read_stall += lines.consume(cpu, now)
             self.rmem_alloc -= self.forward_deficit
             self.forward_deficit = 0
         return skb
@@ -97,6 +112,7 @@ class UdpSock:
             [s.to_wire() for s in self.receive_queue]
         d["split"] = len(self.reader_queue)
         d["by_cpu"] = [[c, n] for c, n in sorted(self.by_cpu.items())]
+        d["lines"] = self.lines.export_state()
         return d
 
     def import_state(self, d: dict, skb_from_wire) -> None:
@@ -106,6 +122,7 @@ class UdpSock:
         self.reader_queue = deque(skbs[:d["split"]])
         self.receive_queue = deque(skbs[d["split"]:])
         self.by_cpu = {int(c): n for c, n in d["by_cpu"]}
+        self.lines.import_state(d["lines"])
 
     def queued(self) -> int:
         """Wire packets queued (a UDP_GRO super-datagram counts all of its own)."""

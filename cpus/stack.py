@@ -245,7 +245,7 @@ class Stack:
         self.held -= n
         sk = self.sockets.get(sidx)
         if sk is not None:
-            cost += self.sock_enqueue(sk, skb, self.cpu.index)
+            cost += self.sock_enqueue(sk, skb, self.cpu.index, t)
         else:
             self.remote_enqueue(t, sidx, skb)
         return cost
@@ -256,20 +256,26 @@ class Stack:
         c = self.costs
         return c.kfree_skb + (c.kfree_skb_frag * (skb.nsegs - 1) if skb.segs else 0)
 
-    def sock_enqueue(self, sk, skb, cpu: int) -> int:
-        """Queue on a socket this CPU owns, for a datagram CPU `cpu` processed; returns the
-        extra cost (waking the reader, or freeing what the full socket dropped). A
-        producer on another CPU pays neither here: that needs the socket shared between
-        CPUs, which is not modelled yet."""
-        if not sk.enqueue(skb, self.sw_hash[skb.flow], cpu):
-            if sk.is_tcp:                      # tcp_data_queue: LINUX_MIB_TCPRCVQDROP
-                self.books.drop(skb.flow, "tcp_rcvq_drop", skb.nsegs)
+    def sock_enqueue(self, sk, skb, cpu: int, t: int) -> int:
+        """Queue on a socket this CPU owns, for a datagram CPU `cpu` processed, whose
+        uncontended enqueue ends at `t`; returns what CPU `cpu` pays on top: the stall on
+        the socket's shared lock and line (UDP), waking the reader, or freeing what the
+        full socket dropped."""
+        if sk.is_tcp:
+            if not sk.enqueue(skb, self.sw_hash[skb.flow], cpu):
+                self.books.drop(skb.flow, "tcp_rcvq_drop", skb.nsegs)   # TCPRcvQDrop
                 return self.free_cost(skb)
+            return self._wake(sk)
+        half_full = sk.rmem_alloc > sk.rcvbuf >> 1
+        if not sk.enqueue(skb, self.sw_hash[skb.flow], cpu):
             udp = self.snmp.udp
             udp["RcvbufErrors"] += 1
             udp["InErrors"] += 1
             self.books.drop(skb.flow, "udp_rcvbuf_errors", skb.nsegs)
-            return self.free_cost(skb)
+            return sk.lines.drop(cpu) + self.free_cost(skb)
+        return sk.lines.produce(cpu, t, half_full) + self._wake(sk)
+
+    def _wake(self, sk) -> int:
         w = sk.waiter
         if w is not None:                      # sk_data_ready → wake the reader
             sk.waiter = None

@@ -31,14 +31,14 @@ def test_lazy_release_until_threshold_or_empty():
         assert s.enqueue(skb(i), 0, 0)
     charged = 10 * 2304
     for i in range(4):
-        s.recv()
+        s.recv(0, 0)
     # 4 reads: deficit 9216 < 10000 and the reader queue is not empty: nothing returned
     assert s.rmem_alloc == charged and s.rx_queue_bytes() == charged - 4 * 2304
-    s.recv()                                           # deficit 11520 >= 10000: released
+    s.recv(0, 0)                                           # deficit 11520 >= 10000: released
     assert s.rmem_alloc == charged - 5 * 2304 and s.forward_deficit == 0
     for i in range(5):
-        s.recv()
-    assert s.rmem_alloc == 0 and s.recv() is None
+        s.recv(0, 0)
+    assert s.rmem_alloc == 0 and s.recv(0, 0) is None
 
 
 def qv(setting):

@@ -86,7 +86,10 @@ def test_kernel_names_and_tracks(runs):
     assert {procs[p] for p, _ in names} == {"cpu0", "cpu1", "cpu2", "cpu3", "nic"}
     assert "server" in names.values() and "ksoftirqd/0" in names.values()
     softirq = [e for e in xs if names[(e["pid"], e["tid"])] == "softirq"]
-    assert {e["name"] for e in softirq if e["args"]["depth"] == 0} == {"handle_softirqs"}
+    # a softirq run, or a producer's spin on a socket another CPU owns, told later and
+    # taken outside a softirq run
+    assert {e["name"] for e in softirq if e["args"]["depth"] == 0} <= {
+        "handle_softirqs", "__udp_enqueue_schedule_skb"}
 
 
 def test_timestamps_are_exact_ns_in_three_decimals(runs):

@@ -1,0 +1,130 @@
+"""One UDP socket that several CPUs deliver to (shared-state-dim-rr.md §1): its receive
+queue's lock, the busylock and the line of sk_rmem_alloc are shared as the kernel shares
+them; contention emerges from who holds what, when, and each producer pays its own."""
+
+import os
+import sys
+
+import pytest
+import tomli_w
+
+from helpers import ROOT, run_inline, softnet
+from softnet.cpus.sock_lines import RxLines
+
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from shared_state import one_socket  # noqa: E402
+
+X, H = 42, 16
+
+
+def test_one_cpu_alone_pays_nothing():
+    ln = RxLines(X, H, 0)
+    assert ln.produce(0, 100, False) == 0 and ln.consume(0, 200) == 0
+    assert ln.produce(0, 300, True) == 0 and ln.peek(0) == 0 and ln.drop(0) == 0
+    assert ln.transfers == 0 and ln.spin_ns == 0 and ln.contended == 0
+
+
+def test_a_line_another_cpu_wrote_costs_one_transfer():
+    ln = RxLines(X, H, 0)
+    assert ln.produce(1, 100, False) == X        # the reader's CPU wrote it last
+    assert ln.produce(1, 400, False) == 0        # still this producer's
+    assert ln.consume(0, 1000) == X              # the reader fetches it back
+    assert ln.peek(1) == X and ln.transfers == 3 and ln.spin_ns == 0
+
+
+def test_a_held_lock_makes_the_next_cpu_spin_then_fetch():
+    ln = RxLines(X, H, 0)
+    assert ln.produce(1, 100, False) == X        # takes it at 84 + 42, lets go at 142
+    # CPU 2 would take it at 89: fetches the line (131), spins to 142, fetches it again
+    assert ln.produce(2, 105, False) == 142 + X + H - 105
+    assert ln.spin_ns == 142 - 131 and ln.contended == 1
+    # the reader, at 150, waits for CPU 2 to let go at 200
+    assert ln.consume(0, 150) == 200 + X - 150 and ln.contended == 2
+
+
+def test_the_busylock_lines_up_producers_when_half_full():
+    ln = RxLines(X, H, 0)
+    first = ln.produce(1, 100, True)             # busylock and line: two transfers
+    assert first == 2 * X and ln.busylock == 1
+    # CPU 2 waits on the busylock until CPU 1 is done with the queue lock
+    second = ln.produce(2, 110, True)
+    assert ln.spin_ns == (100 - H + 2 * X + H) - (110 - H)
+    assert second == (100 + 2 * X) - (110 - H) + 2 * X + H - H
+
+
+def _lock(s):
+    return s["sockets"]["reader"]["lock"]
+
+
+def _producer_softirq(s, n):
+    return sum(s["cpu_time_ns"][f"cpu{c}"]["softirq"] + s["cpu_time_ns"][f"cpu{c}"]["ksoftirqd"]
+               for c in range(1, n + 1))
+
+
+@pytest.fixture(scope="module")
+def sockets(tmp_path_factory):
+    """One socket read on CPU 0, fed by 1, 2 and 4 producer CPUs at 1 Mpps each."""
+    d = tmp_path_factory.mktemp("sock")
+    out = {}
+    for n in (1, 2, 4):
+        cfg = d / f"p{n}.toml"
+        cfg.write_text(_toml(one_socket(n, "2ms")))
+        out[n] = run_inline(d / f"r{n}", file=str(cfg))
+    return out
+
+
+def _toml(cfg: dict) -> str:
+    return tomli_w.dumps(cfg)
+
+
+def test_contention_grows_with_producers(sockets):
+    spins = [_lock(sockets[n])["spin_ns"] for n in (1, 2, 4)]
+    assert spins[0] < spins[1] < spins[2], spins
+    xfers = [_lock(sockets[n])["line_transfers"] for n in (1, 2, 4)]
+    assert xfers[0] < xfers[1] < xfers[2], xfers
+    for s in sockets.values():
+        assert s["balanced"]
+
+
+def test_contention_vanishes_with_one_producer_on_the_readers_cpu(tmp_path):
+    """The socket's producer and reader on one CPU: never a transfer, never a spin (the
+    reader holds the lock with BHs off, so the softirq cannot cut in)."""
+    cfg = one_socket(1, "2ms")
+    cfg["irq"]["smp_affinity"] = {"ice-eth0-TxRx-0": "1"}
+    cfg["cpus"] = 1
+    p = tmp_path / "one.toml"
+    p.write_text(_toml(cfg))
+    lk = _lock(run_inline(tmp_path / "r", file=str(p)))
+    assert lk["acquired"] > 1000
+    assert lk["spin_ns"] == 0 and lk["contended"] == 0 and lk["line_transfers"] == 0
+
+
+def test_each_producer_pays_its_stall(tmp_path, monkeypatch, sockets):
+    """The producers' softirq time holds what they spun and fetched: with the line and
+    the lock free of cost they spend less."""
+    from softnet.coordinator import topology
+    from softnet.cpus.costs import load_profile
+
+    def free(name):
+        p = load_profile(name)
+        p["costs"]["cacheline_transfer"] = 0
+        p["costs"]["udp_rxq_hold"] = 0
+        return p
+    monkeypatch.setattr(topology, "load_profile", free)
+    cfg = tmp_path / "p4.toml"
+    cfg.write_text(_toml(one_socket(4, "2ms")))
+    s = run_inline(tmp_path / "free", file=str(cfg))
+    assert _lock(s)["spin_ns"] == 0
+    paid = _producer_softirq(sockets[4], 4) - _producer_softirq(s, 4)
+    # at least what they spun (the transfers come on top), less what the run's end cuts
+    assert paid > 0.9 * _lock(sockets[4])["spin_ns"]
+
+
+def test_identical_in_both_modes(tmp_path):
+    cfg = tmp_path / "p4.toml"
+    cfg.write_text(_toml(one_socket(4, "1ms")))
+    r = softnet("run", str(cfg), "--mode", "process", "--out", str(tmp_path / "p"), "--quiet")
+    assert r.returncode == 0, r.stderr
+    run_inline(tmp_path / "i", file=str(cfg))
+    for f in ("summary.json", "proc/net/snmp", "proc/net/udp"):
+        assert (tmp_path / "p" / f).read_bytes() == (tmp_path / "i" / f).read_bytes(), f
