@@ -432,7 +432,9 @@ def _tx_books(r: dict, plan, nic: dict, cpus: list, books: list) -> dict | None:
                                                        "inflight": v["bql_inflight"],
                                                        "limit_min": 0,
                                                        "limit_max": 1879048192,
-                                                       "hold_time": 1000}}
+                                                       "hold_time": 1000},
+                                 # its line and enqueue lock, as the senders shared them
+                                 "lock": v["lock"]}
     return {"sent": total_sent, "on_wire": total_wire, "on_wire_frames": sum(frames),
             "tx_queues": {label: v for (_, label), v in sorted(queues.items())},
             "tx_drops": dict(sorted(drops.items())),

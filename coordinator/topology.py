@@ -427,14 +427,15 @@ def plan(r: dict) -> Plan:
     sends = [(r["apps"][sd["app"]]["cpu"], sd["queue"]) for sd in p.senders]
     sends += [(rr_cpu[k], q) for k, q in p.rr_txq.items()]
     for c, q in sends:
-        if txq_prod[q] != c:                      # handed over; a refused one freed there
-            carries.setdefault((c, txq_prod[q]), set()).add("xq")
-            carries.setdefault((txq_prod[q], c), set()).add("wf")
+        if txq_prod[q] != c:                      # handed over; a refused one freed there,
+            carries.setdefault((c, txq_prod[q]), set()).add("xq")   # and what its
+            carries.setdefault((txq_prod[q], c), set()).update(("wf", "stall"))  # xmit cost
         if txq_cpu[q] != c:                       # freed where its write-back is cleaned
             carries.setdefault((txq_cpu[q], c), set()).add("wf")
     for i, q in p.flow_txq.items():
         if txq_prod[q] != p.flow_cpu[i]:
             carries.setdefault((p.flow_cpu[i], txq_prod[q]), set()).add("xq")
+            carries.setdefault((txq_prod[q], p.flow_cpu[i]), set()).add("stall")
     for q, c in txq_prod.items():                 # the clean seen by the producer half
         if txq_cpu[q] != c:
             carries.setdefault((txq_cpu[q], c), set()).add("tc")

@@ -32,6 +32,7 @@ from .rfs import HeadReports, RfsRx, RfsWriter, SockFlowTable
 from .sched import Task
 from .stack import Stack
 from .tx import Neigh, Tx, TxQueue, TxSock
+from .txq_lines import TxqLines
 
 
 # the drivers modelled, by the name a device data file gives (`driver`): each instance
@@ -134,8 +135,10 @@ def _transmit(lp: CpuLP, name: str, args: dict) -> None:
     busy = set(txa["busy_queues"])          # queues something transmits on
     produced = {int(q) for q, owner in txa["queue_owner"].items()
                 if owner == name and (int(q) in cleaned or int(q) in busy)}
+    c = lp.costs
     lp.txqs = {q: TxQueue(q, txa["ring"], txa["txqueuelen"], args["hz"],
-                          txa.get("qdisc", "pfifo_fast"), txa.get("fq_codel"))
+                          txa.get("qdisc", "pfifo_fast"), txa.get("fq_codel"),
+                          TxqLines(c.cacheline_transfer, c.qdisc_lock_hold, lp.cpu_id))
                for q in sorted(cleaned | produced)}
     lp.txq_cleaned = cleaned
     lp.tx = Tx(lp.cpu, {q: lp.txqs[q] for q in sorted(produced)}, txa["ntxq"],
@@ -145,6 +148,7 @@ def _transmit(lp: CpuLP, name: str, args: dict) -> None:
     lp.tx.cleaned_remote = lp._cleaned_remote
     lp.tx.gso_udp_l4 = txa.get("gso_udp_l4", True)
     lp.tx.remote_xmit = lp._remote_xmit
+    lp.tx.rerun = lp._tx_rerun_at
     lp.tx.unres_qlen_bytes = txa.get("unres_qlen_bytes", 212992)
     lp.tx.neigh_of_sender = {int(k): v for k, v in txa.get("neigh_of_sender", {}).items()}
     lp.tx.neigh_of_flow = {int(k): v for k, v in txa.get("neigh_of_flow", {}).items()}

@@ -126,9 +126,11 @@ class IgbTx:
         ring.tx_total_bytes += nbytes
         if not local:
             # next_to_clean, dql_completed and the wake act on the producer half, which
-            # another CPU holds: it sees them one line transfer later
+            # another CPU holds: it sees them one line transfer later, and this CPU
+            # fetches that half's line (dql's adj_limit, the queue's state) to write them
             if descs:
                 self.tx.cleaned_remote(cpu.now, txq.index, descs, nbytes, packets)
+                yield c.cacheline_transfer
             return budget != 0
         self.completed(txq, nbytes, packets)
         return budget != 0

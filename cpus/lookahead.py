@@ -33,13 +33,14 @@ from softnet.engine.lp import EOF_PROMISE
 from softnet.engine.records import kinds_where
 
 
-# How much later than the hand-off it answers a `stall` record is stamped: a stall is sent
-# only as a hand-off lands, so the owner can promise it this far past its safe time, and
-# the producer keeps running that far ahead of the owner. What the producer paid is exact;
-# it is taken this much late. 1 µs made a producer and its socket's owner move in steps of
-# about that (a 100 ms two-CPU run: 52,088 rounds against 8,394 without stall records);
-# 10 µs gives 7,059, 20 µs 6,473.
-STALL_DELAY_NS = 10_000
+# How much later than the work it answers a `stall` record is stamped: a stall is sent only
+# as a hand-off lands (or a run on another CPU's behalf begins), so the owner can promise
+# it this far past its safe time, and a producer that otherwise waits for nothing from the
+# owner keeps running that far ahead of it. What the producer paid is exact; it is taken
+# this much late. It is the back edge of every socket and TX queue other CPUs feed: rounds
+# of 100 ms inline runs (basic / arfs / gro) were 21 / 230 / 20 without stall records,
+# 2,054 / 7,392 / 576 at 10 µs, 836 / 989 / 557 at 100 µs and 99 / 285 / 94 at 1 ms.
+STALL_DELAY_NS = 1_000_000
 
 # records sent from kernel steps (receive path, TX cleanup, aRFS), and the inputs that can
 # start kernel work here
@@ -79,7 +80,6 @@ class CpuLookahead:
         self._fq_codel = None                    # a TX queue here runs fq_codel
         self._txc_starts: list[int] = []         # held write-backs, at their IRQ's earliest
         self._xq_starts: list[int] = []          # held hand-offs to a TX queue here
-        self._xq_frags = False                   # an IP fragment was handed over
         self._bl_owner: dict = {}                # backlog target -> its packets' owners
 
     def promise(self, dst: str, safe: int) -> int:
@@ -171,7 +171,7 @@ class CpuLookahead:
         if until:
             self._until_out[dst] = until
         if plan.stall:                       # answers a hand-off landing at `safe` or later
-            e = min(e, safe + STALL_DELAY_NS)
+            e = min(e, self.stall_sent(safe, link))
         if plan.mig:                         # a socket leaves at its reader's move, or later
             for at, _, to in self._mig_out:
                 if to == dst:
@@ -264,22 +264,14 @@ class CpuLookahead:
         while heap and heap[0] < safe:
             heapq.heappop(heap)
         drop = heap[0] if heap else INF
-        if tx.xmit_list and self._kernel_e < drop:
-            drop = self._kernel_e            # NET_TX takes them at its next run
         for src in self._xq_in:
             if ins[src] < drop:
                 drop = ins[src]
         if drop < INF:
-            # pfifo_fast drops only the packet a full band refuses, and every enqueue here
-            # is followed by dev_queue_xmit's work on this one CPU: the band with the least
-            # room must first take that many packets. Not once fragments are handed over:
-            # after one of a datagram's fragments is refused, the rest are freed as they
-            # come (free_dead), room or not.
-            room = 0 if self._xq_frags else min(
-                q.qdisc.limit - max(len(b) for b in q.qdisc.bands) for q in self.txqs.values())
-            # (NET_TX may be mid-way through its list already: no net_tx_action first)
-            drop = max(drop, safe + max(room, 0) * c.dev_queue_xmit) \
-                + min(c.dev_queue_xmit, c.kfree_skb)
+            # a hand-off runs dev_queue_xmit as it lands, in its sender's time (several
+            # senders' overlap): a drop frees at least dev_queue_xmit's work (or a dead
+            # fragment's kfree) after it lands
+            drop = max(drop, safe) + min(c.dev_queue_xmit, c.kfree_skb)
         return min(clean, drop)
 
     def _clean_earliest(self, safe: int, tc: bool = False) -> int:
@@ -495,7 +487,7 @@ class CpuLookahead:
         frame (forwarding) or a handed-over packet can, so the nic's link counts with its
         promise for frames alone."""
         if self._rx_until and all(txq.qdisc.empty() for txq in self.txqs.values()) \
-                and not self.tx.xmit_list and not self.tx.neigh_flush \
+                and not self.tx.neigh_flush \
                 and not any(n.queue for n in self.tx.neigh.values()):
             e = self._kernel_earliest(safe, self._rx_until)
             self._kernel_earliest(safe)       # leave the cached bounds as they were

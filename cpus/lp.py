@@ -211,7 +211,9 @@ class CpuLP(CpuLookahead, LogicalProcess):
              (queue, descs, nbytes, packets)))
 
     def _tc_arrive(self, t: int, arg) -> None:
-        self.tx.drv.cleaned(*arg)
+        (queue, descs, nbytes, packets), src_cpu = arg
+        self.txqs[queue].lines.written(src_cpu)   # dql_completed, next_to_clean
+        self.tx.drv.cleaned(queue, descs, nbytes, packets)
 
     def _wfree_local(self, tsk: TxSock, truesize: int) -> None:
         if tsk.wfree(truesize):                  # sk_write_space wakes the sender
@@ -223,8 +225,19 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self._wfree_local(self.tx_socks[sock], truesize)
 
     def _xq_arrive(self, t: int, arg) -> None:
-        queue, skb, hash_ = arg
-        self.tx.xmit_arrive(skb, queue, hash_)
+        queue, skb, hash_, src_cpu = arg
+        self._charge(src_cpu, t, self.tx.xmit_arrive(skb, queue, hash_, src_cpu, t))
+
+    def _tx_rerun_at(self, t: int, txq: TxQueue, cpu: int) -> None:
+        """CPU `cpu`'s NET_TX runs a queue whose producer half is here, at `t`."""
+        self.ev.schedule(t, self._tx_rerun, (txq, cpu))
+        heapq.heappush(self._starts, t)
+
+    def _tx_rerun(self, t: int, arg) -> None:
+        txq, cpu = arg
+        if txq.rerun_at == t:
+            txq.rerun_at = -1
+        self._charge(cpu, t, self.tx.run_for(cpu, t, self.tx.net_tx_for(txq)))
 
     def _txc_arrive(self, t: int, arg) -> None:
         """A descriptor written back (DD): the vector's cause is latched."""
@@ -445,16 +458,25 @@ class CpuLP(CpuLookahead, LogicalProcess):
         """A hand-off queued here at `t`: what its producer paid on top of the uncontended
         path (spinning, lines, a free) goes back to it in a `stall` record, taken
         STALL_DELAY_NS later at its next step (which keeps the lookahead: see there)."""
-        extra = self.stack.sock_enqueue(sk, skb, src_cpu, t)
+        self._charge(src_cpu, t, self.stack.sock_enqueue(sk, skb, src_cpu, t))
+
+    def _charge(self, cpu: int, t: int, extra: int) -> None:
+        """What CPU `cpu` paid for work run here at `t` on its behalf, back to it."""
         if not extra:
             return
-        if src_cpu == self.cpu_id:           # a hand-off to a socket on its way here
+        if cpu == self.cpu_id:               # a hand-off to a socket on its way here
             self.cpu.charge_late(extra)
             return
-        dst = self.cpu_lp[src_cpu]
+        dst = self.cpu_lp[cpu]
+        link = self.out_links[dst]
         self.out_seq += 1
         self.outbox.setdefault(dst, []).append(
-            ("stall", self.out_links[dst].deliver(t + STALL_DELAY_NS), self.out_seq, extra))
+            ("stall", link.deliver(self.stall_sent(t, link)), self.out_seq, extra))
+
+    def stall_sent(self, t: int, link) -> int:
+        """When a stall answering work at `t` leaves: STALL_DELAY_NS later, but within the
+        run, so what the run's last stretch cost still lands."""
+        return max(t, min(t + STALL_DELAY_NS, self.end - 1 - link.latency))
 
     def _stall_arrive(self, t: int, ns: int) -> None:
         self.cpu.charge_late(ns)
@@ -539,9 +561,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
     def _file_xq(self, stamp, origin, seq, body, src_cpu) -> None:
         skb = SkBuff.from_wire(body[1])
         self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._xq_arrive,
-                               (body[0], skb, body[2]))
-        if skb.frag or skb.more:
-            self._xq_frags = True                # its datagram may fail: see lookahead
+                               (body[0], skb, body[2], src_cpu))
         heapq.heappush(self._starts, stamp)
         heapq.heappush(self._xq_starts, stamp)
 
@@ -568,7 +588,8 @@ class CpuLP(CpuLookahead, LogicalProcess):
             heapq.heappush(self._txc_starts, e)
 
     def _file_tc(self, stamp, origin, seq, body, src_cpu) -> None:
-        self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._tc_arrive, body)
+        self.ev.schedule_keyed(stamp, PRIO_LINK, origin, seq, self._tc_arrive,
+                               (body, src_cpu))
         heapq.heappush(self._starts, stamp)
 
     def _file_mig(self, stamp, origin, seq, body, src_cpu) -> None:

@@ -46,8 +46,6 @@ def cpu_report(lp) -> dict:
             place(skb, "qdisc")
         for skb in txq.ring.unsent:
             place(skb, "tx_ring")
-    for skb, _, _ in lp.tx.xmit_list:
-        place(skb, "qdisc")
     for n in lp.tx.neigh.values():            # waiting for a neighbour's answer
         for skb, _, _, _ in n.queue:
             place(skb, "neigh")
@@ -149,7 +147,9 @@ def _txq_result(lp, q: int, txq) -> dict:
         out.update(qdisc=txq.qdisc.stats(),
                    restart=txq.ring.restart_queue + txq.ring.restart_queue2,
                    bql_limit=txq.dql.limit, bql_inflight=txq.dql.inflight(),
-                   stopped=txq.stopped())
+                   stopped=txq.stopped(),
+                   # the queue's line and enqueue lock, as the CPUs sending on it shared them
+                   lock=txq.lines.report())
     return out
 
 

@@ -8,7 +8,10 @@ dql_queued, the XOFF bits) with the CPU that transmits on it, which runs dev_que
 and the driver's xmit as the kernel does; its consumer half (the ring's write-backs, the
 clean) with the CPU its vector serves, which reports the clean's effect back (`tc`). A
 queue several CPUs transmit on keeps one producer half; the others hand their packets over
-(`xq`), queued in NET_TX when they land.
+(`xq`), and their dev_queue_xmit runs there as they land, in the sender's time and at its
+cost (`Tx.run_for`): the queue's state decides there who runs the qdisc and who only
+enqueues (qdisc_run_begin), and what the senders share costs them spinning and line
+transfers (`cpus.txq_lines`).
 
 Everything here yields step costs, like the receive path.
 """
@@ -22,6 +25,9 @@ from softnet.engine.skb import SkBuff
 from .bql import Dql
 from .cpu import NET_TX_SOFTIRQ
 from .qdisc import NET_XMIT_CN, NET_XMIT_DROP, NET_XMIT_SUCCESS, FqCodel, PfifoFast
+from .txq_lines import TxqLines
+
+INF = float("inf")
 
 NETDEV_TX_OK, NETDEV_TX_BUSY = 0, 1     # netdev_tx_t: what ndo_start_xmit answers
 
@@ -217,10 +223,12 @@ def qdisc_create_dflt(kind: str, txqueuelen: int, opts: dict | None = None):
 class TxQueue:
     """netdev_queue + its qdisc (an mq child) + igb_ring + dql."""
 
-    __slots__ = ("index", "qdisc", "ring", "dql", "drv_xoff", "stack_xoff", "scheduled")
+    __slots__ = ("index", "qdisc", "ring", "dql", "drv_xoff", "stack_xoff", "scheduled",
+                 "lines", "run_cpu", "run_end", "missed", "rerun_at")
 
     def __init__(self, index: int, ring_size: int, txqueuelen: int, hz: int,
-                 qdisc: str = "pfifo_fast", qdisc_opts: dict | None = None) -> None:
+                 qdisc: str = "pfifo_fast", qdisc_opts: dict | None = None,
+                 lines: TxqLines | None = None) -> None:
         self.index = index
         self.qdisc = qdisc_create_dflt(qdisc, txqueuelen, qdisc_opts)
         self.ring = TxRing(index, ring_size)
@@ -228,6 +236,15 @@ class TxQueue:
         self.drv_xoff = False             # __QUEUE_STATE_DRV_XOFF: ring short of descriptors
         self.stack_xoff = False           # __QUEUE_STATE_STACK_XOFF: BQL limit reached
         self.scheduled = False            # __QDISC_STATE_SCHED: on an output_queue
+        # the line and locks the CPUs that transmit on it share (free unless given)
+        self.lines = lines if lines is not None else TxqLines(0, 0, -1)
+        # qdisc_run_begin's seqlock / RUNNING bit: which CPU runs the qdisc, until when
+        # (INF while a run here is under way), whether another CPU found it running
+        # (__QDISC_STATE_MISSED), and when that CPU's NET_TX will run it again
+        self.run_cpu = -1
+        self.run_end = 0
+        self.missed = False
+        self.rerun_at = -1
 
     def stopped(self) -> bool:
         """netif_xmit_frozen_or_stopped"""
@@ -240,7 +257,7 @@ class Tx:
     __slots__ = ("cpu", "costs", "queues", "output_queue", "doorbell", "wfree_remote",
                  "cleaned_remote", "drv",
                  "udp", "ip", "books", "dev_tx_weight", "ntxq", "xps", "remote_xmit",
-                 "xmit_list", "in_hand", "gso_udp_l4", "frag_failed", "neigh",
+                 "actor", "rerun", "in_hand", "gso_udp_l4", "frag_failed", "neigh",
                  "neigh_of_sender", "neigh_of_flow", "neigh_flush", "unres_qlen_bytes",
                  "lost_sends", "gro_flows", "fwd_txq", "ids", "senders_payload", "tap",
                  "rr_servers")
@@ -253,7 +270,8 @@ class Tx:
         self.ntxq = ntxq                      # real_num_tx_queues
         self.xps = xps                        # this CPU's xps_cpus queues, or None
         self.output_queue: deque = deque()    # softnet_data.output_queue
-        self.xmit_list: deque = deque()       # skbs other CPUs sent to queues owned here
+        self.actor = cpu.index                # the CPU whose transmit is running here
+        self.rerun = None                     # fn(t, txq, cpu): that CPU's NET_TX runs txq
         # skbs a step here holds between places (built, bypassing, dequeued): the books
         # count them in flight if the run ends in that step
         self.in_hand: dict[int, object] = {}
@@ -441,9 +459,11 @@ class Tx:
             self.ip["OutTransmits"] = self.ip.get("OutTransmits", 0) + 1  # IPSTATS_MIB_OUTPKTS
         txq = self.queues.get(q)
         if txq is None:
+            # dev_queue_xmit on a queue another CPU holds: the record leaves where it
+            # begins; its entry is paid here and now, the rest (the queue's answer) later
             self.in_hand.pop(id(skb), None)
             self.remote_xmit(self.cpu.now + c, q, skb, hash_)
-            yield c
+            yield c + self.costs.dev_queue_xmit
             return
         yield c
         yield from self.xmit_one(txq, skb, hash_)
@@ -533,40 +553,94 @@ class Tx:
             self.ip["OutDiscards"] += 1
             self.udp["SndbufErrors"] += 1
 
-    def xmit_arrive(self, skb, queue: int, hash_: int) -> None:
-        """A packet another CPU sent to a queue this CPU owns: NET_TX queues it."""
-        self.xmit_list.append((skb, queue, hash_))
-        # no interrupt brings it here: ksoftirqd runs it (in the kernel the sending CPU
-        # would run dev_queue_xmit itself)
-        self.cpu.raise_softirq_irqoff(NET_TX_SOFTIRQ, False)
+    def xmit_arrive(self, skb, queue: int, hash_: int, cpu: int, t: int) -> int:
+        """dev_queue_xmit of a packet CPU `cpu` sent at `t` to a queue whose producer half
+        is here, run as that CPU runs it in the kernel; returns what it cost that CPU."""
+        total = self.run_for(cpu, t, self.xmit_one(self.queues[queue], skb, hash_))
+        return max(0, total - self.costs.dev_queue_xmit)    # its entry was paid there
+
+    def run_for(self, cpu: int, t: int, work) -> int:
+        """Transmit work of another CPU, run here from `t` on in that CPU's time: every
+        step's cost is summed for it, none is this CPU's. The queue's state is held here,
+        so here is where its order is decided."""
+        c = self.cpu
+        now, actor = c.now, self.actor
+        c.now, self.actor = t, cpu
+        total = 0
+        for cost in work:
+            total += cost
+            c.now = t + total
+        c.now, self.actor = now, actor
+        return total
+
+    def net_tx_for(self, txq: TxQueue):
+        """The NET_TX softirq a CPU's qdisc_run_end (MISSED) or quota raised: it runs the
+        queue again."""
+        yield self.costs.softirq_entry + self.costs.net_tx_action
+        yield from self.qdisc_run(txq)
 
     # -- __dev_xmit_skb ----------------------------------------------------------------
     def dev_xmit_skb(self, txq: TxQueue, skb, hash_: int = 0):
         """Returns the qdisc's answer: NET_XMIT_SUCCESS, NET_XMIT_DROP (pfifo_fast's ring
         was full) or NET_XMIT_CN (fq_codel dropped from this packet's flow). A qdisc
         without TCQ_F_CAN_BYPASS (fq_codel) always takes the enqueue path; `hash_` is
-        skb_get_hash, which fq_codel classifies by."""
+        skb_get_hash, which fq_codel classifies by. The queue's line and the enqueue
+        lock are shared with the other CPUs that transmit on it (`TxqLines`); only the
+        CPU that wins qdisc_run_begin runs the qdisc."""
         q = txq.qdisc
         c = self.costs
-        if q.can_bypass and q.empty():
+        lines = txq.lines
+        stall = lines.touch(self.actor)
+        running = txq.run_end > self.cpu.now
+        if q.can_bypass and q.empty() and not running:
             # bypass: straight to the driver (sch_direct_xmit), then run what queued behind
+            self.qdisc_run_begin(txq)
             q.bypassed(skb)
             self.in_hand[id(skb)] = skb
-            yield c.dev_queue_xmit
-            if not (yield from self.sch_direct_xmit(txq, [skb])):
-                return NET_XMIT_SUCCESS
-            if not q.empty():
-                yield from self.qdisc_run(txq)
+            yield c.dev_queue_xmit + stall
+            if (yield from self.sch_direct_xmit(txq, [skb])) and not q.empty():
+                yield from self._qdisc_run(txq)
+            self.qdisc_run_end(txq)
             return NET_XMIT_SUCCESS
+        # the band's producer_lock (pfifo_fast), or the root lock after the busylock
+        # while another CPU runs a locked qdisc
+        stall += lines.enqueue(self.actor, self.cpu.now + stall,
+                               running and q.kind != "pfifo_fast")
         rc = q.qdisc_enqueue(skb, skb_priority(skb), hash_, self.cpu.now)
         self.in_hand.pop(id(skb), None)
         if rc == NET_XMIT_DROP:               # freed as dev_queue_xmit's work ends
-            self.kfree_skb(skb, "qdisc_drop", c.dev_queue_xmit)
-        yield c.dev_queue_xmit
+            self.kfree_skb(skb, "qdisc_drop", c.dev_queue_xmit + stall)
+        yield c.dev_queue_xmit + stall
         if q.to_free:
             yield c.kfree_skb * self.kfree_skb_list(q)
         yield from self.qdisc_run(txq)
         return rc
+
+    def qdisc_run_begin(self, txq: TxQueue) -> bool:
+        """True if this CPU now runs the qdisc. If another CPU runs it, that CPU will run it
+        again (MISSED): at the end of a run under way here, or by its NET_TX once its run
+        ends."""
+        if txq.run_end > self.cpu.now:
+            if txq.run_end == INF:
+                txq.missed = True
+            else:
+                self._schedule_run(txq, txq.run_cpu, txq.run_end)
+            return False
+        txq.run_cpu = self.actor
+        txq.run_end = INF
+        return True
+
+    def qdisc_run_end(self, txq: TxQueue) -> None:
+        txq.run_end = self.cpu.now
+        if txq.missed:
+            txq.missed = False
+            self.netif_schedule(txq)
+
+    def qdisc_run(self, txq: TxQueue):
+        """qdisc_run: __qdisc_run if this CPU wins qdisc_run_begin."""
+        if self.qdisc_run_begin(txq):
+            yield from self._qdisc_run(txq)
+            self.qdisc_run_end(txq)
 
     def kfree_skb(self, skb, stage: str, after: int = 0) -> None:
         """A packet a qdisc (or a neighbour's queue) dropped: booked at `stage`; freeing a
@@ -613,7 +687,7 @@ class Tx:
         q.to_free.clear()
         return n
 
-    def qdisc_run(self, txq: TxQueue):
+    def _qdisc_run(self, txq: TxQueue):
         """__qdisc_run: restart the qdisc until it is empty, the queue stops, or the
         dev_tx_weight quota is used (then NET_TX runs it again)."""
         quota = self.dev_tx_weight
@@ -717,12 +791,27 @@ class Tx:
 
     # -- NET_TX ------------------------------------------------------------------------
     def netif_schedule(self, txq: TxQueue) -> None:
-        """__netif_schedule: put the qdisc on this CPU's output_queue, raise NET_TX."""
+        """__netif_schedule: put the qdisc on this CPU's output_queue, raise NET_TX (on
+        another CPU's behalf: that CPU's NET_TX)."""
+        if self.actor != self.cpu.index:
+            self._schedule_run(txq, self.actor, self.cpu.now)
+            return
         if txq.scheduled:
             return
         txq.scheduled = True
         self.output_queue.append(txq)
         self.cpu.raise_softirq_irqoff(NET_TX_SOFTIRQ, self.cpu.in_softirq)
+
+    def _schedule_run(self, txq: TxQueue, cpu: int, t: int) -> None:
+        """CPU `cpu`'s NET_TX runs the queue at `t` (this CPU's own: its output_queue)."""
+        if cpu == self.cpu.index:
+            txq.missed = False
+            actor, self.actor = self.actor, cpu
+            self.netif_schedule(txq)
+            self.actor = actor
+        elif txq.rerun_at != t:
+            txq.rerun_at = t
+            self.rerun(t, txq, cpu)
 
     def net_tx_action(self):
         yield self.costs.net_tx_action
@@ -730,9 +819,6 @@ class Tx:
             skb, hash_, tsk, rx_queue = self.neigh_flush.popleft()
             self.in_hand[id(skb)] = skb
             yield from self.neigh_output(skb, hash_, tsk, rx_queue)
-        while self.xmit_list:                 # other CPUs' packets for queues owned here
-            skb, q, hash_ = self.xmit_list.popleft()
-            yield from self.xmit_one(self.queues[q], skb, hash_)
         head = self.output_queue
         self.output_queue = deque()
         for txq in head:

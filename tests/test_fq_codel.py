@@ -179,6 +179,8 @@ def test_memory_limit_drops_and_counts_drop_overmemory():
 
 # -- the TX path drives it: no bypass, drops booked and freed ------------------------------
 class FakeCpu:
+    index = 0
+
     def __init__(self):
         self.tracer = None
         self.costs = zero_costs()

@@ -50,6 +50,8 @@ def test_pfifo_fast_bands_limit_and_requeue():
 
 
 class FakeCpu:
+    index = 0
+
     def __init__(self):
         from conftest import zero_costs
         self.costs = zero_costs()

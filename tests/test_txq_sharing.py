@@ -1,0 +1,99 @@
+"""A TX queue several CPUs transmit on (shared-state-dim-rr.md §2): its line and enqueue
+lock are shared, each sender's dev_queue_xmit runs in its own time and at its own cost
+(where the queue's producer half is held), and XPS takes the sharing away."""
+
+import os
+import sys
+
+import tomli_w
+
+from helpers import ROOT, run_inline, softnet
+from softnet.cpus.txq_lines import TxqLines
+
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from shared_state import xps  # noqa: E402
+
+X, H = 42, 16
+
+
+def test_one_cpu_alone_pays_nothing():
+    ln = TxqLines(X, H, 0)
+    assert ln.touch(0) == 0 and ln.enqueue(0, 100, False) == 0
+    assert ln.enqueue(0, 200, True) == 0 and ln.transfers == 0 and ln.spin_ns == 0
+
+
+def test_the_line_moves_with_its_last_writer():
+    ln = TxqLines(X, H, 0)
+    assert ln.touch(1) == X and ln.touch(1) == 0
+    ln.written(0)                                   # a clean on CPU 0 wrote dql
+    assert ln.touch(1) == X and ln.transfers == 2
+
+
+def test_a_held_enqueue_lock_makes_the_next_cpu_spin():
+    ln = TxqLines(X, H, 0)
+    assert ln.enqueue(1, 100, False) == 0           # holds it 100..116
+    assert ln.enqueue(2, 110, False) == 116 + X - 110
+    assert ln.spin_ns == 6 and ln.contended == 1
+    # a locked qdisc another CPU runs: the busylock first, then the root lock
+    assert ln.enqueue(3, 300, True) == X and ln.busylock == 1
+
+
+def _cfg(tmp_path, name, cfg) -> str:
+    p = tmp_path / f"{name}.toml"
+    p.write_text(tomli_w.dumps(cfg))
+    return str(p)
+
+
+def _locks(s):
+    return [q["lock"] for q in s["tx_queues"].values()]
+
+
+def test_xps_takes_the_sharing_away(tmp_path):
+    """A sender on each of 4 CPUs: without XPS the flow hashes put two senders on one
+    queue and leave another idle, and the shared queue's line moves with every datagram;
+    with XPS each CPU has its own queue, whose line moves only with the clean (the
+    queue's vector is on the next CPU)."""
+    off, on = (run_inline(tmp_path / str(x), file=_cfg(tmp_path, str(x), xps(x, "2ms")))
+               for x in (False, True))
+    assert len(_locks(off)) == 3 and len(_locks(on)) == 4
+    assert all(lk["contended"] == 0 for lk in _locks(on))
+    moved = [sum(lk["line_transfers"] for lk in _locks(s)) for s in (off, on)]
+    assert moved[0] > 3 * moved[1] > 0, moved
+
+
+def two_senders(duration: str) -> dict:
+    """Senders on CPUs 1 and 2 share the one TX queue, whose vector is on CPU 2: CPU 2
+    holds its producer half, CPU 1 hands its datagrams over."""
+    return {"seed": 1, "duration": duration, "cpus": 3,
+            "nic": {"model": "i350", "combined": 1},
+            "host": {"neigh": {"10.2.0.9": "permanent"}},
+            "apps": [{"name": f"tx{c}", "cpu": c,
+                      "socket": {"proto": "udp", "sndbuf": 4_000_000},
+                      "send": {"dst": f"10.2.0.9:{7000 + c}", "rate": "200kpps",
+                               "size": 64}} for c in (1, 2)]}
+
+
+def test_a_sender_pays_for_its_own_transmit(tmp_path):
+    """CPU 1's datagrams are sent in CPU 1's time: CPU 2, which holds the queue, does not
+    run NET_TX for them, and the queue's line moves between the two senders."""
+    s = run_inline(tmp_path / "r", file=_cfg(tmp_path, "two", two_senders("3ms")))
+    t = s["cpu_time_ns"]
+    assert s["tx_queues"]["tx-0"]["cpu"] == 2
+    # (it ran NET_TX in ksoftirqd for every one of them: 650 µs of the 3 ms)
+    assert t["cpu2"]["ksoftirqd"] < 0.01 * t["cpu2"]["task"]
+    assert t["cpu1"]["softirq"] > 500 * 40          # its xmit past dev_queue_xmit
+    lk = _locks(s)[0]
+    assert lk["line_transfers"] > 100 and lk["acquired"] > 0
+    # both senders got as much out and paid alike for it (their xmit too)
+    sent = s["senders"]
+    assert abs(sent["tx1"]["sent"] - sent["tx2"]["sent"]) <= 2
+    assert abs(t["cpu1"]["task"] - t["cpu2"]["task"]) < 0.1 * t["cpu1"]["task"]
+
+
+def test_identical_in_both_modes(tmp_path):
+    cfg = _cfg(tmp_path, "two", two_senders("2ms"))
+    r = softnet("run", cfg, "--mode", "process", "--out", str(tmp_path / "p"), "--quiet")
+    assert r.returncode == 0, r.stderr
+    run_inline(tmp_path / "i", file=cfg)
+    for f in ("summary.json", "proc/net/snmp"):
+        assert (tmp_path / "p" / f).read_bytes() == (tmp_path / "i" / f).read_bytes(), f
