@@ -1,14 +1,14 @@
-"""The experiments where the kernel shares state between CPUs, run as softnet models them
-today (no lock or cache-line costs between CPUs yet), so each prints the figure the model
-gives and says what the published result is made of:
+"""The experiments where the kernel shares state between CPUs (shared-state-dim-rr.md §1,
+§2), with what softnet charges for it (a socket's and a TX queue's locks and lines), so
+each prints softnet's figures and the counters that explain them:
 
 - one UDP socket fed by 1, 2, 4 and 8 producer CPUs (an E810 queue on each, the reader
-  on CPU 0): published, the reader's socket saturates lower as producers are added and
-  the extra packets become RcvbufErrors, through the receive queue's lock, the busylock
-  and the bouncing lines of sk_rmem_alloc (shared-state-dim-rr.md §1);
+  on CPU 0): delivered, RcvbufErrors, the reader's and the producers' CPU, and the
+  socket's lock (time spun, line transfers per packet, busylock acquisitions);
 - RPS on a single-queue NIC under UDP_RR (64 instances, one server per CPU in a reuseport
   group, and one instance alone), without and with rps_cpus;
-- XPS on and off with a sender on each of 4 CPUs sharing 4 TX queues.
+- XPS on and off with a sender on each of 4 CPUs sharing 4 TX queues: the queues' line
+  transfers and spins, and the CPUs' time.
 
     python3 bench/shared_state.py [--duration 10ms]
 """
@@ -80,13 +80,21 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as d:
         print("one socket, n producer CPUs (1 Mpps offered per producer)")
         print(f"{'producers':>9} {'delivered pps':>14} {'RcvbufErrors/s':>15} "
-              f"{'reader CPU %':>12}")
+              f"{'reader CPU %':>12} {'producer CPU %':>14} {'spun µs/ms':>10} "
+              f"{'transfers/pkt':>13} {'busylock %':>10}")
         for n in (1, 2, 4, 8):
             s = run(one_socket(n, a.duration), d, f"sock{n}")
             secs = s["duration_ns"] / 1e9
+            lk = s["sockets"]["reader"]["lock"]
+            offered = max(1, s["sockets"]["reader"]["enqueued"]
+                          + s["drops"].get("udp_rcvbuf_errors", 0))
+            prod = sum(s["cpu_busy_share"][f"cpu{c}"] for c in range(1, n + 1)) / n
             print(f"{n:>9} {s['delivered'] / secs:>14,.0f} "
                   f"{s['drops'].get('udp_rcvbuf_errors', 0) / secs:>15,.0f} "
-                  f"{100 * s['cpu_busy_share']['cpu0']:>12.1f}")
+                  f"{100 * s['cpu_busy_share']['cpu0']:>12.1f} {100 * prod:>14.1f} "
+                  f"{lk['spin_ns'] / 1e3 / (secs * 1e3):>10.1f} "
+                  f"{lk['line_transfers'] / offered:>13.2f} "
+                  f"{100 * lk['busylock'] / offered:>10.1f}")
         print("\nUDP_RR on a single-queue I350, 4 CPUs, a server per CPU")
         print(f"{'instances':>9} {'RPS':>4} {'transactions/s':>15} {'RTT p50 µs':>11}")
         for inst in (1, 64):
@@ -95,13 +103,17 @@ def main(argv=None) -> int:
                 print(f"{inst:>9} {'on' if rps else 'off':>4} {t['tps']:>15,.0f} "
                       f"{t['rtt_us'].get('p50', 0):>11}")
         print("\na sender on each of 4 CPUs, 4 TX queues (150 kpps each)")
-        print(f"{'XPS':>4} {'on wire pps':>12} {'CPU % (mean)':>13}")
+        print(f"{'XPS':>4} {'on wire pps':>12} {'CPU % (mean)':>13} {'queues used':>11} "
+              f"{'line transfers/pkt':>18} {'spun µs':>8}")
         for on in (False, True):
             s = run(xps(on, a.duration), d, f"xps{on}")
             secs = s["duration_ns"] / 1e9
             busy = sum(s["cpu_busy_share"].values()) / len(s["cpu_busy_share"])
+            locks = [q["lock"] for q in s["tx_queues"].values()]
             print(f"{'on' if on else 'off':>4} {s['on_wire'] / secs:>12,.0f} "
-                  f"{100 * busy:>13.1f}")
+                  f"{100 * busy:>13.1f} {len(locks):>11} "
+                  f"{sum(k['line_transfers'] for k in locks) / max(1, s['sent']):>18.2f} "
+                  f"{sum(k['spin_ns'] for k in locks) / 1e3:>8.1f}")
     return 0
 
 

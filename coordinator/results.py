@@ -238,7 +238,8 @@ def assemble(r: dict, plan, results: dict) -> dict:
                                 "udp_gro": bool(a["socket"].get("udp_gro")),
                                 **sockets.get(i, {})} for i, a in enumerate(r["apps"])},
         "rfs": {f"cpu{c['cpu']}": c["rfs"] for c in cpus
-                if c["rfs"]["migrations"] or c["rfs"]["table_writes"]},
+                if c["rfs"]["migrations"] or c["rfs"]["table_writes"]
+                or c["rfs"]["table_line_fetches"]},
         # GRO over every NAPI: wire packets in, merged into held packets, completed
         # super-packets, skbs handed to the stack, wire packets still held at the end
         "gro": {"enabled": r["nic"]["gro"], **gro},

@@ -58,6 +58,7 @@ class Cpu:
         self.ksoftirqd = Task(f"ksoftirqd/{index}", ACCT_KSOFTIRQD, self._ksoftirqd())
         self.tracer = None                  # cpus.trace.CpuTrace when a trace is asked for
         self.owed = 0                       # softirq time told late, to take at the next step
+        self.owed_task: dict = {}           # … and tasks' time (a sender's xmit): task -> ns
         ev.schedule(self.jiffy_ns, self._tick_event, None, PRIO_TIMER)
 
     # -- time ---------------------------------------------------------------------------
@@ -67,11 +68,16 @@ class Cpu:
     def is_idle(self) -> bool:
         return not self.softirq_frames and self.sched.current is None and not self.irq_queue
 
-    def charge_late(self, ns: int) -> None:
-        """Softirq time this CPU spent earlier, spinning in __udp_enqueue_schedule_skb on a
-        socket another CPU owns, told by that CPU's record: taken inside the next step of
-        a softirq run under way, else as a stretch of its own before anything else."""
-        self.owed += ns
+    def charge_late(self, ns: int, task=None) -> None:
+        """CPU time this CPU spent earlier on state another CPU holds, told by that CPU's
+        record: softirq time (a socket enqueue, a forwarded packet's xmit) is taken inside
+        the next step of a softirq run under way, else as a stretch of its own before
+        anything else; a task's (a sender's dev_queue_xmit past its entry) as a stretch of
+        that task's once no softirq run is under way."""
+        if task is None:
+            self.owed += ns
+        else:
+            self.owed_task[task] = self.owed_task.get(task, 0) + ns
 
     # -- softirqs -------------------------------------------------------------------------
     def raise_softirq_irqoff(self, nr: int, in_interrupt: bool) -> None:
@@ -166,7 +172,8 @@ class Cpu:
                 handler(t, arg)
             if now >= limit:
                 return
-            if self.owed and not self.in_softirq:
+            if (self.owed or self.owed_task) and not self.softirq_frames and not (
+                    self.in_softirq and sched.current is self.ksoftirqd):
                 self._take_owed()
                 continue
             if self.irq_queue:
@@ -211,7 +218,7 @@ class Cpu:
                 if tracer is not None:
                     tracer.block(task.name, task.gen, now)
                 continue
-            if self.owed:                      # ksoftirqd in a softirq run
+            if self.owed and task is self.ksoftirqd:   # in a softirq run
                 cost += self.owed
                 self.owed = 0
             self.now = now + cost
@@ -224,12 +231,22 @@ class Cpu:
 
     def _take_owed(self) -> None:
         cost, self.owed = self.owed, 0
-        if self.tracer is not None:
-            self.tracer.leaf("softirq", "__udp_enqueue_schedule_skb", self.now,
-                             self.now + cost)
-        self.now += cost
-        self.acct[ACCT_SOFTIRQ] += cost
-        self.last_kind = ACCT_SOFTIRQ
+        if cost:
+            if self.tracer is not None:
+                self.tracer.leaf("softirq", "__udp_enqueue_schedule_skb", self.now,
+                                 self.now + cost)
+            self.now += cost
+            self.acct[ACCT_SOFTIRQ] += cost
+            self.last_kind = ACCT_SOFTIRQ
+        owed, self.owed_task = self.owed_task, {}
+        for task, cost in owed.items():
+            if self.tracer is not None:
+                self.tracer.leaf(task.name, "__dev_queue_xmit", self.now, self.now + cost)
+            self.now += cost
+            self.acct[task.kind] += cost
+            if task is self.sched.current:   # (a queued task's vruntime orders the queue)
+                self.sched.account(task, cost)
+            self.last_kind = task.kind
 
     def _switch(self) -> Task | None:
         """__schedule: switching in any task other than the one that ran last (the idle

@@ -92,6 +92,7 @@ def _steering(lp: CpuLP, args: dict) -> None:
     if entries and flow_cnt:             # this CPU polls RFS queues: a table replica
         lp.stack.rfs = RfsRx(lp.cpu_id, args["ncpus"],
                              SockFlowTable(entries, args["ncpus"]), flow_cnt)
+        lp.stack.rfs.xfer = lp.costs.cacheline_transfer
     arfs = rfs.get("arfs")
     if arfs and lp.stack.rfs is not None:   # set_rps_cpu may program NIC filters
         lp.stack.rfs.arfs = Arfs(arfs["rmap"],
@@ -250,6 +251,7 @@ def _senders(lp: CpuLP, args: dict) -> None:
         ref[0] = task
         lp.tasks.append(task)
         lp.sender_tasks.append(task)
+        lp.tx_task[sd["app"]] = task
         lp.cpu.sched.wake(task)
     for s_ in args["sockets"]:
         if s_.get("sender") or s_.get("serve"):      # where its send side lives

@@ -171,7 +171,13 @@ class CpuLookahead:
         if until:
             self._until_out[dst] = until
         if plan.stall:                       # answers a hand-off landing at `safe` or later
-            e = min(e, self.stall_sent(safe, link))
+            b = self.stall_sent(safe, link)
+            if len(plan.kinds) == 1 and b == safe + STALL_DELAY_NS:
+                # a link for stalls alone is told in steps of half the delay (a frame for
+                # every step here would wake its receiver for nothing), but not near the
+                # end, where the delay shrinks: there only the exact bound moves on
+                b -= b % (STALL_DELAY_NS // 2)
+            e = min(e, b)
         if plan.mig:                         # a socket leaves at its reader's move, or later
             for at, _, to in self._mig_out:
                 if to == dst:

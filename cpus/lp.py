@@ -97,6 +97,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self.txq_vec: dict[int, MsixVector] = {}        # TX queue cleaned here -> vector
         self.tx_socks: dict[int, TxSock] = {}           # senders' sockets here
         self.tx_sock_lp: dict[int, str] = {}            # every sender's socket -> its LP
+        self.tx_task: dict[int, Task] = {}              # a socket sent on here -> its task
         self.vectors: list[MsixVector] = []             # the vectors this CPU serves
         self.qvectors: list = []                        # … their driver q_vectors
         self.qv_of: dict = {}
@@ -212,7 +213,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
 
     def _tc_arrive(self, t: int, arg) -> None:
         (queue, descs, nbytes, packets), src_cpu = arg
-        self.txqs[queue].lines.written(src_cpu)   # dql_completed, next_to_clean
+        self.txqs[queue].lines.written(src_cpu, t)   # dql_completed, next_to_clean
         self.tx.drv.cleaned(queue, descs, nbytes, packets)
 
     def _wfree_local(self, tsk: TxSock, truesize: int) -> None:
@@ -226,7 +227,9 @@ class CpuLP(CpuLookahead, LogicalProcess):
 
     def _xq_arrive(self, t: int, arg) -> None:
         queue, skb, hash_, src_cpu = arg
-        self._charge(src_cpu, t, self.tx.xmit_arrive(skb, queue, hash_, src_cpu, t))
+        # a sender's datagram was sent from its task; a forwarded packet from softirq
+        self._charge(src_cpu, t, self.tx.xmit_arrive(skb, queue, hash_, src_cpu, t),
+                     skb.sock)
 
     def _tx_rerun_at(self, t: int, txq: TxQueue, cpu: int) -> None:
         """CPU `cpu`'s NET_TX runs a queue whose producer half is here, at `t`."""
@@ -285,6 +288,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self.app_task[a["sock"]] = task
         if a.get("serve"):
             self.server_tasks.append(task)
+            self.tx_task[a["sock"]] = task
         if runnable:
             self.cpu.sched.wake(task)
         else:
@@ -409,7 +413,9 @@ class CpuLP(CpuLookahead, LogicalProcess):
 
     def _rfs_arrive(self, t: int, arg) -> None:
         slot, val = arg
-        self.stack.rfs.sock_table.ents[slot] = val
+        st = self.stack.rfs.sock_table
+        st.ents[slot] = val
+        st.dirty.add(slot >> 4)              # the writer's CPU holds the line now
 
     def _head_report(self, src: int, done: int) -> None:
         if src == self.cpu_id:
@@ -460,26 +466,29 @@ class CpuLP(CpuLookahead, LogicalProcess):
         STALL_DELAY_NS later at its next step (which keeps the lookahead: see there)."""
         self._charge(src_cpu, t, self.stack.sock_enqueue(sk, skb, src_cpu, t))
 
-    def _charge(self, cpu: int, t: int, extra: int) -> None:
-        """What CPU `cpu` paid for work run here at `t` on its behalf, back to it."""
+    def _charge(self, cpu: int, t: int, extra: int, sock: int = -1) -> None:
+        """What CPU `cpu` paid for work run here at `t` on its behalf, back to it: in
+        softirq, or (`sock` ≥ 0) in the task that sends on that socket."""
         if not extra:
             return
         if cpu == self.cpu_id:               # a hand-off to a socket on its way here
-            self.cpu.charge_late(extra)
+            self._stall_arrive(t, (extra, sock))
             return
         dst = self.cpu_lp[cpu]
         link = self.out_links[dst]
         self.out_seq += 1
         self.outbox.setdefault(dst, []).append(
-            ("stall", link.deliver(self.stall_sent(t, link)), self.out_seq, extra))
+            ("stall", link.deliver(self.stall_sent(t, link)), self.out_seq, (extra, sock)))
 
     def stall_sent(self, t: int, link) -> int:
-        """When a stall answering work at `t` leaves: STALL_DELAY_NS later, but within the
-        run, so what the run's last stretch cost still lands."""
-        return max(t, min(t + STALL_DELAY_NS, self.end - 1 - link.latency))
+        """When a stall answering work at `t` leaves: STALL_DELAY_NS later, or half way to
+        the run's end when that is sooner, so what the last stretch cost lands within the
+        run (the peers then meet more often only in that last stretch)."""
+        return t + min(STALL_DELAY_NS, max(0, (self.end - t - link.latency) // 2))
 
-    def _stall_arrive(self, t: int, ns: int) -> None:
-        self.cpu.charge_late(ns)
+    def _stall_arrive(self, t: int, arg) -> None:
+        ns, sock = arg
+        self.cpu.charge_late(ns, self.tx_task[sock] if sock >= 0 else None)
 
     def _ipi_handler(self, _arg) -> int:
         return self.costs.ipi_call_function
@@ -523,7 +532,10 @@ class CpuLP(CpuLookahead, LogicalProcess):
             for vec, s in first.items():
                 self.ev.schedule_keyed(s, PRIO_DEVICE, self.index, RX_KICK - vec.entry,
                                        self._rx_kick, vec)
-                heapq.heappush(self._starts, vec.earliest_bound(s))
+                # its interval changes only while its NAPI runs (masked), and a re-arm
+                # judges the rings again: an armed vector's own interval bounds it
+                heapq.heappush(self._starts, vec.earliest_bound(s) if vec.masked
+                               else vec.earliest(s))
         recs = payload.get("cpu")
         if recs is not None:
             origin = self.lp_index[src]

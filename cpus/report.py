@@ -82,6 +82,8 @@ def cpu_report(lp) -> dict:
         # flow-limit drops, by the enqueuing CPU whose softnet_stat counts them
         "rfs": {"migrations": lp.stack.rfs.migrations if lp.stack.rfs else 0,
                 "deferred": lp.stack.rfs.deferred if lp.stack.rfs else 0,
+                # lookups whose socket-table line a reader on another CPU had written
+                "table_line_fetches": lp.stack.rfs.fetched if lp.stack.rfs else 0,
                 "table_writes": lp.rfs_writer.writes if lp.rfs_writer else 0,
                 **({"arfs_steer_calls": lp.stack.rfs.arfs.calls}
                    if lp.stack.rfs is not None and lp.stack.rfs.arfs else {})},

@@ -35,14 +35,17 @@ def roundup_pow_of_two(n: int) -> int:
 
 
 class SockFlowTable:
-    """A replica of rps_sock_flow_table: slot -> ident ((hash & ~cpu_mask) | cpu)."""
+    """A replica of rps_sock_flow_table: slot -> ident ((hash & ~cpu_mask) | cpu). The
+    kernel's table is one array all CPUs share: a line another CPU wrote since this one
+    last read it (`dirty`, 16 four-byte slots a line) is a transfer to read."""
 
-    __slots__ = ("mask", "cpu_mask", "ents")
+    __slots__ = ("mask", "cpu_mask", "ents", "dirty")
 
     def __init__(self, entries: int, ncpus: int) -> None:
         self.mask = roundup_pow_of_two(entries) - 1
         self.cpu_mask = roundup_pow_of_two(ncpus) - 1        # rps_cpu_mask
         self.ents: dict[int, int] = {}                     # absent: RPS_NO_CPU
+        self.dirty: set[int] = set()                       # lines written elsewhere
 
     def slot_val(self, hash_: int, cpu: int) -> tuple[int, int]:
         """rps_record_sock_flow's slot and value."""
@@ -61,7 +64,7 @@ class RfsRx:
     """The steering side on a CPU that polls RX queues with an rps_flow_table."""
 
     __slots__ = ("me", "ncpus", "sock_table", "flow_tables", "next_seq", "done",
-                 "migrations", "deferred", "arfs")
+                 "migrations", "deferred", "arfs", "xfer", "line_cost", "fetched")
 
     def __init__(self, me: int, ncpus: int, sock_table: SockFlowTable | None,
                  flow_cnt: dict[int, int]) -> None:
@@ -75,13 +78,22 @@ class RfsRx:
         self.migrations = 0
         self.deferred = 0                    # lookups that kept a flow on its old CPU
         self.arfs = None                     # cpus.arfs.Arfs when the device does aRFS
+        self.xfer = 0                        # a line's transfer (ns), from the profile
+        self.line_cost = 0                   # what the last lookup paid for its line
+        self.fetched = 0                     # lookups that fetched a line written elsewhere
 
     def get_rps_cpu(self, queue: int, rps_map, hash_: int, flow: int = -1):
         """(cpu, rflow): cpu -1 when neither RFS nor RPS picks one."""
         ft = self.flow_tables.get(queue)
         st = self.sock_table
+        self.line_cost = 0
         if ft is not None and st is not None:
-            ident = st.ents.get(hash_ & st.mask)
+            slot = hash_ & st.mask
+            if st.dirty and slot >> 4 in st.dirty:    # a reader elsewhere wrote the line
+                st.dirty.discard(slot >> 4)
+                self.line_cost = self.xfer
+                self.fetched += 1
+            ident = st.ents.get(slot)
             if ident is not None and not (ident ^ hash_) & ~st.cpu_mask & 0xFFFFFFFF:
                 next_cpu = ident & st.cpu_mask
                 if next_cpu < self.ncpus:

@@ -85,7 +85,7 @@ class UdpSock:
         locked = False
         if not rq:
             if not self.receive_queue:
-                self.read_stall += lines.peek(cpu)      # skb_queue_empty_lockless
+                self.read_stall += lines.peek(cpu, now)  # skb_queue_empty_lockless
                 return None
             # splice the whole receive queue into the reader queue, under its lock
             self.read_stall += lines.consume(cpu, now)

@@ -166,14 +166,15 @@ class Stack:
             if rflow is not None:
                 self.rfs.stamp(skb, rflow)
         c = self.costs
+        line = 0 if self.rfs is None else self.rfs.line_cost   # the socket table's line
         if target < 0:
             # no CPU picked; the hash was taken only if the queue has a map or a flow table
             q = skb.queue
             if q in self.rps_maps or (self.rfs is not None and q in self.rfs.flow_tables):
-                pre = self.hash_cost + c.get_rps_cpu
+                pre = self.hash_cost + c.get_rps_cpu + line
                 return pre + self.receive_skb(skb, now + pre)
             return self.receive_skb(skb, now)
-        cost = self.hash_cost + c.get_rps_cpu + c.enqueue_to_backlog
+        cost = self.hash_cost + c.get_rps_cpu + line + c.enqueue_to_backlog
         self.held -= skb.nsegs
         me = self.cpu.index
         if target == me:
@@ -272,7 +273,7 @@ class Stack:
             udp["RcvbufErrors"] += 1
             udp["InErrors"] += 1
             self.books.drop(skb.flow, "udp_rcvbuf_errors", skb.nsegs)
-            return sk.lines.drop(cpu) + self.free_cost(skb)
+            return sk.lines.drop(cpu, t) + self.free_cost(skb)
         return sk.lines.produce(cpu, t, half_full) + self._wake(sk)
 
     def _wake(self, sk) -> int:

@@ -224,7 +224,7 @@ class TxQueue:
     """netdev_queue + its qdisc (an mq child) + igb_ring + dql."""
 
     __slots__ = ("index", "qdisc", "ring", "dql", "drv_xoff", "stack_xoff", "scheduled",
-                 "lines", "run_cpu", "run_end", "missed", "rerun_at")
+                 "lines", "run_cpu", "run_end", "rerun_at")
 
     def __init__(self, index: int, ring_size: int, txqueuelen: int, hz: int,
                  qdisc: str = "pfifo_fast", qdisc_opts: dict | None = None,
@@ -239,11 +239,9 @@ class TxQueue:
         # the line and locks the CPUs that transmit on it share (free unless given)
         self.lines = lines if lines is not None else TxqLines(0, 0, -1)
         # qdisc_run_begin's seqlock / RUNNING bit: which CPU runs the qdisc, until when
-        # (INF while a run here is under way), whether another CPU found it running
-        # (__QDISC_STATE_MISSED), and when that CPU's NET_TX will run it again
+        # (INF while a run here is under way), and when that CPU's NET_TX runs it again
         self.run_cpu = -1
         self.run_end = 0
-        self.missed = False
         self.rerun_at = -1
 
     def stopped(self) -> bool:
@@ -590,7 +588,7 @@ class Tx:
         q = txq.qdisc
         c = self.costs
         lines = txq.lines
-        stall = lines.touch(self.actor)
+        stall = lines.touch(self.actor, self.cpu.now)
         running = txq.run_end > self.cpu.now
         if q.can_bypass and q.empty() and not running:
             # bypass: straight to the driver (sch_direct_xmit), then run what queued behind
@@ -617,13 +615,13 @@ class Tx:
         return rc
 
     def qdisc_run_begin(self, txq: TxQueue) -> bool:
-        """True if this CPU now runs the qdisc. If another CPU runs it, that CPU will run it
-        again (MISSED): at the end of a run under way here, or by its NET_TX once its run
-        ends."""
+        """True if this CPU now runs the qdisc. A run under way here takes what was
+        enqueued meanwhile (its last dequeue and its end are one step, so nothing slips
+        between them: the kernel's MISSED race cannot happen here); a run on another
+        CPU's behalf that is not over in time is rerun by that CPU's NET_TX at its end
+        (the MISSED it would have found)."""
         if txq.run_end > self.cpu.now:
-            if txq.run_end == INF:
-                txq.missed = True
-            else:
+            if txq.run_end < INF:
                 self._schedule_run(txq, txq.run_cpu, txq.run_end)
             return False
         txq.run_cpu = self.actor
@@ -632,9 +630,6 @@ class Tx:
 
     def qdisc_run_end(self, txq: TxQueue) -> None:
         txq.run_end = self.cpu.now
-        if txq.missed:
-            txq.missed = False
-            self.netif_schedule(txq)
 
     def qdisc_run(self, txq: TxQueue):
         """qdisc_run: __qdisc_run if this CPU wins qdisc_run_begin."""
@@ -805,7 +800,6 @@ class Tx:
     def _schedule_run(self, txq: TxQueue, cpu: int, t: int) -> None:
         """CPU `cpu`'s NET_TX runs the queue at `t` (this CPU's own: its output_queue)."""
         if cpu == self.cpu.index:
-            txq.missed = False
             actor, self.actor = self.actor, cpu
             self.netif_schedule(txq)
             self.actor = actor

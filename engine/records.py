@@ -71,10 +71,12 @@ KINDS: dict[str, RecordKind] = {k.name: k for k in (
        "cpu", "cpu", "(queue, skb, hash)", PRIO_LINK, False, False, True),
     _K("wf", "sock_wfree: a sent skb's memory returned to its socket's owner", "cpu", "cpu",
        "(socket, truesize)", PRIO_LINK, True, False, False),
-    _K("stall", "what a producer paid in __udp_enqueue_schedule_skb on a socket another CPU "
-       "owns, on top of the uncontended path: spinning on its locks, fetching its line, "
-       "freeing what the full socket dropped; returned to the producer's CPU", "cpu", "cpu",
-       "ns", PRIO_LINK, False, False, False),
+    _K("stall", "what a CPU paid for work run on its behalf where the state lives: "
+       "__udp_enqueue_schedule_skb on a socket another CPU owns (spinning on its locks, "
+       "fetching its line, freeing what the full socket dropped), dev_queue_xmit on a TX "
+       "queue another CPU holds (past its entry); returned to that CPU, in softirq or in "
+       "the sending task", "cpu", "cpu", "(ns, sending socket or -1)", PRIO_LINK, False,
+       False, False),
     _K("tc", "igb_clean_tx_irq's effect on a TX queue another CPU transmits on: "
        "next_to_clean moved (descriptors freed), netdev_tx_completed_queue (dql_completed) "
        "and the wake of a stopped queue, seen where the queue's producer half lives",

@@ -28,6 +28,21 @@ def test_no_table_entry_falls_back_to_rps():
     assert r.get_rps_cpu(1, m, 0x80000000) == (6, None)     # queue without a flow table
 
 
+def test_a_table_line_written_elsewhere_is_fetched_once():
+    """rps_sock_flow_table is one array: a line (16 slots) a reader on another CPU wrote
+    costs the next lookup here a transfer, the lookups after it nothing."""
+    r, m = rx()
+    r.xfer = 42
+    h = 0x12340007
+    slot, val = r.sock_table.slot_val(h, 3)
+    r.sock_table.ents[slot] = val
+    r.sock_table.dirty.add((slot ^ 1) >> 4)          # a neighbouring slot's write
+    assert r.get_rps_cpu(0, m, h)[0] == 3 and r.line_cost == 42 and r.fetched == 1
+    assert r.get_rps_cpu(0, m, h)[0] == 3 and r.line_cost == 0
+    r.sock_table.dirty.add(slot + 16 >> 4)            # another line: not this lookup's
+    assert r.get_rps_cpu(0, m, h)[0] == 3 and r.line_cost == 0 and r.fetched == 1
+
+
 def test_entry_of_another_flow_in_the_slot_is_ignored():
     r, m = rx()
     h = 0x12340007

@@ -18,24 +18,28 @@ X, H = 42, 16
 
 def test_one_cpu_alone_pays_nothing():
     ln = TxqLines(X, H, 0)
-    assert ln.touch(0) == 0 and ln.enqueue(0, 100, False) == 0
-    assert ln.enqueue(0, 200, True) == 0 and ln.transfers == 0 and ln.spin_ns == 0
+    assert ln.touch(0, 0) == 0 and ln.enqueue(0, 100, False) == 0
+    assert ln.enqueue(0, 200, True) == 0
+    r = ln.report()
+    assert r["line_transfers"] == 0 and r["spin_ns"] == 0
 
 
 def test_the_line_moves_with_its_last_writer():
     ln = TxqLines(X, H, 0)
-    assert ln.touch(1) == X and ln.touch(1) == 0
-    ln.written(0)                                   # a clean on CPU 0 wrote dql
-    assert ln.touch(1) == X and ln.transfers == 2
+    assert ln.touch(1, 10) == X and ln.touch(1, 20) == 0
+    ln.written(0, 30)                               # a clean on CPU 0 wrote dql
+    assert ln.touch(1, 40) == X and ln.report()["line_transfers"] == 2
 
 
 def test_a_held_enqueue_lock_makes_the_next_cpu_spin():
-    ln = TxqLines(X, H, 0)
-    assert ln.enqueue(1, 100, False) == 0           # holds it 100..116
-    assert ln.enqueue(2, 110, False) == 116 + X - 110
-    assert ln.spin_ns == 6 and ln.contended == 1
-    # a locked qdisc another CPU runs: the busylock first, then the root lock
-    assert ln.enqueue(3, 300, True) == X and ln.busylock == 1
+    ln = TxqLines(X, 100, 0)                        # a long hold, to be met
+    assert ln.enqueue(1, 100, False) == X           # fetches the line, holds 142..242
+    # CPU 2 fetches the line at 150 (192), spins to 242, fetches it from CPU 1 (284)
+    assert ln.enqueue(2, 150, False) == 284 - 150
+    r = ln.report()
+    assert r["spin_ns"] == 242 - 192 and r["contended"] == 1
+    # a locked qdisc another CPU runs: the busylock's line first, then the queue's
+    assert ln.enqueue(3, 1000, True) == 2 * X and ln.busylock == 1
 
 
 def _cfg(tmp_path, name, cfg) -> str:
@@ -81,17 +85,17 @@ def test_a_sender_pays_for_its_own_transmit(tmp_path):
     assert s["tx_queues"]["tx-0"]["cpu"] == 2
     # (it ran NET_TX in ksoftirqd for every one of them: 650 µs of the 3 ms)
     assert t["cpu2"]["ksoftirqd"] < 0.01 * t["cpu2"]["task"]
-    assert t["cpu1"]["softirq"] > 500 * 40          # its xmit past dev_queue_xmit
     lk = _locks(s)[0]
     assert lk["line_transfers"] > 100 and lk["acquired"] > 0
-    # both senders got as much out and paid alike for it (their xmit too)
+    # both senders got as much out and paid alike for it, in their tasks (sendmsg and
+    # the whole transmit; CPU 1 was 57 µs short of CPU 2 when CPU 2 paid its xmit)
     sent = s["senders"]
     assert abs(sent["tx1"]["sent"] - sent["tx2"]["sent"]) <= 2
-    assert abs(t["cpu1"]["task"] - t["cpu2"]["task"]) < 0.1 * t["cpu1"]["task"]
+    assert abs(t["cpu1"]["task"] - t["cpu2"]["task"]) < 0.01 * t["cpu2"]["task"]
 
 
 def test_identical_in_both_modes(tmp_path):
-    cfg = _cfg(tmp_path, "two", two_senders("2ms"))
+    cfg = _cfg(tmp_path, "two", two_senders("4ms"))
     r = softnet("run", cfg, "--mode", "process", "--out", str(tmp_path / "p"), "--quiet")
     assert r.returncode == 0, r.stderr
     run_inline(tmp_path / "i", file=cfg)
