@@ -9,7 +9,9 @@ import pytest
 import tomli_w
 
 from helpers import ROOT, run_inline, softnet
+from softnet.cpus.sock import UdpSock
 from softnet.cpus.sock_lines import RxLines
+from softnet.engine.skb import SkBuff
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from shared_state import one_socket  # noqa: E402
@@ -65,6 +67,27 @@ def test_the_busylock_lines_up_producers_when_half_full():
     assert ln.report()["spin_ns"] == 184 - 136
 
 
+def test_the_reader_takes_the_lock_to_splice_and_to_release():
+    """__skb_recv_udp: the producers' queue (and its lock, and line) is touched once per
+    splice of everything queued, and by udp_rmem_release once the deficit reaches
+    rcvbuf/4 or the reader queue runs dry; reads in between touch neither."""
+    sk = UdpSock(0, "0.0.0.0", 9000, 40_000, 0, 1, lines=RxLines(X, H, 0))
+    for i in range(3):                           # a producer on CPU 1
+        assert sk.enqueue(SkBuff(i, 0, 60, 2304, 0, 0, 0), 0, 1)
+        sk.lines.produce(1, 100 * (i + 1), False)
+    sk.recv(0, 1000)                             # splice: the line comes back
+    assert sk.read_stall == X
+    sk.recv(0, 2000)                             # from the reader queue alone
+    assert sk.read_stall == X and sk.lines.lock.acquired == 4
+    sk.recv(0, 3000)                             # runs dry: release under the lock
+    assert sk.lines.lock.acquired == 5 and sk.read_stall == X
+    assert sk.recv(0, 4000) is None and sk.read_stall == X     # (its own line still)
+    sk.enqueue(SkBuff(9, 0, 60, 2304, 0, 0, 0), 0, 1)
+    sk.lines.produce(1, 4500, False)
+    sk.recv(0, 5000)
+    assert sk.read_stall == 2 * X
+
+
 def _lock(s):
     return s["sockets"]["reader"]["lock"]
 
@@ -95,6 +118,9 @@ def test_contention_grows_with_producers(sockets):
     assert spins[0] < spins[1] < spins[2], spins
     xfers = [_lock(sockets[n])["line_transfers"] for n in (1, 2, 4)]
     assert xfers[0] < xfers[1] < xfers[2], xfers
+    # the busylock only once the socket is more than half full (4 Mpps on one reader)
+    assert _lock(sockets[1])["busylock"] == 0 and _lock(sockets[4])["busylock"] > 1000
+    assert sockets[4]["drops"]["udp_rcvbuf_errors"] > 0
     for s in sockets.values():
         assert s["balanced"]
 

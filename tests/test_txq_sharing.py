@@ -42,6 +42,31 @@ def test_a_held_enqueue_lock_makes_the_next_cpu_spin():
     assert ln.enqueue(3, 1000, True) == 2 * X and ln.busylock == 1
 
 
+def test_only_one_cpu_runs_the_qdisc():
+    """qdisc_run_begin: while a run is under way here it fails (that run takes what was
+    enqueued); while another CPU's run is not over in time, it fails and that CPU's
+    NET_TX runs the queue again at its end; after that, it succeeds."""
+    from test_tx_units import FakeCpu
+    from softnet.cpus.books import Books
+    from softnet.cpus.stack import Snmp
+    from softnet.cpus.tx import Tx, TxQueue
+
+    cpu = FakeCpu()
+    txq = TxQueue(0, 256, 1000, 1000)
+    tx = Tx(cpu, {0: txq}, 1, None, Snmp(), Books(1, 1), 64)
+    reruns = []
+    tx.rerun = lambda t, q, c: reruns.append((t, q.index, c))
+    assert tx.qdisc_run_begin(txq) and not tx.qdisc_run_begin(txq)   # under way here
+    assert reruns == []
+    cpu.now = 100
+    tx.qdisc_run_end(txq)
+    txq.run_cpu, txq.run_end = 1, 500            # CPU 1's run, over at 500
+    assert not tx.qdisc_run_begin(txq) and reruns == [(500, 0, 1)]
+    assert not tx.qdisc_run_begin(txq) and len(reruns) == 1          # told once
+    cpu.now = 500
+    assert tx.qdisc_run_begin(txq) and txq.run_cpu == 0
+
+
 def _cfg(tmp_path, name, cfg) -> str:
     p = tmp_path / f"{name}.toml"
     p.write_text(tomli_w.dumps(cfg))
