@@ -22,7 +22,7 @@ May import: the standard library, this package's spinlock.
 
 from __future__ import annotations
 
-from .spinlock import Line, Spinlock
+from .spinlock import Line, Spinlock, lock_report
 
 
 class RxLines:
@@ -78,8 +78,4 @@ class RxLines:
         self.busy.import_state(busy)
 
     def report(self) -> dict:
-        return {"acquired": self.lock.acquired,
-                "contended": self.lock.contended + self.busy.contended,
-                "spin_ns": self.lock.spin_ns + self.busy.spin_ns,
-                "line_transfers": self.line.transfers + self.busy.line.transfers,
-                "busylock": self.busylock}
+        return lock_report(self.lock, self.busy, self.busylock)

@@ -75,6 +75,15 @@ class Line:
         return x
 
 
+def lock_report(lock: "Spinlock", busy: "Spinlock", busylock: int) -> dict:
+    """What summary.json says of a lock taken after a busylock: acquisitions, those that
+    met a holder of either, the time spun on both, the lines fetched for both."""
+    return {"acquired": lock.acquired, "contended": lock.contended + busy.contended,
+            "spin_ns": lock.spin_ns + busy.spin_ns,
+            "line_transfers": lock.line.transfers + busy.line.transfers,
+            "busylock": busylock}
+
+
 class Spinlock:
     """A spinlock whose word is in `line`: its recent holds, in time order."""
 

@@ -16,7 +16,7 @@ May import: the standard library, this package's spinlock.
 
 from __future__ import annotations
 
-from .spinlock import Line, Spinlock
+from .spinlock import Line, Spinlock, lock_report
 
 
 class TxqLines:
@@ -53,8 +53,4 @@ class TxqLines:
         return s - t
 
     def report(self) -> dict:
-        return {"acquired": self.enq.acquired,
-                "contended": self.enq.contended + self.busy.contended,
-                "spin_ns": self.enq.spin_ns + self.busy.spin_ns,
-                "line_transfers": self.line.transfers + self.busy.line.transfers,
-                "busylock": self.busylock}
+        return lock_report(self.enq, self.busy, self.busylock)
