@@ -687,7 +687,13 @@ class Tx:
         dev_tx_weight quota is used (then NET_TX runs it again)."""
         quota = self.dev_tx_weight
         q = txq.qdisc
+        locked = q.kind != "pfifo_fast"
         while True:
+            if locked:                        # qdisc_restart dequeues under the root lock
+                now = self.cpu.now
+                spin = txq.lines.enq.acquire(self.actor, now, txq.lines.hold) - now
+                if spin:
+                    yield spin
             lst = self.dequeue_skb(txq, quota)
             if q.to_free:                     # CoDel dropped at the head
                 yield self.costs.kfree_skb * self.kfree_skb_list(q)

@@ -8,8 +8,9 @@ Every acquisition is placed in the time of the queue's producer half (the CPU th
 it; `cpus.spinlock`); the methods return the stall on top of the uncontended path (whose lock and unlock are
 inside `dev_queue_xmit`): spinning while another CPU holds a lock, and a line transfer when
 another CPU wrote the line last. Who runs the qdisc (`qdisc_run_begin`'s seqlock or RUNNING
-bit) lives on the queue itself (`cpus.tx.TxQueue`). Not modelled: the root lock the running
-CPU takes for each dequeue, and HARD_TX_LOCK (only the qdisc's runner takes it here).
+bit) lives on the queue itself (`cpus.tx.TxQueue`); a locked qdisc's runner takes the root
+lock for each dequeue (`Tx._qdisc_run`). Not modelled: HARD_TX_LOCK, which with mq only
+the qdisc's runner takes.
 
 May import: the standard library, this package's spinlock.
 """

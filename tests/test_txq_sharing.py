@@ -5,6 +5,7 @@ lock are shared, each sender's dev_queue_xmit runs in its own time and at its ow
 import os
 import sys
 
+import pytest
 import tomli_w
 
 from helpers import ROOT, run_inline, softnet
@@ -117,6 +118,24 @@ def test_a_sender_pays_for_its_own_transmit(tmp_path):
     sent = s["senders"]
     assert abs(sent["tx1"]["sent"] - sent["tx2"]["sent"]) <= 2
     assert abs(t["cpu1"]["task"] - t["cpu2"]["task"]) < 0.01 * t["cpu2"]["task"]
+
+
+@pytest.mark.parametrize("qdisc", ["pfifo_fast", "fq_codel"])
+def test_a_locked_qdisc_lines_senders_up_on_its_busylock(tmp_path, qdisc):
+    """Four senders on one queue: fq_codel is a locked qdisc, so a sender that finds it
+    running takes its busylock, and the runner takes the root lock to dequeue; the
+    lockless pfifo_fast has neither."""
+    cfg = xps(False, "2ms")
+    cfg["nic"]["combined"] = 1
+    cfg["sysctl"] = {"net.core.default_qdisc": qdisc}
+    s = run_inline(tmp_path / "r", file=_cfg(tmp_path, qdisc, cfg))
+    (lk,) = _locks(s)
+    assert s["tx_balanced"] and lk["line_transfers"] > 1000
+    if qdisc == "fq_codel":          # (no bypass: every send enqueues)
+        assert lk["busylock"] > 100 and lk["contended"] > 100 and lk["spin_ns"] > 0
+        assert lk["acquired"] > 1.5 * s["sent"]      # the runner's dequeues too
+    else:
+        assert lk["busylock"] == 0
 
 
 def test_identical_in_both_modes(tmp_path):
