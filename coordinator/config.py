@@ -102,6 +102,7 @@ OBSERVE_KEYS = {"interval", "pcap", "pcap_flows", "pcap_count", "trace", "trace_
                 "ftrace_packets"}
 TRACE_MAX = 1_000_000              # slices per CPU a trace holds unless told
 TRACE_SAMPLE = 100                 # a trace follows one packet in this many with arrows
+IPTABLES_DROP = ("raw", "filter")  # where host.iptables_drop's rule sits
 PCAP_TAPS = ("wire", "host")      # where a capture may sit (observability-formats §4)
 PCAP_COUNT = 100_000               # frames per capture file unless told
 MAX_PCAP_COUNT = 10_000_000
@@ -1151,7 +1152,7 @@ def _sysctl(k: str, s: dict, hz: int, ncpus: int):
 
 def _validate_host(h: dict) -> dict:
     _table("host", h, "a table")
-    _unknown("host", h, {"addresses", "neigh", "arp_reply_delay"})
+    _unknown("host", h, {"addresses", "neigh", "arp_reply_delay", "iptables_drop"})
     addrs = h.get("addresses", ["10.0.0.1"])
     if not isinstance(addrs, list) or not addrs:
         _fail("host.addresses", addrs, "a non-empty list of the host's IP addresses")
@@ -1177,8 +1178,16 @@ def _validate_host(h: dict) -> dict:
     # how long the neighbour takes to answer an ARP request, after the request's last bit
     # reaches it (0: at once, as fast as its own wire allows)
     delay = h.get("arp_reply_delay", "0us")
+    # one DROP rule that matches every IPv4 packet where it sits
+    drop = h.get("iptables_drop")
+    if drop is not None:
+        drop = _choice("host.iptables_drop", drop, IPTABLES_DROP,
+                       '"raw" (iptables -t raw -I PREROUTING -j DROP: every IPv4 packet, '
+                       'before routing) or "filter" (iptables -I INPUT -j DROP: IPv4 '
+                       "packets for this host); leave it out for no rule")
     return {"addresses": out, "neigh": nout, "arp_reply_delay": delay,
-            "arp_reply_delay_ns": _dur("host.arp_reply_delay", delay)}
+            "arp_reply_delay_ns": _dur("host.arp_reply_delay", delay),
+            **({"iptables_drop": drop} if drop else {})}
 
 
 def _tables(name: str, value, allowed: set):

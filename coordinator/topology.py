@@ -507,6 +507,9 @@ def plan(r: dict) -> Plan:
             kind = GRO_NORMAL
         flows_cpu.append({"len": f["size"] - 4, "local": f["dst_ip"] in local, "sock": s,
                           "forward": i in p.flow_txq,
+                          # where host.iptables_drop's rule drops it (IPv4 only: iptables)
+                          "nf_drop": (None if ":" in f["dst_ip"] else
+                                      r["host"].get("iptables_drop")),
                           "sw_hash": h, "proto": f["proto"], "gro": kind,
                           "nic_hash": p.flow_hash[i], "l34_hdr": 20 + l4,
                           "payload": f["size"] - FRAME_OVERHEAD - l4,

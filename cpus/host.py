@@ -79,6 +79,7 @@ def _stack(lp: CpuLP, args: dict) -> None:
     lp.stack.hash_cost = 0 if args["device"]["l4_rxhash"] else lp.cpu.costs.flow_dissector
     lp.stack.flow_tcp = [f["proto"] == "tcp" for f in args["flows"]]
     lp.stack.flow_forward = [f.get("forward", False) for f in args["flows"]]
+    lp.stack.flow_nf_drop = [f.get("nf_drop") for f in args["flows"]]
     lp.stack.gro_flows = [GroFlow(f["gro"], f["nic_hash"], f["l34_hdr"], f["payload"],
                                   f["gro_lookup"]) for f in args["flows"]]
 

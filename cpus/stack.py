@@ -42,7 +42,7 @@ class Stack:
                  "books", "gro_normal_batch", "held", "remote_enqueue", "rx_dropped_core",
                  "sw_hash", "rps_maps", "backlog", "rps_remote", "rps_ipi", "rfs",
                  "flow_tcp", "gro_flows", "flow_forward", "fwd_pending", "tx", "tap",
-                 "hash_cost")
+                 "hash_cost", "flow_nf_drop")
 
     def __init__(self, cpu, sd, snmp: Snmp, flow_local: list[bool],
                  flow_sock: list[int | None], sockets: dict, books, gro_normal_batch: int,
@@ -70,6 +70,7 @@ class Stack:
         self.flow_tcp = [False] * len(flow_local)   # TCP-like bulk flows
         self.gro_flows: list = []              # GroFlow per flow
         self.flow_forward = [False] * len(flow_local)   # not local, and ip_forward = 1
+        self.flow_nf_drop = [None] * len(flow_local)    # "raw" / "filter": an iptables DROP
         self.fwd_pending: list = []            # routed out, waiting for the end of the step
         self.tx = None                         # cpus.tx.Tx
         self.tap = None                        # cpus.capture.HostTap: [observe] pcap host
@@ -212,6 +213,11 @@ class Stack:
         cost = c.netif_receive_skb_ip_rcv
         flow = skb.flow
         n = skb.nsegs
+        nf = self.flow_nf_drop[flow]
+        if nf == "raw":                        # NF_INET_PRE_ROUTING, raw table: DROP
+            self.held -= n
+            self.books.drop(flow, "nf_raw_drop", n)
+            return cost + self.free_cost(skb)
         if not self.flow_local[flow]:
             if self.flow_forward[flow]:        # ip_rcv_finish's route: out again
                 cost += c.ip_forward
@@ -223,6 +229,10 @@ class Stack:
             self.books.drop(flow, "ip_in_addr_errors", n)
             return cost + self.free_cost(skb)
         cost += c.ip_local_deliver
+        if nf == "filter":                     # NF_INET_LOCAL_IN, filter table: DROP
+            self.held -= n
+            self.books.drop(flow, "nf_filter_drop", n)
+            return cost + self.free_cost(skb)
         ip["InDelivers"] += 1
         sidx = self.flow_sock[flow]
         if self.flow_tcp[flow]:

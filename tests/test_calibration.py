@@ -1,7 +1,8 @@
-"""The published one-core rates the cost profile was built from come back out of the
-model within 5 % (examples/calibration/, bench/calibration.py): the profile's pieces add
-back up to the totals they were cut from — each drop stage frees its skb, a forward
-takes the 6.6 path's TX steps, RPS hashes only without a NIC hash."""
+"""The published one-core rates of calibration.md (the profile's host and kernel) come back
+out of the model within 5 %, and those of the same host on kernel 5.1 with an i40e, which
+the UDP steps were cut from, within 10 % (examples/calibration/, bench/calibration.py):
+the profile's pieces add back up to the totals they were cut from — each drop stage frees
+its skb, a forward takes the 6.6 path's TX steps, RPS hashes only without a NIC hash."""
 
 import os
 import sys
@@ -11,14 +12,15 @@ import pytest
 from helpers import ROOT, run_inline
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
-from calibration import CAL, FIGURES, counted  # noqa: E402
+from calibration import CAL, CROSS_CHECKS, FIGURES, counted  # noqa: E402
 
 
-@pytest.mark.parametrize("name, what, published, source", FIGURES)
-def test_a_published_rate_within_five_percent(tmp_path, name, what, published, source):
+@pytest.mark.parametrize("name, what, published, source, within",
+                         [(*f, 0.05) for f in FIGURES] + [(*f, 0.10) for f in CROSS_CHECKS])
+def test_a_published_rate_reproduced(tmp_path, name, what, published, source, within):
     s = run_inline(tmp_path / "r", file=os.path.join(CAL, name))
     got = counted(s, what) * 1e9 / s["duration_ns"]
-    assert abs(got / published - 1) < 0.05, (name, got, published, source)
+    assert abs(got / published - 1) < within, (name, got, published, source)
     assert s["balanced"]
 
 
@@ -72,3 +74,27 @@ def test_rps_hashes_only_without_a_nic_l4_hash(tmp_path, monkeypatch, model, has
     steered = s["softnet"]["cpu1"]["processed"]
     assert steered > 50
     assert _softirq_ns(s) - _softirq_ns(free) == (32 * steered if hashed else 0)
+
+
+@pytest.mark.parametrize("rule, stage", [("raw", "nf_raw_drop"), ("filter", "nf_filter_drop")])
+def test_an_iptables_drop_rule_drops_where_it_sits(tmp_path, rule, stage):
+    """raw PREROUTING drops before routing (a packet for another host too), filter INPUT
+    only what is for this host, after ip_local_deliver: InReceives counts both, InDelivers
+    neither."""
+    from helpers import snmp
+    flows = ('flows=[{name="in", src="10.0.0.2:40000", dst="10.0.0.1:9", rate="100kpps", '
+             'size=64}, {name="via", src="10.0.0.2:40001", dst="10.0.0.9:9", '
+             'rate="100kpps", size=64}]')
+    s = run_inline(tmp_path / "r", 'duration="1ms"', f'host.iptables_drop="{rule}"',
+                   'sysctl."net.ipv4.ip_forward"=1', 'host.neigh={"10.0.0.9"="permanent"}',
+                   flows, file=os.path.join(CAL, "noports.toml"))
+    ip = snmp(tmp_path / "r", "Ip")
+    f = {x["name"]: x for x in s["flows"]}
+    assert s["balanced"] and ip["InDelivers"] == 0 and ip["InReceives"] > 150
+    assert f["in"]["dropped"] > 50
+    if rule == "raw":
+        assert s["forwarded"] == 0 and f["via"]["dropped"] > 50
+        assert s["drops"] == {stage: f["in"]["dropped"] + f["via"]["dropped"]}
+    else:
+        assert f["via"]["forwarded"] > 50 and f["via"]["dropped"] == 0
+        assert s["drops"] == {stage: f["in"]["dropped"]}

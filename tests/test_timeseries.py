@@ -21,7 +21,7 @@ def _rows(run, name):
 
 def _run(out, *extra, mode="inline"):
     args = ["run", BASIC, "--mode", mode, "--out", str(out), "--quiet", "--duration", "3ms",
-            "--set", "flows.0.rate=700kpps", *extra]     # overloads the reader: drops
+            "--set", "flows.0.rate=900kpps", *extra]     # overloads the reader: drops
     assert main(args) == 0
 
 
@@ -83,7 +83,7 @@ def test_nothing_else_changes_and_nothing_is_written_unasked(runs):
 
 def test_identical_in_both_modes(runs, tmp_path):
     r = softnet("run", BASIC, "--mode", "process", "--out", str(tmp_path / "p"), "--quiet",
-                "--duration", "3ms", "--set", "flows.0.rate=700kpps", "--interval", "700us")
+                "--duration", "3ms", "--set", "flows.0.rate=900kpps", "--interval", "700us")
     assert r.returncode == 0, r.stderr
     for t in TABLES:
         name = f"timeseries/{t}.csv"
