@@ -24,8 +24,10 @@ DROP_COUNTERS = {
     "nic_rx_queue_drop": "ethtool rx_queue_N_drops (RQDPC), /proc/net/dev fifo",
     "nic_rx_missed": "ethtool rx_missed_errors (MPC), /proc/net/dev drop",
     "ip_in_addr_errors": "/proc/net/snmp Ip InAddrErrors",
-    "nf_raw_drop": "iptables -t raw -nvL PREROUTING: the DROP rule's pkts (host.iptables_drop)",
-    "nf_filter_drop": "iptables -nvL INPUT: the DROP rule's pkts (host.iptables_drop)",
+    "nf_raw_drop": "iptables -t raw -nvL PREROUTING: the DROP rule's pkts "
+                   "(host.iptables_drop; one per skb: a GRO packet once, its segments here)",
+    "nf_filter_drop": "iptables -nvL INPUT: the DROP rule's pkts (host.iptables_drop; one "
+                      "per skb: a GRO packet once, its segments here)",
     "udp_no_ports": "/proc/net/snmp Udp NoPorts",
     "udp_rcvbuf_errors": "/proc/net/snmp Udp RcvbufErrors (and InErrors, sk_drops)",
     "backlog": "softnet_stat dropped (target CPU), /proc/net/dev drop",

@@ -76,25 +76,38 @@ def test_rps_hashes_only_without_a_nic_l4_hash(tmp_path, monkeypatch, model, has
     assert _softirq_ns(s) - _softirq_ns(free) == (32 * steered if hashed else 0)
 
 
-@pytest.mark.parametrize("rule, stage", [("raw", "nf_raw_drop"), ("filter", "nf_filter_drop")])
-def test_an_iptables_drop_rule_drops_where_it_sits(tmp_path, rule, stage):
-    """raw PREROUTING drops before routing (a packet for another host too), filter INPUT
-    only what is for this host, after ip_local_deliver: InReceives counts both, InDelivers
-    neither."""
+@pytest.mark.parametrize("rule, forward", [("raw", 1), ("filter", 1), ("filter", 0)])
+def test_an_iptables_drop_rule_drops_where_it_sits(tmp_path, rule, forward):
+    """raw PREROUTING drops every IPv4 packet before routing (one for another host too);
+    filter INPUT only what is for this host, after ip_local_deliver, so a packet for
+    another host is forwarded or, without ip_forward, an InAddrErrors; IPv6 passes both.
+    InReceives counts every IPv4 skb, InDelivers none."""
     from helpers import snmp
     flows = ('flows=[{name="in", src="10.0.0.2:40000", dst="10.0.0.1:9", rate="100kpps", '
              'size=64}, {name="via", src="10.0.0.2:40001", dst="10.0.0.9:9", '
-             'rate="100kpps", size=64}]')
+             'rate="100kpps", size=64}, {name="v6", src="[fd00::2]:40002", '
+             'dst="[fd00::1]:9", rate="100kpps", size=80}]')
     s = run_inline(tmp_path / "r", 'duration="1ms"', f'host.iptables_drop="{rule}"',
-                   'sysctl."net.ipv4.ip_forward"=1', 'host.neigh={"10.0.0.9"="permanent"}',
-                   flows, file=os.path.join(CAL, "noports.toml"))
+                   f'sysctl."net.ipv4.ip_forward"={forward}',
+                   'host.neigh={"10.0.0.9"="permanent"}',
+                   'host.addresses=["10.0.0.1", "fd00::1"]', flows,
+                   file=os.path.join(CAL, "noports.toml"))
     ip = snmp(tmp_path / "r", "Ip")
     f = {x["name"]: x for x in s["flows"]}
-    assert s["balanced"] and ip["InDelivers"] == 0 and ip["InReceives"] > 150
-    assert f["in"]["dropped"] > 50
+    stage = f"nf_{rule}_drop"
+    got = {k: x["delivered"] + x["dropped"] + x.get("forwarded", 0)   # reached ip_rcv
+           for k, x in f.items()}
+    assert s["balanced"] and f["in"]["dropped"] > 50
+    # (softnet has no snmp6: the IPv6 flow counts in Ip too) — every skb, none a GRO one
+    assert ip["InReceives"] == sum(got.values()) and ip["InDelivers"] == got["v6"]
+    v4 = [f["in"], f["via"]]
+    assert s["drops"]["udp_no_ports"] == f["v6"]["dropped"] > 50     # IPv6: no rule
     if rule == "raw":
-        assert s["forwarded"] == 0 and f["via"]["dropped"] > 50
-        assert s["drops"] == {stage: f["in"]["dropped"] + f["via"]["dropped"]}
+        assert s["drops"][stage] == sum(x["dropped"] for x in v4)
+        assert ip["ForwDatagrams"] == ip["InAddrErrors"] == 0
+    elif forward:
+        assert s["drops"][stage] == f["in"]["dropped"] and f["via"]["dropped"] == 0
+        assert ip["ForwDatagrams"] == f["via"]["forwarded"] > 50
     else:
-        assert f["via"]["forwarded"] > 50 and f["via"]["dropped"] == 0
-        assert s["drops"] == {stage: f["in"]["dropped"]}
+        assert s["drops"][stage] == f["in"]["dropped"]
+        assert ip["InAddrErrors"] == s["drops"]["ip_in_addr_errors"] == f["via"]["dropped"]
