@@ -46,7 +46,8 @@ class RxLines:
         if half_full:                     # only one producer in line for the queue lock
             self.busylock += 1
             s = b = self.busy.acquire(cpu, s, h, record=False)
-        s += self.line.fetch(cpu, s)      # atomic_add_return
+        # atomic_add_return fetches the line, the lock word in it (so the lock's own
+        # fetch is this one)
         s = self.lock.acquire(cpu, s, h)
         end = s + h
         if b is not None:                 # released after sk_data_ready

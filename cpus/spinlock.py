@@ -44,18 +44,17 @@ class Line:
     def write(self, t: int, cpu: int) -> None:
         """`cpu` wrote the line at `t` (after any earlier write at the same time)."""
         w = self.writes
-        self.n += 1
+        n = self.n = self.n + 1
         if not w or w[-1][0] <= t:
-            w.append((t, self.n, cpu))
-        else:
-            insort(w, (t, self.n, cpu))
-        if t > self.latest:
+            w.append((t, n, cpu))
             self.latest = t
-        if self.n % TRIM_EVERY == 0:
-            cut = bisect_right(w, (self.latest - HISTORY_NS, 1 << 62))
-            if cut:
-                self.base = w[cut - 1][2]
-                del w[:cut]
+            if len(w) > 2 * TRIM_EVERY:
+                cut = bisect_right(w, (t - HISTORY_NS, 1 << 62))
+                if cut:
+                    self.base = w[cut - 1][2]
+                    del w[:cut]
+        else:
+            insort(w, (t, n, cpu))
 
     def export_state(self) -> list:
         return [self.base, self.latest, self.n, self.transfers, [list(x) for x in self.writes]]
@@ -99,10 +98,14 @@ class Spinlock:
 
     def acquire(self, cpu: int, s: int, hold: int, record: bool = True) -> int:
         """spin_lock by `cpu` from `s` for `hold` ns: returns when it got the lock (the
-        line fetched, any holder waited for); the hold is recorded unless its end is not
-        known yet (`record` False: the caller records it with `hold`)."""
+        line fetched, any holder waited for); the hold is recorded, its end leaving the
+        line written by `cpu`, unless that end is not known yet (`record` False: the
+        caller records it with `hold`)."""
         line = self.line
-        s += line.fetch(cpu, s)
+        w = line.writes
+        if (w[-1][2] if w and w[-1][0] <= s else line.owner_at(s)) != cpu:
+            s += line.xfer
+            line.transfers += 1
         self.acquired += 1
         holds = self.holds
         if holds and holds[-1][1] > s - self.longest:
@@ -116,7 +119,10 @@ class Spinlock:
                         break                # it fits before this one
                     self.spin_ns += en - s
                     waited = True
-                    s = en + (line.fetch(cpu, en) if who != cpu else 0)
+                    s = en
+                    if who != cpu:           # it wrote the line: fetch it back
+                        s += line.xfer
+                        line.transfers += 1
                 i += 1
             if waited:
                 self.contended += 1

@@ -38,11 +38,11 @@ def test_a_line_another_cpu_wrote_costs_one_transfer():
 def test_a_held_lock_makes_the_next_cpu_spin_then_fetch():
     ln = RxLines(X, 100, 0)                      # a long hold, to be met
     assert ln.produce(1, 200, False) == X        # fetches at 100, holds 142..242
-    # CPU 2 would take it at 110: fetches the line (152), fetches it again for the lock
-    # word CPU 1 wrote taking it (194), spins to 242, fetches it from CPU 1 (284)
+    # CPU 2 would take it at 110: fetches the line (152), spins while CPU 1 holds it
+    # (to 242), fetches it back from CPU 1 (284)
     assert ln.produce(2, 210, False) == 284 + 100 - 210
     r = ln.report()
-    assert r["spin_ns"] == 242 - 194 and r["contended"] == 1
+    assert r["spin_ns"] == 242 - 152 and r["contended"] == 1
     # the reader at 300: fetches it from CPU 2 (342), waits for 384, fetches it (426)
     assert ln.consume(0, 300) == 426 - 300 and ln.report()["contended"] == 2
 
