@@ -41,9 +41,6 @@ from softnet.engine.records import kinds_where
 # of 100 ms inline runs (basic / arfs / gro) were 21 / 230 / 20 without stall records,
 # 2,054 / 7,392 / 576 at 10 µs, 836 / 989 / 557 at 100 µs and 99 / 285 / 94 at 1 ms.
 STALL_DELAY_NS = 1_000_000
-# Stalls for one producer (and one sending socket) are summed over buckets of this length:
-# a record per bucket, not per packet.
-STALL_BUCKET_NS = 10_000
 
 # records sent from kernel steps (receive path, TX cleanup, aRFS), and the inputs that can
 # start kernel work here

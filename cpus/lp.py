@@ -26,7 +26,7 @@ from .books import Books
 from .costs import Costs
 from .cpu import Cpu
 from .igb import ring_backlog
-from .lookahead import STALL_BUCKET_NS, STALL_DELAY_NS, CpuLookahead
+from .lookahead import STALL_DELAY_NS, CpuLookahead
 from .napi import SoftnetData
 from .report import cpu_report
 from .rfs import HEAD_REPORT_DELAY_NS
@@ -50,8 +50,6 @@ class Sysctl:
 
 # tie-break keys of a vector's events at one time: the frames' kick before the assertion
 RX_KICK = -(1 << 41)
-# the sequence numbers of stall records: below every other (out_seq counts up from 1)
-STALL_SEQ = -(1 << 61)
 
 
 class CpuLP(CpuLookahead, LogicalProcess):
@@ -100,7 +98,6 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self.tx_socks: dict[int, TxSock] = {}           # senders' sockets here
         self.tx_sock_lp: dict[int, str] = {}            # every sender's socket -> its LP
         self.tx_task: dict[int, Task] = {}              # a socket sent on here -> its task
-        self._stalls: dict = {}                         # (dst, bucket end, socket) -> ns
         self.vectors: list[MsixVector] = []             # the vectors this CPU serves
         self.qvectors: list = []                        # … their driver q_vectors
         self.qv_of: dict = {}
@@ -478,24 +475,10 @@ class CpuLP(CpuLookahead, LogicalProcess):
             self._stall_arrive(t, (extra, sock))
             return
         dst = self.cpu_lp[cpu]
-        key = (dst, self.stall_from(t, self.out_links[dst]), sock)
-        self._stalls[key] = self._stalls.get(key, 0) + extra
-
-    def stall_from(self, t: int, link) -> int:
-        """Where a stall for work at `t` is counted: the end of its STALL_BUCKET_NS
-        bucket, so one record carries a bucket's, and within the run."""
-        b = (t // STALL_BUCKET_NS + 1) * STALL_BUCKET_NS
-        return max(t, min(b, self.end - 1 - link.latency))
-
-    def _flush_stalls(self, safe: int) -> None:
-        """A record per bucket no event from `safe` on can add to, keyed by the bucket
-        (not by out_seq, whose numbering would then depend on when buckets close)."""
-        for key in sorted(k for k in self._stalls if k[1] < safe):
-            dst, x, sock = key
-            link = self.out_links[dst]
-            self.outbox.setdefault(dst, []).append(
-                ("stall", link.deliver(self.stall_sent(x, link)),
-                 STALL_SEQ - x * (1 << 20) - (sock + 1), (self._stalls.pop(key), sock)))
+        link = self.out_links[dst]
+        self.out_seq += 1
+        self.outbox.setdefault(dst, []).append(
+            ("stall", link.deliver(self.stall_sent(t, link)), self.out_seq, (extra, sock)))
 
     def stall_sent(self, t: int, link) -> int:
         """When a stall answering work at `t` leaves: STALL_DELAY_NS later, or half way to
@@ -640,8 +623,6 @@ class CpuLP(CpuLookahead, LogicalProcess):
         if self.series is not None:
             self.series.advance(safe)       # to each interval boundary first, sampled there
         self.cpu.run(safe)
-        if self._stalls:
-            self._flush_stalls(safe)
         # The start-time heaps only bound promises from `safe` on (each reader drops what
         # lies before it first): drop those entries now, or a heap whose reader is not
         # consulted in this configuration grows by one entry per record for the whole run.
