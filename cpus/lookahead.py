@@ -37,10 +37,20 @@ from softnet.engine.records import kinds_where
 # as a hand-off lands (or a run on another CPU's behalf begins), so the owner can promise
 # it this far past its safe time, and a producer that otherwise waits for nothing from the
 # owner keeps running that far ahead of it. What the producer paid is exact; it is taken
-# this much late. It is the back edge of every socket and TX queue other CPUs feed: rounds
-# of 100 ms inline runs (basic / arfs / gro) were 21 / 230 / 20 without stall records,
-# 2,054 / 7,392 / 576 at 10 µs, 836 / 989 / 557 at 100 µs and 99 / 285 / 94 at 1 ms.
-STALL_DELAY_NS = 1_000_000
+# this much late, and that delay feeds back into the contention: producers slowed late
+# keep their pace meanwhile. One socket fed by 4 producers (bench/shared_state.py) spun
+# 44 / 52 / 148 µs per ms with delays of 10 µs / 100 µs / 1 ms (1.58 / 1.48 / 2.19 line
+# transfers a packet). It is also the lookahead of the back edge of every socket and TX
+# queue other CPUs feed: rounds of 100 ms inline runs (basic / arfs / gro) were 21 / 230 /
+# 20 without stall records, 2,054 / 7,392 / 576 at 10 µs, 836 / 989 / 557 at 100 µs and
+# 99 / 285 / 94 at 1 ms. Exact mode takes 100 µs; relaxed mode (a quantum), which already
+# trades exactness for speed, 1 ms.
+STALL_DELAY_NS = 100_000
+STALL_DELAY_RELAXED_NS = 1_000_000
+
+
+def stall_delay(link) -> int:
+    return STALL_DELAY_RELAXED_NS if link.quantum else STALL_DELAY_NS
 
 # records sent from kernel steps (receive path, TX cleanup, aRFS), and the inputs that can
 # start kernel work here
@@ -172,11 +182,12 @@ class CpuLookahead:
             self._until_out[dst] = until
         if plan.stall:                       # answers a hand-off landing at `safe` or later
             b = self.stall_sent(safe, link)
-            if len(plan.kinds) == 1 and b == safe + STALL_DELAY_NS:
+            d = stall_delay(link)
+            if len(plan.kinds) == 1 and b == safe + d:
                 # a link for stalls alone is told in steps of half the delay (a frame for
                 # every step here would wake its receiver for nothing), but not near the
                 # end, where the delay shrinks: there only the exact bound moves on
-                b -= b % (STALL_DELAY_NS // 2)
+                b -= b % (d // 2)
             e = min(e, b)
         if plan.mig:                         # a socket leaves at its reader's move, or later
             for at, _, to in self._mig_out:

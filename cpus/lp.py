@@ -26,7 +26,7 @@ from .books import Books
 from .costs import Costs
 from .cpu import Cpu
 from .igb import ring_backlog
-from .lookahead import STALL_DELAY_NS, CpuLookahead
+from .lookahead import CpuLookahead, stall_delay
 from .napi import SoftnetData
 from .report import cpu_report
 from .rfs import HEAD_REPORT_DELAY_NS
@@ -463,7 +463,8 @@ class CpuLP(CpuLookahead, LogicalProcess):
     def _enqueue_for(self, sk, skb, src_cpu: int, t: int) -> None:
         """A hand-off queued here at `t`: what its producer paid on top of the uncontended
         path (spinning, lines, a free) goes back to it in a `stall` record, taken
-        STALL_DELAY_NS later at its next step (which keeps the lookahead: see there)."""
+        a stall delay later at its next step (which keeps the lookahead: see
+        cpus/lookahead.py)."""
         self._charge(src_cpu, t, self.stack.sock_enqueue(sk, skb, src_cpu, t))
 
     def _charge(self, cpu: int, t: int, extra: int, sock: int = -1) -> None:
@@ -481,10 +482,10 @@ class CpuLP(CpuLookahead, LogicalProcess):
             ("stall", link.deliver(self.stall_sent(t, link)), self.out_seq, (extra, sock)))
 
     def stall_sent(self, t: int, link) -> int:
-        """When a stall answering work at `t` leaves: STALL_DELAY_NS later, or half way to
+        """When a stall answering work at `t` leaves: a stall delay later, or half way to
         the run's end when that is sooner, so what the last stretch cost lands within the
         run (the peers then meet more often only in that last stretch)."""
-        return t + min(STALL_DELAY_NS, max(0, (self.end - t - link.latency) // 2))
+        return t + min(stall_delay(link), max(0, (self.end - t - link.latency) // 2))
 
     def _stall_arrive(self, t: int, arg) -> None:
         ns, sock = arg
