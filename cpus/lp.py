@@ -321,7 +321,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
             self.rfs_writer.forget(sk)
         self._start_app(self.app_args[sidx], sk, runnable)
         for skb, src_cpu in self.pending.pop(sidx, ()):
-            self._enqueue_for(sk, skb, src_cpu, t)
+            self._charge(src_cpu, t, self.stack.sock_enqueue(sk, skb, src_cpu, t))
 
     def _owner_at(self, sidx: int, t: int) -> str:
         owner = None
@@ -454,22 +454,18 @@ class CpuLP(CpuLookahead, LogicalProcess):
             return
         idle = self.cpu.is_idle()
         before = self.cpu.sched.need_resched
-        self._enqueue_for(sk, skb, src_cpu, t)
+        self._charge(src_cpu, t, self.stack.sock_enqueue(sk, skb, src_cpu, t))
         if not idle and not before and self.cpu.sched.need_resched:
             # a remote wake-up that preempts a busy CPU kicks it with a reschedule IPI;
             # an idle CPU polling on its flags needs none
             self.cpu.raise_irq(self._ipi_handler, None, "RES", t)
 
-    def _enqueue_for(self, sk, skb, src_cpu: int, t: int) -> None:
-        """A hand-off queued here at `t`: what its producer paid on top of the uncontended
-        path (spinning, lines, a free) goes back to it in a `stall` record, taken
-        a stall delay later at its next step (which keeps the lookahead: see
-        cpus/lookahead.py)."""
-        self._charge(src_cpu, t, self.stack.sock_enqueue(sk, skb, src_cpu, t))
-
     def _charge(self, cpu: int, t: int, extra: int, sock: int = -1) -> None:
-        """What CPU `cpu` paid for work run here at `t` on its behalf, back to it: in
-        softirq, or (`sock` ≥ 0) in the task that sends on that socket."""
+        """What CPU `cpu` paid for work run here at `t` on its behalf (a hand-off queued
+        on a socket here: spinning, lines, a free; a transmit on a queue held here) goes
+        back to it in a `stall` record, taken a stall delay later at its next step (which
+        keeps the lookahead: see cpus/lookahead.py): in softirq, or (`sock` ≥ 0) in the
+        task that sends on that socket."""
         if not extra:
             return
         if cpu == self.cpu_id:               # a hand-off to a socket on its way here

@@ -22,37 +22,23 @@ May import: the standard library, this package's spinlock.
 
 from __future__ import annotations
 
-from .spinlock import Line, Spinlock, lock_report
+from .spinlock import BusylockedLine
 
 
-class RxLines:
-    __slots__ = ("hold", "line", "lock", "busy", "busylock")
+class RxLines(BusylockedLine):
+    """The line of sk_rmem_alloc, the queue head and its lock word, sk_forward_alloc and
+    sk_drops; its lock sk_receive_queue.lock; the busylock udp_busylocks[hash(sk)]."""
 
-    def __init__(self, xfer: int, hold: int, owner: int) -> None:
-        self.hold = hold              # the receive-queue lock held, uncontended (ns)
-        # sk_rmem_alloc, the queue head and its lock word, sk_forward_alloc, sk_drops
-        self.line = Line(xfer, owner)
-        self.lock = Spinlock(self.line)                   # sk_receive_queue.lock
-        self.busy = Spinlock(Line(xfer, owner))           # udp_busylocks[hash(sk)]
-        self.busylock = 0             # busylock acquisitions (queue more than half full)
+    __slots__ = ()
 
     def produce(self, cpu: int, t: int, half_full: bool) -> int:
         """__udp_enqueue_schedule_skb by CPU `cpu`, whose uncontended path lets go of the
-        queue lock at `t`: [busylock,] atomic_add_return on sk_rmem_alloc, the queue lock,
-        the tail insert. Returns the stall on top of the uncontended path."""
+        queue lock at `t`: [busylock,] atomic_add_return on sk_rmem_alloc (its fetch of
+        the line is the lock word's too), the queue lock, the tail insert; above half
+        full only one producer waits for the queue lock. Returns the stall on top of the
+        uncontended path."""
         h = self.hold
-        s = t - h                         # when the uncontended path takes the lock
-        b = None
-        if half_full:                     # only one producer in line for the queue lock
-            self.busylock += 1
-            s = b = self.busy.acquire(cpu, s, h, record=False)
-        # atomic_add_return fetches the line, the lock word in it (so the lock's own
-        # fetch is this one)
-        s = self.lock.acquire(cpu, s, h)
-        end = s + h
-        if b is not None:                 # released after sk_data_ready
-            self.busy.hold(cpu, b, end)
-        return end - t
+        return self.take(cpu, t - h, half_full) + h - t
 
     def drop(self, cpu: int, t: int) -> int:
         """The full-queue path at `t`: atomic_read of sk_rmem_alloc, atomic_inc of
@@ -69,14 +55,3 @@ class RxLines:
         """skb_queue_empty_lockless: a read of the queue head; the next writer elsewhere
         must take the line back. Returns the stall."""
         return self.line.fetch(cpu, now)
-
-    def export_state(self) -> list:
-        return [self.busylock, self.lock.export_state(), self.busy.export_state()]
-
-    def import_state(self, v: list) -> None:
-        self.busylock, lock, busy = v
-        self.lock.import_state(lock)
-        self.busy.import_state(busy)
-
-    def report(self) -> dict:
-        return lock_report(self.lock, self.busy, self.busylock)

@@ -74,15 +74,6 @@ class Line:
         return x
 
 
-def lock_report(lock: "Spinlock", busy: "Spinlock", busylock: int) -> dict:
-    """What summary.json says of a lock taken after a busylock: acquisitions, those that
-    met a holder of either, the time spun on both, the lines fetched for both."""
-    return {"acquired": lock.acquired, "contended": lock.contended + busy.contended,
-            "spin_ns": lock.spin_ns + busy.spin_ns,
-            "line_transfers": lock.line.transfers + busy.line.transfers,
-            "busylock": busylock}
-
-
 class Spinlock:
     """A spinlock whose word is in `line`: its recent holds, in time order."""
 
@@ -152,3 +143,48 @@ class Spinlock:
         self.longest, self.acquired, self.contended, self.spin_ns, h, line = v
         self.holds = [tuple(x) for x in h]
         self.line.import_state(line)
+
+
+class BusylockedLine:
+    """A line whose lock, when contended, is taken after a busylock, so only one CPU at a
+    time waits for the lock itself: 6.6's UDP busylock before a socket's receive-queue
+    lock, a qdisc's busylock before its root lock. The busylock has a line of its own."""
+
+    __slots__ = ("hold", "line", "lock", "busy", "busylock")
+
+    def __init__(self, xfer: int, hold: int, owner: int) -> None:
+        self.hold = hold              # the lock held, uncontended (ns)
+        self.line = Line(xfer, owner)
+        self.lock = Spinlock(self.line)
+        self.busy = Spinlock(Line(xfer, owner))
+        self.busylock = 0             # busylock acquisitions
+
+    def take(self, cpu: int, s: int, busy: bool) -> int:
+        """The lock taken from `s` for `hold` ns, after the busylock when `busy` (which is
+        let go with the lock): when this CPU got it."""
+        h = self.hold
+        b = None
+        if busy:
+            self.busylock += 1
+            s = b = self.busy.acquire(cpu, s, h, record=False)
+        s = self.lock.acquire(cpu, s, h)
+        if b is not None:
+            self.busy.hold(cpu, b, s + h)
+        return s
+
+    def export_state(self) -> list:
+        return [self.busylock, self.lock.export_state(), self.busy.export_state()]
+
+    def import_state(self, v: list) -> None:
+        self.busylock, lock, busy = v
+        self.lock.import_state(lock)
+        self.busy.import_state(busy)
+
+    def report(self) -> dict:
+        """What summary.json says of it: acquisitions, those that met a holder of either
+        lock, the time spun on both, the lines fetched for both."""
+        lock, busy = self.lock, self.busy
+        return {"acquired": lock.acquired, "contended": lock.contended + busy.contended,
+                "spin_ns": lock.spin_ns + busy.spin_ns,
+                "line_transfers": lock.line.transfers + busy.line.transfers,
+                "busylock": self.busylock}

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 from collections import deque
 
+from softnet.engine.events import INF
 from softnet.engine.skb import SkBuff
 
 from .bql import Dql
 from .cpu import NET_TX_SOFTIRQ
 from .qdisc import NET_XMIT_CN, NET_XMIT_DROP, NET_XMIT_SUCCESS, FqCodel, PfifoFast
 from .txq_lines import TxqLines
-
-INF = float("inf")
 
 NETDEV_TX_OK, NETDEV_TX_BUSY = 0, 1     # netdev_tx_t: what ndo_start_xmit answers
 
@@ -691,7 +690,7 @@ class Tx:
         while True:
             if locked:                        # qdisc_restart dequeues under the root lock
                 now = self.cpu.now
-                spin = txq.lines.enq.acquire(self.actor, now, txq.lines.hold) - now
+                spin = txq.lines.lock.acquire(self.actor, now, txq.lines.hold) - now
                 if spin:
                     yield spin
             lst = self.dequeue_skb(txq, quota)

@@ -17,18 +17,14 @@ May import: the standard library, this package's spinlock.
 
 from __future__ import annotations
 
-from .spinlock import Line, Spinlock, lock_report
+from .spinlock import BusylockedLine
 
 
-class TxqLines:
-    __slots__ = ("hold", "line", "enq", "busy", "busylock")
+class TxqLines(BusylockedLine):
+    """The queue's write-mostly line; its lock the enqueue lock (producer_lock or root
+    lock); the qdisc's busylock."""
 
-    def __init__(self, xfer: int, hold: int, owner: int) -> None:
-        self.hold = hold              # the enqueue lock held, uncontended (ns)
-        self.line = Line(xfer, owner)                    # the queue's write-mostly line
-        self.enq = Spinlock(self.line)                   # producer_lock / root lock
-        self.busy = Spinlock(Line(xfer, owner))          # the qdisc's busylock
-        self.busylock = 0             # busylock acquisitions (a locked qdisc, running)
+    __slots__ = ()
 
     def touch(self, cpu: int, t: int) -> int:
         """A CPU reads and writes the queue's line at `t` (dev_queue_xmit's qdisc state
@@ -41,17 +37,6 @@ class TxqLines:
         self.line.write(t, cpu)
 
     def enqueue(self, cpu: int, t: int, busy: bool) -> int:
-        """The enqueue lock taken at `t` (with the busylock first when `busy`): returns
-        the stall."""
-        h = self.hold
-        s = b = t
-        if busy:                          # __dev_xmit_skb: contended → busylock first
-            self.busylock += 1
-            s = b = self.busy.acquire(cpu, t, h, record=False)
-        s = self.enq.acquire(cpu, s, h)
-        if busy:
-            self.busy.hold(cpu, b, s + h)
-        return s - t
-
-    def report(self) -> dict:
-        return lock_report(self.enq, self.busy, self.busylock)
+        """The enqueue lock taken at `t` (with the busylock first when `busy`:
+        __dev_xmit_skb's contended path): returns the stall."""
+        return self.take(cpu, t, busy) - t

@@ -26,6 +26,15 @@ def run_inline(out, *sets, file=BASIC):
     return summary(out)
 
 
+def config_file(d, name: str, cfg: dict) -> str:
+    """An experiment written as `d/name.toml` (for a config built in Python); its path."""
+    import tomli_w
+    p = os.path.join(d, f"{name}.toml")
+    with open(p, "w") as f:
+        f.write(tomli_w.dumps(cfg))
+    return p
+
+
 def summary(out):
     with open(os.path.join(out, "summary.json")) as f:
         return json.load(f)

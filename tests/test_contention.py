@@ -6,9 +6,8 @@ import os
 import sys
 
 import pytest
-import tomli_w
 
-from helpers import ROOT, run_inline, softnet
+from helpers import ROOT, config_file, run_both_modes, run_inline
 from softnet.cpus.sock import UdpSock
 from softnet.cpus.sock_lines import RxLines
 from softnet.engine.skb import SkBuff
@@ -103,14 +102,8 @@ def sockets(tmp_path_factory):
     d = tmp_path_factory.mktemp("sock")
     out = {}
     for n in (1, 2, 4):
-        cfg = d / f"p{n}.toml"
-        cfg.write_text(_toml(one_socket(n, "2ms")))
-        out[n] = run_inline(d / f"r{n}", file=str(cfg))
+        out[n] = run_inline(d / f"r{n}", file=config_file(d, f"p{n}", one_socket(n, "2ms")))
     return out
-
-
-def _toml(cfg: dict) -> str:
-    return tomli_w.dumps(cfg)
 
 
 def test_contention_grows_with_producers(sockets):
@@ -131,9 +124,7 @@ def test_contention_vanishes_with_one_producer_on_the_readers_cpu(tmp_path):
     cfg = one_socket(1, "2ms")
     cfg["irq"]["smp_affinity"] = {"ice-eth0-TxRx-0": "1"}
     cfg["cpus"] = 1
-    p = tmp_path / "one.toml"
-    p.write_text(_toml(cfg))
-    lk = _lock(run_inline(tmp_path / "r", file=str(p)))
+    lk = _lock(run_inline(tmp_path / "r", file=config_file(tmp_path, "one", cfg)))
     assert lk["acquired"] > 1000
     assert lk["spin_ns"] == 0 and lk["contended"] == 0 and lk["line_transfers"] == 0
 
@@ -144,9 +135,8 @@ def test_each_producer_pays_its_stall(tmp_path, monkeypatch):
     from softnet.coordinator import topology
     from softnet.cpus.costs import load_profile
 
-    cfg = tmp_path / "p4.toml"
-    cfg.write_text(_toml(one_socket(4, "6ms")))
-    s = run_inline(tmp_path / "paid", file=str(cfg))
+    cfg = config_file(tmp_path, "p4", one_socket(4, "6ms"))
+    s = run_inline(tmp_path / "paid", file=cfg)
 
     def free(name):
         p = load_profile(name)
@@ -154,7 +144,7 @@ def test_each_producer_pays_its_stall(tmp_path, monkeypatch):
         p["costs"]["udp_rxq_hold"] = 0
         return p
     monkeypatch.setattr(topology, "load_profile", free)
-    f = run_inline(tmp_path / "free", file=str(cfg))
+    f = run_inline(tmp_path / "free", file=cfg)
     assert _lock(f)["spin_ns"] == 0 and _lock(s)["spin_ns"] > 0
     paid = _producer_softirq(s, 4) - _producer_softirq(f, 4)
     # what they spun (the transfers come on top), less the last stretch the run's end
@@ -163,10 +153,5 @@ def test_each_producer_pays_its_stall(tmp_path, monkeypatch):
 
 
 def test_identical_in_both_modes(tmp_path):
-    cfg = tmp_path / "p4.toml"
-    cfg.write_text(_toml(one_socket(4, "4ms")))    # stalls told late: most land
-    r = softnet("run", str(cfg), "--mode", "process", "--out", str(tmp_path / "p"), "--quiet")
-    assert r.returncode == 0, r.stderr
-    run_inline(tmp_path / "i", file=str(cfg))
-    for f in ("summary.json", "proc/net/snmp", "proc/net/udp"):
-        assert (tmp_path / "p" / f).read_bytes() == (tmp_path / "i" / f).read_bytes(), f
+    # 4 ms: stalls are told late, and most of them land
+    run_both_modes(tmp_path, "--quiet", file=config_file(tmp_path, "p4", one_socket(4, "4ms")))

@@ -6,9 +6,8 @@ import os
 import sys
 
 import pytest
-import tomli_w
 
-from helpers import ROOT, run_inline, softnet
+from helpers import ROOT, config_file, run_both_modes, run_inline
 from softnet.cpus.txq_lines import TxqLines
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
@@ -68,12 +67,6 @@ def test_only_one_cpu_runs_the_qdisc():
     assert tx.qdisc_run_begin(txq) and txq.run_cpu == 0
 
 
-def _cfg(tmp_path, name, cfg) -> str:
-    p = tmp_path / f"{name}.toml"
-    p.write_text(tomli_w.dumps(cfg))
-    return str(p)
-
-
 def _locks(s):
     return [q["lock"] for q in s["tx_queues"].values()]
 
@@ -83,7 +76,7 @@ def test_xps_takes_the_sharing_away(tmp_path):
     queue and leave another idle, and the shared queue's line moves with every datagram;
     with XPS each CPU has its own queue, whose line moves only with the clean (the
     queue's vector is on the next CPU)."""
-    off, on = (run_inline(tmp_path / str(x), file=_cfg(tmp_path, str(x), xps(x, "2ms")))
+    off, on = (run_inline(tmp_path / str(x), file=config_file(tmp_path, str(x), xps(x, "2ms")))
                for x in (False, True))
     assert len(_locks(off)) == 3 and len(_locks(on)) == 4
     assert all(lk["contended"] == 0 for lk in _locks(on))
@@ -106,7 +99,7 @@ def two_senders(duration: str) -> dict:
 def test_a_sender_pays_for_its_own_transmit(tmp_path):
     """CPU 1's datagrams are sent in CPU 1's time: CPU 2, which holds the queue, does not
     run NET_TX for them, and the queue's line moves between the two senders."""
-    s = run_inline(tmp_path / "r", file=_cfg(tmp_path, "two", two_senders("3ms")))
+    s = run_inline(tmp_path / "r", file=config_file(tmp_path, "two", two_senders("3ms")))
     t = s["cpu_time_ns"]
     assert s["tx_queues"]["tx-0"]["cpu"] == 2
     # (it ran NET_TX in ksoftirqd for every one of them: 650 µs of the 3 ms)
@@ -128,7 +121,7 @@ def test_a_locked_qdisc_lines_senders_up_on_its_busylock(tmp_path, qdisc):
     cfg = xps(False, "2ms")
     cfg["nic"]["combined"] = 1
     cfg["sysctl"] = {"net.core.default_qdisc": qdisc}
-    s = run_inline(tmp_path / "r", file=_cfg(tmp_path, qdisc, cfg))
+    s = run_inline(tmp_path / "r", file=config_file(tmp_path, qdisc, cfg))
     (lk,) = _locks(s)
     assert s["tx_balanced"] and lk["line_transfers"] > 1000
     if qdisc == "fq_codel":          # (no bypass: every send enqueues)
@@ -139,9 +132,4 @@ def test_a_locked_qdisc_lines_senders_up_on_its_busylock(tmp_path, qdisc):
 
 
 def test_identical_in_both_modes(tmp_path):
-    cfg = _cfg(tmp_path, "two", two_senders("4ms"))
-    r = softnet("run", cfg, "--mode", "process", "--out", str(tmp_path / "p"), "--quiet")
-    assert r.returncode == 0, r.stderr
-    run_inline(tmp_path / "i", file=cfg)
-    for f in ("summary.json", "proc/net/snmp"):
-        assert (tmp_path / "p" / f).read_bytes() == (tmp_path / "i" / f).read_bytes(), f
+    run_both_modes(tmp_path, "--quiet", file=config_file(tmp_path, "two", two_senders("4ms")))
