@@ -125,6 +125,9 @@ RR_KEYS = {"name", "proto", "src", "dst", "port", "start", "stop", "instances", 
 RR_PROTOS = ("udp_rr", "tcp_rr")
 MAX_RR_INSTANCES = 4096
 MAX_RR_PAYLOAD = 1472               # one datagram on a 1500-byte MTU
+MAX_TCP_RR_PAYLOAD = 1448           # one segment: 1500 − IP 20 − TCP 20 − timestamps 12
+# sk_sndbuf of a TCP socket: net.ipv4.tcp_wmem's default, 16384 (its middle value)
+TCP_SNDBUF = 16384
 APP_KEYS = {"name", "cpu", "socket", "cost_per_read", "read_size", "migrate", "send",
             "serve"}
 SENDER_SOCKET_KEYS = {"proto", "bind", "sndbuf", "blocking", "connect", "udp_segment"}
@@ -542,8 +545,8 @@ def validate(raw: dict) -> dict:
     r["host"] = host = _validate_host(raw.get("host", {}))
     r["flows"] = _validate_flows(raw.get("flows", []), r["duration_ns"], nic)
     r["routes"] = _validate_routes(raw.get("routes", []), nic)
-    r["apps"] = _validate_apps(raw.get("apps", []), ncpus, host, r["sysctl"],
-                               r["duration_ns"])
+    r["apps"] = _tcp_rr_servers(_validate_apps(raw.get("apps", []), ncpus, host,
+                                               r["sysctl"], r["duration_ns"]), r["flows"])
     _check_offered(r, prof["costs"]["udp_sendmsg"])
     r["observe"] = _validate_observe(raw.get("observe", {}), r["duration_ns"], r["flows"],
                                      ncpus, [a["name"] for a in r["apps"] if a.get("sender")])
@@ -568,6 +571,9 @@ def _validate_observe(o, duration_ns: int, flows: list[dict], ncpus: int,
             len(set(taps)) != len(taps):
         _fail("observe.pcap", taps, what)
     out["pcap"] = taps
+    if taps and any(f.get("rr", {}).get("proto") == "tcp_rr" for f in flows):
+        _fail("observe.pcap", taps, "\"off\" with a tcp_rr flow: its segments' sequence "
+              "numbers and pure ACKs are not written to pcap yet")
     names = [f["name"] for f in flows]
     sel = o.get("pcap_flows", [])
     if not isinstance(sel, list) or any(not isinstance(n, str) for n in sel):
@@ -1293,7 +1299,7 @@ def _validate_flows(flows, duration_ns: int, nic: dict) -> list[dict]:
         for k in ("instances", "request", "response", "think", "timeout"):
             if k in f:
                 _fail(f"{key}.{k}", f[k], f"a key of request/response flows (proto = "
-                      f"\"udp_rr\"), not of proto = \"{proto}\"")
+                      f"\"udp_rr\" or \"tcp_rr\"), not of proto = \"{proto}\"")
         _start_stop(key, f, r, duration_ns)
         out.append(r)
     return out
@@ -1310,9 +1316,7 @@ def _validate_rr_flow(key: str, f: dict, duration_ns: int, nic: dict,
                   "no rate (each instance sends its next request once its response is in; "
                   "`instances` sets the load, `request` the size)")
     _unknown(key, f, RR_KEYS)
-    if f["proto"] == "tcp_rr":
-        _fail(f"{key}.proto", "tcp_rr", "udp_rr (TCP_RR needs TCP's retransmission timer and "
-              "loss probe, not modelled yet)")
+    tcp = f["proto"] == "tcp_rr"
     src_ip, sport = _endpoint(f"{key}.src", f["src"])
     dst_ip, dport = _endpoint(f"{key}.dst", f["dst"])
     for k, v in (("src", src_ip), ("dst", dst_ip)):
@@ -1323,14 +1327,20 @@ def _validate_rr_flow(key: str, f: dict, duration_ns: int, nic: dict,
     if sport + n - 1 > 65535:
         _fail(f"{key}.src", f["src"], f"each of the {n} instances takes a source port from "
               f"{sport} up: the last must be at most 65535")
-    req = _int(f"{key}.request", f.get("request", 1), 1, MAX_RR_PAYLOAD,
-               f"request payload bytes, 1 to {MAX_RR_PAYLOAD} (netperf -r REQ,RESP)")
-    resp = _int(f"{key}.response", f.get("response", 1), 1, MAX_RR_PAYLOAD,
-                f"response payload bytes, 1 to {MAX_RR_PAYLOAD}")
+    most = MAX_TCP_RR_PAYLOAD if tcp else MAX_RR_PAYLOAD
+    what = "segment (the MSS with timestamps)" if tcp else "datagram"
+    req = _int(f"{key}.request", f.get("request", 1), 1, most,
+               f"request payload bytes, 1 to {most}: one {what} (netperf -r REQ,RESP)")
+    resp = _int(f"{key}.response", f.get("response", 1), 1, most,
+                f"response payload bytes, 1 to {most}: one {what}")
     think = f.get("think", "0us")
     timeout = f.get("timeout")
-    spec = {"group": name, "request": req, "response": resp, "think": think,
-            "think_ns": _dur(f"{key}.think", think), "timeout": timeout,
+    if tcp and timeout is not None:
+        _fail(f"{key}.timeout", timeout, "not for tcp_rr: netperf's -e sets SO_RCVTIMEO on "
+              "UDP data sockets only; a lost TCP_RR segment is recovered by TCP (loss "
+              "probe, retransmission timer)")
+    spec = {"group": name, "proto": f["proto"], "request": req, "response": resp,
+            "think": think, "think_ns": _dur(f"{key}.think", think), "timeout": timeout,
             "timeout_ns": None, "instances": n, "src": f["src"], "dst": f["dst"]}
     if timeout is not None:
         spec["timeout_ns"] = _dur(f"{key}.timeout", timeout)
@@ -1341,10 +1351,11 @@ def _validate_rr_flow(key: str, f: dict, duration_ns: int, nic: dict,
                 f"the port it arrives on, 0 to {nic['ports'] - 1}")
     out = []
     for k in range(n):
-        r = {"name": f"{name}#{k}", "port": port, "proto": "udp",
+        l4 = "tcp" if tcp else "udp"
+        r = {"name": f"{name}#{k}", "port": port, "proto": l4,
              "src": f"{src_ip}:{sport + k}", "dst": f["dst"], "src_ip": src_ip,
              "sport": sport + k, "dst_ip": dst_ip, "dport": dport,
-             "size": max(64, FRAME_OVERHEAD + L4_HDR["udp"] + req), "rate": None,
+             "size": max(64, FRAME_OVERHEAD + L4_HDR[l4] + req), "rate": None,
              "pps": 0.0, "arrival": "rr", "count": None, "rr": dict(spec, instance=k)}
         _start_stop(key, f, r, duration_ns)
         out.append(r)
@@ -1448,15 +1459,35 @@ def _validate_server(key: str, a: dict, r: dict, sysctl: dict) -> None:
     answered with a response sent back to where it came from (recvfrom, then sendto on
     the same socket, blocking)."""
     if a["serve"] != "rr":
-        _fail(f"{key}.serve", a["serve"], "\"rr\": answer each request of a udp_rr flow")
-    if r["socket"]["proto"] != "udp":
-        _fail(f"{key}.socket.proto", r["socket"]["proto"], "udp (a udp_rr server)")
+        _fail(f"{key}.serve", a["serve"], "\"rr\": answer each request of a udp_rr or "
+              "tcp_rr flow")
     if r["migrate"]:
         _fail(f"{key}.migrate", a["migrate"], "a server stays on its CPU (its responses "
               "leave through the TX queue of that CPU)")
     r["serve"] = "rr"
-    r["sk_sndbuf"] = effective_sndbuf(None, sysctl["net.core.wmem_default"],
-                                      sysctl["net.core.wmem_max"])
+    r["sk_sndbuf"] = (TCP_SNDBUF if r["socket"]["proto"] == "tcp" else
+                      effective_sndbuf(None, sysctl["net.core.wmem_default"],
+                                       sysctl["net.core.wmem_max"]))
+
+
+def _tcp_rr_servers(apps: list[dict], flows: list[dict]) -> list[dict]:
+    """netserver forks a process per test, each with the connection it accepted: a TCP
+    app with serve = "rr" becomes one server per tcp_rr instance to its port (bound to
+    that address or to the wildcard), named NAME#k, all on its CPU."""
+    out = []
+    for a in apps:
+        if a.get("serve") != "rr" or a["socket"]["proto"] != "tcp":
+            out.append(a)
+            continue
+        n = sum(1 for f in flows if f.get("rr", {}).get("proto") == "tcp_rr"
+                and f["dport"] == a["port"]
+                and (a["bind_ip"] == "0.0.0.0" or a["bind_ip"] == f["dst_ip"]))
+        if not n:
+            raise ConfigError(f"apps ({a['name']}).serve: \"rr\" on a TCP socket answers "
+                              f"the instances of a tcp_rr flow to port {a['port']}, and no "
+                              "[[flows]] entry with proto = \"tcp_rr\" goes there")
+        out += [dict(a, name=f"{a['name']}#{k}", server_of=a["name"]) for k in range(n)]
+    return out
 
 
 def _ipv4_socket(key: str, text: str, ip: str) -> None:
@@ -1630,7 +1661,7 @@ def user_view(r: dict) -> dict:
         rr = f.get("rr")
         if rr is not None:                 # a request/response test: its own keys, once
             if rr["instance"] == 0:
-                g = {"name": rr["group"], "proto": "udp_rr", "src": rr["src"],
+                g = {"name": rr["group"], "proto": rr["proto"], "src": rr["src"],
                      "dst": rr["dst"], "instances": rr["instances"],
                      "request": rr["request"], "response": rr["response"],
                      "think": rr["think"], "start": f["start"]}
@@ -1651,6 +1682,10 @@ def user_view(r: dict) -> dict:
     apps = []
     for a in r["apps"]:
         sock = {k: v for k, v in a["socket"].items() if v is not None}
+        if a.get("server_of"):              # a TCP_RR server's processes: one entry
+            if a["name"] != a["server_of"] + "#0":
+                continue
+            a = dict(a, name=a["server_of"])
         if a.get("sender"):
             apps.append({"name": a["name"], "cpu": a["cpu"], "socket": sock,
                          "send": a["send"]})

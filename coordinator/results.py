@@ -36,6 +36,8 @@ DROP_COUNTERS = {
     "tcp_no_socket": "/proc/net/snmp Tcp InSegs counts it; no drop counter of its own (the "
                      "kernel answers with a RST, which softnet does not send)",
     "tcp_rcvq_drop": "TcpExt TCPRcvQDrop (/proc/net/netstat)",
+    "tcp_old_data": "TcpExt DelayedACKLost (/proc/net/netstat): a TCP_RR request sent again "
+                    "that the server already had (its response was lost); answered with an ACK",
     "qdisc_drop": "tc -s qdisc dropped (a forwarded packet the egress qdisc had no room for)",
     "neigh_unres_drop": "/proc/net/stat/arp_cache unres_discards (the neighbour's queue "
                         "exceeded unres_qlen_bytes while it was being resolved)",
@@ -111,7 +113,8 @@ def assemble(r: dict, plan, results: dict) -> dict:
     in_flight = {k: v for k, v in sorted(in_flight.items())}
     fwd_by_flow = ntx.get("forwarded_by_flow", [0] * len(r["flows"]))
     forwarded = sum(fwd_by_flow)
-    total = delivered + forwarded + sum(drops.values()) + sum(in_flight.values())
+    consumed = sum(sum(b.get("flow_consumed", ())) for b in books)   # TCP pure ACKs
+    total = delivered + forwarded + consumed + sum(drops.values()) + sum(in_flight.values())
     balanced = total == offered
 
     flows = []
@@ -125,6 +128,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
             "dropped": sum(b["flow_dropped"][i] for b in books)
             + (nt_dropped[i] if nt_dropped else 0),
             "reordered": sum(b["flow_reordered"][i] for b in books),
+            **({"consumed": n} if (n := sum(b["flow_consumed"][i] for b in books)) else {}),
             "rss_hash": f"{nic['flow_hash'][i]:08x}", "rx_queue": _local_q(r, q),
             "irq_cpu": queue_cpu.get(q), "cpu": plan.flow_cpu[i],
             "socket": None if plan.flow_sock[i] is None else r["apps"][plan.flow_sock[i]]["name"],
@@ -155,6 +159,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
     snmp_ip = _sum_dicts([c["snmp"]["Ip"] for c in cpus])
     snmp_udp = _sum_dicts([c["snmp"]["Udp"] for c in cpus])
     snmp_tcp = _sum_dicts([c["snmp"]["Tcp"] for c in cpus])
+    tcpext = _sum_dicts([c["snmp"]["TcpExt"] for c in cpus])
     gro = _sum_dicts([c["gro"] for c in cpus])
     queues = {}
     for c in cpus:
@@ -209,6 +214,8 @@ def assemble(r: dict, plan, results: dict) -> dict:
         "quantum_ns": r["quantum_ns"],
         "offered": offered, "delivered": delivered,
         **({"forwarded": forwarded} if plan.flow_txq else {}),
+        # packets the kernel used up itself: TCP pure ACKs (tcp_ack, then __kfree_skb)
+        **({"consumed_by_tcp": consumed} if consumed else {}),
         "in_flight": sum(in_flight.values()), "in_flight_by_place": in_flight,
         "drops": dict(sorted(drops.items())),
         "drop_counters": {k: DROP_COUNTERS[k] for k in sorted(drops)},
@@ -226,7 +233,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
         "proc_stat_ns": {f"cpu{c}": t for c, t in enumerate(stat_times)},
         "context_switches": sum(c["sched"]["nr_switches"] for c in cpus),
         "latency_ns": latency,
-        **({"rr": rr_summary(r, nic["rr"])} if "rr" in nic else {}),
+        **({"rr": rr_summary(r, nic["rr"], snmp_tcp, tcpext)} if "rr" in nic else {}),
         "softnet": {f"cpu{c}": softnet[c] for c in range(ncpus)},
         "vectors": {v["name"]: {"irq": v["irq"], "cpu": v["cpu"],
                                 **_vector_detail(cpus[v["cpu"]], v["name"])}
@@ -285,7 +292,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
     if not balanced:
         raise Unbalanced(
             f"books do not balance: offered {offered} ≠ delivered {delivered} + forwarded "
-            f"{forwarded} + drops "
+            f"{forwarded} + consumed by TCP {consumed} + drops "
             f"{sum(drops.values())} {drops} + in flight {sum(in_flight.values())} {in_flight}")
 
     irq_counts = [dict(c["irqs"]) for c in cpus]
@@ -304,7 +311,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
             # tcp_data_queue's drops for want of receive buffer, per skb (sk_drops)
             {"TCPRcvQDrop": sum(sockets.get(i, {}).get("drops", 0)
                                 for i, a in enumerate(r["apps"])
-                                if a["socket"]["proto"] == "tcp")},
+                                if a["socket"]["proto"] == "tcp"), **tcpext},
             # IpExt from the Ip MIB where the stack counts them (InOctets, OutOctets,
             # InNoECTPkts, …: same names), else 0
             snmp_ip),
@@ -449,10 +456,12 @@ def _tx_books(r: dict, plan, nic: dict, cpus: list, books: list) -> dict | None:
             "senders": senders}
 
 
-def rr_summary(r: dict, rr: dict) -> dict:
-    """Per udp_rr flow and in total, as netperf reports them: transactions completed,
-    their rate over the flow's active time, the RTT's percentiles (µs), receive timeouts
-    (netperf -e), and retransmissions (none: UDP_RR does not retransmit)."""
+def rr_summary(r: dict, rr: dict, snmp_tcp: dict, tcpext: dict) -> dict:
+    """Per udp_rr or tcp_rr flow and in total, as netperf reports them: transactions
+    completed, their rate over the flow's active time, the RTT's percentiles (µs), receive
+    timeouts (netperf -e), and retransmissions (none for UDP_RR; for TCP_RR the clients'
+    requests sent again, and under `tcp_server` the host's side: responses sent again by
+    the loss probe or the retransmission timer, delayed and duplicate ACKs)."""
     groups = {}
     for f in r["flows"]:
         if "rr" in f:
@@ -468,21 +477,34 @@ def rr_summary(r: dict, rr: dict) -> dict:
         total_tps += tps
         hists.append(st["rtt_ns"])
         out[name] = _rr_figures(st["transactions"], tps, st["rtt_ns"], st["timeouts"],
-                                f["rr"]["instances"], st["outstanding"])
+                                f["rr"]["instances"], st["outstanding"], st.get("client_tcp"))
     out["total"] = _rr_figures(sum(v["transactions"] for v in rr.values()), total_tps,
                                merge(hists), sum(v["timeouts"] for v in rr.values()),
                                sum(f["rr"]["instances"] for f in groups.values()),
-                               sum(v["outstanding"] for v in rr.values()))
+                               sum(v["outstanding"] for v in rr.values()),
+                               _sum_dicts([v["client_tcp"] for v in rr.values()
+                                           if "client_tcp" in v]) or None)
+    if any(f["rr"]["proto"] == "tcp_rr" for f in groups.values()):
+        out["tcp_server"] = {"retransmits": snmp_tcp.get("RetransSegs", 0),
+                             "loss_probes": tcpext["TCPLossProbes"],
+                             "timeouts": tcpext["TCPTimeouts"],
+                             "delayed_acks": tcpext["DelayedACKs"],
+                             "duplicate_requests": tcpext["DelayedACKLost"],
+                             "pure_acks_in": tcpext["TCPPureAcks"]}
     return out
 
 
 def _rr_figures(n: int, tps: float, rtt: dict, timeouts: int, instances: int,
-                outstanding: int) -> dict:
+                outstanding: int, tcp: dict | None = None) -> dict:
     p = percentiles(rtt, (50, 90, 99))
     return {"instances": instances, "transactions": n, "tps": round(tps, 1),
-            "rtt_us": {k: round(p[k] / 1000, 3) for k in ("p50", "p90", "p99", "mean")
-                       if k in p},
-            "timeouts": timeouts, "retransmits": 0, "outstanding": outstanding}
+            "rtt_us": {k: round(p[k] / 1000, 3) for k in ("p50", "p90", "p99", "mean",
+                                                          "max") if k in p},
+            "timeouts": timeouts, "retransmits": tcp["retrans_segs"] if tcp else 0,
+            "outstanding": outstanding,
+            # a TCP_RR client's recovery: loss probes and RTOs (each one request sent
+            # again), delayed ACKs and duplicate ACKs it sent
+            **({"client_tcp": tcp} if tcp else {})}
 
 
 def _vector_detail(cpu_result: dict, name: str) -> dict:

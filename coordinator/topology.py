@@ -200,8 +200,10 @@ def tcp_connections(flows: list[dict], apps: list[dict], local: set) -> list[int
             continue
         dst = ipaddress.ip_address(f["dst_ip"])
         pick = None
+        rr = "rr" in f                 # a TCP_RR connection goes to a netserver process
         for i, a in enumerate(apps):
-            if i in taken or a["socket"]["proto"] != "tcp" or a["port"] != f["dport"]:
+            if i in taken or a["socket"]["proto"] != "tcp" or a["port"] != f["dport"] \
+                    or a.get("sender") or (a.get("serve") == "rr") != rr:
                 continue
             bip = ipaddress.ip_address(a["bind_ip"])
             if bip == dst or bip.is_unspecified:
@@ -236,6 +238,7 @@ def plan(r: dict) -> Plan:
     p.flow_sock = [tcp[i] if f["proto"] == "tcp" else socket_for(f, r["apps"], r["seed"])
                    for i, f in enumerate(r["flows"])]
     peer: dict[int, dict] = {tcp[i]: f for i, f in enumerate(r["flows"]) if tcp[i] is not None}
+    peer_k = {tcp[i]: i for i in range(len(r["flows"])) if tcp[i] is not None}
     for i, f in enumerate(r["flows"]):
         if f["proto"] == "tcp" and f["dst_ip"] in local and tcp[i] is None:
             p.notes.append(f"flow {f['name']}: no TCP app left on port {f['dport']} to read "
@@ -409,8 +412,10 @@ def plan(r: dict) -> Plan:
         cpu = r["apps"][i]["cpu"]
         for k in srv["responses"]:
             f = r["flows"][k]
+            # (a TCP_RR server's socket is connected: its random sk_txhash)
             back = {"src_ip": srv["src_ip"], "sport": f["dport"], "dst_ip": f["src_ip"],
-                    "dport": f["sport"], "connected": False}
+                    "dport": f["sport"],
+                    "connected": r["apps"][i]["socket"]["proto"] == "tcp"}
             p.rr_hash[k] = h = tx_hash(back, i, r["seed"])
             p.rr_txq[k] = route_port(r["routes"], f["src_ip"]) * nq + pick_tx(
                 nq, xps_by_cpu[cpu], h)
@@ -499,8 +504,8 @@ def plan(r: dict) -> Plan:
     flows_cpu = []
     for i, (f, s, h) in enumerate(zip(r["flows"], p.flow_sock, sw_hash)):
         l4 = L4_HDR[f["proto"]]
-        if f["proto"] == "tcp":
-            kind = GRO_TCP
+        if f["proto"] == "tcp" and "rr" not in f:
+            kind = GRO_TCP             # (a TCP_RR segment has PSH set: flushed at once)
         elif s is not None and r["apps"][s]["socket"].get("udp_gro"):
             kind = GRO_UDP
         else:
@@ -527,7 +532,11 @@ def plan(r: dict) -> Plan:
                         "rem_ip": rem_ip, "rem_port": rem_port,
                         "rfs_hash": sock_hash.get(i),
                         "udp_gro": bool(a["socket"].get("udp_gro")),
-                        "payload": (f["size"] - FRAME_OVERHEAD - L4_HDR["tcp"]) if f else 0})
+                        "payload": (f["size"] - FRAME_OVERHEAD - L4_HDR["tcp"]) if f else 0,
+                        # a TCP_RR server's connection: its flow, response, skb hash
+                        **({"rr": {"flow": peer_k[i], "response": f["rr"]["response"],
+                                   "hash": p.rr_hash[peer_k[i]]}}
+                           if f and "rr" in f and a.get("serve") == "rr" else {})})
     itr = nic["rx_usecs"] if nic["rx_usecs"] <= 3 else nic["rx_usecs"] << 2
     if model.get("itr") == "fixed":    # ice, adaptive-rx off: rx_usecs in 0.25 µs units
         itr = nic["rx_usecs"] << 2
@@ -557,9 +566,10 @@ def plan(r: dict) -> Plan:
                                {"flow": k, "group": f["rr"]["group"],
                                 "start_ns": f["start_ns"], "stop_ns": f["stop_ns"],
                                 "think_ns": f["rr"]["think_ns"],
-                                "timeout_ns": f["rr"]["timeout_ns"]}
+                                "timeout_ns": f["rr"]["timeout_ns"],
+                                "proto": f["rr"]["proto"]}
                                for k, f in enumerate(r["flows"]) if "rr" in f],
-                               "servers": sorted(p.servers)}}
+                               "servers": sorted(p.servers), "hz": r["hz"]}}
                               if any("rr" in f for f in r["flows"]) else {}),
                            **({"arfs": nic_arfs} if arfs else {}),
                            **({"tx": {"pcie_read_ns": prof["links"]["pcie_read"],

@@ -18,7 +18,10 @@ NAPI poll, RX clean, ITR), `igb_tx` (its xmit and TX clean), `ice` (where ice di
 with `dim` (net_dim). What several CPUs share is held by one of them: `sock_lines` (a UDP
 socket's receive-queue lock, busylock and line) and `txq_lines` (a TX queue's line and
 enqueue lock), both built on `spinlock` (locks and cache lines in simulated time).
+`tcp_rr` holds the server side of TCP_RR connections (segments in, delayed ACK, loss
+probe and retransmission timer).
 
 May import: `engine`, and from `nic` the device halves of queues that run on a CPU
-(`nic.rxring`, `nic.msix`, `nic.device`). Never imports `coordinator`.
+(`nic.rxring`, `nic.msix`, `nic.device`) and TCP's timing both ends share
+(`nic.tcp_timers`). Never imports `coordinator`.
 """

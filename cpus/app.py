@@ -1,5 +1,6 @@
 """Applications: a task pinned to a CPU that reads from its socket, sends (`udp_sender`),
-or answers requests (`udp_rr_server`, netperf's UDP_RR server).
+or answers requests (`udp_rr_server`, `tcp_rr_server`: netperf's UDP_RR and TCP_RR
+servers).
 
 Each read is `recvmsg` (kernel side, from the cost profile) plus the application's own
 `cost_per_read`. A UDP read takes one datagram — a GRO super-datagram whole on a
@@ -114,6 +115,27 @@ def tcp_recvmsg(cpu, sock, per_read: int, read_size: int, books, task_ref: list,
         yield BLOCK
     yield per_read + (copied * c.copy_to_user_kb >> 10) + freed * c.kfree_skb + \
         frags * c.kfree_skb_frag
+
+
+def tcp_rr_server(cpu, sk, tsk, tx, rr, cost_per_read: int, books, task_ref: list,
+                  record_flow):
+    """netperf's TCP_RR server on one accepted connection (recv_omni): recv the request
+    (MSG_WAITALL: one segment holds it), then send the response — tcp_sendmsg, whose
+    tcp_push → tcp_write_xmit transmits it at once, carrying the request's ACK and arming
+    the loss probe (`rr`: cpus.tcp_rr.TcpRr)."""
+    c = cpu.costs
+    per_read = c.tcp_recvmsg + cost_per_read
+    per_send = c.tcp_sendmsg + (sk.response * c.copy_to_user_kb >> 10)
+    while True:
+        yield from tcp_recvmsg(cpu, sk, per_read, sk.payload, books, task_ref, record_flow)
+        skb = tx.tcp_segment(sk, sk.rcv_nxt, sk.response)
+        books.tx_sent[tsk.index] += 1
+        tx.in_hand[id(skb)] = skb             # until the qdisc or a link has it
+        tsk.wmem_alloc += skb.truesize        # skb_set_owner_w of the transmitted clone
+        tsk.sent += 1
+        yield per_send
+        rr.sent(sk, cpu.now)
+        yield from tx.send_bh(skb, tsk, sk.hash)
 
 
 def udp_sender(cpu, tsk, tx, spec: dict, books, udp_mib: dict, task_ref: list, sleep_until,

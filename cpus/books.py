@@ -1,7 +1,7 @@
 """The books of one CPU: where each packet it touched ended, and how long each stage took.
 
-Every packet offered is read by an application, dropped at a named stage, or in flight at
-the end; the coordinator adds up the books of all processes and refuses a run that does
+Every packet offered is read by an application, dropped at a named stage, used up by
+the kernel itself (a TCP pure ACK), or in flight at the end; the coordinator adds up the books of all processes and refuses a run that does
 not balance. Stage timestamps of delivered packets are appended six at a time to one flat
 array and folded into histograms with numpy, so the hot path does one append per packet;
 the array is folded every 2048 packets, so the books hold fixed memory however long the run.
@@ -23,13 +23,14 @@ FOLD_EVERY = 6 * 2048     # stamps held before a fold: â‰ˆ100 KB; a fold costs â
 class Books:
     __slots__ = ("drops", "flow_dropped", "flow_delivered", "flow_reordered", "flow_last",
                  "lat", "delivered_total", "stamps", "tx_sent", "tx_dropped", "tx_drops",
-                 "kernel_drops", "tap", "read_tap")
+                 "kernel_drops", "tap", "read_tap", "flow_consumed")
 
     def __init__(self, nflows: int, nsenders: int = 0) -> None:
         self.drops: dict[str, int] = {}
         self.flow_dropped = [0] * nflows
         self.flow_delivered = [0] * nflows
         self.flow_reordered = [0] * nflows
+        self.flow_consumed = [0] * nflows   # taken by the kernel itself (TCP pure ACKs)
         self.flow_last = [-1] * nflows
         self.lat = [Recorder() for _ in STAGES]
         self.delivered_total = 0
@@ -47,6 +48,11 @@ class Books:
         self.flow_dropped[flow] += n
         if self.tap is not None:
             self.tap(stage, flow, n)
+
+    def consume(self, flow: int) -> None:
+        """A packet the kernel itself used up, no application's to read: a TCP pure ACK
+        (tcp_ack, then __kfree_skb)."""
+        self.flow_consumed[flow] += 1
 
     def tx_drop(self, skb, stage: str) -> None:
         """A packet lost on the way out: a sender's datagram in the TX books, a forwarded
@@ -101,6 +107,7 @@ class Books:
         self._fold()
         return {"drops": self.drops, "flow_dropped": self.flow_dropped,
                 "flow_delivered": self.flow_delivered, "flow_reordered": self.flow_reordered,
+                "flow_consumed": self.flow_consumed,
                 "delivered": self.delivered_total,
                 "tx_sent": self.tx_sent, "tx_dropped": self.tx_dropped,
                 "tx_drops": self.tx_drops, "kernel_drops": self.kernel_drops,

@@ -28,6 +28,7 @@ ACCT_NAMES = ("hardirq", "softirq", "ksoftirqd", "task", "idle")
 # Softirq vectors, in /proc/softirqs row order (kernel-spec §5.1).
 SOFTIRQ_NAMES = ("HI", "TIMER", "NET_TX", "NET_RX", "BLOCK", "IRQ_POLL", "TASKLET", "SCHED",
                  "HRTIMER", "RCU")
+TIMER_SOFTIRQ = 1
 NET_TX_SOFTIRQ = 2
 NET_RX_SOFTIRQ = 3
 

@@ -31,6 +31,7 @@ from .napi import NapiStruct, net_rx_action
 from .rfs import HeadReports, RfsRx, RfsWriter, SockFlowTable
 from .sched import Task
 from .stack import Stack
+from .tcp_rr import TcpRr
 from .tx import Neigh, Tx, TxQueue, TxSock
 from .txq_lines import TxqLines
 
@@ -207,12 +208,21 @@ def _driver(lp: CpuLP, args: dict) -> None:
 
 
 def _servers(lp: CpuLP, args: dict) -> None:
-    """udp_rr servers here: the send side of their sockets, and the response payload and
-    skb hash of each flow they answer (the reader task itself starts with the
-    applications)."""
+    """udp_rr and tcp_rr servers here: the send side of their sockets, and the response
+    payload and skb hash of each flow they answer (the reader task itself starts with the
+    applications); the TCP_RR connections' state and timers."""
+    lp.tcp_rr = TcpRr(lp.stack, lp.tx, lp.snmp.tcp, lp.snmp.tcpext, lp.cpu.jiffy_ns)
+    lp.tcp_rr.arm = lp._tcp_timer_at
+    lp.tcp_rr.xmit = lp._tcp_xmit
+    lp.stack.tcp_rr = lp.tcp_rr
     for sd in args["servers"]:
-        # unconnected: no hash or queue of its own, each response has its flow's
-        lp.tx_socks[sd["app"]] = TxSock(sd["app"], sd["sk_sndbuf"], 0, False, True)
+        sa = lp.sock_args[sd["app"]]
+        if sa.get("rr"):                 # TCP_RR: connected, its random sk_txhash
+            lp.tx_socks[sd["app"]] = TxSock(sd["app"], sd["sk_sndbuf"], sa["rr"]["hash"],
+                                            True, True)
+        else:
+            # unconnected: no hash or queue of its own, each response has its flow's
+            lp.tx_socks[sd["app"]] = TxSock(sd["app"], sd["sk_sndbuf"], 0, False, True)
         lp.rr_responses[sd["app"]] = {int(f): tuple(v) for f, v in sd["responses"].items()}
         lp.tx.rr_servers.add(sd["app"])
 

@@ -9,7 +9,8 @@ bounds (`until`) so a table-write bound is not mixed with a backlog bound; a bac
 enqueue's bound is also told per owner of the sockets its packets are for (`bl@N`), since
 the peer hands a packet off only to that owner. Kernel work starts only from an interrupt
 (no sooner than its vector's EITR interval allows), a softirq raised by an arrival,
-ksoftirqd, or a task's wake-up, so the earliest of those bounds every kernel send; a TX
+ksoftirqd, a task's wake-up, a TCP timer (`_starts`) or a segment handed to a TCP_RR
+connection held here, so the earliest of those bounds every kernel send; a TX
 clean's records (sock_wfree, `tc`) only from a write-back, a qdisc drop only from a full
 band; a sender asleep until its next send time wakes only then.
 
@@ -219,8 +220,11 @@ class CpuLookahead:
         e = cpu.now if (cpu.softirq_frames or cpu.irq_queue or cpu.softirq_pending
                         or cpu.ksoftirqd.on_rq) else INF
         if self._causal is None:         # links are attached after construction
+            # (a TCP_RR connection held here answers a segment handed over with an ACK,
+            # sent from here as it lands: those hand-offs start kernel work too)
             self._causal = [src for src, l in self.in_links.items()
-                            if not l.carries or set(l.carries) & CAUSAL_KINDS]
+                            if not l.carries or set(l.carries) & CAUSAL_KINDS
+                            or (self._tcp_rr_here and "sk" in l.carries)]
             self._sk_in = [src for src, l in self.in_links.items()
                            if {"sk", "mig"} & set(l.carries)]
             self._wf_in = [src for src, l in self.in_links.items() if "wf" in l.carries]

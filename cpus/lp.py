@@ -21,10 +21,10 @@ from softnet.engine.skb import SkBuff
 from softnet.nic.msix import MsixVector
 from softnet.nic.rxring import RxRing
 
-from .app import tcp_reader, udp_reader, udp_rr_server
+from .app import tcp_reader, tcp_rr_server, udp_reader, udp_rr_server
 from .books import Books
 from .costs import Costs
-from .cpu import Cpu
+from .cpu import TIMER_SOFTIRQ, Cpu
 from .igb import ring_backlog
 from .lookahead import CpuLookahead, stall_delay
 from .napi import SoftnetData
@@ -36,6 +36,7 @@ from .trace import CpuTrace
 from .sock import TcpSock, UdpSock
 from .sock_lines import RxLines
 from .stack import Snmp
+from .tcp_rr import TcpRrSock
 from .tx import ETH_HLEN, IP_HLEN, UDP_HLEN, TxQueue, TxSock
 
 
@@ -107,6 +108,10 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self.sender_tasks: list[Task] = []
         self.server_tasks: list[Task] = []      # udp_rr servers: readers that also send
         self.rr_responses: dict[int, dict] = {}  # server app -> response payload by flow
+        self.tcp_rr = None                       # cpus.tcp_rr.TcpRr (the host builder's)
+        self._tcp_rr_here = any(s.get("rr") and s["owners"][0][1] == name
+                                for s in args["sockets"])
+        self._tcp_seq = 0                        # TCP timers armed here (event keys)
         self.app_args: dict[int, dict] = {}
         self.app_task: dict[int, Task] = {}
         self._mig_out: list[tuple] = []        # (time, socket, new owner LP), in time order
@@ -149,6 +154,36 @@ class CpuLP(CpuLookahead, LogicalProcess):
                                self._wake_task, task)
         heapq.heappush(self._task_starts, t)
 
+    # -- TCP_RR connections held here (cpus/tcp_rr.py) ---------------------------------
+    def _tcp_timer_at(self, t: int, sk, which: int, gen: int) -> None:
+        """A connection's timer armed to run at `t` (a timer_list expiry: kernel work)."""
+        self._tcp_seq += 1
+        self.ev.schedule_keyed(t, PRIO_TIMER, self.index, -(2 << 40) - self._tcp_seq,
+                               self._tcp_timer, (sk, which, gen))
+        heapq.heappush(self._starts, t)
+
+    def _tcp_timer(self, t: int, arg) -> None:
+        """run_timer_softirq: its work is this CPU's softirq time, taken at its next step."""
+        sk, which, gen = arg
+        cost = self.tcp_rr.timer(sk, which, gen, t, self.cpu_id)
+        if cost:
+            self.cpu.kstat_softirqs[TIMER_SOFTIRQ] += 1
+            self._charge(self.cpu_id, t, cost)
+
+    def _tcp_xmit(self, cpu: int, t: int, skb: SkBuff, sk, cost: int) -> int:
+        """A segment of a connection here (an ACK, a retransmission) sent from `t` on in
+        CPU `cpu`'s time: __tcp_transmit_skb's `cost`, then ip_queue_xmit on; returns
+        what it cost that CPU."""
+        tsk = self.tx_socks[sk.index]
+        self.books.tx_sent[tsk.index] += 1
+        tsk.wmem_alloc += skb.truesize
+        self.tx.in_hand[id(skb)] = skb
+        return self.tx.run_for(cpu, t, self._tcp_out(skb, sk, tsk, cost))
+
+    def _tcp_out(self, skb: SkBuff, sk, tsk: TxSock, cost: int):
+        yield cost
+        yield from self.tx.ip_send_skb(skb, sk.hash, tsk)
+
     def _wake_task(self, t: int, task: Task) -> None:
         self.cpu.sched.wake(task)
 
@@ -179,9 +214,12 @@ class CpuLP(CpuLookahead, LogicalProcess):
             n = p.nsegs
             frame = p.len - (n - 1) * self.stack.gro_flows[p.flow].payload if n > 1 else p.len
             out.append((p.id, p.flow, p.sock, frame, n))
+        body = (queue, out, clean)
+        if any(p.tcp for p in pkts):          # TCP_RR segments: their words, for nic.rr
+            body += ([p.tcp for p in pkts],)
         self.out_seq += 1
         self.outbox.setdefault("nic", []).append(
-            ("db", self.out_links["nic"].deliver(t), self.out_seq, (queue, out, clean)))
+            ("db", self.out_links["nic"].deliver(t), self.out_seq, body))
 
     def _remote_xmit(self, t: int, queue: int, skb: SkBuff, hash_: int) -> None:
         dst = self.txq_owner[queue]
@@ -258,7 +296,11 @@ class CpuLP(CpuLookahead, LogicalProcess):
     def _make_sock(self, s: dict) -> UdpSock:
         common = (s["index"], s["bind_ip"], s["port"], s["rcvbuf"], s["owner"], s["inode"],
                   s.get("rem_ip"), s.get("rem_port"))
-        if s["proto"] == "tcp":
+        if s.get("rr"):
+            rr = s["rr"]
+            sk = TcpRrSock(*common, payload=s["payload"], hz=self.cpu.hz,
+                           response=rr["response"], hash_=rr["hash"], flow=rr["flow"])
+        elif s["proto"] == "tcp":
             sk = TcpSock(*common, payload=s["payload"])
         else:
             c = self.costs
@@ -272,7 +314,10 @@ class CpuLP(CpuLookahead, LogicalProcess):
         """The reader task on this CPU: runnable, or asleep in recvmsg on `sk`."""
         ref: list = [None]
         record = self.rfs_writer and self.rfs_writer.record
-        if sk.is_tcp:
+        if isinstance(sk, TcpRrSock):
+            body = tcp_rr_server(self.cpu, sk, self.tx_socks[a["sock"]], self.tx,
+                                 self.tcp_rr, a["cost_per_read_ns"], self.books, ref, record)
+        elif sk.is_tcp:
             body = tcp_reader(self.cpu, sk, a["cost_per_read_ns"], a["read_size"],
                               self.books, ref, record)
         elif a.get("serve") == "rr":
@@ -503,7 +548,8 @@ class CpuLP(CpuLookahead, LogicalProcess):
             self._rx_until[src] = ru
         rx = payload.get("rx")
         if rx is not None:
-            stamps, ids, flows, wires, queues = (np.frombuffer(c, dtype=np.int64) for c in rx)
+            stamps, ids, flows, wires, queues, words = (np.frombuffer(c, dtype=np.int64)
+                                                        for c in rx)
             # grouped by queue, not sorted overall: the least stamp is the one to check
             if stamps.size and int(stamps.min()) < self.sync.advanced_to:
                 raise RuntimeError(f"{self.name}: a frame from {src} stamped "
@@ -514,7 +560,8 @@ class CpuLP(CpuLookahead, LogicalProcess):
             first: dict = {}
             if len(self.rings) == 1:
                 (q, ring), = self.rings.items()
-                ring.add_arrivals(stamps.tolist(), ids.tolist(), flows.tolist(), wires.tolist())
+                ring.add_arrivals(stamps.tolist(), ids.tolist(), flows.tolist(), wires.tolist(),
+                                  words.tolist())
                 if stamps.size:
                     first[ring.vector] = int(stamps.min())
             else:
@@ -522,7 +569,8 @@ class CpuLP(CpuLookahead, LogicalProcess):
                     m = queues == q
                     if m.any():
                         ring.add_arrivals(stamps[m].tolist(), ids[m].tolist(),
-                                          flows[m].tolist(), wires[m].tolist())
+                                          flows[m].tolist(), wires[m].tolist(),
+                                          words[m].tolist())
                         s = int(stamps[m].min())
                         v = ring.vector
                         first[v] = min(first.get(v, s), s)

@@ -91,7 +91,7 @@ def cpu_report(lp) -> dict:
         "softirqs": dict(zip(SOFTIRQ_NAMES, lp.cpu.kstat_softirqs)),
         "irqs": lp.cpu.irq_counts,
         "time": lp.cpu.time_by_context(end),
-        "snmp": {"Ip": lp.snmp.ip, "Udp": lp.snmp.udp,
+        "snmp": {"Ip": lp.snmp.ip, "Udp": lp.snmp.udp, "TcpExt": lp.snmp.tcpext,
                  "Tcp": {**lp.snmp.tcp, "CurrEstab": sum(
                      1 for sk in lp.sockets.values()
                      if sk.is_tcp and sk.rem_ip is not None)}},   # accepted only

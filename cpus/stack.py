@@ -23,7 +23,7 @@ from .rfs import HEAD_REPORT_DELAY_NS
 class Snmp:
     """The MIB counters this CPU has bumped; /proc/net/snmp sums them over CPUs."""
 
-    __slots__ = ("ip", "udp", "tcp")
+    __slots__ = ("ip", "udp", "tcp", "tcpext")
 
     IP_FIELDS = ("InReceives", "InHdrErrors", "InAddrErrors", "ForwDatagrams",
                  "InUnknownProtos", "InDiscards", "InDelivers", "OutRequests", "OutDiscards",
@@ -34,7 +34,11 @@ class Snmp:
     def __init__(self) -> None:
         self.ip = dict.fromkeys(self.IP_FIELDS, 0)
         self.udp = dict.fromkeys(self.UDP_FIELDS, 0)
-        self.tcp = {"CurrEstab": 0, "InSegs": 0, "InErrs": 0}
+        self.tcp = {"CurrEstab": 0, "InSegs": 0, "InErrs": 0, "OutSegs": 0,
+                    "RetransSegs": 0}
+        # TcpExt (/proc/net/netstat) counters of the TCP_RR connections
+        self.tcpext = dict.fromkeys(("DelayedACKs", "DelayedACKLost", "TCPPureAcks",
+                                     "TCPTimeouts", "TCPLossProbes"), 0)
 
 
 class Stack:
@@ -42,7 +46,7 @@ class Stack:
                  "books", "gro_normal_batch", "held", "remote_enqueue", "rx_dropped_core",
                  "sw_hash", "rps_maps", "backlog", "rps_remote", "rps_ipi", "rfs",
                  "flow_tcp", "gro_flows", "flow_forward", "fwd_pending", "tx", "tap",
-                 "hash_cost", "flow_nf_drop")
+                 "hash_cost", "flow_nf_drop", "tcp_rr")
 
     def __init__(self, cpu, sd, snmp: Snmp, flow_local: list[bool],
                  flow_sock: list[int | None], sockets: dict, books, gro_normal_batch: int,
@@ -72,6 +76,7 @@ class Stack:
         self.flow_forward = [False] * len(flow_local)   # not local, and ip_forward = 1
         self.flow_nf_drop = [None] * len(flow_local)    # "raw" / "filter": an iptables DROP
         self.fwd_pending: list = []            # routed out, waiting for the end of the step
+        self.tcp_rr = None                     # cpus.tcp_rr.TcpRr: TCP_RR connections here
         self.tx = None                         # cpus.tx.Tx
         self.tap = None                        # cpus.capture.HostTap: [observe] pcap host
 
@@ -273,6 +278,8 @@ class Stack:
         the socket's shared lock and line (UDP), waking the reader, or freeing what the
         full socket dropped."""
         if sk.is_tcp:
+            if skb.tcp:                        # a TCP_RR segment: its connection's state
+                return self.tcp_rr.rcv(sk, skb, cpu, t)
             if not sk.enqueue(skb, self.sw_hash[skb.flow], cpu):
                 self.books.drop(skb.flow, "tcp_rcvq_drop", skb.nsegs)   # TCPRcvQDrop
                 return self.free_cost(skb)

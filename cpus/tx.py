@@ -48,6 +48,7 @@ KMALLOC_BUCKETS = (64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192)
 SKB_SHINFO = 320                  # SKB_DATA_ALIGN(sizeof(struct skb_shared_info))
 SKB_STRUCT = 256                  # SKB_DATA_ALIGN(sizeof(struct sk_buff))
 LL_RESERVED_SPACE = 16            # Ethernet: (14 & ~15) + HH_DATA_MOD
+TCP_HLEN_TS = 14 + 20 + 32        # a TCP segment's headers, with the timestamp option
 
 
 def tx_truesize(payload: int, l4: int = 8) -> int:
@@ -413,6 +414,15 @@ class Tx:
                        tx_truesize(payload), self.fwd_txq.get(flow, 0), 0, 0,
                        sock=tsk.index)]
 
+    def tcp_segment(self, sk, word: int, payload: int) -> SkBuff:
+        """A TCP_RR connection's segment (its word: +k the response to request k, -k a
+        pure ACK of it): Ethernet, IP and TCP with timestamps (66 bytes) and the
+        payload, owned by the connection's socket, its flow the client's."""
+        self.ids += 1
+        return SkBuff(((sk.index + 1) << 40) + self.ids, sk.flow, TCP_HLEN_TS + payload,
+                      tx_truesize(payload, 32), self.fwd_txq.get(sk.flow, 0), 0, 0,
+                      sock=sk.index, tcp=word)
+
     def arp_create(self, neigh: int) -> SkBuff:
         """arp_create: a 42-byte request (14 + 28, padded to 60 by the device), owned by
         the kernel (sock -2), carrying its neighbour's index as its flow."""
@@ -542,7 +552,7 @@ class Tx:
         """udp_send_skb's counters (kernel-spec §10.1): a qdisc drop is -ENOBUFS, which
         without IP_RECVERR counts SndbufErrors (and Ip OutDiscards), not OutDatagrams;
         NET_XMIT_CN (fq_codel dropped from this packet's flow) counts as sent."""
-        if skb.sock < 0:
+        if skb.sock < 0 or skb.tcp:           # (TCP counts OutSegs as it transmits)
             return
         if rc == NET_XMIT_SUCCESS or rc == NET_XMIT_CN:     # net_xmit_errno
             self.udp["OutDatagrams"] += 1

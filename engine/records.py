@@ -50,11 +50,13 @@ KINDS: dict[str, RecordKind] = {k.name: k for k in (
        "neighbour", PRIO_LINK, False, False, True),
     # cpu -> nic (PCIe)
     _K("db", "a TX tail (doorbell) write with the descriptors it hands over", "cpu", "nic",
-       "(queue, packets, [clean])", PRIO_LINK, False, False, False),
+       "(queue, packets, [clean][, [TCP_RR word]])", PRIO_LINK, False, False, False),
     _K("arfs", "ndo_rx_flow_steer: program a flow director filter", "cpu", "nic",
        "(flow, rx queue, flow id)", PRIO_LINK, True, False, False),
     # cpu -> cpu (interconnect)
-    _K("sk", "__udp_enqueue_schedule_skb onto a socket another CPU owns", "cpu", "cpu",
+    _K("sk", "__udp_enqueue_schedule_skb onto a socket another CPU owns (a TCP_RR "
+       "connection's segment: its state is there, and what it answers leaves there)",
+       "cpu", "cpu",
        "(socket, skb)", PRIO_LINK, True, True, False),
     _K("bl", "enqueue_to_backlog on another CPU's softnet_data (RPS/RFS)", "cpu", "cpu",
        "skb", PRIO_LINK, True, True, True),

@@ -76,6 +76,8 @@ class SkBuff:
     # an earlier piece of this send was lost: the send is booked as dropped there, and
     # this piece, should it leave, does not count it on the wire
     lost: bool = False
+    # a TCP_RR segment's word (nic.rr): +k the data of transaction k, -k a pure ACK of it
+    tcp: int = 0
 
     @property
     def nsegs(self) -> int:
@@ -86,8 +88,8 @@ class SkBuff:
         f = (self.id, self.flow, self.len, self.truesize, self.queue, self.t_wire,
              self.t_dma, self.t_poll, self.t_proto, self.t_sock, self.rps_src, self.rps_seq,
              self.segs, self.sock)
-        if self.frag or self.more or self.gso_size:   # only pieces and GSO skbs carry these
-            f += (self.frag, self.more, self.gso_size, self.gso_segs, self.lost)
+        if self.frag or self.more or self.gso_size or self.tcp:   # only some skbs carry these
+            f += (self.frag, self.more, self.gso_size, self.gso_segs, self.lost, self.tcp)
         return f
 
     @staticmethod

@@ -24,8 +24,9 @@ from softnet.engine.skb import TraceChoice
 from .arfs import ArfsTable
 from .rss import flow_hash_and_queue, rule_matches
 from .rr import RrClients
+from .rxring import TCP_ACK_LEN
 from .traffic import FlowSource, Wire
-from .tx import TxEngine
+from .tx import FCS, TxEngine
 
 TARGET_FRAMES_PER_WINDOW = 4096
 
@@ -110,7 +111,8 @@ class NicLP(LogicalProcess):
         self.series_offered: dict[tuple[int, int], int] = {}
         self.series_dropped: dict[tuple[int, int], int] = {}   # by an ntuple drop rule
         rr = args.get("rr")
-        self.rr = None if rr is None else RrClients(rr["instances"], self.end)
+        self.rr = None if rr is None else RrClients(rr["instances"], self.end, rr["hz"])
+        self.rr_words: dict[int, int] = {}   # TCP_RR frames generated, not yet emitted
         if rr is not None:
             self.txe.rr_servers = set(rr["servers"])
         self.done_generating = not self.flows
@@ -132,7 +134,8 @@ class NicLP(LogicalProcess):
             if kind not in accepts:
                 refuse(kind, "nic", src, carries)
             if kind == "db":                 # a tail write: packets for the wire
-                self.txe.doorbell(stamp, origin, seq, body[0], body[1], body[2])
+                self.txe.doorbell(stamp, origin, seq, body[0], body[1], body[2],
+                                  body[3] if len(body) > 3 else None)
             else:                            # arfs: ndo_rx_flow_steer
                 self.steers.append((stamp, origin, seq, *body))
 
@@ -183,10 +186,10 @@ class NicLP(LogicalProcess):
         frames, up to where no response not yet known could start a request earlier (a
         doorbell rung at `safe` at best, then the clients' think time)."""
         self._transmit(safe)
-        for t, flow in self.txe.rr_out:
-            self.rr.response(t, flow)
+        for t, flow, word in self.txe.rr_out:
+            self.rr.response(t, flow, word)
         self.txe.rr_out.clear()
-        bound = self.txe.next_done_bound(safe) + self.rr.min_think
+        bound = self.rr.send_bound(self.txe.next_done_bound(safe))
         target = safe if self.arfs is not None else safe + self.window
         self._generate(max(self.t, min(target, bound, self.end)))
         if self.arfs is not None:
@@ -196,17 +199,19 @@ class NicLP(LogicalProcess):
         if self.done_generating:
             self.t = safe
             return
-        starts, flows = [], []
+        starts, flows, words = [], [], []
         for src in self.sources:
             t = src.take(safe)
             if t.size:
                 starts.append(t)
                 flows.append(np.full(t.size, src.index, dtype=np.int64))
+                words.append(np.zeros(t.size, dtype=np.int64))
         if self.rr is not None:              # the clients' requests before `safe`
             req = self.rr.requests_before(safe)
             if req:
-                starts.append(np.array([t for t, _ in req], dtype=np.int64))
-                flows.append(np.array([f for _, f in req], dtype=np.int64))
+                starts.append(np.array([t for t, _, _ in req], dtype=np.int64))
+                flows.append(np.array([f for _, f, _ in req], dtype=np.int64))
+                words.append(np.array([w for _, _, w in req], dtype=np.int64))
         self.t = safe
         if self.rr is None and all(s.exhausted for s in self.sources):
             self.done_generating = True
@@ -214,24 +219,25 @@ class NicLP(LogicalProcess):
             return
         t = np.concatenate(starts)
         f = np.concatenate(flows)
+        w = np.concatenate(words)
         order = np.lexsort((f, t))          # by time, then flow index: deterministic ties
-        t, f = t[order], f[order]
+        t, f, w = t[order], f[order], w[order]
         if self.nports == 1:
-            arrive = self.wire.serialise(t, self.sizes[f])
+            arrive = self.wire.serialise(t, self.frame_sizes(f, w))
         else:                               # each port's frames on its own wire
             arrive = np.empty_like(t)
             port = self.flow_port[f]
-            for pt, w in enumerate(self.wires):
+            for pt, wi in enumerate(self.wires):
                 m = port == pt
                 if m.any():
-                    arrive[m] = w.serialise(t[m], self.sizes[f[m]])
+                    arrive[m] = wi.serialise(t[m], self.frame_sizes(f[m], w[m]))
             order = np.lexsort((f, arrive))
-            arrive, f = arrive[order], f[order]
+            arrive, f, w = arrive[order], f[order], w[order]
         keep = arrive < self.end
         if not keep.all():
             self.not_offered += int((~keep).sum())
             late_ports = set(self.flow_port[f[~keep]].tolist())
-            arrive, f = arrive[keep], f[keep]
+            arrive, f, w = arrive[keep], f[keep], w[keep]
             # a wire past the end: nothing more arrives on that port, and whatever its
             # flows still start before the end is still on the wire then too (counted
             # here whatever the window, so the count does not depend on how the run was
@@ -245,6 +251,10 @@ class NicLP(LogicalProcess):
             return
         ids = np.arange(self.next_id, self.next_id + n, dtype=np.int64)
         self.next_id += n
+        if self.rr is not None:              # TCP_RR segments' words, by frame id
+            m = w != 0
+            if m.any():
+                self.rr_words.update(zip(ids[m].tolist(), w[m].tolist()))
         np.add.at(self.offered, f, 1)
         if self.cap_flows is not None:
             self._capture_rx(arrive, ids, f)
@@ -258,6 +268,11 @@ class NicLP(LogicalProcess):
             a0, i0, f0 = self.held
             self.held = (np.concatenate((a0, arrive)), np.concatenate((i0, ids)),
                          np.concatenate((f0, f)))
+
+    def frame_sizes(self, f, w):
+        """Frame sizes on the wire: a flow's, or a TCP_RR pure ACK's (word < 0)."""
+        sizes = self.sizes[f]
+        return np.where(w < 0, TCP_ACK_LEN + FCS, sizes) if self.rr is not None else sizes
 
     def _capture_rx(self, arrive, ids, f) -> None:
         m = np.isin(f, self.cap_flows)
@@ -321,6 +336,11 @@ class NicLP(LogicalProcess):
 
     def _emit(self, arrive, ids, f, q) -> None:
         """Hand classified frames to the CPUs serving their queues (-1: a drop rule)."""
+        if self.rr_words:
+            pop = self.rr_words.pop
+            words = np.array([pop(i, 0) for i in ids.tolist()], dtype=np.int64)
+        else:
+            words = np.zeros_like(ids)
         hit = self.rule_hit[f]
         if hit.any():
             self.sb_match += int(hit.sum())
@@ -331,12 +351,13 @@ class NicLP(LogicalProcess):
                     self._series_count(arrive[drop], f[drop], self.series_dropped)
                 keep = ~drop
                 arrive, ids, f, q = arrive[keep], ids[keep], f[keep], q[keep]
+                words = words[keep]
         stamp = arrive + self.pcie_ns
         for qi, dst in enumerate(self.queue_cpu):
             m = q == qi
             if m.any():
                 self.out.setdefault(dst, []).append(
-                    np.stack([stamp[m], ids[m], f[m], arrive[m], q[m]]))
+                    np.stack([stamp[m], ids[m], f[m], arrive[m], q[m], words[m]]))
 
     def promise(self, dst: str, safe: int) -> int:
         p = self._rx_promise(dst, safe)

@@ -22,6 +22,8 @@ from collections import deque
 
 from softnet.engine.skb import SkBuff
 
+TCP_ACK_LEN = 14 + 20 + 32   # a pure ACK: Ethernet, IP, TCP with the timestamp option
+
 
 class RxRing:
     __slots__ = ("index", "count", "hw_avail", "filled", "arrivals", "drop_en",
@@ -35,7 +37,8 @@ class RxRing:
         self.count = count
         self.hw_avail = 0           # descriptors posted by the driver, not yet used
         self.filled: deque[SkBuff] = deque()   # written back, waiting for the driver
-        self.arrivals: deque[tuple[int, int, int, int]] = deque()  # (stamp, id, flow, t_wire)
+        # (stamp, id, flow, t_wire, TCP_RR word)
+        self.arrivals: deque[tuple[int, int, int, int, int]] = deque()
         self.drop_en = drop_en
         self.pbuf: deque[tuple[int, int, int, int]] = deque()   # frames waiting for a descriptor
         self.pbuf_bytes = 0
@@ -80,8 +83,8 @@ class RxRing:
         return None
 
     # -- hardware side -----------------------------------------------------------------
-    def add_arrivals(self, stamps, ids, flows, wires) -> None:
-        self.arrivals.extend(zip(stamps, ids, flows, wires))
+    def add_arrivals(self, stamps, ids, flows, wires, words) -> None:
+        self.arrivals.extend(zip(stamps, ids, flows, wires, words))
         self.received += len(stamps)
         pbf = self.pending_by_flow
         for f in flows:
@@ -97,18 +100,24 @@ class RxRing:
             else:
                 self._no_descriptor(rec)
 
-    def _writeback(self, rec: tuple[int, int, int, int], t: int) -> None:
-        _, pid, flow, t_wire = rec
+    def _writeback(self, rec: tuple, t: int) -> None:
+        _, pid, flow, t_wire, word = rec
         self.hw_avail -= 1
-        length = self.flow_len[flow]
+        length = self.frame_len(rec)
         self.gprc += 1
         self.gorc += length + 4          # GORC counts through the CRC
-        self.filled.append(SkBuff(pid, flow, length, self.truesize, self.index, t_wire, t))
+        skb = SkBuff(pid, flow, length, self.truesize, self.index, t_wire, t)
+        if word:
+            skb.tcp = word
+        self.filled.append(skb)
         v = self.vector
         if v is not None:
             v.cause_pending = True
 
-    def _no_descriptor(self, rec: tuple[int, int, int, int]) -> None:
+    def frame_len(self, rec: tuple) -> int:
+        return self.flow_len[rec[2]] if rec[4] >= 0 else TCP_ACK_LEN
+
+    def _no_descriptor(self, rec: tuple) -> None:
         flow = rec[2]
         if self.drop_en:
             self.rqdpc += 1
@@ -116,7 +125,7 @@ class RxRing:
             self.on_drop(flow, "nic_rx_queue_drop")
             return
         self.rnbc += 1
-        size = self.flow_len[flow] + 4
+        size = self.frame_len(rec) + 4
         if self.pbuf_bytes + size > self.pbuf_limit:
             self.mpc += 1
             self.mpc_bytes += size
@@ -130,7 +139,7 @@ class RxRing:
         pb = self.pbuf
         while pb and self.hw_avail > 0:
             rec = pb.popleft()
-            self.pbuf_bytes -= self.flow_len[rec[2]] + 4
+            self.pbuf_bytes -= self.frame_len(rec) + 4
             self._writeback(rec, now)
 
     # -- books -------------------------------------------------------------------------

@@ -75,16 +75,16 @@ class TxEngine:
         self.rr_out: list[tuple] = []
 
     def doorbell(self, stamp: int, origin: int, seq: int, queue: int, pkts: list,
-                 clean: list) -> None:
+                 clean: list, words: list | None = None) -> None:
         """`clean`: per packet, what the driver's clean of its descriptor needs; the device
         hands it back with the write-back (the CPU that cleans need not be the one that
-        rang)."""
-        heapq.heappush(self.pending, (stamp, origin, seq, queue, pkts, clean))
+        rang). `words`: per packet, a TCP_RR segment's word (nic.rr), if any has one."""
+        heapq.heappush(self.pending, (stamp, origin, seq, queue, pkts, clean, words))
 
     def advance(self, safe: int, out: dict) -> None:
         """Transmit everything rung before `safe`; completions go to `out[lp]` as records."""
         while self.pending and self.pending[0][0] < safe:
-            stamp, _, seq, queue, pkts, clean = heapq.heappop(self.pending)
+            stamp, _, seq, queue, pkts, clean, words = heapq.heappop(self.pending)
             ready = stamp + 2 * self.read_ns            # descriptor read, then data read
             sizes: list[int] = []
             last: list[int] = []                         # a packet is done with its last frame
@@ -105,7 +105,7 @@ class TxEngine:
                 self._capture(port, pkts, last, sizes, ends)
             if self.trace is not None:
                 self._trace(port, pkts, done_l, [sizes[i] for i in last])
-            for p, t in zip(pkts, done_l):
+            for j, (p, t) in enumerate(zip(pkts, done_l)):
                 n = p[4]
                 if p[2] == -2:                           # the kernel's ARP request
                     if t < self.end:
@@ -130,7 +130,8 @@ class TxEngine:
                         if ends_send:
                             self.on_wire_by_sender[p[2]] += 1
                             if p[2] in self.rr_servers:    # a response: its flow is the
-                                self.rr_out.append((t, p[1]))   # request's
+                                self.rr_out.append(        # request's
+                                    (t, p[1], words[j] if words is not None else 0))
                             if self.series_ns:
                                 key = (t // self.series_ns, p[2])
                                 self.series_sent[key] = self.series_sent.get(key, 0) + 1

@@ -13,7 +13,8 @@ def ring(count=64, drop_en=True, pbuf=10_000):
 
 
 def arrive(r, *stamps):
-    r.add_arrivals(list(stamps), list(range(len(stamps))), [0] * len(stamps), list(stamps))
+    r.add_arrivals(list(stamps), list(range(len(stamps))), [0] * len(stamps), list(stamps),
+                   [0] * len(stamps))
 
 
 def test_one_descriptor_always_empty():

@@ -69,7 +69,8 @@ def test_identical_in_both_modes_and_rerunnable(tmp_path):
 
 
 @pytest.mark.parametrize("sets, says", [
-    (['flows.0.proto="tcp_rr"'], "TCP_RR needs TCP's retransmission timer"),
+    (['flows.0.proto="tcp_rr"', 'flows.0.timeout="1s"'], "not for tcp_rr"),
+    (['flows.0.proto="tcp_rr"', "flows.0.request=1449"], "1 to 1448: one segment"),
     (['flows.0.rate="1Mpps"'], "a closed loop has no rate"),
     (["flows.0.instances=0"], "concurrent clients"),
     (["flows.0.request=2000"], "request payload bytes, 1 to 1472"),

@@ -1,0 +1,155 @@
+"""netperf TCP_RR: one connection per client instance and per server process, loss
+recovered as Linux 6.6 recovers it (the loss probe, the retransmission timer with
+backoff), delayed and duplicate ACKs (shared-state-dim-rr.md §5)."""
+
+import json
+
+import pytest
+
+from helpers import ROOT, config_file, refused, run_both_modes, run_inline, snmp
+from softnet.nic.tcp_timers import PROBE, RTO, RtoState, Sender, wheel_expiry
+
+TCP_RR = f"{ROOT}/examples/tcp_rr.toml"
+MS = 1_000_000
+
+
+def test_timer_wheel_rounds_expiry_up_by_its_level():
+    """calc_wheel_index: level 0 (under 63 jiffies) runs a jiffy after expiry; level 1
+    (to 504) at the next 8-jiffy boundary past it; level 2 at 64."""
+    assert wheel_expiry(1000 + 40, 1000) == 1041
+    assert wheel_expiry(1000 + 62, 1000) == 1063
+    assert wheel_expiry(1000 + 201, 1000) == 1208          # a 201 ms RTO: 8 ms late
+    assert wheel_expiry(1000 + 200, 1000) == 1208
+    assert wheel_expiry(0 + 600, 0) == 640                 # level 2: 64-jiffy buckets
+
+
+def test_rto_is_srtt_plus_rto_min_and_backs_off():
+    r = RtoState(1000)
+    assert r.rto_j == 1000 and r.pto_j() == 1000           # no sample: TCP_TIMEOUT_INIT
+    r.sample(30)                                           # a 30 µs round trip
+    assert r.srtt_us == 30 and r.rttvar_us == 200_000
+    assert r.rto_j == 201 and r.pto_j() == 201             # srtt + 200 ms, jiffy-rounded
+    r.back_off()
+    r.back_off()
+    assert r.rto_j == 804 and r.backoff == 2
+    r.sample(40)                                           # a valid sample resets it
+    assert r.backoff == 0 and r.rto_j == 201
+    for _ in range(20):
+        r.back_off()
+    assert r.rto_j == 120_000                              # TCP_RTO_MAX
+
+
+def test_sender_probes_once_then_times_out_with_backoff():
+    s = Sender(1000)
+    s.rto.sample(30)
+    at = s.sent(1, 0, MS)
+    assert at == 208 * MS and s.timer_kind == PROBE
+    assert s.fire(at, MS) == PROBE and s.probes == 1       # the last segment sent again
+    assert s.timer_at == wheel_expiry(208 + 201, 208) * MS == 416 * MS
+    assert s.fire(s.timer_at, MS) == RTO and s.rto.rto_j == 402
+    assert s.fire(s.timer_at, MS) == RTO and s.rto.rto_j == 804
+    assert (s.probes, s.timeouts, s.retrans_segs) == (1, 2, 3)
+    # an ACK of a retransmitted segment samples the timestamp echo: whole jiffies
+    s.acked(s.sent_at + 1_500_000, MS)
+    assert s.out == 0 and s.timer_at == -1 and s.rto.backoff == 0
+    assert s.rto.srtt_us < 30 + 1000
+
+
+def test_closed_loop_on_one_connection_per_instance(tmp_path):
+    """Each instance has its connection and its own server process; every response
+    carries its request's ACK, so no pure ACK and no timer runs."""
+    s = run_inline(tmp_path / "r", 'duration="3ms"', file=TCP_RR)
+    t = s["rr"]["rr"]
+    assert t["transactions"] > 300 and t["retransmits"] == 0 and t["outstanding"] == 8
+    assert t["client_tcp"] == {"probes": 0, "timeouts": 0, "retrans_segs": 0, "acks": 0,
+                               "dupacks": 0}
+    assert all(v == 0 for v in s["rr"]["tcp_server"].values())
+    assert s["balanced"] and s["tx_balanced"] and "consumed_by_tcp" not in s
+    servers = {k: v for k, v in s["senders"].items() if k.startswith("netserver#")}
+    assert sorted(servers) == [f"netserver#{k}" for k in range(8)]
+    assert all(v["sent"] > 30 for v in servers.values())
+    tcp = snmp(tmp_path / "r", "Tcp")
+    assert tcp["CurrEstab"] == 8 and tcp["RetransSegs"] == 0
+    assert tcp["InSegs"] == s["delivered"] + sum(s["in_flight_by_place"].get(k, 0)
+                                                  for k in ("socket_queue",))
+    assert tcp["OutSegs"] == s["sent"]                     # a response per request read
+    # the TCP server costs more than UDP_RR's: tcp_sendmsg, tcp_ack, a process per
+    # connection (a context switch per request)
+    udp = run_inline(tmp_path / "u", 'duration="3ms"', 'flows.0.proto="udp_rr"',
+                     'apps.0.socket.proto="udp"', file=TCP_RR)["rr"]["rr"]
+    assert udp["transactions"] > 1.3 * t["transactions"]
+    # its config.toml runs again to the same result (one [[apps]] entry, not eight)
+    cfg = (tmp_path / "r" / "config.toml").read_text()
+    assert cfg.count("[[apps]]") == 1 and 'name = "netserver"' in cfg
+    again = run_inline(tmp_path / "again", file=str(tmp_path / "r" / "config.toml"))
+    assert again["rr"] == json.loads((tmp_path / "r" / "summary.json").read_text())["rr"]
+
+
+def test_think_time_past_the_delayed_ack(tmp_path):
+    """A think time longer than the delayed-ACK timer (TCP_ATO_MIN, 41 ms with the
+    wheel): the client ACKs each response on its own, the server's TCP takes the pure
+    ACK (tcp_ack) and the books count it consumed, not read."""
+    f = config_file(tmp_path, "think", {
+        "seed": 1, "duration": "130ms", "cpus": 1, "nic": {"model": "e810", "combined": 1},
+        "flows": [{"name": "rr", "proto": "tcp_rr", "src": "10.0.0.2:40000",
+                   "dst": "10.0.0.1:9000", "think": "50ms"}],
+        "apps": [{"name": "netserver", "cpu": 0, "serve": "rr",
+                  "socket": {"proto": "tcp", "bind": "0.0.0.0:9000"}}]})
+    s = run_inline(tmp_path / "r", file=f)
+    t = s["rr"]["rr"]
+    assert t["transactions"] == 3 and t["client_tcp"]["acks"] == 2
+    assert s["rr"]["tcp_server"]["pure_acks_in"] == 2 == s["consumed_by_tcp"]
+    assert s["flows"][0]["consumed"] == 2 and s["balanced"]
+    ext = (tmp_path / "r" / "proc/net/netstat").read_text().splitlines()
+    names, vals = ext[0].split()[1:], ext[1].split()[1:]
+    assert dict(zip(names, vals))["TCPPureAcks"] == "2"
+
+
+@pytest.fixture(scope="module")
+def lossy(tmp_path_factory):
+    """A flood on the interrupt's CPU for the first 10 ms makes the ring drop requests
+    of connections whose servers run on the other CPU; the run goes on past the loss
+    probe at 208 ms after the last loss."""
+    d = tmp_path_factory.mktemp("lossy")
+    f = config_file(d, "lossy", {
+        "seed": 1, "duration": "225ms", "cpus": 2, "nic": {"model": "e810", "combined": 1},
+        "flows": [{"name": "rr", "proto": "tcp_rr", "src": "10.0.0.2:40000",
+                   "dst": "10.0.0.1:9000", "instances": 4, "think": "2ms"},
+                  {"name": "flood", "src": "10.0.0.3:50000", "dst": "10.0.0.1:9",
+                   "rate": "4Mpps", "arrival": "poisson", "stop": "10ms"}],
+        "apps": [{"name": "netserver", "cpu": 1, "serve": "rr",
+                  "socket": {"proto": "tcp", "bind": "0.0.0.0:9000"}}]})
+    return d, run_inline(d / "r", file=f)
+
+
+def test_a_lost_request_is_recovered_by_the_loss_probe(lossy):
+    """A request lost: the client's probe sends it again ≈ 208 ms later (2·srtt + 200 ms
+    capped by the RTO, then the wheel's rounding). It also acknowledged the last
+    response, so the server's probe sends that response again, which the client, having
+    had it, answers with a duplicate ACK."""
+    d, s = lossy
+    t = s["rr"]["total"]
+    rr_drops = sum(f["dropped"] for f in s["flows"] if f["name"].startswith("rr#"))
+    assert rr_drops >= 1 and t["client_tcp"]["probes"] == rr_drops
+    assert t["client_tcp"]["timeouts"] == 0                # the probes got through
+    assert 200_000 <= t["rtt_us"]["max"] <= 209_000
+    srv = s["rr"]["tcp_server"]
+    assert srv["loss_probes"] == t["client_tcp"]["dupacks"] == srv["pure_acks_in"] >= 1
+    assert srv["retransmits"] == srv["loss_probes"] and srv["timeouts"] == 0
+    assert s["balanced"] and s["tx_balanced"]
+    tcp = snmp(d / "r", "Tcp")
+    assert tcp["RetransSegs"] == srv["retransmits"]
+
+
+def test_identical_in_both_modes(tmp_path):
+    run_both_modes(tmp_path, "--duration", "3ms", "--quiet", file=TCP_RR)
+
+
+@pytest.mark.parametrize("sets, says", [
+    (['flows.0.timeout="1s"'], "not for tcp_rr"),
+    (["flows.0.response=1449"], "1 to 1448: one segment"),
+    (['flows.0.proto="udp_rr"'], 'no [[flows]] entry with proto = "tcp_rr"'),
+    (['observe.pcap=["wire"]'], "not written to pcap yet"),
+])
+def test_bad_tcp_rr_settings_are_refused(sets, says):
+    assert says in refused(*sets, file=TCP_RR)
