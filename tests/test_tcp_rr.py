@@ -153,3 +153,78 @@ def test_identical_in_both_modes(tmp_path):
 ])
 def test_bad_tcp_rr_settings_are_refused(sets, says):
     assert says in refused(*sets, file=TCP_RR)
+
+
+def _connection():
+    """A TCP_RR connection's server side (cpus.tcp_rr) with the stack, the transmit path
+    and the LP's timers as recorders."""
+    from types import SimpleNamespace as NS
+
+    from softnet.cpus.stack import Snmp
+    from softnet.cpus.tcp_rr import TcpRr, TcpRrSock
+    from softnet.engine.skb import SkBuff
+    log = {"consumed": 0, "drops": [], "woken": [], "armed": [], "sent": []}
+    books = NS(consume=lambda flow: log.__setitem__("consumed", log["consumed"] + 1),
+               drop=lambda flow, stage, n=1: log["drops"].append(stage))
+    costs = NS(tcp_ack=320, kfree_skb=20, tcp_data_ready=371, softirq_entry=50,
+               tcp_send_ack=283)
+    stack = NS(costs=costs, books=books, sw_hash=[7], free_cost=lambda skb: 20,
+               cpu=NS(sched=NS(wake=log["woken"].append)))
+    snmp = Snmp()
+    tx = NS(tcp_segment=lambda sk, w, n: SkBuff(1, sk.flow, 66 + n, 768, 0, 0, 0,
+                                                sock=sk.index, tcp=w))
+    rr = TcpRr(stack, tx, snmp.tcp, snmp.tcpext, MS)
+    rr.arm = lambda t, sk, which, gen: log["armed"].append((t, which, gen))
+    rr.xmit = lambda cpu, t, skb, sk, cost: log["sent"].append((cpu, t, skb.tcp)) or cost
+    sk = TcpRrSock(0, "0.0.0.0", 9000, 100_000, 1, 1, payload=1, hz=1000, response=1,
+                   hash_=5, flow=0)
+    seg = (lambda w, t=0: SkBuff(w + 100, 0, 67 if w > 0 else 66, 768, 0, t, t, tcp=w))
+    return rr, sk, seg, snmp, log
+
+
+def test_server_segments_and_timers():
+    """What a request, a request sent again, a pure ACK and the timers do to the state."""
+    from softnet.cpus.tcp_rr import DELACK, RTX
+    rr, sk, seg, snmp, log = _connection()
+    sk.waiter = "netserver#0"
+    # request 1: queued, the reader woken, the delayed ACK armed (40 ms → 41 on the wheel)
+    assert rr.rcv(sk, seg(1), 0, 0) == 371
+    assert sk.rcv_nxt == 1 and len(sk.receive_queue) == 1 and log["woken"] == ["netserver#0"]
+    assert log["armed"][-1] == (41 * MS, DELACK, sk.delack_gen)
+    stale = sk.delack_gen
+    rr.sent(sk, 10_000)          # the response: its ACK rides on it, the probe is armed
+    assert rr.timer(sk, DELACK, stale, 41 * MS, 1) == 0 and not log["sent"]
+    assert log["armed"][-1] == (1024 * MS, RTX, sk.snd.gen)   # no RTT sample yet: 1 s
+    # request 2 acknowledges response 1 (tcp_ack), then is queued
+    assert rr.rcv(sk, seg(2, 40_000), 0, 40_000) == 320 and sk.snd.out == 0
+    assert sk.snd.rto.srtt_us == 30 and sk.rcv_nxt == 2
+    # request 2 again (its response lost): old data, an ACK at once from the CPU that
+    # processed it (cpu 0), costed to it
+    cost = rr.rcv(sk, seg(2, 50_000), 0, 50_000)
+    assert log["drops"] == ["tcp_old_data"] and log["sent"] == [(0, 50_020, -2)]
+    assert cost == 20 + 283 and snmp.tcpext["DelayedACKLost"] == 1
+    # response 2, then a pure ACK of it: tcp_ack, consumed
+    rr.sent(sk, 60_000)
+    assert rr.rcv(sk, seg(-2, 90_000), 0, 90_000) == 320 + 20
+    assert log["consumed"] == 1 and sk.snd.out == 0 and snmp.tcpext["TCPPureAcks"] == 1
+    # request 3, response 3 lost: the probe sends it again, then the RTO backs off
+    rr.rcv(sk, seg(3, 100_000), 0, 100_000)
+    rr.sent(sk, 110_000)
+    at, which, gen = log["armed"][-1]
+    assert which == RTX and at == 208 * MS
+    assert rr.timer(sk, RTX, gen, at, 1) == 50 + 283
+    assert log["sent"][-1] == (1, at + 50, 3) and snmp.tcpext["TCPLossProbes"] == 1
+    at2, _, gen2 = log["armed"][-1]
+    assert at2 == 416 * MS
+    assert rr.timer(sk, RTX, gen, at2, 1) == 0                # a stale arming: nothing
+    rr.timer(sk, RTX, gen2, at2, 1)
+    assert snmp.tcpext["TCPTimeouts"] == 1 and snmp.tcp["RetransSegs"] == 2
+    # the server slow to answer request 4: its delayed ACK fires
+    rr.rcv(sk, seg(4, 500 * MS), 0, 500 * MS)
+    t, _, g = log["armed"][-1]
+    assert rr.timer(sk, DELACK, g, t, 1) == 50 + 283 and log["sent"][-1] == (1, t + 50, -4)
+    assert snmp.tcpext["DelayedACKs"] == 1
+    # a full receive queue drops request 5 (TCPRcvQDrop): rcv_nxt stays
+    sk.rcvbuf = 0
+    rr.rcv(sk, seg(5, 600 * MS), 0, 600 * MS)
+    assert log["drops"][-1] == "tcp_rcvq_drop" and sk.rcv_nxt == 4
