@@ -121,7 +121,7 @@ FLOW_KEYS = {"name", "proto", "src", "dst", "rate", "size", "arrival", "on", "of
              "start", "stop"}
 # request/response flows (netperf UDP_RR): instances, payloads, think time, recv timeout
 RR_KEYS = {"name", "proto", "src", "dst", "port", "start", "stop", "instances", "request",
-           "response", "think", "timeout"}
+           "response", "think", "timeout", "rto_min"}
 RR_PROTOS = ("udp_rr", "tcp_rr")
 MAX_RR_INSTANCES = 4096
 MAX_RR_PAYLOAD = 1472               # one datagram on a 1500-byte MTU
@@ -1339,7 +1339,15 @@ def _validate_rr_flow(key: str, f: dict, duration_ns: int, nic: dict,
         _fail(f"{key}.timeout", timeout, "not for tcp_rr: netperf's -e sets SO_RCVTIMEO on "
               "UDP data sockets only; a lost TCP_RR segment is recovered by TCP (loss "
               "probe, retransmission timer)")
-    spec = {"group": name, "proto": f["proto"], "request": req, "response": resp,
+    rto_min = f.get("rto_min")
+    if rto_min is not None and not tcp:
+        _fail(f"{key}.rto_min", rto_min, "only for tcp_rr flows (a TCP route metric)")
+    rto_min_ns = _dur(f"{key}.rto_min", rto_min) if rto_min is not None else 200 * 10**6
+    if not 10**6 <= rto_min_ns <= 120 * 10**9 or rto_min_ns % 1000:
+        _fail(f"{key}.rto_min", rto_min, "1ms to 120s, in whole µs (ip route … rto_min: "
+              "the least retransmission timeout of both ends of its connections)")
+    spec = {"group": name, "proto": f["proto"], "rto_min": rto_min,
+            "rto_min_us": rto_min_ns // 1000, "request": req, "response": resp,
             "think": think, "think_ns": _dur(f"{key}.think", think), "timeout": timeout,
             "timeout_ns": None, "instances": n, "src": f["src"], "dst": f["dst"]}
     if timeout is not None:
@@ -1666,7 +1674,7 @@ def user_view(r: dict) -> dict:
                      "request": rr["request"], "response": rr["response"],
                      "think": rr["think"], "start": f["start"]}
                 for k, v in (("timeout", rr["timeout"]), ("stop", f["stop"]),
-                             ("port", f["port"])):
+                             ("port", f["port"]), ("rto_min", rr.get("rto_min"))):
                     if v:
                         g[k] = v
                 flows.append(g)

@@ -25,6 +25,7 @@ from softnet.cpus.tx import pick_tx
 from softnet.engine.records import check_link
 from softnet.nic.device import default_reta, vector_layout
 from softnet.nic.rss import flow_hash_and_queue, flow_type
+from softnet.nic.tcp_timers import handshake_rtt_us
 from softnet.nic.toeplitz import parse_hkey
 
 from .config import FRAME_OVERHEAD, L4_HDR, arfs_refused_types, route_port
@@ -224,6 +225,7 @@ def plan(r: dict) -> Plan:
     p.vectors = vecs = assign_vectors(r)
     p.rss_key = rss_key_for(r)
     p.reta = nic["reta"] or default_reta(model, nic["combined"])
+    handshake_us = handshake_rtt_us(model["line_rate_bps"], prof["links"]["pcie"])
     rss = {"key": p.rss_key, "rx_flow_hash": nic["rx_flow_hash"], "reta": p.reta,
            "rules": nic["rules"]}
     hq = [flow_hash_and_queue(f, rss) for f in r["flows"]]
@@ -535,7 +537,9 @@ def plan(r: dict) -> Plan:
                         "payload": (f["size"] - FRAME_OVERHEAD - L4_HDR["tcp"]) if f else 0,
                         # a TCP_RR server's connection: its flow, response, skb hash
                         **({"rr": {"flow": peer_k[i], "response": f["rr"]["response"],
-                                   "hash": p.rr_hash[peer_k[i]]}}
+                                   "hash": p.rr_hash[peer_k[i]],
+                                   "handshake_us": handshake_us,
+                                   "rto_min_us": f["rr"]["rto_min_us"]}}
                            if f and "rr" in f and a.get("serve") == "rr" else {})})
     itr = nic["rx_usecs"] if nic["rx_usecs"] <= 3 else nic["rx_usecs"] << 2
     if model.get("itr") == "fixed":    # ice, adaptive-rx off: rx_usecs in 0.25 µs units
@@ -567,7 +571,9 @@ def plan(r: dict) -> Plan:
                                 "start_ns": f["start_ns"], "stop_ns": f["stop_ns"],
                                 "think_ns": f["rr"]["think_ns"],
                                 "timeout_ns": f["rr"]["timeout_ns"],
-                                "proto": f["rr"]["proto"]}
+                                "proto": f["rr"]["proto"],
+                                "handshake_us": handshake_us,
+                                "rto_min_us": f["rr"]["rto_min_us"]}
                                for k, f in enumerate(r["flows"]) if "rr" in f],
                                "servers": sorted(p.servers), "hz": r["hz"]}}
                               if any("rr" in f for f in r["flows"]) else {}),

@@ -299,7 +299,8 @@ class CpuLP(CpuLookahead, LogicalProcess):
         if s.get("rr"):
             rr = s["rr"]
             sk = TcpRrSock(*common, payload=s["payload"], hz=self.cpu.hz,
-                           response=rr["response"], hash_=rr["hash"], flow=rr["flow"])
+                           response=rr["response"], hash_=rr["hash"], flow=rr["flow"],
+                           handshake_us=rr["handshake_us"], rto_min_us=rr["rto_min_us"])
         elif s["proto"] == "tcp":
             sk = TcpSock(*common, payload=s["payload"])
         else:

@@ -30,10 +30,10 @@ class TcpRrSock(TcpSock):
     __slots__ = ("snd", "rcv_nxt", "delack_gen", "delack_at", "response", "hash", "flow")
 
     def __init__(self, *args, hz: int, response: int, hash_: int, flow: int,
-                 **kw) -> None:
+                 handshake_us: int = 0, rto_min_us: int = 200_000, **kw) -> None:
         super().__init__(*args, **kw)
         self.flow = flow          # the connection's flow (its client's requests)
-        self.snd = Sender(hz)
+        self.snd = Sender(hz, handshake_us, rto_min_us)
         self.rcv_nxt = 0          # the last request received in order
         self.delack_gen = 0       # each arming and each cancel of the delayed ACK
         self.delack_at = -1
@@ -121,9 +121,11 @@ class TcpRr:
         if gen != snd.gen or not snd.out:
             return 0
         kind = snd.fire(t, self.jiffy_ns)
+        self.arm(snd.timer_at, sk, RTX, snd.gen)
+        if not kind:                              # a probe's episode open: RTO rearmed
+            return c.softirq_entry
         self.ext["TCPLossProbes" if kind == PROBE else "TCPTimeouts"] += 1
         self.tcp["RetransSegs"] += 1
-        self.arm(snd.timer_at, sk, RTX, snd.gen)
         skb = self.tx.tcp_segment(sk, snd.out, sk.response)
         return c.softirq_entry + self.xmit(cpu, t + c.softirq_entry, skb, sk,
                                            c.tcp_send_ack)

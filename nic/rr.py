@@ -27,7 +27,7 @@ import heapq
 
 from softnet.engine.histogram import Recorder
 
-from .tcp_timers import PROBE, TCP_ATO_MIN_US, TCP_RTO_MIN_US, Sender, wheel_expiry
+from .tcp_timers import PROBE, TCP_ATO_MIN_US, Sender, usecs_to_jiffies, wheel_expiry
 
 # at one time: a response first, then a timeout, a start, a TCP timer, a delayed ACK
 RESPONSE, TIMEOUT, START, RTX, DELACK = 0, 1, 2, 3, 4
@@ -48,7 +48,8 @@ class Instance:
         self.sent_at = 0
         self.seq = 0                         # requests sent (a timeout names the one it is for)
         # TCP_RR: the connection's sender, the last response received, the last one ACKed
-        self.tcp = Sender(hz) if spec.get("proto") == "tcp_rr" else None
+        self.tcp = (Sender(hz, spec["handshake_us"], spec["rto_min_us"])
+                    if spec.get("proto") == "tcp_rr" else None)
         self.rcvd = 0
         self.acked = 0
         self.dup_from = 0      # no copy of a response already had can come before this
@@ -66,7 +67,8 @@ class RrClients:
         # TCP_RR instance's delayed ACK may come first); a duplicate ACK answers at once,
         # but only a response sent again, which the server's timer sends no sooner than
         # tcp_rto_min after the request it answers (`dup_heap`)
-        self.min_think = min((min(i.think, TCP_ATO_MIN_US * 1000) if i.tcp is not None
+        delack_ns = usecs_to_jiffies(TCP_ATO_MIN_US, hz) * self.jiffy_ns
+        self.min_think = min((min(i.think, delack_ns) if i.tcp is not None
                               else i.think for i in self.inst.values()), default=0)
         self.dup_heap: list[tuple[int, int]] = []
         self.groups = sorted({i.group for i in self.inst.values()})
@@ -83,7 +85,13 @@ class RrClients:
 
     def send_bound(self, done_bound: int) -> int:
         """The earliest an instance can send for a response not yet known, which leaves
-        the host's port at `done_bound` or later."""
+        the host's port at `done_bound` or later: its think time or delayed ACK after the
+        response it waits for, or at once a duplicate ACK for a copy of the last response
+        it had. That copy is the server's probe or RTO, no sooner than tcp_rto_min after
+        the server sent the response, itself after the request's first send; and it
+        concerns the last response, since the server's segments leave in order (one TX
+        queue: its owner's, its hash) and it stops sending a response again once the
+        next request acknowledges it. `_tcp_event` checks this as it answers."""
         b = done_bound + self.min_think
         heap = self.dup_heap
         while heap and heap[0][0] != self.inst[heap[0][1]].dup_from:
@@ -141,12 +149,11 @@ class RrClients:
             if arg != snd.gen or not snd.out:
                 return                       # re-armed or cancelled since
             k = self.tcp_out[i.group]
-            if snd.fire(t, jn) == PROBE:
-                k["probes"] += 1
-            else:
-                k["timeouts"] += 1
-            k["retrans_segs"] += 1
-            out.append((t, flow, snd.out))
+            kind = snd.fire(t, jn)
+            if kind:
+                k["probes" if kind == PROBE else "timeouts"] += 1
+                k["retrans_segs"] += 1
+                out.append((t, flow, snd.out))
             heapq.heappush(heap, (snd.timer_at, RTX, flow, snd.gen))
         elif kind == DELACK:
             if i.acked < arg == i.rcvd:     # no request has carried the ACK meanwhile
@@ -161,17 +168,20 @@ class RrClients:
                 snd.acked(t, jn)
             i.outstanding = False
             i.rcvd = arg
-            i.dup_from = i.sent_at + TCP_RTO_MIN_US * 1000
+            i.dup_from = i.sent_at + snd.rto.rto_min * 1000   # (both ends share it)
             heapq.heappush(self.dup_heap, (i.dup_from, flow))
             self.transactions[i.group] += 1
             self.rtt[i.group].add(t - i.sent_at)
             # the next request carries its ACK, unless the delayed ACK runs first
             clk = t // jn
             at = wheel_expiry(clk + snd.rto.delack_j(), clk) * jn
-            if i.think >= at - t:
+            if i.think >= at - t or t + i.think >= i.stop:    # (no next request)
                 heapq.heappush(heap, (at, DELACK, flow, arg))
             heapq.heappush(heap, (t + i.think, START, flow, 0))
         else:                                # a response already had: a duplicate ACK
+            if t < i.dup_from:                   # what send_bound promised on
+                raise RuntimeError(f"rr instance {flow}: a copy of response {arg} at {t}, "
+                                   f"before {i.dup_from}")
             self.tcp_out[i.group]["dupacks"] += 1
             out.append((t, flow, -i.rcvd))
 

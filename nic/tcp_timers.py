@@ -14,6 +14,14 @@ TCP_RTO_MAX_US = 120_000_000      # 120*HZ
 TCP_TIMEOUT_INIT_US = 1_000_000   # 1*HZ: the RTO before any RTT sample
 TCP_ATO_MIN_US = 40_000           # HZ/25: in steady request/response, ato stays here
 
+
+def handshake_rtt_us(line_rate_bps: int, pcie_ns: int) -> int:
+    """The RTT sample a connection's handshake leaves (the SYN-ACK's on the client, the
+    ACK's on the server), which softnet does not simulate: a SYN and a SYN-ACK (74
+    bytes, + FCS, preamble and gap: 98) on the wire and across PCIe each way. The hosts'
+    processing is left out: a few µs, which cannot move an RTO of srtt + 200 ms."""
+    return max(1, round(2 * (98 * 8 * 1e9 / line_rate_bps + pcie_ns) / 1000))
+
 # kernel/time/timer.c: 64 buckets a level, each level 8 times coarser than the last
 LVL_CLK_SHIFT, LVL_BITS, LVL_DEPTH = 3, 6, 9
 
@@ -37,35 +45,57 @@ def usecs_to_jiffies(us: int, hz: int) -> int:
 
 
 class RtoState:
-    """tcp_rtt_estimator, __tcp_set_rto and the backoff of one connection's sender."""
+    """tcp_rtt_estimator, __tcp_set_rto and the backoff of one connection's sender, in the
+    kernel's fixed point: srtt kept << 3, mdev << 2."""
 
-    __slots__ = ("hz", "srtt_us", "mdev_us", "rttvar_us", "rto_j", "backoff")
+    __slots__ = ("hz", "rto_min", "srtt8", "mdev4", "mdev_max", "rttvar_us", "rto_j",
+                 "backoff")
 
-    def __init__(self, hz: int) -> None:
+    def __init__(self, hz: int, rto_min_us: int = TCP_RTO_MIN_US) -> None:
         self.hz = hz
-        self.srtt_us = 0          # 0: no sample yet (the kernel keeps srtt << 3)
-        self.mdev_us = 0
+        self.rto_min = rto_min_us  # tcp_rto_min_us: TCP_RTO_MIN, or the route's rto_min
+        self.srtt8 = 0            # tp->srtt_us: 8 × srtt; 0 before any sample
+        self.mdev4 = 0            # tp->mdev_us: 4 × mdev
+        self.mdev_max = 0
         self.rttvar_us = 0
         self.rto_j = usecs_to_jiffies(TCP_TIMEOUT_INIT_US, hz)
         self.backoff = 0
 
-    def sample(self, m_us: int) -> None:
-        """An RTT sample (tcp_ack_update_rtt): the estimator, a new RTO, the backoff reset
-        ("RFC6298: only reset backoff on valid RTT measurement"). rttvar is floored at
-        tcp_rto_min (200 ms), so the RTO is srtt + 200 ms at least; that floor is renewed
-        once per RTT, which with one segment in flight is every sample."""
-        m = max(m_us, 1)
-        if self.srtt_us == 0:               # the first sample
-            self.srtt_us = m
-            self.mdev_us = 2 * m
-        else:
-            err = m - self.srtt_us
-            self.srtt_us += err >> 3
-            if err < 0:
-                err = -err
-            self.mdev_us += (err - self.mdev_us) >> 2
-        self.rttvar_us = max(self.mdev_us, TCP_RTO_MIN_US)
-        rto = usecs_to_jiffies(self.srtt_us + self.rttvar_us, self.hz)
+    @property
+    def srtt_us(self) -> int:
+        return self.srtt8 >> 3
+
+    def sample(self, m: int) -> None:
+        """An RTT sample in µs (tcp_ack_update_rtt → tcp_rtt_estimator, tcp_set_rto), and
+        the backoff reset ("RFC6298: only reset backoff on valid RTT measurement"). rttvar
+        is floored at tcp_rto_min (200 ms) and mdev_max is reset to it once per RTT —
+        with one segment in flight, at every sample — so the RTO is srtt + 200 ms at
+        least."""
+        srtt = self.srtt8
+        if srtt:
+            m -= srtt >> 3                  # the error
+            srtt += m                       # 7/8 old + 1/8 new
+            if m < 0:
+                m = -m - (self.mdev4 >> 2)
+                if m > 0:
+                    m >>= 3                 # a falling RTT moves mdev more slowly
+            else:
+                m -= self.mdev4 >> 2
+            self.mdev4 += m
+            if self.mdev4 > self.mdev_max:
+                self.mdev_max = self.mdev4
+                if self.mdev_max > self.rttvar_us:
+                    self.rttvar_us = self.mdev_max
+            if self.mdev_max < self.rttvar_us:      # once per RTT (snd_una past rtt_seq)
+                self.rttvar_us -= (self.rttvar_us - self.mdev_max) >> 2
+            self.mdev_max = self.rto_min
+        else:                               # the first sample: rto = 3 × rtt at least
+            srtt = m << 3
+            self.mdev4 = m << 1
+            self.rttvar_us = max(self.mdev4, self.rto_min)
+            self.mdev_max = self.rttvar_us
+        self.srtt8 = max(1, srtt)
+        rto = usecs_to_jiffies((self.srtt8 >> 3) + self.rttvar_us, self.hz)
         self.rto_j = min(rto, usecs_to_jiffies(TCP_RTO_MAX_US, self.hz))
         self.backoff = 0
 
@@ -77,8 +107,8 @@ class RtoState:
     def pto_j(self) -> int:
         """tcp_schedule_loss_probe with one packet out: 2·srtt + tcp_rto_min (1 s without
         a sample), no later than the RTO."""
-        if self.srtt_us:
-            pto = usecs_to_jiffies(2 * self.srtt_us + TCP_RTO_MIN_US, self.hz)
+        if self.srtt8:
+            pto = usecs_to_jiffies((self.srtt8 >> 2) + self.rto_min, self.hz)
         else:
             pto = usecs_to_jiffies(TCP_TIMEOUT_INIT_US, self.hz)
         return min(pto, self.rto_j)
@@ -93,16 +123,20 @@ class Sender:
     """The send side of one connection with at most one data segment out: when its
     timer fires and what it does then (TLP first, then RTO with backoff)."""
 
-    __slots__ = ("rto", "out", "sent_at", "first_sent_at", "retrans", "tlp_out",
+    __slots__ = ("rto", "out", "sent_at", "first_sent_at", "retrans", "tlp_seg",
                  "timer_at", "timer_kind", "gen", "probes", "timeouts", "retrans_segs")
 
-    def __init__(self, hz: int) -> None:
-        self.rto = RtoState(hz)
+    def __init__(self, hz: int, handshake_us: int = 0,
+                 rto_min_us: int = TCP_RTO_MIN_US) -> None:
+        self.rto = RtoState(hz, rto_min_us)
+        if handshake_us:                # the RTT sample the connection's handshake left
+            self.rto.sample(handshake_us)
         self.out = 0              # the number of the segment outstanding (0: none)
         self.sent_at = 0          # its last transmission (the TS its echo will carry)
         self.first_sent_at = 0
         self.retrans = False      # retransmitted at least once
-        self.tlp_out = False      # tlp_high_seq set: a probe is out
+        self.tlp_seg = 0          # tlp_high_seq: the segment a probe was sent for, until
+                                  # an ACK of a later one (tcp_process_tlp_ack)
         self.timer_at = -1        # when the retransmit timer runs (ns), -1 when off
         self.timer_kind = 0       # PROBE or RTO
         self.gen = 0              # each arming's number: a stale timer event is ignored
@@ -124,33 +158,41 @@ class Sender:
         self.out = n
         self.sent_at = self.first_sent_at = now
         self.retrans = False
-        self.tlp_out = False
         return self.arm(now, jiffy_ns, PROBE, self.rto.pto_j())
 
     def acked(self, now: int, jiffy_ns: int) -> None:
         """The outstanding segment acknowledged: an RTT sample — its send time, or with
-        a retransmission the timestamp echo, which counts in whole jiffies (TS clock 1 ms
-        in 6.6) — and the timer off."""
+        a retransmission the timestamp echo (tcp_rtt_tsopt_us: whole ms of the 6.6 TS
+        clock, at least one) — and the timer off. An ACK past the probed segment ends
+        the probe's episode."""
         if self.retrans:
-            m = (now // 1_000_000 - self.sent_at // 1_000_000) * 1000
+            m = max(now // 1_000_000 - self.sent_at // 1_000_000, 1) * 1000
         else:
             m = (now - self.sent_at) // 1000
         self.rto.sample(m)
+        if self.tlp_seg and self.out > self.tlp_seg:
+            self.tlp_seg = 0
         self.out = 0
         self.timer_at = -1
         self.gen += 1
 
     def fire(self, now: int, jiffy_ns: int) -> int:
-        """The timer ran with the segment still out: tcp_send_loss_probe (no probe out
-        yet: retransmit, tlp_high_seq set, the RTO rearmed in full) or
-        tcp_retransmit_timer (retransmit, back off). Returns PROBE or RTO."""
-        kind = PROBE if self.timer_kind == PROBE and not self.tlp_out else RTO
+        """The timer ran with the segment still out: tcp_send_loss_probe or
+        tcp_retransmit_timer. A probe retransmits, sets tlp_high_seq and rearms the RTO
+        in full; while an earlier probe's episode is open it sends nothing and rearms the
+        RTO for what is left of it from the segment's send (tcp_rearm_rto). The RTO
+        retransmits and backs off. Returns PROBE, RTO or 0 (nothing sent)."""
+        if self.timer_kind == PROBE and self.tlp_seg:
+            left_us = (self.sent_at + self.rto.rto_j * jiffy_ns - now) // 1000
+            self.arm(now, jiffy_ns, RTO, usecs_to_jiffies(max(left_us, 1), self.rto.hz))
+            return 0
+        kind = self.timer_kind
         self.retrans = True
         self.retrans_segs += 1
         self.sent_at = now
         if kind == PROBE:
             self.probes += 1
-            self.tlp_out = True
+            self.tlp_seg = self.out
         else:
             self.timeouts += 1
             self.rto.back_off()

@@ -27,8 +27,14 @@ def test_rto_is_srtt_plus_rto_min_and_backs_off():
     r = RtoState(1000)
     assert r.rto_j == 1000 and r.pto_j() == 1000           # no sample: TCP_TIMEOUT_INIT
     r.sample(30)                                           # a 30 µs round trip
-    assert r.srtt_us == 30 and r.rttvar_us == 200_000
+    assert (r.srtt8, r.mdev4, r.rttvar_us) == (240, 60, 200_000)
     assert r.rto_j == 201 and r.pto_j() == 201             # srtt + 200 ms, jiffy-rounded
+    # tcp_rtt_estimator's fixed point: srtt << 3, mdev << 2; a falling RTT moves mdev
+    # by an eighth of the usual step
+    r.sample(40)
+    assert (r.srtt8, r.mdev4, r.srtt_us) == (250, 55, 31)
+    r.sample(10)
+    assert (r.srtt8, r.mdev4) == (229, 56)
     r.back_off()
     r.back_off()
     assert r.rto_j == 804 and r.backoff == 2
@@ -49,10 +55,27 @@ def test_sender_probes_once_then_times_out_with_backoff():
     assert s.fire(s.timer_at, MS) == RTO and s.rto.rto_j == 402
     assert s.fire(s.timer_at, MS) == RTO and s.rto.rto_j == 804
     assert (s.probes, s.timeouts, s.retrans_segs) == (1, 2, 3)
-    # an ACK of a retransmitted segment samples the timestamp echo: whole jiffies
-    s.acked(s.sent_at + 1_500_000, MS)
+    # an ACK of a retransmitted segment samples the timestamp echo: whole ms, ≥ 1
+    s.acked(s.sent_at + 300_000, MS)
     assert s.out == 0 and s.timer_at == -1 and s.rto.backoff == 0
-    assert s.rto.srtt_us < 30 + 1000
+    assert s.rto.srtt8 == 240 + (1000 - 30)
+
+
+def test_one_probe_per_episode():
+    """tlp_high_seq stays set until an ACK past the probed segment: a loss of the next
+    segment meanwhile goes to the RTO (rearmed for what is left of it), not a probe."""
+    s = Sender(1000, 30)
+    at = s.sent(1, 0, MS)
+    assert s.fire(at, MS) == PROBE
+    s.acked(at + MS, MS)                 # the probe's copy got through: ACK of segment 1
+    assert s.tlp_seg == 1
+    sent = 300 * MS
+    at = s.sent(2, sent, MS)             # segment 2 lost as well
+    assert s.fire(at, MS) == 0 and s.probes == 1           # no probe: the RTO rearmed
+    assert s.timer_kind == RTO and s.timer_at > at
+    assert s.fire(s.timer_at, MS) == RTO and s.timeouts == 1
+    s.acked(s.timer_at + MS, MS)         # an ACK past segment 1 ends the episode
+    assert s.tlp_seg == 0
 
 
 def test_closed_loop_on_one_connection_per_instance(tmp_path):
@@ -83,6 +106,15 @@ def test_closed_loop_on_one_connection_per_instance(tmp_path):
     assert cfg.count("[[apps]]") == 1 and 'name = "netserver"' in cfg
     again = run_inline(tmp_path / "again", file=str(tmp_path / "r" / "config.toml"))
     assert again["rr"] == json.loads((tmp_path / "r" / "summary.json").read_text())["rr"]
+
+
+def test_an_instance_that_stops_acks_its_last_response(tmp_path):
+    """No next request will carry the ACK: the delayed ACK sends it (41 ms later), so the
+    server has nothing to send again."""
+    s = run_inline(tmp_path / "r", 'duration="50ms"', 'flows.0.stop="2ms"', file=TCP_RR)
+    t = s["rr"]["rr"]
+    assert t["outstanding"] == 0 and t["client_tcp"]["acks"] == 8
+    assert s["rr"]["tcp_server"]["pure_acks_in"] == 8 == s["consumed_by_tcp"]
 
 
 def test_think_time_past_the_delayed_ack(tmp_path):
@@ -145,11 +177,47 @@ def test_identical_in_both_modes(tmp_path):
     run_both_modes(tmp_path, "--duration", "3ms", "--quiet", file=TCP_RR)
 
 
+def test_a_lost_response_in_both_modes(tmp_path):
+    """A UDP sender on the interrupt's CPU overflows the one TX queue's tiny qdisc for 6
+    ms, so some responses are dropped there. The client's probe then sends its request
+    again; the server, which had it, drops it as old data and ACKs at once — from the
+    CPU that processed it, the hand-off's, while the connection lives on the server's —
+    and its own probe sends the response again. rto_min = 5 ms (the route metric, on
+    both ends) brings the recovery inside a short run."""
+    f = config_file(tmp_path, "txloss", {
+        "seed": 1, "duration": "14ms", "cpus": 2,
+        "nic": {"model": "i350", "combined": 1, "txqueuelen": 4, "tx_ring": 80},
+        "host": {"neigh": {"10.0.0.9": "permanent"}},
+        "sysctl": {"net.core.wmem_max": 16_000_000},
+        "flows": [{"name": "rr", "proto": "tcp_rr", "src": "10.0.0.2:40000",
+                   "dst": "10.0.0.1:9000", "instances": 4, "think": "2ms",
+                   "rto_min": "5ms"}],
+        "apps": [{"name": "netserver", "cpu": 1, "serve": "rr",
+                  "socket": {"proto": "tcp", "bind": "0.0.0.0:9000"}},
+                 {"name": "blast", "cpu": 0,
+                  "socket": {"proto": "udp", "sndbuf": 8_000_000, "blocking": False},
+                  "send": {"dst": "10.0.0.9:7000", "rate": "150kpps", "size": 1514,
+                           "stop": "6ms"}}]})
+    run_both_modes(tmp_path, "--quiet", file=f)
+    s = json.loads((tmp_path / "i" / "summary.json").read_text())
+    lost = sum(v["dropped"] for k, v in s["senders"].items() if k.startswith("netserver"))
+    srv, t = s["rr"]["tcp_server"], s["rr"]["total"]
+    assert lost >= 2 and s["drops"] == {"tcp_old_data": lost}
+    assert srv["duplicate_requests"] == lost == t["client_tcp"]["probes"]
+    assert srv["loss_probes"] == lost and t["outstanding"] == 0
+    assert 5_000 < t["rtt_us"]["max"] < 8_000          # 2·srtt + 5 ms, then the wheel
+    assert s["balanced"] and s["tx_balanced"]
+    ext = (tmp_path / "i" / "proc/net/netstat").read_text().splitlines()
+    assert dict(zip(ext[0].split()[1:], ext[1].split()[1:]))["DelayedACKLost"] == str(lost)
+
+
 @pytest.mark.parametrize("sets, says", [
     (['flows.0.timeout="1s"'], "not for tcp_rr"),
     (["flows.0.response=1449"], "1 to 1448: one segment"),
     (['flows.0.proto="udp_rr"'], 'no [[flows]] entry with proto = "tcp_rr"'),
     (['observe.pcap=["wire"]'], "not written to pcap yet"),
+    (['flows.0.rto_min="500us"'], "1ms to 120s"),
+    (['flows.0.proto="udp_rr"', 'flows.0.rto_min="5ms"'], "only for tcp_rr flows"),
 ])
 def test_bad_tcp_rr_settings_are_refused(sets, says):
     assert says in refused(*sets, file=TCP_RR)
