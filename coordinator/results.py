@@ -478,6 +478,13 @@ def rr_summary(r: dict, rr: dict, snmp_tcp: dict, tcpext: dict) -> dict:
         hists.append(st["rtt_ns"])
         out[name] = _rr_figures(st["transactions"], tps, st["rtt_ns"], st["timeouts"],
                                 f["rr"]["instances"], st["outstanding"], st.get("client_tcp"))
+        # each instance as its own netperf reports it
+        out[name]["per_instance"] = {
+            r["flows"][k]["name"]: {"transactions": n, "tps": round(n / secs, 1),
+                                    "rtt_us": {q: round(v / 1000, 3) for q, v in
+                                               percentiles(h, (50, 99)).items()
+                                               if q in ("p50", "p99", "max")}}
+            for k, n, h in st["instances"]}
     out["total"] = _rr_figures(sum(v["transactions"] for v in rr.values()), total_tps,
                                merge(hists), sum(v["timeouts"] for v in rr.values()),
                                sum(f["rr"]["instances"] for f in groups.values()),

@@ -35,7 +35,7 @@ RESPONSE, TIMEOUT, START, RTX, DELACK = 0, 1, 2, 3, 4
 
 class Instance:
     __slots__ = ("flow", "group", "start", "stop", "think", "timeout", "outstanding",
-                 "sent_at", "seq", "tcp", "rcvd", "acked", "dup_from")
+                 "sent_at", "seq", "tcp", "rcvd", "acked", "dup_from", "rtt", "done")
 
     def __init__(self, spec: dict, end: int, hz: int) -> None:
         self.flow = spec["flow"]             # the instance's own flow (its source port)
@@ -53,6 +53,8 @@ class Instance:
         self.rcvd = 0
         self.acked = 0
         self.dup_from = 0      # no copy of a response already had can come before this
+        self.rtt = Recorder(1024)  # this instance's transactions (netperf's own figures)
+        self.done = 0
 
 
 class RrClients:
@@ -113,8 +115,7 @@ class RrClients:
                 if not i.outstanding:
                     continue                 # answers a request already given up on
                 i.outstanding = False
-                self.transactions[i.group] += 1
-                self.rtt[i.group].add(t - i.sent_at)
+                self._completed(i, t)
                 heapq.heappush(heap, (t + i.think, START, flow, 0))
             elif kind == TIMEOUT:
                 if i.outstanding and seq == i.seq:
@@ -129,6 +130,13 @@ class RrClients:
                 if i.timeout is not None:
                     heapq.heappush(heap, (t + i.timeout, TIMEOUT, flow, i.seq))
         return out
+
+    def _completed(self, i: Instance, t: int) -> None:
+        """A transaction of instance `i` completed at `t`: its RTT from the request."""
+        self.transactions[i.group] += 1
+        self.rtt[i.group].add(t - i.sent_at)
+        i.rtt.add(t - i.sent_at)
+        i.done += 1
 
     def _tcp_event(self, t: int, kind: int, i: Instance, arg: int, out: list) -> None:
         """One event of a TCP_RR instance (`arg`: a segment's word, or a timer's arming)."""
@@ -170,8 +178,7 @@ class RrClients:
             i.rcvd = arg
             i.dup_from = i.sent_at + snd.rto.rto_min * 1000   # (both ends share it)
             heapq.heappush(self.dup_heap, (i.dup_from, flow))
-            self.transactions[i.group] += 1
-            self.rtt[i.group].add(t - i.sent_at)
+            self._completed(i, t)
             # the next request carries its ACK, unless the delayed ACK runs first
             clk = t // jn
             at = wheel_expiry(clk + snd.rto.delack_j(), clk) * jn
@@ -190,6 +197,9 @@ class RrClients:
                     "rtt_ns": self.rtt[g].export(),
                     "outstanding": sum(1 for i in self.inst.values()
                                        if i.group == g and i.outstanding),
+                    # per instance (flow index): transactions and RTT
+                    "instances": [[i.flow, i.done, i.rtt.export()]
+                                  for i in self.inst.values() if i.group == g],
                     **({"client_tcp": self.tcp_out[g]} if any(
                         i.tcp is not None for i in self.inst.values() if i.group == g)
                        else {})}

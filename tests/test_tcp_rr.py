@@ -87,6 +87,11 @@ def test_closed_loop_on_one_connection_per_instance(tmp_path):
     assert t["client_tcp"] == {"probes": 0, "timeouts": 0, "retrans_segs": 0, "acks": 0,
                                "dupacks": 0}
     assert all(v == 0 for v in s["rr"]["tcp_server"].values())
+    per = t["per_instance"]                    # each netperf's own figures
+    assert sorted(per) == [f"rr#{k}" for k in range(8)]
+    assert sum(v["transactions"] for v in per.values()) == t["transactions"]
+    assert all(v["rtt_us"]["p50"] <= v["rtt_us"]["p99"] <= v["rtt_us"]["max"]
+               for v in per.values())
     assert s["balanced"] and s["tx_balanced"] and "consumed_by_tcp" not in s
     servers = {k: v for k, v in s["senders"].items() if k.startswith("netserver#")}
     assert sorted(servers) == [f"netserver#{k}" for k in range(8)]
@@ -165,6 +170,10 @@ def test_a_lost_request_is_recovered_by_the_loss_probe(lossy):
     assert rr_drops >= 1 and t["client_tcp"]["probes"] == rr_drops
     assert t["client_tcp"]["timeouts"] == 0                # the probes got through
     assert 200_000 <= t["rtt_us"]["max"] <= 209_000
+    # the instances that lost a request are the ones whose slowest transaction took 200 ms
+    per = s["rr"]["rr"]["per_instance"]
+    assert {f["name"] for f in s["flows"] if f["name"] in per and f["dropped"]} == \
+        {k for k, v in per.items() if v["rtt_us"]["max"] > 200_000}
     srv = s["rr"]["tcp_server"]
     assert srv["loss_probes"] == t["client_tcp"]["dupacks"] == srv["pure_acks_in"] >= 1
     assert srv["retransmits"] == srv["loss_probes"] and srv["timeouts"] == 0
