@@ -758,6 +758,9 @@ class Tx:
         if txq.stopped():                             # netif_xmit_frozen_or_stopped
             self.requeue(q, lst)
             return False
+        stall = txq.lines.hard_tx_lock(self.actor, self.cpu.now)
+        if stall:
+            yield stall
         last = len(lst) - 1
         for i, skb in enumerate(lst):
             rc = yield from self.drv.start_xmit(txq, skb, i < last)

@@ -82,6 +82,10 @@ def test_xps_takes_the_sharing_away(tmp_path):
     assert all(lk["contended"] == 0 for lk in _locks(on))
     moved = [sum(lk["line_transfers"] for lk in _locks(s)) for s in (off, on)]
     assert moved[0] > 3 * moved[1] > 0, moved
+    # HARD_TX_LOCK's line moves only when the qdisc's runner changes: between the two
+    # senders of a shared queue, never on a queue of its own
+    xmit = [sum(lk["xmit_lock_transfers"] for lk in _locks(s)) for s in (off, on)]
+    assert xmit[0] > 100 and xmit[1] == 0, xmit
 
 
 def two_senders(duration: str) -> dict:
