@@ -85,7 +85,7 @@ def test_xps_takes_the_sharing_away(tmp_path):
     # HARD_TX_LOCK's line moves only when the qdisc's runner changes: between the two
     # senders of a shared queue, never on a queue of its own
     xmit = [sum(lk["xmit_lock_transfers"] for lk in _locks(s)) for s in (off, on)]
-    assert xmit[0] > 100 and xmit[1] == 0, xmit
+    assert xmit[0] > 10 and xmit[1] == 0, xmit
 
 
 def two_senders(duration: str) -> dict:
