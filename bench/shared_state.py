@@ -104,7 +104,7 @@ def main(argv=None) -> int:
                       f"{t['rtt_us'].get('p50', 0):>11}")
         print("\na sender on each of 4 CPUs, 4 TX queues (150 kpps each)")
         print(f"{'XPS':>4} {'on wire pps':>12} {'CPU % (mean)':>13} {'queues used':>11} "
-              f"{'line transfers/pkt':>18} {'spun µs':>8}")
+              f"{'line transfers/pkt':>18} {'HARD_TX_LOCK/pkt':>16} {'spun µs':>8}")
         for on in (False, True):
             s = run(xps(on, a.duration), d, f"xps{on}")
             secs = s["duration_ns"] / 1e9
@@ -113,6 +113,7 @@ def main(argv=None) -> int:
             print(f"{'on' if on else 'off':>4} {s['on_wire'] / secs:>12,.0f} "
                   f"{100 * busy:>13.1f} {len(locks):>11} "
                   f"{sum(k['line_transfers'] for k in locks) / max(1, s['sent']):>18.2f} "
+                  f"{sum(k['xmit_lock_transfers'] for k in locks) / max(1, s['sent']):>16.3f} "
                   f"{sum(k['spin_ns'] for k in locks) / 1e3:>8.1f}")
     return 0
 
