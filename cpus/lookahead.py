@@ -59,6 +59,9 @@ KERNEL_KINDS = set(kinds_where(from_kernel=True))
 CAUSAL_KINDS = set(kinds_where(starts_work=True, dst="cpu"))
 # records whose sending needs data this CPU holds (a frame, a backlog packet)
 DATA_KINDS = set(kinds_where(needs_data=True))
+# records from another CPU that bring packets here: backlog enqueues and their IPIs, a
+# handed-over transmit, a hand-off to a socket (a TCP_RR segment answered from here)
+RX_WORK_KINDS = ("bl", "ipi", "xq", "sk", "mig")
 
 
 class CpuLookahead:
@@ -215,7 +218,8 @@ class CpuLookahead:
             return EOF_PROMISE
         return link.deliver(e)
 
-    def _kernel_earliest(self, safe: int, rx_until: dict | None = None):
+    def _kernel_earliest(self, safe: int, rx_until: dict | None = None,
+                         kinds: tuple | None = None):
         cpu = self.cpu
         e = cpu.now if (cpu.softirq_frames or cpu.irq_queue or cpu.softirq_pending
                         or cpu.ksoftirqd.on_rq) else INF
@@ -255,6 +259,8 @@ class CpuLookahead:
             gated = bool(vecs) and not any(v.masked for v in vecs)
             for src in self._causal:
                 p = ins[src]
+                if kinds is not None and src not in self._pcie_in:
+                    p = self._in_kind(src, kinds)    # only what those records start
                 if rx_until is not None and src in rx_until and rx_until[src] > p:
                     p = rx_until[src]
                 if gated and src in self._pcie_gated:
@@ -386,7 +392,7 @@ class CpuLookahead:
         sk: set = set()
         bl_owner: dict = {}                  # backlog target -> owners of its packets' sockets
         for q, ring in self.rings.items():
-            for f in ring.pending_flows():
+            for f in ring.held_flows():      # (frames still on the link: data inputs)
                 t = self._steer_targets(q, f)
                 bl |= t
                 s = self.stack.flow_sock[f]
@@ -452,12 +458,23 @@ class CpuLookahead:
         for src in srcs:
             if src in self._pcie_in:
                 p = ins[src]
+                ru = self._rx_until.get(src)   # the nic's frames alone, not write-backs
+                if ru is not None and ru > p:
+                    p = ru
                 if gated:
                     p = min(v.earliest_bound(p) for v in vecs)
             else:
                 p = self._in_kind(src, wanted, owner)
             if p < e:
                 e = p
+        # frames filed but still on the PCIe link arrive at their stamps
+        for ring in self.rings.values():
+            s = ring.first_pending_stamp()
+            if s is not None:
+                if gated:
+                    s = min(v.earliest_bound(s) for v in vecs)
+                if s < e:
+                    e = s
         return e
 
     def _in_kind(self, src: str, kinds: tuple, bl_key: str | None = None) -> int:
@@ -493,7 +510,10 @@ class CpuLookahead:
             return self.cpu.now
         e = INF
         if servers:        # asleep in recvmsg: a request queued to its socket wakes one
-            e = self._wake_earliest(safe, (self._sk_starts,), "_sk_in", "_wf_in")
+            # (a frame's receive work or a hand-off, not a TX completion, which frees
+            # send-buffer space only: that case is the sndbuf wait below)
+            e = self._wake_earliest(safe, (self._sk_starts,), "_sk_in",
+                                    base=self._rx_kernel_earliest(safe))
         if any(tsk.waiter is not None for tsk in self.tx_socks.values()):
             return min(e, self._wake_earliest(safe, (self._task_starts,), "_wf_in"))
         heap = self._task_starts                # pacing timers (and wf arrivals, later)
@@ -507,13 +527,22 @@ class CpuLookahead:
         send): only a
         frame (forwarding) or a handed-over packet can, so the nic's link counts with its
         promise for frames alone."""
-        if self._rx_until and all(txq.qdisc.empty() for txq in self.txqs.values()) \
+        if all(txq.qdisc.empty() for txq in self.txqs.values()) \
                 and not self.tx.neigh_flush \
                 and not any(n.queue for n in self.tx.neigh.values()):
-            e = self._kernel_earliest(safe, self._rx_until)
-            self._kernel_earliest(safe)       # leave the cached bounds as they were
-            return e
+            return self._rx_kernel_earliest(safe)
         return self._kernel_e
+
+    def _rx_kernel_earliest(self, safe: int):
+        """Kernel work that can bring a packet to send or to read: started by anything but
+        a TX completion — the nic's receive-only promise (`rx_until`) in place of its
+        whole one, and of other CPUs' records only those that bring packets (a clean's
+        `tc` and `wf` find nothing to send with every qdisc empty, and wake no reader)."""
+        if not self._rx_until:
+            return self._kernel_e
+        e = self._kernel_earliest(safe, self._rx_until, RX_WORK_KINDS)
+        self._kernel_earliest(safe)           # leave the cached bounds as they were
+        return e
 
     def _app_earliest(self, safe: int):
         w = self.rfs_writer
@@ -536,10 +565,12 @@ class CpuLookahead:
         return self._wake_earliest(safe, (self._sk_starts, self._task_starts),
                                    "_sk_in", "_wf_in")
 
-    def _wake_earliest(self, safe: int, heaps: tuple, *inputs: str):
-        """The earliest of kernel work, the events in `heaps` not yet run, and the
-        promises of the input links named by `inputs` (attributes listing sources)."""
-        e = self._kernel_e
+    def _wake_earliest(self, safe: int, heaps: tuple, *inputs: str,
+                       base: int | None = None):
+        """The earliest of kernel work (`base`, else all of it), the events in `heaps` not
+        yet run, and the promises of the input links named by `inputs` (attributes listing
+        sources)."""
+        e = self._kernel_e if base is None else base
         for heap in heaps:
             while heap and heap[0] < safe:
                 heapq.heappop(heap)

@@ -29,7 +29,7 @@ class RxRing:
     __slots__ = ("index", "count", "hw_avail", "filled", "arrivals", "drop_en",
                  "pbuf", "pbuf_bytes", "pbuf_limit", "vector", "flow_len", "truesize",
                  "rqdpc", "mpc", "mpc_bytes", "rnbc", "gprc", "gorc", "on_drop",
-                 "received", "pending_by_flow")
+                 "received", "pending_by_flow", "arriving_by_flow")
 
     def __init__(self, index: int, count: int, drop_en: bool, pbuf_limit: int,
                  flow_len: list[int], truesize: int) -> None:
@@ -57,6 +57,7 @@ class RxRing:
         # frames not yet taken by the driver (on the link, in the buffer, written back),
         # by flow: what this queue's CPU can still be asked to process
         self.pending_by_flow: dict[int, int] = {}
+        self.arriving_by_flow: dict[int, int] = {}   # … of them still on the PCIe link
 
     # -- driver side -------------------------------------------------------------------
     def desc_unused(self) -> int:
@@ -87,14 +88,18 @@ class RxRing:
         self.arrivals.extend(zip(stamps, ids, flows, wires, words))
         self.received += len(stamps)
         pbf = self.pending_by_flow
+        abf = self.arriving_by_flow
         for f in flows:
             pbf[f] = pbf.get(f, 0) + 1
+            abf[f] = abf.get(f, 0) + 1
 
     def materialize(self, now: int) -> None:
         """Apply every frame stamped at or before `now`, in order."""
         arr = self.arrivals
+        abf = self.arriving_by_flow
         while arr and arr[0][0] <= now:
             rec = arr.popleft()
+            abf[rec[2]] -= 1
             if self.hw_avail > 0 and not self.pbuf:
                 self._writeback(rec, rec[0])
             else:
@@ -150,8 +155,11 @@ class RxRing:
         return {"pcie_link": len(self.arrivals), "nic_packet_buffer": len(self.pbuf),
                 "rx_ring": len(self.filled)}
 
-    def pending_flows(self):
-        return [f for f, n in self.pending_by_flow.items() if n > 0]
+    def held_flows(self):
+        """Flows of frames the device has taken (written back, or in its packet buffer);
+        those still on the PCIe link arrive at their stamps (`first_pending_stamp`)."""
+        abf = self.arriving_by_flow
+        return [f for f, n in self.pending_by_flow.items() if n > abf.get(f, 0)]
 
     def arrived_by(self, t: int) -> int:
         """Frames handed over by the nic and stamped before `t`."""
