@@ -442,10 +442,9 @@ class CpuLookahead:
         safe = self.sync.advanced_to
         while ds and ds[0] < safe:
             heapq.heappop(ds)
-        if ds:
-            return ds[0]
+        first = ds[0] if ds else INF
         if kind == "qh":
-            return self._in_kind(dst, ("bl",)) if dst in self._bl_in else INF
+            return min(first, self._in_kind(dst, ("bl",)) if dst in self._bl_in else INF)
         # which of a source's record kinds can bring the data
         wanted = ("rx", "rfs", "mig", "bl") if kind == "sk" else ("rx", "rfs", "mig")
         srcs = self._rx_rfs_in + (self._bl_in_list if kind == "sk" else [])
@@ -467,7 +466,8 @@ class CpuLookahead:
                 p = self._in_kind(src, wanted, owner)
             if p < e:
                 e = p
-        # frames filed but still on the PCIe link arrive at their stamps
+        # frames filed but still on the PCIe link arrive at their stamps (not held data:
+        # `_possible_sends`), whatever else came first
         for ring in self.rings.values():
             s = ring.first_pending_stamp()
             if s is not None:
@@ -475,7 +475,7 @@ class CpuLookahead:
                     s = min(v.earliest_bound(s) for v in vecs)
                 if s < e:
                     e = s
-        return e
+        return min(e, first)
 
     def _in_kind(self, src: str, kinds: tuple, bl_key: str | None = None) -> int:
         """The least of src's per-kind promises for `kinds` it carries (its link promise

@@ -45,7 +45,9 @@ EXTRA = {"rfs_migrate": ("rfs_migrate", ["--set", 'apps.0.migrate=[{ at = "1ms",
          "router2_rps": ("router2", ["--set", 'nic.rps_cpus={"rx-0"="3"}',
                                      "--set", "net.core.netdev_max_backlog=2"]),
          # the reader on the RX queue's CPU: nothing crosses between CPUs
-         "basic_rx_only": ("basic", ["--set", "apps.0.cpu=2"])}
+         "basic_rx_only": ("basic", ["--set", "apps.0.cpu=2"]),
+         "rps_both_ways_quantum_10us": ("rps_both_ways", ["--quantum", "10us"]),
+         "rps_both_ways_quantum_100us": ("rps_both_ways", ["--quantum", "100us"])}
 
 
 # A reader moving to a CPU that owned no socket, while RPS hands its datagrams to a third
@@ -82,19 +84,72 @@ cpu = 0
 send = { dst = "10.0.0.9:7000", rate = "20kpps", size = 200 }
 """
 
+# RPS each way between two CPUs, a sender keeping the nic ahead, and a quantum that rounds
+# a backlog enqueue's stamp up: frames still on the PCIe link below that stamp must bound
+# the next enqueue (found in review: a backlog packet waiting as an event once hid them)
+RPS_BOTH_WAYS = """
+seed = 3
+duration = "10ms"
+cpus = 2
+[nic]
+model = "i350"
+combined = 2
+rps_cpus = { "rx-0" = "2", "rx-1" = "1" }
+[irq.smp_affinity]
+"eth0-rx-0" = "1"
+"eth0-tx-0" = "1"
+"eth0-rx-1" = "2"
+"eth0-tx-1" = "2"
+[[flows]]
+name = "a"
+src = "10.0.0.2:40001"
+dst = "10.0.0.1:9001"
+rate = "30kpps"
+arrival = "poisson"
+[[flows]]
+name = "b"
+src = "10.0.0.3:40007"
+dst = "10.0.0.1:9001"
+rate = "30kpps"
+arrival = "poisson"
+[[flows]]
+name = "c"
+src = "10.0.0.4:40011"
+dst = "10.0.0.1:9001"
+rate = "30kpps"
+arrival = "poisson"
+[[flows]]
+name = "d"
+src = "10.0.0.5:40013"
+dst = "10.0.0.1:9001"
+rate = "30kpps"
+arrival = "poisson"
+[[apps]]
+name = "r"
+cpu = 0
+socket = { proto = "udp", bind = "0.0.0.0:9001" }
+cost_per_read = "100ns"
+[[apps]]
+name = "s"
+cpu = 1
+socket = { proto = "udp" }
+send = { dst = "10.0.0.9:7000", rate = "20kpps", size = 200 }
+"""
+
 # experiments that are not examples: two senders on different CPUs share tx-0 (the one
 # on the other CPU hands its datagrams over, xq)
 TEXTS = {"two_senders_one_queue": TWO_SENDERS,
          "mover_at_2005400ns": MOVER.replace("MOVE", "2005400ns"),
-         "mover_at_2025300ns": MOVER.replace("MOVE", "2025300ns")}
+         "mover_at_2025300ns": MOVER.replace("MOVE", "2025300ns"),
+         "rps_both_ways": RPS_BOTH_WAYS}
 
 
 def _run(tmp_path, name: str, duration: str = "3ms") -> int:
     file, sets = EXTRA.get(name, (name, []))
     path = os.path.join(ROOT, "examples", f"{file}.toml")
-    if name in TEXTS:
-        path = tmp_path / f"{name}.toml"
-        path.write_text(TEXTS[name])
+    if file in TEXTS:
+        path = tmp_path / f"{file}.toml"
+        path.write_text(TEXTS[file])
     return main(["run", str(path), "--mode", "inline",
                  "--quiet", "--duration", duration, *sets, "--out", str(tmp_path / name)])
 
