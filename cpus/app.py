@@ -130,8 +130,7 @@ def tcp_rr_server(cpu, sk, tsk, tx, rr, cost_per_read: int, books, task_ref: lis
         yield from tcp_recvmsg(cpu, sk, per_read, sk.payload, books, task_ref, record_flow)
         skb = tx.tcp_segment(sk, sk.rcv_nxt, sk.response)
         books.tx_sent[tsk.index] += 1
-        tx.in_hand[id(skb)] = skb             # until the qdisc or a link has it
-        tsk.wmem_alloc += skb.truesize        # skb_set_owner_w of the transmitted clone
+        tx.own(skb, tsk)                      # (the transmitted clone)
         tsk.sent += 1
         yield per_send
         rr.sent(sk, cpu.now)
@@ -205,8 +204,7 @@ def udp_sendmsg(c, tsk, tx, books, udp_mib: dict, new_skb, per_send: int,
     if tracer is not None and tracer.sample:
         tracer.send(skbs[-1].id, tsk.index, tx.cpu.now)
     for skb in skbs:
-        tx.in_hand[id(skb)] = skb                # until the qdisc or a link has it
-        tsk.wmem_alloc += skb.truesize           # skb_set_owner_w
+        tx.own(skb, tsk)
     tsk.sent += 1
     yield per_send
     yield from tx.send_bh(skbs if len(skbs) > 1 else skbs[0], tsk,

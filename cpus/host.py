@@ -211,9 +211,9 @@ def _servers(lp: CpuLP, args: dict) -> None:
     """udp_rr and tcp_rr servers here: the send side of their sockets, and the response
     payload and skb hash of each flow they answer (the reader task itself starts with the
     applications); the TCP_RR connections' state and timers."""
-    lp.tcp_rr = TcpRr(lp.stack, lp.tx, lp.snmp.tcp, lp.snmp.tcpext, lp.cpu.jiffy_ns)
+    lp.tcp_rr = TcpRr(lp.stack, lp.tx, lp.tx_socks, lp.snmp.tcp, lp.snmp.tcpext,
+                      lp.cpu.jiffy_ns)
     lp.tcp_rr.arm = lp._tcp_timer_at
-    lp.tcp_rr.xmit = lp._tcp_xmit
     lp.stack.tcp_rr = lp.tcp_rr
     for sd in args["servers"]:
         sa = lp.sock_args[sd["app"]]

@@ -170,20 +170,6 @@ class CpuLP(CpuLookahead, LogicalProcess):
             self.cpu.kstat_softirqs[TIMER_SOFTIRQ] += 1
             self._charge(self.cpu_id, t, cost)
 
-    def _tcp_xmit(self, cpu: int, t: int, skb: SkBuff, sk, cost: int) -> int:
-        """A segment of a connection here (an ACK, a retransmission) sent from `t` on in
-        CPU `cpu`'s time: __tcp_transmit_skb's `cost`, then ip_queue_xmit on; returns
-        what it cost that CPU."""
-        tsk = self.tx_socks[sk.index]
-        self.books.tx_sent[tsk.index] += 1
-        tsk.wmem_alloc += skb.truesize
-        self.tx.in_hand[id(skb)] = skb
-        return self.tx.run_for(cpu, t, self._tcp_out(skb, sk, tsk, cost))
-
-    def _tcp_out(self, skb: SkBuff, sk, tsk: TxSock, cost: int):
-        yield cost
-        yield from self.tx.ip_send_skb(skb, sk.hash, tsk)
-
     def _wake_task(self, t: int, task: Task) -> None:
         self.cpu.sched.wake(task)
 

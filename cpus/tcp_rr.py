@@ -43,18 +43,18 @@ class TcpRrSock(TcpSock):
 
 class TcpRr:
     """The TCP_RR connections a CPU holds: segments in, timers, what goes out. `arm`
-    schedules a timer event (t, (sock, timer, its arming)) on the owning LP; `xmit(cpu,
-    t, skb, cost)` sends a segment from here in CPU `cpu`'s time and returns its cost."""
+    schedules a timer event (t, (sock, timer, its arming)) on the owning LP."""
 
-    def __init__(self, stack, tx, tcp_mib: dict, tcpext: dict, jiffy_ns: int) -> None:
+    def __init__(self, stack, tx, tx_socks: dict, tcp_mib: dict, tcpext: dict,
+                 jiffy_ns: int) -> None:
         self.stack = stack
         self.tx = tx
+        self.tx_socks = tx_socks      # the servers' send sides, by socket
         self.costs = stack.costs
         self.tcp = tcp_mib
         self.ext = tcpext
         self.jiffy_ns = jiffy_ns
         self.arm = None
-        self.xmit = None
 
     def rcv(self, sk: TcpRrSock, skb, cpu: int, t: int) -> int:
         """tcp_rcv_established's work on the connection's state for a segment CPU `cpu`
@@ -129,6 +129,19 @@ class TcpRr:
         skb = self.tx.tcp_segment(sk, snd.out, sk.response)
         return c.softirq_entry + self.xmit(cpu, t + c.softirq_entry, skb, sk,
                                            c.tcp_send_ack)
+
+    def xmit(self, cpu: int, t: int, skb, sk: TcpRrSock, cost: int) -> int:
+        """A segment (an ACK, a retransmission) sent from here from `t` on in CPU `cpu`'s
+        time: __tcp_transmit_skb's `cost`, then ip_queue_xmit on; returns what it cost
+        that CPU."""
+        tsk = self.tx_socks[sk.index]
+        self.stack.books.tx_sent[tsk.index] += 1
+        self.tx.own(skb, tsk)
+        return self.tx.run_for(cpu, t, self._out(skb, sk, tsk, cost))
+
+    def _out(self, skb, sk: TcpRrSock, tsk, cost: int):
+        yield cost
+        yield from self.tx.ip_send_skb(skb, sk.hash, tsk)
 
     def send_ack(self, sk: TcpRrSock, cpu: int, t: int) -> int:
         """__tcp_send_ack: a pure ACK of the last request in."""

@@ -414,6 +414,12 @@ class Tx:
                        tx_truesize(payload), self.fwd_txq.get(flow, 0), 0, 0,
                        sock=tsk.index)]
 
+    def own(self, skb, tsk) -> None:
+        """skb_set_owner_w: the sending socket is charged the skb, which this CPU holds
+        until the qdisc or a link has it."""
+        self.in_hand[id(skb)] = skb
+        tsk.wmem_alloc += skb.truesize
+
     def tcp_segment(self, sk, word: int, payload: int) -> SkBuff:
         """A TCP_RR connection's segment (its word: +k the response to request k, -k a
         pure ACK of it): Ethernet, IP and TCP with timestamps (66 bytes) and the

@@ -77,7 +77,7 @@ class NicLP(LogicalProcess):
         self.tx_out: dict[str, list] = {}
         self.rx_until_sent: dict[str, int] = {}
         self.out_seq = 0
-        self.held = None                     # (arrive, ids, flows) not yet classified
+        self.held = None                     # (arrive, ids, flows, words) not yet classified
         total_pps = sum(f["pps"] for f in self.flows) or 1.0
         self.window = int(min(max(TARGET_FRAMES_PER_WINDOW / total_pps * 1e9, 20_000), 5_000_000))
         self.out: dict[str, list[np.ndarray]] = {}
@@ -112,7 +112,6 @@ class NicLP(LogicalProcess):
         self.series_dropped: dict[tuple[int, int], int] = {}   # by an ntuple drop rule
         rr = args.get("rr")
         self.rr = None if rr is None else RrClients(rr["instances"], self.end, rr["hz"])
-        self.rr_words: dict[int, int] = {}   # TCP_RR frames generated, not yet emitted
         if rr is not None:
             self.txe.rr_servers = set(rr["servers"])
         self.done_generating = not self.flows
@@ -251,23 +250,18 @@ class NicLP(LogicalProcess):
             return
         ids = np.arange(self.next_id, self.next_id + n, dtype=np.int64)
         self.next_id += n
-        if self.rr is not None:              # TCP_RR segments' words, by frame id
-            m = w != 0
-            if m.any():
-                self.rr_words.update(zip(ids[m].tolist(), w[m].tolist()))
         np.add.at(self.offered, f, 1)
         if self.cap_flows is not None:
             self._capture_rx(arrive, ids, f)
         if self.series_ns:
             self._series_count(arrive, f, self.series_offered)
         if self.arfs is None:
-            self._emit(arrive, ids, f, self.flow_queue[f])
+            self._emit(arrive, ids, f, self.flow_queue[f], w)
         elif self.held is None:
-            self.held = (arrive, ids, f)
+            self.held = (arrive, ids, f, w)
         else:
-            a0, i0, f0 = self.held
-            self.held = (np.concatenate((a0, arrive)), np.concatenate((i0, ids)),
-                         np.concatenate((f0, f)))
+            self.held = tuple(np.concatenate((h, x)) for h, x in
+                              zip(self.held, (arrive, ids, f, w)))
 
     def frame_sizes(self, f, w):
         """Frame sizes on the wire: a flow's, or a TCP_RR pure ACK's (word < 0)."""
@@ -308,11 +302,11 @@ class NicLP(LogicalProcess):
         live at its arrival (every steer record stamped before `safe` is here)."""
         if self.held is None:
             e = np.empty(0, dtype=np.int64)
-            self.held = (e, e, e)
-        arrive, ids, f = self.held
+            self.held = (e, e, e, e)
+        arrive, ids, f, w = self.held
         k = int(np.searchsorted(arrive, safe, side="left"))     # arrivals are in order
-        self.held = (arrive[k:], ids[k:], f[k:]) if k < arrive.size else None
-        arrive, ids, f = arrive[:k], ids[:k], f[:k]
+        self.held = (arrive[k:], ids[k:], f[k:], w[k:]) if k < arrive.size else None
+        arrive, ids, f, w = arrive[:k], ids[:k], f[:k], w[:k]
         table = self.arfs
         # steer records and the service timer, in time order (a timer run first on a tie)
         steers = sorted([(t, -1) for t in table.timers_before(safe)]
@@ -325,7 +319,7 @@ class NicLP(LogicalProcess):
                 fs = f[start:end]
                 over = np.array(table.flow_queue, dtype=np.int64)[fs]
                 q = np.where((over >= 0) & ~self.rule_hit[fs], over, self.flow_queue[fs])
-                self._emit(arrive[start:end], ids[start:end], fs, q)
+                self._emit(arrive[start:end], ids[start:end], fs, q, w[start:end])
                 start = end
             if st is None:
                 pass
@@ -334,13 +328,9 @@ class NicLP(LogicalProcess):
             else:
                 table.rx_flow_steer(st[0], *st[3:])
 
-    def _emit(self, arrive, ids, f, q) -> None:
-        """Hand classified frames to the CPUs serving their queues (-1: a drop rule)."""
-        if self.rr_words:
-            pop = self.rr_words.pop
-            words = np.array([pop(i, 0) for i in ids.tolist()], dtype=np.int64)
-        else:
-            words = np.zeros_like(ids)
+    def _emit(self, arrive, ids, f, q, words) -> None:
+        """Hand classified frames to the CPUs serving their queues (-1: a drop rule), each
+        with its TCP_RR word (0 for other frames)."""
         hit = self.rule_hit[f]
         if hit.any():
             self.sb_match += int(hit.sum())

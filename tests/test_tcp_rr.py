@@ -250,7 +250,7 @@ def _connection():
     snmp = Snmp()
     tx = NS(tcp_segment=lambda sk, w, n: SkBuff(1, sk.flow, 66 + n, 768, 0, 0, 0,
                                                 sock=sk.index, tcp=w))
-    rr = TcpRr(stack, tx, snmp.tcp, snmp.tcpext, MS)
+    rr = TcpRr(stack, tx, {}, snmp.tcp, snmp.tcpext, MS)
     rr.arm = lambda t, sk, which, gen: log["armed"].append((t, which, gen))
     rr.xmit = lambda cpu, t, skb, sk, cost: log["sent"].append((cpu, t, skb.tcp)) or cost
     sk = TcpRrSock(0, "0.0.0.0", 9000, 100_000, 1, 1, payload=1, hz=1000, response=1,
