@@ -7,6 +7,8 @@ each prints softnet's figures and the counters that explain them:
   socket's lock (time spun, line transfers per packet, busylock acquisitions);
 - RPS on a single-queue NIC under UDP_RR (64 instances, one server per CPU in a reuseport
   group, and one instance alone), without and with rps_cpus;
+- RPS on a single-queue NIC under TCP_RR with 256 connections on 8 CPUs (netserver's
+  processes spread over them), where the interrupt's CPU is what saturates without RPS;
 - XPS on and off with a sender on each of 4 CPUs sharing 4 TX queues: the queues' line
   transfers and spins, and the CPUs' time.
 
@@ -56,6 +58,24 @@ def rps_rr(instances: int, rps: bool, duration: str) -> dict:
     return cfg
 
 
+def rps_tcp_rr(cpus: int, per_cpu: int, rps: bool, duration: str) -> dict:
+    """A tcp_rr flow of per_cpu connections to a port per CPU, that port's netserver
+    processes on that CPU (netserver forks one per connection; the scheduler spreads them),
+    one I350 queue whose vector is on CPU 0."""
+    cfg = {"seed": 1, "duration": duration, "cpus": cpus,
+           "nic": {"model": "i350", "combined": 1},
+           "irq": {"smp_affinity": {"eth0-TxRx-0": "1"}},
+           "flows": [{"name": f"rr{c}", "proto": "tcp_rr", "src": f"10.0.0.2:{40000 + 1000 * c}",
+                      "dst": f"10.0.0.1:{9000 + c}", "instances": per_cpu}
+                     for c in range(cpus)],
+           "apps": [{"name": f"srv{c}", "cpu": c, "serve": "rr",
+                     "socket": {"proto": "tcp", "bind": f"0.0.0.0:{9000 + c}"}}
+                    for c in range(cpus)]}
+    if rps:
+        cfg["nic"]["rps_cpus"] = {"rx-0": f"{(1 << cpus) - 1:x}"}
+    return cfg
+
+
 def xps(on: bool, duration: str) -> dict:
     cfg = {"seed": 1, "duration": duration, "cpus": 4,
            "nic": {"model": "i350", "combined": 4},
@@ -102,6 +122,17 @@ def main(argv=None) -> int:
                 t = run(rps_rr(inst, rps, a.duration), d, f"rr{inst}{rps}")["rr"]["total"]
                 print(f"{inst:>9} {'on' if rps else 'off':>4} {t['tps']:>15,.0f} "
                       f"{t['rtt_us'].get('p50', 0):>11}")
+        print("\nTCP_RR on a single-queue I350, 8 CPUs, 32 connections to a server port per CPU")
+        print(f"{'RPS':>4} {'transactions/s':>15} {'RTT p50 µs':>11} {'IRQ CPU %':>9} "
+              f"{'other CPUs % (mean)':>19}")
+        for rps in (False, True):
+            s = run(rps_tcp_rr(8, 32, rps, a.duration), d, f"tcprr{rps}")
+            t = s["rr"]["total"]
+            irq = "cpu0"
+            rest = [v for k, v in s["cpu_busy_share"].items() if k != irq]
+            print(f"{'on' if rps else 'off':>4} {t['tps']:>15,.0f} "
+                  f"{t['rtt_us'].get('p50', 0):>11} "
+                  f"{100 * s['cpu_busy_share'][irq]:>9.1f} {100 * sum(rest) / len(rest):>19.1f}")
         print("\na sender on each of 4 CPUs, 4 TX queues (150 kpps each)")
         print(f"{'XPS':>4} {'on wire pps':>12} {'CPU % (mean)':>13} {'queues used':>11} "
               f"{'line transfers/pkt':>18} {'HARD_TX_LOCK/pkt':>16} {'spun µs':>8}")
