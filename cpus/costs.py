@@ -20,7 +20,7 @@ COST_KEYS = (
     "udp_sendmsg", "ip_output", "dev_queue_xmit", "qdisc_dequeue", "igb_xmit_frame",
     "igb_tx_doorbell", "igb_clean_tx_packet", "sock_wfree", "net_tx_action", "ip_forward",
     "udp_gso_segment", "cacheline_transfer", "udp_rxq_hold", "qdisc_lock_hold",
-    "tcp_ack", "tcp_data_ready", "tcp_sendmsg", "tcp_send_ack",
+    "tcp_ack", "tcp_data_ready", "tcp_sendmsg", "tcp_send_ack", "ice_write_itr",
 )
 LINK_KEYS = ("pcie", "interconnect", "pcie_read")
 DEFAULT_PROFILE = "xeon-e5-1650v4"

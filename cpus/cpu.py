@@ -57,6 +57,8 @@ class Cpu:
         self.switch_end = -1                # when the last context switch's cost ended
         self.sched = Scheduler(base_slice_ns(ncpus))
         self.ksoftirqd = Task(f"ksoftirqd/{index}", ACCT_KSOFTIRQD, self._ksoftirqd())
+        self.kworker = Task(f"kworker/{index}:1", ACCT_TASK, self._worker_thread())
+        self.worklist: deque = deque()      # the per-CPU pool's pending work (generators)
         self.tracer = None                  # cpus.trace.CpuTrace when a trace is asked for
         self.owed = 0                       # softirq time told late, to take at the next step
         self.owed_task: dict = {}           # … and tasks' time (a sender's xmit): task -> ns
@@ -122,6 +124,21 @@ class Cpu:
             yield from self.do_softirq(True)
             self.in_softirq = self.ksoftirqd.atomic = False
             yield 0                                 # cond_resched()
+
+    # -- the system workqueue --------------------------------------------------------------
+    def queue_work(self, work) -> None:
+        """schedule_work: system_wq is per-CPU, so the work goes to this CPU's pool and
+        its kworker is woken; a nice-0 task like any other, it waits its turn."""
+        self.worklist.append(work)
+        self.sched.wake(self.kworker)
+
+    def _worker_thread(self):
+        """worker_thread: runs the pool's work items in order, then sleeps."""
+        while True:
+            if not self.worklist:
+                yield BLOCK
+                continue
+            yield from self.worklist.popleft()
 
     # -- hard interrupts ------------------------------------------------------------------
     def raise_irq(self, handler, arg, counter: str, t: int) -> None:

@@ -47,7 +47,8 @@ class Dim:
     """struct dim (what net_dim uses of it)."""
 
     __slots__ = ("state", "prev_stats", "start_sample", "profile_ix", "tune_state",
-                 "steps_right", "steps_left", "tired", "decisions", "changes")
+                 "steps_right", "steps_left", "tired", "decisions", "changes", "queued_at",
+                 "applied", "wait_total", "wait_max")
 
     def __init__(self, profile_ix: int) -> None:
         self.state = DIM_START_MEASURE
@@ -58,6 +59,15 @@ class Dim:
         self.steps_right = self.steps_left = self.tired = 0
         self.decisions = 0                # not the kernel's: what a run reports
         self.changes = 0
+        self.queued_at = 0                # when the driver's work was queued
+        self.applied = 0                  # … run, and how long each waited for its kworker
+        self.wait_total = self.wait_max = 0
+
+    def work_ran(self, now: int) -> None:
+        wait = now - self.queued_at
+        self.applied += 1
+        self.wait_total += wait
+        self.wait_max = max(self.wait_max, wait)
 
 
 def significant(val: int, ref: int) -> bool:
@@ -188,6 +198,7 @@ def net_dim(dim: Dim, end: DimSample) -> bool:
         if net_dim_decision(curr, dim):
             dim.state = DIM_APPLY_NEW_PROFILE
             dim.changes += 1
+            dim.queued_at = end.time
             return True
         # fall through: a new measurement starts here
     elif dim.state == DIM_APPLY_NEW_PROFILE:

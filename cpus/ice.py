@@ -95,28 +95,38 @@ class IceDriver(IgbDriver):
     def ice_net_dim(self, qv: QVector) -> None:
         """A sample of each dynamic container, TX first (its ring's packets and bytes,
         the vector's interrupts); stale after a second without a new start (an idle
-        queue), it starts again. A new profile's ITR is written as ice_{tx,rx}_dim_work
-        write it, which the kernel runs from the system workqueue a moment later: here at
-        once."""
+        queue), it starts again. A new profile is written by ice_{tx,rx}_dim_work, which
+        net_dim queues on this CPU's system workqueue: its kworker runs when the
+        scheduler lets it, and measuring waits in DIM_APPLY_NEW_PROFILE until then."""
         now = self.cpu.now
         if qv.tx_dim is not None:
             ring = qv.txq.ring
             if self._net_dim(qv.tx_dim, DimSample(now, ring.packets, ring.bytes,
                                                   qv.total_events)):
-                ice_write_itr(qv, qv.tx_dim_itr[qv.tx_dim.profile_ix], tx=True)
+                self.cpu.queue_work(self.ice_tx_dim_work(qv))
         if qv.dim is not None:
             if self._net_dim(qv.dim, DimSample(now, qv.ring_packets, qv.ring_bytes,
                                                qv.total_events)):
-                ice_write_itr(qv, qv.dim_itr[qv.dim.profile_ix])
+                self.cpu.queue_work(self.ice_rx_dim_work(qv))
+
+    def ice_rx_dim_work(self, qv: QVector):
+        """The profile as it stands when the work runs, written to ITR0."""
+        ice_write_itr(qv, qv.dim_itr[qv.dim.profile_ix])
+        qv.dim.state = DIM_START_MEASURE
+        qv.dim.work_ran(self.cpu.now)
+        yield self.costs.ice_write_itr
+
+    def ice_tx_dim_work(self, qv: QVector):
+        ice_write_itr(qv, qv.tx_dim_itr[qv.tx_dim.profile_ix], tx=True)
+        qv.tx_dim.state = DIM_START_MEASURE
+        qv.tx_dim.work_ran(self.cpu.now)
+        yield self.costs.ice_write_itr
 
     @staticmethod
     def _net_dim(dim: Dim, sample: DimSample) -> bool:
         if (sample.time - dim.start_sample.time) // 1_000_000 >= 1000:   # ktime_ms_delta
             dim.state = DIM_START_MEASURE
-        if net_dim(dim, sample):
-            dim.state = DIM_START_MEASURE      # ice_*_dim_work, once it has written
-            return True
-        return False
+        return net_dim(dim, sample)
 
     msix_ring = ice_msix_clean_rings
     poll = ice_napi_poll

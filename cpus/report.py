@@ -160,4 +160,9 @@ def _dim(key: str, dim, itrs) -> dict:
     if dim is None:
         return {}
     return {key: {"profile_ix": dim.profile_ix, "itr_us": itrs[dim.profile_ix],
-                  "decisions": dim.decisions, "profile_changes": dim.changes}}
+                  "decisions": dim.decisions, "profile_changes": dim.changes,
+                  # a change waits for the kworker that writes it (the ITR until then
+                  # is the previous profile's)
+                  "applied": dim.applied,
+                  "apply_wait_us": {"mean": round(dim.wait_total / max(1, dim.applied) / 1e3, 3),
+                                    "max": round(dim.wait_max / 1e3, 3)}}}

@@ -129,17 +129,33 @@ def test_an_e810_moderates_more_as_its_load_grows(tmp_path):
     net_dim right to a longer ITR (fewer interrupts per packet); with it off the ITR is
     rx_usecs throughout."""
     f = tmp_path / "e810.toml"
-    f.write_text(E810.format(dur="20ms", nic=""))
+    f.write_text(E810.format(dur="40ms", nic=""))
     s = run_inline(tmp_path / "dim", file=str(f))
     itr = _itr(tmp_path / "dim")
     light = {v for t, v in itr if 2_000_000 <= t < 10_000_000}
-    heavy = [v for t, v in itr if t >= 15_000_000]
+    heavy = [v for t, v in itr if t >= 30_000_000]
     assert max(light) <= 16_000 and min(heavy) > max(light), itr
     vec = s["vectors"]["ice-eth0-TxRx-0"]
     assert vec["dim"]["profile_changes"] >= 2 and vec["dim"]["decisions"] > 2
-    f.write_text(E810.format(dur="20ms", nic="adaptive_rx = false\nrx_usecs = 50"))
+    f.write_text(E810.format(dur="40ms", nic="adaptive_rx = false\nrx_usecs = 50"))
     run_inline(tmp_path / "fixed", file=str(f))
     assert {v for _, v in _itr(tmp_path / "fixed")} == {50_000}
+
+
+def test_a_new_profile_waits_for_the_kworker_that_writes_it(tmp_path):
+    """ice_rx_dim_work runs from the system workqueue: on a CPU that idles between polls
+    its kworker runs as the softirq ends; behind a reader that never sleeps it waits for
+    the reader's slice (EEVDF's RUN_TO_PARITY), measuring paused meanwhile."""
+    f = tmp_path / "e810.toml"
+    f.write_text(E810.format(dur="40ms", nic=""))
+    busy = run_inline(tmp_path / "busy", file=str(f))["vectors"]["ice-eth0-TxRx-0"]["dim"]
+    idle = run_inline(tmp_path / "idle", "apps.0.socket.bind=0.0.0.0:9001",   # NoPorts
+                      file=str(f))["vectors"]["ice-eth0-TxRx-0"]["dim"]
+    assert idle["applied"] >= 2 and busy["applied"] >= 2
+    assert idle["applied"] >= idle["profile_changes"] - 1      # at most one pending
+    # the context switch to the kworker (1,070 ns) and the ITR write, nothing else
+    assert idle["apply_wait_us"]["max"] < 5, idle
+    assert busy["apply_wait_us"]["max"] > 750, busy            # at least a base slice
 
 
 def test_the_tx_container_has_its_own_dim(tmp_path):
