@@ -114,13 +114,21 @@ class IceDriver(IgbDriver):
         ice_write_itr(qv, qv.dim_itr[qv.dim.profile_ix])
         qv.dim.state = DIM_START_MEASURE
         qv.dim.work_ran(self.cpu.now)
+        self._itr_written(qv)
         yield self.costs.ice_write_itr
 
     def ice_tx_dim_work(self, qv: QVector):
         ice_write_itr(qv, qv.tx_dim_itr[qv.tx_dim.profile_ix], tx=True)
         qv.tx_dim.state = DIM_START_MEASURE
         qv.tx_dim.work_ran(self.cpu.now)
+        self._itr_written(qv)
         yield self.costs.ice_write_itr
+
+    def _itr_written(self, qv: QVector) -> None:
+        """The write lands between interrupts: an armed vector's next one is judged
+        again by the new interval, as a re-arm judges it."""
+        if not qv.vec.masked:
+            self.rearm(qv.vec, self.cpu.now)
 
     @staticmethod
     def _net_dim(dim: Dim, sample: DimSample) -> bool:

@@ -564,10 +564,9 @@ class CpuLP(CpuLookahead, LogicalProcess):
             for vec, s in first.items():
                 self.ev.schedule_keyed(s, PRIO_DEVICE, self.index, RX_KICK - vec.entry,
                                        self._rx_kick, vec)
-                # its interval changes only while its NAPI runs (masked), and a re-arm
-                # judges the rings again: an armed vector's own interval bounds it
-                heapq.heappush(self._starts, vec.earliest_bound(s) if vec.masked
-                               else vec.earliest(s))
+                # the driver may write a lower interval before then (ice's net_dim, from
+                # its kworker, armed or not): the least it may write bounds it
+                heapq.heappush(self._starts, vec.earliest_bound(s))
         recs = payload.get("cpu")
         if recs is not None:
             origin = self.lp_index[src]

@@ -36,7 +36,7 @@ class MsixVector:
         self.last_fire = None
         self.interval = interval
         # the least interval a driver that rewrites it between two interrupts (ice's
-        # net_dim, at a poll's completion) may write: what a bound on interrupts not yet
+        # net_dim, from the CPU's kworker) may write: what a bound on interrupts not yet
         # scheduled may count on. None: the interval changes only as the vector fires
         # (igb writes EITR in its handler), so no later interrupt comes sooner than the
         # next one, which the interval now in force governs
