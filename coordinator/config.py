@@ -111,7 +111,7 @@ AUTO_INTERVALS = 100               # "auto": about this many intervals per run
 NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_hash",
             "rx_usecs", "rx_pause", "rx_packet_buffer", "rps_cpus", "rps_flow_cnt", "ntuple",
             "rules", "gro", "adaptive_rx", "adaptive_tx", "tx_ring", "xps_cpus", "txqueuelen", "tx_udp_segmentation",
-            "fq_codel", "ports"}
+            "fq_codel", "ports", "napi"}
 # tc qdisc replace dev eth0 parent :N fq_codel … (every mq child); defaults: fq_codel_init
 FQ_CODEL_KEYS = {"limit", "flows", "quantum", "target", "interval", "memory_limit", "ecn",
                  "drop_batch"}
@@ -879,6 +879,15 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
     out["xps_cpus"] = _queue_masks(n, "xps_cpus", "tx", out["combined"], ncpus)
     out["gro"] = _bool("nic.gro", n.get("gro", True), "true or false (ethtool -K eth0 gro "
                        "on|off)")
+    # a driver built without NAPI: the hard IRQ hands every frame to netif_rx
+    out["napi"] = _bool("nic.napi", n.get("napi", True), "true (NAPI polling, the default) "
+                        "or false (interrupt-driven receive: netif_rx from the hard IRQ)")
+    if not out["napi"]:
+        on = [f"nic.adaptive_{d}" for d in ("rx", "tx") if out[f"adaptive_{d}"]]
+        if on:
+            _fail("nic.napi", False, f"{model['driver']} runs net_dim from its NAPI poll, so "
+                  f"interrupt-driven receive needs a fixed ITR: add {' = false and '.join(on)}"
+                  " = false (and rx_usecs if not the default)")
     nports = n.get("ports", 1)
     maxp = model.get("ports", 1)
     out["ports"] = _int("nic.ports", nports, 1, maxp,

@@ -650,6 +650,7 @@ def plan(r: dict) -> Plan:
                                                   "intrl": model["dim_intrl"]}
                                           if "dim_rx_profile" in model else None,
                                           "napi_weight": model["napi_weight"],
+                                          "napi": nic["napi"],
                                           "truesize": model["rx_truesize"],
                                           "gro": nic["gro"],
                                           "gigabit": model["line_rate_bps"] == 10**9},

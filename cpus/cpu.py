@@ -46,6 +46,7 @@ class Cpu:
         self.now = 0
         self.softirq_frames: list = []      # softirq runs begun on IRQ exit (generators)
         self.irq_queue: deque = deque()     # asserted, not yet handled: (handler, arg, counter)
+        self.hardirq_gen = None             # a hard-IRQ handler that works in steps
         self.in_softirq = False             # softirqs being served (BH context)
         self.softirq_pending = 0
         self.softirq_handlers: dict[int, object] = {}
@@ -69,7 +70,8 @@ class Cpu:
         return self.now // self.jiffy_ns
 
     def is_idle(self) -> bool:
-        return not self.softirq_frames and self.sched.current is None and not self.irq_queue
+        return (not self.softirq_frames and self.sched.current is None and not self.irq_queue
+                and self.hardirq_gen is None)
 
     def charge_late(self, ns: int, task=None) -> None:
         """CPU time this CPU spent earlier on state another CPU holds, told by that CPU's
@@ -148,18 +150,28 @@ class Cpu:
             self.tracer.event(t, "irq", counter)
 
     def _hardirq(self) -> None:
+        """Handle what is asserted, then irq exit. A handler returns its cost, or (a
+        driver without NAPI doing all its work there) a generator of steps: the CPU then
+        runs those steps with interrupts off, and comes back here when it ends."""
         costs = self.costs
         q = self.irq_queue
         while q:
             handler, arg, counter = q.popleft()
-            cost = costs.irq_entry_exit + handler(arg)
+            self.irq_counts[counter] = self.irq_counts.get(counter, 0) + 1
+            res = handler(arg)
+            if type(res) is not int:
+                cost = costs.irq_entry_exit
+                self.hardirq_gen = res
+            else:
+                cost = costs.irq_entry_exit + res
             if self.tracer is not None:
                 self.tracer.leaf("hardirq", handler.__name__, self.now, self.now + cost,
                                  {"irq": counter})
-            self.irq_counts[counter] = self.irq_counts.get(counter, 0) + 1
             self.now += cost
             self.acct[ACCT_HARDIRQ] += cost
             self.last_kind = ACCT_HARDIRQ
+            if self.hardirq_gen is not None:
+                return
         # __irq_exit_rcu → invoke_softirq, unless softirqs are already being served
         if self.softirq_pending and not self.in_softirq:
             self.in_softirq = True
@@ -190,6 +202,20 @@ class Cpu:
                 handler(t, arg)
             if now >= limit:
                 return
+            hg = self.hardirq_gen
+            if hg is not None:                  # interrupts stay off until it ends
+                try:
+                    cost = next(hg)
+                except StopIteration:
+                    self.hardirq_gen = None
+                    self._hardirq()
+                    continue
+                self.now = now + cost
+                acct[ACCT_HARDIRQ] += cost
+                self.last_kind = ACCT_HARDIRQ
+                if tracer is not None:
+                    tracer.step("hardirq", hg, now, now + cost)
+                continue
             if (self.owed or self.owed_task) and not self.softirq_frames and not (
                     self.in_softirq and sched.current is self.ksoftirqd):
                 self._take_owed()

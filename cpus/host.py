@@ -6,7 +6,8 @@ wires them to the CPU LP (`cpus/lp.py`), which then only files records, advances
 out records and reports.
 
 The driver comes from the device's `driver` (its ops: the hard-IRQ handler and the NAPI
-poll): `cpus/igb.py` or `cpus/ice.py`.
+poll): `cpus/igb.py` or `cpus/ice.py`; with `nic.napi = false` the handler is the
+interrupt-driven one of `cpus/intr_rx.py` around that driver's ring work.
 
 May import: the standard library, `engine`, `nic` (rings, vectors) and this package.
 """
@@ -26,6 +27,7 @@ from .gro import GroFlow, GroList
 from .ice import IceDriver, IceTx
 from .igb import IgbDriver, QVector
 from .igb_tx import IgbTx
+from .intr_rx import IntrRx
 from .lp import CpuLP
 from .napi import NapiStruct, net_rx_action
 from .rfs import HeadReports, RfsRx, RfsWriter, SockFlowTable
@@ -176,6 +178,9 @@ def _driver(lp: CpuLP, args: dict) -> None:
     name = dev["driver"]
     txd = DRIVER_TX[name](lp.tx)             # attaches itself: lp.tx.drv
     lp.driver = DRIVERS[name](lp.cpu, lp.sd, lp.stack, lp._rearm, txd)
+    # with NAPI the handler schedules the poll; without, it does the work (cpus/intr_rx.py)
+    lp.irq_handler = (lp.driver.msix_ring if dev["napi"]
+                      else IntrRx(lp.driver).e1000_intr)
     if lp.cpu.tracer is not None:            # a trace names the driver's functions its way
         lp.cpu.tracer.names.update(lp.driver.function_names)
     flow_len = [f["len"] for f in args["flows"]]

@@ -74,10 +74,15 @@ class IgbDriver:
         self.tx = tx                 # cpus.igb_tx.IgbTx: the driver's transmit half here
 
     def igb_msix_ring(self, qv: QVector) -> int:
-        if qv.set_itr:                              # igb_write_itr
+        cost = self.igb_write_itr(qv)
+        napi_schedule(self.cpu, self.sd, qv.napi)
+        return cost
+
+    def igb_write_itr(self, qv: QVector) -> int:
+        """The new EITR value the last re-arm computed, written as the handler starts."""
+        if qv.set_itr:
             qv.vec.interval = eitr_ns(qv.itr_val)
             qv.set_itr = False
-        napi_schedule(self.cpu, self.sd, qv.napi)
         return self.costs.igb_msix_ring
 
     def igb_poll(self, cpu, napi, budget: int):
@@ -160,6 +165,7 @@ class IgbDriver:
     # the driver's ops, under the names the CPU calls them by (request_irq's handler,
     # napi_struct.poll)
     msix_ring = igb_msix_ring
+    write_itr = igb_write_itr                # (ice writes its ITR elsewhere: a no-op there)
     function_names: dict[str, str] = {}     # generator name -> kernel name, where they differ
     poll = igb_poll
 

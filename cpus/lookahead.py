@@ -222,7 +222,7 @@ class CpuLookahead:
                          kinds: tuple | None = None):
         cpu = self.cpu
         e = cpu.now if (cpu.softirq_frames or cpu.irq_queue or cpu.softirq_pending
-                        or cpu.ksoftirqd.on_rq) else INF
+                        or cpu.ksoftirqd.on_rq or cpu.hardirq_gen is not None) else INF
         if self._causal is None:         # links are attached after construction
             # (a TCP_RR connection held here answers a segment handed over with an ACK,
             # sent from here as it lands: those hand-offs start kernel work too)

@@ -17,6 +17,7 @@ through, and its stage timestamps are placed inside the step at the stage bounda
 from __future__ import annotations
 
 from .backlog import get_rps_cpu
+from .cpu import NET_RX_SOFTIRQ
 from .rfs import HEAD_REPORT_DELAY_NS
 
 
@@ -164,6 +165,28 @@ class Stack:
     def rps_steer(self, skb, now: int) -> int:
         """netif_receive_skb_list_internal with RPS on: get_rps_cpu, then
         enqueue_to_backlog — even when the target is this CPU."""
+        target, pre = self._get_rps_cpu(skb)
+        if target < 0:
+            return pre + self.receive_skb(skb, now + pre) if pre else self.receive_skb(skb, now)
+        return self._to_backlog(skb, target, now, pre)
+
+    def netif_rx(self, skb, now: int) -> int:
+        """netif_rx_internal, from a driver's hard-IRQ handler (interrupt-driven receive):
+        to RPS's CPU when the queue steers, else to this CPU's backlog; process_backlog
+        does the protocol work in NET_RX. Returns its CPU cost."""
+        target, pre = (self._get_rps_cpu(skb) if self.rps_maps or self.rfs is not None
+                       else (-1, 0))
+        me = self.cpu.index
+        cost = self._to_backlog(skb, me if target < 0 else target, now, pre)
+        if self.sd.rps_ipi_list and not self.sd.in_net_rx_action:
+            # napi_schedule_rps for another CPU: its IPI leaves at the end of this CPU's
+            # net_rx_action, which the enqueue raises
+            self.cpu.raise_softirq_irqoff(NET_RX_SOFTIRQ, True)
+        return cost
+
+    def _get_rps_cpu(self, skb) -> tuple[int, int]:
+        """get_rps_cpu's pick (-1: none) and what finding it cost (0 when the queue has
+        neither a map nor a flow table: no hash is taken)."""
         if self.rfs is None:
             target = get_rps_cpu(self.rps_maps.get(skb.queue), self.sw_hash[skb.flow])
         else:
@@ -171,16 +194,16 @@ class Stack:
                                                  self.sw_hash[skb.flow], skb.flow)
             if rflow is not None:
                 self.rfs.stamp(skb, rflow)
-        c = self.costs
-        line = 0 if self.rfs is None else self.rfs.line_cost   # the socket table's line
-        if target < 0:
-            # no CPU picked; the hash was taken only if the queue has a map or a flow table
-            q = skb.queue
-            if q in self.rps_maps or (self.rfs is not None and q in self.rfs.flow_tables):
-                pre = self.hash_cost + c.get_rps_cpu + line
-                return pre + self.receive_skb(skb, now + pre)
-            return self.receive_skb(skb, now)
-        cost = self.hash_cost + c.get_rps_cpu + line + c.enqueue_to_backlog
+        q = skb.queue
+        if q in self.rps_maps or (self.rfs is not None and q in self.rfs.flow_tables):
+            line = 0 if self.rfs is None else self.rfs.line_cost   # the socket table's line
+            return target, self.hash_cost + self.costs.get_rps_cpu + line
+        return target, 0
+
+    def _to_backlog(self, skb, target: int, now: int, pre: int) -> int:
+        """enqueue_to_backlog on `target`: here, or over the interconnect with the IPI
+        owed at the end of net_rx_action."""
+        cost = pre + self.costs.enqueue_to_backlog
         self.held -= skb.nsegs
         me = self.cpu.index
         if target == me:
