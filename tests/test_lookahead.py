@@ -47,7 +47,14 @@ EXTRA = {"rfs_migrate": ("rfs_migrate", ["--set", 'apps.0.migrate=[{ at = "1ms",
          # the reader on the RX queue's CPU: nothing crosses between CPUs
          "basic_rx_only": ("basic", ["--set", "apps.0.cpu=2"]),
          "rps_both_ways_quantum_10us": ("rps_both_ways", ["--quantum", "10us"]),
-         "rps_both_ways_quantum_100us": ("rps_both_ways", ["--quantum", "100us"])}
+         "rps_both_ways_quantum_100us": ("rps_both_ways", ["--quantum", "100us"]),
+         # interrupt-driven receive: the hard IRQ's handler, in steps, hands frames to
+         # other CPUs' backlogs and cleans TX rings
+         "rps_both_ways_no_napi": ("rps_both_ways", ["--set", "nic.napi=false"]),
+         "rps_both_ways_no_napi_quantum_10us": ("rps_both_ways", [
+             "--set", "nic.napi=false", "--quantum", "10us"]),
+         "router2_no_napi": ("router2", ["--set", 'nic.rps_cpus={"rx-0"="3"}',
+                                         "--set", "nic.napi=false"])}
 
 
 # A reader moving to a CPU that owned no socket, while RPS hands its datagrams to a third
