@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         raw = load_file(args.file)
         sets = _sets(args)
-        r = validate(apply_sets(raw, sets))
+        r = validate(apply_sets(raw, sets), _base_dir(args.file))
         p = plan(r)
         fault = _faults(args, p) if args.cmd == "run" else {}
     except ConfigError as e:
@@ -432,6 +432,11 @@ def _show(args) -> int:
     return 0
 
 
+def _base_dir(file: str | None) -> str | None:
+    """The experiment file's directory: a profile file it names is relative to it."""
+    return os.path.dirname(os.path.abspath(file)) if file else None
+
+
 def _sweep(args) -> int:
     def say(*a) -> None:
         if not args.quiet:
@@ -442,9 +447,9 @@ def _sweep(args) -> int:
         vary = parse_vary(args.vary)
         raw = load_file(args.file)
         sets = _sets(args)
-        validate(apply_sets(raw, sets))
+        validate(apply_sets(raw, sets), _base_dir(args.file))
         pts = grid(vary)
-        check_points(raw, sets, pts)
+        check_points(raw, sets, pts, _base_dir(args.file))
     except (ConfigError, SweepError) as e:
         print(f"softnet: config error: {e}", file=sys.stderr)
         return EXIT_INPUT

@@ -18,7 +18,8 @@ import tomllib
 import unicodedata
 from importlib import resources
 
-from softnet.cpus.costs import DEFAULT_PROFILE, ProfileError, available_profiles, load_profile
+from softnet.cpus.costs import (DEFAULT_PROFILE, ProfileError, available_profiles,
+                                 check_profile, load_profile)
 from softnet.cpus.sock import SOCK_MIN_RCVBUF, effective_rcvbuf
 from softnet.cpus.tx import (IP_HLEN, IP_MTU, SOCK_MIN_SNDBUF, UDP_HLEN, UDP_MAX_PAYLOAD,
                      UDP_MAX_SEGMENTS, effective_sndbuf, gso_segments, ip_fragments)
@@ -111,7 +112,7 @@ AUTO_INTERVALS = 100               # "auto": about this many intervals per run
 NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_hash",
             "rx_usecs", "rx_pause", "rx_packet_buffer", "rps_cpus", "rps_flow_cnt", "ntuple",
             "rules", "gro", "adaptive_rx", "adaptive_tx", "tx_ring", "xps_cpus", "txqueuelen", "tx_udp_segmentation",
-            "fq_codel", "ports", "napi"}
+            "fq_codel", "ports", "napi", "napi_weight"}
 # tc qdisc replace dev eth0 parent :N fq_codel … (every mq child); defaults: fq_codel_init
 FQ_CODEL_KEYS = {"limit", "flows", "quantum", "target", "interval", "memory_limit", "ecn",
                  "drop_batch"}
@@ -159,38 +160,38 @@ def default_experiment_text() -> str:
     return (resources.files("softnet.coordinator") / "default.toml").read_text()
 
 
-def load_file(path: str | None) -> dict:
+def load_file(path: str | None, what: str = "an experiment file") -> dict:
     """The experiment file as TOML: a regular file of UTF-8 text up to MAX_FILE_BYTES.
     Anything else (a directory, a FIFO, a device, a symlink loop, binary data) is refused
     with the file's name and the reason, never read blindly."""
     if path is None:
         return tomllib.loads(default_experiment_text())
-    data = _read_regular(path)
+    data = _read_regular(path, what)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset "
-                          f"{e.start}); an experiment file is TOML, which is UTF-8")
+                          f"{e.start}); {what} is TOML, which is UTF-8")
     raw = _toml(text, f"{path}: not valid TOML")
     _check_depth(raw, path)
     return raw
 
 
-def _read_regular(path: str) -> bytes:
+def _read_regular(path: str, what: str) -> bytes:
     """stat first, so that a FIFO or a device is never opened (opening a FIFO blocks until
     a writer comes); open non-blocking and check again in case the path changed between."""
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):
             raise ConfigError(f"{path}: {_file_kind(st.st_mode)}, not a regular file; give "
-                              "an experiment file (TOML)")
+                              f"{what} (TOML)")
         if st.st_size > MAX_FILE_BYTES:
-            raise ConfigError(f"{path}: {st.st_size} bytes; an experiment file is at most "
+            raise ConfigError(f"{path}: {st.st_size} bytes; {what} is at most "
                               f"{MAX_FILE_BYTES} bytes (1 MiB)")
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise ConfigError(f"{path}: not a regular file; give an experiment file")
+                raise ConfigError(f"{path}: not a regular file; give {what}")
             with os.fdopen(fd, "rb", closefd=False) as f:
                 data = f.read(MAX_FILE_BYTES + 1)
         finally:
@@ -198,15 +199,15 @@ def _read_regular(path: str) -> bytes:
     except ConfigError:
         raise
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such experiment file")
+        raise ConfigError(f"{path}: no such file ({what} was expected)")
     except OSError as e:
         why = "too many levels of symbolic links (a symlink loop?)" if e.errno == errno.ELOOP \
             else (e.strerror or str(e)).lower()
-        raise ConfigError(f"{path}: cannot read the experiment file: {why}")
+        raise ConfigError(f"{path}: cannot read {what}: {why}")
     except ValueError as e:                  # a NUL byte in the path
         raise ConfigError(f"{path!r}: not a usable file name ({e})")
     if len(data) > MAX_FILE_BYTES:
-        raise ConfigError(f"{path}: more than {MAX_FILE_BYTES} bytes; an experiment file is "
+        raise ConfigError(f"{path}: more than {MAX_FILE_BYTES} bytes; {what} is "
                           "at most 1 MiB")
     return data
 
@@ -504,8 +505,9 @@ def _beyond_host(checked: list[tuple[str, str, int]], ncpus: int, fix: str) -> N
                           f"(cpus = {ncpus}): {fix}")
 
 
-def validate(raw: dict) -> dict:
-    """Check everything; return the resolved experiment with every default filled in."""
+def validate(raw: dict, base_dir: str | None = None) -> dict:
+    """Check everything; return the resolved experiment with every default filled in.
+    `base_dir`: the experiment file's directory, which a profile file is relative to."""
     _unknown("", raw, TOP_KEYS)
     r: dict = {}
     r["seed"] = _int("seed", raw.get("seed", 1), 0, INT64_MAX)
@@ -528,14 +530,9 @@ def validate(raw: dict) -> dict:
     if type(hz) is not int or hz not in HZ_VALUES:
         _fail("hz", hz, f"CONFIG_HZ must be one of {', '.join(map(str, HZ_VALUES))} (an "
               "integer)")
-    # a shipped profile by name: never a path (load_profile would follow '..' or '/')
-    r["profile"] = _choice("profile", raw.get("profile", DEFAULT_PROFILE),
-                           available_profiles(), "cost profiles: "
-                           f"{', '.join(available_profiles())}")
-    try:
-        prof = load_profile(r["profile"])
-    except ProfileError as e:
-        _fail("profile", r["profile"], str(e))
+    r["profile"], r["_profile_path"], r["_profile"] = _profile(raw.get("profile",
+                                                                       DEFAULT_PROFILE),
+                                                               base_dir)
 
     nic_raw = raw.get("nic", {})
     r["nic"] = nic = _validate_nic(nic_raw, ncpus)
@@ -547,7 +544,7 @@ def validate(raw: dict) -> dict:
     r["routes"] = _validate_routes(raw.get("routes", []), nic)
     r["apps"] = _tcp_rr_servers(_validate_apps(raw.get("apps", []), ncpus, host,
                                                r["sysctl"], r["duration_ns"]), r["flows"])
-    _check_offered(r, prof["costs"]["udp_sendmsg"])
+    _check_offered(r, r["_profile"]["costs"]["udp_sendmsg"])
     r["observe"] = _validate_observe(raw.get("observe", {}), r["duration_ns"], r["flows"],
                                      ncpus, [a["name"] for a in r["apps"] if a.get("sender")])
     return r
@@ -773,6 +770,27 @@ def _validate_fq_codel(f, nic: dict, qdisc: str) -> None:
                         "drop_batch": out["drop_batch"]}
 
 
+def _profile(given, base_dir: str | None) -> tuple[str, str | None, dict]:
+    """(name, file path or None, the checked profile): a shipped profile by name, or a
+    user's profile file (a name ending in .toml, relative to the experiment file), held
+    to the same checks."""
+    if isinstance(given, str) and given.endswith(".toml"):
+        path = os.path.join(base_dir or os.getcwd(), given)
+        raw = load_file(path, "a cost profile file")
+        try:
+            return given, os.path.abspath(path), check_profile(raw, given)
+        except ProfileError as e:
+            _fail("profile", given, str(e))
+    # a shipped profile by name: never a path (load_profile would follow '..' or '/')
+    name = _choice("profile", given, available_profiles(), "cost profiles: "
+                   f"{', '.join(available_profiles())}, or a profile file of your own "
+                   "(its name ending in .toml, relative to the experiment file)")
+    try:
+        return name, None, load_profile(name)
+    except ProfileError as e:
+        _fail("profile", name, str(e))
+
+
 def _validate_nic(n: dict, ncpus: int) -> dict:
     _table("nic", n, "must be a table")
     _unknown("nic", n, NIC_KEYS)
@@ -882,7 +900,15 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
     # a driver built without NAPI: the hard IRQ hands every frame to netif_rx
     out["napi"] = _bool("nic.napi", n.get("napi", True), "true (NAPI polling, the default) "
                         "or false (interrupt-driven receive: netif_rx from the hard IRQ)")
+    # the driver's netif_napi_add weight: fixed in igb and ice (NAPI_POLL_WEIGHT), so
+    # another value is a rebuilt driver, as polling-quota experiments use
+    out["napi_weight"] = _int("nic.napi_weight", n.get("napi_weight", model["napi_weight"]),
+                              1, 64, "an integer from 1 to 64 (the NAPI poll's quota; "
+                              "netif_napi_add warns above NAPI_POLL_WEIGHT, 64)")
     if not out["napi"]:
+        if "napi_weight" in n:
+            _fail("nic.napi_weight", n["napi_weight"], "a NAPI poll's quota, and nic.napi "
+                  "= false has no NAPI (its backlog's quota is net.core.dev_weight)")
         on = [f"nic.adaptive_{d}" for d in ("rx", "tx") if out[f"adaptive_{d}"]]
         if on:
             _fail("nic.napi", False, f"{model['driver']} runs net_dim from its NAPI poll, so "
@@ -1673,6 +1699,8 @@ def user_view(r: dict) -> dict:
         nic.pop("adaptive_tx", None)
     elif nic.get("adaptive_rx"):
         nic.pop("rx_usecs", None)              # net_dim sets it: ice refuses one given
+    if not nic["napi"] or nic["napi_weight"] == r["nic"]["_model"]["napi_weight"]:
+        nic.pop("napi_weight")                 # the driver's own (none without NAPI)
     flows = []
     for f in r["flows"]:
         rr = f.get("rr")
@@ -1717,7 +1745,7 @@ def user_view(r: dict) -> dict:
             app["serve"] = a["serve"]
         apps.append(app)
     return {"seed": r["seed"], "duration": r["duration"], "cpus": r["cpus"],
-            "quantum": r["quantum"], "kernel": r["kernel"], "hz": r["hz"], "profile": r["profile"], "nic": nic,
+            "quantum": r["quantum"], "kernel": r["kernel"], "hz": r["hz"], "profile": "profile.toml" if r["_profile_path"] else r["profile"], "nic": nic,
             "irq": r["irq"], "sysctl": r["sysctl"],
             "host": {k: v for k, v in r["host"].items() if not k.endswith("_ns")},
             "flows": flows, "apps": apps,

@@ -99,11 +99,12 @@ def grid(vary: list[tuple[str, list[str]]]) -> list[list[tuple[str, str]]]:
     return pts
 
 
-def check_points(raw: dict, sets: list[str], pts: list[list[tuple[str, str]]]) -> None:
+def check_points(raw: dict, sets: list[str], pts: list[list[tuple[str, str]]],
+                 base_dir: str | None = None) -> None:
     """Validate every point before anything runs (ConfigError naming the point)."""
     for i, pt in enumerate(pts):
         try:
-            validate(apply_sets(raw, sets + [f"{k}={v}" for k, v in pt]))
+            validate(apply_sets(raw, sets + [f"{k}={v}" for k, v in pt]), base_dir)
         except ConfigError as e:
             desc = ", ".join(f"{k}={v}" for k, v in pt)
             raise ConfigError(f"sweep point {i} ({desc}): {e}") from None

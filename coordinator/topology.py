@@ -19,7 +19,6 @@ import numpy as np
 from softnet.cpus.arfs import cpu_rmap
 from softnet.cpus.backlog import get_rps_cpu
 from softnet.cpus.rfs import roundup_pow_of_two
-from softnet.cpus.costs import load_profile
 from softnet.cpus.gro import NORMAL as GRO_NORMAL, TCP as GRO_TCP, UDP_GRO as GRO_UDP
 from softnet.cpus.tx import pick_tx
 from softnet.engine.records import check_link
@@ -221,7 +220,7 @@ def plan(r: dict) -> Plan:
     nic = r["nic"]
     model = nic["_model"]
     p.notes = list(nic.get("_notes", []))
-    p.profile = prof = load_profile(r["profile"])
+    p.profile = prof = r["_profile"]
     p.vectors = vecs = assign_vectors(r)
     p.rss_key = rss_key_for(r)
     p.reta = nic["reta"] or default_reta(model, nic["combined"])
@@ -649,7 +648,7 @@ def plan(r: dict) -> Plan:
                                                   "start": model["dim_default_profile"],
                                                   "intrl": model["dim_intrl"]}
                                           if "dim_rx_profile" in model else None,
-                                          "napi_weight": model["napi_weight"],
+                                          "napi_weight": nic["napi_weight"],
                                           "napi": nic["napi"],
                                           "truesize": model["rx_truesize"],
                                           "gro": nic["gro"],

@@ -36,20 +36,34 @@ def available_profiles() -> list[str]:
 
 
 def load_profile(name: str) -> dict:
-    """The profile as a plain dict {costs: {step: ns}, links: {link: ns}, ...}, checked:
-    every step present, a whole number of ns ≥ 0, and a source that the file lists."""
+    """A shipped profile by name, checked (`check_profile`)."""
     path = resources.files("softnet.cpus.profiles") / f"{name}.toml"
     if not path.is_file():
         raise ProfileError(f"cost profile {name!r} not found; available: "
                            f"{', '.join(available_profiles())}")
-    raw = tomllib.loads(path.read_text())
+    return check_profile(tomllib.loads(path.read_text()), name)
+
+
+def check_profile(raw: dict, name: str) -> dict:
+    """The profile as a plain dict {costs: {step: ns}, links: {link: ns}, ...}, checked:
+    every step present, a whole number of ns ≥ 0, and a source that the file lists. A
+    user's profile file is held to the same."""
     sources = raw.get("sources", {})
+    if not isinstance(sources, dict) or not sources:
+        raise ProfileError(f"profile {name}: needs a [sources] table naming what each "
+                           "figure comes from")
     out = {"name": raw.get("name", name), "costs": {}, "links": {}}
     for section, keys in (("costs", COST_KEYS), ("links", LINK_KEYS)):
         table = raw.get(section, {})
+        if not isinstance(table, dict):
+            raise ProfileError(f"profile {name}: [{section}] must be a table")
+        unknown = sorted(set(table) - set(keys))
+        if unknown:
+            raise ProfileError(f"profile {name}: [{section}] {unknown[0]} is not a step "
+                               f"softnet costs; the steps: {', '.join(keys)}")
         for k in keys:
             entry = table.get(k)
-            if not isinstance(entry, dict) or not isinstance(entry.get("ns"), int) \
+            if not isinstance(entry, dict) or type(entry.get("ns")) is not int \
                     or entry["ns"] < 0:
                 raise ProfileError(f"profile {name}: [{section}] {k} needs "
                                    f"{{ ns = <integer ≥ 0>, source = … }}")

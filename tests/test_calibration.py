@@ -30,14 +30,14 @@ def _softirq_ns(s: dict) -> int:
 
 
 def _with_cost(monkeypatch, step: str, ns: int):
-    from softnet.coordinator import topology
+    from softnet.coordinator import config   # validate loads the profile
     from softnet.cpus.costs import load_profile
 
     def patched(name):
         p = load_profile(name)
         p["costs"][step] = ns
         return p
-    monkeypatch.setattr(topology, "load_profile", patched)
+    monkeypatch.setattr(config, "load_profile", patched)
 
 
 @pytest.mark.parametrize("sets, stage", [

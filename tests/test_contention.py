@@ -132,7 +132,7 @@ def test_contention_vanishes_with_one_producer_on_the_readers_cpu(tmp_path):
 def test_each_producer_pays_its_stall(tmp_path, monkeypatch):
     """The producers' softirq time holds what they spun and fetched (told 100 µs late):
     with the line and the lock free of cost they spend less."""
-    from softnet.coordinator import topology
+    from softnet.coordinator import config   # validate loads the profile
     from softnet.cpus.costs import load_profile
 
     cfg = config_file(tmp_path, "p4", one_socket(4, "6ms"))
@@ -143,7 +143,7 @@ def test_each_producer_pays_its_stall(tmp_path, monkeypatch):
         p["costs"]["cacheline_transfer"] = 0
         p["costs"]["udp_rxq_hold"] = 0
         return p
-    monkeypatch.setattr(topology, "load_profile", free)
+    monkeypatch.setattr(config, "load_profile", free)
     f = run_inline(tmp_path / "free", file=cfg)
     assert _lock(f)["spin_ns"] == 0 and _lock(s)["spin_ns"] > 0
     paid = _producer_softirq(s, 4) - _producer_softirq(f, 4)

@@ -91,3 +91,20 @@ def test_an_e810_with_a_fixed_itr_runs_without_napi(tmp_path):
     s = _run(tmp_path, "ice", False, "400kpps", model="e810", adaptive_rx=False,
              adaptive_tx=False, rx_usecs=20)
     assert s["drops"]["udp_no_ports"] == s["offered"] - s["in_flight"] and balanced(s)
+
+
+def test_a_napi_weight_is_the_polls_quota(tmp_path):
+    """nic.napi_weight (a rebuilt driver's netif_napi_add weight): at full load each poll
+    takes at most that many frames; config.toml keeps it, and only where it is not the
+    driver's own."""
+    full = _run(tmp_path, "w64", True, "1488kpps", rx_usecs=100)
+    small = _run(tmp_path, "w4", True, "1488kpps", rx_usecs=100, napi_weight=4)
+    polls = {k: next(v["polls"] for v in s["vectors"].values() if v.get("polls"))
+             for k, s in (("64", full), ("4", small))}
+    done = small["softnet"]["cpu0"]["processed"]
+    assert polls["4"] >= done / 4 and polls["4"] > 4 * polls["64"], polls
+    assert "napi_weight = 4" in (tmp_path / "w4" / "config.toml").read_text()
+    assert "napi_weight" not in (tmp_path / "w64" / "config.toml").read_text()
+    assert "nic.napi = false has no NAPI" in refused(
+        "nic.napi=false", "nic.napi_weight=8",
+        file=config_file(tmp_path, "r", FLOOD))
