@@ -112,7 +112,7 @@ AUTO_INTERVALS = 100               # "auto": about this many intervals per run
 NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_hash",
             "rx_usecs", "rx_pause", "rx_packet_buffer", "rps_cpus", "rps_flow_cnt", "ntuple",
             "rules", "gro", "adaptive_rx", "adaptive_tx", "tx_ring", "xps_cpus", "txqueuelen", "tx_udp_segmentation",
-            "fq_codel", "ports", "napi", "napi_weight"}
+            "fq_codel", "ports", "napi", "napi_weight", "speed"}
 # tc qdisc replace dev eth0 parent :N fq_codel … (every mq child); defaults: fq_codel_init
 FQ_CODEL_KEYS = {"limit", "flows", "quantum", "target", "interval", "memory_limit", "ecn",
                  "drop_batch"}
@@ -800,6 +800,14 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
     model = load_model(name)
     out["model"] = name
     out["ifname"] = _ifname("nic.ifname", n.get("ifname", "eth0"))
+    # ethtool -s eth0 speed N (autoneg off): the port's line rate, in Mb/s
+    speeds = model["speeds"]
+    speed = n.get("speed", speeds[-1])
+    if type(speed) is not int or speed not in speeds:
+        _fail("nic.speed", speed, f"{name} links at {', '.join(map(str, speeds))} Mb/s "
+              "(an integer)")
+    out["speed"] = speed
+    out["line_rate_bps"] = speed * 10**6
     maxq = model["max_rss_queues"]
     why = f"{name} supports {maxq} RSS queues"
     if model.get("queues_max_online_cpus") and ncpus < maxq:
@@ -1699,6 +1707,9 @@ def user_view(r: dict) -> dict:
         nic.pop("adaptive_tx", None)
     elif nic.get("adaptive_rx"):
         nic.pop("rx_usecs", None)              # net_dim sets it: ice refuses one given
+    if nic["speed"] == r["nic"]["_model"]["speeds"][-1]:
+        nic.pop("speed")                       # the model's own
+    nic.pop("line_rate_bps")
     if not nic["napi"] or nic["napi_weight"] == r["nic"]["_model"]["napi_weight"]:
         nic.pop("napi_weight")                 # the driver's own (none without NAPI)
     flows = []

@@ -224,7 +224,7 @@ def plan(r: dict) -> Plan:
     p.vectors = vecs = assign_vectors(r)
     p.rss_key = rss_key_for(r)
     p.reta = nic["reta"] or default_reta(model, nic["combined"])
-    handshake_us = handshake_rtt_us(model["line_rate_bps"], prof["links"]["pcie"])
+    handshake_us = handshake_rtt_us(nic["line_rate_bps"], prof["links"]["pcie"])
     rss = {"key": p.rss_key, "rx_flow_hash": nic["rx_flow_hash"], "reta": p.reta,
            "rules": nic["rules"]}
     hq = [flow_hash_and_queue(f, rss) for f in r["flows"]]
@@ -562,7 +562,7 @@ def plan(r: dict) -> Plan:
                            # [observe] pcap = ["wire"]: frames to capture on the wire
                            "capture": _capture_args(r),
                            "ports": nports, "combined": nq,
-                           "line_rate_bps": model["line_rate_bps"],
+                           "line_rate_bps": nic["line_rate_bps"],
                            "rss": rss, "lp_index": lp_index,
                            # udp_rr clients on the wire, and the servers that answer them
                            **({"rr": {"instances": [
@@ -652,7 +652,7 @@ def plan(r: dict) -> Plan:
                                           "napi": nic["napi"],
                                           "truesize": model["rx_truesize"],
                                           "gro": nic["gro"],
-                                          "gigabit": model["line_rate_bps"] == 10**9},
+                                          "gigabit": nic["line_rate_bps"] == 10**9},
                                "vectors": my_vecs, "flows": flows_cpu, "sockets": sockets,
                                "apps": [{"name": a["name"], "sock": i,
                                          "timeline": a["timeline"],

@@ -195,7 +195,7 @@ def _arrows(r: dict, results: dict, shown: list[int], tids: dict) -> list[str]:
     one whose sendmsg, a forwarded one whose transmit the trace does not hold has
     none."""
     ports = r["nic"].get("port_names", [r["nic"]["ifname"]])
-    rate = r["nic"]["_model"]["line_rate_bps"]
+    rate = r["nic"]["line_rate_bps"]
     nic_pid = r["cpus"] + 1
     out: list[str] = []
     wire_in, wire_out = [], []

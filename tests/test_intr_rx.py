@@ -108,3 +108,16 @@ def test_a_napi_weight_is_the_polls_quota(tmp_path):
     assert "nic.napi = false has no NAPI" in refused(
         "nic.napi=false", "nic.napi_weight=8",
         file=config_file(tmp_path, "r", FLOOD))
+
+
+def test_a_port_forced_to_10_mbps(tmp_path):
+    """nic.speed (ethtool -s eth0 speed 10): frames cross the wire at 10 Mb/s (64-byte
+    frames plus preamble and gap: 14,880 a second), and igb, off gigabit, moderates at
+    IGB_4K_ITR; the model's own speeds only."""
+    s = _run(tmp_path, "ten", False, "100kpps", speed=10, rx_usecs=3)
+    assert 14_880 * 5 // 1000 - 1 <= s["offered"] <= 14_880 * 5 // 1000 + 1
+    vec = next(v for v in s["vectors"].values() if v.get("interrupts"))
+    assert vec["itr_val"] == 980
+    assert "speed = 10\n" in (tmp_path / "ten" / "config.toml").read_text()
+    assert "i350 links at 10, 100, 1000 Mb/s" in refused(
+        "nic.speed=50", file=config_file(tmp_path, "r", FLOOD))
