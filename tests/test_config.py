@@ -16,7 +16,7 @@ BASE = os.path.join(os.path.dirname(__file__), "..", "examples", "basic.toml")
     ('nic.indir="equal 6"', "'equal 6' needs 1..4"),
     ('nic.rx_usecs=5', "igb accepts 0 (off), 1 (dynamic), 3"),
     ('nic.rx_flow_hash.udp4="sdf"', "i350 accepts sd or sdfn"),
-    ('nic.speed=10', "nic.speed = 10: unknown key"),
+    ('nic.duplex="half"', "nic.duplex = 'half': unknown key"),
     ('irq.smp_affinity.eth0-TxRx-2="10"', "names CPU 4, but the host has CPUs 0-3"),
     ('irq.smp_affinity.eth0-rx-9="1"', "no such IRQ"),
     ('net.core.netdev_budget_usecs=100', "must be an integer from 2000"),
