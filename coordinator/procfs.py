@@ -55,8 +55,8 @@ def nr_irqs(ncpus: int) -> int:
 
 
 def interrupts(ncpus: int, vectors: list[dict], counts: list[dict]) -> str:
-    """/proc/interrupts: the NIC's MSI-X lines, then x86's per-CPU rows.
-    `vectors`: {irq, name, hwirq}; `counts[cpu]`: counter name -> count."""
+    """/proc/interrupts: the NIC's lines, then x86's per-CPU rows.
+    `vectors`: {irq, name, chip, hwirq, flow}; `counts[cpu]`: counter name -> count."""
     prec = 3
     n = nr_irqs(ncpus)
     while prec < 10 and 10 ** prec <= n:
@@ -65,7 +65,7 @@ def interrupts(ncpus: int, vectors: list[dict], counts: list[dict]) -> str:
     for v in vectors:
         out += f"{v['irq']:>{prec}d}: "
         out += "".join(f"{counts[c].get(v['name'], 0):10d} " for c in range(ncpus))
-        out += f" {'IR-PCI-MSI':>8s} {v['hwirq']:>{prec}d}-{'edge':<8s}  {v['name']}\n"
+        out += f" {v['chip']:>8s} {v['hwirq']:>{prec}d}-{v['flow']:<8s}  {v['name']}\n"
     def row(key, desc):
         return (f"{key:>{prec}s}: " + "".join(f"{counts[c].get(key, 0):10d} "
                                               for c in range(ncpus)) + f"  {desc}\n")

@@ -105,12 +105,21 @@ def assign_vectors(r: dict) -> list[dict]:
             cpu = min(allowed, key=lambda c: (load[c], c))
             load[cpu] += 1
             g = len(out)
+            # 6.6's per-device MSI domains: the chip is named after the PCI function, and
+            # hwirq is the MSI-X table index (devices-probe-kernels.md §3.3)
+            fn = pci_function(nic["_model"]["pci_requester_id"] + p)
             out.append({"entry": g, "name": v.name, "irq": FIRST_IRQ + g, "port": p,
-                        "hwirq": ((nic["_model"]["pci_requester_id"] + p) << 11) | v.entry,
+                        "chip": f"IR-PCI-MSIX-{fn}", "hwirq": v.entry, "flow": "edge",
                         "rx_queues": [p * nq + q for q in v.rx_queues],
                         "tx_queues": [p * nq + q for q in v.tx_queues],
                         "cpu": cpu, "mask": mask, "affinity": list(allowed)})
     return out
+
+
+def pci_function(requester_id: int) -> str:
+    """pci_name: domain:bus:device.function of a requester ID (bus << 8 | devfn)."""
+    bus, devfn = requester_id >> 8, requester_id & 0xFF
+    return f"0000:{bus:02x}:{devfn >> 3:02x}.{devfn & 7}"
 
 
 def tx_hash(a: dict, index: int, seed: int) -> int:

@@ -21,11 +21,15 @@ def test_softirqs_layout():
 
 
 def test_interrupts_line():
-    text = procfs.interrupts(2, [{"irq": 66, "name": "eth0-rx-0", "hwirq": 524289}],
+    text = procfs.interrupts(2, [{"irq": 66, "name": "eth0-rx-0", "hwirq": 1,
+                                  "chip": "IR-PCI-MSIX-0000:01:00.0", "flow": "edge"}],
                              [{"eth0-rx-0": 42, "LOC": 7}, {"CAL": 1}])
     lines = text.splitlines()
     assert lines[0] == " " * 11 + "CPU0       CPU1       "
-    assert lines[1] == " 66:         42          0  IR-PCI-MSI 524289-edge      eth0-rx-0"
+    # 6.6: the per-device MSI domain's chip, the MSI-X index as hwirq (devices-probe-
+    # kernels.md §3.3)
+    assert lines[1] == " 66:         42          0  IR-PCI-MSIX-0000:01:00.0   1-edge      " \
+        "eth0-rx-0"
     assert lines[3] == "LOC:          7          0   Local timer interrupts"
     assert "CAL:          0          1   Function call interrupts" in lines
     # arch_show_interrupts (6.6): ERR and MIS, one count each, then KVM's per-CPU rows
