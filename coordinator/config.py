@@ -112,7 +112,7 @@ AUTO_INTERVALS = 100               # "auto": about this many intervals per run
 NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_hash",
             "rx_usecs", "rx_pause", "rx_packet_buffer", "rps_cpus", "rps_flow_cnt", "ntuple",
             "rules", "gro", "adaptive_rx", "adaptive_tx", "tx_ring", "xps_cpus", "txqueuelen", "tx_udp_segmentation",
-            "fq_codel", "ports", "napi", "napi_weight", "speed"}
+            "fq_codel", "ports", "napi", "napi_weight", "speed", "int_mode"}
 # tc qdisc replace dev eth0 parent :N fq_codel … (every mq child); defaults: fq_codel_init
 FQ_CODEL_KEYS = {"limit", "flows", "quantum", "target", "interval", "memory_limit", "ecn",
                  "drop_batch"}
@@ -808,8 +808,17 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
               "(an integer)")
     out["speed"] = speed
     out["line_rate_bps"] = speed * 10**6
+    # the interrupt capability the probe ends with (e1000e's IntMode, pci=nomsi)
+    modes = model["int_modes"]
+    out["int_mode"] = mode = n.get("int_mode", modes[0])
+    if mode not in modes:
+        _fail("nic.int_mode", mode, f"{name} ({model['driver']}) offers "
+              f"{', '.join(repr(m) for m in modes)}"
+              + ("" if len(modes) > 1 else ": its driver needs MSI-X to probe"))
     maxq = model["max_rss_queues"]
     why = f"{name} supports {maxq} RSS queues"
+    if mode != "msix":
+        maxq, why = 1, f"without MSI-X {model['driver']} uses one queue pair"
     if model.get("queues_max_online_cpus") and ncpus < maxq:
         maxq, why = ncpus, f"{model['driver']} offers at most one queue per online CPU"
     # igb: rss_queues = min(max_rss_queues, num_online_cpus)
@@ -931,6 +940,9 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
     if long:
         _fail("nic.ifname", out["ifname"], f"with ports = {out['ports']} the ports are named "
               f"{', '.join(out['port_names'])}; {long[0]} is longer than {IFNAMSIZ - 1} bytes")
+    if out["ports"] > 1 and out["int_mode"] != "msix":
+        _fail("nic.int_mode", out["int_mode"], "\"msix\" with more than one port (each "
+              "port's own INTx or MSI line is not modelled)")
     if out["ports"] > 1 and model.get("ntuple", {}).get("arfs"):
         _fail("nic.ports", nports, f"one port with {name} (its aRFS is modelled for one)")
     out["_model"] = model
@@ -1707,6 +1719,8 @@ def user_view(r: dict) -> dict:
         nic.pop("adaptive_tx", None)
     elif nic.get("adaptive_rx"):
         nic.pop("rx_usecs", None)              # net_dim sets it: ice refuses one given
+    if nic["int_mode"] == r["nic"]["_model"]["int_modes"][0]:
+        nic.pop("int_mode")                    # the best the device offers
     if nic["speed"] == r["nic"]["_model"]["speeds"][-1]:
         nic.pop("speed")                       # the model's own
     nic.pop("line_rate_bps")

@@ -94,7 +94,7 @@ def assign_vectors(r: dict) -> list[dict]:
     out = []
     names = nic.get("port_names", [nic["ifname"]])
     for p, ifname in enumerate(names):
-        for v in vector_layout(nic["_model"], ifname, nq):
+        for v in vector_layout(nic["_model"], ifname, nq, nic["int_mode"]):
             mask = r["irq"]["smp_affinity"].get(v.name)
             allowed = range(ncpus) if mask is None else \
                 [c for c in range(ncpus) if int(mask.replace(",", ""), 16) >> c & 1]
@@ -108,8 +108,15 @@ def assign_vectors(r: dict) -> list[dict]:
             # 6.6's per-device MSI domains: the chip is named after the PCI function, and
             # hwirq is the MSI-X table index (devices-probe-kernels.md §3.3)
             fn = pci_function(nic["_model"]["pci_requester_id"] + p)
-            out.append({"entry": g, "name": v.name, "irq": FIRST_IRQ + g, "port": p,
-                        "chip": f"IR-PCI-MSIX-{fn}", "hwirq": v.entry, "flow": "edge",
+            irq, chip, hwirq, flow = {
+                "msix": (FIRST_IRQ + g, f"IR-PCI-MSIX-{fn}", v.entry, "edge"),
+                # MSI: one message, hwirq 0 in the device's domain
+                "msi": (FIRST_IRQ + g, f"IR-PCI-MSI-{fn}", 0, "edge"),
+                # INTx: the IO-APIC pin its line is routed to, level-triggered (fasteoi)
+                "legacy": (nic["_model"]["intx_gsi"], "IR-IO-APIC",
+                           nic["_model"]["intx_gsi"], "fasteoi")}[nic["int_mode"]]
+            out.append({"entry": g, "name": v.name, "irq": irq, "port": p,
+                        "chip": chip, "hwirq": hwirq, "flow": flow,
                         "rx_queues": [p * nq + q for q in v.rx_queues],
                         "tx_queues": [p * nq + q for q in v.tx_queues],
                         "cpu": cpu, "mask": mask, "affinity": list(allowed)})
@@ -659,6 +666,10 @@ def plan(r: dict) -> Plan:
                                           if "dim_rx_profile" in model else None,
                                           "napi_weight": nic["napi_weight"],
                                           "napi": nic["napi"],
+                                          "int_mode": nic["int_mode"],
+                                          # igb_intr_msi / igb_intr read ICR: an MMIO
+                                          # read across PCIe
+                                          "icr_read_ns": prof["links"]["pcie_read"],
                                           "truesize": model["rx_truesize"],
                                           "gro": nic["gro"],
                                           "gigabit": nic["line_rate_bps"] == 10**9},

@@ -178,8 +178,9 @@ def _driver(lp: CpuLP, args: dict) -> None:
     name = dev["driver"]
     txd = DRIVER_TX[name](lp.tx)             # attaches itself: lp.tx.drv
     lp.driver = DRIVERS[name](lp.cpu, lp.sd, lp.stack, lp._rearm, txd)
+    lp.driver.icr_read_ns = dev["icr_read_ns"] if dev["int_mode"] != "msix" else 0
     # with NAPI the handler schedules the poll; without, it does the work (cpus/intr_rx.py)
-    lp.irq_handler = (lp.driver.msix_ring if dev["napi"]
+    lp.irq_handler = (lp.driver.irq_handler(dev["int_mode"]) if dev["napi"]
                       else IntrRx(lp.driver).e1000_intr)
     if lp.cpu.tracer is not None:            # a trace names the driver's functions its way
         lp.cpu.tracer.names.update(lp.driver.function_names)
@@ -197,6 +198,7 @@ def _driver(lp: CpuLP, args: dict) -> None:
             lp.rings[q] = ring
         qv = QVector(vec, ring, v["itr_setting"], dev["start_itr"], dev["gigabit"],
                      dev["rx_buffer_write"])
+        qv.single = dev["int_mode"] != "msix"
         for q in v.get("tx_queues", ()):
             qv.txq = lp.txqs[q]
             qv.tx_work_limit = txa["work_limit"]

@@ -13,8 +13,11 @@ from softnet.nic.msix import eitr_ns
 from .gro import NORMAL, TCP
 from .napi import napi_complete_done, napi_schedule
 
+IGB_70K_ITR = 56
 IGB_20K_ITR = 196
 IGB_4K_ITR = 980
+# igb_update_itr's latency ranges (enum latency_range)
+LOWEST_LATENCY, LOW_LATENCY, BULK_LATENCY = range(3)
 
 
 class QVector:
@@ -23,7 +26,8 @@ class QVector:
     __slots__ = ("vec", "napi", "rx_ring", "itr_val", "set_itr", "itr_setting",
                  "rx_total_bytes", "rx_total_packets", "gigabit", "ring_packets",
                  "ring_bytes", "rx_buffer_write", "txq", "tx_work_limit", "total_events",
-                 "dim", "dim_itr", "dim_intrl", "tx_dim", "tx_dim_itr")
+                 "dim", "dim_itr", "dim_intrl", "tx_dim", "tx_dim_itr", "single",
+                 "rx_latency", "tx_latency")
 
     def __init__(self, vec, rx_ring, itr_setting: int, start_itr: int, gigabit: bool,
                  rx_buffer_write: int) -> None:
@@ -50,6 +54,10 @@ class QVector:
         self.dim_intrl = 0
         self.tx_dim = None                 # … and the TX container's (ice's adaptive-tx)
         self.tx_dim_itr: list[int] = []
+        # the adapter's only q_vector (no MSI-X): igb_set_itr's per-interrupt classifier,
+        # each container's latency range kept from one interrupt to the next
+        self.single = False
+        self.rx_latency = self.tx_latency = LOWEST_LATENCY
         vec.interval = eitr_ns(self.itr_val)
 
 
@@ -63,7 +71,7 @@ def ring_backlog(qv: "QVector", t: int) -> int:
 class IgbDriver:
     """The per-CPU instance of the driver's receive path."""
 
-    __slots__ = ("cpu", "sd", "stack", "costs", "rearm", "tx")
+    __slots__ = ("cpu", "sd", "stack", "costs", "rearm", "tx", "icr_read_ns")
 
     def __init__(self, cpu, sd, stack, rearm, tx=None) -> None:
         self.cpu = cpu
@@ -72,11 +80,30 @@ class IgbDriver:
         self.costs = cpu.costs
         self.rearm = rearm           # fn(vector, now): the device re-checks its causes
         self.tx = tx                 # cpus.igb_tx.IgbTx: the driver's transmit half here
+        self.icr_read_ns = 0         # rd32(E1000_ICR) across PCIe (MSI and INTx handlers)
 
     def igb_msix_ring(self, qv: QVector) -> int:
         cost = self.igb_write_itr(qv)
         napi_schedule(self.cpu, self.sd, qv.napi)
         return cost
+
+    def igb_intr_msi(self, qv: QVector) -> int:
+        """MSI: read ICR (which also masks), write a pending ITR, schedule the one NAPI."""
+        cost = self.icr_read_ns + self.igb_write_itr(qv)
+        napi_schedule(self.cpu, self.sd, qv.napi)
+        return cost
+
+    def igb_intr(self, qv: QVector) -> int:
+        """Legacy INTx (IRQF_SHARED): the ICR read is how it learns the interrupt is its
+        own (E1000_ICR_INT_ASSERTED; nothing else shares the line here), then as MSI."""
+        cost = self.icr_read_ns + self.igb_write_itr(qv)
+        napi_schedule(self.cpu, self.sd, qv.napi)
+        return cost
+
+    def irq_handler(self, int_mode: str):
+        """request_irq's handler for the interrupt capability the probe ended with."""
+        return {"msix": self.msix_ring, "msi": self.igb_intr_msi,
+                "legacy": self.igb_intr}[int_mode]
 
     def igb_write_itr(self, qv: QVector) -> int:
         """The new EITR value the last re-arm computed, written as the handler starts."""
@@ -171,7 +198,10 @@ class IgbDriver:
 
     def igb_ring_irq_enable(self, qv: QVector) -> int:
         if qv.itr_setting & 3:
-            igb_update_ring_itr(qv)
+            if qv.single:                        # adapter->num_q_vectors == 1
+                igb_set_itr(qv)
+            else:
+                igb_update_ring_itr(qv)
         qv.vec.masked = False                        # wr32(E1000_EIMS, eims_value)
         self.rearm(qv.vec, self.cpu.now)
         return self.costs.igb_irq_enable
@@ -203,3 +233,56 @@ def igb_update_ring_itr(qv: QVector) -> None:
     qv.rx_total_bytes = qv.rx_total_packets = 0
     if qv.txq is not None:
         qv.txq.ring.tx_total_bytes = qv.txq.ring.tx_total_packets = 0
+
+
+def igb_update_itr(latency: int, packets: int, nbytes: int) -> int:
+    """One container's latency range from what it moved since the last interrupt."""
+    if packets == 0:
+        return latency
+    if latency == LOWEST_LATENCY:
+        if nbytes // packets > 8000:                 # TSO and jumbo frames
+            return BULK_LATENCY
+        if packets < 5 and nbytes > 512:
+            return LOW_LATENCY
+    elif latency == LOW_LATENCY:                      # 50 µs, 20,000 ints/s
+        if nbytes > 10000:
+            if nbytes // packets > 8000 or packets < 10 or nbytes // packets > 1200:
+                return BULK_LATENCY
+            if packets > 35:
+                return LOWEST_LATENCY
+        elif nbytes // packets > 2000:
+            return BULK_LATENCY
+        elif packets <= 2 and nbytes < 512:
+            return LOWEST_LATENCY
+    elif latency == BULK_LATENCY:                     # 250 µs, 4,000 ints/s
+        if nbytes > 25000:
+            if packets > 35:
+                return LOW_LATENCY
+        elif nbytes < 1500:
+            return LOW_LATENCY
+    return latency
+
+
+def igb_set_itr(qv: QVector) -> None:
+    """The single-vector heuristic (no MSI-X): each container's latency range, the higher
+    of the two picks 70K, 20K or 4K interrupts/s (dynamic conservative never the first);
+    a rise is approached in steps, a fall taken at once. Written at the next interrupt."""
+    if not qv.gigabit:
+        new_itr = IGB_4K_ITR
+    else:
+        ring = qv.txq.ring if qv.txq is not None else None
+        if ring is not None:
+            qv.tx_latency = igb_update_itr(qv.tx_latency, ring.tx_total_packets,
+                                           ring.tx_total_bytes)
+            ring.tx_total_bytes = ring.tx_total_packets = 0
+        qv.rx_latency = igb_update_itr(qv.rx_latency, qv.rx_total_packets, qv.rx_total_bytes)
+        qv.rx_total_bytes = qv.rx_total_packets = 0
+        current = max(qv.rx_latency, qv.tx_latency)
+        if current == LOWEST_LATENCY and qv.itr_setting == 3:
+            current = LOW_LATENCY
+        new_itr = (IGB_70K_ITR, IGB_20K_ITR, IGB_4K_ITR)[current]
+    if new_itr != qv.itr_val:
+        if new_itr > qv.itr_val:
+            new_itr = max(new_itr * qv.itr_val // (new_itr + (qv.itr_val >> 2)), new_itr)
+        qv.itr_val = new_itr
+        qv.set_itr = True

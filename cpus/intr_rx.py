@@ -35,8 +35,9 @@ class IntrRx:
         self.costs = drv.costs
 
     def e1000_intr(self, qv):
-        """The handler: a generator of steps run with interrupts off."""
-        yield self.drv.write_itr(qv)
+        """The handler: a generator of steps run with interrupts off (reading ICR first
+        where the interrupt is MSI or INTx)."""
+        yield self.drv.icr_read_ns + self.drv.write_itr(qv)
         for _ in range(E1000_MAX_INTR):
             rx = yield from self.e1000_clean_rx_irq(qv)
             tx = False

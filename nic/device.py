@@ -47,10 +47,15 @@ def queues_paired(model: dict, rss_queues: int) -> bool:
     raise ValueError(f"device model {model['name']}: unknown queue_pairs rule {rule!r}")
 
 
-def vector_layout(model: dict, ifname: str, rss_queues: int) -> list[Vector]:
+def vector_layout(model: dict, ifname: str, rss_queues: int,
+                  int_mode: str = "msix") -> list[Vector]:
     """igb_alloc_q_vectors + igb_request_msix: vector 0 is the "other" cause named after the
     interface; paired queues share `<if>-TxRx-<i>`; unpaired, RX vectors come first. A model
-    may name its vectors otherwise (`vector_names`, e.g. ice's "ice-<if>-TxRx-<i>")."""
+    may name its vectors otherwise (`vector_names`, e.g. ice's "ice-<if>-TxRx-<i>").
+    Without MSI-X (igb_set_interrupt_capability's msi_only) one queue pair and one vector,
+    requested under the interface's name, take every cause."""
+    if int_mode != "msix":
+        return [Vector(0, ifname, (0,), (0,))]
     names = model.get("vector_names", {})
     pci = model.get("pci_address", "")
     vecs = [Vector(0, names.get("misc", "{ifname}").format(ifname=ifname, pci=pci), (), ())]
