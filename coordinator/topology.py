@@ -108,13 +108,14 @@ def assign_vectors(r: dict) -> list[dict]:
             # 6.6's per-device MSI domains: the chip is named after the PCI function, and
             # hwirq is the MSI-X table index (devices-probe-kernels.md §3.3)
             fn = pci_function(nic["_model"]["pci_requester_id"] + p)
-            irq, chip, hwirq, flow = {
-                "msix": (FIRST_IRQ + g, f"IR-PCI-MSIX-{fn}", v.entry, "edge"),
-                # MSI: one message, hwirq 0 in the device's domain
-                "msi": (FIRST_IRQ + g, f"IR-PCI-MSI-{fn}", 0, "edge"),
-                # INTx: the IO-APIC pin its line is routed to, level-triggered (fasteoi)
-                "legacy": (nic["_model"]["intx_gsi"], "IR-IO-APIC",
-                           nic["_model"]["intx_gsi"], "fasteoi")}[nic["int_mode"]]
+            mode = nic["int_mode"]
+            if mode == "msix":
+                irq, chip, hwirq, flow = FIRST_IRQ + g, f"IR-PCI-MSIX-{fn}", v.entry, "edge"
+            elif mode == "msi":           # one message, hwirq 0 in the device's domain
+                irq, chip, hwirq, flow = FIRST_IRQ + g, f"IR-PCI-MSI-{fn}", 0, "edge"
+            else:       # INTx: the IO-APIC pin its line is routed to, level (fasteoi)
+                gsi = nic["_model"]["intx_gsi"]
+                irq, chip, hwirq, flow = gsi, "IR-IO-APIC", gsi, "fasteoi"
             out.append({"entry": g, "name": v.name, "irq": irq, "port": p,
                         "chip": chip, "hwirq": hwirq, "flow": flow,
                         "rx_queues": [p * nq + q for q in v.rx_queues],
