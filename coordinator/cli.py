@@ -447,9 +447,13 @@ def _sweep(args) -> int:
         vary = parse_vary(args.vary)
         raw = load_file(args.file)
         sets = _sets(args)
-        validate(apply_sets(raw, sets), _base_dir(args.file))
+        base = validate(apply_sets(raw, sets), _base_dir(args.file))
         pts = grid(vary)
         check_points(raw, sets, pts, _base_dir(args.file))
+        if args.scheduler is not None and base["_profile_path"] and \
+                any(k == "profile" for k, _ in vary):
+            raise SweepError("--vary profile with a profile file runs here only: a "
+                             "cluster's workers get the experiment and one profile file")
     except (ConfigError, SweepError) as e:
         print(f"softnet: config error: {e}", file=sys.stderr)
         return EXIT_INPUT
@@ -457,7 +461,7 @@ def _sweep(args) -> int:
     if args.scheduler is not None:
         from .cluster import ClusterError, ClusterRunner     # only for a Dask cluster
         try:
-            runner = ClusterRunner(args.scheduler, args.file)
+            runner = ClusterRunner(args.scheduler, args.file, base["_profile_bytes"])
         except ClusterError as e:
             print(f"softnet: {e}", file=sys.stderr)
             return EXIT_INPUT

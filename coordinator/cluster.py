@@ -35,7 +35,7 @@ def _point_dir(token: str) -> str:
 
 
 def remote_point(file_text: str | None, sets: list[str], mode: str,
-                 token: str) -> tuple[int, str, bytes]:
+                 token: str, profile: bytes | None = None) -> tuple[int, str, bytes]:
     """On a worker: run one point; (exit status, its stderr, its run directory as tar.gz).
     The run gets a session of its own and leaves its pid under `token`, so `stop_points`
     can end it (and its LP processes) when the sweep is stopped."""
@@ -47,6 +47,10 @@ def remote_point(file_text: str | None, sets: list[str], mode: str,
             path = os.path.join(d, "experiment.toml")
             with open(path, "w") as f:
                 f.write(file_text)
+        if profile is not None:               # the experiment's own cost profile file
+            with open(os.path.join(d, "profile.toml"), "wb") as f:
+                f.write(profile)
+            sets = [*sets, 'profile="profile.toml"']
         out = os.path.join(d, "run")
         p = subprocess.Popen(point_argv(path, sets, out, mode), stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -95,7 +99,7 @@ def _probe(address: str) -> None:
 class ClusterRunner:
     """Runs points on the cluster behind `address`; one call per point, from any thread."""
 
-    def __init__(self, address: str, file: str | None) -> None:
+    def __init__(self, address: str, file: str | None, profile: bytes | None = None) -> None:
         try:
             from dask.distributed import Client
         except ImportError:
@@ -110,6 +114,7 @@ class ClusterRunner:
         if file is not None:
             with open(file) as f:
                 self.file_text = f.read()
+        self.profile = profile            # a profile file's bytes, written beside it
         self.futures: dict = {}           # unfinished point -> its token
 
     def threads(self) -> int:
@@ -117,7 +122,8 @@ class ClusterRunner:
 
     def run(self, sets: list[str], mode: str, dest: str) -> tuple[int, str]:
         token = secrets.token_hex(8)
-        fut = self.client.submit(remote_point, self.file_text, sets, mode, token, pure=False)
+        fut = self.client.submit(remote_point, self.file_text, sets, mode, token,
+                                 self.profile, pure=False)
         self.futures[fut] = token
         try:
             code, err, data = fut.result()

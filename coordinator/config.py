@@ -166,7 +166,10 @@ def load_file(path: str | None, what: str = "an experiment file") -> dict:
     with the file's name and the reason, never read blindly."""
     if path is None:
         return tomllib.loads(default_experiment_text())
-    data = _read_regular(path, what)
+    return _parse(_read_regular(path, what), path, what)
+
+
+def _parse(data: bytes, path: str, what: str) -> dict:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -530,9 +533,8 @@ def validate(raw: dict, base_dir: str | None = None) -> dict:
     if type(hz) is not int or hz not in HZ_VALUES:
         _fail("hz", hz, f"CONFIG_HZ must be one of {', '.join(map(str, HZ_VALUES))} (an "
               "integer)")
-    r["profile"], r["_profile_path"], r["_profile"] = _profile(raw.get("profile",
-                                                                       DEFAULT_PROFILE),
-                                                               base_dir)
+    (r["profile"], r["_profile_path"], r["_profile_bytes"],
+     r["_profile"]) = _profile(raw.get("profile", DEFAULT_PROFILE), base_dir)
 
     nic_raw = raw.get("nic", {})
     r["nic"] = nic = _validate_nic(nic_raw, ncpus)
@@ -770,15 +772,17 @@ def _validate_fq_codel(f, nic: dict, qdisc: str) -> None:
                         "drop_batch": out["drop_batch"]}
 
 
-def _profile(given, base_dir: str | None) -> tuple[str, str | None, dict]:
-    """(name, file path or None, the checked profile): a shipped profile by name, or a
-    user's profile file (a name ending in .toml, relative to the experiment file), held
-    to the same checks."""
+def _profile(given, base_dir: str | None) -> tuple[str, str | None, bytes | None, dict]:
+    """(as given, file path or None, the file's bytes or None, the checked profile): a
+    shipped profile by name, or a user's profile file (a name ending in .toml, relative
+    to the experiment file), held to the same checks. The bytes are what the run costs
+    with: the run directory keeps them."""
     if isinstance(given, str) and given.endswith(".toml"):
         path = os.path.join(base_dir or os.getcwd(), given)
-        raw = load_file(path, "a cost profile file")
+        data = _read_regular(path, "a cost profile file")
+        raw = _parse(data, path, "a cost profile file")
         try:
-            return given, os.path.abspath(path), check_profile(raw, given)
+            return given, os.path.abspath(path), data, check_profile(raw, given)
         except ProfileError as e:
             _fail("profile", given, str(e))
     # a shipped profile by name: never a path (load_profile would follow '..' or '/')
@@ -786,7 +790,7 @@ def _profile(given, base_dir: str | None) -> tuple[str, str | None, dict]:
                    f"{', '.join(available_profiles())}, or a profile file of your own "
                    "(its name ending in .toml, relative to the experiment file)")
     try:
-        return name, None, load_profile(name)
+        return name, None, None, load_profile(name)
     except ProfileError as e:
         _fail("profile", name, str(e))
 

@@ -208,7 +208,8 @@ def assemble(r: dict, plan, results: dict) -> dict:
 
     summary = {
         "seed": r["seed"], "duration_ns": duration, "cpus": ncpus, "kernel": r["kernel"],
-        "profile": r["profile"], "nic": r["nic"]["model"],
+        # the profile's own name (a file's `name`): the same when config.toml reruns it
+        "profile": r["_profile"]["name"], "nic": r["nic"]["model"],
         # 0: exact conservative synchronisation; else cross-CPU deliveries were rounded
         # up to this many ns (design §3, relaxed mode)
         "quantum_ns": r["quantum_ns"],

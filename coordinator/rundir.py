@@ -213,8 +213,9 @@ def _write_all(tmp: str, r: dict, assembled: dict, engine_info: dict) -> None:
         f.write("softnet run directory: `softnet run --force` may replace it\n")
     with open(os.path.join(tmp, "config.toml"), "wb") as f:
         tomli_w.dump(user_view(r), f)
-    if r["_profile_path"]:                  # a user's profile: config.toml names this copy
-        shutil.copyfile(r["_profile_path"], os.path.join(tmp, "profile.toml"))
+    if r["_profile_bytes"] is not None:     # a user's profile: config.toml names this copy
+        with open(os.path.join(tmp, "profile.toml"), "wb") as f:
+            f.write(r["_profile_bytes"])
     with open(os.path.join(tmp, "summary.json"), "w") as f:
         json.dump(assembled["summary"], f, indent=2, sort_keys=False)
         f.write("\n")

@@ -48,10 +48,18 @@ def check_profile(raw: dict, name: str) -> dict:
     """The profile as a plain dict {costs: {step: ns}, links: {link: ns}, ...}, checked:
     every step present, a whole number of ns ≥ 0, and a source that the file lists. A
     user's profile file is held to the same."""
+    unknown = sorted(set(raw) - {"name", "description", "clock_ghz", "sources", "costs",
+                                 "links"})
+    if unknown:
+        raise ProfileError(f"profile {name}: {unknown[0]} is not part of a profile (it has "
+                           "name, description, clock_ghz, [sources], [costs], [links])")
     sources = raw.get("sources", {})
-    if not isinstance(sources, dict) or not sources:
-        raise ProfileError(f"profile {name}: needs a [sources] table naming what each "
-                           "figure comes from")
+    if not isinstance(sources, dict) or not sources or \
+            not all(isinstance(v, str) for v in sources.values()):
+        raise ProfileError(f"profile {name}: needs a [sources] table naming, as text, what "
+                           "each figure comes from")
+    if not isinstance(raw.get("name", name), str):
+        raise ProfileError(f"profile {name}: name must be a string")
     out = {"name": raw.get("name", name), "costs": {}, "links": {}}
     for section, keys in (("costs", COST_KEYS), ("links", LINK_KEYS)):
         table = raw.get(section, {})

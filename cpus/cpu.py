@@ -69,6 +69,11 @@ class Cpu:
     def jiffies(self) -> int:
         return self.now // self.jiffy_ns
 
+    def in_interrupt(self) -> bool:
+        """in_interrupt(): serving softirqs or in a hard IRQ's handler (where a raised
+        softirq runs at irq exit, and ksoftirqd is not woken)."""
+        return self.in_softirq or self.hardirq_gen is not None
+
     def is_idle(self) -> bool:
         return (not self.softirq_frames and self.sched.current is None and not self.irq_queue
                 and self.hardirq_gen is None)
@@ -162,10 +167,12 @@ class Cpu:
             if type(res) is not int:
                 cost = costs.irq_entry_exit
                 self.hardirq_gen = res
+                name = "common_interrupt"     # the entry; the handler's steps follow
             else:
                 cost = costs.irq_entry_exit + res
+                name = handler.__name__
             if self.tracer is not None:
-                self.tracer.leaf("hardirq", handler.__name__, self.now, self.now + cost,
+                self.tracer.leaf("hardirq", name, self.now, self.now + cost,
                                  {"irq": counter})
             self.now += cost
             self.acct[ACCT_HARDIRQ] += cost

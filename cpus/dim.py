@@ -48,7 +48,7 @@ class Dim:
 
     __slots__ = ("state", "prev_stats", "start_sample", "profile_ix", "tune_state",
                  "steps_right", "steps_left", "tired", "decisions", "changes", "queued_at",
-                 "applied", "wait_total", "wait_max")
+                 "applied", "wait_total", "wait_max", "work_pending")
 
     def __init__(self, profile_ix: int) -> None:
         self.state = DIM_START_MEASURE
@@ -62,8 +62,10 @@ class Dim:
         self.queued_at = 0                # when the driver's work was queued
         self.applied = 0                  # … run, and how long each waited for its kworker
         self.wait_total = self.wait_max = 0
+        self.work_pending = False         # WORK_STRUCT_PENDING of dim->work
 
     def work_ran(self, now: int) -> None:
+        self.work_pending = False
         wait = now - self.queued_at
         self.applied += 1
         self.wait_total += wait

@@ -103,11 +103,18 @@ class IceDriver(IgbDriver):
             ring = qv.txq.ring
             if self._net_dim(qv.tx_dim, DimSample(now, ring.packets, ring.bytes,
                                                   qv.total_events)):
-                self.cpu.queue_work(self.ice_tx_dim_work(qv))
+                self._schedule_work(qv.tx_dim, self.ice_tx_dim_work(qv))
         if qv.dim is not None:
             if self._net_dim(qv.dim, DimSample(now, qv.ring_packets, qv.ring_bytes,
                                                qv.total_events)):
-                self.cpu.queue_work(self.ice_rx_dim_work(qv))
+                self._schedule_work(qv.dim, self.ice_rx_dim_work(qv))
+
+    def _schedule_work(self, dim, work) -> None:
+        """schedule_work(&dim->work): nothing if it is still pending (a stale measurement
+        restarted meanwhile may decide again before the kworker ran)."""
+        if not dim.work_pending:
+            dim.work_pending = True
+            self.cpu.queue_work(work)
 
     def ice_rx_dim_work(self, qv: QVector):
         """The profile as it stands when the work runs, written to ITR0."""

@@ -59,7 +59,7 @@ class IntrRx:
         stack = self.stack
         write = qv.rx_buffer_write or INF
         per_packet = c.igb_clean_rx_packet
-        packets = nbytes = 0
+        packets = 0
         cleaned_count = ring.desc_unused()
         while True:
             if cleaned_count >= write:
@@ -71,14 +71,15 @@ class IntrRx:
                 break
             cleaned_count += 1
             packets += 1
-            nbytes += skb.len
+            # the ring's counters as each frame goes (the clean has no limit: a run may
+            # end inside it)
+            qv.ring_packets += 1
+            qv.ring_bytes += skb.len
+            qv.rx_total_packets += 1
+            qv.rx_total_bytes += skb.len
             skb.t_poll = cpu.now
             stack.held += 1
             yield per_packet + stack.netif_rx(skb, cpu.now + per_packet)
-        qv.ring_packets += packets
-        qv.ring_bytes += nbytes
-        qv.rx_total_packets += packets
-        qv.rx_total_bytes += nbytes
         if cleaned_count:
             ring.alloc_rx_buffers(cleaned_count, cpu.now)
             yield c.igb_alloc_rx_buffer * cleaned_count

@@ -819,7 +819,7 @@ class Tx:
             return
         txq.scheduled = True
         self.output_queue.append(txq)
-        self.cpu.raise_softirq_irqoff(NET_TX_SOFTIRQ, self.cpu.in_softirq)
+        self.cpu.raise_softirq_irqoff(NET_TX_SOFTIRQ, self.cpu.in_interrupt())
 
     def _schedule_run(self, txq: TxQueue, cpu: int, t: int) -> None:
         """CPU `cpu`'s NET_TX runs the queue at `t` (this CPU's own: its output_queue)."""
