@@ -13,7 +13,7 @@ import ipaddress
 
 from softnet.engine.histogram import merge, percentiles
 
-from . import procfs
+from . import probe, procfs
 from .ftrace import ftrace_files
 from .series import series_files
 from .trace import trace_files
@@ -210,6 +210,8 @@ def assemble(r: dict, plan, results: dict) -> dict:
         "seed": r["seed"], "duration_ns": duration, "cpus": ncpus, "kernel": r["kernel"],
         # the profile's own name (a file's `name`): the same when config.toml reruns it
         "profile": r["_profile"]["name"], "nic": r["nic"]["model"],
+        # the probe chain the run performed at start-up, step by step (coordinator/probe.py)
+        "probe": probe.probe(r, plan.vectors),
         # 0: exact conservative synchronisation; else cross-CPU deliveries were rounded
         # up to this many ns (design §3, relaxed mode)
         "quantum_ns": r["quantum_ns"],
@@ -301,6 +303,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
         "proc/net/softnet_stat": procfs.softnet_stat(softnet),
         "proc/softirqs": procfs.softirqs([c["softirqs"] for c in cpus]),
         "proc/interrupts": procfs.interrupts(ncpus, plan.vectors, irq_counts),
+        "dmesg.txt": probe.dmesg(r, plan.vectors),
         "proc/net/snmp": procfs.snmp(snmp_ip, snmp_udp, snmp_tcp,
                                      r["sysctl"]["net.ipv4.ip_forward"] == 1),
         "proc/net/dev": procfs.net_dev([("lo", {})] + [(pp["name"], pp["eth"])

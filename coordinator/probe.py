@@ -1,0 +1,74 @@
+"""The probe chain as a run performs it at start-up (devices-probe-kernels.md §3; seed 004):
+PCI enumeration finds each function, the driver is matched by its id table, its probe()
+does the software init and settles the interrupt capability (MSI-X, else MSI, else legacy
+INTx: `nic.int_mode`), register_netdev names the interface, and open requests each
+vector's IRQ with the handler of that mode and enables NAPI. The outcome — the vectors,
+their IRQs, chips and handlers — is the plan's (`topology.assign_vectors`); this module
+reports it: `probe` for summary.json, step by step, and `dmesg` for the lines those
+drivers print (as `dmesg -t` shows them, without timestamps).
+
+May import: the standard library and this package's pcap (the host's MAC address).
+"""
+
+from __future__ import annotations
+
+from .pcap import host_mac
+
+
+def _handler(drv: dict, mode: str, vector: dict) -> str:
+    """request_irq's handler for this vector: the queue vectors' and the "other" one's
+    under MSI-X, else the one handler of the mode."""
+    if mode != "msix":
+        return drv["handler"][mode]
+    return drv["handler"]["other" if not (vector["rx_queues"] or vector["tx_queues"])
+                          else "msix"]
+
+
+def probe(r: dict, vectors: list[dict]) -> list[dict]:
+    """One entry per PCI function: what each step of the chain did."""
+    nic = r["nic"]
+    model = nic["_model"]
+    drv = model["probe"]
+    mode = nic["int_mode"]
+    out = []
+    for p, ifname in enumerate(nic.get("port_names", [nic["ifname"]])):
+        vecs = [v for v in vectors if v["port"] == p]
+        nq = nic["combined"]
+        out.append({"steps": [
+            {"step": "pci_enumeration", "pci": _function(model, p), "id": model["pci_id"]},
+            {"step": "driver_match", "driver": model["driver"], "id_table": drv["id_table"]},
+            {"step": drv["probe"]},
+            {"step": drv["sw_init"], "rx_queues": nq, "tx_queues": nq},
+            {"step": drv["interrupt_scheme"], "int_mode": mode, "vectors": len(vecs)},
+            {"step": "register_netdev", "name": ifname},
+            {"step": drv["open"]},
+            {"step": drv["request_irq"], "irqs": [
+                {"irq": v["irq"], "name": v["name"], "handler": _handler(drv, mode, v)}
+                for v in vecs]},
+            {"step": "napi_enable", "napi": sum(1 for v in vecs
+                                                if v["rx_queues"] or v["tx_queues"])},
+        ]})
+    return out
+
+
+def _function(model: dict, port: int) -> str:
+    rid = model["pci_requester_id"] + port
+    return f"0000:{rid >> 8:02x}:{(rid & 0xFF) >> 3:02x}.{rid & 7}"
+
+
+def dmesg(r: dict, vectors: list[dict]) -> str:
+    """The lines the driver prints from module init to the end of probe, per function."""
+    nic = r["nic"]
+    model = nic["_model"]
+    drv = model["probe"]
+    name = model["driver"]
+    lines = [f"{name}: {line}" for line in drv["banner"]]          # pr_info at module init
+    mode_name = {"msix": "MSI-X", "msi": "MSI", "legacy": "legacy"}[nic["int_mode"]]
+    for p, ifname in enumerate(nic.get("port_names", [nic["ifname"]])):
+        fn = _function(model, p)
+        mac = ":".join(f"{b:02x}" for b in host_mac(p))
+        nq = nic["combined"]
+        for line in drv["probe_lines"]:
+            lines.append(f"{name} {fn}: " + line.format(
+                ifname=ifname, mac=mac, mode=mode_name, rxq=nq, txq=nq))
+    return "".join(f"{line}\n" for line in lines)
