@@ -63,6 +63,9 @@ class FakeCpu:
     def jiffies(self):
         return self.now // 1_000_000
 
+    def in_interrupt(self):
+        return self.in_softirq
+
     def raise_softirq_irqoff(self, nr, in_interrupt):
         self.raised.append(nr)
 
