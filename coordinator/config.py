@@ -874,8 +874,11 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
         usecs = _int("nic.rx_usecs", n.get("rx_usecs", model["itr_setting_default"]), 0,
                      10000)
         if usecs == 2 or 3 < usecs < 10:
-            _fail("nic.rx_usecs", usecs, "igb accepts 0 (off), 1 (dynamic), 3 (dynamic "
-                  "conservative) or 10-10000 µs")
+            # e1000e's 4 is its simplified mode, set from the watchdog: not modelled
+            _fail("nic.rx_usecs", usecs, f"{model['driver']} accepts 0 (off), 1 (dynamic), "
+                  "3 (dynamic conservative) or 10-10000 µs"
+                  + (" (4, the simplified mode, is not modelled)"
+                     if model.get("itr") == "e1000e" else ""))
     out["rx_usecs"] = usecs
     out["rx_pause"] = _bool("nic.rx_pause", n.get("rx_pause", False), "true or false "
                             "(ethtool -A eth0 rx on|off)")

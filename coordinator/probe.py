@@ -16,12 +16,17 @@ from .pcap import host_mac
 
 
 def _handler(drv: dict, mode: str, vector: dict) -> str:
-    """request_irq's handler for this vector: the queue vectors' and the "other" one's
-    under MSI-X, else the one handler of the mode."""
+    """request_irq's handler for this vector: under MSI-X the "other" one's, a queue
+    vector's (or, where the driver has one for each, an RX or a TX vector's), else the one
+    handler of the mode."""
+    h = drv["handler"]
     if mode != "msix":
-        return drv["handler"][mode]
-    return drv["handler"]["other" if not (vector["rx_queues"] or vector["tx_queues"])
-                          else "msix"]
+        return h[mode]
+    if not (vector["rx_queues"] or vector["tx_queues"]):
+        return h["other"]
+    if "msix" in h:
+        return h["msix"]
+    return h["rx"] if vector["rx_queues"] else h["tx"]
 
 
 def probe(r: dict, vectors: list[dict]) -> list[dict]:
@@ -68,7 +73,12 @@ def dmesg(r: dict, vectors: list[dict]) -> str:
         fn = _function(model, p)
         mac = ":".join(f"{b:02x}" for b in host_mac(p))
         nq = nic["combined"]
-        for line in drv["probe_lines"]:
-            lines.append(f"{name} {fn}: " + line.format(
-                ifname=ifname, mac=mac, mode=mode_name, rxq=nq, txq=nq))
+        mine = list(drv["probe_lines"])
+        if "int_mode_line" in drv and nic["int_mode"] != model["int_modes"][0]:
+            # a module parameter that forces the mode says so after the ITR's line
+            mine.insert(1, drv["int_mode_line"])
+        for line in mine:
+            lines.append(f"{name} " + line.format(
+                fn=fn, ifname=ifname, mac=mac, mode=mode_name, rxq=nq, txq=nq,
+                int_mode_value=drv.get("int_mode_values", {}).get(nic["int_mode"])))
     return "".join(f"{line}\n" for line in lines)

@@ -336,9 +336,13 @@ def assemble(r: dict, plan, results: dict) -> dict:
         files[f"tc_qdisc{sfx}.txt"] = procfs.tc_qdisc(
             [pp["txqs"].get(q, {}).get("qdisc") for q in range(nq)],
             r["sysctl"]["net.core.default_qdisc"], r["nic"].get("_fq_codel"))
+        driver = r["nic"]["_model"]["driver"]
         files[f"ethtool_S{sfx}.txt"] = procfs.ethtool_s(
             ice_ethtool_stats(nq, pp["nic"], pp["queues"], pp["ring"], pp["eth"])
-            if r["nic"]["_model"]["driver"] == "ice" else
+            if driver == "ice" else
+            e1000e_ethtool_stats(pp["nic"], pp["eth"], pp["rnbc"], pp["mpc_bytes"],
+                                 pp["txqs"])
+            if driver == "e1000e" else
             igb_ethtool_stats(nq, pp["nic"], pp["queues"], pp["ring"], pp["eth"], pp["rnbc"],
                               pp["mpc_bytes"], pp["txqs"]))
     files.update(series_files(r, results))
@@ -565,6 +569,33 @@ def igb_ethtool_stats(nq: int, nic: dict, queues: dict, ring: dict, eth: dict,
                 (f"rx_queue_{q}_drops", hw.get("rqdpc", 0)),
                 (f"rx_queue_{q}_csum_err", 0), (f"rx_queue_{q}_alloc_failed", 0)]
     return out
+
+
+def e1000e_ethtool_stats(nic: dict, eth: dict, rnbc: int, mpc_bytes: int,
+                         txqs: dict) -> list[tuple[str, int]]:
+    """`ethtool -S` for e1000e in its own order (devices-probe-kernels.md §1.5, 6.6's 53
+    names; no per-queue statistics): the MAC's counters as igb's, tx_restart_queue from
+    the one TX ring."""
+    ntx = nic.get("tx") or {}
+    vals = {"rx_packets": nic["gprc"] - eth["rx_missed_errors"],
+            "rx_bytes": nic["gorc"] - mpc_bytes,
+            "tx_packets": ntx.get("frames", 0), "tx_bytes": ntx.get("bytes", 0),
+            "rx_no_buffer_count": rnbc, "rx_missed_errors": eth["rx_missed_errors"],
+            "rx_fifo_errors": eth["rx_fifo_errors"],
+            "tx_restart_queue": sum(t.get("restart", 0) for t in txqs.values())}
+    names = ("rx_packets tx_packets rx_bytes tx_bytes rx_broadcast tx_broadcast rx_multicast "
+             "tx_multicast rx_errors tx_errors tx_dropped multicast collisions "
+             "rx_length_errors rx_over_errors rx_crc_errors rx_frame_errors "
+             "rx_no_buffer_count rx_missed_errors tx_aborted_errors tx_carrier_errors "
+             "tx_fifo_errors tx_heartbeat_errors tx_window_errors tx_abort_late_coll "
+             "tx_deferred_ok tx_single_coll_ok tx_multi_coll_ok tx_timeout_count "
+             "tx_restart_queue rx_long_length_errors rx_short_length_errors rx_align_errors "
+             "tx_tcp_seg_good tx_tcp_seg_failed rx_flow_control_xon rx_flow_control_xoff "
+             "tx_flow_control_xon tx_flow_control_xoff rx_csum_offload_good "
+             "rx_csum_offload_errors rx_header_split alloc_rx_buff_failed tx_smbus rx_smbus "
+             "dropped_smbus rx_dma_failed tx_dma_failed rx_hwtstamp_cleared uncorr_ecc_errors "
+             "corr_ecc_errors tx_hwtstamp_timeouts tx_hwtstamp_skipped").split()
+    return [(n, vals.get(n, 0)) for n in names]
 
 
 def ice_ethtool_stats(nq: int, nic: dict, queues: dict, ring: dict,

@@ -6,7 +6,7 @@ wires them to the CPU LP (`cpus/lp.py`), which then only files records, advances
 out records and reports.
 
 The driver comes from the device's `driver` (its ops: the hard-IRQ handler and the NAPI
-poll): `cpus/igb.py` or `cpus/ice.py`; with `nic.napi = false` the handler is the
+poll): `cpus/igb.py`, `cpus/ice.py` or `cpus/e1000e.py`; with `nic.napi = false` the handler is the
 interrupt-driven one of `cpus/intr_rx.py` around that driver's ring work.
 
 May import: the standard library, `engine`, `nic` (rings, vectors) and this package.
@@ -23,6 +23,7 @@ from .arfs import Arfs
 from .backlog import Backlog
 from .capture import HostTap
 from .cpu import NET_RX_SOFTIRQ, NET_TX_SOFTIRQ
+from .e1000e import E1000eDriver, E1000eTx
 from .gro import GroFlow, GroList
 from .ice import IceDriver, IceTx
 from .igb import IgbDriver, QVector
@@ -41,9 +42,9 @@ from .txq_lines import TxqLines
 # the drivers modelled, by the name a device data file gives (`driver`): each instance
 # offers the hard-IRQ handler (`msix_ring`) and the NAPI poll (`poll`), as the kernel's
 # request_irq handler and napi_struct.poll
-DRIVERS = {"igb": IgbDriver, "ice": IceDriver}
+DRIVERS = {"igb": IgbDriver, "ice": IceDriver, "e1000e": E1000eDriver}
 # … and its transmit half (ndo_start_xmit and the TX clean)
-DRIVER_TX = {"igb": IgbTx, "ice": IceTx}
+DRIVER_TX = {"igb": IgbTx, "ice": IceTx, "e1000e": E1000eTx}
 
 
 def build(name: str, index: int, args: dict) -> CpuLP:
@@ -179,9 +180,7 @@ def _driver(lp: CpuLP, args: dict) -> None:
     txd = DRIVER_TX[name](lp.tx)             # attaches itself: lp.tx.drv
     lp.driver = DRIVERS[name](lp.cpu, lp.sd, lp.stack, lp._rearm, txd)
     lp.driver.icr_read_ns = dev["icr_read_ns"] if dev["int_mode"] != "msix" else 0
-    # with NAPI the handler schedules the poll; without, it does the work (cpus/intr_rx.py)
-    lp.irq_handler = (lp.driver.irq_handler(dev["int_mode"]) if dev["napi"]
-                      else IntrRx(lp.driver).e1000_intr)
+    intr = None if dev["napi"] else IntrRx(lp.driver)
     if lp.cpu.tracer is not None:            # a trace names the driver's functions its way
         lp.cpu.tracer.names.update(lp.driver.function_names)
     flow_len = [f["len"] for f in args["flows"]]
@@ -198,11 +197,15 @@ def _driver(lp: CpuLP, args: dict) -> None:
             lp.rings[q] = ring
         qv = QVector(vec, ring, v["itr_setting"], dev["start_itr"], dev["gigabit"],
                      dev["rx_buffer_write"])
-        qv.single = dev["int_mode"] != "msix"
         for q in v.get("tx_queues", ()):
             qv.txq = lp.txqs[q]
             qv.tx_work_limit = txa["work_limit"]
             lp.txq_vec[q] = vec
+        lp.driver.qv_init(qv, dev["int_mode"] == "msix")
+        # with NAPI the handler schedules the poll; without, it does the work
+        # (cpus/intr_rx.py)
+        lp.irq_handlers[vec] = (lp.driver.irq_handler(dev["int_mode"], qv) if intr is None
+                                else intr.e1000_intr)
         if dev["dim"] is not None:              # ice: its containers' moderation
             lp.driver.dim_init(qv, dev["dim"])
         qv.napi = NapiStruct(v["name"], dev["napi_weight"], lp.driver.poll, qv)

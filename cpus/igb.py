@@ -100,10 +100,15 @@ class IgbDriver:
         napi_schedule(self.cpu, self.sd, qv.napi)
         return cost
 
-    def irq_handler(self, int_mode: str):
-        """request_irq's handler for the interrupt capability the probe ended with."""
+    def irq_handler(self, int_mode: str, qv: QVector | None = None):
+        """request_irq's handler for the interrupt capability the probe ended with (the
+        same for every queue vector of igb's)."""
         return {"msix": self.msix_ring, "msi": self.igb_intr_msi,
                 "legacy": self.igb_intr}[int_mode]
+
+    def qv_init(self, qv: QVector, msix: bool) -> None:
+        """What the driver sets on a vector at open beyond igb's defaults (none here)."""
+        qv.single = not msix
 
     def igb_write_itr(self, qv: QVector) -> int:
         """The new EITR value the last re-arm computed, written as the handler starts."""

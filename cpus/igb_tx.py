@@ -37,6 +37,7 @@ class IgbTx:
     # ring free descriptors below which the queue stops after a packet (igb_maybe_stop_tx's
     # DESC_NEEDED); the clean wakes it at twice that (TX_WAKE_THRESHOLD)
     desc_needed = DESC_NEEDED
+    wake_threshold = 0               # a driver's own TX_WAKE_THRESHOLD; 0: twice the above
 
     def tx_descriptors(self, skb) -> tuple[int, int]:
         """(descriptors the packet takes, free descriptors the driver wants before it
@@ -144,7 +145,8 @@ class IgbTx:
                 txq.stack_xoff = False
                 if not txq.stopped():        # netif_schedule_queue: not if the ring is full
                     self.tx.netif_schedule(txq)
-        if packets and txq.drv_xoff and txq.ring.desc_unused() >= 2 * self.desc_needed:
+        if packets and txq.drv_xoff and txq.ring.desc_unused() >= (
+                self.wake_threshold or 2 * self.desc_needed):
             txq.drv_xoff = False                        # netif_wake_subqueue
             txq.ring.restart_queue += 1
             self.tx.netif_schedule(txq)

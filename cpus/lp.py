@@ -88,7 +88,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self.out_seq = 0
         # the components, built and wired by the host builder (cpus/host.py)
         self.stack = self.backlog = self.tx = self.driver = None
-        self.irq_handler = None             # request_irq's handler: the driver's, per its mode
+        self.irq_handlers: dict = {}        # vector -> request_irq's handler (driver, mode)
         self.rfs_writer = None
         self.rfs_replicas: list[str] = []
         self.cpu_lp: dict[int, str] = {}                # CPU -> LP name, and back
@@ -391,7 +391,7 @@ class CpuLP(CpuLookahead, LogicalProcess):
         for r in vec.rings:
             r.materialize(t)
         vec.fire(t)
-        self.cpu.raise_irq(self.irq_handler, self.qv_of[vec], vec.name, t)
+        self.cpu.raise_irq(self.irq_handlers[vec], self.qv_of[vec], vec.name, t)
 
     # -- sockets on other CPUs ------------------------------------------------------------
     def _remote_enqueue(self, t: int, sidx: int, skb: SkBuff) -> None:

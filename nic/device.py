@@ -58,7 +58,9 @@ def vector_layout(model: dict, ifname: str, rss_queues: int,
         return [Vector(0, ifname, (0,), (0,))]
     names = model.get("vector_names", {})
     pci = model.get("pci_address", "")
-    vecs = [Vector(0, names.get("misc", "{ifname}").format(ifname=ifname, pci=pci), (), ())]
+    misc = names.get("misc", "{ifname}").format(ifname=ifname, pci=pci)
+    last = model.get("misc_vector") == "last"      # e1000e: RxQ0, TxQ0, then "other"
+    vecs = [] if last else [Vector(0, misc, (), ())]
     if queues_paired(model, rss_queues):
         txrx = names.get("txrx", "{ifname}-TxRx-{q}")
         for q in range(rss_queues):
@@ -68,6 +70,8 @@ def vector_layout(model: dict, ifname: str, rss_queues: int,
             vecs.append(Vector(len(vecs), f"{ifname}-rx-{q}", (q,), ()))
         for q in range(rss_queues):
             vecs.append(Vector(len(vecs), f"{ifname}-tx-{q}", (), (q,)))
+    if last:
+        vecs.append(Vector(len(vecs), misc, (), ()))
     if len(vecs) > model["msix_entries"]:
         raise ValueError(f"{model['name']} has {model['msix_entries']} MSI-X entries; "
                          f"{rss_queues} queues need {len(vecs)}")
