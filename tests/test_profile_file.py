@@ -79,7 +79,7 @@ def test_a_profile_file_costs_every_step_and_reruns_from_the_run_directory(tmp_p
     assert 'profile = "profile.toml"' in (run / "config.toml").read_text()
     assert (run / "profile.toml").read_bytes() == (tmp_path / "profiles" /
                                                     "slow-cpu.toml").read_bytes()
-    again = run_inline(tmp_path / "again", file=str(run / "config.toml"))
+    run_inline(tmp_path / "again", file=str(run / "config.toml"))
     assert (tmp_path / "again" / "summary.json").read_bytes() == \
         (run / "summary.json").read_bytes()
     assert slow["profile"] == "slow-cpu"
