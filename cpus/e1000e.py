@@ -19,7 +19,7 @@ work) and napi.
 
 from __future__ import annotations
 
-from .igb import BULK_LATENCY, LOW_LATENCY, LOWEST_LATENCY, IgbDriver, QVector
+from .igb import LOW_LATENCY, LOWEST_LATENCY, IgbDriver, QVector, update_itr
 from .igb_tx import IgbTx
 from .napi import napi_schedule
 
@@ -30,31 +30,8 @@ def e1000e_itr_ns(itr: int) -> int:
 
 
 def e1000_update_itr(latency: int, packets: int, nbytes: int) -> int:
-    """One direction's latency range from what it moved since the interrupt (§1.3)."""
-    if packets == 0:
-        return latency
-    if latency == LOWEST_LATENCY:
-        if nbytes // packets > 8000:
-            return BULK_LATENCY
-        if packets < 5 and nbytes > 512:
-            return LOW_LATENCY
-    elif latency == LOW_LATENCY:
-        if nbytes > 10000:
-            if nbytes // packets > 8000 or packets < 10 or nbytes // packets > 1200:
-                return BULK_LATENCY
-            if packets > 35:
-                return LOWEST_LATENCY
-        elif nbytes // packets > 2000:
-            return BULK_LATENCY
-        elif packets <= 2 and nbytes < 512:
-            return LOWEST_LATENCY
-    elif latency == BULK_LATENCY:
-        if nbytes > 25000:
-            if packets > 35:
-                return LOW_LATENCY
-        elif nbytes < 6000:
-            return LOW_LATENCY
-    return latency
+    """igb's classifier but for leaving bulk below 6,000 bytes (§1.3)."""
+    return update_itr(latency, packets, nbytes, 6000)
 
 
 class E1000eDriver(IgbDriver):

@@ -240,8 +240,10 @@ def igb_update_ring_itr(qv: QVector) -> None:
         qv.txq.ring.tx_total_bytes = qv.txq.ring.tx_total_packets = 0
 
 
-def igb_update_itr(latency: int, packets: int, nbytes: int) -> int:
-    """One container's latency range from what it moved since the last interrupt."""
+def update_itr(latency: int, packets: int, nbytes: int, bulk_until: int) -> int:
+    """One container's latency range from what it moved since the last interrupt: the
+    e1000 family's classifier, whose bulk state is left below `bulk_until` bytes (igb
+    1,500, e1000e 6,000)."""
     if packets == 0:
         return latency
     if latency == LOWEST_LATENCY:
@@ -263,9 +265,13 @@ def igb_update_itr(latency: int, packets: int, nbytes: int) -> int:
         if nbytes > 25000:
             if packets > 35:
                 return LOW_LATENCY
-        elif nbytes < 1500:
+        elif nbytes < bulk_until:
             return LOW_LATENCY
     return latency
+
+
+def igb_update_itr(latency: int, packets: int, nbytes: int) -> int:
+    return update_itr(latency, packets, nbytes, 1500)
 
 
 def igb_set_itr(qv: QVector) -> None:
