@@ -870,6 +870,11 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
                      top, f"{model['driver']} (adaptive-rx off): {gran}-{top} µs; 0 (no "
                      "moderation) is not modelled")
         usecs -= usecs % gran
+    elif model.get("itr") == "ixgbe":
+        # ixgbe_set_coalesce: 0 off, 1 adaptive, else usecs up to IXGBE_MAX_EITR >> 2
+        top = model["itr_max_usecs"]
+        usecs = _int("nic.rx_usecs", n.get("rx_usecs", model["itr_setting_default"]), 0,
+                     top, f"ixgbe accepts 0 (off), 1 (adaptive) or 2-{top} µs")
     else:
         usecs = _int("nic.rx_usecs", n.get("rx_usecs", model["itr_setting_default"]), 0,
                      10000)

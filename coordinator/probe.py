@@ -80,5 +80,6 @@ def dmesg(r: dict, vectors: list[dict]) -> str:
         for line in mine:
             lines.append(f"{name} " + line.format(
                 fn=fn, ifname=ifname, mac=mac, mode=mode_name, rxq=nq, txq=nq,
+                multiqueue="Enabled" if nq > 1 else "Disabled",
                 int_mode_value=drv.get("int_mode_values", {}).get(nic["int_mode"])))
     return "".join(f"{line}\n" for line in lines)

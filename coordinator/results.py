@@ -343,6 +343,9 @@ def assemble(r: dict, plan, results: dict) -> dict:
             e1000e_ethtool_stats(pp["nic"], pp["eth"], pp["rnbc"], pp["mpc_bytes"],
                                  pp["txqs"])
             if driver == "e1000e" else
+            ixgbe_ethtool_stats(nq, pp["nic"], pp["queues"], pp["ring"], pp["eth"],
+                                pp["rnbc"], pp["mpc_bytes"], pp["txqs"])
+            if driver == "ixgbe" else
             igb_ethtool_stats(nq, pp["nic"], pp["queues"], pp["ring"], pp["eth"], pp["rnbc"],
                               pp["mpc_bytes"], pp["txqs"]))
     files.update(series_files(r, results))
@@ -596,6 +599,52 @@ def e1000e_ethtool_stats(nic: dict, eth: dict, rnbc: int, mpc_bytes: int,
              "dropped_smbus rx_dma_failed tx_dma_failed rx_hwtstamp_cleared uncorr_ecc_errors "
              "corr_ecc_errors tx_hwtstamp_timeouts tx_hwtstamp_skipped").split()
     return [(n, vals.get(n, 0)) for n in names]
+
+
+def ixgbe_ethtool_stats(nq: int, nic: dict, queues: dict, ring: dict, eth: dict,
+                        rnbc: int, mpc_bytes: int, txqs: dict) -> list[tuple[str, int]]:
+    """`ethtool -S` for ixgbe in its order (devices-probe-kernels.md §2.4, 6.6 without
+    FCoE): the netdev's and the MAC's counters, then tx and rx per-queue packets and bytes
+    for all 64 allocated queues (not only those in use), then the 8 packet buffers' PFC
+    counters. rx_no_dma_resources counts the queues' descriptor drops (QPRDC)."""
+    rdpc = sum(queues.get(q, {}).get("rqdpc", 0) for q in range(nq))
+    ntx = nic.get("tx") or {}
+    rx_pk = sum(ring.get(q, {}).get("packets", 0) for q in range(nq))
+    rx_by = sum(ring.get(q, {}).get("bytes", 0) for q in range(nq))
+    tx_pk = sum(t.get("packets", 0) for t in txqs.values())
+    tx_by = sum(t.get("bytes", 0) for t in txqs.values())
+    vals = {"rx_packets": rx_pk, "tx_packets": tx_pk, "rx_bytes": rx_by, "tx_bytes": tx_by,
+            "rx_pkts_nic": nic["gprc"] - eth["rx_missed_errors"],
+            "tx_pkts_nic": ntx.get("frames", 0),
+            "rx_bytes_nic": nic["gorc"] - mpc_bytes, "tx_bytes_nic": ntx.get("bytes", 0),
+            "rx_no_buffer_count": rnbc, "rx_missed_errors": eth["rx_missed_errors"],
+            "tx_restart_queue": sum(t.get("restart", 0) for t in txqs.values()),
+            "rx_no_dma_resources": rdpc}
+    names = ("rx_packets tx_packets rx_bytes tx_bytes rx_pkts_nic tx_pkts_nic rx_bytes_nic "
+             "tx_bytes_nic lsc_int tx_busy non_eop_descs rx_errors tx_errors rx_dropped "
+             "tx_dropped multicast broadcast rx_no_buffer_count collisions rx_over_errors "
+             "rx_crc_errors rx_frame_errors hw_rsc_aggregated hw_rsc_flushed fdir_match "
+             "fdir_miss fdir_overflow rx_fifo_errors rx_missed_errors tx_aborted_errors "
+             "tx_carrier_errors tx_fifo_errors tx_heartbeat_errors tx_timeout_count "
+             "tx_restart_queue rx_length_errors rx_long_length_errors rx_short_length_errors "
+             "tx_flow_control_xon rx_flow_control_xon tx_flow_control_xoff "
+             "rx_flow_control_xoff rx_csum_offload_errors alloc_rx_page alloc_rx_page_failed "
+             "alloc_rx_buff_failed rx_no_dma_resources os2bmc_rx_by_bmc os2bmc_tx_by_bmc "
+             "os2bmc_tx_by_host os2bmc_rx_by_host tx_hwtstamp_timeouts tx_hwtstamp_skipped "
+             "rx_hwtstamp_cleared tx_ipsec rx_ipsec").split()
+    out = [(n, vals.get(n, 0)) for n in names]
+    for q in range(64):                       # netdev->num_tx_queues, allocated
+        t = txqs.get(q, {})
+        out += [(f"tx_queue_{q}_packets", t.get("packets", 0)),
+                (f"tx_queue_{q}_bytes", t.get("bytes", 0))]
+    for q in range(64):
+        rs = ring.get(q, {})
+        out += [(f"rx_queue_{q}_packets", rs.get("packets", 0)),
+                (f"rx_queue_{q}_bytes", rs.get("bytes", 0))]
+    for d in ("tx", "rx"):
+        for j in range(8):                    # IXGBE_MAX_PACKET_BUFFERS
+            out += [(f"{d}_pb_{j}_pxon", 0), (f"{d}_pb_{j}_pxoff", 0)]
+    return out
 
 
 def ice_ethtool_stats(nq: int, nic: dict, queues: dict, ring: dict,

@@ -560,6 +560,8 @@ def plan(r: dict) -> Plan:
     itr = nic["rx_usecs"] if nic["rx_usecs"] <= 3 else nic["rx_usecs"] << 2
     if model.get("itr") == "fixed":    # ice, adaptive-rx off: rx_usecs in 0.25 µs units
         itr = nic["rx_usecs"] << 2
+    elif model.get("itr") == "ixgbe":  # q_vector->itr: usecs << 2; 1 adaptive, 0 off
+        itr = nic["rx_usecs"] if nic["rx_usecs"] <= 1 else nic["rx_usecs"] << 2
     elif model.get("itr") == "e1000e" and nic["rx_usecs"] > 3:
         # e1000_set_coalesce: interrupts/s, the low two bits being the mode bits
         itr = (1_000_000 // nic["rx_usecs"]) & ~3

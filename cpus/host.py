@@ -6,7 +6,7 @@ wires them to the CPU LP (`cpus/lp.py`), which then only files records, advances
 out records and reports.
 
 The driver comes from the device's `driver` (its ops: the hard-IRQ handler and the NAPI
-poll): `cpus/igb.py`, `cpus/ice.py` or `cpus/e1000e.py`; with `nic.napi = false` the handler is the
+poll): `cpus/igb.py`, `cpus/ice.py`, `cpus/e1000e.py` or `cpus/ixgbe.py`; with `nic.napi = false` the handler is the
 interrupt-driven one of `cpus/intr_rx.py` around that driver's ring work.
 
 May import: the standard library, `engine`, `nic` (rings, vectors) and this package.
@@ -28,6 +28,7 @@ from .gro import GroFlow, GroList
 from .ice import IceDriver, IceTx
 from .igb import IgbDriver, QVector
 from .igb_tx import IgbTx
+from .ixgbe import IxgbeDriver
 from .intr_rx import IntrRx
 from .lp import CpuLP
 from .napi import NapiStruct, net_rx_action
@@ -42,9 +43,9 @@ from .txq_lines import TxqLines
 # the drivers modelled, by the name a device data file gives (`driver`): each instance
 # offers the hard-IRQ handler (`msix_ring`) and the NAPI poll (`poll`), as the kernel's
 # request_irq handler and napi_struct.poll
-DRIVERS = {"igb": IgbDriver, "ice": IceDriver, "e1000e": E1000eDriver}
+DRIVERS = {"igb": IgbDriver, "ice": IceDriver, "e1000e": E1000eDriver, "ixgbe": IxgbeDriver}
 # … and its transmit half (ndo_start_xmit and the TX clean)
-DRIVER_TX = {"igb": IgbTx, "ice": IceTx, "e1000e": E1000eTx}
+DRIVER_TX = {"igb": IgbTx, "ice": IceTx, "e1000e": E1000eTx, "ixgbe": IgbTx}
 
 
 def build(name: str, index: int, args: dict) -> CpuLP:

@@ -27,7 +27,7 @@ class QVector:
                  "rx_total_bytes", "rx_total_packets", "gigabit", "ring_packets",
                  "ring_bytes", "rx_buffer_write", "txq", "tx_work_limit", "total_events",
                  "dim", "dim_itr", "dim_intrl", "tx_dim", "tx_dim_itr", "single",
-                 "rx_latency", "tx_latency")
+                 "rx_latency", "tx_latency", "rx_next", "tx_next")
 
     def __init__(self, vec, rx_ring, itr_setting: int, start_itr: int, gigabit: bool,
                  rx_buffer_write: int) -> None:
@@ -58,6 +58,7 @@ class QVector:
         # each container's latency range kept from one interrupt to the next
         self.single = False
         self.rx_latency = self.tx_latency = LOWEST_LATENCY
+        self.rx_next = self.tx_next = 0    # ixgbe: each container's next update (jiffies)
         vec.interval = eitr_ns(self.itr_val)
 
 

@@ -82,7 +82,9 @@ def default_reta(model: dict, nqueues: int) -> list[int]:
     size = model["reta_size"]
     if model["reta_layout"] == "blocks":           # igb_setup_mrqc
         return [j * nqueues // size for j in range(size)]
-    return [j % nqueues for j in range(size)]      # ethtool_rxfh_indir_default
+    # ethtool_rxfh_indir_default; ixgbe spreads over at most its RSS indices
+    n = min(nqueues, model.get("rss_indices_max", nqueues))
+    return [j % n for j in range(size)]
 
 
 def parse_indir(text: str, size: int, nqueues: int) -> list[int]:
