@@ -1135,7 +1135,9 @@ def _validate_affinity(irq: dict, nic: dict, ncpus: int) -> dict:
     given = _table("irq.smp_affinity", irq.get("smp_affinity", {}), "a table of IRQ "
                    "names and hex CPU masks, e.g. { \"eth0-rx-0\" = \"1\" }")
     ports = nic.get("port_names", [nic["ifname"]])
-    names = [v.name for pn in ports for v in vector_layout(nic["_model"], pn, nic["combined"])]
+    # the names of the vectors the probe ends with (one per port without MSI-X)
+    names = [v.name for pn in ports
+             for v in vector_layout(nic["_model"], pn, nic["combined"], nic["int_mode"])]
     out: dict[str, str] = {}
     aliased: list[str] = []
     checked = []
@@ -1148,7 +1150,8 @@ def _validate_affinity(irq: dict, nic: dict, ncpus: int) -> dict:
         if name in names:
             out[name] = canon
             continue
-        pair = _txrx_alias(name, ports, names)
+        pair = (_txrx_alias(name, ports, names)
+                if nic["_model"]["queue_pairs"] == "when_over_half" else None)
         if pair is None:
             _fail(key, mask, f"no such IRQ; {did_you_mean(name, names)}the NIC has: "
                   f"{', '.join(names)}")

@@ -48,10 +48,16 @@ def probe(r: dict, vectors: list[dict]) -> list[dict]:
             {"step": "register_netdev", "name": ifname},
             {"step": drv["open"]},
             {"step": drv["request_irq"], "irqs": [
-                {"irq": v["irq"], "name": v["name"], "handler": _handler(drv, mode, v)}
+                {"irq": v["irq"], "name": v["name"],
+                 # without NAPI every queue vector has the interrupt-driven handler
+                 "handler": _handler(drv, mode, v) if nic["napi"] or not (
+                     v["rx_queues"] or v["tx_queues"]) else "e1000_intr"}
                 for v in vecs]},
-            {"step": "napi_enable", "napi": sum(1 for v in vecs
-                                                if v["rx_queues"] or v["tx_queues"])},
+            # one NAPI per vector whose handler schedules it (e1000e's TX vector cleans
+            # in the hard IRQ; none without NAPI)
+            {"step": "napi_enable", "napi": sum(
+                1 for v in vecs if nic["napi"] and (v["rx_queues"] or (
+                    v["tx_queues"] and "tx" not in drv["handler"])))},
         ]})
     return out
 

@@ -4,7 +4,9 @@
 Under MSI-X the RX vector's handler, `e1000_intr_msix_rx`, writes a pending ITR and
 schedules the one NAPI; the TX vector's, `e1000_intr_msix_tx`, cleans the TX ring itself
 in hard-IRQ context (no NAPI, the whole ring) and re-arms. `e1000e_poll` then cleans RX
-only; under MSI (`e1000_intr_msi`) or INTx (`e1000_intr`, reading ICR to learn the
+only, and the RX vector's dynamic ITR here classifies RX alone (the kernel's also counts
+the TX totals the TX vector's handler left; they live with that vector, maybe on another
+CPU); under MSI (`e1000_intr_msi`) or INTx (`e1000_intr`, reading ICR to learn the
 interrupt is its own) one vector takes every cause and the poll cleans TX (the whole
 ring) before RX. The ITR is in interrupts/s, written as 1e9 / (itr × 256) in 256 ns
 units; in dynamic modes `e1000_set_itr` classifies what each direction moved since the
@@ -46,6 +48,10 @@ class E1000eDriver(IgbDriver):
         if qv.txq is not None:
             qv.tx_work_limit = qv.txq.ring.count
         qv.single = not msix
+        if qv.single and qv.itr_setting & 3:
+            # e1000_set_itr writes the one ITR from the poll, between interrupts: a bound
+            # may count on no more than the dynamic mode's highest rate
+            qv.vec.floor = e1000e_itr_ns(70000 if qv.itr_setting == 1 else 20000)
 
     def e1000_intr_msix_rx(self, qv: QVector) -> int:
         cost = self.e1000e_write_itr(qv)

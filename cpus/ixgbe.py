@@ -84,6 +84,10 @@ class IxgbeDriver(IgbDriver):
                                          | IXGBE_ITR_ADAPTIVE_LATENCY)
         qv.rx_next = qv.tx_next = 0
         qv.vec.interval = ixgbe_itr_ns(qv.itr_val)
+        if qv.itr_setting & 1:
+            # ixgbe_set_itr writes EITR from the poll, between interrupts: a bound may
+            # count on no less than the adaptive minimum
+            qv.vec.floor = ixgbe_itr_ns(IXGBE_ITR_ADAPTIVE_MIN_USECS << 2)
 
     def ixgbe_msix_clean_rings(self, qv: QVector) -> int:
         napi_schedule(self.cpu, self.sd, qv.napi)

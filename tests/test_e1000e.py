@@ -91,10 +91,41 @@ def test_ethtool_s_in_e1000e_order(tmp_path):
         - s["in_flight_by_place"]["nic_packet_buffer"]
 
 
-@pytest.mark.parametrize("mode", ["msix", "legacy"])
+@pytest.mark.parametrize("mode", ["msix", "msi", "legacy"])
 def test_identical_in_both_modes(tmp_path, mode):
-    f = config_file(tmp_path, mode, {**EXP, "nic": {"model": "82574l", "int_mode": mode}})
-    run_both_modes(tmp_path, "--duration", "2ms", file=f)
+    """With the interrupt on the CPU the sender is not on: the hard-IRQ TX clean hands
+    its sock_wfree and ring progress to the other CPU."""
+    cfg = {**EXP, "nic": {"model": "82574l", "int_mode": mode, "rx_usecs": 1},
+           "irq": {"smp_affinity": {"eth0-tx-0" if mode == "msix" else "eth0": "1"}}}
+    run_both_modes(tmp_path, "--duration", "2ms", file=config_file(tmp_path, mode, cfg))
+
+
+def test_the_ramp_to_more_interrupts_goes_in_quarter_steps():
+    """e1000_set_itr: min(itr + new / 4, new) on the way up, at once on the way down."""
+    from softnet.cpus.e1000e import E1000eDriver
+    from softnet.cpus.igb import QVector
+    from softnet.nic.msix import MsixVector
+    qv = QVector(MsixVector(0, "eth0", 65, 0), None, 1, 20000, True, 16)
+    qv.single = True
+    seen = []
+    for _ in range(4):
+        qv.rx_total_packets, qv.rx_total_bytes = 1, 64          # lowest latency
+        E1000eDriver.e1000_set_itr(None, qv)
+        seen.append(qv.itr_val)
+    assert seen == [37500, 55000, 70000, 70000]
+    assert qv.vec.interval == e1000e_itr_ns(70000)              # written at once
+    qv.rx_total_packets, qv.rx_total_bytes = 3, 4500            # low latency
+    E1000eDriver.e1000_set_itr(None, qv)
+    assert qv.itr_val == 20000
+
+
+def test_one_napi_and_interrupt_names_of_the_mode(tmp_path):
+    s, _ = _run(tmp_path, "napi")
+    assert s["probe"][0]["steps"][8]["napi"] == 1               # the TX vector has none
+    f = config_file(tmp_path, "aff", EXP)
+    assert "the NIC has: eth0" in refused('nic.int_mode="msi"', 'irq.smp_affinity."eth0-rx-0"="2"',
+                                          file=f)
+    assert "no such IRQ" in refused('irq.smp_affinity."eth0-TxRx-0"="2"', file=f)
 
 
 def test_refused(tmp_path):

@@ -54,7 +54,11 @@ EXTRA = {"rfs_migrate": ("rfs_migrate", ["--set", 'apps.0.migrate=[{ at = "1ms",
          "rps_both_ways_no_napi_quantum_10us": ("rps_both_ways", [
              "--set", "nic.napi=false", "--quantum", "10us"]),
          "router2_no_napi": ("router2", ["--set", 'nic.rps_cpus={"rx-0"="3"}',
-                                         "--set", "nic.napi=false"])}
+                                         "--set", "nic.napi=false"]),
+         # e1000e's one vector under MSI, its dynamic ITR written from the poll
+         "e1000e_msi_dynamic": ("e1000e", ["--set", 'nic.int_mode="msi"',
+                                           "--set", "nic.rx_usecs=1",
+                                           "--set", 'irq.smp_affinity={"eth0"="1"}'])}
 
 
 # A reader moving to a CPU that owned no socket, while RPS hands its datagrams to a third
