@@ -112,7 +112,8 @@ AUTO_INTERVALS = 100               # "auto": about this many intervals per run
 NIC_KEYS = {"model", "ifname", "combined", "rx_ring", "indir", "hkey", "rx_flow_hash",
             "rx_usecs", "rx_pause", "rx_packet_buffer", "rps_cpus", "rps_flow_cnt", "ntuple",
             "rules", "gro", "adaptive_rx", "adaptive_tx", "tx_ring", "xps_cpus", "txqueuelen", "tx_udp_segmentation",
-            "fq_codel", "ports", "napi", "napi_weight", "speed", "int_mode"}
+            "fq_codel", "ports", "napi", "napi_weight", "speed", "int_mode",
+            "interrupt_throttle_rate"}
 # tc qdisc replace dev eth0 parent :N fq_codel … (every mq child); defaults: fq_codel_init
 FQ_CODEL_KEYS = {"limit", "flows", "quantum", "target", "interval", "memory_limit", "ecn",
                  "drop_batch"}
@@ -885,6 +886,21 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
                   + (" (4, the simplified mode, is not modelled)"
                      if model.get("itr") == "e1000e" else ""))
     out["rx_usecs"] = usecs
+    out["_rx_usecs_given"] = "rx_usecs" in n
+    # e1000e's InterruptThrottleRate module parameter (param.c), read at probe; an ethtool
+    # rx-usecs given too comes later and wins
+    itr_param = n.get("interrupt_throttle_rate")
+    if itr_param is not None:
+        if model.get("itr") != "e1000e":
+            _fail("nic.interrupt_throttle_rate", itr_param, "e1000e's module parameter "
+                  f"(nic.model = \"82574l\"); {model['driver']} takes nic.rx_usecs")
+        if type(itr_param) is not int or not (itr_param in (0, 1, 3)
+                                               or 100 <= itr_param <= 100000):
+            _fail("nic.interrupt_throttle_rate", itr_param, "0 (off), 1 (dynamic), 3 "
+                  "(dynamic conservative) or 100-100000 interrupts/s (e1000e takes 2 as 3 "
+                  "with \"Invalid mode - setting default\"; 4, the simplified mode, is not "
+                  "modelled)")
+    out["interrupt_throttle_rate"] = itr_param
     out["rx_pause"] = _bool("nic.rx_pause", n.get("rx_pause", False), "true or false "
                             "(ethtool -A eth0 rx on|off)")
     if "rx_packet_buffer" in model:
@@ -1734,6 +1750,10 @@ def user_view(r: dict) -> dict:
         nic.pop("adaptive_tx", None)
     elif nic.get("adaptive_rx"):
         nic.pop("rx_usecs", None)              # net_dim sets it: ice refuses one given
+    if nic["interrupt_throttle_rate"] is None:
+        nic.pop("interrupt_throttle_rate")
+    elif not r["nic"]["_rx_usecs_given"]:
+        nic.pop("rx_usecs")                    # the module parameter sets it
     if nic["int_mode"] == r["nic"]["_model"]["int_modes"][0]:
         nic.pop("int_mode")                    # the best the device offers
     if nic["speed"] == r["nic"]["_model"]["speeds"][-1]:

@@ -62,6 +62,14 @@ def probe(r: dict, vectors: list[dict]) -> list[dict]:
     return out
 
 
+def _itr_words(param: int | None) -> str:
+    """e1000e_check_options' words for InterruptThrottleRate (its default is 3)."""
+    words = {0: "turned off", 1: "set to dynamic mode",
+             3: "set to dynamic conservative mode"}
+    param = 3 if param is None else param
+    return words.get(param, f"set to {param}")
+
+
 def _function(model: dict, port: int) -> str:
     rid = model["pci_requester_id"] + port
     return f"0000:{rid >> 8:02x}:{(rid & 0xFF) >> 3:02x}.{rid & 7}"
@@ -87,5 +95,6 @@ def dmesg(r: dict, vectors: list[dict]) -> str:
             lines.append(f"{name} " + line.format(
                 fn=fn, ifname=ifname, mac=mac, mode=mode_name, rxq=nq, txq=nq,
                 multiqueue="Enabled" if nq > 1 else "Disabled",
+                itr_words=_itr_words(nic.get("interrupt_throttle_rate")),
                 int_mode_value=drv.get("int_mode_values", {}).get(nic["int_mode"])))
     return "".join(f"{line}\n" for line in lines)

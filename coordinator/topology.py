@@ -562,9 +562,14 @@ def plan(r: dict) -> Plan:
         itr = nic["rx_usecs"] << 2
     elif model.get("itr") == "ixgbe":  # q_vector->itr: usecs << 2; 1 adaptive, 0 off
         itr = nic["rx_usecs"] if nic["rx_usecs"] <= 1 else nic["rx_usecs"] << 2
-    elif model.get("itr") == "e1000e" and nic["rx_usecs"] > 3:
-        # e1000_set_coalesce: interrupts/s, the low two bits being the mode bits
-        itr = (1_000_000 // nic["rx_usecs"]) & ~3
+    elif model.get("itr") == "e1000e":
+        param = nic["interrupt_throttle_rate"]
+        if param is not None and not nic["_rx_usecs_given"]:
+            # InterruptThrottleRate: the mode, or interrupts/s without the mode bits
+            itr = param if param <= 3 else param & ~3
+        elif nic["rx_usecs"] > 3:
+            # e1000_set_coalesce: interrupts/s, the low two bits being the mode bits
+            itr = (1_000_000 // nic["rx_usecs"]) & ~3
 
     common = {"duration_ns": r["duration_ns"], "seed": r["seed"],
               "series_ns": r["observe"]["interval_ns"],   # 0: no time series

@@ -133,3 +133,31 @@ def test_refused(tmp_path):
     assert "nic.combined = 2: must be 1-1" in refused("nic.combined=2", file=f)
     assert "4, the simplified mode, is not modelled" in refused("nic.rx_usecs=4", file=f)
     assert "82574l accepts" in refused('nic.rx_flow_hash.udp4="sdfn"', file=f)
+
+
+@pytest.mark.parametrize("param, words, itr", [
+    (0, "turned off", 0), (1, "set to dynamic mode", None), (8000, "set to 8000", 8000)])
+def test_the_interrupt_throttle_rate_module_parameter(tmp_path, param, words, itr):
+    """InterruptThrottleRate at probe: its line in dmesg, and the ITR until ethtool
+    (rx-usecs, given too) overrides it; config.toml reruns it."""
+    s, d = _run(tmp_path, f"p{param}", {"interrupt_throttle_rate": param})
+    assert (d / "dmesg.txt").read_text().splitlines()[2] == \
+        f"e1000e 0000:02:00.0: Interrupt Throttling Rate (ints/sec) {words}"
+    rx = s["vectors"]["eth0-rx-0"]
+    if itr is not None:
+        assert rx["itr_val"] == itr and rx["interval_ns"] == e1000e_itr_ns(itr)
+    run_inline(tmp_path / "again", file=str(d / "config.toml"))
+    assert (tmp_path / "again" / "summary.json").read_bytes() == \
+        (d / "summary.json").read_bytes()
+    both, _ = _run(tmp_path, f"both{param}", {"interrupt_throttle_rate": param,
+                                              "rx_usecs": 100})
+    assert both["vectors"]["eth0-rx-0"]["itr_val"] == 10000      # ethtool's, later
+
+
+def test_the_module_parameter_refused(tmp_path):
+    f = config_file(tmp_path, "r", EXP)
+    for v, says in ((2, "takes 2 as 3"), (4, "simplified mode, is not modelled"),
+                    (50, "100-100000 interrupts/s")):
+        assert says in refused(f"nic.interrupt_throttle_rate={v}", file=f)
+    assert "e1000e's module parameter" in refused(
+        'nic.model="i350"', "nic.interrupt_throttle_rate=8000", file=f)
