@@ -138,7 +138,8 @@ class E1000eDriver(IgbDriver):
     irq_enable = e1000_irq_enable
     write_itr = e1000e_write_itr
     function_names = {"igb_poll": "e1000e_poll", "igb_clean_rx_irq": "e1000_clean_rx_irq",
-                      "igb_clean_tx_irq": "e1000_clean_tx_irq"}
+                      "igb_clean_tx_irq": "e1000_clean_tx_irq",
+                      "igb_xmit_frame_ring": "e1000_xmit_frame"}
     poll = IgbDriver.igb_poll
 
 

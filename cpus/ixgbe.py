@@ -135,5 +135,6 @@ class IxgbeDriver(IgbDriver):
     msix_ring = ixgbe_msix_clean_rings
     irq_enable = ixgbe_irq_enable
     function_names = {"igb_poll": "ixgbe_poll", "igb_clean_rx_irq": "ixgbe_clean_rx_irq",
-                      "igb_clean_tx_irq": "ixgbe_clean_tx_irq"}
+                      "igb_clean_tx_irq": "ixgbe_clean_tx_irq",
+                      "igb_xmit_frame_ring": "ixgbe_xmit_frame_ring"}
     poll = IgbDriver.igb_poll
