@@ -72,9 +72,7 @@ class E1000eDriver(IgbDriver):
         ring = qv.txq.ring
         ring.tx_total_bytes = ring.tx_total_packets = 0
         yield from self.tx.igb_clean_tx_irq(qv.txq, ring.count)
-        qv.vec.masked = False                            # IMS = tx ims_val
-        self.rearm(qv.vec, self.cpu.now)
-        yield self.costs.igb_irq_enable
+        yield self.unmask(qv)                            # IMS = tx ims_val
 
     def e1000_intr_msi(self, qv: QVector) -> int:
         """MSI: read ICR (IAM masks), zero both directions' totals, schedule NAPI."""
@@ -105,9 +103,7 @@ class E1000eDriver(IgbDriver):
         """The end of a complete e1000e_poll: the dynamic ITR, then IMS."""
         if qv.itr_setting & 3:
             self.e1000_set_itr(qv)
-        qv.vec.masked = False
-        self.rearm(qv.vec, self.cpu.now)
-        return self.costs.igb_irq_enable
+        return self.unmask(qv)
 
     def e1000_set_itr(self, qv: QVector) -> None:
         if not qv.gigabit:

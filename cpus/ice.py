@@ -61,9 +61,7 @@ class IceDriver(IgbDriver):
         """The re-arm after a complete poll; ice_napi_poll runs ice_net_dim just before."""
         if qv.dim is not None or qv.tx_dim is not None:
             self.ice_net_dim(qv)
-        qv.vec.masked = False                # GLINT_DYN_CTL: INTENA | CLEARPBA, no ITR
-        self.rearm(qv.vec, self.cpu.now)
-        return self.costs.igb_irq_enable
+        return self.unmask(qv)               # GLINT_DYN_CTL: INTENA | CLEARPBA, no ITR
 
     # -- adaptive-rx (shared-state-dim-rr.md §4.4) -----------------------------------------
     @staticmethod

@@ -208,7 +208,12 @@ class IgbDriver:
                 igb_set_itr(qv)
             else:
                 igb_update_ring_itr(qv)
-        qv.vec.masked = False                        # wr32(E1000_EIMS, eims_value)
+        return self.unmask(qv)                   # wr32(E1000_EIMS, eims_value)
+
+    def unmask(self, qv: QVector) -> int:
+        """The vector's interrupt enabled again (EIMS, IMS, GLINT_DYN_CTL): the device
+        judges its causes anew. Its cost: the register write."""
+        qv.vec.masked = False
         self.rearm(qv.vec, self.cpu.now)
         return self.costs.igb_irq_enable
 

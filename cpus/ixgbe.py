@@ -107,9 +107,7 @@ class IxgbeDriver(IgbDriver):
         ixgbe_irq_enable_queues for this vector."""
         if qv.itr_setting & 1:
             self.ixgbe_set_itr(qv)
-        qv.vec.masked = False
-        self.rearm(qv.vec, self.cpu.now)
-        return self.costs.igb_irq_enable
+        return self.unmask(qv)
 
     def ixgbe_set_itr(self, qv: QVector) -> None:
         now = self.cpu.jiffies()
