@@ -727,8 +727,8 @@ def _adaptive(n: dict, model: dict, d: str) -> bool:
                      f"true or false (ethtool -C eth0 adaptive-{d} on|off)")
     if key in n:
         _fail(f"nic.{key}", n[key], f"{model['driver']} has no adaptive-{d} (ethtool: "
-              "Operation not supported); its dynamic ITR is rx_usecs = 1 or 3, for RX and "
-              "TX alike")
+              "Operation not supported); its dynamic ITR is rx_usecs = "
+              + ("1" if model.get("itr") == "ixgbe" else "1 or 3") + ", for RX and TX alike")
     return False
 
 
@@ -839,7 +839,9 @@ def _validate_nic(n: dict, ncpus: int) -> dict:
     if not isinstance(indir, str):
         _fail("nic.indir", indir, "a string: 'equal N', 'weight W0 W1 …' or 'default'")
     try:
-        table = parse_indir(indir, model["reta_size"], out["combined"])
+        # ixgbe_set_rxfh refuses an index past its RSS indices (at most 16 on the 82599)
+        table = parse_indir(indir, model["reta_size"],
+                            min(out["combined"], model.get("rss_indices_max", out["combined"])))
     except ValueError as e:
         _fail("nic.indir", indir, str(e))
     out["indir"] = indir

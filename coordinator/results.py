@@ -617,7 +617,8 @@ def ixgbe_ethtool_stats(nq: int, nic: dict, queues: dict, ring: dict, eth: dict,
             "rx_pkts_nic": nic["gprc"] - eth["rx_missed_errors"],
             "tx_pkts_nic": ntx.get("frames", 0),
             "rx_bytes_nic": nic["gorc"] - mpc_bytes, "tx_bytes_nic": ntx.get("bytes", 0),
-            "rx_no_buffer_count": rnbc, "rx_missed_errors": eth["rx_missed_errors"],
+            # ixgbe_update_stats reads RNBC on the 82598 only
+            "rx_no_buffer_count": 0, "rx_missed_errors": eth["rx_missed_errors"],
             "tx_restart_queue": sum(t.get("restart", 0) for t in txqs.values()),
             "rx_no_dma_resources": rdpc}
     names = ("rx_packets tx_packets rx_bytes tx_bytes rx_pkts_nic tx_pkts_nic rx_bytes_nic "

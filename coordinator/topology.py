@@ -562,14 +562,20 @@ def plan(r: dict) -> Plan:
         itr = nic["rx_usecs"] << 2
     elif model.get("itr") == "ixgbe":  # q_vector->itr: usecs << 2; 1 adaptive, 0 off
         itr = nic["rx_usecs"] if nic["rx_usecs"] <= 1 else nic["rx_usecs"] << 2
-    elif model.get("itr") == "e1000e":
+    itr_rate = None
+    if model.get("itr") == "e1000e":
         param = nic["interrupt_throttle_rate"]
         if param is not None and not nic["_rx_usecs_given"]:
-            # InterruptThrottleRate: the mode, or interrupts/s without the mode bits
-            itr = param if param <= 3 else param & ~3
+            # InterruptThrottleRate: the mode, or interrupts/s
+            itr_rate = param if param > 3 else None
+            itr = param
         elif nic["rx_usecs"] > 3:
-            # e1000_set_coalesce: interrupts/s, the low two bits being the mode bits
-            itr = (1_000_000 // nic["rx_usecs"]) & ~3
+            # e1000_set_coalesce: interrupts/s
+            itr = itr_rate = 1_000_000 // nic["rx_usecs"]
+        if itr_rate is not None:
+            # the register takes the whole rate; itr_setting (the mode test) loses the
+            # low two bits, which are the mode bits
+            itr &= ~3
 
     common = {"duration_ns": r["duration_ns"], "seed": r["seed"],
               "series_ns": r["observe"]["interval_ns"],   # 0: no time series
@@ -619,7 +625,8 @@ def plan(r: dict) -> Plan:
                     "tx_queues": [q for q in v["tx_queues"] if c in tx_cleaners],
                     "drop_en": drop_en,
                     "packet_buffer": nic.get("rx_packet_buffer", 0) // max(1, nic["combined"]),
-                    "itr_setting": itr}
+                    "itr_setting": itr,
+                    **({"itr_rate": itr_rate} if itr_rate is not None else {})}
                    for v in vecs if v["cpu"] == c
                    and (v["rx_queues"] or (v["tx_queues"] and c in tx_cleaners))]
         my_senders = [dict(sd, **{k: r["apps"][sd["app"]][k] for k in (

@@ -198,6 +198,8 @@ def _driver(lp: CpuLP, args: dict) -> None:
             lp.rings[q] = ring
         qv = QVector(vec, ring, v["itr_setting"], dev["start_itr"], dev["gigabit"],
                      dev["rx_buffer_write"])
+        if "itr_rate" in v:                  # e1000e: the register's rate, mode bits kept
+            qv.itr_val = v["itr_rate"]
         for q in v.get("tx_queues", ()):
             qv.txq = lp.txqs[q]
             qv.tx_work_limit = txa["work_limit"]

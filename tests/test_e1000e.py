@@ -154,6 +154,16 @@ def test_the_interrupt_throttle_rate_module_parameter(tmp_path, param, words, it
     assert both["vectors"]["eth0-rx-0"]["itr_val"] == 10000      # ethtool's, later
 
 
+def test_a_rate_keeps_its_mode_bits_in_the_register(tmp_path):
+    """e1000e clears the low two bits in itr_setting only: 101 interrupts/s is written as
+    1e9 / (101 * 256) = 38,675 units, and the mode test sees 100 (fixed)."""
+    s, _ = _run(tmp_path, "r101", {"interrupt_throttle_rate": 101})
+    rx = s["vectors"]["eth0-rx-0"]
+    assert rx["itr_val"] == 101 and rx["interval_ns"] == 38675 * 256
+    u, _ = _run(tmp_path, "u", {"rx_usecs": 300})                 # 3,333 interrupts/s
+    assert u["vectors"]["eth0-rx-0"]["interval_ns"] == e1000e_itr_ns(3333)
+
+
 def test_the_module_parameter_refused(tmp_path):
     f = config_file(tmp_path, "r", EXP)
     for v, says in ((2, "takes 2 as 3"), (4, "simplified mode, is not modelled"),

@@ -48,6 +48,7 @@ def test_vectors_reta_and_what_it_prints(tmp_path):
     assert len(names) == 56 + 2 * 64 + 2 * 64 + 32
     vals = {k: int(v) for k, v in (l.strip().split(": ") for l in lines)}
     assert vals["rx_packets"] == sum(vals[f"rx_queue_{q}_packets"] for q in range(64)) > 0
+    assert vals["rx_no_buffer_count"] == 0            # RNBC is read on the 82598 only
     assert vals["rx_pkts_nic"] >= vals["rx_packets"]
 
 
@@ -85,6 +86,9 @@ def test_identical_in_both_modes(tmp_path, mode):
 
 def test_refused(tmp_path):
     f = config_file(tmp_path, "r", EXP)
+    # ixgbe_set_rxfh: the RETA may name only the first 16 queues
+    assert "'equal 17' needs 1..16" in refused(
+        "cpus=20", "nic.combined=20", 'nic.indir="equal 17"', file=f)
     assert "ixgbe accepts 0 (off), 1 (adaptive) or 2-1022 µs" in \
         refused("nic.rx_usecs=2000", file=f)
     assert "nic.combined = 5: must be 1-4" in refused("nic.combined=5", file=f)

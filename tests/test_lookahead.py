@@ -58,7 +58,12 @@ EXTRA = {"rfs_migrate": ("rfs_migrate", ["--set", 'apps.0.migrate=[{ at = "1ms",
          # e1000e's one vector under MSI, its dynamic ITR written from the poll
          "e1000e_msi_dynamic": ("e1000e", ["--set", 'nic.int_mode="msi"',
                                            "--set", "nic.rx_usecs=1",
-                                           "--set", 'irq.smp_affinity={"eth0"="1"}'])}
+                                           "--set", 'irq.smp_affinity={"eth0"="1"}']),
+         # ixgbe's adaptive ITR, written from the poll (its floor), under MSI-X and INTx
+         "ixgbe_adaptive": ("udp_rr", ["--set", 'nic.model="82599"', "--set",
+                                       "nic.combined=1"]),
+         "ixgbe_legacy": ("udp_rr", ["--set", 'nic.model="82599"', "--set",
+                                     'nic.int_mode="legacy"', "--set", "nic.combined=1"])}
 
 
 # A reader moving to a CPU that owned no socket, while RPS hands its datagrams to a third
