@@ -14,8 +14,9 @@ interval`), `trace` its timeline slices (`[observe] trace`), `capture` the host'
 `rfs` and `arfs` are RPS, RFS and accelerated RFS (set_rps_cpu's NIC filter requests).
 `tx` is the transmit path (sendmsg to the driver, neighbours, NET_TX), with `qdisc`
 (pfifo_fast, fq_codel) and `bql` (dynamic queue limits). The drivers: `igb` (hard IRQ,
-NAPI poll, RX clean, ITR), `igb_tx` (its xmit and TX clean), `ice` (where ice differs),
-with `dim` (net_dim). What several CPUs share is held by one of them: `sock_lines` (a UDP
+NAPI poll, RX clean, ITR), `igb_tx` (its xmit and TX clean), `ice` (where ice differs,
+with `dim`: net_dim), `e1000e` and `ixgbe` (where those differ), and `intr_rx` (the
+interrupt-driven handler of a driver without NAPI). What several CPUs share is held by one of them: `sock_lines` (a UDP
 socket's receive-queue lock, busylock and line) and `txq_lines` (a TX queue's line and
 enqueue lock), both built on `spinlock` (locks and cache lines in simulated time).
 `tcp_rr` holds the server side of TCP_RR connections (segments in, delayed ACK, loss
