@@ -7,12 +7,14 @@ their IRQs, chips and handlers — is the plan's (`topology.assign_vectors`); th
 reports it: `probe` for summary.json, step by step, and `dmesg` for the lines those
 drivers print (as `dmesg -t` shows them, without timestamps).
 
-May import: the standard library and this package's pcap (the host's MAC address).
+May import: the standard library and this package's pcap (the host's MAC address) and
+topology (a PCI function's name).
 """
 
 from __future__ import annotations
 
 from .pcap import host_mac
+from .topology import pci_function
 
 
 def _handler(drv: dict, mode: str, vector: dict) -> str:
@@ -40,7 +42,7 @@ def probe(r: dict, vectors: list[dict]) -> list[dict]:
         vecs = [v for v in vectors if v["port"] == p]
         nq = nic["combined"]
         out.append({"steps": [
-            {"step": "pci_enumeration", "pci": _function(model, p), "id": model["pci_id"]},
+            {"step": "pci_enumeration", "pci": pci_function(model["pci_requester_id"] + p), "id": model["pci_id"]},
             {"step": "driver_match", "driver": model["driver"], "id_table": drv["id_table"]},
             {"step": drv["probe"]},
             {"step": drv["sw_init"], "rx_queues": nq, "tx_queues": nq},
@@ -70,11 +72,6 @@ def _itr_words(param: int | None) -> str:
     return words.get(param, f"set to {param}")
 
 
-def _function(model: dict, port: int) -> str:
-    rid = model["pci_requester_id"] + port
-    return f"0000:{rid >> 8:02x}:{(rid & 0xFF) >> 3:02x}.{rid & 7}"
-
-
 def dmesg(r: dict, vectors: list[dict]) -> str:
     """The lines the driver prints from module init to the end of probe, per function."""
     nic = r["nic"]
@@ -84,7 +81,7 @@ def dmesg(r: dict, vectors: list[dict]) -> str:
     lines = [f"{name}: {line}" for line in drv["banner"]]          # pr_info at module init
     mode_name = {"msix": "MSI-X", "msi": "MSI", "legacy": "legacy"}[nic["int_mode"]]
     for p, ifname in enumerate(nic.get("port_names", [nic["ifname"]])):
-        fn = _function(model, p)
+        fn = pci_function(model["pci_requester_id"] + p)
         mac = ":".join(f"{b:02x}" for b in host_mac(p))
         nq = nic["combined"]
         mine = list(drv["probe_lines"])

@@ -533,16 +533,22 @@ def _vector_detail(cpu_result: dict, name: str) -> dict:
     return out
 
 
+def mac_counts(nic: dict, eth: dict, mpc_bytes: int) -> tuple[int, int, int, int]:
+    """The MAC's good-frame counters of the e1000 family (GPRC, GORC, GPTC, GOTC): what it
+    received, less what the MPC register counts (8254x manual's wording), and sent."""
+    ntx = nic.get("tx") or {}
+    return (nic["gprc"] - eth["rx_missed_errors"], nic["gorc"] - mpc_bytes,
+            ntx.get("frames", 0), ntx.get("bytes", 0))
+
+
 def igb_ethtool_stats(nq: int, nic: dict, queues: dict, ring: dict, eth: dict,
                       rnbc: int, mpc_bytes: int, txqs: dict | None = None
                       ) -> list[tuple[str, int]]:
-    """`ethtool -S` for igb in its own order (kernel-spec §3.8). GPRC/GORC count good
-    frames received except those the MPC register counts (8254x manual's wording)."""
-    gorc = nic["gorc"] - mpc_bytes
-    ntx = nic.get("tx") or {}
-    mac = {"rx_packets": nic["gprc"] - eth["rx_missed_errors"], "rx_bytes": gorc,
-           "rx_no_buffer_count": rnbc, "rx_missed_errors": eth["rx_missed_errors"],
-           "tx_packets": ntx.get("frames", 0), "tx_bytes": ntx.get("bytes", 0)}   # GPTC, GOTC
+    """`ethtool -S` for igb in its own order (kernel-spec §3.8), the MAC's counters from
+    `mac_counts`."""
+    rx_pk, gorc, tx_pk, tx_by = mac_counts(nic, eth, mpc_bytes)
+    mac = {"rx_packets": rx_pk, "rx_bytes": gorc, "tx_packets": tx_pk, "tx_bytes": tx_by,
+           "rx_no_buffer_count": rnbc, "rx_missed_errors": eth["rx_missed_errors"]}
     names = ("rx_packets tx_packets rx_bytes tx_bytes rx_broadcast tx_broadcast rx_multicast "
              "tx_multicast multicast collisions rx_crc_errors rx_no_buffer_count "
              "rx_missed_errors tx_aborted_errors tx_carrier_errors tx_window_errors "
@@ -579,10 +585,8 @@ def e1000e_ethtool_stats(nic: dict, eth: dict, rnbc: int, mpc_bytes: int,
     """`ethtool -S` for e1000e in its own order (devices-probe-kernels.md §1.5, 6.6's 53
     names; no per-queue statistics): the MAC's counters as igb's, tx_restart_queue from
     the one TX ring."""
-    ntx = nic.get("tx") or {}
-    vals = {"rx_packets": nic["gprc"] - eth["rx_missed_errors"],
-            "rx_bytes": nic["gorc"] - mpc_bytes,
-            "tx_packets": ntx.get("frames", 0), "tx_bytes": ntx.get("bytes", 0),
+    rx_pk, rx_by, tx_pk, tx_by = mac_counts(nic, eth, mpc_bytes)
+    vals = {"rx_packets": rx_pk, "rx_bytes": rx_by, "tx_packets": tx_pk, "tx_bytes": tx_by,
             "rx_no_buffer_count": rnbc, "rx_missed_errors": eth["rx_missed_errors"],
             "rx_fifo_errors": eth["rx_fifo_errors"],
             "tx_restart_queue": sum(t.get("restart", 0) for t in txqs.values())}
@@ -608,15 +612,14 @@ def ixgbe_ethtool_stats(nq: int, nic: dict, queues: dict, ring: dict, eth: dict,
     for all 64 allocated queues (not only those in use), then the 8 packet buffers' PFC
     counters. rx_no_dma_resources counts the queues' descriptor drops (QPRDC)."""
     rdpc = sum(queues.get(q, {}).get("rqdpc", 0) for q in range(nq))
-    ntx = nic.get("tx") or {}
     rx_pk = sum(ring.get(q, {}).get("packets", 0) for q in range(nq))
     rx_by = sum(ring.get(q, {}).get("bytes", 0) for q in range(nq))
     tx_pk = sum(t.get("packets", 0) for t in txqs.values())
     tx_by = sum(t.get("bytes", 0) for t in txqs.values())
+    nic_rx_pk, nic_rx_by, nic_tx_pk, nic_tx_by = mac_counts(nic, eth, mpc_bytes)
     vals = {"rx_packets": rx_pk, "tx_packets": tx_pk, "rx_bytes": rx_by, "tx_bytes": tx_by,
-            "rx_pkts_nic": nic["gprc"] - eth["rx_missed_errors"],
-            "tx_pkts_nic": ntx.get("frames", 0),
-            "rx_bytes_nic": nic["gorc"] - mpc_bytes, "tx_bytes_nic": ntx.get("bytes", 0),
+            "rx_pkts_nic": nic_rx_pk, "tx_pkts_nic": nic_tx_pk,
+            "rx_bytes_nic": nic_rx_by, "tx_bytes_nic": nic_tx_by,
             # ixgbe_update_stats reads RNBC on the 82598 only
             "rx_no_buffer_count": 0, "rx_missed_errors": eth["rx_missed_errors"],
             "tx_restart_queue": sum(t.get("restart", 0) for t in txqs.values()),
