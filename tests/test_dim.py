@@ -176,3 +176,25 @@ def test_the_tx_container_has_its_own_dim(tmp_path):
     assert not any("tx_dim" in v for v in off["vectors"].values())
     assert off["rr"] != s["rr"]                       # the TX throttle is another
     assert "igb has no adaptive-tx" in refused("nic.adaptive_tx=true")   # the default I350
+
+
+def test_a_pending_profile_work_is_not_queued_twice():
+    """schedule_work on a pending dim->work does nothing (a stale measurement restarted
+    while the kworker waits can decide again); once it ran, the next is queued."""
+    from softnet.cpus.ice import IceDriver
+
+    class Cpu:
+        def __init__(self):
+            self.queued = []
+
+        def queue_work(self, work):
+            self.queued.append(work)
+    drv = IceDriver.__new__(IceDriver)
+    drv.cpu = Cpu()
+    dim = Dim(1)
+    drv._schedule_work(dim, iter(()))
+    drv._schedule_work(dim, iter(()))
+    assert len(drv.cpu.queued) == 1 and dim.work_pending
+    dim.work_ran(5)
+    drv._schedule_work(dim, iter(()))
+    assert len(drv.cpu.queued) == 2
