@@ -20,6 +20,7 @@ from importlib import resources
 
 from softnet.cpus.costs import (DEFAULT_PROFILE, ProfileError, available_profiles,
                                  check_profile, load_profile)
+from softnet.cpus.kernel import DEFAULT_KERNEL, KERNELS as KERNEL_TABLE, Kernel
 from softnet.cpus.sock import SOCK_MIN_RCVBUF, effective_rcvbuf
 from softnet.cpus.tx import (IP_HLEN, IP_MTU, SOCK_MIN_SNDBUF, UDP_HLEN, UDP_MAX_PAYLOAD,
                      UDP_MAX_SEGMENTS, effective_sndbuf, gso_segments, ip_fragments)
@@ -29,7 +30,7 @@ from softnet.nic.toeplitz import parse_hkey
 
 from .suggest import did_you_mean
 
-KERNELS = ("6.6",)
+KERNELS = tuple(KERNEL_TABLE)
 HZ_VALUES = (100, 250, 300, 1000)
 ARRIVALS = ("constant", "poisson", "onoff")
 MAX_CPUS = 64
@@ -527,9 +528,10 @@ def validate(raw: dict, base_dir: str | None = None) -> dict:
     exact = q == "0" or (type(q) is int and q == 0)
     r["quantum_ns"] = 0 if exact else _dur("quantum", q, MS, "0 (exact) or a duration up "
                                            "to 1ms, e.g. \"1us\"")
-    r["kernel"] = _choice("kernel", raw.get("kernel", "6.6"), KERNELS,
+    r["kernel"] = _choice("kernel", raw.get("kernel", DEFAULT_KERNEL), KERNELS,
                           f"supported kernels: {', '.join(KERNELS)} (a string: kernel = "
-                          "\"6.6\")")
+                          "\"3.13\")")
+    kern = KERNEL_TABLE[r["kernel"]]
     hz = r["hz"] = raw.get("hz", 1000)
     if type(hz) is not int or hz not in HZ_VALUES:
         _fail("hz", hz, f"CONFIG_HZ must be one of {', '.join(map(str, HZ_VALUES))} (an "
@@ -539,18 +541,48 @@ def validate(raw: dict, base_dir: str | None = None) -> dict:
 
     nic_raw = raw.get("nic", {})
     r["nic"] = nic = _validate_nic(nic_raw, ncpus)
+    if nic["model"] not in kern.models:
+        _fail("nic.model", nic["model"], f"kernel {kern.name} has no driver for it; models "
+              f"on {kern.name}: {', '.join(m for m in available_models() if m in kern.models)}")
     r["irq"] = {"smp_affinity": _validate_affinity(raw.get("irq", {}), nic, ncpus)}
-    r["sysctl"] = _validate_sysctl(raw.get("sysctl", {}), hz, ncpus)
+    r["sysctl"] = _validate_sysctl(raw.get("sysctl", {}), hz, ncpus, kern)
+    if "fq_codel" in nic_raw and not kern.pfifo_fast_nolock:
+        _fail("nic.fq_codel", nic_raw["fq_codel"], f"kernel {kern.name}'s fq_codel is not "
+              "modelled (only its pfifo_fast is); use kernel = \"6.6\"")
     _validate_fq_codel(nic_raw.get("fq_codel"), nic, r["sysctl"]["net.core.default_qdisc"])
     r["host"] = host = _validate_host(raw.get("host", {}))
     r["flows"] = _validate_flows(raw.get("flows", []), r["duration_ns"], nic)
     r["routes"] = _validate_routes(raw.get("routes", []), nic)
     r["apps"] = _tcp_rr_servers(_validate_apps(raw.get("apps", []), ncpus, host,
                                                r["sysctl"], r["duration_ns"]), r["flows"])
+    _check_kernel_features(raw, kern)
     _check_offered(r, r["_profile"]["costs"]["udp_sendmsg"])
     r["observe"] = _validate_observe(raw.get("observe", {}), r["duration_ns"], r["flows"],
                                      ncpus, [a["name"] for a in r["apps"] if a.get("sender")])
     return r
+
+
+def _check_kernel_features(raw: dict, kern: Kernel) -> None:
+    """Refuse what the chosen kernel does not have (or softnet does not model on it),
+    naming the key that asked for it."""
+    later = f'use kernel = "{DEFAULT_KERNEL}"'
+    for i, f in enumerate(raw.get("flows", [])):
+        proto = f.get("proto", "udp")
+        if not kern.tcp and proto in ("tcp", "tcp_rr"):
+            _fail(f"flows[{i}].proto", proto, f"TCP on kernel {kern.name} is not modelled "
+                  f"(its receive path runs through the prequeue); UDP flows are, or {later}")
+    for i, a in enumerate(raw.get("apps", [])):
+        s = a.get("socket", {})
+        key = f"apps[{i}].socket"
+        if not kern.tcp and s.get("proto") == "tcp":
+            _fail(f"{key}.proto", "tcp", f"TCP on kernel {kern.name} is not modelled (its "
+                  f"receive path runs through the prequeue); UDP sockets are, or {later}")
+        if not kern.udp_gro and s.get("udp_gro"):
+            _fail(f"{key}.udp_gro", True, f"kernel {kern.name} has no UDP_GRO socket "
+                  f"option (it came in 5.0); {later}")
+        if not kern.udp_gso and s.get("udp_segment"):
+            _fail(f"{key}.udp_segment", s["udp_segment"], f"kernel {kern.name} has no "
+                  f"UDP_SEGMENT socket option (UDP GSO came in 4.18); 0, or {later}")
 
 
 def _validate_observe(o, duration_ns: int, flows: list[dict], ncpus: int,
@@ -1197,7 +1229,10 @@ def _txrx_alias(name: str, ports: list[str], names: list[str]) -> tuple[str, str
     return None
 
 
-def _validate_sysctl(s: dict, hz: int, ncpus: int) -> dict:
+def _validate_sysctl(s: dict, hz: int, ncpus: int, kern: Kernel) -> dict:
+    """Every modelled sysctl's value. A name the kernel's tables lack is refused as its
+    sysctl would refuse it (no such file); what such a kernel hard-codes instead is filled
+    in under the later name, for the CPUs (`user_view` leaves it out)."""
     _table("sysctl", s, "a table of sysctl names")
     for k, v in s.items():
         if k not in SYSCTLS:
@@ -1205,16 +1240,31 @@ def _validate_sysctl(s: dict, hz: int, ncpus: int) -> dict:
                                          '"net.core.netdev_budget" = 600')
             _fail(f'sysctl."{k}"', v, f"unknown sysctl{quote}; {did_you_mean(k, SYSCTLS)}"
                   f"supported: {', '.join(SYSCTLS)}")
+        if k not in kern.sysctls:
+            _fail(f'sysctl."{k}"', v, f"kernel {kern.name} has no such sysctl (it came "
+                  f"later); {kern.name}'s: {', '.join(n for n in SYSCTLS if n in kern.sysctls)}")
     out = {}
     for k in SYSCTLS:
-        out[k] = _sysctl(k, s, hz, ncpus)
+        out[k] = _sysctl(k, s, hz, ncpus, kern)
+    if "net.core.netdev_budget_usecs" not in kern.sysctls:
+        out["net.core.netdev_budget_usecs"] = 2 * 1_000_000 // hz    # time_limit = jiffies + 2
+    if "net.core.gro_normal_batch" not in kern.sysctls:
+        out["net.core.gro_normal_batch"] = 1        # each skb up the stack at once
+    # __qdisc_run's quota: weight_p (dev_weight) before dev_tx_weight existed
+    out["net.core.dev_tx_weight"] = out[kern.qdisc_quota_sysctl]
     return out
+
+
+def kernel_sysctls(r: dict) -> dict:
+    """The sysctls of the run's kernel, as its /proc/sys has them (for config.toml)."""
+    have = KERNEL_TABLE[r["kernel"]].sysctls
+    return {k: v for k, v in r["sysctl"].items() if k in have}
 
 
 _TCP_RMEM = re.compile(r"[ \t]*([0-9]{1,10})[ \t]+([0-9]{1,10})[ \t]+([0-9]{1,10})[ \t]*")
 
 
-def _sysctl(k: str, s: dict, hz: int, ncpus: int):
+def _sysctl(k: str, s: dict, hz: int, ncpus: int, kern: Kernel):
     """One sysctl's value, checked as its proc handler checks a write."""
     default, lo, hi, what = SYSCTLS[k]
     key = f'sysctl."{k}"'
@@ -1224,6 +1274,9 @@ def _sysctl(k: str, s: dict, hz: int, ncpus: int):
         _beyond_host([(key, v, bits)], ncpus, "name CPUs of the host, or \"0\" for none")
         return canon
     if k == "net.core.default_qdisc":
+        if not kern.pfifo_fast_nolock:
+            return _choice(key, v, ("pfifo_fast",), f"pfifo_fast: kernel {kern.name}'s "
+                           "other qdiscs are not modelled")
         return _choice(key, v, QDISCS, "pfifo_fast (the 6.6 default) or fq_codel; other "
                        "qdiscs are not modelled")
     if k == "net.ipv4.tcp_rmem":
@@ -1808,7 +1861,7 @@ def user_view(r: dict) -> dict:
         apps.append(app)
     return {"seed": r["seed"], "duration": r["duration"], "cpus": r["cpus"],
             "quantum": r["quantum"], "kernel": r["kernel"], "hz": r["hz"], "profile": "profile.toml" if r["_profile_path"] else r["profile"], "nic": nic,
-            "irq": r["irq"], "sysctl": r["sysctl"],
+            "irq": r["irq"], "sysctl": kernel_sysctls(r),
             "host": {k: v for k, v in r["host"].items() if not k.endswith("_ns")},
             "flows": flows, "apps": apps,
             **({"routes": [{"dst": rt["dst"], "dev": rt["dev"]} for rt in r["routes"]]}

@@ -31,21 +31,30 @@ ARCH_IRQ_STAT_CPU = ("NMI", "LOC", "SPU", "PMI", "IWI", "RTR", "RES", "CAL", "TR
                      "MCE", "MCP")
 
 
-def softnet_stat(per_cpu: list[dict]) -> str:
-    """/proc/net/softnet_stat, 15 columns (6.6): one line per online CPU, %08x."""
+def softnet_stat(per_cpu: list[dict], columns: int = 15) -> str:
+    """/proc/net/softnet_stat: one line per online CPU, %08x. 15 columns (6.6); 3.13's 11
+    end at flow_limit_count and 3.10's 10 at received_rps (devices-probe-kernels.md §4.3).
+    Column 9 is cpu_collision there: sch_direct_xmit's NETDEV_TX_LOCKED, which only an
+    LLTX driver returns, and none of the modelled drivers is one, so it stays 0."""
     lines = []
     for idx, s in enumerate(per_cpu):
         cols = (s["processed"], s["dropped"], s["time_squeeze"], 0, 0, 0, 0, 0, 0,
                 s["received_rps"], s["flow_limit_count"], s["input_qlen"] + s["process_qlen"],
-                idx, s["input_qlen"], s["process_qlen"])
+                idx, s["input_qlen"], s["process_qlen"])[:columns]
         lines.append(" ".join(f"{c & 0xFFFFFFFF:08x}" for c in cols) + "\n")
     return "".join(lines)
 
 
-def softirqs(per_cpu: list[dict]) -> str:
+def softirq_names(block_iopoll: bool = False) -> tuple[str, ...]:
+    """softirq_to_name: 3.x calls the IRQ_POLL vector BLOCK_IOPOLL."""
+    return tuple("BLOCK_IOPOLL" if block_iopoll and n == "IRQ_POLL" else n
+                 for n in SOFTIRQ_ROWS)
+
+
+def softirqs(per_cpu: list[dict], block_iopoll: bool = False) -> str:
     out = " " * 20 + "".join(f"CPU{i:<8d}" for i in range(len(per_cpu))) + "\n"
-    for name in SOFTIRQ_ROWS:
-        out += f"{name:>12s}:" + "".join(f" {c.get(name, 0):10d}" for c in per_cpu) + "\n"
+    for key, name in zip(SOFTIRQ_ROWS, softirq_names(block_iopoll)):
+        out += f"{name:>12s}:" + "".join(f" {c.get(key, 0):10d}" for c in per_cpu) + "\n"
     return out
 
 
@@ -65,7 +74,10 @@ def interrupts(ncpus: int, vectors: list[dict], counts: list[dict]) -> str:
     for v in vectors:
         out += f"{v['irq']:>{prec}d}: "
         out += "".join(f"{counts[c].get(v['name'], 0):10d} " for c in range(ncpus))
-        out += f" {v['chip']:>8s} {v['hwirq']:>{prec}d}-{v['flow']:<8s}  {v['name']}\n"
+        if v["hwirq"] is None:       # 3.x: irq_print_chip's " IR-%s", no hwirq
+            out += f" {v['chip']}-{v['flow']:<8s}  {v['name']}\n"
+        else:
+            out += f" {v['chip']:>8s} {v['hwirq']:>{prec}d}-{v['flow']:<8s}  {v['name']}\n"
     def row(key, desc):
         return (f"{key:>{prec}s}: " + "".join(f"{counts[c].get(key, 0):10d} "
                                               for c in range(ncpus)) + f"  {desc}\n")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from softnet.cpus.kernel import KERNELS
 from softnet.engine.histogram import merge, percentiles
 
 from . import probe, procfs
@@ -30,6 +31,8 @@ DROP_COUNTERS = {
                       "per skb: a GRO packet once, its segments here)",
     "udp_no_ports": "/proc/net/snmp Udp NoPorts",
     "udp_rcvbuf_errors": "/proc/net/snmp Udp RcvbufErrors (and InErrors, sk_drops)",
+    "udp_rcvqueues_full": "/proc/net/snmp Udp InErrors without RcvbufErrors (3.10/3.13: "
+                          "the charge was above sk_rcvbuf; sk_drops)",
     "backlog": "softnet_stat dropped (target CPU), /proc/net/dev drop",
     "flow_limit": "softnet_stat flow_limit_count (enqueuing CPU) and dropped (target CPU), "
                   "/proc/net/dev drop",
@@ -92,6 +95,7 @@ def _sum_dicts(ds: list[dict]) -> dict:
 def assemble(r: dict, plan, results: dict) -> dict:
     """Everything the run directory holds, as data and texts."""
     ncpus = r["cpus"]
+    kern = KERNELS[r["kernel"]]
     nic = results["nic"]
     cpus = [results[f"cpu{c}"] for c in range(ncpus)]
     softnet = [dict(c["softnet"], flow_limit_count=0) for c in cpus]
@@ -300,8 +304,9 @@ def assemble(r: dict, plan, results: dict) -> dict:
 
     irq_counts = [dict(c["irqs"]) for c in cpus]
     files = {
-        "proc/net/softnet_stat": procfs.softnet_stat(softnet),
-        "proc/softirqs": procfs.softirqs([c["softirqs"] for c in cpus]),
+        "proc/net/softnet_stat": procfs.softnet_stat(softnet, kern.softnet_columns),
+        "proc/softirqs": procfs.softirqs([c["softirqs"] for c in cpus],
+                                         kern.softirq_block_iopoll),
         "proc/interrupts": procfs.interrupts(ncpus, plan.vectors, irq_counts),
         "dmesg.txt": probe.dmesg(r, plan.vectors),
         "proc/net/snmp": procfs.snmp(snmp_ip, snmp_udp, snmp_tcp,

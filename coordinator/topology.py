@@ -20,6 +20,7 @@ from softnet.cpus.arfs import cpu_rmap
 from softnet.cpus.backlog import get_rps_cpu
 from softnet.cpus.rfs import roundup_pow_of_two
 from softnet.cpus.gro import NORMAL as GRO_NORMAL, TCP as GRO_TCP, UDP_GRO as GRO_UDP
+from softnet.cpus.kernel import KERNELS
 from softnet.cpus.tx import pick_tx
 from softnet.engine.records import check_link
 from softnet.nic.device import default_reta, vector_layout
@@ -116,6 +117,10 @@ def assign_vectors(r: dict) -> list[dict]:
             else:       # INTx: the IO-APIC pin its line is routed to, level (fasteoi)
                 gsi = nic["_model"]["intx_gsi"]
                 irq, chip, hwirq, flow = gsi, "IR-IO-APIC", gsi, "fasteoi"
+            if not KERNELS[r["kernel"]].irq_domain_names:
+                # 3.x: one "PCI-MSI" chip for MSI and MSI-X, the remapping's " IR-"
+                # prefix printed by ir_print_prefix, and no hwirq column (§3.3)
+                chip, hwirq = ("IR-IO-APIC" if mode == "legacy" else "IR-PCI-MSI"), None
             out.append({"entry": g, "name": v.name, "irq": irq, "port": p,
                         "chip": chip, "hwirq": hwirq, "flow": flow,
                         "rx_queues": [p * nq + q for q in v.rx_queues],
@@ -643,6 +648,7 @@ def plan(r: dict) -> Plan:
         traced = r["observe"]["trace_cpus"] is None or c in r["observe"]["trace_cpus"]
         p.lps.append({"name": f"cpu{c}", "index": c + 1, "factory": "softnet.cpus.host:build",
                       "args": {**common, "cpu": c, "ncpus": ncpus, "hz": r["hz"],
+                               "kernel": r["kernel"],
                                "trace": common["trace"] if traced else None,
                                "lp_index": lp_index, "costs": prof["costs"],
                                "sysctl": {"netdev_budget": sysctl["net.core.netdev_budget"],

@@ -2,7 +2,9 @@
 (kernel-spec §6; L6.6 net/core/gro.c, net/ipv4/tcp_offload.c, net/ipv4/udp_offload.c).
 
 Each NAPI has GRO_HASH_BUCKETS lists, picked by the NIC's RSS hash; a list holds at most
-MAX_GRO_SKBS packets, newest first. What may merge is decided per flow when the experiment
+MAX_GRO_SKBS packets, newest first, and a packet that finds its list full completes the
+oldest. 3.10/3.13 have one list of MAX_GRO_SKBS, and a packet that finds it full goes up
+unmerged (devices-probe-kernels.md §4.6). What may merge is decided per flow when the experiment
 is planned (`GroFlow`): plain UDP is flagged flush and passes as GRO_NORMAL; an in-order
 TCP bulk segment merges into the held packet of its flow (tcp4_gro_receive); a UDP
 datagram merges only when its socket set UDP_GRO (udp_gro_receive_segment). A merged
@@ -49,11 +51,13 @@ class Held:
 class GroList:
     """napi->gro_hash: the held packets of one NAPI, and what passed through it."""
 
-    __slots__ = ("buckets", "held_segs", "wire", "merged", "held", "super_skbs",
-                 "to_stack")
+    __slots__ = ("buckets", "mask", "evict", "held_segs", "wire", "merged", "held",
+                 "super_skbs", "to_stack")
 
-    def __init__(self) -> None:
-        self.buckets: list[list[Held]] = [[] for _ in range(GRO_HASH_BUCKETS)]
+    def __init__(self, buckets: int = GRO_HASH_BUCKETS, evict_oldest: bool = True) -> None:
+        self.buckets: list[list[Held]] = [[] for _ in range(buckets)]
+        self.mask = buckets - 1
+        self.evict = evict_oldest     # gro_flush_oldest (4.x+), else the packet goes up
         self.held_segs = 0        # wire packets inside held packets
         self.wire = 0             # packets napi_gro_receive was given
         self.merged = 0           # … that were merged into a held packet
@@ -66,7 +70,7 @@ class GroList:
         completed (to go to gro_normal_one in this order); the packet itself is merged or
         held, never NORMAL."""
         self.wire += 1
-        b = self.buckets[fl.bucket]
+        b = self.buckets[fl.bucket & self.mask]
         out = []
         for p in b:
             if p.skb.flow != skb.flow:
@@ -90,8 +94,11 @@ class GroList:
                 b.remove(p)
                 self._complete(pskb, out)
             return out
-        if len(b) >= MAX_GRO_SKBS:        # gro_flush_oldest: the list tail
-            self._complete(b.pop(0).skb, out)
+        if len(b) >= MAX_GRO_SKBS:
+            if not self.evict:            # 3.x: `goto normal`, the list left as it is
+                out.append(skb)
+                return out
+            self._complete(b.pop(0).skb, out)     # gro_flush_oldest: the list tail
         b.append(Held(skb, jiffies, fl.hdr + fl.payload))
         self.held += 1
         self.held_segs += 1

@@ -31,7 +31,7 @@ from .igb_tx import IgbTx
 from .ixgbe import IxgbeDriver
 from .intr_rx import IntrRx
 from .lp import CpuLP
-from .napi import NapiStruct, net_rx_action
+from .napi import NapiStruct, net_rx_action, net_rx_action_3x
 from .rfs import HeadReports, RfsRx, RfsWriter, SockFlowTable
 from .sched import Task
 from .stack import Stack
@@ -145,12 +145,14 @@ def _transmit(lp: CpuLP, name: str, args: dict) -> None:
     c = lp.costs
     lp.txqs = {q: TxQueue(q, txa["ring"], txa["txqueuelen"], args["hz"],
                           txa.get("qdisc", "pfifo_fast"), txa.get("fq_codel"),
-                          TxqLines(c.cacheline_transfer, c.qdisc_lock_hold, lp.cpu_id))
+                          TxqLines(c.cacheline_transfer, c.qdisc_lock_hold, lp.cpu_id),
+                          lp.kernel.pfifo_fast_nolock)
                for q in sorted(cleaned | produced)}
     lp.txq_cleaned = cleaned
     lp.tx = Tx(lp.cpu, {q: lp.txqs[q] for q in sorted(produced)}, txa["ntxq"],
                txa["xps"], lp.snmp, lp.books, txa["dev_tx_weight"])
     lp.tx.doorbell = lp._doorbell
+    lp.tx.bulk_dequeue = lp.kernel.bulk_dequeue
     lp.tx.wfree_remote = lp._wfree
     lp.tx.cleaned_remote = lp._cleaned_remote
     lp.tx.gso_udp_l4 = txa.get("gso_udp_l4", True)
@@ -168,8 +170,9 @@ def _transmit(lp: CpuLP, name: str, args: dict) -> None:
     lp.stack.tx = lp.tx
     lp.tx.gro_flows = lp.stack.gro_flows
     lp.tx.fwd_txq = {int(k): v for k, v in txa.get("fwd_txq", {}).items()}
+    rx_action = net_rx_action if lp.kernel.net_rx_action == "6.6" else net_rx_action_3x
     lp.cpu.softirq_handlers[NET_RX_SOFTIRQ] = (
-        lambda: net_rx_action(lp.cpu, lp.sd, lp.sysctl, lp.stack))
+        lambda: rx_action(lp.cpu, lp.sd, lp.sysctl, lp.stack))
 
 
 def _driver(lp: CpuLP, args: dict) -> None:
@@ -181,6 +184,7 @@ def _driver(lp: CpuLP, args: dict) -> None:
     txd = DRIVER_TX[name](lp.tx)             # attaches itself: lp.tx.drv
     lp.driver = DRIVERS[name](lp.cpu, lp.sd, lp.stack, lp._rearm, txd)
     lp.driver.icr_read_ns = dev["icr_read_ns"] if dev["int_mode"] != "msix" else 0
+    lp.driver.zero_work = name in lp.kernel.drv_zero_work
     intr = None if dev["napi"] else IntrRx(lp.driver)
     if lp.cpu.tracer is not None:            # a trace names the driver's functions its way
         lp.cpu.tracer.names.update(lp.driver.function_names)
@@ -213,7 +217,7 @@ def _driver(lp: CpuLP, args: dict) -> None:
             lp.driver.dim_init(qv, dev["dim"])
         qv.napi = NapiStruct(v["name"], dev["napi_weight"], lp.driver.poll, qv)
         if dev["gro"]:
-            qv.napi.gro = GroList()
+            qv.napi.gro = GroList(lp.kernel.gro_hash_buckets, lp.kernel.gro_evict_oldest)
         lp.vectors.append(vec)
         lp.qvectors.append(qv)
         lp.qv_of[vec] = qv

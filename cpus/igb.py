@@ -72,7 +72,7 @@ def ring_backlog(qv: "QVector", t: int) -> int:
 class IgbDriver:
     """The per-CPU instance of the driver's receive path."""
 
-    __slots__ = ("cpu", "sd", "stack", "costs", "rearm", "tx", "icr_read_ns")
+    __slots__ = ("cpu", "sd", "stack", "costs", "rearm", "tx", "icr_read_ns", "zero_work")
 
     def __init__(self, cpu, sd, stack, rearm, tx=None) -> None:
         self.cpu = cpu
@@ -82,6 +82,7 @@ class IgbDriver:
         self.rearm = rearm           # fn(vector, now): the device re-checks its causes
         self.tx = tx                 # cpus.igb_tx.IgbTx: the driver's transmit half here
         self.icr_read_ns = 0         # rd32(E1000_ICR) across PCIe (MSI and INTx handlers)
+        self.zero_work = False       # 3.x igb/ixgbe: a complete poll returns 0 (spec §15.12)
 
     def igb_msix_ring(self, qv: QVector) -> int:
         cost = self.igb_write_itr(qv)
@@ -133,6 +134,8 @@ class IgbDriver:
             return budget
         if (yield from napi_complete_done(cpu, self.sd, napi, work_done, self.stack)):
             yield self.irq_enable(qv)
+        if self.zero_work:
+            return 0
         return work_done            # (< budget here: ice's min(work_done, budget - 1))
 
     def igb_clean_rx_irq(self, qv: QVector, budget: int):

@@ -27,13 +27,14 @@ from .costs import Costs
 from .cpu import TIMER_SOFTIRQ, Cpu
 from .igb import ring_backlog
 from .lookahead import CpuLookahead, stall_delay
+from .kernel import KERNELS
 from .napi import SoftnetData
 from .report import cpu_report
 from .rfs import HEAD_REPORT_DELAY_NS
 from .sched import Task
 from .series import CpuSeries, SeriesBooks
 from .trace import CpuTrace
-from .sock import TcpSock, UdpSock
+from .sock import TcpSock, UdpSock, UdpSock3
 from .sock_lines import RxLines
 from .stack import Snmp
 from .tcp_rr import TcpRrSock
@@ -65,8 +66,9 @@ class CpuLP(CpuLookahead, LogicalProcess):
         self._file = {kind: getattr(self, f"_file_{kind}") for kind in accepted("cpu")}
         self.costs = Costs(args["costs"])
         self.cpu = Cpu(self.cpu_id, args["ncpus"], self.costs, args["hz"], self.ev)
+        self.kernel = KERNELS[args["kernel"]]
         self.sysctl = Sysctl(args["sysctl"])
-        self.sd = SoftnetData()
+        self.sd = SoftnetData(self.kernel.napi_missed)
         self.snmp = Snmp()
         nflows = len(args["flows"])
         txa = args["tx"]
@@ -292,8 +294,9 @@ class CpuLP(CpuLookahead, LogicalProcess):
             sk = TcpSock(*common, payload=s["payload"])
         else:
             c = self.costs
-            sk = UdpSock(*common, lines=RxLines(c.cacheline_transfer, c.udp_rxq_hold,
-                                                self.cpu_id))
+            cls = UdpSock if self.kernel.lazy_rmem_release else UdpSock3
+            sk = cls(*common, lines=RxLines(c.cacheline_transfer, c.udp_rxq_hold,
+                                            self.cpu_id))
             sk.udp_gro = s.get("udp_gro", False)
         sk.rfs_hash = s.get("rfs_hash")
         return sk

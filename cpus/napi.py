@@ -3,7 +3,10 @@
 `napi_schedule` always puts a NAPI on the *current* CPU's poll list. `net_rx_action`
 polls the list round-robin under a packet budget and a jiffy-granular time limit,
 counting `time_squeeze` whenever either trips after a poll; NAPIs that used their full
-weight go to the tail via the repoll list.
+weight go to the tail via the repoll list. `net_rx_action_3x` is the loop of 3.10 and 3.13
+(devices-probe-kernels.md §4.1): it checks budget and time before each poll, moves a
+NAPI that used its weight to the tail itself, and knows neither NAPI_STATE_MISSED nor
+`in_net_rx_action` (`SoftnetData.napi_missed` off).
 """
 
 from __future__ import annotations
@@ -36,11 +39,12 @@ class SoftnetData:
     backlog queues and flow-limit tables live in `backlog.Backlog`)."""
 
     __slots__ = ("poll_list", "in_net_rx_action", "processed", "dropped", "time_squeeze",
-                 "received_rps", "rps_ipi_list")
+                 "received_rps", "rps_ipi_list", "napi_missed")
 
-    def __init__(self) -> None:
+    def __init__(self, napi_missed: bool = True) -> None:
         self.poll_list: deque[NapiStruct] = deque()
         self.in_net_rx_action = False
+        self.napi_missed = napi_missed    # the kernel has NAPI_STATE_MISSED (4.10+)
         self.processed = 0
         self.dropped = 0
         self.time_squeeze = 0
@@ -61,7 +65,10 @@ def napi_schedule(cpu, sd: SoftnetData, n: NapiStruct, in_interrupt: bool = True
     if n.disabled:
         return
     if n.sched:
-        n.missed = True
+        # 6.6 notes a schedule that found the NAPI running, to poll it again; 3.x
+        # loses it (the driver's interrupt stays masked while it polls)
+        if sd.napi_missed:
+            n.missed = True
         return
     n.sched = True
     napi_list_schedule(cpu, sd, n, in_interrupt)
@@ -149,6 +156,43 @@ def net_rx_action(cpu, sd: SoftnetData, sysctl, stack):
         cpu.softirq_pending |= 1 << NET_RX_SOFTIRQ    # __raise_softirq_irqoff
     else:
         sd.in_net_rx_action = False
+    if sd.rps_ipi_list:                                # net_rps_action_and_irq_enable
+        yield from stack.send_rps_ipis()
+
+
+def net_rx_action_3x(cpu, sd: SoftnetData, sysctl, stack):
+    """The NET_RX softirq handler of 3.10 and 3.13 (devices-probe-kernels.md §4.1): the
+    head of poll_list is polled while budget and two jiffies last; a NAPI that used its
+    whole weight has its GRO packets older than this jiffy flushed and goes to the tail
+    (list_move_tail); one that did less completed itself. Budget or time running out
+    with NAPIs still listed counts `time_squeeze` and raises NET_RX again."""
+    costs = cpu.costs
+    time_limit = cpu.jiffies() + 2
+    budget = sysctl.netdev_budget
+    if costs.net_rx_action:
+        yield costs.net_rx_action
+    pl = sd.poll_list
+    while pl:
+        if budget <= 0 or cpu.jiffies() >= time_limit:          # softnet_break
+            sd.time_squeeze += 1
+            if cpu.tracer is not None:
+                cpu.tracer.args("net_rx_action", time_squeeze=1)
+            cpu.softirq_pending |= 1 << NET_RX_SOFTIRQ
+            break
+        n = pl.popleft()              # (list_del'd by napi_complete, or moved below)
+        yield costs.napi_poll
+        weight = n.weight
+        work = 0
+        if n.sched:
+            n.polls += 1
+            work = yield from n.poll(cpu, n, weight)
+            if cpu.tracer is not None:
+                cpu.tracer.napi_poll(n.name, work, weight)
+        budget -= work
+        if work >= weight:
+            if n.gro is not None and n.gro.has_held():
+                yield from stack.napi_gro_flush(n, cpu.hz >= 1000)
+            pl.append(n)
     if sd.rps_ipi_list:                                # net_rps_action_and_irq_enable
         yield from stack.send_rps_ipis()
 

@@ -3,7 +3,9 @@
 The root of a multi-queue device is `mq`, a pure container: one child per TX queue, built
 with `net.core.default_qdisc`. `pfifo_fast` (the default) is lockless (TCQ_F_NOLOCK), may
 be bypassed when empty, and keeps three bands, each a ring of `txqueuelen` packets; a band
-whose ring is full drops (NET_XMIT_DROP). `fq_codel` (the alternative) is locked and never
+whose ring is full drops (NET_XMIT_DROP). 3.10/3.13's `pfifo_fast` (`nolock` off) is
+locked by the root lock (kernel-spec §10.7) and its three bands share one limit of
+`txqueuelen` packets. `fq_codel` (the alternative) is locked and never
 bypassed: flows by skb hash, DRR over new and old flows, CoDel per flow, and a drop from
 the fattest flow over its limit. The qdisc's own counters are what `tc -s qdisc show`
 prints.
@@ -29,11 +31,12 @@ class PfifoFast:
     kind = "pfifo_fast"
     can_bypass = True                 # TCQ_F_CAN_BYPASS
     __slots__ = ("bands", "limit", "bytes", "packets", "drops", "requeues", "overlimits",
-                 "backlog", "gso_skb")
+                 "backlog", "gso_skb", "nolock")
 
-    def __init__(self, txqueuelen: int) -> None:
+    def __init__(self, txqueuelen: int, nolock: bool = True) -> None:
         self.bands = [deque() for _ in range(PFIFO_FAST_BANDS)]
         self.limit = txqueuelen       # each band's skb_array is tx_queue_len long
+        self.nolock = nolock          # TCQ_F_NOLOCK (4.16+); else the root lock
         self.bytes = 0                # bstats: what left the qdisc (dequeued or bypassed)
         self.packets = 0
         self.drops = 0
@@ -56,7 +59,8 @@ class PfifoFast:
     def enqueue(self, skb, priority: int = 0) -> bool:
         """pfifo_fast_enqueue: False is NET_XMIT_DROP (that band's ring is full)."""
         band = self.bands[PRIO2BAND[priority & 15]]
-        if len(band) >= self.limit:
+        # 3.x: skb_queue_len(&qdisc->q), every band's and a requeued skb, against the limit
+        if (len(band) if self.nolock else self.qlen()) >= self.limit:
             self.drops += 1
             return False
         band.append(skb)
@@ -202,6 +206,7 @@ class FqCodel:
     is enqueued and dequeued. `enqueue` answers NET_XMIT_*; the skbs it or `dequeue` freed
     wait in `to_free` for the caller to book (kfree_skb_list after the root lock)."""
     kind = "fq_codel"
+    nolock = False                    # the root lock, busylock when contended
     can_bypass = False
     __slots__ = ("limit", "flows_cnt", "quantum", "target", "interval", "mtu",
                  "memory_limit", "ecn", "drop_batch_size", "flows", "backlogs", "new_flows",

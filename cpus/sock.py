@@ -4,7 +4,8 @@
 Admission: a datagram is accepted whenever the current charge `sk_rmem_alloc` is not above
 `sk_rcvbuf` (it may overshoot by one truesize). Release is lazy: each read adds the skb's
 truesize to `forward_deficit`, returned to `sk_rmem_alloc` only once the deficit reaches
-`sk_rcvbuf/4` or the reader queue runs dry.
+`sk_rcvbuf/4` or the reader queue runs dry. `UdpSock3` is the socket of 3.10/3.13: its
+admission and its eager release.
 """
 
 from __future__ import annotations
@@ -25,8 +26,13 @@ def effective_rcvbuf(so_rcvbuf: int | None, rmem_default: int, rmem_max: int) ->
     return max(2 * min(so_rcvbuf, rmem_max), SOCK_MIN_RCVBUF)
 
 
+UDP_RCVBUF_ERRORS = "udp_rcvbuf_errors"      # -ENOMEM: Udp RcvbufErrors and InErrors
+UDP_RCVQUEUES_FULL = "udp_rcvqueues_full"    # 3.x sk_rcvqueues_full: Udp InErrors alone
+
+
 class UdpSock:
     is_tcp = False
+    busylock = True           # 6.6: producers take udp_busylocks[] once it is half full
     __slots__ = ("index", "bind_ip", "port", "rem_ip", "rem_port", "owner", "inode",
                  "rcvbuf", "rmem_alloc", "forward_deficit", "forward_threshold",
                  "receive_queue", "reader_queue", "drops", "waiter", "enqueued", "rxhash",
@@ -60,21 +66,28 @@ class UdpSock:
         self.lines = lines if lines is not None else RxLines(0, 0, -1)
         self.read_stall = 0     # the reader's stall on them, not yet charged
 
-    def enqueue(self, skb, sw_hash: int, cpu: int) -> bool:
+    def enqueue(self, skb, sw_hash: int, cpu: int) -> str | None:
         """__udp_queue_rcv_skb on the CPU `cpu` that processed it, then
-        __udp_enqueue_schedule_skb: False means -ENOMEM (RcvbufErrors)."""
+        __udp_enqueue_schedule_skb: None when queued, else the drop's stage (-ENOMEM:
+        RcvbufErrors)."""
+        self._seen(sw_hash, cpu)
+        rmem = self.rmem_alloc
+        if rmem > self.rcvbuf:
+            self.drops += 1
+            return UDP_RCVBUF_ERRORS
+        self._queue(skb)
+        return None
+
+    def _seen(self, sw_hash: int, cpu: int) -> None:
         self.by_cpu[cpu] = self.by_cpu.get(cpu, 0) + 1
         if self.rem_ip is not None:        # connected: sock_rps_save_rxhash, incoming cpu
             self.rxhash = sw_hash
             self.incoming_cpu = cpu
-        rmem = self.rmem_alloc
-        if rmem > self.rcvbuf:
-            self.drops += 1
-            return False
-        self.rmem_alloc = rmem + skb.truesize
+
+    def _queue(self, skb) -> None:
+        self.rmem_alloc += skb.truesize
         self.receive_queue.append(skb)
         self.enqueued += 1
-        return True
 
     def recv(self, cpu: int, now: int):
         """__skb_recv_udp + skb_consume_udp by the reader on CPU `cpu` at `now`: the next
@@ -132,6 +145,41 @@ class UdpSock:
     def rx_queue_bytes(self) -> int:
         """What /proc/net/udp shows as rx_queue."""
         return self.rmem_alloc - self.forward_deficit
+
+
+class UdpSock3(UdpSock):
+    """A UDP socket of 3.10/3.13 (devices-probe-kernels.md §4.5). udp_queue_rcv_skb drops
+    a datagram when sk_rcvqueues_full (the charge above `sk_rcvbuf`; the socket's backlog
+    is empty, as no reader holds the socket lock across a read), counting Udp InErrors
+    alone; sock_queue_rcv_skb refuses one at a charge of exactly `sk_rcvbuf` (-ENOMEM:
+    RcvbufErrors and InErrors). One receive queue, locked for each datagram taken; a read
+    uncharges its skb at once (skb_free_datagram_locked). No busylock."""
+
+    busylock = False
+    __slots__ = ()
+
+    def enqueue(self, skb, sw_hash: int, cpu: int) -> str | None:
+        self._seen(sw_hash, cpu)
+        rmem = self.rmem_alloc
+        if rmem > self.rcvbuf:
+            self.drops += 1
+            return UDP_RCVQUEUES_FULL
+        if rmem >= self.rcvbuf:
+            self.drops += 1
+            return UDP_RCVBUF_ERRORS
+        self._queue(skb)
+        return None
+
+    def recv(self, cpu: int, now: int):
+        """__skb_recv_datagram + skb_free_datagram_locked: the next datagram, or None."""
+        q = self.receive_queue
+        if not q:
+            self.read_stall += self.lines.peek(cpu, now)
+            return None
+        self.read_stall += self.lines.consume(cpu, now)
+        skb = q.popleft()
+        self.rmem_alloc -= skb.truesize
+        return skb
 
 
 class TcpSock(UdpSock):

@@ -19,6 +19,7 @@ from __future__ import annotations
 from .backlog import get_rps_cpu
 from .cpu import NET_RX_SOFTIRQ
 from .rfs import HEAD_REPORT_DELAY_NS
+from .sock import UDP_RCVBUF_ERRORS
 
 
 class Snmp:
@@ -307,12 +308,14 @@ class Stack:
                 self.books.drop(skb.flow, "tcp_rcvq_drop", skb.nsegs)   # TCPRcvQDrop
                 return self.free_cost(skb)
             return self._wake(sk)
-        half_full = sk.rmem_alloc > sk.rcvbuf >> 1
-        if not sk.enqueue(skb, self.sw_hash[skb.flow], cpu):
+        half_full = sk.busylock and sk.rmem_alloc > sk.rcvbuf >> 1
+        stage = sk.enqueue(skb, self.sw_hash[skb.flow], cpu)
+        if stage is not None:
             udp = self.snmp.udp
-            udp["RcvbufErrors"] += 1
+            if stage == UDP_RCVBUF_ERRORS:
+                udp["RcvbufErrors"] += 1
             udp["InErrors"] += 1
-            self.books.drop(skb.flow, "udp_rcvbuf_errors", skb.nsegs)
+            self.books.drop(skb.flow, stage, skb.nsegs)
             return sk.lines.drop(cpu, t) + self.free_cost(skb)
         return sk.lines.produce(cpu, t, half_full) + self._wake(sk)
 

@@ -211,10 +211,11 @@ class TxRing:
         return self.count - 1 - self.used
 
 
-def qdisc_create_dflt(kind: str, txqueuelen: int, opts: dict | None = None):
+def qdisc_create_dflt(kind: str, txqueuelen: int, opts: dict | None = None,
+                      nolock: bool = True):
     """mq_init's child for one TX queue, built with net.core.default_qdisc's ops."""
     if kind == "pfifo_fast":
-        return PfifoFast(txqueuelen)
+        return PfifoFast(txqueuelen, nolock)
     if kind == "fq_codel":
         return FqCodel(**(opts or {}))
     raise ValueError(f"default_qdisc {kind!r} is not modelled")
@@ -228,9 +229,9 @@ class TxQueue:
 
     def __init__(self, index: int, ring_size: int, txqueuelen: int, hz: int,
                  qdisc: str = "pfifo_fast", qdisc_opts: dict | None = None,
-                 lines: TxqLines | None = None) -> None:
+                 lines: TxqLines | None = None, nolock: bool = True) -> None:
         self.index = index
-        self.qdisc = qdisc_create_dflt(qdisc, txqueuelen, qdisc_opts)
+        self.qdisc = qdisc_create_dflt(qdisc, txqueuelen, qdisc_opts, nolock)
         self.ring = TxRing(index, ring_size)
         self.dql = Dql(hz)
         self.drv_xoff = False             # __QUEUE_STATE_DRV_XOFF: ring short of descriptors
@@ -253,7 +254,7 @@ class Tx:
     """The transmit work of one CPU: the TX queues it owns and its output_queue."""
 
     __slots__ = ("cpu", "costs", "queues", "output_queue", "doorbell", "wfree_remote",
-                 "cleaned_remote", "drv",
+                 "cleaned_remote", "drv", "bulk_dequeue",
                  "udp", "ip", "books", "dev_tx_weight", "ntxq", "xps", "remote_xmit",
                  "actor", "rerun", "in_hand", "gso_udp_l4", "frag_failed", "neigh",
                  "neigh_of_sender", "neigh_of_flow", "neigh_flush", "unres_qlen_bytes",
@@ -283,6 +284,7 @@ class Tx:
         self.ip = snmp.ip
         self.books = books
         self.dev_tx_weight = dev_tx_weight
+        self.bulk_dequeue = True          # try_bulk_dequeue_skb (3.18+)
         self.gso_udp_l4 = True                # the device segments UDP GSO skbs itself
         # datagrams whose fragment failed in dev_queue_xmit: ip_do_fragment sends no more
         # of them (kfree_skb_list of the rest)
@@ -617,8 +619,7 @@ class Tx:
             return NET_XMIT_SUCCESS
         # the band's producer_lock (pfifo_fast), or the root lock after the busylock
         # while another CPU runs a locked qdisc
-        stall += lines.enqueue(self.actor, self.cpu.now + stall,
-                               running and q.kind != "pfifo_fast")
+        stall += lines.enqueue(self.actor, self.cpu.now + stall, running and not q.nolock)
         rc = q.qdisc_enqueue(skb, skb_priority(skb), hash_, self.cpu.now)
         self.in_hand.pop(id(skb), None)
         if rc == NET_XMIT_DROP:               # freed as dev_queue_xmit's work ends
@@ -702,7 +703,7 @@ class Tx:
         dev_tx_weight quota is used (then NET_TX runs it again)."""
         quota = self.dev_tx_weight
         q = txq.qdisc
-        locked = q.kind != "pfifo_fast"
+        locked = not q.nolock
         while True:
             if locked:                        # qdisc_restart dequeues under the root lock
                 now = self.cpu.now
@@ -735,7 +736,7 @@ class Tx:
         if skb is None:
             return []
         lst = [skb]
-        if requeued:
+        if requeued or not self.bulk_dequeue:     # 3.x: one skb per qdisc_restart
             self.in_hand[id(skb)] = skb
             return lst
         bytelimit = txq.dql.avail() - skb.len        # try_bulk_dequeue_skb

@@ -1,0 +1,78 @@
+"""The kernel versions softnet models, and where their packet paths differ
+(kernel-spec §15 and §10.7; devices-probe-kernels.md §4). 6.6 is the default; 3.10 and
+3.13 are the seeds' era. A `Kernel` is read-only data: the planner checks an experiment
+against it (which sysctls and features exist), each CPU picks its paths by it, and the
+report writes each `/proc` file in its version's format.
+
+May import: the standard library only.
+"""
+
+from __future__ import annotations
+
+
+class Kernel:
+    """What one kernel version does differently. Every flag names the mechanism it
+    switches; the version each appeared in is in the spec sections cited."""
+
+    __slots__ = ("name", "sysctls", "net_rx_action", "in_net_rx_action", "napi_missed",
+                 "gro_normal_batch", "gro_hash_buckets", "gro_evict_oldest",
+                 "drv_zero_work", "udp_admission", "lazy_rmem_release",
+                 "pfifo_fast_nolock", "bulk_dequeue", "qdisc_quota_sysctl",
+                 "flow_limit", "udp_gso", "udp_gro", "tcp", "models", "softnet_columns",
+                 "udp_mib", "softirq_block_iopoll", "irq_domain_names", "mptcp")
+
+    def __init__(self, **kw) -> None:
+        for k in self.__slots__:
+            setattr(self, k, kw.pop(k))
+        if kw:
+            raise TypeError(f"unknown Kernel fields: {sorted(kw)}")
+
+
+# net.core / net.ipv4 names each version's sysctl tables have, of those softnet models
+# (sysctl_net_core.c net_core_table; devices-probe-kernels.md §4.4)
+_SYSCTLS_310 = frozenset((
+    "net.core.netdev_budget", "net.core.netdev_max_backlog", "net.core.dev_weight",
+    "net.core.rmem_default", "net.core.rmem_max", "net.core.wmem_default",
+    "net.core.wmem_max", "net.core.rps_sock_flow_entries", "net.ipv4.tcp_rmem",
+    "net.ipv4.ip_forward", "net.ipv4.neigh.default.unres_qlen_bytes"))
+# 3.11-3.12 added the flow limit's tables and default_qdisc
+_SYSCTLS_313 = _SYSCTLS_310 | {"net.core.flow_limit_cpu_bitmap",
+                               "net.core.flow_limit_table_len", "net.core.default_qdisc"}
+# later: netdev_budget_usecs (4.12), gro_normal_batch (5.4), dev_tx_weight (5.x)
+_SYSCTLS_66 = _SYSCTLS_313 | {"net.core.netdev_budget_usecs", "net.core.gro_normal_batch",
+                              "net.core.dev_tx_weight"}
+
+_OLD = dict(
+    # §4.1: 2 jiffies fixed, head of poll_list, list_move_tail, no repoll list
+    net_rx_action="3.x", in_net_rx_action=False,
+    napi_missed=False,             # NAPI_STATE_MISSED came in 4.10
+    gro_normal_batch=False,        # spec §15.2: each skb to netif_receive_skb at once
+    gro_hash_buckets=1, gro_evict_oldest=False,         # §4.6: one list of 8, no eviction
+    # spec §15.12: the drivers whose poll returns 0 when it completes (budget undercharged)
+    drv_zero_work=frozenset({"igb", "ixgbe"}),
+    udp_admission="3.x",           # §4.5: sk_rcvqueues_full, InErrors alone
+    lazy_rmem_release=False,       # the reader frees each skb as it reads it
+    pfifo_fast_nolock=False,       # §10.7: a locked qdisc, one skb per qdisc_restart
+    bulk_dequeue=False, qdisc_quota_sysctl="net.core.dev_weight",     # weight_p
+    udp_gso=False, udp_gro=False,  # UDP_SEGMENT (4.18), UDP_GRO (5.0)
+    tcp=False,                     # prequeue, no autocorking: not modelled
+    models=frozenset({"i350", "82574l", "82599"}),     # ice came in 4.x
+    udp_mib=7, softirq_block_iopoll=True, irq_domain_names=False, mptcp=False)
+
+KERNELS: dict[str, Kernel] = {
+    "3.10": Kernel(name="3.10", sysctls=_SYSCTLS_310, flow_limit=False, softnet_columns=10,
+                   **_OLD),
+    "3.13": Kernel(name="3.13", sysctls=_SYSCTLS_313, flow_limit=True, softnet_columns=11,
+                   **_OLD),
+    "6.6": Kernel(name="6.6", sysctls=_SYSCTLS_66, net_rx_action="6.6",
+                  in_net_rx_action=True, napi_missed=True, gro_normal_batch=True,
+                  gro_hash_buckets=8, gro_evict_oldest=True,
+                  udp_admission="6.6", lazy_rmem_release=True, pfifo_fast_nolock=True,
+                  bulk_dequeue=True, qdisc_quota_sysctl="net.core.dev_tx_weight",
+                  drv_zero_work=frozenset(),
+                  flow_limit=True, udp_gso=True, udp_gro=True, tcp=True,
+                  models=frozenset({"i350", "e810", "82574l", "82599"}),
+                  softnet_columns=15, udp_mib=9, softirq_block_iopoll=False,
+                  irq_domain_names=True, mptcp=True),
+}
+DEFAULT_KERNEL = "6.6"
