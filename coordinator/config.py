@@ -542,8 +542,8 @@ def validate(raw: dict, base_dir: str | None = None) -> dict:
     nic_raw = raw.get("nic", {})
     r["nic"] = nic = _validate_nic(nic_raw, ncpus)
     if nic["model"] not in kern.models:
-        _fail("nic.model", nic["model"], f"kernel {kern.name} has no driver for it; models "
-              f"on {kern.name}: {', '.join(m for m in available_models() if m in kern.models)}")
+        _fail("nic.model", nic["model"], f"not modelled on kernel {kern.name}; models on "
+              f"{kern.name}: {', '.join(m for m in available_models() if m in kern.models)}")
     r["irq"] = {"smp_affinity": _validate_affinity(raw.get("irq", {}), nic, ncpus)}
     r["sysctl"] = _validate_sysctl(raw.get("sysctl", {}), hz, ncpus, kern)
     if "fq_codel" in nic_raw and not kern.pfifo_fast_nolock:

@@ -7,11 +7,13 @@ their IRQs, chips and handlers — is the plan's (`topology.assign_vectors`); th
 reports it: `probe` for summary.json, step by step, and `dmesg` for the lines those
 drivers print (as `dmesg -t` shows them, without timestamps).
 
-May import: the standard library and this package's pcap (the host's MAC address) and
-topology (a PCI function's name).
+May import: the standard library, this package's pcap (the host's MAC address) and
+topology (a PCI function's name), and `cpus.kernel` (which kernel is the default).
 """
 
 from __future__ import annotations
+
+from softnet.cpus.kernel import DEFAULT_KERNEL
 
 from .pcap import host_mac
 from .topology import pci_function
@@ -78,7 +80,10 @@ def dmesg(r: dict, vectors: list[dict]) -> str:
     model = nic["_model"]
     drv = model["probe"]
     name = model["driver"]
-    lines = [f"{name}: {line}" for line in drv["banner"]]          # pr_info at module init
+    # `banner` is the default kernel's; an older kernel's where its driver was read
+    kernel = r["kernel"]
+    banner = drv["banner"] if kernel == DEFAULT_KERNEL else drv.get("banners", {}).get(kernel, [])
+    lines = [f"{name}: {line}" for line in banner]                 # pr_info at module init
     mode_name = {"msix": "MSI-X", "msi": "MSI", "legacy": "legacy"}[nic["int_mode"]]
     for p, ifname in enumerate(nic.get("port_names", [nic["ifname"]])):
         fn = pci_function(model["pci_requester_id"] + p)

@@ -123,22 +123,36 @@ TCP_HEADER = ("RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens Attem
               "InCsumErrors").split()
 UDP_HEADER = ("InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors "
               "InCsumErrors IgnoredMulti MemErrors").split()
+# 3.10's net/ipv4/proc.c (the v3.10 tree read): no OutTransmits, no ICMP rate-limit
+# counters, Udp without IgnoredMulti and MemErrors (devices-probe-kernels.md §4.4). 3.13's
+# file was not read; these lists are taken for it too (its Udp line is verified the same).
+SNMP_HEADERS = {
+    "6.6": (IP_HEADER, ICMP_HEADER, TCP_HEADER, UDP_HEADER),
+    "3.x": (IP_HEADER[:-1], [h for h in ICMP_HEADER if not h.startswith("OutRateLimit")],
+            TCP_HEADER, UDP_HEADER[:7]),
+}
 
 
-def snmp(ip: dict, udp: dict, tcp_mib: dict | None = None, forwarding: bool = False) -> str:
+def _era(kernel: str) -> str:
+    return "6.6" if kernel == "6.6" else "3.x"
+
+
+def snmp(ip: dict, udp: dict, tcp_mib: dict | None = None, forwarding: bool = False,
+         kernel: str = "6.6") -> str:
     def pair(name, header, values):
         return (f"{name}: " + " ".join(header) + "\n"
                 + f"{name}: " + " ".join(str(v) for v in values) + "\n")
+    ip_h, icmp_h, tcp_h, udp_h = SNMP_HEADERS[_era(kernel)]
     ipv = dict(ip)
     ipv["Forwarding"] = 1 if forwarding else 2
     ipv["DefaultTTL"] = 64
     tcp = {"RtoAlgorithm": 1, "RtoMin": 200, "RtoMax": 120000, "MaxConn": -1,
            **(tcp_mib or {})}
-    return (pair("Ip", IP_HEADER, [ipv.get(k, 0) for k in IP_HEADER])
-            + pair("Icmp", ICMP_HEADER, [0] * len(ICMP_HEADER))
-            + pair("Tcp", TCP_HEADER, [tcp.get(k, 0) for k in TCP_HEADER])
-            + pair("Udp", UDP_HEADER, [udp.get(k, 0) for k in UDP_HEADER])
-            + pair("UdpLite", UDP_HEADER, [0] * len(UDP_HEADER)))
+    return (pair("Ip", ip_h, [ipv.get(k, 0) for k in ip_h])
+            + pair("Icmp", icmp_h, [0] * len(icmp_h))
+            + pair("Tcp", tcp_h, [tcp.get(k, 0) for k in tcp_h])
+            + pair("Udp", udp_h, [udp.get(k, 0) for k in udp_h])
+            + pair("UdpLite", udp_h, [0] * len(udp_h)))
 
 
 # /proc/net/netstat (6.6.y): net/ipv4/proc.c snmp4_net_list (TcpExt) and
@@ -175,6 +189,35 @@ IPEXT_HEADER = ("InNoRoutes InTruncatedPkts InMcastPkts OutMcastPkts InBcastPkts
                 "InOctets OutOctets InMcastOctets OutMcastOctets InBcastOctets OutBcastOctets "
                 "InCsumErrors InNoECTPkts InECT1Pkts InECT0Pkts InCEPkts "
                 "ReasmOverlaps").split()
+# 3.10's snmp4_net_list and snmp4_ipextstats_list (the v3.10 tree read). 3.13's were not
+# read: it is given 3.10's lists with BusyPollRxPackets appended (busy polling and its
+# counter came in 3.11, appended after TCPSpuriousRtxHostQueues; the later counters
+# TCPAutoCorking, the zero-window ones, TCPSynRetrans and TCPOrigDataSent follow it in a
+# tree with backports, and are taken as after 3.13)
+TCPEXT_HEADER_310 = (
+    "SyncookiesSent SyncookiesRecv SyncookiesFailed EmbryonicRsts PruneCalled RcvPruned "
+    "OfoPruned OutOfWindowIcmps LockDroppedIcmps ArpFilter TW TWRecycled TWKilled "
+    "PAWSPassive PAWSActive PAWSEstab DelayedACKs DelayedACKLocked DelayedACKLost "
+    "ListenOverflows ListenDrops TCPPrequeued TCPDirectCopyFromBacklog "
+    "TCPDirectCopyFromPrequeue TCPPrequeueDropped TCPHPHits TCPHPHitsToUser TCPPureAcks "
+    "TCPHPAcks TCPRenoRecovery TCPSackRecovery TCPSACKReneging TCPFACKReorder "
+    "TCPSACKReorder TCPRenoReorder TCPTSReorder TCPFullUndo TCPPartialUndo TCPDSACKUndo "
+    "TCPLossUndo TCPLostRetransmit TCPRenoFailures TCPSackFailures TCPLossFailures "
+    "TCPFastRetrans TCPForwardRetrans TCPSlowStartRetrans TCPTimeouts TCPLossProbes "
+    "TCPLossProbeRecovery TCPRenoRecoveryFail TCPSackRecoveryFail TCPSchedulerFailed "
+    "TCPRcvCollapsed TCPDSACKOldSent TCPDSACKOfoSent TCPDSACKRecv TCPDSACKOfoRecv "
+    "TCPAbortOnData TCPAbortOnClose TCPAbortOnMemory TCPAbortOnTimeout TCPAbortOnLinger "
+    "TCPAbortFailed TCPMemoryPressures TCPSACKDiscard TCPDSACKIgnoredOld "
+    "TCPDSACKIgnoredNoUndo TCPSpuriousRTOs TCPMD5NotFound TCPMD5Unexpected TCPSackShifted "
+    "TCPSackMerged TCPSackShiftFallback TCPBacklogDrop TCPMinTTLDrop TCPDeferAcceptDrop "
+    "IPReversePathFilter TCPTimeWaitOverflow TCPReqQFullDoCookies TCPReqQFullDrop "
+    "TCPRetransFail TCPRcvCoalesce TCPOFOQueue TCPOFODrop TCPOFOMerge TCPChallengeACK "
+    "TCPSYNChallenge TCPFastOpenActive TCPFastOpenPassive TCPFastOpenPassiveFail "
+    "TCPFastOpenListenOverflow TCPFastOpenCookieReqd TCPSpuriousRtxHostQueues").split()
+IPEXT_HEADER_310 = IPEXT_HEADER[:13]          # … InCsumErrors: no ECN counters yet
+NETSTAT_HEADERS = {"6.6": (TCPEXT_HEADER, IPEXT_HEADER),
+                   "3.10": (TCPEXT_HEADER_310, IPEXT_HEADER_310),
+                   "3.13": (TCPEXT_HEADER_310 + ["BusyPollRxPackets"], IPEXT_HEADER_310)}
 # net/mptcp/mib.c mptcp_snmp_list as 6.6.y has it (CONFIG_MPTCP=y, as distro kernels
 # build it): 6.6.0's list plus the stable backports of MPJoinSyn{,Ack}BackupRx (mainline
 # 6.11), DSSCorruption{Fallback,Reset} (6.12) and MPCurrEstab (6.8; in 6.6.19)
@@ -193,7 +236,7 @@ MPTCPEXT_HEADER = (
     "MPCurrEstab").split()
 
 
-def netstat(tcpext: dict, ipext: dict, mptcp: bool = True) -> str:
+def netstat(tcpext: dict, ipext: dict, mptcp: bool = True, kernel: str = "6.6") -> str:
     """/proc/net/netstat: net/ipv4/proc.c netstat_seq_show — a line of names then one of
     values (%lu) for TcpExt and IpExt, then net/mptcp/mib.c mptcp_seq_show's MPTcpExt
     pair (printed whenever the kernel has MPTCP; zeros until a socket allocates the MIB).
@@ -201,7 +244,8 @@ def netstat(tcpext: dict, ipext: dict, mptcp: bool = True) -> str:
     def pair(name, header, values):
         return (f"{name}:" + "".join(f" {k}" for k in header) + "\n"
                 + f"{name}:" + "".join(f" {values.get(k, 0)}" for k in header) + "\n")
-    return (pair("TcpExt", TCPEXT_HEADER, tcpext) + pair("IpExt", IPEXT_HEADER, ipext)
+    tcpext_h, ipext_h = NETSTAT_HEADERS[kernel]
+    return (pair("TcpExt", tcpext_h, tcpext) + pair("IpExt", ipext_h, ipext)
             + (pair("MPTcpExt", MPTCPEXT_HEADER, {}) if mptcp else ""))
 
 
@@ -259,9 +303,10 @@ def _hex_addr(ip: str) -> str:
     return f"{int.from_bytes(ipaddress.IPv4Address(ip).packed, 'little'):08X}"
 
 
-def net_udp(socks: list[dict]) -> str:
-    """/proc/net/udp (udp4_format_sock), lines padded to 127 characters."""
-    out = ("   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt"
+def net_udp(socks: list[dict], kernel: str = "6.6") -> str:
+    """/proc/net/udp (udp4_format_sock), lines padded to 127 characters; 3.10's header
+    starts a column further left ("  sl")."""
+    out = (("   sl" if _era(kernel) == "6.6" else "  sl") + "  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt"
            "   uid  timeout inode ref pointer drops").ljust(127) + "\n"
     for s in socks:
         rem_ip, rem_port = s.get("rem_ip") or "0.0.0.0", s.get("rem_port") or 0

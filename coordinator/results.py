@@ -310,12 +310,12 @@ def assemble(r: dict, plan, results: dict) -> dict:
         "proc/interrupts": procfs.interrupts(ncpus, plan.vectors, irq_counts),
         "dmesg.txt": probe.dmesg(r, plan.vectors),
         "proc/net/snmp": procfs.snmp(snmp_ip, snmp_udp, snmp_tcp,
-                                     r["sysctl"]["net.ipv4.ip_forward"] == 1),
+                                     r["sysctl"]["net.ipv4.ip_forward"] == 1, kern.name),
         "proc/net/dev": procfs.net_dev([("lo", {})] + [(pp["name"], pp["eth"])
                                                        for pp in ports]),
         "proc/net/udp": procfs.net_udp([
             _udp_line(i, a, sockets.get(i, {}), tx, r["host"]["addresses"])
-            for i, a in enumerate(r["apps"]) if a["socket"]["proto"] == "udp"]),
+            for i, a in enumerate(r["apps"]) if a["socket"]["proto"] == "udp"], kern.name),
         "proc/net/netstat": procfs.netstat(
             # tcp_data_queue's drops for want of receive buffer, per skb (sk_drops)
             {"TCPRcvQDrop": sum(sockets.get(i, {}).get("drops", 0)
@@ -323,7 +323,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
                                 if a["socket"]["proto"] == "tcp"), **tcpext},
             # IpExt from the Ip MIB where the stack counts them (InOctets, OutOctets,
             # InNoECTPkts, …: same names), else 0
-            snmp_ip),
+            snmp_ip, kern.mptcp, kern.name),
         "proc/stat": procfs.stat(
             stat_times, plan.vectors, irq_counts, [c["softirqs"] for c in cpus],
             ctxt=sum(c["sched"]["nr_switches"] for c in cpus),

@@ -49,14 +49,15 @@ _OLD = dict(
     gro_normal_batch=False,        # spec §15.2: each skb to netif_receive_skb at once
     gro_hash_buckets=1, gro_evict_oldest=False,         # §4.6: one list of 8, no eviction
     # spec §15.12: the drivers whose poll returns 0 when it completes (budget undercharged)
-    drv_zero_work=frozenset({"igb", "ixgbe"}),
+    drv_zero_work=frozenset({"igb"}),
     udp_admission="3.x",           # §4.5: sk_rcvqueues_full, InErrors alone
     lazy_rmem_release=False,       # the reader frees each skb as it reads it
     pfifo_fast_nolock=False,       # §10.7: a locked qdisc, one skb per qdisc_restart
     bulk_dequeue=False, qdisc_quota_sysctl="net.core.dev_weight",     # weight_p
     udp_gso=False, udp_gro=False,  # UDP_SEGMENT (4.18), UDP_GRO (5.0)
     tcp=False,                     # prequeue, no autocorking: not modelled
-    models=frozenset({"i350", "82574l", "82599"}),     # ice came in 4.x
+    # ice came in 4.x; ixgbe's 3.x driver (its poll's return, its strings) was not read
+    models=frozenset({"i350", "82574l"}),
     udp_mib=7, softirq_block_iopoll=True, irq_domain_names=False, mptcp=False)
 
 KERNELS: dict[str, Kernel] = {

@@ -178,12 +178,7 @@ class Stack:
         target, pre = (self._get_rps_cpu(skb) if self.rps_maps or self.rfs is not None
                        else (-1, 0))
         me = self.cpu.index
-        cost = self._to_backlog(skb, me if target < 0 else target, now, pre)
-        if self.sd.rps_ipi_list and not self.sd.in_net_rx_action:
-            # napi_schedule_rps for another CPU: its IPI leaves at the end of this CPU's
-            # net_rx_action, which the enqueue raises
-            self.cpu.raise_softirq_irqoff(NET_RX_SOFTIRQ, True)
-        return cost
+        return self._to_backlog(skb, me if target < 0 else target, now, pre)
 
     def _get_rps_cpu(self, skb) -> tuple[int, int]:
         """get_rps_cpu's pick (-1: none) and what finding it cost (0 when the queue has
@@ -212,8 +207,14 @@ class Stack:
                 cost += self.free_cost(skb)    # kfree_skb of the dropped packet
         else:
             self.rps_remote(now + cost, target, skb)
-            if target not in self.sd.rps_ipi_list:
-                self.sd.rps_ipi_list.append(target)
+            sd = self.sd
+            if target not in sd.rps_ipi_list:
+                sd.rps_ipi_list.append(target)
+            # napi_schedule_rps (rps_ipi_queued in 3.x): the IPI leaves at the end of this
+            # CPU's net_rx_action, which the enqueue raises unless it runs now (6.6's
+            # in_net_rx_action; 3.x raises it regardless, for one more empty run)
+            if not sd.in_net_rx_action:
+                self.cpu.raise_softirq_irqoff(NET_RX_SOFTIRQ, True)
         return cost
 
     def send_rps_ipis(self):

@@ -157,7 +157,7 @@ ON_BASIC = [
     ("host.addresses=[\"fe80::1%eth0\"]", ["host.addresses = 'fe80::1%eth0'", "IP addresses"]),
     ("hz=1000.0", ["hz = 1000.0", "CONFIG_HZ must be one of"]),
     ("hz=true", ["hz = True", "(an integer)"]),
-    ("kernel=6.6", ["kernel = 6.6", "a string: kernel = \"6.6\""]),
+    ("kernel=6.6", ["kernel = 6.6", "a string: kernel = \"3.13\""]),
     ("quantum=false", ["quantum = False", NOT_DUR]),
     ("quantum=0.0", ["quantum = 0.0", NOT_DUR]),
     ("seed=1.0", ["seed = 1.0", "must be an integer from 0 to 9223372036854775807"]),

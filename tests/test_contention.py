@@ -72,7 +72,7 @@ def test_the_reader_takes_the_lock_to_splice_and_to_release():
     rcvbuf/4 or the reader queue runs dry; reads in between touch neither."""
     sk = UdpSock(0, "0.0.0.0", 9000, 40_000, 0, 1, lines=RxLines(X, H, 0))
     for i in range(3):                           # a producer on CPU 1
-        assert sk.enqueue(SkBuff(i, 0, 60, 2304, 0, 0, 0), 0, 1)
+        assert sk.enqueue(SkBuff(i, 0, 60, 2304, 0, 0, 0), 0, 1) is None
         sk.lines.produce(1, 100 * (i + 1), False)
     sk.recv(0, 1000)                             # splice: the line comes back
     assert sk.read_stall == X

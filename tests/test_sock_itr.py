@@ -21,14 +21,14 @@ def test_admission_compares_before_adding():
     s = UdpSock(0, "0.0.0.0", 9000, 10_000, 0, 1)
     accepted = [s.enqueue(skb(i), 0, 0) for i in range(10)]
     # 0, 2304, 4608, 6912, 9216 are all <= 10000: five accepted, overshoot by one truesize
-    assert accepted == [True] * 5 + [False] * 5
+    assert accepted == [None] * 5 + ["udp_rcvbuf_errors"] * 5
     assert s.rmem_alloc == 5 * 2304 and s.drops == 5
 
 
 def test_lazy_release_until_threshold_or_empty():
     s = UdpSock(0, "0.0.0.0", 9000, 40_000, 0, 1)     # forward_threshold = 10000
     for i in range(10):
-        assert s.enqueue(skb(i), 0, 0)
+        assert s.enqueue(skb(i), 0, 0) is None
     charged = 10 * 2304
     for i in range(4):
         s.recv(0, 0)
