@@ -31,6 +31,11 @@ ARCH_IRQ_STAT_CPU = ("NMI", "LOC", "SPU", "PMI", "IWI", "RTR", "RES", "CAL", "TR
                      "MCE", "MCP")
 
 
+def _era(kernel: str) -> str:
+    """Where a format changed between 3.10/3.13 and 6.6 (the two 3.x lists agree)."""
+    return "6.6" if kernel == "6.6" else "3.x"
+
+
 def softnet_stat(per_cpu: list[dict], columns: int = 15) -> str:
     """/proc/net/softnet_stat: one line per online CPU, %08x. 15 columns (6.6); 3.13's 11
     end at flow_limit_count and 3.10's 10 at received_rps (devices-probe-kernels.md §4.3).
@@ -63,9 +68,13 @@ def nr_irqs(ncpus: int) -> int:
     return (24 + 16) + 8 * ncpus + 24 * 16
 
 
-def interrupts(ncpus: int, vectors: list[dict], counts: list[dict]) -> str:
-    """/proc/interrupts: the NIC's lines, then x86's per-CPU rows.
+def interrupts(ncpus: int, vectors: list[dict], counts: list[dict],
+               kernel: str = "6.6") -> str:
+    """/proc/interrupts: the NIC's lines, then x86's per-CPU rows (3.x's: the same up to
+    MCP, without DFR — AMD's deferred-error vector came later — and KVM's posted-interrupt
+    rows; two x86 irq.c copies either side of 3.13 were read, kernel-spec §13.6).
     `vectors`: {irq, name, chip, hwirq, flow}; `counts[cpu]`: counter name -> count."""
+    old = _era(kernel) != "6.6"
     prec = 3
     n = nr_irqs(ncpus)
     while prec < 10 and 10 ** prec <= n:
@@ -81,9 +90,10 @@ def interrupts(ncpus: int, vectors: list[dict], counts: list[dict]) -> str:
     def row(key, desc):
         return (f"{key:>{prec}s}: " + "".join(f"{counts[c].get(key, 0):10d} "
                                               for c in range(ncpus)) + f"  {desc}\n")
-    out += "".join(row(key, desc) for key, desc in X86_ROWS)
+    out += "".join(row(key, desc) for key, desc in X86_ROWS if not (old and key == "DFR"))
     out += "".join(f"{key:>{prec}s}: {0:10d}\n" for key in X86_GLOBAL_ROWS)
-    out += "".join(row(key, desc) for key, desc in X86_KVM_ROWS)
+    if not old:
+        out += "".join(row(key, desc) for key, desc in X86_KVM_ROWS)
     return out
 
 
@@ -132,9 +142,6 @@ SNMP_HEADERS = {
             TCP_HEADER, UDP_HEADER[:7]),
 }
 
-
-def _era(kernel: str) -> str:
-    return "6.6" if kernel == "6.6" else "3.x"
 
 
 def snmp(ip: dict, udp: dict, tcp_mib: dict | None = None, forwarding: bool = False,

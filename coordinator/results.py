@@ -307,7 +307,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
         "proc/net/softnet_stat": procfs.softnet_stat(softnet, kern.softnet_columns),
         "proc/softirqs": procfs.softirqs([c["softirqs"] for c in cpus],
                                          kern.softirq_block_iopoll),
-        "proc/interrupts": procfs.interrupts(ncpus, plan.vectors, irq_counts),
+        "proc/interrupts": procfs.interrupts(ncpus, plan.vectors, irq_counts, kern.name),
         "dmesg.txt": probe.dmesg(r, plan.vectors),
         "proc/net/snmp": procfs.snmp(snmp_ip, snmp_udp, snmp_tcp,
                                      r["sysctl"]["net.ipv4.ip_forward"] == 1, kern.name),

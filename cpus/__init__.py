@@ -6,6 +6,7 @@ applications). `softirq`, `napi`, `igb`, `gro`, `stack`, `sock` and `app` are th
 paths, written as generators that yield the cost of each step, named after the kernel
 functions they model. `costs` loads a cost profile. `host` builds one CPU's components
 from its part of the plan and wires them (the driver from the device's ops table);
+`kernel` says where 3.10 and 3.13 differ from 6.6 (their NET_RX loop is `napi_3x`'s);
 `lp` is the cpuK logical process that runs them: it files the records that arrive (kinds
 declared in `engine.records`) and sends its own, `lookahead` holds its promises,
 `report` its end-of-run figures and `series` its per-interval samples (`[observe]

@@ -31,7 +31,8 @@ from .igb_tx import IgbTx
 from .ixgbe import IxgbeDriver
 from .intr_rx import IntrRx
 from .lp import CpuLP
-from .napi import NapiStruct, net_rx_action, net_rx_action_3x
+from . import napi_3x
+from .napi import NapiStruct, net_rx_action
 from .rfs import HeadReports, RfsRx, RfsWriter, SockFlowTable
 from .sched import Task
 from .stack import Stack
@@ -170,7 +171,7 @@ def _transmit(lp: CpuLP, name: str, args: dict) -> None:
     lp.stack.tx = lp.tx
     lp.tx.gro_flows = lp.stack.gro_flows
     lp.tx.fwd_txq = {int(k): v for k, v in txa.get("fwd_txq", {}).items()}
-    rx_action = net_rx_action if lp.kernel.net_rx_action == "6.6" else net_rx_action_3x
+    rx_action = net_rx_action if lp.kernel.net_rx_action == "6.6" else napi_3x.net_rx_action
     lp.cpu.softirq_handlers[NET_RX_SOFTIRQ] = (
         lambda: rx_action(lp.cpu, lp.sd, lp.sysctl, lp.stack))
 
@@ -188,6 +189,7 @@ def _driver(lp: CpuLP, args: dict) -> None:
     intr = None if dev["napi"] else IntrRx(lp.driver)
     if lp.cpu.tracer is not None:            # a trace names the driver's functions its way
         lp.cpu.tracer.names.update(lp.driver.function_names)
+        lp.cpu.tracer.names.update(lp.kernel.function_names)
     flow_len = [f["len"] for f in args["flows"]]
     for v in args["vectors"]:
         vec = MsixVector(v["entry"], v["name"], v["irq"], 0)

@@ -48,7 +48,9 @@ def call_stack(gen, names: dict[str, str]) -> list[tuple]:
     calls = []
     while gen is not None:
         n = gen.gi_code.co_name
-        calls.append((gen, names.get(n, n)))
+        k = names.get(n, n)
+        if k:                         # "": a function the kernel inlines (no frame)
+            calls.append((gen, k))
         gen = gen.gi_yieldfrom
     return calls
 

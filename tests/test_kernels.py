@@ -12,8 +12,8 @@ from helpers import balanced, config_file, refused, run_both_modes, run_inline, 
 
 from softnet.cpus.cpu import NET_RX_SOFTIRQ, Cpu
 from softnet.cpus.gro import TCP, GroFlow, GroList
-from softnet.cpus.napi import (NapiStruct, SoftnetData, napi_complete_done, napi_schedule,
-                               net_rx_action_3x)
+from softnet.cpus.napi import NapiStruct, SoftnetData, napi_complete_done, napi_schedule
+from softnet.cpus.napi_3x import net_rx_action as net_rx_action_3x
 from softnet.cpus.qdisc import PfifoFast
 from softnet.cpus.sock import UDP_RCVBUF_ERRORS, UDP_RCVQUEUES_FULL, UdpSock3
 from softnet.engine.events import EventQueue
@@ -70,6 +70,10 @@ def test_proc_interrupts_of_3x_has_one_msi_chip_and_no_hwirq(tmp_path):
         assert line.endswith(want), (mode, line)
         counts = line.split(":", 1)[1].split()[:2]
         assert sum(map(int, counts)) > 0
+    rows = [l.split(":")[0].strip() for l in (d / "proc/interrupts").read_text().splitlines()
+            if not l.lstrip()[:1].isdigit() and ":" in l]
+    assert rows == ["NMI", "LOC", "SPU", "PMI", "IWI", "RTR", "RES", "CAL", "TLB", "TRM",
+                    "THR", "MCE", "MCP", "ERR", "MIS"]       # no DFR, no KVM rows
 
 
 def test_dmesg_banner_is_the_kernel_driver_version(tmp_path):
