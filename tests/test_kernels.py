@@ -154,24 +154,24 @@ class NoStack:
         yield
 
 
-def _napi(name, works, sd_of, log):
+def _napi(name, works, sd_of, log, cost=100):
     it = iter(works)
 
     def poll(cpu, n, budget):
         w = min(next(it, 0), budget)
         log.append(name)
-        yield 100
+        yield cost
         if w < budget:
             yield from napi_complete_done(cpu, sd_of[n], n, w, NoStack())
         return w
     return NapiStruct(name, 64, poll, None)
 
 
-def _setup(*works):
+def _setup(*works, cost=100):
     cpu = Cpu(0, 4, zero_costs(), 1000, EventQueue(1))
     sd = SoftnetData(napi_missed=False)
     sd_of, log = {}, []
-    napis = [_napi(chr(97 + i), w, sd_of, log) for i, w in enumerate(works)]
+    napis = [_napi(chr(97 + i), w, sd_of, log, cost) for i, w in enumerate(works)]
     for n in napis:
         sd_of[n] = sd
         napi_schedule(cpu, sd, n)
@@ -197,6 +197,14 @@ def test_3x_checks_before_each_poll_so_an_emptied_list_is_no_squeeze():
     drive(cpu, net_rx_action_3x(cpu, sd, SYSCTL, NoStack()))
     assert log == ["a", "b", "a", "a"] and sd.time_squeeze == 0 and not sd.poll_list
     assert not cpu.softirq_pending
+
+
+def test_3x_time_limit_is_two_jiffies_from_the_start():
+    """time_after_eq(jiffies, start + 2): polls of a millisecond each (HZ 1000) stop after
+    the second, whatever budget is left."""
+    cpu, sd, (a,), log = _setup([64] * 10, cost=1_000_000)
+    drive(cpu, net_rx_action_3x(cpu, sd, SimpleNamespace(netdev_budget=10**6), NoStack()))
+    assert log == ["a", "a"] and sd.time_squeeze == 1
 
 
 def test_3x_loses_a_schedule_that_finds_the_napi_running():
