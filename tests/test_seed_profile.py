@@ -86,3 +86,11 @@ def test_the_example_shows_the_seeds_times(tmp_path):
     assert took("e1000_intr") == 108.989             # do_IRQ in the seed
     assert took("e1000_clean_tx_irq") == 26.663
     assert re.search(r"56\.990 us\s+\|\s+}", text)    # net_rx_action, as the seed's
+    # 3.10's frames, as the seed's graph has them: __dev_xmit_skb, neigh_output and
+    # ip_finish_output2 inlined; the softirq is __do_softirq
+    frames = [l.split("|", 1)[1].strip() for l in text.splitlines() if "|" in l[:30]]
+    i = frames.index("ip_finish_output() {")
+    assert frames[i + 1: i + 3] == ["dev_queue_xmit() {", "sch_direct_xmit() {"]
+    assert "__do_softirq() {" in frames and "net_rx_action() {" in frames
+    assert not any(f.startswith(("__dev_xmit_skb", "neigh_output", "handle_softirqs"))
+                   for f in frames)

@@ -155,6 +155,20 @@ def test_bql_limits_what_a_qdisc_run_dequeues():
     assert txq.qdisc.qlen() == 29 and bells == [1, 9, 1]        # a doorbell per burst
 
 
+def test_3x_qdisc_run_sends_one_skb_per_restart():
+    """3.10/3.13 have no try_bulk_dequeue_skb: with BQL room for ten packets, each
+    restart still takes one, so each rings its own doorbell."""
+    cpu, tx, txq, bells = tx_with_queue(ring=4096)
+    tx.bulk_dequeue = False
+    txq.stack_xoff = True
+    for i in range(40):
+        drive(cpu, tx.dev_xmit_skb(txq, pkt(i)))
+    txq.stack_xoff = False
+    txq.dql.limit = txq.dql.adj_limit = 600
+    drive(cpu, tx.qdisc_run(txq))
+    assert txq.dql.num_queued == 660 and bells == [1] * 11
+
+
 def test_send_buffer_accounting():
     assert tx_truesize(18) == 768 and tx_truesize(1472) == 2304
     s = TxSock(0, 4608, 1, False, True)
