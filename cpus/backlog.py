@@ -65,7 +65,8 @@ class Backlog:
 
     __slots__ = ("cpu", "sd", "stack", "books", "max_backlog", "input_pkt_queue",
                  "process_queue", "napi", "owed_ipi_from", "fl_cpus", "fl_len", "fl",
-                 "input_queue_head", "input_queue_tail", "send_ipis", "heads", "in_hand")
+                 "input_queue_head", "input_queue_tail", "send_ipis", "heads", "in_hand",
+                 "complete_early")
 
     def __init__(self, cpu, sd, stack, books, max_backlog: int, dev_weight: int,
                  fl_cpus: set[int], fl_len: int, send_ipis) -> None:
@@ -86,6 +87,9 @@ class Backlog:
         self.send_ipis = send_ipis      # generator fn: send this CPU's queued RPS IPIs
         self.heads = None               # rfs.HeadReports when RFS may enqueue here
         self.in_hand = None             # the skb process_backlog is on
+        # 3.x: the NAPI completes as soon as what it spliced fits the quota left, so
+        # packets that arrive meanwhile schedule it again (devices-probe-kernels.md §4.2)
+        self.complete_early = False
 
     def _flow_limit(self, skb, qlen: int, src: int) -> bool:
         if src not in self.fl_cpus or qlen < self.max_backlog >> 1:
@@ -154,6 +158,18 @@ class Backlog:
                 work += 1
                 if work >= quota:
                     return work
+            if self.complete_early:
+                qlen = len(self.input_pkt_queue)
+                if qlen:
+                    pq.extend(self.input_pkt_queue)
+                    self.input_pkt_queue.clear()
+                    yield cpu.costs.process_backlog_splice
+                if qlen < quota - work:     # list_del, napi->state = 0
+                    napi.sched = False
+                    quota = work + qlen
+                    if not qlen:
+                        return work
+                continue
             if not self.input_pkt_queue:
                 napi.sched = False          # napi->state = 0: no MISSED logic
                 return work

@@ -128,6 +128,7 @@ def _backlog(lp: CpuLP, args: dict) -> None:
                          lp.sysctl.netdev_max_backlog, lp.sysctl.dev_weight,
                          set(lp.sysctl.flow_limit_cpus),
                          lp.sysctl.flow_limit_table_len, lp.stack.send_rps_ipis)
+    lp.backlog.complete_early = lp.kernel.backlog_complete_early
     lp.stack.backlog = lp.backlog
     if rfs.get("heads"):                 # an RFS queue's CPU may enqueue here
         lp.backlog.heads = HeadReports(lp._head_report)

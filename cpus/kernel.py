@@ -14,13 +14,12 @@ class Kernel:
     """What one kernel version does differently. Every flag names the mechanism it
     switches; the version each appeared in is in the spec sections cited."""
 
-    __slots__ = ("name", "sysctls", "net_rx_action", "in_net_rx_action", "napi_missed",
-                 "gro_normal_batch", "gro_hash_buckets", "gro_evict_oldest",
-                 "drv_zero_work", "udp_admission", "lazy_rmem_release",
-                 "pfifo_fast_nolock", "bulk_dequeue", "qdisc_quota_sysctl",
-                 "flow_limit", "udp_gso", "udp_gro", "tcp", "models", "softnet_columns",
-                 "udp_mib", "softirq_block_iopoll", "irq_domain_names", "mptcp",
-                 "function_names")
+    __slots__ = ("name", "sysctls", "net_rx_action", "napi_missed",
+                 "backlog_complete_early", "gro_hash_buckets", "gro_evict_oldest",
+                 "drv_zero_work", "lazy_rmem_release", "pfifo_fast_nolock",
+                 "bulk_dequeue", "qdisc_quota_sysctl", "udp_gso", "udp_gro", "tcp",
+                 "ntuple", "models", "softnet_columns", "softirq_block_iopoll",
+                 "irq_domain_names", "mptcp", "function_names")
 
     def __init__(self, **kw) -> None:
         for k in self.__slots__:
@@ -44,22 +43,26 @@ _SYSCTLS_66 = _SYSCTLS_313 | {"net.core.netdev_budget_usecs", "net.core.gro_norm
                               "net.core.dev_tx_weight"}
 
 _OLD = dict(
-    # §4.1: 2 jiffies fixed, head of poll_list, list_move_tail, no repoll list
-    net_rx_action="3.x", in_net_rx_action=False,
+    # §4.1: 2 jiffies fixed, head of poll_list, list_move_tail, no repoll list, no
+    # in_net_rx_action; each skb to netif_receive_skb at once (no gro_normal_batch,
+    # spec §15.2: the sysctls below hard-code it)
+    net_rx_action="3.x",
     napi_missed=False,             # NAPI_STATE_MISSED came in 4.10
-    gro_normal_batch=False,        # spec §15.2: each skb to netif_receive_skb at once
+    backlog_complete_early=True,   # §4.2: process_backlog completes once the rest fits
     gro_hash_buckets=1, gro_evict_oldest=False,         # §4.6: one list of 8, no eviction
     # spec §15.12: the drivers whose poll returns 0 when it completes (budget undercharged)
     drv_zero_work=frozenset({"igb"}),
-    udp_admission="3.x",           # §4.5: sk_rcvqueues_full, InErrors alone
-    lazy_rmem_release=False,       # the reader frees each skb as it reads it
+    lazy_rmem_release=False,       # §4.5: UdpSock3's admission, an skb freed as it is read
     pfifo_fast_nolock=False,       # §10.7: a locked qdisc, one skb per qdisc_restart
     bulk_dequeue=False, qdisc_quota_sysctl="net.core.dev_weight",     # weight_p
     udp_gso=False, udp_gro=False,  # UDP_SEGMENT (4.18), UDP_GRO (5.0)
     tcp=False,                     # prequeue, no autocorking: not modelled
+    # igb's ethtool -N flow rules came after 3.x (3.10's struct igb_adapter has no
+    # nfc_filter_list)
+    ntuple=False,
     # ice came in 4.x; ixgbe's 3.x driver (its poll's return, its strings) was not read
     models=frozenset({"i350", "82574l"}),
-    udp_mib=7, softirq_block_iopoll=True, irq_domain_names=False, mptcp=False,
+    softirq_block_iopoll=True, irq_domain_names=False, mptcp=False,
     # a trace's names where 3.10's differ from the model's generators ("": inlined,
     # no frame of its own; seed 000's function graph shows dev_queue_xmit calling
     # sch_direct_xmit, and ip_finish_output calling dev_queue_xmit)
@@ -67,19 +70,17 @@ _OLD = dict(
                     "ip_finish_output2": "ip_finish_output", "neigh_output": ""})
 
 KERNELS: dict[str, Kernel] = {
-    "3.10": Kernel(name="3.10", sysctls=_SYSCTLS_310, flow_limit=False, softnet_columns=10,
-                   **_OLD),
-    "3.13": Kernel(name="3.13", sysctls=_SYSCTLS_313, flow_limit=True, softnet_columns=11,
-                   **_OLD),
-    "6.6": Kernel(name="6.6", sysctls=_SYSCTLS_66, net_rx_action="6.6",
-                  in_net_rx_action=True, napi_missed=True, gro_normal_batch=True,
-                  gro_hash_buckets=8, gro_evict_oldest=True,
-                  udp_admission="6.6", lazy_rmem_release=True, pfifo_fast_nolock=True,
+    # 3.10 has no flow limit: its sysctls are absent, so no CPU limits
+    "3.10": Kernel(name="3.10", sysctls=_SYSCTLS_310, softnet_columns=10, **_OLD),
+    "3.13": Kernel(name="3.13", sysctls=_SYSCTLS_313, softnet_columns=11, **_OLD),
+    "6.6": Kernel(name="6.6", sysctls=_SYSCTLS_66, net_rx_action="6.6", napi_missed=True,
+                  backlog_complete_early=False, gro_hash_buckets=8, gro_evict_oldest=True,
+                  lazy_rmem_release=True, pfifo_fast_nolock=True,
                   bulk_dequeue=True, qdisc_quota_sysctl="net.core.dev_tx_weight",
                   drv_zero_work=frozenset(),
-                  flow_limit=True, udp_gso=True, udp_gro=True, tcp=True,
+                  udp_gso=True, udp_gro=True, tcp=True, ntuple=True,
                   models=frozenset({"i350", "e810", "82574l", "82599"}),
-                  softnet_columns=15, udp_mib=9, softirq_block_iopoll=False,
+                  softnet_columns=15, softirq_block_iopoll=False,
                   irq_domain_names=True, mptcp=True, function_names={}),
 }
 DEFAULT_KERNEL = "6.6"

@@ -28,6 +28,7 @@ def effective_rcvbuf(so_rcvbuf: int | None, rmem_default: int, rmem_max: int) ->
 
 UDP_RCVBUF_ERRORS = "udp_rcvbuf_errors"      # -ENOMEM: Udp RcvbufErrors and InErrors
 UDP_RCVQUEUES_FULL = "udp_rcvqueues_full"    # 3.x sk_rcvqueues_full: Udp InErrors alone
+TCP_RCVQ_DROP = "tcp_rcvq_drop"              # TcpExt TCPRcvQDrop
 
 
 class UdpSock:
@@ -153,7 +154,9 @@ class UdpSock3(UdpSock):
     is empty, as no reader holds the socket lock across a read), counting Udp InErrors
     alone; sock_queue_rcv_skb refuses one at a charge of exactly `sk_rcvbuf` (-ENOMEM:
     RcvbufErrors and InErrors). One receive queue, locked for each datagram taken; a read
-    uncharges its skb at once (skb_free_datagram_locked). No busylock."""
+    uncharges its skb whole (skb_free_datagram_locked; here as it is dequeued, the copy
+    that comes between in the kernel being the reader's next step — as 6.6's release
+    here). No busylock."""
 
     busylock = False
     __slots__ = ()
@@ -201,17 +204,16 @@ class TcpSock(UdpSock):
         self.payload = payload    # bytes of each segment of the connection's flow
         self.head_off = 0         # bytes of the first queued skb already read
 
-    def enqueue(self, skb, sw_hash: int, cpu: int) -> bool:
+    def enqueue(self, skb, sw_hash: int, cpu: int) -> str | None:
+        """None when queued, else the drop's stage (TCPRcvQDrop)."""
         self.by_cpu[cpu] = self.by_cpu.get(cpu, 0) + 1
         self.rxhash = sw_hash              # sock_rps_save_rxhash, sk_incoming_cpu_update
         self.incoming_cpu = cpu
         if self.rmem_alloc > self.rcvbuf and self.receive_queue:
             self.drops += 1
-            return False
-        self.rmem_alloc += skb.truesize
-        self.receive_queue.append(skb)
-        self.enqueued += 1
-        return True
+            return TCP_RCVQ_DROP
+        self._queue(skb)
+        return None
 
     def read(self, want: int, books, now: int) -> tuple[int, int, int]:
         """tcp_recvmsg with SO_RCVLOWAT 1: copy up to `want` bytes of what is queued;

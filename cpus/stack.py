@@ -305,8 +305,9 @@ class Stack:
         if sk.is_tcp:
             if skb.tcp:                        # a TCP_RR segment: its connection's state
                 return self.tcp_rr.rcv(sk, skb, cpu, t)
-            if not sk.enqueue(skb, self.sw_hash[skb.flow], cpu):
-                self.books.drop(skb.flow, "tcp_rcvq_drop", skb.nsegs)   # TCPRcvQDrop
+            stage = sk.enqueue(skb, self.sw_hash[skb.flow], cpu)
+            if stage is not None:
+                self.books.drop(skb.flow, stage, skb.nsegs)             # TCPRcvQDrop
                 return self.free_cost(skb)
             return self._wake(sk)
         half_full = sk.busylock and sk.rmem_alloc > sk.rcvbuf >> 1

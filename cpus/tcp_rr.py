@@ -82,8 +82,9 @@ class TcpRr:
             stack.books.drop(skb.flow, "tcp_old_data")
             cost += stack.free_cost(skb)
             return cost + self.send_ack(sk, cpu, t + cost)
-        if not sk.enqueue(skb, stack.sw_hash[skb.flow], cpu):
-            stack.books.drop(skb.flow, "tcp_rcvq_drop")        # TCPRcvQDrop
+        stage = sk.enqueue(skb, stack.sw_hash[skb.flow], cpu)
+        if stage is not None:
+            stack.books.drop(skb.flow, stage)                  # TCPRcvQDrop
             return cost + stack.free_cost(skb)
         sk.rcv_nxt = w
         # __tcp_ack_snd_check in pingpong: the ACK waits for the response, or the timer

@@ -3,13 +3,17 @@
 its packet path differs — net_rx_action's loop, igb's work accounting, the GRO list, UDP
 admission and the locked pfifo_fast."""
 
+import os
 from types import SimpleNamespace
 
 import pytest
 
 from conftest import drive, zero_costs
-from helpers import balanced, config_file, refused, run_both_modes, run_inline, snmp
+from helpers import (FILES, balanced, config_file, refused, run_both_modes, run_inline, snmp,
+                     summary as summary_of)
 
+from softnet.cpus.backlog import Backlog
+from softnet.cpus.books import Books
 from softnet.cpus.cpu import NET_RX_SOFTIRQ, Cpu
 from softnet.cpus.gro import TCP, GroFlow, GroList
 from softnet.cpus.napi import NapiStruct, SoftnetData, napi_complete_done, napi_schedule
@@ -17,6 +21,7 @@ from softnet.cpus.napi_3x import net_rx_action as net_rx_action_3x
 from softnet.cpus.qdisc import PfifoFast
 from softnet.cpus.sock import UDP_RCVBUF_ERRORS, UDP_RCVQUEUES_FULL, UdpSock3
 from softnet.engine.events import EventQueue
+from softnet.engine.skb import SkBuff
 
 EXP = {"seed": 1, "duration": "5ms", "cpus": 2, "nic": {"model": "i350", "combined": 1},
        "flows": [{"name": "f", "src": "10.0.0.3:50000", "dst": "10.0.0.1:9000",
@@ -53,7 +58,7 @@ def test_each_kernel_prints_its_own_proc_files(tmp_path, kernel, cols):
     assert ("MPTcpExt:" in netstat) is not old
     tcpext = netstat.splitlines()[0].split()[1:]
     assert ("TCPPrequeued" in tcpext) is old            # 3.x TCP has the prequeue
-    assert len(tcpext) == {"3.10": 94, "3.13": 95}.get(kernel, len(tcpext))
+    assert len(tcpext) == {"3.10": 94, "3.13": 95, "6.6": 126}[kernel]
     header = (d / "proc/net/udp").read_text().splitlines()[0]
     assert header.startswith("  sl  local" if old else "   sl  local") and len(header) == 127
 
@@ -126,6 +131,8 @@ def test_3_13_has_the_flow_limit_sysctls():
      "TCP on kernel 3.10 is not modelled"),
     (['apps.0.socket.proto="tcp"'], "apps[0].socket.proto", "TCP on kernel 3.10"),
     (["apps.0.socket.udp_gro=true"], "apps[0].socket.udp_gro", "no UDP_GRO"),
+    (["nic.ntuple=true"], "nic.ntuple", "no ethtool -N flow rules"),
+    (["kernel=3.10"], "kernel", 'a quoted string: kernel = "3.10"'),
 ])
 def test_features_the_kernel_lacks_are_refused(tmp_path, sets, key, words):
     f = config_file(tmp_path, "x", {**EXP, "kernel": "3.10"})
@@ -134,12 +141,13 @@ def test_features_the_kernel_lacks_are_refused(tmp_path, sets, key, words):
 
 
 def test_config_toml_of_a_3_10_run_reruns(tmp_path):
-    """config.toml names only 3.10's sysctls: run again from it, it is accepted."""
-    _, d = _run(tmp_path, "a", "3.10")
+    """config.toml names only 3.10's sysctls: run again from it, it gives the same run."""
+    _, d = _run(tmp_path, "a", "3.10", sysctl={"net.core.dev_weight": 16})
     text = (d / "config.toml").read_text()
     assert "netdev_budget_usecs" not in text and "gro_normal_batch" not in text
-    s2 = run_inline(tmp_path / "b", file=str(d / "config.toml"))
-    assert s2["delivered"] == _run(tmp_path, "c", "3.10")[0]["delivered"]
+    run_inline(tmp_path / "b", file=str(d / "config.toml"))
+    for f in FILES:
+        assert (d / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
 
 
 # -- net_rx_action (3.x) ---------------------------------------------------------------
@@ -207,6 +215,35 @@ def test_3x_time_limit_is_two_jiffies_from_the_start():
     assert log == ["a", "a"] and sd.time_squeeze == 1
 
 
+class BacklogStack:
+    def __init__(self):
+        self.sw_hash, self.rx_dropped_core, self.held, self.fwd_pending = [7], {}, 0, []
+
+    def receive_skb(self, skb, now):
+        return 100
+
+
+def test_3x_process_backlog_completes_as_soon_as_the_rest_fits():
+    """3.x completes the backlog NAPI when what it spliced fits the quota left, so a packet
+    that arrives meanwhile schedules it again; 6.6 completes only on an empty queue, and
+    takes that packet in the same poll."""
+    for early, work_done, rescheduled in ((True, 5, True), (False, 6, False)):
+        cpu = Cpu(0, 4, zero_costs(), 1000, EventQueue(1))
+        sd = SoftnetData(napi_missed=not early)
+        b = Backlog(cpu, sd, BacklogStack(), Books(1), 1000, 64, set(), 4096, None)
+        b.complete_early = early
+        for _ in range(5):
+            b.enqueue_to_backlog(SkBuff(1, 0, 60, 2304, 0, 0, 0), 0)
+        sd.poll_list.clear()                       # net_rx_action took it off to poll
+        gen = b.process_backlog(cpu, b.napi, 64)
+        next(gen)                                  # the splice
+        next(gen)                                  # the first packet
+        b.enqueue_to_backlog(SkBuff(2, 0, 60, 2304, 0, 0, 0), 0)
+        assert drive(cpu, gen) == work_done
+        assert (list(sd.poll_list) == [b.napi]) is rescheduled
+        assert b.napi.sched is rescheduled and len(b.input_pkt_queue) == (1 if early else 0)
+
+
 def test_3x_loses_a_schedule_that_finds_the_napi_running():
     """No NAPI_STATE_MISSED before 4.10: napi_schedule of a scheduled NAPI does nothing."""
     cpu = Cpu(0, 4, zero_costs(), 1000, EventQueue(1))
@@ -248,17 +285,18 @@ class Skb:
 
 
 def test_3x_gro_list_of_eight_sends_a_ninth_flow_up_unmerged():
-    flows = [GroFlow(TCP, i, 52, 1448, False) for i in range(9)]
-    for evict, expect in ((False, "ninth"), (True, "oldest")):
-        g = GroList(1, evict) if not evict else GroList()
+    flows = [GroFlow(TCP, 8 * i, 52, 1448, False) for i in range(9)]   # one 6.6 bucket
+    for evict in (False, True):
+        g = GroList(1, False) if not evict else GroList()
+        first = [Skb(i, i) for i in range(8)]
         for i in range(8):
-            assert g.receive(Skb(i, i), flows[i], 0) == []
+            assert g.receive(first[i], flows[i], 0) == []
         ninth = Skb(8, 8)
         out = g.receive(ninth, flows[8], 0)
-        if expect == "ninth":                      # 3.x: `goto normal`, nothing evicted
+        if not evict:                              # 3.x: `goto normal`, nothing evicted
             assert out == [ninth] and g.held_segs == 8
-        else:                                      # 6.6 buckets by hash: room in its own
-            assert out == [] and g.held_segs == 9
+        else:                                      # 6.6: the bucket's oldest completes
+            assert out == [first[0]] and g.held_segs == 8
     g = GroList(1, False)
     for i in range(8):
         g.receive(Skb(0, i), flows[0], 0)          # one flow merges into one held packet
@@ -297,8 +335,19 @@ def test_3x_pfifo_fast_bands_share_one_limit():
         assert got == accepted
 
 
-def test_3_10_runs_alike_in_both_modes(tmp_path):
-    f = config_file(tmp_path, "x", {**EXP, "kernel": "3.10",
-                                     "nic": {"model": "i350", "combined": 2},
-                                     "sysctl": {"net.core.rps_sock_flow_entries": 0}})
-    run_both_modes(tmp_path, "--set", "net.core.dev_weight=16", file=f)
+def test_3x_runs_alike_in_both_modes(tmp_path):
+    """RFS with a migrating reader on 3.13 (the backlog's early completion, NET_RX raised
+    by every RPS enqueue), and interrupt-driven receive with RPS on 3.10."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    run_both_modes(tmp_path / "rfs", "--set", 'kernel="3.13"', "--set", 'duration="5ms"',
+                   "--set", "net.core.dev_weight=16", "--set",
+                   'apps.0.migrate=[{at="2ms", cpu=2}, {at="4ms", cpu=3}]',
+                   file=os.path.join(root, "examples", "rfs_migrate.toml"))
+    s = summary_of(tmp_path / "rfs" / "i")
+    assert balanced(s) and sum(c["received_rps"] for c in s["softnet"].values()) > 0
+    run_both_modes(tmp_path / "intr", "--set", 'kernel="3.10"', "--set", 'duration="3ms"',
+                   "--set", "cpus=2", "--set", 'nic.rps_cpus={"rx-0" = "1"}',
+                   "--set", 'flows.0.rate="200kpps"',
+                   file=os.path.join(root, "examples", "livelock.toml"))
+    s = summary_of(tmp_path / "intr" / "i")
+    assert balanced(s) and s["softnet"]["cpu0"]["received_rps"] > 0   # rx-0 is CPU 1's
