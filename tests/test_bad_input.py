@@ -157,7 +157,7 @@ ON_BASIC = [
     ("host.addresses=[\"fe80::1%eth0\"]", ["host.addresses = 'fe80::1%eth0'", "IP addresses"]),
     ("hz=1000.0", ["hz = 1000.0", "CONFIG_HZ must be one of"]),
     ("hz=true", ["hz = True", "(an integer)"]),
-    ("kernel=6.6", ["kernel = 6.6", "a string: kernel = \"3.13\""]),
+    ("kernel=6.6", ["kernel = 6.6", "a quoted string: kernel = \"3.10\" (unquoted, TOML"]),
     ("quantum=false", ["quantum = False", NOT_DUR]),
     ("quantum=0.0", ["quantum = 0.0", NOT_DUR]),
     ("seed=1.0", ["seed = 1.0", "must be an integer from 0 to 9223372036854775807"]),
@@ -333,7 +333,7 @@ FILES = [
     (FLOW.format(name="a") + FLOW.format(name="a"), ["flows[1].name = 'a'", "must be unique"]),
     (FLOW.format(name="flow1") + FLOW.replace('name = "{name}"\n', ""),
      ["flows[1].name = 'flow1'", "must be unique"]),
-    ("kernel = 6.6\n", ["kernel = 6.6", "a string"]),
+    ("kernel = 6.6\n", ["kernel = 6.6", "a quoted string"]),
     ("seed = 1.5\n", ["seed = 1.5", "must be an integer from 0 to"]),
     # D
     ("[nic]\nrx_rnig = 512\n", ["nic.rx_rnig = 512", "did you mean rx_ring?"]),
