@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 
 from .config import ConfigError, apply_sets, validate
@@ -180,6 +181,16 @@ def headline(s: dict) -> dict:
     return row
 
 
+def _cell(text: str) -> str:
+    """A knob's value as the table shows it: a TOML string without its quotes (3.13, not
+    "3.13", which csv would quote again), anything else as it was given."""
+    try:
+        v = tomllib.loads(f"v = {text}")["v"]
+    except (tomllib.TOMLDecodeError, ValueError, RecursionError):
+        return text
+    return v if isinstance(v, str) else text
+
+
 def table(vary, pts, results) -> str:
     keys = [k for k, _ in vary]
     fixed = ["point", "dir", *keys, "status"]
@@ -197,7 +208,7 @@ def table(vary, pts, results) -> str:
     for i, (pt, res) in enumerate(zip(pts, results)):
         figs = res.get("figures", {})
         dropped = {c: 0 for c in extra if c.startswith(STAGES_PREFIX)} if figs else {}
-        w.writerow([i, res["dir"], *(v for _, v in pt), res["status"],
+        w.writerow([i, res["dir"], *(_cell(v) for _, v in pt), res["status"],
                     *({**dropped, **figs}.get(c, "") for c in extra)])
     return buf.getvalue()
 

@@ -196,3 +196,15 @@ def test_values_may_be_lists_or_tables():
     assert split_values("100kpps, 200kpps") == ["100kpps", "200kpps"]
     assert parse_vary(['observe.trace_window=["1ms","2ms"],["2ms","3ms"]']) == \
         [("observe.trace_window", ['["1ms","2ms"]', '["2ms","3ms"]'])]
+
+
+def test_a_quoted_string_value_is_shown_once_quoted():
+    """kernel="3.13" is the string 3.13 in the table (csv quotes only what needs it)."""
+    from softnet.coordinator.sweep import table
+    vary = [("kernel", ['"3.13"', '"6.6"']), ("flows.0.rate", ["100kpps", "2"])]
+    pts = [[("kernel", '"3.13"'), ("flows.0.rate", "100kpps")],
+           [("kernel", '"6.6"'), ("flows.0.rate", "2")]]
+    rows = list(csv.DictReader(io.StringIO(table(vary, pts, [
+        {"dir": "points/0", "status": "ok"}, {"dir": "points/1", "status": "ok"}]))))
+    assert [(r["kernel"], r["flows.0.rate"]) for r in rows] == [("3.13", "100kpps"),
+                                                                ("6.6", "2")]
