@@ -1,6 +1,7 @@
 """`softnet sweep`: a grid of ordinary runs and one table of their figures."""
 
 import csv
+import io
 import json
 import os
 import signal
