@@ -124,6 +124,7 @@ def assemble(r: dict, plan, results: dict) -> dict:
     flows = []
     queue_cpu = {q: v["cpu"] for v in plan.vectors for q in v["rx_queues"]}
     arfs = nic.get("arfs")
+    atr = nic.get("atr")
     for i, f in enumerate(r["flows"]):
         q = plan.flow_queue[i]
         flows.append({
@@ -152,6 +153,12 @@ def assemble(r: dict, plan, results: dict) -> dict:
             flows[-1]["arfs"] = {"rx_queue": changes[-1][1] if changes else q,
                                  "queue_changes": [{"t_ns": t, "rx_queue": nq}
                                                    for t, nq in changes]}
+        if atr is not None and atr["queue_changes"][i]:
+            # the queue ixgbe's ATR filter steers the flow to, from when
+            changes = atr["queue_changes"][i]
+            flows[-1]["atr"] = {"rx_queue": _local_q(r, changes[-1][1]),
+                                "queue_changes": [{"t_ns": t, "rx_queue": _local_q(r, nq)}
+                                                  for t, nq in changes]}
 
     latency = {}
     for stage in books[0]["latency"] if books else []:
@@ -190,6 +197,9 @@ def assemble(r: dict, plan, results: dict) -> dict:
         mpc = sum(v.get("mpc", 0) for v in pq.values())
         mine = [i for i, f in enumerate(r["flows"]) if f.get("port", 0) == pt]
         pnic = dict(nic)
+        if atr is not None:   # ixgbe_update_stats: this port's FDIRMATCH, FDIRMISS
+            pnic["fdir_match"] = atr["fdir_match"][pt]
+            pnic["fdir_miss"] = atr["fdir_miss"][pt]
         if nports > 1:        # this port's MAC: the frames that arrived on its wire
             pnic["gprc"] = sum(nic["offered_by_flow"][i] for i in mine)
             pnic["gorc"] = sum(nic["offered_by_flow"][i] * r["flows"][i]["size"] for i in mine)
@@ -284,6 +294,10 @@ def assemble(r: dict, plan, results: dict) -> dict:
     if r["nic"]["_model"].get("ntuple", {}).get("arfs"):
         summary["ntuple"] = {"enabled": r["nic"]["ntuple"], "rules": len(r["nic"]["rules"]),
                              "fdir_sb_match": nic.get("fdir_sb_match", 0)}
+    if atr is not None:
+        summary["atr"] = {"filters_written": atr["filters_written"],
+                          "fdir_match": sum(atr["fdir_match"]),
+                          "fdir_miss": sum(atr["fdir_miss"])}
     if arfs is not None:
         summary["arfs"] = {k: arfs[k] for k in ("steer_requests", "filters_added",
                                                 "filters_updated", "filters_expired",
@@ -628,7 +642,9 @@ def ixgbe_ethtool_stats(nq: int, nic: dict, queues: dict, ring: dict, eth: dict,
             # ixgbe_update_stats reads RNBC on the 82598 only
             "rx_no_buffer_count": 0, "rx_missed_errors": eth["rx_missed_errors"],
             "tx_restart_queue": sum(t.get("restart", 0) for t in txqs.values()),
-            "rx_no_dma_resources": rdpc}
+            "rx_no_dma_resources": rdpc,
+            # Flow Director's lookups with ATR on (0 without: no table is searched)
+            "fdir_match": nic.get("fdir_match", 0), "fdir_miss": nic.get("fdir_miss", 0)}
     names = ("rx_packets tx_packets rx_bytes tx_bytes rx_pkts_nic tx_pkts_nic rx_bytes_nic "
              "tx_bytes_nic lsc_int tx_busy non_eop_descs rx_errors tx_errors rx_dropped "
              "tx_dropped multicast broadcast rx_no_buffer_count collisions rx_over_errors "

@@ -50,6 +50,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     profile: dict = field(default_factory=dict)
     arfs: bool = False                  # set_rps_cpu may program NIC filters (aRFS)
+    atr: bool = False                   # ixgbe's TX path programs NIC filters (ATR)
     senders: list = field(default_factory=list)   # per sending app: hash, TX queue, owner
     flow_txq: dict = field(default_factory=dict)  # forwarded flow -> its TX queue
     neigh: list = field(default_factory=list)     # next hops resolved by ARP
@@ -85,6 +86,15 @@ def mask_cpus(mask: str) -> list[int]:
     return [c for c in range(m.bit_length()) if m >> c & 1]
 
 
+def atr_enabled(r: dict) -> bool:
+    """ixgbe's ATR (Flow Director hash mode): ixgbe_set_rss_queues sets it when there is
+    more than one RSS queue and a sample rate — so MSI-X and `ethtool -L` above 1 — and
+    `ethtool -K ntuple on` trades it for perfect filters (devices-probe-kernels.md §2.1)."""
+    nic = r["nic"]
+    return bool(nic["_model"].get("atr_sample_rate")) and nic["int_mode"] == "msix" and \
+        nic["combined"] > 1 and not nic["ntuple"]
+
+
 def assign_vectors(r: dict) -> list[dict]:
     """Every port's vectors (each port is its own PCI function and netdev): queue numbers
     are global across ports (port × combined + q), entries and IRQs follow one another."""
@@ -99,9 +109,11 @@ def assign_vectors(r: dict) -> list[dict]:
             mask = r["irq"]["smp_affinity"].get(v.name)
             allowed = range(ncpus) if mask is None else \
                 [c for c in range(ncpus) if int(mask.replace(",", ""), 16) >> c & 1]
-            if mask is None and v.rx_queues and \
-                    nic["_model"].get("affinity_hint") == "local_spread":
-                # ice_vsi_req_irq_msix: irq_update_affinity_hint(cpumask_local_spread(v_idx))
+            hint = nic["_model"].get("affinity_hint")
+            if mask is None and v.rx_queues and (hint == "local_spread" or (
+                    hint == "local_spread_atr" and atr_enabled(r))):
+                # ice_vsi_req_irq_msix, ixgbe_request_msix_irqs with ATR:
+                # irq_update_affinity_hint(cpumask_local_spread(v_idx))
                 allowed = [v.rx_queues[0] % ncpus]
             cpu = min(allowed, key=lambda c: (load[c], c))
             load[cpu] += 1
@@ -402,6 +414,12 @@ def plan(r: dict) -> Plan:
         for q in v["tx_queues"]:
             txq_cpu[q] = v["cpu"]
     xps = {int(q[3:]): mask_cpus(m) for q, m in nic["xps_cpus"].items()}
+    p.atr = atr_enabled(r)
+    if p.atr:
+        # ixgbe_configure_tx_ring: netif_set_xps_queue(q_vector->affinity_mask), the
+        # q_vector's CPU cpumask_local_spread(v_idx) — where `nic.xps_cpus` says nothing
+        for q in range(nq):
+            xps.setdefault(q, [q % ncpus])
     xps_by_cpu = {c: sorted(q for q, cs in xps.items() if c in cs) for c in range(ncpus)}
     p.senders = []
     for i, a in enumerate(r["apps"]):
@@ -443,6 +461,18 @@ def plan(r: dict) -> Plan:
             p.rr_txq[k] = route_port(r["routes"], f["src_ip"]) * nq + pick_tx(
                 nq, xps_by_cpu[cpu], h)
     rr_cpu = {k: r["apps"][p.flow_sock[k]]["cpu"] for k in p.rr_txq}   # its server's
+    if p.atr:
+        # ATR steers a TCP_RR connection's requests to the queue its responses leave from:
+        # the CPUs of that queue (and its RPS map) hand them to the server's socket too
+        for k, q in p.rr_txq.items():
+            if r["flows"][k]["rr"]["proto"] != "tcp":
+                continue
+            s = p.flow_sock[k]
+            for c in {queue_cpu[q]} | set(rps_maps.get(q, ())):
+                for o in sock_cpus[s]:
+                    if c != o:
+                        carries.setdefault((c, o), set()).add("sk")
+                        carries.setdefault((o, c), set()).add("stall")
     producers: dict[int, set] = {}
     for sd in p.senders:
         producers.setdefault(sd["queue"], set()).add(r["apps"][sd["app"]]["cpu"])
@@ -615,6 +645,7 @@ def plan(r: dict) -> Plan:
                                "servers": sorted(p.servers), "hz": r["hz"]}}
                               if any("rr" in f for f in r["flows"]) else {}),
                            **({"arfs": nic_arfs} if arfs else {}),
+                           **({"atr": True} if p.atr else {}),
                            **({"tx": {"pcie_read_ns": prof["links"]["pcie_read"],
                                       "queue_cpu": {str(q): f"cpu{o}"
                                                     for q, o in txq_cpu.items()},
@@ -690,6 +721,7 @@ def plan(r: dict) -> Plan:
                                           if "dim_rx_profile" in model else None,
                                           "napi_weight": nic["napi_weight"],
                                           "napi": nic["napi"],
+                                          "atr": p.atr,
                                           "int_mode": nic["int_mode"],
                                           # igb_intr_msi / igb_intr read ICR: an MMIO
                                           # read across PCIe

@@ -28,7 +28,7 @@ from .gro import GroFlow, GroList
 from .ice import IceDriver, IceTx
 from .igb import IgbDriver, QVector
 from .igb_tx import IgbTx
-from .ixgbe import IxgbeDriver
+from .ixgbe import IxgbeDriver, IxgbeTx
 from .intr_rx import IntrRx
 from .lp import CpuLP
 from . import napi_3x
@@ -46,7 +46,7 @@ from .txq_lines import TxqLines
 # request_irq handler and napi_struct.poll
 DRIVERS = {"igb": IgbDriver, "ice": IceDriver, "e1000e": E1000eDriver, "ixgbe": IxgbeDriver}
 # … and its transmit half (ndo_start_xmit and the TX clean)
-DRIVER_TX = {"igb": IgbTx, "ice": IceTx, "e1000e": E1000eTx, "ixgbe": IgbTx}
+DRIVER_TX = {"igb": IgbTx, "ice": IceTx, "e1000e": E1000eTx, "ixgbe": IxgbeTx}
 
 
 def build(name: str, index: int, args: dict) -> CpuLP:
@@ -184,6 +184,7 @@ def _driver(lp: CpuLP, args: dict) -> None:
     dev = args["device"]
     name = dev["driver"]
     txd = DRIVER_TX[name](lp.tx)             # attaches itself: lp.tx.drv
+    txd.atr = bool(dev.get("atr"))
     lp.driver = DRIVERS[name](lp.cpu, lp.sd, lp.stack, lp._rearm, txd)
     lp.driver.icr_read_ns = dev["icr_read_ns"] if dev["int_mode"] != "msix" else 0
     lp.driver.zero_work = name in lp.kernel.drv_zero_work

@@ -26,12 +26,13 @@ def txd_use_count(nbytes: int) -> int:
 class IgbTx:
     """The driver's transmit half for one CPU's `Tx` (attached to it as `tx.drv`)."""
 
-    __slots__ = ("tx", "cpu", "costs")
+    __slots__ = ("tx", "cpu", "costs", "atr")
 
     def __init__(self, tx) -> None:
         self.tx = tx
         self.cpu = tx.cpu
         self.costs = tx.costs
+        self.atr = False                 # ixgbe's Application Targeted Routing (IxgbeTx)
         tx.drv = self
 
     # ring free descriptors below which the queue stops after a packet (igb_maybe_stop_tx's
@@ -72,6 +73,7 @@ class IgbTx:
         if tracer is not None and tracer.sample:
             tracer.xmit(skb, self.cpu.now)
         self.tx.mark_lost(skb)
+        atr = self.ixgbe_atr(ring, skb) if self.atr else 0
         ring.used += count
         bytecount = self.bytecount(skb)
         ring.unsent.append(skb)
@@ -85,14 +87,19 @@ class IgbTx:
             txq.drv_xoff = True
         if txq.stopped() or not more:                # __netdev_tx_sent_queue's xmit_more
             # the tail write follows the descriptor writes
-            self.tx.doorbell(self.cpu.now + c.igb_xmit_frame, txq.index, ring.unsent,
-                          ring.unsent_clean)
+            self.tx.doorbell(self.cpu.now + c.igb_xmit_frame + atr, txq.index, ring.unsent,
+                             ring.unsent_clean, ring.fdir)
             ring.unsent = []
             ring.unsent_clean = []
-            yield c.igb_xmit_frame + c.igb_tx_doorbell
+            ring.fdir = []
+            yield c.igb_xmit_frame + atr + c.igb_tx_doorbell
         else:
-            yield c.igb_xmit_frame
+            yield c.igb_xmit_frame + atr
         return NETDEV_TX_OK
+
+    def ixgbe_atr(self, ring, skb) -> int:
+        """A driver with Flow Director sampling (ixgbe) overrides this."""
+        return 0
 
     start_xmit = igb_xmit_frame_ring        # ndo_start_xmit
 

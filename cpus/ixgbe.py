@@ -9,13 +9,24 @@ packets, held in the 48–96 "goldilocks" band, halved above, and for 256 or mor
 latency case) a value from the average wire size — and `ixgbe_set_itr` writes the smaller
 of the two at once. q_vector->itr is in 0.25 µs units; EITR takes `itr & 0xFF8`.
 
-May import: this package's igb (the q_vector, the shared RX walk) and napi.
+`IxgbeTx` is its transmit half: igb's, plus Application Targeted Routing (`ixgbe_atr`):
+every TCP segment that is a ring's SYN or its `atr_sample_rate`-th packet since the last
+sample writes a Flow Director signature filter that steers the segment's flow, as the
+receiver sees it, to this TX ring's queue. The filter reaches the device with the tail
+write that follows (nic/atr.py keeps the table).
+
+May import: this package's igb, igb_tx (the transmit half it extends), gro (a flow's kind)
+and napi.
 """
 
 from __future__ import annotations
 
+from .gro import TCP
 from .igb import IgbDriver, QVector
+from .igb_tx import IgbTx
 from .napi import napi_schedule
+
+ATR_SAMPLE_RATE = 20                 # ixgbe_sw_init: adapter->atr_sample_rate
 
 IXGBE_MAX_EITR = 0x00000FF8
 IXGBE_ITR_ADAPTIVE_MIN_INC = 2
@@ -136,3 +147,26 @@ class IxgbeDriver(IgbDriver):
                       "igb_clean_tx_irq": "ixgbe_clean_tx_irq",
                       "igb_xmit_frame_ring": "ixgbe_xmit_frame_ring"}
     poll = IgbDriver.igb_poll
+
+
+class IxgbeTx(IgbTx):
+    """ixgbe's transmit half: igb's ring work, and ATR when Flow Director's hash mode is
+    on (`atr`: more than one RSS queue under MSI-X, ntuple off)."""
+
+    __slots__ = ()
+
+    def ixgbe_atr(self, ring, skb) -> int:
+        """ixgbe_atr (L6.6): the ring's count goes up for every packet; a TCP segment
+        (the handshake is not sent, so no SYN samples at once) that finds it at the sample
+        rate resets it and writes the filter of its flow as the receiver sees it, aimed at
+        this ring's queue: a TCP_RR response's is its client's flow; a forwarded TCP
+        segment's is the flow back, which softnet does not offer (no filter kept). Its
+        cost: FDIRHASH and FDIRCMD, posted writes as the tail's."""
+        ring.atr_count += 1
+        forwarded = skb.sock == -1 and self.tx.gro_flows[skb.flow].kind == TCP
+        if not (skb.tcp or forwarded) or ring.atr_count < ATR_SAMPLE_RATE:
+            return 0
+        ring.atr_count = 0
+        if skb.tcp:
+            ring.fdir.append(skb.flow)
+        return self.costs.igb_tx_doorbell

@@ -179,7 +179,8 @@ class CpuLP(CpuLookahead, LogicalProcess):
     def _arp_arrive(self, t: int, neigh: int) -> None:
         self.tx.neigh_update(neigh)
 
-    def _doorbell(self, t: int, queue: int, pkts: list, clean: list) -> None:
+    def _doorbell(self, t: int, queue: int, pkts: list, clean: list,
+                  fdir: list | None = None) -> None:
         """The tail write: the packets behind it, as (id, flow, sender, frame length, frames);
         a GRO super-packet being forwarded leaves as its segments again (TSO). A sender's
         piece of a send (IP fragment, software GSO segment) or a GSO skb the device
@@ -204,8 +205,12 @@ class CpuLP(CpuLookahead, LogicalProcess):
             frame = p.len - (n - 1) * self.stack.gro_flows[p.flow].payload if n > 1 else p.len
             out.append((p.id, p.flow, p.sock, frame, n))
         body = (queue, out, clean)
-        if any(p.tcp for p in pkts):          # TCP_RR segments: their words, for nic.rr
-            body += ([p.tcp for p in pkts],)
+        # TCP_RR segments: their words, for nic.rr
+        words = [p.tcp for p in pkts] if any(p.tcp for p in pkts) else None
+        if fdir:                              # ATR's filters, written before this tail
+            body += (words, list(fdir))
+        elif words is not None:
+            body += (words,)
         self.out_seq += 1
         self.outbox.setdefault("nic", []).append(
             ("db", self.out_links["nic"].deliver(t), self.out_seq, body))

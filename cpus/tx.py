@@ -188,7 +188,7 @@ class TxRing:
 
     __slots__ = ("index", "count", "used", "in_flight", "hw_done", "unsent", "unsent_clean",
                  "packets", "bytes", "restart_queue", "restart_queue2", "tx_total_bytes",
-                 "tx_total_packets")
+                 "tx_total_packets", "atr_count", "fdir")
 
     def __init__(self, index: int, count: int) -> None:
         self.index = index
@@ -206,6 +206,9 @@ class TxRing:
         self.restart_queue2 = 0
         self.tx_total_bytes = 0           # ITR inputs
         self.tx_total_packets = 0
+        self.atr_count = 0                # ixgbe's ATR: packets since the last sample …
+        self.fdir: list = []              # … and the flows whose filters it wrote since
+                                          # the last tail write (they travel with it)
 
     def desc_unused(self) -> int:
         return self.count - 1 - self.used

@@ -49,8 +49,10 @@ KINDS: dict[str, RecordKind] = {k.name: k for k in (
     _K("arp", "a neighbour's ARP reply reaches arp_rcv / neigh_update", "nic", "cpu",
        "neighbour", PRIO_LINK, False, False, True),
     # cpu -> nic (PCIe)
-    _K("db", "a TX tail (doorbell) write with the descriptors it hands over", "cpu", "nic",
-       "(queue, packets, [clean][, [TCP_RR word]])", PRIO_LINK, False, False, False),
+    _K("db", "a TX tail (doorbell) write with the descriptors it hands over, and the ATR "
+       "filters written before it", "cpu", "nic",
+       "(queue, packets, [clean][, [TCP_RR word] or None[, [ATR filter's flow]]])",
+       PRIO_LINK, False, False, False),
     _K("arfs", "ndo_rx_flow_steer: program a flow director filter", "cpu", "nic",
        "(flow, rx queue, flow id)", PRIO_LINK, True, False, False),
     # cpu -> cpu (interconnect)

@@ -79,6 +79,12 @@ class ArfsTable:
         # first one's filter, as in ice)
         self._set(t, e.flow, rxq)
 
+    def steer(self, t: int, flow: int, rxq: int, flow_id: int) -> None:
+        self.rx_flow_steer(t, flow, rxq, flow_id)
+
+    def lookups(self, hit, ports) -> None:
+        """ice counts its Flow Director hits elsewhere (fdir_sb_match is the sideband's)."""
+
     def service_task(self, t: int, skip: ArfsEntry | None = None) -> None:
         """ice_sync_arfs_fltrs' expiry pass: delete the expired UDP filters."""
         if self.expire_j is None:

@@ -7,10 +7,10 @@ time its descriptor is written back (wire arrival + PCIe latency). With no input
 can run as far ahead as the pipes let it: receive is feed-forward (design §2).
 
 ntuple rules are part of the plan-time queue of a flow (a matching rule wins over RSS;
-action -1 drops at the classifier). With aRFS the CPUs program filters at run time
-(`arfs` records, nic/arfs.py): then the nic has input links, classifies a frame when its
-last bit arrives, and holds frames that arrive at or after its safe time until every filter
-stamped before them is known.
+action -1 drops at the classifier). With aRFS (`arfs` records, nic/arfs.py) or ixgbe's ATR
+(filters that come with tail writes, nic/atr.py) the CPUs program filters at run time:
+then the nic classifies a frame when its last bit arrives, and holds frames that arrive at
+or after its safe time until every filter stamped before them is known.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from softnet.engine.records import accepted, refuse
 from softnet.engine.skb import TraceChoice
 
 from .arfs import ArfsTable
+from .atr import AtrTable
 from .rss import flow_hash_and_queue, rule_matches
 from .rr import RrClients
 from .rxring import TCP_ACK_LEN
@@ -61,8 +62,10 @@ class NicLP(LogicalProcess):
                                   for f in self.flows], dtype=bool)
         self.sb_match = 0
         self.dropped = np.zeros(len(self.flows), dtype=np.int64)
+        # the filters the CPUs write at run time: ice's aRFS, or ixgbe's ATR
         a = args.get("arfs")
-        self.arfs = None if not a else ArfsTable(len(self.flows), a["hz"], a["expire_j"],
+        self.filters = AtrTable(len(self.flows), self.nports) if args.get("atr") else \
+            None if not a else ArfsTable(len(self.flows), a["hz"], a["expire_j"],
                                                  a["service_period_ns"])
         self.steers: list[tuple] = []        # (stamp, origin, seq, flow, rxq, flow_id)
         tx = args.get("tx")
@@ -118,7 +121,7 @@ class NicLP(LogicalProcess):
         self.t = 0
 
     def receive(self, src, payload):
-        if self.arfs is None and self.txe is None:
+        if self.filters is None and self.txe is None:
             raise RuntimeError(f"nic has no input links (got a frame from {src})")
         origin = self.lp_index[src]
         sync = getattr(self, "sync", None)       # unit tests drive an LP without one
@@ -135,6 +138,8 @@ class NicLP(LogicalProcess):
             if kind == "db":                 # a tail write: packets for the wire
                 self.txe.doorbell(stamp, origin, seq, body[0], body[1], body[2],
                                   body[3] if len(body) > 3 else None)
+                for flow in body[4] if len(body) > 4 else ():   # ATR's filters
+                    self.steers.append((stamp, origin, seq, flow, body[0]))
             else:                            # arfs: ndo_rx_flow_steer
                 self.steers.append((stamp, origin, seq, *body))
 
@@ -142,7 +147,7 @@ class NicLP(LogicalProcess):
         if self.rr is not None:
             self._advance_rr(safe)
             return
-        if self.arfs is None and self.txe is not None:
+        if self.filters is None and self.txe is not None:
             # receive does not depend on what the CPUs transmit: frames may be generated
             # a window beyond the doorbells' safe time, so the CPUs are not held to it;
             # a whole window at a time once half of it is used, as numpy on the few
@@ -151,7 +156,7 @@ class NicLP(LogicalProcess):
                 self._generate(max(self.t, min(self.end, safe + self.window)))
         else:
             self._generate(safe)
-        if self.arfs is not None:
+        if self.filters is not None:
             self._release(safe)
         if self.txe is not None:
             self._transmit(safe)
@@ -189,9 +194,9 @@ class NicLP(LogicalProcess):
             self.rr.response(t, flow, word)
         self.txe.rr_out.clear()
         bound = self.rr.send_bound(self.txe.next_done_bound(safe))
-        target = safe if self.arfs is not None else safe + self.window
+        target = safe if self.filters is not None else safe + self.window
         self._generate(max(self.t, min(target, bound, self.end)))
-        if self.arfs is not None:
+        if self.filters is not None:
             self._release(safe)
 
     def _generate(self, safe: int) -> None:
@@ -255,7 +260,7 @@ class NicLP(LogicalProcess):
             self._capture_rx(arrive, ids, f)
         if self.series_ns:
             self._series_count(arrive, f, self.series_offered)
-        if self.arfs is None:
+        if self.filters is None:
             self._emit(arrive, ids, f, self.flow_queue[f], w)
         elif self.held is None:
             self.held = (arrive, ids, f, w)
@@ -307,7 +312,7 @@ class NicLP(LogicalProcess):
         k = int(np.searchsorted(arrive, safe, side="left"))     # arrivals are in order
         self.held = (arrive[k:], ids[k:], f[k:], w[k:]) if k < arrive.size else None
         arrive, ids, f, w = arrive[:k], ids[:k], f[:k], w[:k]
-        table = self.arfs
+        table = self.filters
         # steer records and the service timer, in time order (a timer run first on a tie)
         steers = sorted([(t, -1) for t in table.timers_before(safe)]
                         + [s for s in self.steers if s[0] < safe])
@@ -318,7 +323,9 @@ class NicLP(LogicalProcess):
             if end > start:
                 fs = f[start:end]
                 over = np.array(table.flow_queue, dtype=np.int64)[fs]
-                q = np.where((over >= 0) & ~self.rule_hit[fs], over, self.flow_queue[fs])
+                hit = (over >= 0) & ~self.rule_hit[fs]
+                table.lookups(hit, self.flow_port[fs])
+                q = np.where(hit, over, self.flow_queue[fs])
                 self._emit(arrive[start:end], ids[start:end], fs, q, w[start:end])
                 start = end
             if st is None:
@@ -326,7 +333,7 @@ class NicLP(LogicalProcess):
             elif st[1] < 0:
                 table.service_task(st[0])
             else:
-                table.rx_flow_steer(st[0], *st[3:])
+                table.steer(st[0], *st[3:])
 
     def _emit(self, arrive, ids, f, q, words) -> None:
         """Hand classified frames to the CPUs serving their queues (-1: a drop rule), each
@@ -360,9 +367,10 @@ class NicLP(LogicalProcess):
     def _rx_promise(self, dst: str, safe: int) -> int:
         base = self.end if self.done_generating else max(
             safe, self.t, min(w.free_at_ns() for w in self.wires))
-        if self.arfs is not None:
+        if self.filters is not None:
             # CPUs wait on the nic here: tell them when the next frame can arrive at all
-            if not self.done_generating:
+            # (request/response clients send when responses come: no further than base)
+            if not self.done_generating and self.rr is None:
                 nxt = [t for t in (s.next_start() for s in self.sources) if t is not None]
                 base = max(base, min(nxt)) if nxt else self.end
             if self.held is not None:         # held frames arrived at or after `safe`
@@ -373,7 +381,7 @@ class NicLP(LogicalProcess):
         parts = self.out.pop(dst, None)
         recs = self.tx_out.pop(dst, None)
         out = {}
-        if self.txe is not None and self.arfs is None:
+        if self.txe is not None and self.filters is None:
             # the receive part of this link's promise on its own: a CPU whose TX queues
             # are idle cannot be made to transmit by a completion, only by a frame
             ru = self._rx_promise(dst, self.t)
@@ -427,9 +435,10 @@ class NicLP(LogicalProcess):
                 "series_on_wire": sorted([k, a, n] for (k, a), n in
                                          (self.txe.series_sent if self.txe else {}).items())}
                if self.series_ns else {}),
-            "arfs": None if self.arfs is None else dict(
-                self.arfs.result(), flow_queue=self.arfs.flow_queue,
-                queue_changes=self.arfs.changes),
+            ("atr" if isinstance(self.filters, AtrTable) else "arfs"):
+                None if self.filters is None else dict(
+                    self.filters.result(), flow_queue=self.filters.flow_queue,
+                    queue_changes=self.filters.changes),
         }
 
 

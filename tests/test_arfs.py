@@ -238,8 +238,8 @@ def test_nic_classifies_each_frame_with_the_filters_live_at_its_arrival():
     assert new.size and 12_000 <= new.min() and new.max() < 30_000
     assert ((old < 12_000) | (old >= 30_000)).all() and (old >= 30_000).any()
     assert old.size + new.size == nic.offered.sum()
-    assert nic.arfs.changes[0] == [[12_000, 1], [30_000, -1]]
-    assert nic.arfs.result()["filters_expired"] == 1
+    assert nic.filters.changes[0] == [[12_000, 1], [30_000, -1]]
+    assert nic.filters.result()["filters_expired"] == 1
 
 
 def test_udp_filter_expires_after_5s_and_the_flow_is_steered_again(tmp_path):

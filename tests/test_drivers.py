@@ -78,7 +78,7 @@ def _tx(drv_class, ring=64):
     txq.dql.limit = txq.dql.adj_limit = 10**6           # keep BQL out of the way
     tx = Tx(cpu, {0: txq}, 1, None, Snmp(), Books(1, 1), 64)
     rung = []
-    tx.doorbell = lambda t, q, pkts, clean: rung.extend(clean)
+    tx.doorbell = lambda t, q, pkts, clean, fdir=(): rung.extend(clean)
     tx.wfree_remote = lambda t, sock, truesize: None
     drv = drv_class(tx)
     return cpu, drv, txq, rung

@@ -200,7 +200,7 @@ def test_dev_xmit_skb_enqueues_books_and_frees_fq_codel_drops():
     books = Books(1, 1)
     tx = Tx(cpu, {0: txq}, 1, None, Snmp(), books, 64)
     IgbTx(tx)                          # the driver's transmit half
-    tx.doorbell = lambda t, q, pkts, clean: None
+    tx.doorbell = lambda t, q, pkts, clean, fdir=(): None
     freed = []
     tx.wfree_remote = lambda t, sock, truesize: freed.append((sock, truesize))
     txq.stack_xoff = True             # hold the queue: everything waits in the qdisc

@@ -36,7 +36,7 @@ def test_vectors_reta_and_what_it_prints(tmp_path):
         "ixgbe 0000:03:00.0: 32.000 Gb/s available PCIe bandwidth (5.0 GT/s PCIe x8 link)",
         "ixgbe 0000:03:00.0: 02:53:4e:00:00:01",
         "ixgbe 0000:03:00.0: Intel(R) 10 Gigabit Network Connection"]
-    # 20 queues: the RETA still spreads over the first 16 only (ATR is not modelled)
+    # 20 queues: the RETA still spreads over the first 16 only (ATR steers to the others)
     reta = default_reta(load_model("82599"), 20)
     assert max(reta) == 15 and reta[:17] == list(range(16)) + [0]
     lines = (d / "ethtool_S.txt").read_text().splitlines()[1:]

@@ -80,7 +80,7 @@ def tx_with_queue(ring=64, qlen=1000):
     IgbTx(tx)                          # the driver's transmit half
     bells = []
 
-    def doorbell(t, q, pkts, clean):
+    def doorbell(t, q, pkts, clean, fdir=()):
         bells.append(len(pkts))
         rung.extend(clean)
     rung = RUNG[id(txq)] = []          # what the device will hand back, in ring order

@@ -51,7 +51,7 @@ def test_software_gso_charges_each_segment():
     IgbTx(tx)                          # the driver's transmit half
     tx.gso_udp_l4 = False
     bells = []
-    tx.doorbell = lambda t, q, pkts, clean: bells.append(list(pkts))
+    tx.doorbell = lambda t, q, pkts, clean, fdir=(): bells.append(list(pkts))
     tx.wfree_remote = lambda t, sock, truesize: None
     payload = 3000
     charge = gso_truesize(payload, 3, False)

@@ -1,0 +1,98 @@
+"""ixgbe's Application Targeted Routing on the 82599 (devices-probe-kernels.md §2.1, §2.2):
+every 20th packet a TX ring sends that is a TCP segment writes a Flow Director signature
+filter steering its flow's receive to that ring's queue; with ATR each queue's vector and
+XPS map get the CPU of its index; fdir_match/fdir_miss count the lookups; `ethtool -K
+ntuple on` turns it off."""
+
+from helpers import balanced, config_file, ethtool, run_both_modes, run_inline
+
+from softnet.cpus.gro import NORMAL, TCP, GroFlow
+from softnet.cpus.ixgbe import ATR_SAMPLE_RATE, IxgbeTx
+from softnet.cpus.tx import TxRing
+from softnet.nic.atr import AtrTable
+
+EXP = {"seed": 1, "duration": "5ms", "cpus": 2, "nic": {"model": "82599"},
+       "flows": [{"name": "rr", "proto": "tcp_rr", "src": "10.0.0.2:40000",
+                  "dst": "10.0.0.1:9000", "instances": 8, "request": 1, "response": 1}],
+       "apps": [{"name": "netserver", "cpu": 1, "serve": "rr",
+                 "socket": {"proto": "tcp", "bind": "0.0.0.0:9000"}}]}
+
+
+class Skb:
+    def __init__(self, flow, tcp, sock=0):
+        self.flow, self.tcp, self.sock = flow, tcp, sock
+
+
+class FakeTx:
+    cpu = None
+    costs = type("C", (), {"igb_tx_doorbell": 48})()
+    gro_flows = [GroFlow(NORMAL, 0, 28, 18, False), GroFlow(TCP, 0, 52, 1448, False)]
+
+
+def test_a_ring_samples_every_twentieth_packet_if_it_is_tcp():
+    drv = IxgbeTx(FakeTx())
+    ring = TxRing(3, 512)
+    costs = [drv.ixgbe_atr(ring, Skb(i % 4, 0 if i < 25 else i)) for i in range(60)]
+    # UDP packets count but write nothing: the first TCP segment at or past 20 samples
+    # (the 26th), then every 20th
+    assert [i for i, c in enumerate(costs) if c] == [25, 45]
+    assert ring.fdir == [25 % 4, 45 % 4] and ring.atr_count == 60 - 46
+    assert costs[25] == 48 and ATR_SAMPLE_RATE == 20
+    # a forwarded TCP segment samples too (the count restarts) but keeps no filter: its
+    # flow back is not one softnet offers; a forwarded UDP datagram only counts
+    ring = TxRing(0, 512)
+    ring.atr_count = 19
+    assert drv.ixgbe_atr(ring, Skb(0, 0, sock=-1)) == 0 and ring.atr_count == 20
+    assert drv.ixgbe_atr(ring, Skb(1, 0, sock=-1)) == 48
+    assert ring.atr_count == 0 and ring.fdir == []
+
+
+def test_the_table_steers_from_each_write_and_counts_per_port():
+    import numpy as np
+    t = AtrTable(3, nports=2)
+    t.steer(100, 1, 5)
+    t.steer(200, 1, 5)                         # a rewrite to the same queue changes nothing
+    t.steer(300, 1, 2)
+    assert t.flow_queue == [-1, 2, -1] and t.changes[1] == [[100, 5], [300, 2]]
+    t.lookups(np.array([True, False, True]), np.array([0, 0, 1]))
+    assert t.match == [1, 1] and t.miss == [1, 0]
+    assert t.result() == {"filters_written": 3, "fdir_match": [1, 1], "fdir_miss": [1, 0]}
+
+
+def _run(tmp_path, tag, **nic):
+    cfg = {**EXP, "nic": {**EXP["nic"], **nic}}
+    return run_inline(tmp_path / tag, file=config_file(tmp_path, tag, cfg)), tmp_path / tag
+
+
+def test_requests_follow_their_responses_to_the_servers_queue(tmp_path):
+    s, d = _run(tmp_path, "atr")
+    assert balanced(s)
+    # each queue's vector on the CPU of its index, and XPS: the server on CPU 1 answers
+    # on TX queue 1 only
+    assert s["vectors"]["eth0-TxRx-0"]["cpu"] == 0 and s["vectors"]["eth0-TxRx-1"]["cpu"] == 1
+    e = ethtool(d)
+    assert e["tx_queue_1_packets"] > 0 and e["tx_queue_0_packets"] == 0
+    atr = s["atr"]
+    assert atr["filters_written"] > 0
+    moved = [f for f in s["flows"] if f.get("atr")]
+    assert moved and all(f["atr"]["rx_queue"] == 1 for f in moved)
+    assert any(f["rx_queue"] == 0 for f in moved)           # RSS had them elsewhere
+    # every received frame was looked up: a filter's, or RSS's
+    assert atr["fdir_match"] + atr["fdir_miss"] == s["offered"]
+    assert e["fdir_match"] == atr["fdir_match"] and e["fdir_miss"] == atr["fdir_miss"]
+    # with ntuple on (perfect-filter mode) ATR is off: the flows stay on RSS's queues,
+    # and CPU 0 processes more of them
+    s2, d2 = _run(tmp_path, "perfect", ntuple=True)
+    assert "atr" not in s2 and not any(f.get("atr") for f in s2["flows"])
+    assert ethtool(d2)["fdir_miss"] == 0
+    assert s2["softnet"]["cpu0"]["processed"] > s["softnet"]["cpu0"]["processed"]
+
+
+def test_one_queue_has_no_atr(tmp_path):
+    s, _ = _run(tmp_path, "one", combined=1)
+    assert "atr" not in s and balanced(s)
+
+
+def test_atr_runs_alike_in_both_modes(tmp_path):
+    f = config_file(tmp_path, "x", {**EXP, "duration": "3ms"})
+    run_both_modes(tmp_path, file=f)
