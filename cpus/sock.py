@@ -70,13 +70,18 @@ class UdpSock:
     def enqueue(self, skb, sw_hash: int, cpu: int) -> str | None:
         """__udp_queue_rcv_skb on the CPU `cpu` that processed it, then
         __udp_enqueue_schedule_skb: None when queued, else the drop's stage (-ENOMEM:
-        RcvbufErrors)."""
-        self._seen(sw_hash, cpu)
+        RcvbufErrors). (`_seen` and `_queue` written out: every datagram passes here.)"""
+        self.by_cpu[cpu] = self.by_cpu.get(cpu, 0) + 1
+        if self.rem_ip is not None:        # connected: sock_rps_save_rxhash, incoming cpu
+            self.rxhash = sw_hash
+            self.incoming_cpu = cpu
         rmem = self.rmem_alloc
         if rmem > self.rcvbuf:
             self.drops += 1
             return UDP_RCVBUF_ERRORS
-        self._queue(skb)
+        self.rmem_alloc = rmem + skb.truesize
+        self.receive_queue.append(skb)
+        self.enqueued += 1
         return None
 
     def _seen(self, sw_hash: int, cpu: int) -> None:
