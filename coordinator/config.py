@@ -528,7 +528,7 @@ def validate(raw: dict, base_dir: str | None = None) -> dict:
     exact = q == "0" or (type(q) is int and q == 0)
     r["quantum_ns"] = 0 if exact else _dur("quantum", q, MS, "0 (exact) or a duration up "
                                            "to 1ms, e.g. \"1us\"")
-    if isinstance(raw.get("kernel"), float):       # kernel = 3.10 unquoted: TOML's 3.1
+    if isinstance(raw.get("kernel"), (int, float)):   # kernel = 3.10 unquoted: TOML's 3.1
         _fail("kernel", raw["kernel"], f"a quoted string: kernel = \"3.10\" (unquoted, "
               f"TOML reads a version as a number); supported kernels: {', '.join(KERNELS)}")
     r["kernel"] = _choice("kernel", raw.get("kernel", DEFAULT_KERNEL), KERNELS,
@@ -573,8 +573,8 @@ def _check_kernel_features(raw: dict, kern: Kernel) -> None:
     if not kern.ntuple:
         for k in ("ntuple", "rules"):
             if nic.get(k):
-                _fail(f"nic.{k}", nic[k], f"igb on kernel {kern.name} has no ethtool -N flow "
-                      f"rules (ntuple filters came later); {later}")
+                _fail(f"nic.{k}", nic[k], f"the drivers of kernel {kern.name} have no "
+                      f"ethtool -N flow rules (igb's came later); {later}")
     for i, f in enumerate(raw.get("flows", [])):
         proto = f.get("proto", "udp")
         if not kern.tcp and proto in ("tcp", "tcp_rr"):

@@ -200,6 +200,8 @@ def assemble(r: dict, plan, results: dict) -> dict:
         if atr is not None:   # ixgbe_update_stats: this port's FDIRMATCH, FDIRMISS
             pnic["fdir_match"] = atr["fdir_match"][pt]
             pnic["fdir_miss"] = atr["fdir_miss"][pt]
+        elif plan.fdir_hash:  # no filter can be written: every frame misses
+            pnic["fdir_miss"] = sum(nic["offered_by_flow"][i] for i in mine)
         if nports > 1:        # this port's MAC: the frames that arrived on its wire
             pnic["gprc"] = sum(nic["offered_by_flow"][i] for i in mine)
             pnic["gorc"] = sum(nic["offered_by_flow"][i] * r["flows"][i]["size"] for i in mine)

@@ -51,6 +51,7 @@ class Plan:
     profile: dict = field(default_factory=dict)
     arfs: bool = False                  # set_rps_cpu may program NIC filters (aRFS)
     atr: bool = False                   # ixgbe's TX path programs NIC filters (ATR)
+    fdir_hash: bool = False             # ixgbe's Flow Director in hash mode (ATR on)
     senders: list = field(default_factory=list)   # per sending app: hash, TX queue, owner
     flow_txq: dict = field(default_factory=dict)  # forwarded flow -> its TX queue
     neigh: list = field(default_factory=list)     # next hops resolved by ARP
@@ -86,13 +87,20 @@ def mask_cpus(mask: str) -> list[int]:
     return [c for c in range(m.bit_length()) if m >> c & 1]
 
 
-def atr_enabled(r: dict) -> bool:
-    """ixgbe's ATR (Flow Director hash mode): ixgbe_set_rss_queues sets it when there is
-    more than one RSS queue and a sample rate — so MSI-X and `ethtool -L` above 1 — and
-    `ethtool -K ntuple on` trades it for perfect filters (devices-probe-kernels.md §2.1)."""
+def q_vector_cpus(r: dict) -> bool:
+    """ixgbe_alloc_q_vector gives each q_vector a CPU (cpumask_local_spread of its index),
+    and ixgbe_configure_tx_ring its TX ring that XPS map, when there is more than one RSS
+    queue and an ATR sample rate: MSI-X and `ethtool -L` above 1 (§2.1)."""
     nic = r["nic"]
     return bool(nic["_model"].get("atr_sample_rate")) and nic["int_mode"] == "msix" and \
-        nic["combined"] > 1 and not nic["ntuple"]
+        nic["combined"] > 1
+
+
+def atr_enabled(r: dict) -> bool:
+    """ixgbe's ATR (Flow Director hash mode, IXGBE_FLAG_FDIR_HASH_CAPABLE): as above,
+    unless `ethtool -K ntuple on` chose perfect filters; only then is each IRQ's affinity
+    hint its q_vector's CPU (ixgbe_request_msix_irqs)."""
+    return q_vector_cpus(r) and not r["nic"]["ntuple"]
 
 
 def assign_vectors(r: dict) -> list[dict]:
@@ -414,12 +422,15 @@ def plan(r: dict) -> Plan:
         for q in v["tx_queues"]:
             txq_cpu[q] = v["cpu"]
     xps = {int(q[3:]): mask_cpus(m) for q, m in nic["xps_cpus"].items()}
-    p.atr = atr_enabled(r)
-    if p.atr:
+    if q_vector_cpus(r):
         # ixgbe_configure_tx_ring: netif_set_xps_queue(q_vector->affinity_mask), the
         # q_vector's CPU cpumask_local_spread(v_idx) — where `nic.xps_cpus` says nothing
         for q in range(nq):
             xps.setdefault(q, [q % ncpus])
+    # Flow Director's hash mode looks every frame up; the filters ATR writes need a table
+    # at run time only when a TCP segment can be sampled (a TCP_RR response)
+    p.fdir_hash = atr_enabled(r)
+    p.atr = p.fdir_hash and any(f.get("rr", {}).get("proto") == "tcp_rr" for f in r["flows"])
     xps_by_cpu = {c: sorted(q for q, cs in xps.items() if c in cs) for c in range(ncpus)}
     p.senders = []
     for i, a in enumerate(r["apps"]):
@@ -465,8 +476,9 @@ def plan(r: dict) -> Plan:
         # ATR steers a TCP_RR connection's requests to the queue its responses leave from:
         # the CPUs of that queue (and its RPS map) hand them to the server's socket too
         for k, q in p.rr_txq.items():
-            if r["flows"][k]["rr"]["proto"] != "tcp":
-                continue
+            if r["flows"][k]["rr"]["proto"] != "tcp_rr" or \
+                    q // nq != r["flows"][k].get("port", 0):
+                continue           # (a ring of the other port writes its own port's table)
             s = p.flow_sock[k]
             for c in {queue_cpu[q]} | set(rps_maps.get(q, ())):
                 for o in sock_cpus[s]:

@@ -159,9 +159,10 @@ class IxgbeTx(IgbTx):
         """ixgbe_atr (L6.6): the ring's count goes up for every packet; a TCP segment
         (the handshake is not sent, so no SYN samples at once) that finds it at the sample
         rate resets it and writes the filter of its flow as the receiver sees it, aimed at
-        this ring's queue: a TCP_RR response's is its client's flow; a forwarded TCP
-        segment's is the flow back, which softnet does not offer (no filter kept). Its
-        cost: FDIRHASH and FDIRCMD, posted writes as the tail's."""
+        this ring's queue: a TCP_RR response's is its client's flow. A forwarded TCP
+        segment's would be the flow back, and is not kept: a forwarded flow's queues are
+        fixed when the run is planned (its TX queue follows from its RX CPU). Its cost:
+        FDIRHASH and FDIRCMD, posted writes as the tail's."""
         ring.atr_count += 1
         forwarded = skb.sock == -1 and self.tx.gro_flows[skb.flow].kind == TCP
         if not (skb.tcp or forwarded) or ring.atr_count < ATR_SAMPLE_RATE:

@@ -54,7 +54,7 @@ class NicLP(LogicalProcess):
         hq = [flow_hash_and_queue(f, args["rss"]) for f in self.flows]
         self.flow_hash = [h for h, _ in hq]
         # queues are numbered across ports: port × combined + the port's RSS queue
-        nq = args.get("combined", 1)
+        self.nq = nq = args.get("combined", 1)
         self.flow_queue = np.array([q if q < 0 else pt * nq + q
                                     for pt, (_, q) in zip(flow_port, hq)], dtype=np.int64)
         # frames a sideband (ethtool) filter matched: fdir_sb_match; action -1 drops them
@@ -138,8 +138,11 @@ class NicLP(LogicalProcess):
             if kind == "db":                 # a tail write: packets for the wire
                 self.txe.doorbell(stamp, origin, seq, body[0], body[1], body[2],
                                   body[3] if len(body) > 3 else None)
-                for flow in body[4] if len(body) > 4 else ():   # ATR's filters
-                    self.steers.append((stamp, origin, seq, flow, body[0]))
+                for flow in body[4] if len(body) > 4 else ():   # ATR's filters: in
+                    # the Flow Director of the port the ring is on, which sees only
+                    # that port's frames
+                    if body[0] // self.nq == self.flow_port[flow]:
+                        self.steers.append((stamp, origin, seq, flow, body[0]))
             else:                            # arfs: ndo_rx_flow_steer
                 self.steers.append((stamp, origin, seq, *body))
 
@@ -369,9 +372,12 @@ class NicLP(LogicalProcess):
             safe, self.t, min(w.free_at_ns() for w in self.wires))
         if self.filters is not None:
             # CPUs wait on the nic here: tell them when the next frame can arrive at all
-            # (request/response clients send when responses come: no further than base)
-            if not self.done_generating and self.rr is None:
+            # (request/response clients: at their next event, or for a response not yet
+            # rung, its think time after it — what `_advance_rr` generates up to)
+            if not self.done_generating:
                 nxt = [t for t in (s.next_start() for s in self.sources) if t is not None]
+                if self.rr is not None:
+                    nxt.append(self.rr.next_send(self.txe.next_done_bound(safe)))
                 base = max(base, min(nxt)) if nxt else self.end
             if self.held is not None:         # held frames arrived at or after `safe`
                 base = min(base, int(self.held[0][0]))

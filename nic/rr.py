@@ -100,6 +100,12 @@ class RrClients:
             heapq.heappop(heap)             # superseded by a later response
         return min(b, max(heap[0][0], done_bound)) if heap else b
 
+    def next_send(self, done_bound: int) -> int:
+        """No instance sends before this: its next event's time (a start, a timeout, a
+        response it has), or `send_bound` for a response not yet known."""
+        b = self.send_bound(done_bound)
+        return min(self.heap[0][0], b) if self.heap else b
+
     def requests_before(self, horizon: int) -> list[tuple[int, int, int]]:
         """(start time, flow, TCP word) of the segments the instances send before
         `horizon`, after every event before it."""

@@ -9,7 +9,7 @@ from softnet.coordinator.topology import plan
 from softnet.cpus.arfs import Arfs, cpu_rmap
 from softnet.cpus.rfs import RfsRx, SockFlowTable
 import helpers
-from helpers import ROOT, balanced, run_both_modes, run_inline, softnet
+from helpers import ROOT, balanced, config_file, run_both_modes, run_inline, softnet
 from softnet.nic.arfs import ArfsTable
 
 ARFS = os.path.join(ROOT, "examples", "arfs.toml")
@@ -253,3 +253,18 @@ def test_udp_filter_expires_after_5s_and_the_flow_is_steered_again(tmp_path):
     assert ch[1]["t_ns"] == 5_000_000_000 and 0 < ch[2]["t_ns"] - ch[1]["t_ns"] < 2_000_000
     assert s["arfs"]["filters_expired"] == 1 and s["arfs"]["filters_added"] == 2
     assert balanced(s) and f["reordered"] == 0
+
+
+def test_arfs_with_tcp_rr_clients_in_both_modes(tmp_path):
+    """aRFS filters and request/response clients together: the nic holds frames for the
+    filters and still promises the CPUs as far as the clients can send (this stopped on
+    a frame behind its receiver's clock before)."""
+    cfg = {"seed": 1, "duration": "3ms", "cpus": 2,
+           "nic": {"model": "e810", "combined": 2, "ntuple": True,
+                   "rps_flow_cnt": {"rx-0": 2048, "rx-1": 2048}},
+           "sysctl": {"net.core.rps_sock_flow_entries": 32768},
+           "flows": [{"name": "rr", "proto": "tcp_rr", "src": "10.0.0.2:40000",
+                      "dst": "10.0.0.1:9000", "instances": 8}],
+           "apps": [{"name": "netserver", "cpu": 1, "serve": "rr",
+                     "socket": {"proto": "tcp", "bind": "0.0.0.0:9000"}}]}
+    run_both_modes(tmp_path, file=config_file(tmp_path, "x", cfg))

@@ -73,7 +73,8 @@ def test_requests_follow_their_responses_to_the_servers_queue(tmp_path):
     e = ethtool(d)
     assert e["tx_queue_1_packets"] > 0 and e["tx_queue_0_packets"] == 0
     atr = s["atr"]
-    assert atr["filters_written"] > 0
+    assert atr["filters_written"] > 0 and atr["fdir_match"] > 0
+    assert e["rx_queue_1_packets"] > 0
     moved = [f for f in s["flows"] if f.get("atr")]
     assert moved and all(f["atr"]["rx_queue"] == 1 for f in moved)
     assert any(f["rx_queue"] == 0 for f in moved)           # RSS had them elsewhere
@@ -81,16 +82,42 @@ def test_requests_follow_their_responses_to_the_servers_queue(tmp_path):
     assert atr["fdir_match"] + atr["fdir_miss"] == s["offered"]
     assert e["fdir_match"] == atr["fdir_match"] and e["fdir_miss"] == atr["fdir_miss"]
     # with ntuple on (perfect-filter mode) ATR is off: the flows stay on RSS's queues,
-    # and CPU 0 processes more of them
+    # and CPU 0 processes more of them; XPS still maps queue N to CPU N
     s2, d2 = _run(tmp_path, "perfect", ntuple=True)
     assert "atr" not in s2 and not any(f.get("atr") for f in s2["flows"])
-    assert ethtool(d2)["fdir_miss"] == 0
+    e2 = ethtool(d2)
+    assert e2["fdir_miss"] == 0 and e2["tx_queue_0_packets"] == 0
     assert s2["softnet"]["cpu0"]["processed"] > s["softnet"]["cpu0"]["processed"]
 
 
-def test_one_queue_has_no_atr(tmp_path):
-    s, _ = _run(tmp_path, "one", combined=1)
-    assert "atr" not in s and balanced(s)
+def test_one_queue_or_msi_has_no_atr(tmp_path):
+    for tag, nic in (("one", {"combined": 1}), ("msi", {"int_mode": "msi"})):
+        s, d = _run(tmp_path, tag, **nic)
+        assert "atr" not in s and balanced(s) and ethtool(d)["fdir_miss"] == 0
+
+
+def test_without_a_tcp_segment_every_frame_misses(tmp_path):
+    """UDP only: nothing can write a filter, so no table is kept, and Flow Director's
+    hash mode still looks every frame up (FDIRMISS)."""
+    cfg = {**EXP, "flows": [{"name": "u", "src": "10.0.0.2:40000", "dst": "10.0.0.1:9000",
+                              "rate": "100kpps", "size": 64}],
+           "apps": [{"name": "r", "cpu": 1, "socket": {"proto": "udp",
+                                                       "bind": "0.0.0.0:9000"}}]}
+    s = run_inline(tmp_path / "u", file=config_file(tmp_path, "u", cfg))
+    assert "atr" not in s and ethtool(tmp_path / "u")["fdir_miss"] == s["offered"] > 0
+
+
+def test_a_steered_queue_on_another_cpu_hands_requests_to_the_server(tmp_path):
+    """The server (CPU 1) answers on TX queue 1, whose vector is on CPU 2: ATR moves the
+    connection there from RSS's queue 0 (CPU 1), and CPU 2 hands each request over."""
+    cfg = {**EXP, "duration": "3ms", "cpus": 3, "nic": {"model": "82599", "combined": 2},
+           "irq": {"smp_affinity": {"eth0-TxRx-0": "2", "eth0-TxRx-1": "4"}},
+           "flows": [dict(EXP["flows"][0], src="10.0.0.2:40001", instances=1)]}
+    f = config_file(tmp_path, "hand", cfg)
+    s = run_inline(tmp_path / "hand", file=f)
+    assert s["flows"][0]["rx_queue"] == 0 and s["flows"][0]["atr"]["rx_queue"] == 1
+    assert s["softnet"]["cpu2"]["processed"] > 0 and balanced(s)
+    assert s["rr"]["total"]["transactions"] > 0
 
 
 def test_atr_runs_alike_in_both_modes(tmp_path):
@@ -104,3 +131,45 @@ def test_each_ports_queue_n_is_on_cpu_n(tmp_path):
     s, _ = _run(tmp_path, "ports", ports=2)
     cpus = {n: v["cpu"] for n, v in s["vectors"].items() if "TxRx" in n}
     assert cpus == {"eth0-TxRx-0": 0, "eth0-TxRx-1": 1, "eth1-TxRx-0": 0, "eth1-TxRx-1": 1}
+
+
+def test_nic_steers_each_frame_by_the_filters_written_before_it_arrived():
+    """A filter that comes with a tail write at 12 µs steers the frames that arrive from
+    then on, not those before — and only on the port whose ring wrote it."""
+    import numpy as np
+
+    from softnet.engine.lp import LinkSpec
+    from softnet.nic.lp import NicLP
+    flow = {"name": "f", "proto": "udp", "src_ip": "10.0.0.2", "sport": 40000,
+            "dst_ip": "10.0.0.1", "dport": 9000, "pps": 1e6, "size": 64,
+            "arrival": "constant", "on_ns": None, "off_ns": None, "count": None,
+            "start_ns": 0, "stop_ns": None}
+    rss = {"key": bytes(range(52)), "rx_flow_hash": {"udp4": "sdfn"}, "reta": [0] * 8,
+           "rules": []}
+    nic = NicLP("nic", 0, {
+        "duration_ns": 40_000, "series_ns": 0, "capture": None, "trace": None,
+        "pcie_latency_ns": 773, "flows": [flow, dict(flow, sport=40001)],
+        "flow_port": [0, 1], "ports": 2, "combined": 2,
+        "queue_cpu": ["cpu0", "cpu1", "cpu0", "cpu1"], "seed": 1,
+        "line_rate_bps": 10**11, "rss": rss, "lp_index": {"cpu0": 1, "cpu1": 2},
+        "atr": True,
+        "tx": {"pcie_read_ns": 550, "queue_cpu": {"1": "cpu1"}, "nsenders": 0,
+               "arp": {"reply_delay_ns": 0, "notify": []}}})
+    nic.out_links = {d: LinkSpec("nic", d, 773, "pcie") for d in ("cpu0", "cpu1")}
+    nic.advance(4_003)
+    assert nic.held is not None                   # frames wait for the filters before them
+    # TX ring 1 (port 0's queue 1) wrote filters for flow 0 (port 0) and flow 1 (port 1)
+    nic.receive("cpu1", {"cpu": [("db", 12_000, 1, (1, [(9, 0, -1, 60, 1)], [(2, 1, 60, -1, 768)],
+                                                  None, [0, 1]))]})
+    nic.advance(40_000)
+    out = {d: nic.take_outbox(d) for d in ("cpu0", "cpu1")}
+    rows = {d: np.frombuffer(o["rx"][3], dtype=np.int64) if o else np.empty(0)
+            for d, o in out.items()}
+    flows = {d: np.frombuffer(o["rx"][2], dtype=np.int64) if o else np.empty(0)
+             for d, o in out.items()}
+    steered = rows["cpu1"][flows["cpu1"] == 0]
+    before = rows["cpu0"][flows["cpu0"] == 0]
+    assert steered.size and steered.min() >= 12_000 and (before < 12_000).all()
+    assert nic.filters.changes == [[[12_000, 1]], []]     # port 1's flow: not its table
+    assert nic.filters.match[0] == steered.size and nic.filters.match[1] == 0
+    assert sum(nic.filters.match) + sum(nic.filters.miss) == int(nic.offered.sum())

@@ -132,6 +132,7 @@ def test_3_13_has_the_flow_limit_sysctls():
     (['apps.0.socket.proto="tcp"'], "apps[0].socket.proto", "TCP on kernel 3.10"),
     (["apps.0.socket.udp_gro=true"], "apps[0].socket.udp_gro", "no UDP_GRO"),
     (["nic.ntuple=true"], "nic.ntuple", "no ethtool -N flow rules"),
+    (["kernel=3"], "kernel", 'a quoted string: kernel = "3.10"'),
     (["kernel=3.10"], "kernel", 'a quoted string: kernel = "3.10"'),
 ])
 def test_features_the_kernel_lacks_are_refused(tmp_path, sets, key, words):
