@@ -107,3 +107,13 @@ def assert_refused(tmp_path, file, sets, msg):
     r = softnet(*args)
     assert r.returncode == 2 and msg in r.stderr, r.stderr
     assert not (tmp_path / "x").exists()
+
+
+# A planned flow and RSS setting for driving a NicLP by hand: 1 Mpps of 64-byte UDP from
+# t = 0, hashed on ports, every RETA entry on queue 0
+NIC_FLOW = {"name": "f", "proto": "udp", "src_ip": "10.0.0.2", "sport": 40000,
+            "dst_ip": "10.0.0.1", "dport": 9000, "pps": 1e6, "size": 64,
+            "arrival": "constant", "on_ns": None, "off_ns": None, "count": None,
+            "start_ns": 0, "stop_ns": None}
+NIC_RSS = {"key": bytes(range(52)), "rx_flow_hash": {"udp4": "sdfn"}, "reta": [0] * 8,
+           "rules": []}

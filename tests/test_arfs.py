@@ -9,7 +9,8 @@ from softnet.coordinator.topology import plan
 from softnet.cpus.arfs import Arfs, cpu_rmap
 from softnet.cpus.rfs import RfsRx, SockFlowTable
 import helpers
-from helpers import ROOT, balanced, config_file, run_both_modes, run_inline, softnet
+from helpers import (NIC_FLOW, NIC_RSS, ROOT, balanced, config_file, run_both_modes,
+                     run_inline, softnet)
 from softnet.nic.arfs import ArfsTable
 
 ARFS = os.path.join(ROOT, "examples", "arfs.toml")
@@ -208,12 +209,7 @@ def test_nic_classifies_each_frame_with_the_filters_live_at_its_arrival():
 
     from softnet.engine.lp import LinkSpec
     from softnet.nic.lp import NicLP
-    flow = {"name": "f", "proto": "udp", "src_ip": "10.0.0.2", "sport": 40000,
-            "dst_ip": "10.0.0.1", "dport": 9000, "pps": 1e6, "size": 64,
-            "arrival": "constant", "on_ns": None, "off_ns": None, "count": None,
-            "start_ns": 0, "stop_ns": None}
-    rss = {"key": bytes(range(52)), "rx_flow_hash": {"udp4": "sdfn"}, "reta": [0] * 8,
-           "rules": []}
+    flow, rss = NIC_FLOW, NIC_RSS
     nic = NicLP("nic", 0, {"duration_ns": 40_000, "series_ns": 0, "capture": None, "trace": None,
                            "pcie_latency_ns": 773,
                            "flows": [flow],

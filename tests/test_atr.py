@@ -4,7 +4,8 @@ filter steering its flow's receive to that ring's queue; with ATR each queue's v
 XPS map get the CPU of its index; fdir_match/fdir_miss count the lookups; `ethtool -K
 ntuple on` turns it off."""
 
-from helpers import balanced, config_file, ethtool, run_both_modes, run_inline
+from helpers import (NIC_FLOW, NIC_RSS, balanced, config_file, ethtool, run_both_modes,
+                     run_inline)
 
 from softnet.cpus.gro import NORMAL, TCP, GroFlow
 from softnet.cpus.ixgbe import ATR_SAMPLE_RATE, IxgbeTx
@@ -140,12 +141,7 @@ def test_nic_steers_each_frame_by_the_filters_written_before_it_arrived():
 
     from softnet.engine.lp import LinkSpec
     from softnet.nic.lp import NicLP
-    flow = {"name": "f", "proto": "udp", "src_ip": "10.0.0.2", "sport": 40000,
-            "dst_ip": "10.0.0.1", "dport": 9000, "pps": 1e6, "size": 64,
-            "arrival": "constant", "on_ns": None, "off_ns": None, "count": None,
-            "start_ns": 0, "stop_ns": None}
-    rss = {"key": bytes(range(52)), "rx_flow_hash": {"udp4": "sdfn"}, "reta": [0] * 8,
-           "rules": []}
+    flow, rss = NIC_FLOW, NIC_RSS
     nic = NicLP("nic", 0, {
         "duration_ns": 40_000, "series_ns": 0, "capture": None, "trace": None,
         "pcie_latency_ns": 773, "flows": [flow, dict(flow, sport=40001)],
