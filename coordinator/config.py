@@ -1061,6 +1061,8 @@ def _queue_masks(n: dict, name: str, kind: str, combined: int, ncpus: int) -> di
         if bits:
             checked.append((key, mask, bits))
             out[q] = canon
+        elif kind == "tx":
+            out[q] = canon      # kept: it clears a map the driver would set (ice, ixgbe)
     _beyond_host(checked, ncpus, f"change these nic.{name} masks (\"0\" turns a queue's "
                  "map off)")
     return out

@@ -422,6 +422,11 @@ def plan(r: dict) -> Plan:
         for q in v["tx_queues"]:
             txq_cpu[q] = v["cpu"]
     xps = {int(q[3:]): mask_cpus(m) for q, m in nic["xps_cpus"].items()}
+    if nic["_model"].get("xps_default") == "q_vector":
+        # ice_cfg_xps_tx_ring: the q_vector's affinity_mask, CPU v_idx if it is online
+        # (ice_vsi_alloc_q_vector)
+        for q in range(min(nq, ncpus)):
+            xps.setdefault(q, [q])
     if q_vector_cpus(r):
         # ixgbe_configure_tx_ring: netif_set_xps_queue(q_vector->affinity_mask), the
         # q_vector's CPU cpumask_local_spread(v_idx) — where `nic.xps_cpus` says nothing

@@ -162,3 +162,16 @@ def test_a_sender_transmits_on_its_own_cpu_when_another_cpu_cleans_its_queue(tmp
     net_rx = next(l for l in soft if "NET_RX" in l).split()
     assert int(net_tx[2]) == 0 and int(net_rx[2]) > 10       # CPU 1: cleans only
     run_both_modes(tmp_path / "b", *[x for v in sets for x in ("--set", v)], file=SENDER)
+
+
+def test_ice_maps_tx_queue_n_to_cpu_n_unless_cleared(tmp_path):
+    """ice_cfg_xps_tx_ring: TX queue N's XPS map is its q_vector's CPU N, so a server on
+    CPU 1 answers on queue 1; `xps_cpus` "0" clears the map and the responses hash."""
+    from helpers import ROOT, run_inline
+    rr = f"{ROOT}/examples/udp_rr.toml"
+    s = run_inline(tmp_path / "d", 'duration="3ms"', file=rr)
+    used = {q for q, v in s["tx_queues"].items() if v["packets"]}
+    assert used == {"tx-1"}                      # the example's server is on CPU 1
+    s = run_inline(tmp_path / "c", 'duration="3ms"',
+                   'nic.xps_cpus={"tx-0" = "0", "tx-1" = "0"}', file=rr)
+    assert {q for q, v in s["tx_queues"].items() if v["packets"]} == {"tx-0", "tx-1"}
