@@ -96,6 +96,20 @@ def q_vector_cpus(r: dict) -> bool:
         nic["combined"] > 1
 
 
+def driver_xps(r: dict, q: int) -> int | None:
+    """The CPU a driver puts in TX queue q's XPS map at open (its q_vector's affinity
+    mask), None for none: ice's is CPU q while that CPU is online (ice_vsi_alloc_q_vector,
+    ice_cfg_xps_tx_ring); ixgbe's cpumask_local_spread(q) when its q_vectors have CPUs
+    (q_vector_cpus, ixgbe_configure_tx_ring)."""
+    kind = r["nic"]["_model"].get("xps_default")
+    ncpus = r["cpus"]
+    if kind == "q_vector":
+        return q if q < ncpus else None
+    if kind == "q_vector_atr" and q_vector_cpus(r):
+        return q % ncpus
+    return None
+
+
 def atr_enabled(r: dict) -> bool:
     """ixgbe's ATR (Flow Director hash mode, IXGBE_FLAG_FDIR_HASH_CAPABLE): as above,
     unless `ethtool -K ntuple on` chose perfect filters; only then is each IRQ's affinity
@@ -422,16 +436,10 @@ def plan(r: dict) -> Plan:
         for q in v["tx_queues"]:
             txq_cpu[q] = v["cpu"]
     xps = {int(q[3:]): mask_cpus(m) for q, m in nic["xps_cpus"].items()}
-    if nic["_model"].get("xps_default") == "q_vector":
-        # ice_cfg_xps_tx_ring: the q_vector's affinity_mask, CPU v_idx if it is online
-        # (ice_vsi_alloc_q_vector)
-        for q in range(min(nq, ncpus)):
-            xps.setdefault(q, [q])
-    if q_vector_cpus(r):
-        # ixgbe_configure_tx_ring: netif_set_xps_queue(q_vector->affinity_mask), the
-        # q_vector's CPU cpumask_local_spread(v_idx) — where `nic.xps_cpus` says nothing
-        for q in range(nq):
-            xps.setdefault(q, [q % ncpus])
+    for q in range(nq):                 # the driver's map, where `nic.xps_cpus` says nothing
+        c = driver_xps(r, q)
+        if c is not None:
+            xps.setdefault(q, [c])
     # Flow Director's hash mode looks every frame up; the filters ATR writes need a table
     # at run time only when a TCP segment can be sampled (a TCP_RR response)
     p.fdir_hash = atr_enabled(r)

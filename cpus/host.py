@@ -184,7 +184,7 @@ def _driver(lp: CpuLP, args: dict) -> None:
     dev = args["device"]
     name = dev["driver"]
     txd = DRIVER_TX[name](lp.tx)             # attaches itself: lp.tx.drv
-    txd.atr = bool(dev.get("atr"))
+    txd.atr = dev["atr"]
     lp.driver = DRIVERS[name](lp.cpu, lp.sd, lp.stack, lp._rearm, txd)
     lp.driver.icr_read_ns = dev["icr_read_ns"] if dev["int_mode"] != "msix" else 0
     lp.driver.zero_work = name in lp.kernel.drv_zero_work

@@ -38,10 +38,7 @@ class AtrTable:
             self.changes[flow].append([t, queue])
 
     def timers_before(self, safe: int) -> list[int]:
-        return []
-
-    def service_task(self, t: int) -> None:      # no timers: never called
-        raise AssertionError("ATR has no service task")
+        return []                               # no service task: nothing expires
 
     def lookups(self, hit, ports) -> None:
         """Each classified frame's lookup (`hit`: it matched), on its port."""
