@@ -32,7 +32,7 @@ class IgbTx:
         self.tx = tx
         self.cpu = tx.cpu
         self.costs = tx.costs
-        self.atr = False                 # ixgbe's Application Targeted Routing (IxgbeTx)
+        self.atr = False                 # ixgbe's ATR: IxgbeTx.ixgbe_atr samples each packet
         tx.drv = self
 
     # ring free descriptors below which the queue stops after a packet (igb_maybe_stop_tx's
@@ -97,9 +97,6 @@ class IgbTx:
             yield c.igb_xmit_frame + atr
         return NETDEV_TX_OK
 
-    def ixgbe_atr(self, ring, skb) -> int:
-        """A driver with Flow Director sampling (ixgbe) overrides this."""
-        return 0
 
     start_xmit = igb_xmit_frame_ring        # ndo_start_xmit
 
